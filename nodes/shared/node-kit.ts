@@ -1,0 +1,63 @@
+// The one place where a node's input handling meets Node-RED: every node registers its input handler through
+// `handleInput`, so a thrown error or a rejected promise always reaches `done(err)` (and a Catch node) and the
+// status ring, never the process. Status text stays short (Node-RED shows ~20 characters).
+import type { Node, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
+import { errorMessage } from '../../lib/errors';
+
+export type NodeMsg = NodeMessageInFlow & { [key: string]: unknown };
+export type Send = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[]) => void;
+export type InputHandler = (msg: NodeMsg, send: Send) => void | Promise<void>;
+
+const STATUS_MAX = 32;
+
+export function shortStatus(text: string): string {
+  return text.length > STATUS_MAX ? `${text.slice(0, STATUS_MAX - 1)}…` : text;
+}
+
+export function setStatus(node: Node, fill: NodeStatus['fill'], shape: NodeStatus['shape'], text: string): void {
+  node.status({ fill, shape, text: shortStatus(text) });
+}
+
+export function statusError(node: Node, err: unknown): void {
+  setStatus(node, 'red', 'ring', errorMessage(err));
+}
+
+/**
+ * Registers `handler` for 'input'. The handler may be async; whatever it throws or rejects with is reported through
+ * `done(err)` and a red status ring, and the message is not passed on.
+ */
+export function handleInput(node: Node, handler: InputHandler): void {
+  node.on('input', (msg, send, done) => {
+    let settled = false;
+    const finish = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      if (err === undefined) {
+        done();
+        return;
+      }
+      statusError(node, err);
+      done(err instanceof Error ? err : new Error(errorMessage(err)));
+    };
+    try {
+      const result = handler(msg as NodeMsg, send);
+      if (result && typeof (result as Promise<void>).then === 'function') {
+        (result as Promise<void>).then(() => finish(), finish);
+      } else {
+        finish();
+      }
+    } catch (err) {
+      finish(err);
+    }
+  });
+}
+
+/** Registers a close handler that may be async; errors are logged, never thrown into the runtime. */
+export function handleClose(node: Node, closer: (removed: boolean) => void | Promise<void>): void {
+  node.on('close', (removed: boolean, done: () => void) => {
+    Promise.resolve()
+      .then(() => closer(removed))
+      .catch((err) => node.warn(`close: ${errorMessage(err)}`))
+      .finally(() => done());
+  });
+}
