@@ -37,6 +37,9 @@ for (const type of fs.readdirSync(nodesDir)) {
   const entry = `dist/nodes/${type}/${type}.js`;
   if (!declared.includes(entry)) throw new Error(`package.json "node-red.nodes" does not list ${entry}`);
 }
+for (const entry of declared) {
+  if (!fs.existsSync(path.join(root, entry))) console.warn(`build: warning: ${entry} is declared but was not built`);
+}
 
 const examples = path.join(root, 'examples');
 fs.rmSync(examples, { recursive: true, force: true });
