@@ -1,0 +1,689 @@
+// Typed methods over IBKR's real Web API paths (fact sheet, section 2). Wire strings become numbers here, once.
+// The client relies on a Primer (the session keeper) for the "GET /iserver/accounts first" rule, refuses every
+// order call while trading is disabled, answers IBKR's order questions by the caller's rule, and never resends an
+// order whose outcome is unknown: it looks the client order id up in live orders instead.
+
+import { InvalidInputError } from '../errors';
+import {
+  AccountsNotPrimedError,
+  IbkrError,
+  NotFoundError,
+  RejectedError,
+  ServerError,
+  TimeoutError,
+  TradingDisabledError,
+  rejectionFromBody,
+  serverText,
+} from './errors';
+import { frontMonth } from './futures';
+import { formatStartTime, validateHistoryRequest } from './history';
+import { sleep, realScheduler, type Scheduler } from './scheduler';
+import type { IbkrRequest, QueryValue } from './transport';
+import type {
+  AnswerRule,
+  AuthStatus,
+  BrokerageAccounts,
+  CancelAck,
+  ContractInfo,
+  FutureContract,
+  HistoryResult,
+  LedgerEntry,
+  LiveOrder,
+  OptionStrikes,
+  OrderRequest,
+  PlacedOrder,
+  PnlRow,
+  PortfolioAccount,
+  Position,
+  SecdefInfo,
+  SecdefSearchResult,
+  SnapshotRow,
+  SummaryItem,
+  TickleResult,
+  WhatIfFigure,
+  WhatIfResult,
+} from './types';
+import { FIELD_IDS, fieldId, fieldName, parseAvailability, parseWireInt, parseWireNumber, parseWirePrice, parseYyyymmdd } from './wire';
+
+type Json = Record<string, unknown>;
+
+/** What the client needs from the transport: one typed request. */
+export interface Requester {
+  request<T = unknown>(req: IbkrRequest): Promise<T>;
+}
+
+/** The session keeper's account priming ("GET /iserver/accounts" before snapshot, orders, modify, cancel). */
+export interface Primer {
+  ensurePrimed(): Promise<void>;
+  invalidatePriming(): void;
+}
+
+export interface ClientOptions {
+  accountId?: string;
+  tradingEnabled?: boolean;
+  /** CME Rule 536-B: futures orders say whether a human entered them and who operates the system. */
+  extOperator?: string;
+  /** Rounds of confirmation questions before giving up (ibind allows 20; 10 is plenty in practice). */
+  maxReplyRounds?: number;
+  /** Wait between the snapshot pre-flight and the call that returns data (IBKR refreshes every 500 ms). */
+  snapshotRetryMs?: number;
+  snapshotRetries?: number;
+  scheduler?: Scheduler;
+}
+
+/** Refuses every question: the safe default, an order IBKR questions is not sent. */
+export const refuseAllQuestions: AnswerRule = () => false;
+
+const num = parseWireNumber;
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+const asObject = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
+const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const bool = (v: unknown): boolean => v === true || v === 'true';
+
+function parseAuthStatus(raw: unknown): AuthStatus {
+  const o = asObject(raw);
+  return {
+    authenticated: bool(o.authenticated),
+    competing: bool(o.competing),
+    connected: bool(o.connected),
+    message: str(o.message),
+    fail: str(o.fail),
+  };
+}
+
+function figure(raw: unknown): WhatIfFigure {
+  const o = asObject(raw);
+  return { current: num(o.current), change: num(o.change), after: num(o.after) };
+}
+
+export class IbkrClient {
+  private readonly http: Requester;
+  private readonly primer: Primer;
+  private readonly options: ClientOptions;
+  private readonly scheduler: Scheduler;
+  private selectedAccount: string | undefined;
+
+  constructor(http: Requester, primer: Primer, options: ClientOptions = {}) {
+    this.http = http;
+    this.primer = primer;
+    this.options = options;
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.selectedAccount = options.accountId;
+  }
+
+  get tradingEnabled(): boolean {
+    return this.options.tradingEnabled === true;
+  }
+
+  // ---- session ----
+
+  async authStatus(): Promise<AuthStatus> {
+    return parseAuthStatus(await this.http.request({ method: 'POST', path: '/iserver/auth/status', idempotent: true }));
+  }
+
+  async tickle(): Promise<TickleResult> {
+    const o = asObject(await this.http.request({ method: 'POST', path: '/tickle', idempotent: true }));
+    const iserver = asObject(o.iserver);
+    const hmds = asObject(o.hmds);
+    return {
+      session: str(o.session),
+      ssoExpiresMs: num(o.ssoExpires),
+      status: iserver.authStatus ? parseAuthStatus(iserver.authStatus) : null,
+      hmdsError: hmds.error ? str(hmds.error) : null,
+    };
+  }
+
+  /** Opens the brokerage session (publish and compete: with publish:false IBKR answers 500). */
+  async ssodhInit(): Promise<AuthStatus> {
+    return parseAuthStatus(
+      await this.http.request({ method: 'POST', path: '/iserver/auth/ssodh/init', body: { publish: true, compete: true }, idempotent: true }),
+    );
+  }
+
+  /** Deprecated by IBKR in favour of ssodh/init, still the fallback when ssodh/init answers 410/503 (ibeam #174). */
+  async reauthenticate(): Promise<string> {
+    return str(asObject(await this.http.request({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true })).message);
+  }
+
+  async logout(): Promise<boolean> {
+    return bool(asObject(await this.http.request({ method: 'POST', path: '/logout', idempotent: true })).status);
+  }
+
+  // ---- accounts and portfolio ----
+
+  async accounts(): Promise<BrokerageAccounts> {
+    const o = asObject(await this.http.request({ method: 'GET', path: '/iserver/accounts' }));
+    const props = asObject(o.acctProps);
+    const allowCustomerTime: Record<string, boolean> = {};
+    for (const [acct, p] of Object.entries(props)) allowCustomerTime[acct] = bool(asObject(p).allowCustomerTime);
+    const aliases: Record<string, string> = {};
+    for (const [k, v] of Object.entries(asObject(o.aliases))) aliases[k] = str(v);
+    const accounts = asArray(o.accounts).map(str);
+    const selected = str(o.selectedAccount) || null;
+    if (!this.selectedAccount) this.selectedAccount = selected ?? accounts[0];
+    return { accounts, selectedAccount: selected, isPaper: bool(o.isPaper), aliases, allowCustomerTime };
+  }
+
+  /** The account the orders and portfolio calls use: the configured one, else IBKR's selected account. */
+  async accountId(): Promise<string> {
+    if (!this.selectedAccount) await this.primer.ensurePrimed();
+    if (!this.selectedAccount) await this.accounts();
+    if (!this.selectedAccount) {
+      throw new NotFoundError('IBKR reports no brokerage account for this login: check that the user has a trading account.');
+    }
+    return this.selectedAccount;
+  }
+
+  async portfolioAccounts(): Promise<PortfolioAccount[]> {
+    return asArray(await this.http.request({ method: 'GET', path: '/portfolio/accounts' })).map((raw) => {
+      const o = asObject(raw);
+      return {
+        accountId: str(o.accountId ?? o.id),
+        currency: str(o.currency),
+        type: str(o.type),
+        tradingType: str(o.tradingType),
+        description: str(o.desc),
+      };
+    });
+  }
+
+  async accountSummary(accountId?: string): Promise<Record<string, SummaryItem>> {
+    const acct = accountId ?? (await this.accountId());
+    const o = asObject(await this.http.request({ method: 'GET', path: `/portfolio/${encodeURIComponent(acct)}/summary` }));
+    const out: Record<string, SummaryItem> = {};
+    for (const [key, raw] of Object.entries(o)) {
+      const v = asObject(raw);
+      out[key] = {
+        amount: bool(v.isNull) ? null : num(v.amount),
+        currency: v.currency ? str(v.currency) : null,
+        value: v.value === undefined || v.value === null ? null : str(v.value),
+        timestamp: num(v.timestamp),
+      };
+    }
+    return out;
+  }
+
+  async ledger(accountId?: string): Promise<LedgerEntry[]> {
+    const acct = accountId ?? (await this.accountId());
+    const o = asObject(await this.http.request({ method: 'GET', path: `/portfolio/${encodeURIComponent(acct)}/ledger` }));
+    return Object.entries(o).map(([currency, raw]) => {
+      const v = asObject(raw);
+      return {
+        currency,
+        cashBalance: num(v.cashbalance),
+        settledCash: num(v.settledcash),
+        netLiquidationValue: num(v.netliquidationvalue),
+        unrealizedPnl: num(v.unrealizedpnl),
+        realizedPnl: num(v.realizedpnl),
+        exchangeRate: num(v.exchangerate),
+      };
+    });
+  }
+
+  /** Every position: pages of 100 until a page holds fewer (fact sheet: pages start at 0). */
+  async positions(accountId?: string): Promise<Position[]> {
+    const acct = accountId ?? (await this.accountId());
+    const all: Position[] = [];
+    for (let page = 0; page < 1000; page += 1) {
+      const rows = asArray(await this.http.request({ method: 'GET', path: `/portfolio/${encodeURIComponent(acct)}/positions/${page}` }));
+      for (const raw of rows) {
+        const o = asObject(raw);
+        all.push({
+          accountId: str(o.acctId),
+          conid: parseWireInt(o.conid) ?? 0,
+          description: str(o.contractDesc),
+          quantity: num(o.position) ?? 0,
+          marketPrice: num(o.mktPrice),
+          marketValue: num(o.mktValue),
+          currency: str(o.currency),
+          averageCost: num(o.avgCost),
+          averagePrice: num(o.avgPrice),
+          realizedPnl: num(o.realizedPnl),
+          unrealizedPnl: num(o.unrealizedPnl),
+          assetClass: str(o.assetClass),
+        });
+      }
+      if (rows.length < 100) break;
+    }
+    return all;
+  }
+
+  async pnl(): Promise<PnlRow[]> {
+    const o = asObject(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/account/pnl/partitioned' })));
+    return Object.entries(asObject(o.upnl)).map(([key, raw]) => {
+      const v = asObject(raw);
+      return { key, dailyPnl: num(v.dpl), netLiquidation: num(v.nl), unrealizedPnl: num(v.upl), excessLiquidity: num(v.el), marketValue: num(v.mv) };
+    });
+  }
+
+  // ---- orders ----
+
+  async liveOrders(options: { force?: boolean; filters?: string } = {}): Promise<LiveOrder[]> {
+    const query: Record<string, QueryValue> = {};
+    if (options.force) query.force = true;
+    if (options.filters) query.filters = options.filters;
+    if (this.selectedAccount) query.accountId = this.selectedAccount;
+    const o = asObject(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/account/orders', query })));
+    return asArray(o.orders).map((raw) => {
+      const v = asObject(raw);
+      return {
+        accountId: str(v.acct),
+        conid: parseWireInt(v.conid) ?? 0,
+        orderId: parseWireInt(v.orderId) ?? 0,
+        clientOrderId: v.order_ref ? str(v.order_ref) : null,
+        status: str(v.status),
+        side: str(v.side),
+        orderType: str(v.orderType),
+        quantity: num(v.totalSize),
+        filledQuantity: num(v.filledQuantity),
+        remainingQuantity: num(v.remainingQuantity),
+        averagePrice: num(v.avgPrice),
+        price: num(v.price),
+        timeInForce: str(v.timeInForce),
+        lastExecutionTime: num(v.lastExecutionTime_r),
+      };
+    });
+  }
+
+  /** Finds an order by its client order id (cOID): how a lost answer is resolved. Never resends. */
+  async findOrderByClientId(clientOrderId: string): Promise<LiveOrder | undefined> {
+    return (await this.liveOrders()).find((o) => o.clientOrderId === clientOrderId);
+  }
+
+  private wireOrder(order: OrderRequest, accountId: string): Json {
+    if (!Number.isInteger(order.conid) || order.conid <= 0) throw new InvalidInputError(`Order conid must be a positive integer (got ${String(order.conid)}).`);
+    if (!(order.quantity > 0)) throw new InvalidInputError(`Order quantity must be positive (got ${String(order.quantity)}).`);
+    if (order.side !== 'BUY' && order.side !== 'SELL') throw new InvalidInputError(`Order side must be BUY or SELL (got ${String(order.side)}).`);
+    const needsPrice = ['LMT', 'STP', 'STOP_LIMIT', 'TRAILLMT'].includes(order.orderType);
+    if (needsPrice && !Number.isFinite(order.price)) throw new InvalidInputError(`A ${order.orderType} order needs a price.`);
+    if ((order.orderType === 'STOP_LIMIT' || order.orderType === 'TRAILLMT') && !Number.isFinite(order.auxPrice)) {
+      throw new InvalidInputError(`A ${order.orderType} order needs auxPrice (the stop price).`);
+    }
+    const wire: Json = {
+      acctId: accountId,
+      conid: order.conid,
+      orderType: order.orderType,
+      side: order.side,
+      quantity: order.quantity,
+      tif: order.tif ?? 'DAY',
+    };
+    if (order.price !== undefined) wire.price = order.price;
+    if (order.auxPrice !== undefined) wire.auxPrice = order.auxPrice;
+    if (order.clientOrderId) wire.cOID = order.clientOrderId;
+    if (order.parentId) wire.parentId = order.parentId;
+    if (order.isSingleGroup !== undefined) wire.isSingleGroup = order.isSingleGroup;
+    if (order.outsideRth !== undefined) wire.outsideRTH = order.outsideRth;
+    if (order.secType) wire.secType = `${order.conid}:${order.secType}`;
+    if (order.listingExchange) wire.listingExchange = order.listingExchange;
+    if (order.ticker) wire.ticker = order.ticker;
+    if (order.referrer) wire.referrer = order.referrer;
+    if (this.isFuture(order)) Object.assign(wire, this.futuresTags());
+    return wire;
+  }
+
+  private isFuture(order: { secType?: string }): boolean {
+    return (order.secType ?? '').toUpperCase().startsWith('FUT');
+  }
+
+  /** CME Rule 536-B tags: automated (not manual) and the operator's id. */
+  private futuresTags(): { manualIndicator: boolean; extOperator: string } {
+    return { manualIndicator: false, extOperator: this.options.extOperator ?? 'mia-ia' };
+  }
+
+  private requireTrading(action: string): void {
+    if (!this.tradingEnabled) throw new TradingDisabledError(action);
+  }
+
+  /** Places one order, answering IBKR's questions by `answer`; see placeOrders. */
+  async placeOrder(order: OrderRequest, answer: AnswerRule = refuseAllQuestions): Promise<PlacedOrder> {
+    const placed = await this.placeOrders([order], answer);
+    const first = placed[0];
+    if (!first) throw new RejectedError('IBKR accepted the order request but returned no order id: check live orders before sending it again.', 'no-order-id');
+    return first;
+  }
+
+  /**
+   * Places an order or a bracket group (parent first) in one request. IBKR's confirmation questions are answered
+   * at once by `answer`; a refusal drops the order and throws RejectedError. A timeout is resolved by looking the
+   * parent's client order id up in live orders, never by sending again.
+   */
+  async placeOrders(orders: OrderRequest[], answer: AnswerRule = refuseAllQuestions): Promise<PlacedOrder[]> {
+    this.requireTrading('order');
+    if (orders.length === 0) throw new InvalidInputError('No order to place.');
+    const acct = await this.accountId();
+    const wire = orders.map((o) => this.wireOrder(o, acct));
+    const path = `/iserver/account/${encodeURIComponent(acct)}/orders`;
+    await this.primer.ensurePrimed();
+    let first: unknown;
+    try {
+      first = await this.http.request({ method: 'POST', path, body: { orders: wire }, idempotent: false });
+    } catch (err) {
+      if (err instanceof AccountsNotPrimedError) this.primer.invalidatePriming();
+      const cOID = orders[0]?.clientOrderId;
+      if (err instanceof TimeoutError && cOID) return this.resolveLostOrder(cOID, err);
+      throw err;
+    }
+    return this.answerQuestions(first, path, answer, orders.map((o) => o.clientOrderId ?? null));
+  }
+
+  private async resolveLostOrder(clientOrderId: string, cause: TimeoutError): Promise<PlacedOrder[]> {
+    const found = await this.findOrderByClientId(clientOrderId);
+    if (found) return [{ orderId: found.orderId, status: found.status, clientOrderId }];
+    throw new TimeoutError(
+      `IBKR did not answer the order ${clientOrderId} in time, and it is not in live orders: it was NOT resent. Check TWS or the Portal, then send it again if it is really absent.`,
+      { path: cause.path, cause },
+    );
+  }
+
+  private async answerQuestions(first: unknown, path: string, answer: AnswerRule, clientOrderIds: Array<string | null>): Promise<PlacedOrder[]> {
+    const maxRounds = this.options.maxReplyRounds ?? 10;
+    let reply = first;
+    for (let round = 0; round <= maxRounds; round += 1) {
+      const rejection = rejectionFromBody(reply, 'order', path);
+      if (rejection) throw rejection;
+      const items = Array.isArray(reply) ? reply.map(asObject) : [asObject(reply)];
+      const itemRejection = items.map((i) => rejectionFromBody(i, 'order', path)).find(Boolean);
+      if (itemRejection) throw itemRejection;
+      const placed = items.filter((i) => i.order_id !== undefined && i.order_id !== null);
+      if (placed.length > 0) {
+        return placed.map((i, k) => ({
+          orderId: parseWireInt(i.order_id) ?? 0,
+          status: str(i.order_status),
+          clientOrderId: clientOrderIds[k] ?? null,
+        }));
+      }
+      const question = items.find((i) => i.id !== undefined);
+      if (!question) {
+        throw new ServerError(`IBKR answered the order with something unexpected ("${serverText(reply)}"): check live orders before sending it again.`, { path });
+      }
+      if (round === maxRounds) break;
+      const replyId = str(question.id);
+      const text = asArray(question.message).map(str).join(' ').trim() || str(question.message);
+      const messageId = str(asArray(question.messageIds)[0] ?? '');
+      const replyPath = `/iserver/reply/${encodeURIComponent(replyId)}`;
+      if (!answer(messageId, text)) {
+        // Tell IBKR no, so the order is dropped on its side too; its answer does not change the outcome.
+        await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: false }, idempotent: false }).catch(() => undefined);
+        throw new RejectedError(
+          `IBKR asked to confirm the order (${messageId || 'question'}: "${serverText(text)}") and the answer rule refused: the order was not placed. Allow this question in the order node's answers to send such orders.`,
+          'question-refused',
+          { path },
+        );
+      }
+      reply = await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: true }, idempotent: false });
+    }
+    throw new RejectedError(
+      `IBKR kept asking confirmation questions (more than ${maxRounds}): the order was not placed. Check live orders, then review the order.`,
+      'too-many-questions',
+      { path },
+    );
+  }
+
+  /** Modifies a working order: IBKR wants every original field repeated with the changes applied. */
+  async modifyOrder(orderId: number, order: OrderRequest, answer: AnswerRule = refuseAllQuestions): Promise<PlacedOrder> {
+    this.requireTrading('order modification');
+    const acct = await this.accountId();
+    const path = `/iserver/account/${encodeURIComponent(acct)}/order/${orderId}`;
+    await this.primer.ensurePrimed();
+    const first = await this.http.request({ method: 'POST', path, body: this.wireOrder(order, acct), idempotent: false });
+    const placed = await this.answerQuestions(first, path, answer, [order.clientOrderId ?? null]);
+    return placed[0] ?? { orderId, status: '', clientOrderId: order.clientOrderId ?? null };
+  }
+
+  /** Cancels one order, or every order with orderId -1. IBKR only acknowledges the request. */
+  async cancelOrder(orderId: number, options: { futures?: boolean } = {}): Promise<CancelAck> {
+    this.requireTrading(orderId === -1 ? 'cancel-all' : 'order cancel');
+    const acct = await this.accountId();
+    const path = `/iserver/account/${encodeURIComponent(acct)}/order/${orderId}`;
+    const query: Record<string, QueryValue> = options.futures ? this.futuresTags() : {};
+    await this.primer.ensurePrimed();
+    const raw = await this.http.request({ method: 'DELETE', path, query, idempotent: false });
+    const rejection = rejectionFromBody(raw, 'cancel', path);
+    if (rejection) throw rejection;
+    const o = asObject(raw);
+    return { orderId: parseWireInt(o.order_id) ?? orderId, conid: parseWireInt(o.conid), accountId: o.account ? str(o.account) : null, message: str(o.msg) };
+  }
+
+  /** Margin and commission impact of an order, without placing it (IBKR wants a snapshot of the instrument first). */
+  async whatIf(order: OrderRequest): Promise<WhatIfResult> {
+    const acct = await this.accountId();
+    await this.snapshot([order.conid], ['last']);
+    const path = `/iserver/account/${encodeURIComponent(acct)}/orders/whatif`;
+    const o = asObject(await this.http.request({ method: 'POST', path, body: { orders: [this.wireOrder(order, acct)] }, idempotent: true }));
+    const amount = asObject(o.amount);
+    return {
+      commission: num(amount.commission),
+      amount: num(amount.amount),
+      total: num(amount.total),
+      equity: figure(o.equity),
+      initialMargin: figure(o.initial),
+      maintenanceMargin: figure(o.maintenance),
+      position: figure(o.position),
+      warning: o.warn ? str(o.warn) : null,
+      error: o.error ? str(o.error) : null,
+    };
+  }
+
+  // ---- market data ----
+
+  /**
+   * Snapshot of up to 100 conids × 50 fields (names of FIELD_IDS or numeric ids). The first call for a conid is
+   * IBKR's "pre-flight" that returns no values: it is asked again after a short wait, so callers get data.
+   */
+  async snapshot(conids: number[], fields: string[]): Promise<SnapshotRow[]> {
+    if (conids.length === 0 || conids.length > 100) throw new InvalidInputError(`Snapshot takes 1 to 100 conids (got ${conids.length}).`);
+    const ids = fields.map((f) => {
+      const id = fieldId(f);
+      if (!id) throw new InvalidInputError(`Unknown snapshot field "${f}": use one of ${Object.keys(FIELD_IDS).join(', ')} or a numeric id.`);
+      return id;
+    });
+    const wanted = [...new Set([...ids, FIELD_IDS.availability])];
+    if (wanted.length > 50) throw new InvalidInputError(`Snapshot takes at most 50 fields (got ${wanted.length}).`);
+    const query = { conids: conids.join(','), fields: wanted.join(',') };
+    const retries = this.options.snapshotRetries ?? 3;
+    let rows: Json[] = [];
+    for (let attempt = 0; attempt <= retries; attempt += 1) {
+      rows = asArray(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/snapshot', query }))).map(asObject);
+      const hasData = (r: Json) => ids.some((id) => r[id] !== undefined && id !== FIELD_IDS.availability);
+      if (rows.length >= conids.length && rows.every(hasData)) break;
+      if (attempt < retries) await sleep(this.scheduler, this.options.snapshotRetryMs ?? 500);
+    }
+    return rows.map((r) => this.snapshotRow(r, ids));
+  }
+
+  private snapshotRow(r: Json, ids: string[]): SnapshotRow {
+    const values: SnapshotRow['values'] = {};
+    const other: Record<string, number | null> = {};
+    let lastFlag: SnapshotRow['lastFlag'] = null;
+    for (const id of ids) {
+      const name = fieldName(id);
+      if (name === 'availability') continue;
+      if (name === 'last') {
+        const price = parseWirePrice(r[id]);
+        values.last = price?.value ?? null;
+        lastFlag = price?.flag ?? null;
+      } else if (name) values[name] = num(r[id]);
+      else other[id] = num(r[id]);
+    }
+    return {
+      conid: parseWireInt(r.conid) ?? 0,
+      updated: num(r._updated),
+      availability: parseAvailability(r[FIELD_IDS.availability]),
+      lastFlag,
+      values,
+      other,
+    };
+  }
+
+  async history(request: {
+    conid: number;
+    bar: string;
+    period: string;
+    exchange?: string;
+    startTime?: number;
+    outsideRth?: boolean;
+    source?: 'trades' | 'midpoint' | 'bid_ask';
+  }): Promise<HistoryResult> {
+    validateHistoryRequest(request.bar, request.period);
+    const query: Record<string, QueryValue> = {
+      conid: request.conid,
+      bar: request.bar,
+      period: request.period,
+      exchange: request.exchange,
+      startTime: request.startTime === undefined ? undefined : formatStartTime(request.startTime),
+      outsideRth: request.outsideRth,
+      source: request.source,
+    };
+    let raw: unknown;
+    try {
+      raw = await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/history', query }));
+    } catch (err) {
+      if (err instanceof IbkrError && /no data/i.test(err.message)) {
+        throw new NotFoundError(`IBKR has no ${request.bar} bars for conid ${request.conid} over ${request.period}: widen the period or check the contract.`, { path: '/iserver/marketdata/history', cause: err });
+      }
+      throw err;
+    }
+    const o = asObject(raw);
+    const bars = asArray(o.data)
+      .map(asObject)
+      .map((b) => ({ t: num(b.t), o: num(b.o), h: num(b.h), l: num(b.l), c: num(b.c), v: num(b.v) ?? 0 }))
+      .filter((b): b is HistoryResult['bars'][number] => b.t !== null && b.o !== null && b.h !== null && b.l !== null && b.c !== null)
+      .sort((a, b) => a.t - b.t);
+    return {
+      symbol: str(o.symbol),
+      description: str(o.text),
+      bars,
+      barLengthSec: num(o.barLength),
+      priceFactor: num(o.priceFactor),
+      volumeFactor: num(o.volumeFactor),
+      points: num(o.points) ?? bars.length,
+    };
+  }
+
+  /** Stops IBKR's feed for one conid; false when no feed was open (IBKR answers 500 "unknown"). */
+  async unsubscribe(conid: number): Promise<boolean> {
+    try {
+      return bool(asObject(await this.http.request({ method: 'POST', path: '/iserver/marketdata/unsubscribe', body: { conid }, idempotent: true })).success);
+    } catch (err) {
+      if (err instanceof ServerError && err.status === 500) return false;
+      throw err;
+    }
+  }
+
+  async unsubscribeAll(): Promise<boolean> {
+    return bool(asObject(await this.http.request({ method: 'GET', path: '/iserver/marketdata/unsubscribeall' })).unsubscribed ?? true);
+  }
+
+  // ---- contracts ----
+
+  async futures(symbols: string[]): Promise<Record<string, FutureContract[]>> {
+    const o = asObject(await this.http.request({ method: 'GET', path: '/trsrv/futures', query: { symbols: symbols.join(',') } }));
+    const out: Record<string, FutureContract[]> = {};
+    for (const [symbol, list] of Object.entries(o)) {
+      out[symbol] = asArray(list)
+        .map(asObject)
+        .map((c) => ({
+          symbol: str(c.symbol) || symbol,
+          conid: parseWireInt(c.conid) ?? 0,
+          underlyingConid: parseWireInt(c.underlyingConid),
+          expirationDate: parseYyyymmdd(c.expirationDate) ?? '',
+          lastTradingDate: parseYyyymmdd(c.ltd),
+        }))
+        .filter((c) => c.conid > 0 && c.expirationDate !== '');
+    }
+    return out;
+  }
+
+  /** The ES contract to trade at `now`, rolled `rollDays` before expiry. */
+  async esFrontMonth(now: number, rollDays = 8): Promise<FutureContract> {
+    return frontMonth((await this.futures(['ES'])).ES ?? [], now, rollDays);
+  }
+
+  async secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]> {
+    const raw = await this.http.request({ method: 'GET', path: '/iserver/secdef/search', query: { symbol, secType } });
+    return asArray(raw).map(asObject).map((o) => ({
+      conid: parseWireInt(o.conid) ?? 0,
+      symbol: str(o.symbol),
+      companyName: str(o.companyName),
+      description: str(o.description),
+      sections: asArray(o.sections).map(asObject).map((s) => ({
+        secType: str(s.secType),
+        months: str(s.months).split(';').filter(Boolean),
+        exchange: str(s.exchange),
+      })),
+    }));
+  }
+
+  async secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string }): Promise<OptionStrikes> {
+    const o = asObject(
+      await this.http.request({
+        method: 'GET',
+        path: '/iserver/secdef/strikes',
+        query: { conid: request.conid, sectype: request.secType ?? 'OPT', month: request.month, exchange: request.exchange },
+      }),
+    );
+    const strikes = (v: unknown) => asArray(v).map(num).filter((n): n is number => n !== null);
+    return { call: strikes(o.call), put: strikes(o.put) };
+  }
+
+  async secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string }): Promise<SecdefInfo[]> {
+    const raw = await this.http.request({
+      method: 'GET',
+      path: '/iserver/secdef/info',
+      query: {
+        conid: request.conid,
+        sectype: request.secType ?? 'OPT',
+        month: request.month,
+        strike: request.strike,
+        right: request.right,
+        exchange: request.exchange,
+      },
+    });
+    return asArray(raw).map(asObject).map((o) => {
+      const right = str(o.right);
+      return {
+        conid: parseWireInt(o.conid) ?? 0,
+        symbol: str(o.symbol),
+        secType: str(o.secType),
+        right: right === 'C' || right === 'P' ? right : null,
+        strike: num(o.strike),
+        maturityDate: parseYyyymmdd(o.maturityDate),
+        multiplier: num(o.multiplier),
+        tradingClass: str(o.tradingClass),
+        validExchanges: str(o.validExchanges).split(',').filter(Boolean),
+      };
+    });
+  }
+
+  async contractInfo(conid: number): Promise<ContractInfo> {
+    const o = asObject(await this.http.request({ method: 'GET', path: `/iserver/contract/${conid}/info` }));
+    return {
+      conid: parseWireInt(o.con_id) ?? conid,
+      symbol: str(o.symbol),
+      secType: str(o.instrument_type ?? o.sec_type),
+      tradingClass: str(o.trading_class),
+      localSymbol: str(o.local_symbol),
+      underlyingConid: parseWireInt(o.underlying_con_id),
+      multiplier: num(o.multiplier),
+      maturityDate: parseYyyymmdd(o.maturity_date),
+      exchange: str(o.exchange),
+      currency: str(o.currency),
+    };
+  }
+
+  /**
+   * Runs a read that needs the accounts priming; on "Please query /accounts first" (lost after IBKR's nightly
+   * reset) primes again and retries once.
+   */
+  private async primed<T>(read: () => Promise<T>): Promise<T> {
+    await this.primer.ensurePrimed();
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof AccountsNotPrimedError)) throw err;
+      this.primer.invalidatePriming();
+      await this.primer.ensurePrimed();
+      return read();
+    }
+  }
+}

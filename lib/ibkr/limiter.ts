@@ -1,0 +1,326 @@
+// One limiter tree per IBKR connection: a global limiter (IBKR: 10 req/s in total; 429 and a 10–15 min penalty box
+// beyond) and one limiter per endpoint family with the documented per-endpoint limits (fact sheet, section 5).
+// Every request of the connection passes through schedule(); nothing else in the package calls IBKR.
+//
+// Two details decide whether a burst ever earns a 429:
+// - IBKR counts requests in a sliding window as they arrive, so spacing is measured when a request is sent, with a
+//   10 % margin for network jitter (9.1 req/s for the "10 req/s" preset).
+// - A "1 per 5 s" family holds its single slot until 5 s after its request was actually sent. Bottleneck's own
+//   minTime counts from when the family released the job, which can be long before the global limiter sent it
+//   (a pause, a backlog): two queued live-order calls would then leave back to back.
+// pause() holds the whole tree by draining the global reservoir to 0 (shared over Redis when clustered).
+
+import { EventEmitter } from 'node:events';
+import Bottleneck from 'bottleneck';
+import { ConnectionClosedError } from './errors';
+
+export type RatePreset = 'ibkr-10rps' | 'conservative-50rpm';
+
+/** IBKR: 10 req/s through the Gateway and [CP]; 50 req/min for shared usernames or cautious users. */
+export const RATE_PRESETS: Record<RatePreset, { perSecond: number }> = {
+  'ibkr-10rps': { perSecond: 10 },
+  'conservative-50rpm': { perSecond: 50 / 60 },
+};
+
+/** Margin on every rate so jitter between our send and IBKR's arrival clock never crosses the limit. */
+export const JITTER_MARGIN = 1.1;
+
+export type FamilyLimit = { kind: 'interval'; intervalMs: number } | { kind: 'concurrent'; max: number };
+
+const MINUTE = 60_000;
+
+/** The documented per-endpoint limits (fact sheet, section 5). */
+export const FAMILY_LIMITS: Record<string, FamilyLimit> = {
+  snapshot: { kind: 'interval', intervalMs: 100 }, // marketdata/snapshot 10/s
+  // 5 concurrent documented; ibind runs 4 because IBKR sometimes throttles at 5. One fewer costs little.
+  history: { kind: 'concurrent', max: 4 },
+  'live-orders': { kind: 'interval', intervalMs: 5_000 },
+  trades: { kind: 'interval', intervalMs: 5_000 },
+  pnl: { kind: 'interval', intervalMs: 5_000 },
+  'portfolio-accounts': { kind: 'interval', intervalMs: 5_000 },
+  'portfolio-subaccounts': { kind: 'interval', intervalMs: 5_000 },
+  'scanner-params': { kind: 'interval', intervalMs: 15 * MINUTE },
+  'scanner-run': { kind: 'interval', intervalMs: 1_000 },
+  'pa-performance': { kind: 'interval', intervalMs: 15 * MINUTE },
+  'pa-summary': { kind: 'interval', intervalMs: 15 * MINUTE },
+  'pa-transactions': { kind: 'interval', intervalMs: 15 * MINUTE },
+  fyi: { kind: 'interval', intervalMs: 1_000 },
+  tickle: { kind: 'interval', intervalMs: 1_000 },
+  'sso-validate': { kind: 'interval', intervalMs: MINUTE },
+};
+
+const PAUSED: unique symbol = Symbol('paused');
+
+export type EndpointFamily = keyof typeof FAMILY_LIMITS | 'other';
+
+/** The family of a request path (with or without /v1/api and query string). */
+export function endpointFamily(method: string, path: string): EndpointFamily {
+  const p = (path.split('?')[0] ?? '').replace(/^.*\/v1\/api/, '').replace(/\/+$/, '');
+  if (p === '/iserver/marketdata/snapshot') return 'snapshot';
+  if (p === '/iserver/marketdata/history' || p === '/hmds/history') return 'history';
+  if (p === '/iserver/account/orders' && method.toUpperCase() === 'GET') return 'live-orders';
+  if (p === '/iserver/account/trades') return 'trades';
+  if (p === '/iserver/account/pnl/partitioned') return 'pnl';
+  if (p === '/portfolio/accounts') return 'portfolio-accounts';
+  if (p === '/portfolio/subaccounts') return 'portfolio-subaccounts';
+  if (p === '/iserver/scanner/params') return 'scanner-params';
+  if (p === '/iserver/scanner/run') return 'scanner-run';
+  if (p === '/pa/performance') return 'pa-performance';
+  if (p === '/pa/summary') return 'pa-summary';
+  if (p === '/pa/transactions') return 'pa-transactions';
+  if (p.startsWith('/fyi/')) return 'fyi';
+  if (p === '/tickle') return 'tickle';
+  if (p === '/sso/validate') return 'sso-validate';
+  return 'other';
+}
+
+/** Passed through to Bottleneck so several Node-RED instances can share one username's limits over Redis. */
+export interface ClusterSettings {
+  datastore: 'ioredis' | 'redis';
+  clientOptions?: unknown;
+  clusterNodes?: unknown;
+  /** Shared by every instance that uses the same IBKR username. */
+  id: string;
+  clearDatastore?: boolean;
+}
+
+export interface LimiterOptions {
+  preset?: RatePreset;
+  cluster?: ClusterSettings;
+  /** First pause after a 429 when IBKR gives no Retry-After; doubled per consecutive 429. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Overrides of the documented family limits (tests; a stricter limit IBKR announces later). */
+  familyLimits?: Partial<Record<string, FamilyLimit>>;
+  now?: () => number;
+}
+
+export interface LimiterCounts {
+  /** Requests waiting for their turn. */
+  scheduled: number;
+  /** Requests sent and not answered yet. */
+  inFlight: number;
+  sent: number;
+  rateLimited: number;
+  paused: boolean;
+}
+
+export interface PauseEvent {
+  ms: number;
+  until: number;
+  reason: string;
+}
+
+/**
+ * Events: 'paused' (PauseEvent), 'resumed' (). Errors from stop() reject waiting requests with ConnectionClosedError.
+ */
+export class IbkrLimiter extends EventEmitter {
+  private readonly global: Bottleneck;
+  private readonly families = new Map<string, Bottleneck>();
+  private readonly options: LimiterOptions;
+  private readonly now: () => number;
+  private readonly resumeWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void; path: string }>();
+  private readonly holds = new Set<{ timer: NodeJS.Timeout; release: () => void }>();
+  private pauseTimer: NodeJS.Timeout | undefined;
+  private pausedUntil = 0;
+  private consecutive429 = 0;
+  private stopped = false;
+  private readonly counts = { scheduled: 0, inFlight: 0, sent: 0, rateLimited: 0 };
+
+  constructor(options: LimiterOptions = {}) {
+    super();
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    const perSecond = RATE_PRESETS[options.preset ?? 'ibkr-10rps'].perSecond;
+    this.global = new Bottleneck({
+      ...this.clusterSettings('global'),
+      minTime: Math.ceil((1000 / perSecond) * JITTER_MARGIN),
+      maxConcurrent: null,
+    });
+    this.global.on('error', (err: unknown) => this.emit('log', 'warn', `IBKR rate limiter: ${String(err)}`));
+  }
+
+  private clusterSettings(name: string): Bottleneck.ConstructorOptions {
+    const cluster = this.options.cluster;
+    if (!cluster) return { id: name };
+    return {
+      id: `${cluster.id}:${name}`,
+      datastore: cluster.datastore,
+      clientOptions: cluster.clientOptions,
+      clusterNodes: cluster.clusterNodes,
+      clearDatastore: cluster.clearDatastore ?? false,
+    };
+  }
+
+  private limitOf(name: string): FamilyLimit | undefined {
+    return this.options.familyLimits?.[name] ?? FAMILY_LIMITS[name];
+  }
+
+  private family(name: string): Bottleneck | undefined {
+    const limit = this.limitOf(name);
+    if (!limit) return undefined;
+    let limiter = this.families.get(name);
+    if (!limiter) {
+      limiter = new Bottleneck({
+        ...this.clusterSettings(name),
+        maxConcurrent: limit.kind === 'concurrent' ? limit.max : 1,
+      });
+      this.families.set(name, limiter);
+    }
+    return limiter;
+  }
+
+  /** Runs `send` when the global limit, the family limit and any pause allow it. */
+  schedule<T>(method: string, path: string, send: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new ConnectionClosedError(path));
+    const familyName = endpointFamily(method, path);
+    const family = this.family(familyName);
+    const limit = this.limitOf(familyName);
+    this.counts.scheduled += 1;
+    let started = false;
+    let sentAt = 0;
+    // Bottleneck registers queued jobs ahead with their start delays, so a pause cannot stop a job it already
+    // timed: such a job finds the tree paused, sends nothing and queues again after the pause, in line.
+    const attemptThroughGlobal = (): Promise<T | typeof PAUSED> =>
+      this.global.schedule(async () => {
+        if (this.isPaused) return PAUSED;
+        started = true;
+        sentAt = this.now();
+        this.counts.scheduled -= 1;
+        this.counts.inFlight += 1;
+        this.counts.sent += 1;
+        try {
+          return await send();
+        } finally {
+          this.counts.inFlight -= 1;
+        }
+      });
+    const sendThroughGlobal = async (): Promise<T> => {
+      for (;;) {
+        const result = await attemptThroughGlobal();
+        if (result !== PAUSED) return result;
+        await this.untilResumed(path);
+      }
+    };
+    const settle = (promise: Promise<T>): Promise<T> =>
+      promise.catch((err: unknown) => {
+        if (!started) this.counts.scheduled -= 1;
+        started = true;
+        if (this.stopped) throw new ConnectionClosedError(path);
+        throw err;
+      });
+
+    if (!family || !limit) return settle(sendThroughGlobal());
+    if (limit.kind === 'concurrent') return settle(family.schedule(sendThroughGlobal));
+
+    // Interval family: hold the single slot until intervalMs after the actual send (see the header comment);
+    // the caller gets its answer at once, only the next request of the family waits.
+    return settle(
+      new Promise<T>((resolve, reject) => {
+        family
+          .schedule(async () => {
+            try {
+              resolve(await sendThroughGlobal());
+            } catch (err) {
+              reject(err);
+            }
+            await this.hold(sentAt ? sentAt + limit.intervalMs - this.now() : 0);
+          })
+          .catch(reject);
+      }),
+    );
+  }
+
+  private hold(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.holds.delete(entry);
+          resolve();
+        }, ms),
+        release: resolve,
+      };
+      this.holds.add(entry);
+    });
+  }
+
+  /** Holds every request of the connection for `ms` (at least; a longer pause in force is kept). */
+  pause(ms: number, reason: string): void {
+    if (this.stopped) return;
+    const until = this.now() + ms;
+    if (until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    void this.global.updateSettings({ reservoir: 0 });
+    this.pauseTimer = setTimeout(() => this.resume(), ms);
+    this.emit('paused', { ms, until, reason } satisfies PauseEvent);
+  }
+
+  private resume(): void {
+    this.pauseTimer = undefined;
+    this.pausedUntil = 0;
+    if (this.stopped) return;
+    void this.global.updateSettings({ reservoir: null });
+    const waiters = [...this.resumeWaiters];
+    this.resumeWaiters.clear();
+    for (const w of waiters) w.resolve();
+    this.emit('resumed');
+  }
+
+  private untilResumed(path: string): Promise<void> {
+    if (this.stopped) return Promise.reject(new ConnectionClosedError(path));
+    if (!this.isPaused) return Promise.resolve();
+    return new Promise((resolve, reject) => this.resumeWaiters.add({ resolve, reject, path }));
+  }
+
+  /**
+   * Records a 429 and pauses the tree: IBKR's Retry-After if given, else a doubling backoff. 429s that arrive
+   * while a pause is in force (requests already on the wire) do not stack another doubling. Returns the pause.
+   */
+  penalize(retryAfterMs: number | undefined, reason: string): number {
+    this.counts.rateLimited += 1;
+    const initial = this.options.backoffInitialMs ?? 2_000;
+    const max = this.options.backoffMaxMs ?? 60_000;
+    const remaining = this.pausedUntil - this.now();
+    if (remaining > 0) return remaining;
+    const backoff = Math.min(max, initial * 2 ** this.consecutive429);
+    this.consecutive429 += 1;
+    const ms = retryAfterMs ?? backoff;
+    this.pause(ms, reason);
+    return ms;
+  }
+
+  /** A normal answer ends a run of 429s, so the next one starts the backoff from the beginning. */
+  recordSuccess(): void {
+    this.consecutive429 = 0;
+  }
+
+  get isPaused(): boolean {
+    return this.pausedUntil > this.now();
+  }
+
+  getCounts(): LimiterCounts {
+    return { ...this.counts, paused: this.isPaused };
+  }
+
+  /** Drops every waiting request (they reject with ConnectionClosedError) and clears every timer. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    for (const entry of this.holds) {
+      clearTimeout(entry.timer);
+      entry.release();
+    }
+    this.holds.clear();
+    for (const w of this.resumeWaiters) w.reject(new ConnectionClosedError(w.path));
+    this.resumeWaiters.clear();
+    const all = [this.global, ...this.families.values()];
+    await Promise.all(
+      all.map((l) => l.stop({ dropWaitingJobs: true, dropErrorMessage: 'IBKR connection closed' }).catch(() => undefined)),
+    );
+    await Promise.all(all.map((l) => l.disconnect(false).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,309 @@
+// The only place IBKR is called over HTTP. Every request passes the connection's limiter tree, is decorated by
+// the auth provider (cookie, bearer, OAuth signature) just before it leaves, and comes back as parsed JSON or a
+// typed IbkrError. Reads (idempotent) are retried on timeouts and 5xx; orders are never resent blind: a timeout
+// on an order is reported as "outcome unknown" so the caller looks the order up by its client order id.
+
+import { EventEmitter } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
+import axios, { type AxiosInstance, type AxiosError } from 'axios';
+import type { AuthHttp, AuthProvider, OutgoingRequest, RawResponse } from './auth/types';
+import {
+  IbkrError,
+  NetworkError,
+  RateLimitedError,
+  TimeoutError,
+  mapHttpError,
+  AccountsNotPrimedError,
+} from './errors';
+import type { IbkrLimiter } from './limiter';
+import { redact, redactText } from './redact';
+import { realScheduler, sleep, type Scheduler } from './scheduler';
+
+export type QueryValue = string | number | boolean | undefined;
+
+export interface IbkrRequest {
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  /** Path under the base URL, e.g. /iserver/accounts. */
+  path: string;
+  query?: Record<string, QueryValue>;
+  body?: unknown;
+  /** Safe to send twice. Defaults to true for GET only. */
+  idempotent?: boolean;
+  timeoutMs?: number;
+}
+
+export interface TraceEntry {
+  direction: 'request' | 'response' | 'error';
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  status?: number;
+  elapsedMs?: number;
+}
+
+export interface TransportOptions {
+  auth: AuthProvider;
+  limiter: IbkrLimiter;
+  timeoutMs?: number;
+  /** Retries of an idempotent read after a timeout, a network error or a 5xx (IBKR: ibind retries 3 times). */
+  maxRetries?: number;
+  retryBaseMs?: number;
+  /** Retries of an idempotent read after a 429, each after the limiter's pause. */
+  maxRateLimitRetries?: number;
+  userAgent?: string;
+  scheduler?: Scheduler;
+  now?: () => number;
+  random?: () => number;
+  /** Request/response tracing; every entry is redacted before it is handed over. */
+  debug?: (entry: TraceEntry) => void;
+}
+
+export const DEFAULT_USER_AGENT = 'mia-ia-node-red-ibkr-sierra/0.1';
+
+export function buildUrl(baseUrl: string, path: string, query?: Record<string, QueryValue>): string {
+  const base = baseUrl.replace(/\/+$/, '');
+  const url = /^https?:\/\//.test(path) ? path : `${base}${path.startsWith('/') ? '' : '/'}${path}`;
+  const pairs = Object.entries(query ?? {}).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
+  if (pairs.length === 0) return url;
+  const qs = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+  return `${url}${url.includes('?') ? '&' : '?'}${qs}`;
+}
+
+function headerMap(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (raw && typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+      if (v !== undefined && v !== null) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : String(v);
+    }
+  }
+  return out;
+}
+
+function parseBody(text: unknown): unknown {
+  if (typeof text !== 'string') return text;
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Retry-After in seconds or an HTTP date, as ms. */
+function retryAfterMs(headers: Record<string, string>, now: number): number | undefined {
+  const value = headers['retry-after'];
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+}
+
+/**
+ * Events: 'rate-limited' ({path, pauseMs}).
+ */
+export class Transport extends EventEmitter implements AuthHttp {
+  private readonly axios: AxiosInstance;
+  private readonly options: TransportOptions;
+  private readonly agents = new Map<string, http.Agent>();
+  private readonly scheduler: Scheduler;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly ownOrigin: string;
+  private renewal: Promise<void> | undefined;
+
+  constructor(options: TransportOptions) {
+    super();
+    this.options = options;
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.ownOrigin = new URL(options.auth.baseUrl).origin;
+    this.axios = axios.create({
+      timeout: options.timeoutMs ?? 15_000,
+      validateStatus: () => true,
+      maxRedirects: 0,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      proxy: false,
+    });
+  }
+
+  get baseUrl(): string {
+    return this.options.auth.baseUrl;
+  }
+
+  /** A per-origin agent: only the connection's own host gets the pinned or self-signed trust; others verify. */
+  private agentFor(url: string): http.Agent {
+    const { origin, protocol } = new URL(url);
+    let agent = this.agents.get(origin);
+    if (agent) return agent;
+    if (protocol === 'http:') {
+      agent = new http.Agent({ keepAlive: true });
+    } else if (origin !== this.ownOrigin) {
+      agent = new https.Agent({ keepAlive: true });
+    } else {
+      const trust = this.options.auth.tls;
+      if (trust.certificatePem) {
+        const pinned = new X509Certificate(trust.certificatePem).fingerprint256;
+        agent = new https.Agent({
+          keepAlive: true,
+          ca: trust.certificatePem,
+          checkServerIdentity: (host, cert) =>
+            cert.fingerprint256 === pinned ? undefined : tls.checkServerIdentity(host, cert),
+        });
+      } else if (trust.allowSelfSigned) {
+        // The user ticked "accept the Gateway's self-signed certificate": for this one origin only.
+        agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+      } else {
+        agent = new https.Agent({ keepAlive: true });
+      }
+    }
+    this.agents.set(origin, agent);
+    return agent;
+  }
+
+  private trace(entry: TraceEntry): void {
+    if (!this.options.debug) return;
+    this.options.debug(redact({ ...entry, url: redactText(entry.url) }));
+  }
+
+  /** One HTTP exchange, no retry, no limiter: the caller holds a limiter slot. */
+  private async exchange(request: OutgoingRequest, timeoutMs?: number): Promise<RawResponse> {
+    const started = this.now();
+    const hasBody = request.body !== undefined;
+    const data = hasBody ? (typeof request.body === 'string' ? request.body : JSON.stringify(request.body)) : undefined;
+    const headers: Record<string, string> = { 'User-Agent': this.options.userAgent ?? DEFAULT_USER_AGENT, ...request.headers };
+    if (hasBody && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) {
+      headers['Content-Type'] = 'application/json';
+    }
+    this.trace({ direction: 'request', method: request.method, url: request.url, headers, body: request.body });
+    const agent = this.agentFor(request.url);
+    try {
+      const res = await this.axios.request({
+        method: request.method,
+        url: request.url,
+        headers,
+        data,
+        timeout: timeoutMs ?? this.options.timeoutMs ?? 15_000,
+        httpAgent: agent,
+        httpsAgent: agent,
+      });
+      const out: RawResponse = { status: res.status, data: parseBody(res.data), headers: headerMap(res.headers) };
+      this.trace({ direction: 'response', method: request.method, url: request.url, status: res.status, body: out.data, elapsedMs: this.now() - started });
+      return out;
+    } catch (err) {
+      this.trace({ direction: 'error', method: request.method, url: request.url, body: (err as Error).message, elapsedMs: this.now() - started });
+      throw this.wireFailure(err as AxiosError, request);
+    }
+  }
+
+  private wireFailure(err: AxiosError, request: OutgoingRequest): IbkrError {
+    const path = redactText(new URL(request.url).pathname);
+    const ms = this.options.timeoutMs ?? 15_000;
+    const unknownOutcome = request.method !== 'GET'
+      ? ' The outcome is unknown: check live orders before sending anything again.'
+      : ' Retrying reads on their own.';
+    if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' || /timeout/i.test(err.message)) {
+      return new TimeoutError(`IBKR did not answer ${request.method} ${path} within ${ms} ms.${unknownOutcome}`, { path, cause: err });
+    }
+    const why = err.code ? `${err.code}` : redactText(err.message);
+    return new NetworkError(
+      `Cannot reach IBKR at ${new URL(request.url).origin} (${why}): check that the Client Portal Gateway (or the network) is up and the base URL is right.${request.method !== 'GET' ? unknownOutcome : ''}`,
+      { path, cause: err },
+    );
+  }
+
+  /** AuthHttp: an undecorated exchange through the limiter, for a provider's own token calls. */
+  send(request: OutgoingRequest): Promise<RawResponse> {
+    return this.options.limiter.schedule(request.method, request.url, () => this.exchange(request));
+  }
+
+  /** Renews the provider's tokens once, however many requests notice the expiry at the same time. */
+  async ensureAuth(force = false): Promise<void> {
+    const auth = this.options.auth;
+    if (!force && !auth.needsRenewal(this.now())) return;
+    if (!this.renewal) {
+      if (force) auth.invalidate();
+      this.renewal = auth.prepare(this).finally(() => {
+        this.renewal = undefined;
+      });
+    }
+    await this.renewal;
+  }
+
+  /** Sends one API request and returns the parsed JSON body, or throws a typed IbkrError. */
+  async request<T = unknown>(req: IbkrRequest): Promise<T> {
+    const idempotent = req.idempotent ?? req.method === 'GET';
+    const maxRetries = this.options.maxRetries ?? 3;
+    const maxRateRetries = this.options.maxRateLimitRetries ?? 3;
+    const url = buildUrl(this.baseUrl, req.path, req.query);
+    const limiter = this.options.limiter;
+    let retries = 0;
+    let rateRetries = 0;
+    let renewed = false;
+    for (;;) {
+      await this.ensureAuth();
+      let res: RawResponse;
+      try {
+        res = await limiter.schedule(req.method, req.path, () => {
+          const outgoing: OutgoingRequest = { method: req.method, url, headers: {}, body: req.body };
+          // IBKR answers 411 to a body-less POST: send {} (fact sheet, section 1).
+          if (outgoing.body === undefined && req.method === 'POST') outgoing.body = {};
+          this.options.auth.decorate(outgoing);
+          return this.exchange(outgoing, req.timeoutMs);
+        });
+      } catch (err) {
+        const retryable = err instanceof TimeoutError || err instanceof NetworkError;
+        if (idempotent && retryable && retries < maxRetries) {
+          retries += 1;
+          await sleep(this.scheduler, this.backoffMs(retries));
+          continue;
+        }
+        throw err;
+      }
+      if (res.status >= 200 && res.status < 300) {
+        limiter.recordSuccess();
+        return res.data as T;
+      }
+      if (res.status === 429) {
+        const pauseMs = limiter.penalize(retryAfterMs(res.headers, this.now()), `429 on ${req.path}`);
+        this.emit('rate-limited', { path: req.path, pauseMs });
+        if (idempotent && rateRetries < maxRateRetries) {
+          rateRetries += 1;
+          continue; // the limiter holds the retry until the pause ends
+        }
+        const error = mapHttpError(429, res.data, req.path, { retryAfterMs: pauseMs });
+        throw error as RateLimitedError;
+      }
+      const error = mapHttpError(res.status, res.data, req.path);
+      if (res.status === 410 && !renewed && this.options.auth.mode.startsWith('oauth')) {
+        // OAuth 410: the session token is stale; IBKR did not process the request, so one resend is safe.
+        renewed = true;
+        await this.ensureAuth(true);
+        continue;
+      }
+      if (idempotent && res.status >= 500 && !(error instanceof AccountsNotPrimedError) && retries < maxRetries) {
+        retries += 1;
+        await sleep(this.scheduler, this.backoffMs(retries));
+        continue;
+      }
+      throw error;
+    }
+  }
+
+  /** Full-jitter exponential backoff: uniform in [0.5, 1] × base × 2^(n-1). */
+  private backoffMs(attempt: number): number {
+    const base = (this.options.retryBaseMs ?? 250) * 2 ** (attempt - 1);
+    return Math.round(base * (0.5 + this.random() / 2));
+  }
+
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { GatewayAuth } from '../../../lib/ibkr/auth/gateway';
+import { IbkrLimiter, endpointFamily, type PauseEvent } from '../../../lib/ibkr/limiter';
+import { RateLimitedError } from '../../../lib/ibkr/errors';
+import { Transport } from '../../../lib/ibkr/transport';
+import { startLoopback, type Loopback } from './loopback';
+
+describe('IBKR limiter tree', () => {
+  let server: Loopback | undefined;
+  let limiter: IbkrLimiter | undefined;
+  let transport: Transport | undefined;
+  afterEach(async () => {
+    transport?.close();
+    await limiter?.stop();
+    await server?.close();
+    server = limiter = transport = undefined;
+  });
+
+  it('maps request paths to their endpoint families', () => {
+    assert.equal(endpointFamily('GET', '/iserver/marketdata/snapshot?conids=1'), 'snapshot');
+    assert.equal(endpointFamily('GET', 'https://localhost:5000/v1/api/iserver/marketdata/history'), 'history');
+    assert.equal(endpointFamily('GET', '/iserver/account/orders'), 'live-orders');
+    assert.equal(endpointFamily('POST', '/iserver/account/U1/orders'), 'other');
+    assert.equal(endpointFamily('GET', '/iserver/account/pnl/partitioned'), 'pnl');
+    assert.equal(endpointFamily('GET', '/portfolio/accounts'), 'portfolio-accounts');
+    assert.equal(endpointFamily('POST', '/tickle'), 'tickle');
+    assert.equal(endpointFamily('GET', '/fyi/unreadnumber'), 'fyi');
+    assert.equal(endpointFamily('GET', '/sso/validate'), 'sso-validate');
+  });
+
+  it('sends a burst of 10x the allowed rate without a single 429 from a 10 req/s sliding window', async function () {
+    this.timeout(10_000);
+    const arrivals: number[] = [];
+    let rejected = 0;
+    server = await startLoopback(() => {
+      const now = performance.now();
+      const inWindow = arrivals.filter((t) => now - t < 1000).length;
+      arrivals.push(now);
+      if (inWindow >= 10) {
+        rejected += 1;
+        return { status: 429 };
+      }
+      return { body: { ok: true } };
+    });
+    limiter = new IbkrLimiter({ preset: 'ibkr-10rps' });
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
+    const burst = Array.from({ length: 28 }, (_, i) => transport!.request({ method: 'GET', path: `/iserver/contract/${i}/info` }));
+    await Promise.all(burst);
+    assert.equal(rejected, 0);
+    assert.equal(limiter.getCounts().rateLimited, 0);
+    assert.equal(limiter.getCounts().sent, 28);
+  });
+
+  it('spaces a "1 per interval" family by the time its requests were actually sent', async () => {
+    const sentAt: number[] = [];
+    server = await startLoopback(() => {
+      sentAt.push(performance.now());
+      return { body: { orders: [] } };
+    });
+    limiter = new IbkrLimiter({ familyLimits: { 'live-orders': { kind: 'interval', intervalMs: 300 } } });
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
+    const first = transport.request({ method: 'GET', path: '/iserver/account/orders' });
+    limiter.pause(400, 'test'); // the first request waits in the paused global limiter
+    await Promise.all([first, transport.request({ method: 'GET', path: '/iserver/account/orders' }), transport.request({ method: 'GET', path: '/iserver/account/orders' })]);
+    assert.equal(sentAt.length, 3);
+    for (let i = 1; i < sentAt.length; i += 1) {
+      assert.ok(sentAt[i]! - sentAt[i - 1]! >= 290, `gap ${sentAt[i]! - sentAt[i - 1]!} ms`);
+    }
+  });
+
+  it('runs at most 4 history requests at once', async () => {
+    let open = 0;
+    let peak = 0;
+    server = await startLoopback(() => {
+      open += 1;
+      peak = Math.max(peak, open);
+      return new Promise((resolve) => setTimeout(() => {
+        open -= 1;
+        resolve({ body: { data: [] } });
+      }, 700));
+    });
+    limiter = new IbkrLimiter();
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
+    await Promise.all(Array.from({ length: 8 }, () => transport!.request({ method: 'GET', path: '/iserver/marketdata/history', query: { conid: 1 } })));
+    assert.equal(peak, 4);
+  });
+
+  it('pauses the connection on 429 and resumes after the penalty, without a storm', async () => {
+    let penaltyUntil = 0;
+    let during = 0;
+    let served429 = 0;
+    let first = true;
+    server = await startLoopback(() => {
+      const now = performance.now();
+      if (first) {
+        first = false;
+        penaltyUntil = now + 300;
+        served429 += 1;
+        return { status: 429 };
+      }
+      if (now < penaltyUntil) {
+        during += 1;
+        served429 += 1;
+        return { status: 429 };
+      }
+      return { body: { ok: true } };
+    });
+    limiter = new IbkrLimiter({ backoffInitialMs: 400 });
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
+    const pauses: PauseEvent[] = [];
+    const rateEvents: unknown[] = [];
+    limiter.on('paused', (e: PauseEvent) => pauses.push(e));
+    transport.on('rate-limited', (e) => rateEvents.push(e));
+    let resumed = 0;
+    limiter.on('resumed', () => (resumed += 1));
+    await Promise.all(Array.from({ length: 6 }, (_, i) => transport!.request({ method: 'GET', path: `/iserver/contract/${i}/info` })));
+    assert.equal(pauses.length, 1, 'one pause for the whole connection');
+    assert.equal(pauses[0]?.ms, 400);
+    assert.ok(rateEvents.length >= 1);
+    assert.equal(resumed, 1);
+    assert.equal(served429, 1, 'no request is sent while the connection is paused');
+    assert.equal(during, 0);
+  });
+
+  it('does not retry an order after a 429: the caller gets RateLimitedError with the pause', async () => {
+    server = await startLoopback(() => ({ status: 429, headers: { 'retry-after': '1' } }));
+    limiter = new IbkrLimiter();
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
+    await assert.rejects(transport.request({ method: 'POST', path: '/iserver/account/U1/orders', body: { orders: [] } }), (err: unknown) => {
+      assert.ok(err instanceof RateLimitedError);
+      assert.equal(err.retryAfterMs, 1000);
+      return true;
+    });
+    assert.equal(server.requests.length, 1);
+  });
+
+  it('drops waiting requests on stop() with a clear error', async () => {
+    server = await startLoopback(() => ({ body: {} }));
+    limiter = new IbkrLimiter({ preset: 'conservative-50rpm' });
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
+    const a = transport.request({ method: 'GET', path: '/iserver/accounts' });
+    const b = assert.rejects(transport.request({ method: 'GET', path: '/iserver/accounts' }), /connection is closing/);
+    await a;
+    await limiter.stop();
+    await b;
+    assert.equal(server.requests.length, 1);
+  });
+});
