@@ -1,0 +1,229 @@
+// The /v1/api/ws endpoint (ibkr-web-api.md §4): authenticated by the /tickle session (cookie `api` as JSON or plain,
+// or a first message {"session": …}); topics smd/umd (changed fields only, driven by the market's trades, ending
+// after mdStreamTtlMs unless renewed), sor/uor, spl/upl, tic; a system heartbeat; every socket dropped when the
+// brokerage session dies.
+import type { IncomingMessage } from 'http';
+import type { Duplex } from 'stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Market } from '../market-types';
+import type { IbkrApi } from './api';
+import { lookupInstrument } from './instruments';
+import type { OrderBook } from './orders';
+import type { GatewaySession } from './session';
+
+export interface StreamingOptions {
+  heartbeatMs: number;
+  mdStreamTtlMs: number;
+  streamIntervalMs: number;
+}
+
+interface MarketDataStream {
+  fields: string[];
+  sent: Record<string, string>;
+  renewedAt: number;
+}
+
+interface Client {
+  ws: WebSocket;
+  authenticated: boolean; // presented the right session
+  smd: Map<number, MarketDataStream>;
+  sor: boolean;
+  spl: boolean;
+  splSent: string;
+}
+
+/** The session id in an `api` cookie: `api={"session":"…"}` or `api=<id>`. */
+export function sessionFromCookie(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name !== 'api') continue;
+    const value = decodeURIComponent(rest.join('='));
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (parsed && typeof parsed === 'object' && 'session' in parsed) return String((parsed as { session: unknown }).session);
+    } catch {
+      // not JSON: the plain form
+    }
+    return value;
+  }
+  return undefined;
+}
+
+export class StreamingHub {
+  private readonly wss = new WebSocketServer({ noServer: true, skipUTF8Validation: true });
+  private readonly clients = new Set<Client>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private dirty = true;
+  private readonly onTrade = (): void => {
+    this.dirty = true;
+  };
+  private readonly onOrder = (update: Record<string, unknown>): void => this.pushOrder(update);
+
+  constructor(
+    private readonly market: Market,
+    private readonly session: GatewaySession,
+    private readonly api: IbkrApi,
+    private readonly book: OrderBook,
+    private readonly options: StreamingOptions,
+  ) {
+    market.on('trade', this.onTrade);
+    book.on('order', this.onOrder);
+    session.on('lost', () => this.dropAll());
+    session.on('authenticated', () => {
+      for (const c of this.clients) if (c.authenticated) this.send(c, this.stsMessage());
+    });
+    const heartbeat = setInterval(() => {
+      for (const c of this.clients) if (c.authenticated) this.send(c, { topic: 'system', hb: Date.now() });
+    }, options.heartbeatMs);
+    const stream = setInterval(() => this.flush(), options.streamIntervalMs);
+    heartbeat.unref();
+    stream.unref();
+    this.timers.push(heartbeat, stream);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const cookieSession = sessionFromCookie(req.headers.cookie);
+    if (!this.session.loggedIn || (cookieSession !== undefined && cookieSession !== this.session.sessionId)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, cookieSession !== undefined));
+  }
+
+  private accept(ws: WebSocket, authenticated: boolean): void {
+    const client: Client = { ws, authenticated: false, smd: new Map(), sor: false, spl: false, splSent: '' };
+    this.clients.add(client);
+    ws.on('close', () => this.clients.delete(client));
+    ws.on('error', () => this.clients.delete(client));
+    ws.on('message', (data) => this.receive(client, data.toString()));
+    if (authenticated) this.welcome(client);
+  }
+
+  private welcome(client: Client): void {
+    client.authenticated = true;
+    this.send(client, { topic: 'system', success: this.session.username, isFT: false, isPaper: true });
+    this.send(client, this.stsMessage());
+  }
+
+  private stsMessage(): Record<string, unknown> {
+    if (!this.session.authenticated) return { message: 'waiting for session' };
+    return { topic: 'sts', args: { authenticated: true, competing: this.session.competing, message: '', fail: '', serverName: 'JifN19053', username: this.session.username } };
+  }
+
+  private receive(client: Client, text: string): void {
+    if (!client.authenticated) {
+      try {
+        const msg: unknown = JSON.parse(text);
+        if (msg && typeof msg === 'object' && (msg as { session?: unknown }).session === this.session.sessionId) {
+          this.welcome(client);
+          return;
+        }
+      } catch {
+        // fall through: not the session message
+      }
+      client.ws.close(1008, 'not authenticated');
+      return;
+    }
+    if (text === 'tic' || text === 'ech+hb') {
+      if (text === 'ech+hb') this.send(client, { topic: 'ech', hb: Date.now() });
+      return;
+    }
+    const m = /^([su])(md|or|pl)\+([^+]*)(?:\+(.*))?$/s.exec(text);
+    if (!m) return;
+    const [, action, topic, target, json] = m;
+    const brokerage = topic !== 'pl';
+    if (brokerage && !this.session.authenticated) return;
+    if (topic === 'md') this.marketData(client, action === 's', target, json);
+    else if (topic === 'or') {
+      client.sor = action === 's';
+      if (client.sor) this.send(client, { topic: 'sor', args: this.book.all().map((o) => this.book.wire(o)) });
+    } else {
+      client.spl = action === 's';
+      client.splSent = '';
+      if (client.spl) this.pushPnl(client);
+    }
+  }
+
+  private marketData(client: Client, subscribe: boolean, target: string, json: string | undefined): void {
+    const conid = Number(target.split('@')[0]);
+    if (!subscribe) {
+      client.smd.delete(conid);
+      return;
+    }
+    let fields: string[] = [];
+    try {
+      const parsed: unknown = JSON.parse(json ?? '{}');
+      const f = (parsed as { fields?: unknown }).fields;
+      if (Array.isArray(f)) fields = f.map(String);
+    } catch {
+      this.send(client, { topic: 'error', error: `smd+${target}: the arguments are not JSON` });
+      return;
+    }
+    const existing = client.smd.get(conid);
+    // Re-subscribing renews the stream; new fields are added, values already sent are not repeated.
+    client.smd.set(conid, { fields: [...new Set([...(existing?.fields ?? []), ...fields])], sent: existing?.sent ?? {}, renewedAt: Date.now() });
+    this.pushMarketData(client, conid);
+  }
+
+  private flush(): void {
+    const now = Date.now();
+    for (const c of this.clients) {
+      for (const [conid, stream] of c.smd) {
+        if (now - stream.renewedAt > this.options.mdStreamTtlMs) c.smd.delete(conid);
+        else if (this.dirty) this.pushMarketData(c, conid);
+      }
+      if (c.spl) this.pushPnl(c);
+    }
+    this.dirty = false;
+  }
+
+  private pushMarketData(client: Client, conid: number): void {
+    const stream = client.smd.get(conid);
+    const inst = lookupInstrument(this.market, conid);
+    if (!stream || !inst) return;
+    const values = this.api.view.fields(inst, this.api.availability);
+    const changed: Record<string, unknown> = {};
+    for (const f of stream.fields) {
+      const v = values[f];
+      if (v !== undefined && stream.sent[f] !== v) changed[f] = stream.sent[f] = v;
+    }
+    if (Object.keys(changed).length === 0) return;
+    this.send(client, { server_id: 'q0', conidEx: String(conid), conid, _updated: this.market.now(), '6119': 'q0', ...changed, topic: `smd+${conid}` });
+  }
+
+  private pushOrder(update: Record<string, unknown>): void {
+    if (this.api.sorSuspended) return;
+    for (const c of this.clients) if (c.sor && this.session.authenticated) this.send(c, { topic: 'sor', args: [update] });
+  }
+
+  private pushPnl(client: Client): void {
+    const rows = this.api.pnlRows();
+    const text = JSON.stringify(rows);
+    if (text === client.splSent) return;
+    client.splSent = text;
+    this.send(client, { topic: 'spl', args: rows });
+  }
+
+  private send(client: Client, message: unknown): void {
+    if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(message));
+  }
+
+  /** Drops every socket at once, as when the session dies or the network goes. */
+  dropAll(): void {
+    for (const c of this.clients) c.ws.terminate();
+    this.clients.clear();
+  }
+
+  get socketCount(): number {
+    return this.clients.size;
+  }
+
+  close(): void {
+    this.market.off('trade', this.onTrade);
+    this.book.off('order', this.onOrder);
+    for (const t of this.timers) clearInterval(t);
+    this.dropAll();
+    this.wss.close();
+  }
+}

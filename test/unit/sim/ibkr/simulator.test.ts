@@ -1,0 +1,404 @@
+// The IBKR simulator against ibkr-web-api.md, with plain axios and ws (no project client).
+import assert from 'assert';
+import axios, { type AxiosInstance } from 'axios';
+import https from 'https';
+import net from 'net';
+import { WebSocket } from 'ws';
+import { createMarket } from '../../../../lib/sim/market';
+import { type IbkrSimulator, type IbkrSimulatorOptions, optionConid, SPX_CONID, startIbkrSimulator } from '../../../../lib/sim/ibkr';
+
+const START = Date.UTC(2025, 5, 11, 14, 0); // Wednesday 10:00 New York: RTH
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Harness {
+  sim: IbkrSimulator;
+  http: AxiosInstance;
+  esConid: number;
+}
+
+async function start(options: IbkrSimulatorOptions = {}): Promise<Harness> {
+  const market = createMarket({ seed: 7, startTime: START });
+  market.start();
+  const sim = await startIbkrSimulator({ market, rateLimits: false, ...options });
+  const http = axios.create({
+    baseURL: sim.baseUrl,
+    httpsAgent: new https.Agent({ ca: sim.certificatePem }),
+    validateStatus: () => true,
+  });
+  const esConid = [...market.esContracts()].sort((a, b) => a.expiry.localeCompare(b.expiry))[0].conid;
+  const close = sim.close.bind(sim);
+  sim.close = async () => {
+    await close();
+    market.stop();
+  };
+  return { sim, http, esConid };
+}
+
+const esOrder = (conid: number, extra: Record<string, unknown>): Record<string, unknown> => ({
+  conid,
+  side: 'BUY',
+  orderType: 'LMT',
+  quantity: 1,
+  tif: 'DAY',
+  manualIndicator: true,
+  extOperator: 'test',
+  ...extra,
+});
+
+describe('IBKR Web API simulator', function () {
+  this.timeout(15_000);
+  let h: Harness;
+  afterEach(async () => h?.sim.close());
+
+  describe('session', () => {
+    it('serves HTTPS on 127.0.0.1 with its own certificate and a logged-in session', async () => {
+      h = await start();
+      assert.match(h.sim.baseUrl, /^https:\/\/127\.0\.0\.1:\d+\/v1\/api$/);
+      const tickle = await h.http.post('/tickle', {});
+      assert.strictEqual(tickle.status, 200);
+      assert.strictEqual(tickle.data.session, h.sim.control.sessionId);
+      assert.strictEqual(tickle.data.iserver.authStatus.authenticated, true);
+      assert.ok('collission' in tickle.data && 'ssoExpires' in tickle.data && 'userId' in tickle.data);
+    });
+
+    it('expires after the idle time: connected but not authenticated, /iserver 401 until ssodh/init', async () => {
+      h = await start({ sessionIdleMs: 300 });
+      assert.strictEqual((await h.http.get('/iserver/accounts')).status, 200);
+      await sleep(450);
+      const status = await h.http.post('/iserver/auth/status', {});
+      assert.deepStrictEqual([status.data.connected, status.data.authenticated], [true, false]);
+      assert.strictEqual((await h.http.get('/iserver/accounts')).status, 401);
+      assert.strictEqual((await h.http.post('/iserver/auth/ssodh/init', { publish: true, compete: true })).data.authenticated, true);
+      assert.strictEqual((await h.http.get('/iserver/accounts')).status, 200);
+    });
+
+    it('keeps the session alive while tickled', async () => {
+      h = await start({ sessionIdleMs: 300 });
+      for (let i = 0; i < 4; i++) {
+        await sleep(150);
+        await h.http.post('/tickle', {});
+      }
+      assert.strictEqual((await h.http.post('/iserver/auth/status', {})).data.authenticated, true);
+    });
+
+    it('answers 411 to a POST without a body, as the Gateway does', async () => {
+      h = await start({ tls: false });
+      const { port } = new URL(h.sim.baseUrl);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('POST /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\nConnection: close\r\n\r\n'));
+        let text = '';
+        socket.on('data', (d) => (text += d.toString()));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      assert.match(reply, /^HTTP\/1\.1 411/);
+    });
+
+    it('reports a competing session until ssodh/init competes for it', async () => {
+      h = await start();
+      h.sim.control.setCompeting(true);
+      const status = (await h.http.post('/iserver/auth/status', {})).data;
+      assert.deepStrictEqual([status.competing, status.authenticated], [true, false]);
+      const refused = (await h.http.post('/iserver/auth/ssodh/init', { publish: true })).data;
+      assert.strictEqual(refused.authenticated, false);
+      assert.strictEqual((await h.http.post('/iserver/auth/ssodh/init', { publish: true, compete: true })).data.authenticated, true);
+    });
+
+    it('needs /iserver/accounts before snapshot, live orders and cancel, and again after the nightly reset', async () => {
+      h = await start();
+      const primed = (): Promise<number[]> =>
+        Promise.all([
+          h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`).then((r) => r.status),
+          h.http.get('/iserver/account/orders').then((r) => r.status),
+          h.http.delete('/iserver/account/DU1234567/order/1').then((r) => r.status),
+        ]);
+      assert.deepStrictEqual(await primed(), [500, 500, 500]);
+      const refused = await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`);
+      assert.deepStrictEqual(refused.data, { error: 'Please query /accounts first' });
+      await h.http.get('/iserver/accounts');
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 200);
+      h.sim.control.nightlyReset();
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 401);
+      await h.http.post('/iserver/auth/ssodh/init', { publish: true, compete: true });
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 500);
+    });
+  });
+
+  describe('market data', () => {
+    it('answers the first snapshot of a conid with no fields, then strings in IBKR formats', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const url = `/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31,84,86,88,85,87,6509`;
+      const first = (await h.http.get(url)).data[0];
+      assert.deepStrictEqual(Object.keys(first).sort(), ['conid', 'conidEx']);
+      const second = (await h.http.get(url)).data[0];
+      assert.match(second['31'], /^C?\d+\.\d{2}$/);
+      assert.ok(Number(second['84']) < Number(second['86']));
+      assert.match(second['88'], /^\d{1,3}(,\d{3})*$/);
+      assert.match(second['87'], /^[\d.]+[KM]?$/);
+      assert.strictEqual(second['6509'], 'RpB');
+      h.sim.control.setMarketDataAvailability('D');
+      assert.strictEqual((await h.http.get(url)).data[0]['6509'], 'DpB');
+    });
+
+    it('delivers option greeks one call later than prices', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const expiry = h.sim.market.spxExpiries()[1].expiry;
+      const strike = Math.round(h.sim.market.spxSpot() / 5) * 5;
+      const conid = optionConid(expiry, 'SPXW', strike, 'C');
+      const url = `/iserver/marketdata/snapshot?conids=${conid}&fields=31,84,86,7308,7309,7633,7638`;
+      await h.http.get(url);
+      const prices = (await h.http.get(url)).data[0];
+      assert.ok(prices['84'] !== undefined && prices['7308'] === undefined);
+      const greeks = (await h.http.get(url)).data[0];
+      assert.ok(Number(greeks['7308']) > 0.3 && Number(greeks['7308']) < 0.7, `ATM call delta ${greeks['7308']}`);
+      assert.match(greeks['7633'], /^\d+\.\d%$/);
+    });
+
+    it('refuses more than 100 conids or 50 fields', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const conids = Array.from({ length: 101 }, (_, i) => 1000 + i).join(',');
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${conids}&fields=31`)).status, 400);
+      const fields = Array.from({ length: 51 }, (_, i) => 7000 + i).join(',');
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=${fields}`)).status, 400);
+    });
+
+    it('unsubscribes an open feed, and answers 500 {"error":"unknown"} when there is none', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      assert.deepStrictEqual((await h.http.post('/iserver/marketdata/unsubscribe', { conid: h.esConid })).data, { error: 'unknown' });
+      await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`);
+      assert.deepStrictEqual((await h.http.post('/iserver/marketdata/unsubscribe', { conid: h.esConid })).data, { success: true });
+    });
+
+    it('validates history bar and period, caps at 1000 points, and matches the market bars', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const bad = await h.http.get(`/iserver/marketdata/history?conid=${h.esConid}&bar=7min&period=1d`);
+      assert.strictEqual(bad.status, 400);
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/history?conid=${h.esConid}&bar=1min&period=1y`)).status, 400);
+      const capped = (await h.http.get(`/iserver/marketdata/history?conid=${h.esConid}&bar=2min&period=2d&outsideRth=true`)).data;
+      assert.strictEqual(capped.points, 1000);
+      assert.strictEqual(capped.data.length, 1000);
+      const hour = (await h.http.get(`/iserver/marketdata/history?conid=${h.esConid}&bar=1min&period=1h&outsideRth=true`)).data;
+      const bars = h.sim.market.esBars(hour.data[0].t, hour.data[hour.data.length - 1].t, 60_000);
+      assert.deepStrictEqual(hour.data.slice(0, bars.length), bars);
+      const old = await h.http.get(`/iserver/marketdata/history?conid=${h.esConid}&bar=1min&period=1h&startTime=20200101-15:00:00`);
+      assert.deepStrictEqual([old.status, old.data.error], [500, 'No data.']);
+    });
+  });
+
+  describe('contracts', () => {
+    it('lists unexpired ES quarterlies unsorted, and SPX option conids by month, strike and right', async () => {
+      h = await start();
+      const es = (await h.http.get('/trsrv/futures?symbols=ES')).data.ES as { expirationDate: number; conid: number }[];
+      const dates = es.map((c) => c.expirationDate);
+      assert.notDeepStrictEqual(dates, [...dates].sort((a, b) => a - b), 'IBKR does not sort this list');
+      assert.strictEqual(Math.min(...dates), 20250620);
+      const search = (await h.http.get('/iserver/secdef/search?symbol=SPX')).data[0];
+      assert.strictEqual(search.conid, String(SPX_CONID));
+      const months = (search.sections as { secType: string; months?: string }[]).find((s) => s.secType === 'OPT')?.months?.split(';') ?? [];
+      assert.strictEqual(months[0], 'JUN25');
+      const strikes = (await h.http.get(`/iserver/secdef/strikes?conid=${SPX_CONID}&sectype=OPT&month=JUN25`)).data;
+      assert.ok(strikes.call.includes(6000));
+      const info = (await h.http.get(`/iserver/secdef/info?conid=${SPX_CONID}&sectype=OPT&month=JUN25&strike=6000&right=C`)).data as {
+        maturityDate: string;
+        tradingClass: string;
+        conid: number;
+      }[];
+      assert.ok(info.some((c) => c.maturityDate === '20250620' && c.tradingClass === 'SPX'), 'the AM monthly');
+      assert.ok(info.some((c) => c.maturityDate === '20250620' && c.tradingClass === 'SPXW'), 'the PM weekly on the same day');
+      assert.ok(info.filter((c) => c.tradingClass === 'SPXW').length >= 10, 'every daily of the month');
+      const contract = (await h.http.get(`/iserver/contract/${info[0].conid}/info`)).data;
+      assert.strictEqual(contract.con_id, info[0].conid);
+      assert.strictEqual(contract.underlying_con_id, SPX_CONID);
+    });
+  });
+
+  describe('orders', () => {
+    it('asks its questions one by one and places the order when all are confirmed', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const last = h.sim.market.esQuote().last;
+      let res = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { price: last - 500, quantity: 20, cOID: 'q-1' })] });
+      const asked: string[] = [];
+      while (res.data[0]?.id) {
+        asked.push(...res.data[0].messageIds);
+        res = await h.http.post(`/iserver/reply/${res.data[0].id}`, { confirmed: true });
+      }
+      assert.deepStrictEqual(asked, ['o163', 'o383']);
+      assert.match(res.data[0].order_id, /^\d+$/);
+    });
+
+    it('invalidates a pending question when another request comes in between', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const last = h.sim.market.esQuote().last;
+      const res = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { price: last - 500, cOID: 'q-2' })] });
+      await h.http.post('/tickle', {});
+      const late = await h.http.post(`/iserver/reply/${res.data[0].id}`, { confirmed: true });
+      assert.deepStrictEqual([late.status, late.data.error], [400, 'reply id not found']);
+    });
+
+    it('fills a market order at the touch, shows it in live orders with order_ref = cOID, and refuses the cOID again', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const placed = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { orderType: 'MKT', cOID: 'mkt-1' })] });
+      assert.ok(placed.data[0].order_id);
+      assert.deepStrictEqual((await h.http.get('/iserver/account/orders')).data, { orders: [], snapshot: false });
+      const orders = (await h.http.get('/iserver/account/orders')).data.orders;
+      assert.strictEqual(orders[0].order_ref, 'mkt-1');
+      assert.strictEqual(orders[0].status, 'Filled');
+      assert.strictEqual(Number(orders[0].avgPrice) % 0.25, 0);
+      const again = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { orderType: 'MKT', cOID: 'mkt-1' })] });
+      assert.match(again.data.error, /mkt-1/);
+      assert.deepStrictEqual((await h.http.get('/iserver/account/orders?force=true')).data.orders, []);
+    });
+
+    it('rests a limit below the market and cancels it (acknowledged first, cancelled after)', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const price = h.sim.market.esQuote().bid - 10;
+      const placed = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { price, cOID: 'lmt-1' })] });
+      const orderId = placed.data[0].order_id;
+      const noIndicator = await h.http.delete(`/iserver/account/DU1234567/order/${orderId}`);
+      assert.strictEqual(noIndicator.status, 400);
+      const cancel = await h.http.delete(`/iserver/account/DU1234567/order/${orderId}?manualIndicator=true&extOperator=test`);
+      assert.strictEqual(cancel.data.msg, 'Request was submitted');
+      await sleep(100);
+      await h.http.get('/iserver/account/orders');
+      const order = (await h.http.get('/iserver/account/orders')).data.orders[0];
+      assert.strictEqual(order.status, 'Cancelled');
+    });
+
+    it('pages positions 100 at a time', async () => {
+      h = await start();
+      await h.http.get('/portfolio/accounts');
+      const expiry = h.sim.market.spxExpiries()[2].expiry;
+      for (let i = 0; i < 150; i++) h.sim.control.setPosition(optionConid(expiry, 'SPXW', 5500 + i * 5, 'P'), 1, 1);
+      const page0 = (await h.http.get('/portfolio/DU1234567/positions/0')).data;
+      const page1 = (await h.http.get('/portfolio/DU1234567/positions/1')).data;
+      assert.deepStrictEqual([page0.length, page1.length], [100, 50]);
+      assert.strictEqual(new Set([...page0, ...page1].map((p: { conid: number }) => p.conid)).size, 150);
+    });
+  });
+
+  describe('rate limits', () => {
+    it('answers 429 above 10 requests per second and keeps answering 429 in the penalty box', async () => {
+      h = await start({ rateLimits: {}, penaltyBoxMs: 1000 });
+      const statuses = await Promise.all(Array.from({ length: 15 }, () => h.http.get('/iserver/auth/status').then((r) => r.status)));
+      assert.strictEqual(statuses.filter((s) => s === 200).length, 10);
+      assert.strictEqual(statuses.filter((s) => s === 429).length, 5);
+      await sleep(150);
+      assert.strictEqual((await h.http.get('/iserver/auth/status')).status, 429, 'still in the penalty box');
+      await sleep(1250);
+      assert.strictEqual((await h.http.get('/iserver/auth/status')).status, 200);
+      const stats = h.sim.control.stats();
+      assert.ok(stats.rejected429 >= 6 && stats.maxRatePerSec >= 15);
+      assert.strictEqual(stats.requests['/iserver/auth/status'], 17);
+    });
+
+    it('limits live orders to 1 per 5 s and history to 5 concurrent', async () => {
+      h = await start({ rateLimits: {}, penaltyBoxMs: 100, historyLatencyMs: 200 });
+      await h.http.get('/iserver/accounts');
+      assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 200);
+      assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 429);
+      await sleep(1000); // out of the global window
+      const url = `/iserver/marketdata/history?conid=${h.esConid}&bar=5min&period=1h`;
+      const statuses = await Promise.all(Array.from({ length: 6 }, () => h.http.get(url).then((r) => r.status)));
+      assert.deepStrictEqual(statuses.filter((s) => s === 429).length, 1);
+      assert.strictEqual(h.sim.control.stats().maxHistoryConcurrent, 5);
+    });
+
+    it('answers 429 to injected failures', async () => {
+      h = await start();
+      h.sim.control.inject429(2);
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await h.http.post('/iserver/auth/status', {})).status);
+      assert.deepStrictEqual(statuses, [429, 429, 200]);
+    });
+  });
+
+  describe('WebSocket', () => {
+    function connect(url: string, ca: string | undefined, cookie?: string): Promise<{ ws: WebSocket; messages: Record<string, unknown>[] }> {
+      const ws = new WebSocket(url, { ca, headers: cookie ? { Cookie: cookie } : {} });
+      const messages: Record<string, unknown>[] = [];
+      ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as Record<string, unknown>));
+      return new Promise((resolve, reject) => {
+        ws.once('open', () => resolve({ ws, messages }));
+        ws.once('error', reject);
+      });
+    }
+    const until = async (check: () => boolean, ms = 3000): Promise<void> => {
+      const end = Date.now() + ms;
+      while (!check()) {
+        if (Date.now() > end) throw new Error('timed out waiting');
+        await sleep(20);
+      }
+    };
+
+    it('greets with system and sts, streams changed fields only, and beats every heartbeat', async () => {
+      h = await start({ heartbeatMs: 150, streamIntervalMs: 50 });
+      const session = (await h.http.post('/tickle', {})).data.session as string;
+      const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${JSON.stringify({ session })}`);
+      await until(() => messages.length >= 2);
+      assert.deepStrictEqual([messages[0].topic, messages[0].success], ['system', 'simpaper1']);
+      assert.deepStrictEqual(messages[1], { topic: 'sts', args: { authenticated: true, competing: false, message: '', fail: '', serverName: 'JifN19053', username: 'simpaper1' } });
+      ws.send(`smd+${h.esConid}+${JSON.stringify({ fields: ['31', '84', '86', '7762'] })}`);
+      const md = (): Record<string, unknown>[] => messages.filter((m) => m.topic === `smd+${h.esConid}`);
+      await until(() => md().length >= 4);
+      assert.ok(['31', '84', '86', '7762'].every((f) => typeof md()[0][f] === 'string'), 'the first message carries every field');
+      const latest: Record<string, unknown> = {};
+      for (const m of md()) {
+        assert.strictEqual(m.conid, h.esConid);
+        assert.ok(typeof m._updated === 'number');
+        for (const f of ['31', '84', '86', '7762']) {
+          if (f in m) assert.notStrictEqual(m[f], latest[f], `field ${f} repeated unchanged`);
+          if (f in m) latest[f] = m[f];
+        }
+      }
+      await until(() => messages.some((m) => m.topic === 'system' && typeof m.hb === 'number'));
+      ws.close();
+    });
+
+    it('accepts the session as a first message and the plain cookie form', async () => {
+      h = await start();
+      const session = h.sim.control.sessionId;
+      const a = await connect(h.sim.wsUrl, h.sim.certificatePem);
+      a.ws.send(JSON.stringify({ session }));
+      await until(() => a.messages.some((m) => m.topic === 'sts'));
+      const b = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${session}`);
+      await until(() => b.messages.some((m) => m.topic === 'sts'));
+      a.ws.close();
+      b.ws.close();
+      await assert.rejects(connect(h.sim.wsUrl, h.sim.certificatePem, 'api=wrong'));
+    });
+
+    it('ends a market-data stream that is not renewed', async () => {
+      h = await start({ mdStreamTtlMs: 200, streamIntervalMs: 20 });
+      const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${h.sim.control.sessionId}`);
+      ws.send(`smd+${h.esConid}+{"fields":["31","7762"]}`);
+      await sleep(400);
+      const count = messages.filter((m) => m.topic === `smd+${h.esConid}`).length;
+      await sleep(300);
+      assert.strictEqual(messages.filter((m) => m.topic === `smd+${h.esConid}`).length, count);
+      ws.close();
+    });
+
+    it('pushes order updates on sor and drops every socket when the session dies', async () => {
+      h = await start();
+      await h.http.get('/iserver/accounts');
+      const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${h.sim.control.sessionId}`);
+      ws.send('sor+{}');
+      await sleep(50);
+      await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { orderType: 'MKT', cOID: 'ws-1' })] });
+      await until(() => messages.some((m) => m.topic === 'sor' && (m.args as { status?: string }[]).some((a) => a.status === 'Filled')));
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      h.sim.control.expireSession();
+      await closed;
+      assert.strictEqual(h.sim.control.stats().webSockets, 0);
+    });
+  });
+});
