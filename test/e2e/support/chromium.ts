@@ -1,0 +1,63 @@
+// Debian's Chromium driven by playwright-core: headless, a fresh empty profile, nothing beyond loopback.
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { repoRoot } from '../../../scripts/local-node-red';
+
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+/** Where screenshots go, for a person to look at after the run. */
+export const SCREENSHOT_DIR = path.join(repoRoot, 'test-output', 'e2e');
+
+export interface OpenChromium {
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Uncaught exceptions thrown in the page since it opened (an editor script error shows up here). */
+  readonly pageErrors: string[];
+  /** Saves a full-page screenshot as test-output/e2e/<name>.png and returns its path. */
+  screenshot(name: string, target?: Page): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function openChromium(): Promise<OpenChromium> {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-e2e-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    timeout: 30000,
+  });
+  context.setDefaultTimeout(15000);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  return {
+    context,
+    page,
+    pageErrors,
+    async screenshot(name: string, target: Page = page): Promise<string> {
+      const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+      await target.screenshot({ path: file });
+      return file;
+    },
+    async close(): Promise<void> {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Chromium is installed by the CI script with apt-get; say so plainly when it is missing. */
+export function chromiumMissing(): string | null {
+  return fs.existsSync(CHROMIUM_PATH) ? null : `${CHROMIUM_PATH} is missing (apt-get install chromium)`;
+}
