@@ -1,0 +1,124 @@
+// mia-battle-navale: closed bars in (msg.topic 'bar' / 'bars'), context in ('vwap', 'gamma', 'vix'); LONG/SHORT
+// signals out of output 1 (topic 'signal'), every evaluation out of output 2 (topic 'battle-navale').
+// The method lives in lib/strategy; this file only validates messages, calls the engine and reports.
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { NEW_YORK } from '../../lib/clock';
+import type { SignalPayload } from '../../lib/contracts';
+import { InvalidInputError } from '../../lib/errors';
+import { BattleNavaleEngine } from '../../lib/strategy/battle-navale';
+import { timeframeMs, validateBar } from '../../lib/strategy/bar-window';
+import { SETTING_KEYS, type SettingKey } from '../../lib/strategy/settings';
+import { handleInput, setStatus, statusError, type NodeMsg, type Send } from '../shared/node-kit';
+
+type BattleNavaleDef = NodeDef & Partial<Record<SettingKey, unknown>>;
+
+function numberOrNull(value: unknown, field: string): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new InvalidInputError(`${field} must be a number or null; got ${JSON.stringify(value)}.`);
+}
+
+function objectPayload(msg: NodeMsg, topic: string): Record<string, unknown> {
+  const p = msg.payload;
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+    throw new InvalidInputError(`a '${topic}' message needs an object payload; got ${Array.isArray(p) ? 'an array' : typeof p}.`);
+  }
+  return p as Record<string, unknown>;
+}
+
+function statusText(p: SignalPayload, last: SignalPayload | null): string {
+  const hhmm = (t: number): string => new Date(t).toLocaleTimeString('en-US', { timeZone: NEW_YORK, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const head = last ? `${last.signal} ${hhmm(last.bar.t)}` : 'no signal yet';
+  return `${head} · ${p.score >= 0 ? '+' : ''}${p.score.toFixed(2)} · ${p.reasons[0] ?? ''}`;
+}
+
+export = function register(RED: NodeAPI): void {
+  function MiaBattleNavaleNode(this: Node, config: BattleNavaleDef): void {
+    RED.nodes.createNode(this, config);
+    const node: Node = this; // eslint-disable-line @typescript-eslint/no-this-alias -- used by the closures below
+    const raw: Partial<Record<SettingKey, unknown>> = {};
+    for (const key of SETTING_KEYS) raw[key] = config[key];
+    let engine: BattleNavaleEngine | null = null;
+    let configError: unknown = null;
+    try {
+      engine = new BattleNavaleEngine(raw);
+      setStatus(node, 'grey', 'ring', 'waiting for bars');
+    } catch (err) {
+      configError = err;
+      statusError(node, err);
+    }
+    let lastSignal: SignalPayload | null = null;
+
+    function evaluate(barLike: unknown, where: string, signals: NodeMessage[], evaluations: NodeMessage[]): void {
+      const bar = validateBar(barLike, where);
+      const b = barLike as { symbol?: unknown; tf?: unknown };
+      const now = bar.t + timeframeMs(b.tf);
+      const symbol = typeof b.symbol === 'string' ? b.symbol : undefined;
+      engine!.update(bar, now);
+      const payload = engine!.payload(symbol)!;
+      evaluations.push({ topic: 'battle-navale', payload } as NodeMessage);
+      if (payload.signal !== 'NO_SIGNAL') {
+        lastSignal = payload;
+        signals.push({ topic: 'signal', payload } as NodeMessage);
+      }
+    }
+
+    handleInput(node, (msg: NodeMsg, send: Send) => {
+      if (!engine) throw configError;
+      const topic = typeof msg.topic === 'string' ? msg.topic : '';
+      if (msg.reset === true) {
+        engine.reset();
+        lastSignal = null;
+        setStatus(node, 'grey', 'ring', 'reset: waiting for bars');
+        if (!['bar', 'bars', 'vwap', 'gamma', 'vix'].includes(topic)) return; // a bare reset (e.g. from an inject)
+      }
+      const signals: NodeMessage[] = [];
+      const evaluations: NodeMessage[] = [];
+      if (topic === 'vwap') {
+        const p = objectPayload(msg, topic);
+        engine.setContext({
+          vwap: numberOrNull(p.vwap, 'vwap.vwap'),
+          sigma: numberOrNull(p.sigma, 'vwap.sigma'),
+          ...(p.cumDelta !== undefined ? { cumDelta: numberOrNull(p.cumDelta, 'vwap.cumDelta') } : {}),
+        });
+        return;
+      }
+      if (topic === 'gamma') {
+        const p = objectPayload(msg, topic);
+        const es = p.es as Record<string, unknown> | undefined;
+        if (typeof es !== 'object' || es === null) {
+          throw new InvalidInputError("a 'gamma' message needs payload.es {callWall, putWall, flip}: the levels mapped to ES prices (mia-gamma-walls sends them).");
+        }
+        engine.setContext({
+          callWall: numberOrNull(es.callWall, 'gamma.es.callWall'),
+          putWall: numberOrNull(es.putWall, 'gamma.es.putWall'),
+          flip: numberOrNull(es.flip, 'gamma.es.flip'),
+        });
+        return;
+      }
+      if (topic === 'vix') {
+        const p = msg.payload;
+        const level = typeof p === 'object' && p !== null ? (p as { last?: unknown }).last : p;
+        engine.setContext({ vix: numberOrNull(level, 'vix') });
+        return;
+      }
+      if (topic === 'bars' || (topic === '' && Array.isArray(msg.payload))) {
+        if (!Array.isArray(msg.payload)) throw new InvalidInputError(`a 'bars' message needs an array of bars, oldest first; got ${typeof msg.payload}.`);
+        // Check every bar first so a bad one in the middle changes nothing.
+        msg.payload.forEach((b, k) => validateBar(b, `bars[${k}]`));
+        msg.payload.forEach((b, k) => evaluate(b, `bars[${k}]`, signals, evaluations));
+      } else if (topic === 'bar' || topic === '') {
+        evaluate(msg.payload, 'bar', signals, evaluations);
+      } else {
+        throw new InvalidInputError(`msg.topic "${topic}" is not handled: send 'bar', 'bars', 'vwap', 'gamma' or 'vix' (or msg.reset = true).`);
+      }
+      if (evaluations.length === 0) return;
+      send([signals.length ? signals : null, evaluations] as unknown as NodeMessage[]);
+      const latest = evaluations[evaluations.length - 1].payload as SignalPayload;
+      const fill = latest.signal === 'LONG' ? 'green' : latest.signal === 'SHORT' ? 'blue' : 'grey';
+      setStatus(node, fill, 'dot', statusText(latest, lastSignal));
+    });
+  }
+
+  RED.nodes.registerType('mia-battle-navale', MiaBattleNavaleNode);
+};

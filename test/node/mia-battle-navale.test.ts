@@ -1,0 +1,159 @@
+import { strict as assert } from 'assert';
+import { readFileSync } from 'fs';
+import path from 'path';
+import helper from 'node-red-node-test-helper';
+import type { NodeStatus } from 'node-red';
+import { NEW_YORK, zonedTime } from '../../lib/clock';
+import { DEFAULT_SETTINGS, SETTING_KEYS } from '../../lib/strategy/settings';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the preamble's form for loading a node module
+import nodeModule = require('../../nodes/mia-battle-navale/mia-battle-navale');
+
+// The Catch node is core Node-RED; loaded next to ours so malformed input can be caught as a flow would.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+helper.init(require.resolve('node-red'));
+
+const START = zonedTime(NEW_YORK, 2026, 3, 10, 10, 0);
+/** 25 strong green 1-min bars (the specification's worked case), closes 5001 … 5025. */
+const BARS = Array.from({ length: 25 }, (_, k) => ({ symbol: 'ESM6', t: START + k * 60_000, tf: '1min', o: 5000 + k, h: 5001.25 + k, l: 5000 + k, c: 5001 + k, v: 1200 }));
+
+interface Msg {
+  topic?: string;
+  payload: Record<string, unknown> & { signal?: string; score?: number; reasons?: string[] };
+}
+type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; on(event: string, fn: (msg: Msg) => void): void };
+
+function flow(config: Record<string, unknown> = {}) {
+  return [
+    { id: 'tab', type: 'tab', label: 'test' },
+    { id: 'bn', type: 'mia-battle-navale', z: 'tab', name: '', ...config, wires: [['signals'], ['evaluations']] },
+    { id: 'signals', type: 'helper', z: 'tab' },
+    { id: 'evaluations', type: 'helper', z: 'tab' },
+    { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'tab' },
+  ];
+}
+
+async function load(config: Record<string, unknown> = {}) {
+  await helper.load([nodeModule, catchNode], flow(config));
+  const get = (id: string) => helper.getNode(id) as TestNode;
+  return { bn: get('bn'), signals: get('signals'), evaluations: get('evaluations'), caught: get('caught') };
+}
+
+function collect(node: TestNode, count: number, timeoutMs = 2000): Promise<Msg[]> {
+  return new Promise((resolve, reject) => {
+    const got: Msg[] = [];
+    const timer = setTimeout(() => reject(new Error(`expected ${count} messages, got ${got.length}`)), timeoutMs);
+    node.on('input', (msg: Msg) => {
+      got.push(msg);
+      if (got.length === count) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  });
+}
+
+describe('mia-battle-navale node', () => {
+  beforeEach(() => helper.startServer());
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  it('replays bars into an evaluation each on output 2 and the LONG on output 1, with context from vwap and vix', async () => {
+    const { bn, signals, evaluations } = await load();
+    const evaluated = collect(evaluations, 25);
+    const signalled = collect(signals, 1);
+    // The worked case: 24 bars, then the VWAP one σ under the 25th close.
+    bn.receive({ topic: 'vix', payload: 18 });
+    bn.receive({ topic: 'bars', payload: BARS.slice(0, 24) });
+    bn.receive({ topic: 'vwap', payload: { symbol: 'ESM6', vwap: 5023, sigma: 2, cumDelta: 0 } });
+    bn.receive({ topic: 'bar', payload: BARS[24] });
+    const evals = await evaluated;
+    assert.ok(evals.every((m) => m.topic === 'battle-navale'));
+    assert.match(evals[3].payload.reasons![0], /fewer than 20 bars/);
+    const [signal] = await signalled;
+    assert.equal(signal.topic, 'signal');
+    assert.deepEqual([signal.payload.signal, signal.payload.score, signal.payload.symbol, signal.payload.entry, signal.payload.stop], ['LONG', 0.3542, 'ESM6', 5025, 5023.25]);
+    assert.deepEqual(signal.payload.targets, [5028.5, 5030.25]);
+  });
+
+  it('reads gamma levels from payload.es and vetoes a LONG right under the call wall', async () => {
+    const { bn, signals, evaluations } = await load();
+    const evaluated = collect(evaluations, 25);
+    let signalCount = 0;
+    signals.on('input', () => signalCount++);
+    BARS.slice(0, 24).forEach((bar) => bn.receive({ topic: 'bar', payload: bar }));
+    bn.receive({ topic: 'vwap', payload: { vwap: 5023, sigma: 2 } });
+    bn.receive({ topic: 'gamma', payload: { callWall: 9999, es: { callWall: 5026, putWall: 4990, flip: null } } });
+    bn.receive({ topic: 'bar', payload: BARS[24] });
+    const evals = await evaluated;
+    assert.match(evals[24].payload.reasons![0], /LONG vetoed: 4.0 ticks under the call wall/);
+    assert.equal(signalCount, 0);
+  });
+
+  it('applies its settings: a lower LONG threshold fires without VWAP', async () => {
+    const { bn, signals } = await load({ longThreshold: '0.2' });
+    const signalled = collect(signals, 1);
+    bn.receive({ payload: BARS });
+    const [signal] = await signalled;
+    assert.equal(signal.payload.signal, 'LONG');
+  });
+
+  it('reports malformed input to a Catch node with a red ring, and keeps working', async () => {
+    const { bn, caught, evaluations } = await load();
+    const errors = collect(caught, 4);
+    const statuses: NodeStatus[] = [];
+    const originalStatus = bn.status.bind(bn);
+    bn.status = (s: string | NodeStatus) => {
+      if (typeof s === 'object') statuses.push(s);
+      return originalStatus(s);
+    };
+    bn.receive({ topic: 'bar', payload: { ...BARS[0], h: 4990 } });
+    bn.receive({ topic: 'bar', payload: 'not a bar' });
+    bn.receive({ topic: 'quote', payload: { last: 5000 } });
+    bn.receive({ topic: 'gamma', payload: { callWall: 5100 } });
+    const got = (await errors) as unknown as { error: { message: string } }[];
+    const messages = got.map((m) => m.error.message);
+    assert.match(messages[0], /bar at .* is inconsistent: high 4990/);
+    assert.match(messages[1], /bar must be an object \{t, o, h, l, c, v\}; got string/);
+    assert.match(messages[2], /msg.topic "quote" is not handled/);
+    assert.match(messages[3], /needs payload.es/);
+    assert.ok(statuses.some((s) => s.fill === 'red' && s.shape === 'ring'));
+    const next = collect(evaluations, 1);
+    bn.receive({ topic: 'bar', payload: BARS[0] });
+    assert.equal((await next)[0].payload.signal, 'NO_SIGNAL');
+  });
+
+  it('refuses bars out of time order until msg.reset', async () => {
+    const { bn, caught, evaluations } = await load();
+    const first = collect(evaluations, 1);
+    bn.receive({ payload: BARS[1] });
+    await first;
+    const error = collect(caught, 1);
+    bn.receive({ payload: BARS[0] });
+    assert.match(((await error)[0] as unknown as { error: { message: string } }).error.message, /not after the previous bar/);
+    const replay = collect(evaluations, 1);
+    bn.receive({ reset: true, topic: 'bar', payload: BARS[0] });
+    assert.equal((await replay)[0].payload.signal, 'NO_SIGNAL');
+  });
+
+  it('turns an invalid setting into a clear error on every message', async () => {
+    const { bn, caught } = await load({ stopTicks: 'seven' });
+    const error = collect(caught, 1);
+    bn.receive({ payload: BARS[0] });
+    assert.match(((await error)[0] as unknown as { error: { message: string } }).error.message, /"Stop \(ticks\)" \(stopTicks\) must be a number/);
+  });
+
+  it('declares every setting in the editor with the documented default', () => {
+    const html = readFileSync(path.join(__dirname, '../../nodes/mia-battle-navale/mia-battle-navale.html'), 'utf8');
+    for (const key of SETTING_KEYS) {
+      const m = new RegExp(`\\n\\s+${key}: \\{ value: ('([^']*)'|[^, }]+)`).exec(html);
+      assert.ok(m, `${key} is missing from the editor`);
+      assert.equal(String(m[2] ?? m[1]), String(DEFAULT_SETTINGS[key]), key);
+      assert.ok(html.includes(`id="node-input-${key}"`), `${key} has no field`);
+    }
+  });
+});
