@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import helper from 'node-red-node-test-helper';
+import type { Bar, Tick, VwapPayload } from '../../lib/contracts';
+import { CHICAGO, zonedTime } from '../../lib/clock';
+ 
+import nodeModule = require('../../nodes/mia-vwap-delta/mia-vwap-delta');
+
+ 
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+const nodes = [nodeModule, catchNode];
+
+helper.init(require.resolve('node-red'));
+
+interface Msg {
+  topic?: string;
+  payload: unknown;
+  error?: { message: string };
+}
+type StatusCall = { args: [{ fill?: string; text?: string }] };
+type StatusSpy = { on(event: 'call:status', cb: (call: StatusCall) => void): void };
+type TestNode = { on(event: 'input', cb: (msg: Msg) => void): void; receive(msg: unknown): void };
+
+const T0 = zonedTime(CHICAGO, 2025, 3, 11, 9, 0);
+
+// Nodes need x and y, or Node-RED's flow parser takes them for config nodes.
+const at = { x: 0, y: 0 };
+
+function flow(props: Record<string, unknown> = {}) {
+  return [
+    { id: 'tab', type: 'tab' },
+    { id: 'n1', z: 'tab', type: 'mia-vwap-delta', name: '', symbol: '', anchor: 'globex', customAnchor: '', timeframe: '1min',
+      emit: 'tick', intervalMs: 1000, tickSize: 0.25, imbalanceRatio: 3, imbalanceMinVolume: 10, stackedLevels: 3,
+      pressureBars: 5, approxMethod: 'close-location', wires: [['vwap'], ['bars']], ...at, ...props },
+    { id: 'vwap', z: 'tab', type: 'helper', ...at },
+    { id: 'bars', z: 'tab', type: 'helper', ...at },
+    { id: 'catch', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']], ...at },
+    { id: 'caught', z: 'tab', type: 'helper', ...at },
+  ];
+}
+
+const tick = (i: number, price: number, size: number, side?: Tick['side']): Tick => ({
+  symbol: 'ES', t: T0 + i * 1000, price, size, side,
+});
+
+function next(node: TestNode, timeoutMs = 2000): Promise<Msg> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no message')), timeoutMs);
+    node.on('input', (m) => {
+      clearTimeout(timer);
+      resolve(m);
+    });
+  });
+}
+
+describe('mia-vwap-delta node', () => {
+  beforeEach(() => helper.startServer());
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  it('turns a tick into a vwap message with bands, delta and pressure', async () => {
+    await helper.load(nodes, flow());
+    const got = next(helper.getNode('vwap') as unknown as TestNode);
+    (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'tick', payload: tick(0, 5000, 4, 'buy') });
+    const msg = await got;
+    const p = msg.payload as VwapPayload;
+    assert.equal(msg.topic, 'vwap');
+    assert.deepEqual([p.vwap, p.sigma, p.barDelta, p.cumDelta, p.buyPressure], [5000, 0, 4, 4, 1]);
+    assert.equal(p.anchor, zonedTime(CHICAGO, 2025, 3, 10, 17, 0));
+  });
+
+  it('takes a batch of ticks, sends one vwap and every bar the batch closed', async () => {
+    await helper.load(nodes, flow());
+    const vwapNode = helper.getNode('vwap') as unknown as TestNode;
+    const barsNode = helper.getNode('bars') as unknown as TestNode;
+    const vwaps: Msg[] = [];
+    const bars: Msg[] = [];
+    vwapNode.on('input', (m) => vwaps.push(m));
+    barsNode.on('input', (m) => bars.push(m));
+    const batch = Array.from({ length: 180 }, (_, i) => tick(i, 5000 + (i % 4) * 0.25, 1, i % 3 === 0 ? 'sell' : 'buy'));
+    (helper.getNode('n1') as unknown as TestNode).receive({ payload: batch });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(vwaps.length, 1);
+    assert.equal(bars.length, 2); // 09:00 and 09:01 closed by the 09:02 ticks
+    const first = bars[0].payload as Bar;
+    assert.deepEqual([first.t, first.v, first.delta, first.tf], [T0, 60, 20, '1min']);
+    assert.equal((vwaps[0].payload as VwapPayload).cumDelta, 60);
+  });
+
+  it('emits a vwap per closed bar in bar mode and flags approximated delta for bar input', async () => {
+    await helper.load(nodes, flow({ emit: 'bar' }));
+    const vwaps: Msg[] = [];
+    const bars: Msg[] = [];
+    (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m));
+    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => bars.push(m));
+    const input: Bar[] = [0, 1, 2].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5002, l: 4999, c: 5001, v: 30 }));
+    (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'bars', payload: input });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(vwaps.length, 3);
+    assert.equal(bars.length, 3);
+    assert.equal((bars[0].payload as Bar).approxDelta, true);
+    assert.equal((vwaps[2].payload as VwapPayload).cumDelta, 3 * (bars[0].payload as Bar).delta!);
+  });
+
+  it('reports malformed input to a Catch node with a clear message and a red ring, and keeps running', async () => {
+    await helper.load(nodes, flow());
+    const n1 = helper.getNode('n1');
+    const statuses: { fill?: string; text?: string }[] = [];
+    (n1 as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
+    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    (n1 as unknown as TestNode).receive({ topic: 'tick', payload: { symbol: 'ES', t: T0, price: 'abc', size: 1 } });
+    const err = await caught;
+    assert.match(err.error?.message ?? '', /price must be a positive number/);
+    assert.equal(statuses.at(-1)?.fill, 'red');
+    const got = next(helper.getNode('vwap') as unknown as TestNode);
+    (n1 as unknown as TestNode).receive({ topic: 'tick', payload: tick(1, 5001, 1) });
+    assert.equal(((await got).payload as VwapPayload).vwap, 5001);
+  });
+
+  it('refuses a message it does not handle, naming what it takes', async () => {
+    await helper.load(nodes, flow());
+    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'chain', payload: 42 });
+    assert.match((await caught).error?.message ?? '', /takes "tick", "bar" or "bars" messages/);
+  });
+
+  it('shows a bad setting as a red status and reports it on input', async () => {
+    await helper.load(nodes, flow({ timeframe: 'fortnight' }));
+    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'tick', payload: tick(0, 5000, 1) });
+    assert.match((await caught).error?.message ?? '', /Timeframe "fortnight" is not understood/);
+  });
+});
