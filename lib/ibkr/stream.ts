@@ -1,7 +1,7 @@
 // The one IBKR WebSocket of a connection, shared by every streaming node (ibkr-web-api.md, section 4).
 //
 // Life of the socket:
-//   connecting ──► (waiting-session) ──► open ──► reconnecting ──► ... ──► open        close() ──► closed
+//   idle ──► connecting ──► (waiting-session) ──► open ──► reconnecting ──► ... ──► open     close() ──► closed
 // - Each (re)connect asks `target()` for a fresh URL and headers (the /tickle session cookie): nothing survives a
 //   reconnect at IBKR, so every subscription is sent again on the new socket.
 // - The session travels as the Cookie header and, as IBKR's older documentation does it, as a first
@@ -265,17 +265,23 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     try {
       target = await this.options.target();
     } catch (err) {
-      if (generation === this.generation) this.lose(`no IBKR session for the stream (${errorMessage(err)})`);
+      if (generation === this.generation) this.lose(`no IBKR session for the stream (${redactText(errorMessage(err))})`);
       return;
     }
     if (generation !== this.generation) return;
 
     this.lastSocketError = '';
-    const ws = new WebSocket(target.url, {
-      headers: target.headers,
-      skipUTF8Validation: true, // IBKR sometimes sends bytes that are not valid UTF-8 (fact sheet, section 4)
-      ...this.tlsOptions(target),
-    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(target.url, {
+        headers: target.headers,
+        skipUTF8Validation: true, // IBKR sometimes sends bytes that are not valid UTF-8 (fact sheet, section 4)
+        ...this.tlsOptions(target),
+      });
+    } catch (err) {
+      this.lose(`cannot open the IBKR WebSocket at ${redactText(target.url)} (${redactText(errorMessage(err))}): check the IBKR connection's URL and certificate`);
+      return;
+    }
     this.socket = ws;
     const session = target.session ?? sessionFromCookie(headerValue(target.headers, 'cookie'));
 
@@ -295,7 +301,8 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     ws.on('close', (code: number, why: Buffer) => {
       if (this.socket !== ws) return;
       const said = why.length > 0 ? `: ${redactText(why.toString('utf8'))}` : '';
-      const error = this.lastSocketError ? ` (${this.lastSocketError})` : '';
+      const refused = /\b40[13]\b/.test(this.lastSocketError) ? ': IBKR refused the session, a fresh one is asked for' : '';
+      const error = this.lastSocketError ? ` (${this.lastSocketError})${refused}` : '';
       this.lose(`IBKR WebSocket closed, code ${code}${said}${error}`);
     });
   }
@@ -308,17 +315,12 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     this.clearTimers();
     if (this.openedAt !== null && this.now() - this.openedAt >= this.timing.heartbeatTimeoutMs) this.attempts = 0;
     this.openedAt = null;
-    const delayMs = this.backoffDelay(this.attempts++);
+    const delayMs = reconnectDelayMs(this.attempts++, this.backoff, this.random);
     this.options.logger?.warn?.(`IBKR stream lost: ${reason}; reconnecting in ${seconds(delayMs)} s`);
     this.setState('reconnecting', `${reason}; reconnecting in ${seconds(delayMs)} s`, reason);
     this.reconnectTimer = this.scheduler.setTimeout(() => {
       void this.connect('reconnecting', `reconnecting after: ${reason}`);
     }, delayMs);
-  }
-
-  private backoffDelay(attempt: number): number {
-    const capped = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** Math.min(attempt, 30));
-    return Math.round(capped * (0.5 + this.random() / 2));
   }
 
   /** IBKR accepted the session: (re)send every subscription, then report open (and close the gap, if any). */
@@ -530,6 +532,15 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
       throw new IbkrError('IBKR_CLOSED', 'IBKR stream is closed (flow redeployed or stopped): subscribe on the new connection.');
     }
   }
+}
+
+/**
+ * The wait before reconnect attempt `attempt` (0-based): doubling from initialMs, capped at maxMs, then jittered
+ * down to between half and all of it so that many clients cut off together do not reconnect in step.
+ */
+export function reconnectDelayMs(attempt: number, backoff: StreamBackoff, random: () => number = Math.random): number {
+  const capped = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(capped * (0.5 + random() / 2));
 }
 
 function seconds(ms: number): string {

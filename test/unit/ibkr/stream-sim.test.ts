@@ -51,6 +51,17 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = 400
   }
 }
 
+/** True when `ticks`, in order, are consecutive runs of `trades` from `start`: sizes summed, priced at each run's last. */
+function consumes(trades: MarketTrade[], start: number, ticks: Tick[]): boolean {
+  let i = start;
+  for (const tick of ticks) {
+    let size = 0;
+    while (size < tick.size && i < trades.length) size += trades[i++]!.size;
+    if (size !== tick.size || trades[i - 1]!.price !== tick.price || trades[i - 1]!.t > tick.t) return false;
+  }
+  return true;
+}
+
 describe('IBKR stream against the IBKR simulator', function () {
   this.timeout(15_000);
   let sim: IbkrSimulator;
@@ -111,23 +122,21 @@ describe('IBKR stream against the IBKR simulator', function () {
     const updates: MarketDataUpdate[] = [];
     streamQuotes(s, { conid: es, symbol: 'ES' }, { onUpdate: (u) => updates.push(u) });
     await waitUntil(() => updates.filter((u) => u.tick).length >= 20, '20 ticks', 8000);
+    const seen = updates.slice();
+    await new Promise((r) => setTimeout(r, 300)); // the market publishes its trades on its own cadence
 
-    const ticks = updates.map((u) => u.tick).filter((t): t is Tick => t !== null);
-    const withVolume = updates.filter((u) => u.quote.volume !== null);
+    const ticks = seen.map((u) => u.tick).filter((t): t is Tick => t !== null);
+    const withVolume = seen.filter((u) => u.quote.volume !== null);
     const first = withVolume[0]!.quote;
     const last = withVolume.at(-1)!.quote;
     assert.equal(ticks.reduce((sum, t) => sum + t.size, 0), last.volume! - first.volume!, 'no volume lost or double-counted');
     for (let i = 1; i < ticks.length; i++) assert.ok(ticks[i]!.t >= ticks[i - 1]!.t, 'ticks in time order');
-    assert.ok(updates.every((u) => u.unobservedVolume === 0), 'nothing unobserved on a healthy stream');
+    assert.ok(seen.every((u) => u.unobservedVolume === 0), 'nothing unobserved on a healthy stream');
 
-    // Each tick is the market's trading since the previous update: its size is their total, its price the latest.
-    for (const tick of ticks) {
-      const before = ticks[ticks.indexOf(tick) - 1];
-      const window = trades.filter((t) => t.t <= tick.t && (before === undefined || t.t > before.t));
-      if (before === undefined) continue;
-      assert.equal(tick.size, window.reduce((sum, t) => sum + t.size, 0), `size of the tick at ${tick.t}`);
-      assert.equal(tick.price, window.at(-1)!.price, `price of the tick at ${tick.t}`);
-    }
+    // Each tick stands for one contiguous run of the market's trades: its size is their total and its price the
+    // latest of them. Align on the market's own trade list (the first tick's run starts somewhere in it).
+    const alignedFrom = trades.findIndex((_, start) => consumes(trades, start, ticks.slice(1)));
+    assert.ok(alignedFrom >= 0, 'every tick matches a run of market trades in order, sizes summed, last price');
   });
 
   it('stays open on the server heartbeat alone', async () => {
@@ -149,14 +158,18 @@ describe('IBKR stream against the IBKR simulator', function () {
     s.on('gap', (gap) => gaps.push(gap));
     const updates: MarketDataUpdate[] = [];
     const quoteGaps: StreamGap[] = [];
-    streamQuotes(s, { conid: es, symbol: 'ES' }, { onUpdate: (u) => updates.push(u), onGap: (g) => quoteGaps.push(g) });
+    let afterGap = -1;
+    const onGap = (g: StreamGap): void => {
+      quoteGaps.push(g);
+      afterGap = updates.length;
+    };
+    streamQuotes(s, { conid: es, symbol: 'ES' }, { onUpdate: (u) => updates.push(u), onGap });
     const orderMessages: unknown[] = [];
     s.subscribeOrders((orders) => orderMessages.push(orders));
     await waitUntil(() => updates.some((u) => u.tick) && orderMessages.length === 1, 'streaming');
 
     sim.control.dropWebSockets();
     await waitUntil(() => gaps.length === 1, 'the gap report');
-    const afterGap = updates.length;
     await waitUntil(() => updates.slice(afterGap).some((u) => u.tick), 'ticks again after the reconnect', 6000);
 
     assert.deepEqual(states, ['connecting', 'open', 'reconnecting', 'open']);
@@ -168,6 +181,7 @@ describe('IBKR stream against the IBKR simulator', function () {
     assert.equal(sessionsIssued.length, 2, 'a fresh target for the new socket');
     const firstAfter = updates[afterGap]!;
     assert.equal(firstAfter.tick, null, 'no giant tick made of the volume traded while down');
+    assert.ok(firstAfter.unobservedVolume >= 0);
     assert.equal(sim.control.stats().webSockets, 1, 'one socket, never two');
   });
 
@@ -188,6 +202,23 @@ describe('IBKR stream against the IBKR simulator', function () {
     const seen = quotes.length;
     await waitUntil(() => quotes.length > seen, 'quotes again', 6000);
     assert.equal(sessionsIssued.at(-1), sim.control.sessionId, 'the new session authenticates the new socket');
+  });
+
+  it('says IBKR refused the session when the socket is offered a stale one', async () => {
+    sim = await startIbkrSimulator(SIM);
+    const stale = sim.control.sessionId;
+    sim.control.expireSession();
+    sim.control.login();
+    stream = new IbkrStream({
+      target: async () => ({ url: sim.wsUrl, headers: { Cookie: `api=${JSON.stringify({ session: stale })}` } }),
+      timing: TIMING,
+      backoff: BACKOFF,
+    });
+    const reasons: string[] = [];
+    stream.on('state', (_state, reason) => reasons.push(reason));
+    stream.start();
+    await waitUntil(() => reasons.some((r) => /401.*IBKR refused the session/.test(r)), 'the refusal reported');
+    assert.ok(!reasons.join('\n').includes(stale), 'the session id never appears in a message');
   });
 
   it('waits for the brokerage session on a live socket and resumes when it is re-authenticated', async () => {

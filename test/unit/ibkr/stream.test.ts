@@ -4,7 +4,7 @@
 import { strict as assert } from 'assert';
 import type { IncomingHttpHeaders } from 'http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { IbkrStream, type StreamGap, type StreamState, type StreamTarget } from '../../../lib/ibkr/stream';
+import { IbkrStream, reconnectDelayMs, type StreamGap, type StreamState, type StreamTarget } from '../../../lib/ibkr/stream';
 
 const FAST = { heartbeatTimeoutMs: 400, ticIntervalMs: 100, marketDataRenewMs: 10 * 60_000, sessionWaitMs: 600 };
 const BACKOFF = { initialMs: 20, maxMs: 80 };
@@ -284,6 +284,40 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     assert.throws(() => s.subscribeOrders(() => undefined), /IBKR stream is closed/);
     await new Promise((r) => setTimeout(r, FAST.heartbeatTimeoutMs + 100));
     assert.equal(peer.peers.length, 1, 'no reconnect after close');
+  });
+
+  it('does not resubscribe on the new socket what was unsubscribed while the link was down', async () => {
+    peer = await ScriptedPeer.start();
+    const s = open();
+    s.subscribeMarketData(1, ['31'], () => undefined);
+    const leaving = s.subscribeMarketData(2, ['31'], () => undefined);
+    await waitUntil(() => s.state === 'open', 'open');
+    peer.latest.ws.terminate();
+    await waitUntil(() => s.state === 'reconnecting', 'reconnecting');
+    leaving.unsubscribe();
+    await waitUntil(() => peer.peers.length === 2 && s.state === 'open', 'open again');
+    await waitUntil(() => peer.latest.received.includes('smd+1+{"fields":["31"]}'), 'contract 1 resubscribed');
+    assert.ok(!peer.latest.received.some((c) => c.startsWith('smd+2+')), 'contract 2 not resubscribed');
+  });
+
+  it('backs off exponentially with jitter, capped', () => {
+    const backoff = { initialMs: 1000, maxMs: 30_000 };
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 9].map((a) => reconnectDelayMs(a, backoff, () => 1)), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    assert.equal(reconnectDelayMs(3, backoff, () => 0), 4000, 'never less than half');
+    for (let i = 0; i < 100; i++) {
+      const d = reconnectDelayMs(2, backoff);
+      assert.ok(d >= 2000 && d <= 4000, String(d));
+    }
+  });
+
+  it('reports an unusable URL as a lost link and keeps retrying instead of crashing', async () => {
+    peer = await ScriptedPeer.start();
+    const s = open({ target: async () => ({ url: 'not a url', headers: {} }) });
+    const reasons: string[] = [];
+    s.on('state', (state, reason) => reasons.push(`${state}: ${reason}`));
+    s.start();
+    await waitUntil(() => reasons.filter((r) => r.startsWith('reconnecting: cannot open the IBKR WebSocket')).length >= 1, 'the failure reported');
+    assert.notEqual(s.state, 'open');
   });
 
   it('rejects a malformed contract id or field with a message naming it', () => {
