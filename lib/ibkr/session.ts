@@ -254,11 +254,13 @@ export class SessionKeeper extends EventEmitter implements Primer {
   }
 
   /** The /tickle session id for the WebSocket cookie (asks IBKR when none is known yet). */
+  /**
+   * The session id for the WebSocket cookie. Always asks /tickle: after a re-login IBKR issues a new session id,
+   * and a cached one would keep the stream locked out until the next scheduled tickle.
+   */
   async websocketSession(): Promise<string> {
-    if (!this.session) {
-      const result = await this.options.api.tickle();
-      this.session = result.session;
-    }
+    const result = await this.options.api.tickle();
+    this.session = result.session;
     return this.session;
   }
 
