@@ -1,0 +1,10 @@
+// The Sierra Chart (DTC) library: one DtcClient per connection, one OrderManager on top of it (STYLE.md: one of each).
+export { DtcClient, isOrderEntryType } from './client';
+export type { DtcClientOptions, DtcClientState, DtcTransport, DtcEncodingSetting, DisconnectInfo, LogonInfo, SecurityDefinition, TradeAccount } from './client';
+export { OrderManager } from './order-manager';
+export type { ManagerState, OrderManagerOptions, OrderIntent, ModifyIntent, RiskIntent, RiskVerdict, InvalidTransition, SubmitResult } from './order-manager';
+export { ClientOrderIdGenerator } from './client-order-id';
+export { PriceScale } from './price-scale';
+export { buildSymbol, symbolForms, frontMonth, parseSymbol, quarterlyExpiry, SYMBOL_FORMATS } from './symbols';
+export type { FuturesContract, MonthCode, SymbolFormat } from './symbols';
+export * from './errors';

@@ -1,0 +1,43 @@
+import { strict as assert } from 'assert';
+import { ClientOrderIdGenerator } from '../../../lib/sierra/client-order-id';
+
+const NOW = Date.UTC(2025, 11, 3, 15, 0, 0); // 2025-12-03 09:00 Chicago
+
+describe('sierra ClientOrderID generator', () => {
+  it('issues YYYYMMDD-<prefix>-<n> ids dated by the Chicago day, never the same twice', () => {
+    const ids = new ClientOrderIdGenerator('mia');
+    const seen = new Set<string>();
+    for (let i = 1; i <= 1000; i++) {
+      const id = ids.next(NOW);
+      assert.equal(id, `20251203-mia-${i}`);
+      assert.ok(!seen.has(id));
+      seen.add(id);
+    }
+    // 2025-12-04 02:00 UTC is still the 3rd in Chicago.
+    assert.equal(ids.next(Date.UTC(2025, 11, 4, 2, 0, 0)), '20251203-mia-1001');
+  });
+
+  it('continues after the highest id the server reports, of any date, for its own prefix only', () => {
+    const ids = new ClientOrderIdGenerator('mia');
+    ids.observe('20251203-mia-17');
+    ids.observe('20251202-mia-41');
+    ids.observe('20251203-other-900');
+    ids.observe('manual order');
+    ids.observe(undefined);
+    assert.equal(ids.next(NOW), '20251203-mia-42');
+    ids.observe('20251203-mia-5');
+    assert.equal(ids.next(NOW), '20251203-mia-43');
+  });
+
+  it('continues after a persisted sequence', () => {
+    const ids = new ClientOrderIdGenerator('node7', 99);
+    assert.equal(ids.next(NOW), '20251203-node7-100');
+    assert.equal(ids.lastSequence, 100);
+  });
+
+  it('refuses a prefix that could break the format or the 32-character limit', () => {
+    assert.throws(() => new ClientOrderIdGenerator('a-b'), /prefix/);
+    assert.throws(() => new ClientOrderIdGenerator(''), /prefix/);
+    assert.throws(() => new ClientOrderIdGenerator('abcdefghijklm'), /prefix/);
+  });
+});
