@@ -2,9 +2,13 @@
 // dtc-protocol.md §3: the id is chosen by the client, must not repeat within the server's trading session (~24 h) and
 // the server keeps them across connections, so n continues from the highest id the server reports (open orders at
 // logon) and from any sequence the caller persisted. At most 32 characters (SUBMIT_NEW_SINGLE_ORDER.ClientOrderID).
+// DTC fills carry no ClientOrderID, so after a restart with no working order the server reveals nothing: n is
+// therefore never below the milliseconds elapsed since Chicago midnight. A restarted process starts above every id
+// it issued before (unless it sent more than a thousand orders a second, which the risk limits forbid), so an id is
+// not repeated even when nothing was persisted. The longest id, 8 + 1 + 12 + 1 + 8 characters, fits in 32.
 
 import { InvalidInputError } from '../errors';
-import { CHICAGO, zonedParts } from '../clock';
+import { CHICAGO, zonedParts, zonedTime } from '../clock';
 
 export const MAX_CLIENT_ORDER_ID_LENGTH = 32;
 const PREFIX_PATTERN = /^[A-Za-z0-9_]{1,12}$/;
@@ -43,7 +47,8 @@ export class ClientOrderIdGenerator {
   next(now: number): string {
     const p = zonedParts(now, CHICAGO);
     const date = `${p.year}${String(p.month).padStart(2, '0')}${String(p.day).padStart(2, '0')}`;
-    this.highest += 1;
+    const midnight = zonedTime(CHICAGO, p.year, p.month, p.day);
+    this.highest = Math.max(this.highest + 1, Math.floor(now - midnight));
     const id = `${date}-${this.prefix}-${this.highest}`;
     if (id.length > MAX_CLIENT_ORDER_ID_LENGTH) {
       throw new InvalidInputError(`Order id "${id}" is longer than DTC's ${MAX_CLIENT_ORDER_ID_LENGTH} characters: use a shorter prefix.`);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { ClientOrderIdGenerator } from '../../../lib/sierra/client-order-id';
 
-const NOW = Date.UTC(2025, 11, 3, 15, 0, 0); // 2025-12-03 09:00 Chicago
+const NOW = Date.UTC(2025, 11, 3, 6, 0, 0); // 2025-12-03 00:00 Chicago: the clock floor is 0
 
 describe('sierra ClientOrderID generator', () => {
   it('issues YYYYMMDD-<prefix>-<n> ids dated by the Chicago day, never the same twice', () => {
@@ -13,8 +13,20 @@ describe('sierra ClientOrderID generator', () => {
       assert.ok(!seen.has(id));
       seen.add(id);
     }
-    // 2025-12-04 02:00 UTC is still the 3rd in Chicago.
-    assert.equal(ids.next(Date.UTC(2025, 11, 4, 2, 0, 0)), '20251203-mia-1001');
+    // 2025-12-04 02:00 UTC is still the 3rd in Chicago; by then the clock floor (milliseconds since midnight) is
+    // above the count.
+    assert.equal(ids.next(Date.UTC(2025, 11, 4, 2, 0, 0)), '20251203-mia-72000000');
+  });
+
+  it('never repeats an id after a restart that persisted nothing, whatever was issued before', () => {
+    const before = new ClientOrderIdGenerator('mia');
+    const morning = NOW + 8.5 * 3600_000;
+    const issued = Array.from({ length: 50 }, (_, i) => before.next(morning + i * 1000));
+    const restarted = new ClientOrderIdGenerator('mia'); // a fresh process: no sequence, no working order seen
+    const next = restarted.next(morning + 60_000);
+    assert.ok(!issued.includes(next));
+    const n = (id: string): number => Number(id.split('-')[2]);
+    assert.ok(n(next) > Math.max(...issued.map(n)));
   });
 
   it('continues after the highest id the server reports, of any date, for its own prefix only', () => {
