@@ -7,6 +7,11 @@ export const BUY = 1;
 export const SELL = -1;
 export const UNKNOWN = 0;
 
+/** The tick test's direction after a trade at `price`: up = buy, down = sell, unchanged = the last direction. */
+export function tickMove(price: number, lastPrice: number, lastMove: number): number {
+  return price > lastPrice ? BUY : price < lastPrice ? SELL : lastMove;
+}
+
 export class TradeClassifier {
   // Public for the engine's column loop, which keeps them in registers; nothing else writes them.
   lastPrice = NaN;
@@ -17,9 +22,7 @@ export class TradeClassifier {
    * prevailing quote (NaN when unknown). The tick test state advances on every trade.
    */
   classify(price: number, bid: number, ask: number, aggressor: number): number {
-    const last = this.lastPrice;
-    if (price > last) this.lastMove = BUY;
-    else if (price < last) this.lastMove = SELL;
+    this.lastMove = tickMove(price, this.lastPrice, this.lastMove);
     this.lastPrice = price;
     if (aggressor !== UNKNOWN) return aggressor;
     if (ask >= bid) {

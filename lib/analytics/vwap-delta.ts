@@ -1,9 +1,10 @@
 // The session engine behind mia-vwap-delta: ticks (or bars) in; anchored VWAP with σ bands, bars on the session clock
 // with buy/sell volume and delta, cumulative delta reset at the anchor, buy pressure over a rolling window, footprint
-// imbalances. O(1) per tick and allocation-free except when a bar closes. Time comes from the data, never the clock.
+// imbalances (optional: `footprint: false` skips the ladder). O(1) per tick and allocation-free except when a bar
+// closes. Time comes from the data, never the clock.
 import type { Bar, Imbalance, Tick, VwapPayload } from '../contracts';
 import { InvalidInputError } from '../errors';
-import { BUY, SELL, TradeClassifier, UNKNOWN } from './classify';
+import { BUY, SELL, TradeClassifier, UNKNOWN, tickMove } from './classify';
 import { DEFAULT_IMBALANCE, Footprint, type ImbalanceSettings } from './footprint';
 import { approximateSplit, type ApproxDeltaMethod, PressureWindow } from './order-flow';
 import { AnchorClock, type AnchorSpec, BarClock, GLOBEX_OPEN_MINUTES } from './session';
@@ -18,6 +19,7 @@ export interface VwapDeltaSettings {
   imbalance: ImbalanceSettings;
   pressureBars: number; // buy pressure window: this many closed bars plus the forming one
   approxMethod: ApproxDeltaMethod; // for bars that arrive without delta
+  footprint: boolean; // keep the per-price ladder and report imbalances (off: `imbalances` is always empty)
 }
 
 export const DEFAULT_VWAP_DELTA: VwapDeltaSettings = {
@@ -28,6 +30,7 @@ export const DEFAULT_VWAP_DELTA: VwapDeltaSettings = {
   imbalance: DEFAULT_IMBALANCE,
   pressureBars: 5,
   approxMethod: 'close-location',
+  footprint: true,
 };
 
 /** Called for every bar a tick closes, before that tick is counted: the engine state is the bar's close. */
@@ -44,7 +47,7 @@ export class VwapDeltaEngine {
   private readonly anchorClock: AnchorClock;
   private readonly barClock: BarClock;
   private readonly classifier = new TradeClassifier();
-  private readonly footprint: Footprint;
+  private readonly footprint: Footprint | null;
   private readonly pressureWindow: PressureWindow;
 
   private symbol: string;
@@ -73,7 +76,7 @@ export class VwapDeltaEngine {
     this.symbol = s.symbol;
     this.anchorClock = new AnchorClock(s.anchor);
     this.barClock = new BarClock(timeframeMs(s.timeframe));
-    this.footprint = new Footprint(s.tickSize);
+    this.footprint = s.footprint ? new Footprint(s.tickSize) : null;
     this.pressureWindow = new PressureWindow(Math.floor(s.pressureBars));
   }
 
@@ -97,7 +100,7 @@ export class VwapDeltaEngine {
     this.v += size;
     if (dir > 0) this.buyVolume += size;
     else if (dir < 0) this.sellVolume += size;
-    this.footprint.add(price, size, dir);
+    if (this.footprint) this.footprint.add(price, size, dir);
     if (!this.anchorClock.before(t)) {
       this.vwapSums.add(price, size);
       this.cumDelta += dir * size;
@@ -119,7 +122,7 @@ export class VwapDeltaEngine {
   /**
    * Column-oriented ticks (typed arrays), for replay and benchmarks; the same results as calling `tick` for each.
    * With no quotes and no aggressor flags (tick-rule delta) the ticks between two boundaries (bar close, anchor) run
-   * in one register-resident loop; boundaries and quoted ticks go through `tick`.
+   * in one register-resident loop; boundaries, the first counted tick of a period and quoted ticks go through `tick`.
    */
   tickColumns(
     n: number,
@@ -140,24 +143,35 @@ export class VwapDeltaEngine {
     let i = 0;
     while (i < n) {
       const limit = Math.min(this.barEndT, this.anchorClock.next);
-      const countFrom = this.anchorClock.before(t[i]) ? Infinity : -Infinity;
-      if (t[i] >= limit || t[i] < countFrom) {
+      if (t[i] >= limit || this.anchorClock.before(t[i]) || this.vwapSums.volume === 0) {
         this.tick(t[i], price[i], size[i], NaN, NaN, 0, onBar);
         i++;
         continue;
       }
+      const from = i;
+      const { lastPrice, lastMove } = this.classifier;
+      const deltaBefore = this.buyVolume - this.sellVolume;
+      const volumeBefore = this.v;
       i = this.tickRun(i, n, limit, t, price, size);
+      // the run counts into the bar; the anchor's volume and cumulative delta grow by the same amounts
+      this.vwapSums.volume += this.v - volumeBefore;
+      this.cumDelta += this.buyVolume - this.sellVolume - deltaBefore;
+      if (this.footprint) this.footprint.addTickRule(price, size, from, i, lastPrice, lastMove, this.l, this.h);
     }
   }
 
   /**
-   * Ticks from i (which is before `limit`) up to the first at or after `limit`, with all state in locals. Returns
-   * the next index. The code after the loop has no branches: V8 compiles the loop on-stack before it has ever run.
+   * Ticks from i (before `limit`, inside a counted period that already has volume) up to the first at or after
+   * `limit`, with all state in locals: the bar (with its tick-rule buy/sell split) and the VWAP sums. Returns the next index. Only stores
+   * follow the loop: V8 compiles the loop on-stack before the code after it has run, and any arithmetic there would
+   * lack type feedback and bail out of the compiled loop on every bar.
    */
   private tickRun(i: number, n: number, limit: number, t: Float64Array, price: Float64Array, size: Float64Array): number {
     const cls = this.classifier;
     const sums = this.vwapSums;
-    const fp = this.footprint;
+    const ref = sums.ref;
+    let lastT = this.lastT;
+    let c = this.c;
     let lastPrice = cls.lastPrice;
     let lastMove = cls.lastMove;
     let h = this.h;
@@ -165,67 +179,42 @@ export class VwapDeltaEngine {
     let v = this.v;
     let buyVolume = this.buyVolume;
     let sellVolume = this.sellVolume;
-    let cumDelta = this.cumDelta;
-    let ref = sums.ref;
-    let volume = sums.volume;
     let sumDv = sums.sumDv;
     let sumD2v = sums.sumD2v;
-    let ladder = fp.ladder;
-    let levels = fp.levels;
-    let offset = 0.5 - fp.base; // slot = ⌊p·ticksPerPoint + ½ − base⌋ (prices sit on the tick grid)
-    const tpp = fp.ticksPerPoint;
+    // Imported bindings read once: a CommonJS transform (tsx, esbuild) turns each read into a getter call.
+    const move = tickMove;
+    const buy = BUY;
+    const sell = SELL;
     for (; i < n; i++) {
-      if (t[i] >= limit) break;
+      const ti = t[i];
+      if (ti >= limit) break;
       const p = price[i];
       const q = size[i];
-      if (p > lastPrice) lastMove = 1;
-      else if (p < lastPrice) lastMove = -1;
+      lastT = ti;
+      c = p;
+      lastMove = move(p, lastPrice, lastMove);
       lastPrice = p;
       h = p > h ? p : h;
       l = p < l ? p : l;
       v += q;
-      const buyQ = lastMove > 0 ? q : 0;
-      const sellQ = lastMove < 0 ? q : 0;
-      buyVolume += buyQ;
-      sellVolume += sellQ;
-      let x = p * tpp + offset;
-      if (!(x >= 0 && x < levels)) {
-        fp.lo = Math.min(fp.lo, fp.slotOf(l));
-        fp.hi = Math.max(fp.hi, fp.slotOf(h));
-        x = fp.makeRoom(Math.round(p * tpp)) + 0.5;
-        ladder = fp.ladder;
-        levels = fp.levels;
-        offset = 0.5 - fp.base;
-      }
-      // buy volume at 2·slot, sell at 2·slot + 1
-      const at = 2 * Math.floor(x);
-      ladder[at] += buyQ;
-      ladder[at + 1] += sellQ;
-      if (volume === 0) ref = p;
+      buyVolume += lastMove === buy ? q : 0;
+      sellVolume += lastMove === sell ? q : 0;
       const d = p - ref;
       const dq = d * q;
-      volume += q;
       sumDv += dq;
       sumD2v += d * dq;
     }
-    cumDelta += buyVolume - this.buyVolume - (sellVolume - this.sellVolume);
-    this.lastT = t[i - 1];
-    cls.lastPrice = lastPrice;
-    cls.lastMove = lastMove;
-    this.cumDelta = cumDelta;
+    this.lastT = lastT;
+    this.c = c;
     this.h = h;
     this.l = l;
-    this.c = price[i - 1];
     this.v = v;
     this.buyVolume = buyVolume;
     this.sellVolume = sellVolume;
-    sums.ref = ref;
-    sums.volume = volume;
+    cls.lastPrice = lastPrice;
+    cls.lastMove = lastMove;
     sums.sumDv = sumDv;
     sums.sumD2v = sumD2v;
-    // the footprint spans exactly the bar's range: its used slots follow from the bar's high and low
-    fp.lo = Math.min(fp.lo, fp.slotOf(l));
-    fp.hi = Math.max(fp.hi, fp.slotOf(h));
     return i;
   }
 
@@ -280,7 +269,7 @@ export class VwapDeltaEngine {
       barDelta: ofClosedBar ? this.closedDelta : this.buyVolume - this.sellVolume,
       cumDelta: this.cumDelta,
       buyPressure: this.pressureWindow.pressure(formingBuy, formingSell),
-      imbalances: ofClosedBar ? this.closedImbalances : this.footprint.imbalances(this.settings.imbalance),
+      imbalances: ofClosedBar ? this.closedImbalances : this.formingImbalances(),
     };
   }
 
@@ -295,6 +284,10 @@ export class VwapDeltaEngine {
     return this.makeBar();
   }
 
+  private formingImbalances(): Imbalance[] {
+    return this.footprint ? this.footprint.imbalances(this.settings.imbalance) : [];
+  }
+
   private openBar(t: number, price: number): void {
     this.barOpenT = this.barClock.barOpen(t);
     this.barEndT = this.barClock.barEnd;
@@ -306,9 +299,9 @@ export class VwapDeltaEngine {
     if (Number.isNaN(this.barOpenT)) return null;
     const bar = this.makeBar();
     this.closedDelta = this.buyVolume - this.sellVolume;
-    this.closedImbalances = this.footprint.imbalances(this.settings.imbalance);
+    this.closedImbalances = this.formingImbalances();
     this.pressureWindow.push(this.buyVolume, this.sellVolume);
-    this.footprint.reset();
+    if (this.footprint) this.footprint.reset();
     this.buyVolume = this.sellVolume = 0; // so a closed-bar snapshot does not count them twice
     return bar;
   }
