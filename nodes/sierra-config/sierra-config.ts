@@ -1,0 +1,96 @@
+// sierra-config: one DTC connection to Sierra Chart (or to the in-process DTC simulator) shared by every sierra-order
+// node that selects it. It owns one SierraConnection (client, order manager, risk gate, kill switch, simulator),
+// logs through Node-RED (never a secret), closes everything on redeploy, and serves the editor's "Test connection"
+// (POST /sierra-config/test) and symbol preview (GET /sierra-config/symbol).
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { Request, Response } from 'express';
+import { errorMessage } from '../../lib/errors';
+import { SierraConnection, testLogon, type ConnectionStatus } from '../../lib/sierra/connection';
+import type { KillSwitchState } from '../../lib/strategy/risk';
+import type { DtcLogLevel } from '../../lib/sierra/client';
+import { handleClose } from '../shared/node-kit';
+import type { SierraConfigApi } from './api';
+import { mergeCredentials, planConnection, previewSymbol, type SierraConfigCredentials, type SierraConfigSettings } from './settings';
+
+type SierraConfigDef = NodeDef & SierraConfigSettings;
+
+const STRICTNESS: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
+
+function stricter(configured: KillSwitchState, remembered: KillSwitchState | undefined): KillSwitchState {
+  return remembered !== undefined && remembered in STRICTNESS && STRICTNESS[remembered] > STRICTNESS[configured] ? remembered : configured;
+}
+
+export = function register(RED: NodeAPI): void {
+  // The kill switch state of each connection, kept across redeploys for as long as this Node-RED process runs.
+  const rememberedKillSwitch = new Map<string, KillSwitchState>();
+
+  function SierraConfigNode(this: Node<SierraConfigCredentials>, config: SierraConfigDef): void {
+    RED.nodes.createNode(this, config);
+    const node = this as Node<SierraConfigCredentials> & SierraConfigApi & { settingsError: Error | undefined };
+    const log = (level: DtcLogLevel, text: string): void => {
+      if (level === 'debug') node.debug(text);
+      else if (level === 'info') node.log(text);
+      else node.warn(text);
+    };
+    let connection: SierraConnection | undefined;
+    let opened: Promise<void> = Promise.resolve();
+    try {
+      const plan = planConnection(config, node.credentials ?? {});
+      // A kill survives a redeploy: the stricter of the dialog's state and the last one this connection had.
+      plan.risk.killSwitch = stricter(plan.risk.killSwitch ?? 'ACTIVE', rememberedKillSwitch.get(node.id));
+      connection = new SierraConnection({ ...plan, log });
+      connection.on('status', (s: ConnectionStatus) => rememberedKillSwitch.set(node.id, s.killSwitch));
+      node.settingsError = undefined;
+    } catch (err) {
+      node.settingsError = err instanceof Error ? err : new Error(errorMessage(err));
+      node.error(node.settingsError.message);
+    }
+    if (connection) {
+      opened = connection.open().catch((err: unknown) => {
+        const reason = `Sierra Chart connection could not start: ${errorMessage(err)}`;
+        node.error(reason);
+        throw err instanceof Error ? err : new Error(reason);
+      });
+      opened.catch(() => undefined); // reported above; connection() callers get the rejection
+    }
+
+    node.connection = async (): Promise<SierraConnection> => {
+      if (!connection) throw node.settingsError ?? new Error('Sierra Chart connection is not configured.');
+      await opened;
+      return connection;
+    };
+
+    handleClose(node, async (removed) => {
+      if (removed) rememberedKillSwitch.delete(node.id);
+      await connection?.close();
+    });
+  }
+
+  RED.nodes.registerType<Node<SierraConfigCredentials>, SierraConfigDef, unknown, SierraConfigCredentials>('sierra-config', SierraConfigNode, {
+    credentials: { username: { type: 'text' }, password: { type: 'password' } },
+  });
+
+  // "Test connection": one logon with the dialog's settings (stored credentials where the dialog sends the password
+  // placeholder); answers the trade accounts or the reason.
+  RED.httpAdmin.post('/sierra-config/test', RED.auth.needsPermission('sierra-config.write'), (req: Request, res: Response) => {
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as SierraConfigSettings & { id?: string; credentials?: Record<string, unknown> };
+    const stored = typeof body.id === 'string' && body.id ? (RED.nodes.getCredentials(body.id) as SierraConfigCredentials | undefined) : undefined;
+    let plan;
+    try {
+      plan = planConnection(body, mergeCredentials(body.credentials, stored));
+    } catch (err) {
+      res.json({ ok: false, message: errorMessage(err) });
+      return;
+    }
+    void testLogon(plan).then((result) => res.json(result), (err: unknown) => res.json({ ok: false, message: errorMessage(err) }));
+  });
+
+  // The symbol helper: root + month + year (+ format, exchange) → the exact symbol that will be sent.
+  RED.httpAdmin.get('/sierra-config/symbol', RED.auth.needsPermission('sierra-config.read'), (req: Request, res: Response) => {
+    try {
+      res.json({ ok: true, ...previewSymbol(req.query as Record<string, unknown>, Date.now()) });
+    } catch (err) {
+      res.status(400).json({ ok: false, message: errorMessage(err) });
+    }
+  });
+};
