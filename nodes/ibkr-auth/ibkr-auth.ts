@@ -1,0 +1,63 @@
+// ibkr-auth: reports and drives the IBKR session of its ibkr-config. Every session state change leaves as a message
+// (topic 'ibkr-auth'); input 'status' | 'login' | 'reauth' | 'logout' runs that command and answers with the state
+// after it. The status ring mirrors the session.
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { InvalidInputError } from '../../lib/errors';
+import { SESSION_COMMANDS, type IbkrStateEvent, type SessionCommand } from '../ibkr-config/ibkr-link';
+import { ibkrConfigNode, showSessionStatus } from '../shared/ibkr-connection-registry';
+import { handleClose, handleInput, statusError } from '../shared/node-kit';
+
+interface IbkrAuthDef extends NodeDef {
+  connection: string;
+}
+
+function readCommand(payload: unknown): SessionCommand {
+  const command = typeof payload === 'string' ? payload.trim().toLowerCase() : undefined;
+  if (command === undefined || !(SESSION_COMMANDS as readonly string[]).includes(command)) {
+    const got = typeof payload === 'string' ? `"${payload}"` : payload === null ? 'null' : typeof payload;
+    throw new InvalidInputError(`ibkr-auth: msg.payload ${got} is not a session command: send "status", "login", "reauth" or "logout".`);
+  }
+  return command as SessionCommand;
+}
+
+function stateMessage(event: IbkrStateEvent): NodeMessage {
+  return { topic: 'ibkr-auth', payload: { ...event } } as NodeMessage;
+}
+
+export = function register(RED: NodeAPI): void {
+  function IbkrAuthNode(this: Node, config: IbkrAuthDef): void {
+    RED.nodes.createNode(this, config);
+    const node: Node = this; // eslint-disable-line @typescript-eslint/no-this-alias -- the handlers below run later
+    let unsubscribe: (() => void) | undefined;
+    let configError: Error | undefined;
+    try {
+      const ibkr = ibkrConfigNode(RED, config.connection, 'ibkr-auth');
+      showSessionStatus(node, ibkr.sessionState());
+      unsubscribe = ibkr.onState((event) => {
+        showSessionStatus(node, event);
+        node.send(stateMessage(event));
+      });
+    } catch (err) {
+      configError = err instanceof Error ? err : new Error(String(err));
+      statusError(node, configError);
+    }
+
+    handleInput(node, async (msg, send) => {
+      const command = readCommand(msg.payload);
+      if (configError) throw configError;
+      const ibkr = ibkrConfigNode(RED, config.connection, 'ibkr-auth');
+      if (ibkr.settingsError) throw ibkr.settingsError;
+      const after = await ibkr.command(command);
+      showSessionStatus(node, after);
+      msg.topic = 'ibkr-auth';
+      msg.payload = { ...after, command };
+      send(msg);
+    });
+
+    handleClose(node, () => {
+      unsubscribe?.();
+    });
+  }
+
+  RED.nodes.registerType('ibkr-auth', IbkrAuthNode);
+};

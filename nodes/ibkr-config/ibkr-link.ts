@@ -1,0 +1,221 @@
+// One live IBKR link as the ibkr-config node owns it: the in-process simulator (simulator mode only), the one
+// IbkrConnection, the one IbkrStream (created on first use), and the session commands of ibkr-auth. It turns the
+// session keeper's events into IbkrStateEvents with the account id, in order, and closes everything it opened.
+import { EventEmitter } from 'node:events';
+import { errorMessage } from '../../lib/errors';
+import { IbkrConnection, type IbkrLogger, type SessionState, type SessionStateEvent } from '../../lib/ibkr';
+import { IbkrStream } from '../../lib/ibkr/stream';
+import { startIbkrSimulator, type IbkrSimulator } from '../../lib/sim/ibkr';
+import type { ConnectionPlan } from './settings';
+
+/** 'error': the settings cannot open a connection (missing credentials, bad URL). */
+export type IbkrLinkState = SessionState | 'error';
+
+export interface IbkrStateEvent {
+  state: IbkrLinkState;
+  previous: IbkrLinkState;
+  /** What happened and what to do, in a trader's words. */
+  reason: string;
+  accountId: string | undefined;
+  t: number;
+}
+
+export type SessionCommand = 'status' | 'login' | 'reauth' | 'logout';
+export const SESSION_COMMANDS: readonly SessionCommand[] = ['status', 'login', 'reauth', 'logout'];
+
+/** Node-RED allows 15 s for a node's close; keep a margin for the rest of the redeploy. */
+const CLOSE_BUDGET_MS = 10_000;
+
+function withinBudget(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return Promise.race([work.then(() => undefined), budget]).finally(() => clearTimeout(timer));
+}
+
+export interface IbkrLinkOptions {
+  logger: IbkrLogger;
+  now?: () => number;
+  /** Tests: a shorter keep-alive than IBKR's 60 s, so expiries are noticed quickly. */
+  tickleIntervalMs?: number;
+}
+
+/** Events: 'state' (IbkrStateEvent). */
+export class IbkrLink extends EventEmitter {
+  private readonly plan: ConnectionPlan;
+  private readonly options: IbkrLinkOptions;
+  private readonly now: () => number;
+  private simulatorInstance: IbkrSimulator | undefined;
+  private simulatorStarting: Promise<IbkrSimulator> | undefined;
+  private connectionInstance: IbkrConnection | undefined;
+  private streamInstance: IbkrStream | undefined;
+  private last: IbkrStateEvent;
+  private knownAccountId: string | undefined;
+  private checkedAccount = false;
+  /** State events leave in the order the session produced them, even when one waits for the account id. */
+  private relay: Promise<void> = Promise.resolve();
+  private opening: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
+    super();
+    this.plan = plan;
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.knownAccountId = plan.connection.accountId;
+    this.last = { state: 'disconnected', previous: 'disconnected', reason: 'IBKR connection not started', accountId: this.knownAccountId, t: this.now() };
+  }
+
+  get state(): IbkrLinkState {
+    return this.last.state;
+  }
+
+  get accountId(): string | undefined {
+    return this.knownAccountId;
+  }
+
+  get simulator(): IbkrSimulator | undefined {
+    return this.simulatorInstance;
+  }
+
+  /** The latest state, as ibkr-auth reports it on 'status'. */
+  snapshot(): IbkrStateEvent {
+    return { ...this.last, accountId: this.knownAccountId };
+  }
+
+  /** The latest state once every pending state event has been published. */
+  async settled(): Promise<IbkrStateEvent> {
+    await this.relay;
+    return this.snapshot();
+  }
+
+  /** Starts the simulator (simulator mode) and the connection; resolves after the first session check. */
+  open(): Promise<void> {
+    this.opening ??= this.doOpen();
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    const options = { ...this.plan.connection, logger: this.options.logger, tickleIntervalMs: this.options.tickleIntervalMs };
+    if (this.plan.simulator) {
+      this.simulatorStarting = startIbkrSimulator(this.plan.simulator);
+      const simulator = await this.simulatorStarting;
+      this.simulatorInstance = simulator;
+      if (this.closing) return;
+      options.baseUrl = simulator.baseUrl;
+      options.simulatorCertificatePem = simulator.certificatePem;
+      this.options.logger.info(`IBKR simulator listening on ${simulator.baseUrl} (seed ${this.plan.simulator.seed ?? 1})`);
+    }
+    const connection = new IbkrConnection(options);
+    this.connectionInstance = connection;
+    connection.on('state', (event: SessionStateEvent) => this.onSessionState(event));
+    // Rate-limit pauses and reconnects reach the log through the connection's own session-state log lines.
+    if (this.closing) return;
+    await connection.start();
+  }
+
+  /** The connection, once open() has created it. */
+  connection(): IbkrConnection {
+    if (!this.connectionInstance) throw new Error('IBKR connection is not open yet');
+    return this.connectionInstance;
+  }
+
+  /** The one WebSocket of this connection, created on first use; streaming nodes share it. */
+  stream(): IbkrStream {
+    if (!this.streamInstance) {
+      const connection = this.connection();
+      const logger = this.options.logger;
+      this.streamInstance = new IbkrStream({
+        target: () => connection.websocketTarget(),
+        logger: { debug: (m) => logger.debug(m), warn: (m) => logger.warn(m) },
+      });
+    }
+    return this.streamInstance;
+  }
+
+  private onSessionState(event: SessionStateEvent): void {
+    const t = this.now();
+    this.relay = this.relay.then(async () => {
+      if (event.state === 'authenticated') await this.learnAccount();
+      this.publish({ ...event, accountId: this.knownAccountId, t });
+    });
+  }
+
+  /** Reports a settings error as the link's state (the using nodes show it on their status). */
+  fail(reason: string): void {
+    this.publish({ state: 'error', previous: this.last.state, reason, accountId: this.knownAccountId, t: this.now() });
+  }
+
+  private publish(event: IbkrStateEvent): void {
+    this.last = event;
+    this.emit('state', event);
+  }
+
+  /** The account the session trades, and a check that it is the paper or live account the trader chose. */
+  private async learnAccount(): Promise<void> {
+    const connection = this.connectionInstance;
+    if (!connection || this.checkedAccount) return;
+    try {
+      const accounts = await connection.client.accounts();
+      this.checkedAccount = true;
+      this.knownAccountId = await connection.client.accountId();
+      const kind = accounts.isPaper ? 'paper' : 'live';
+      this.options.logger.info(`IBKR connected (${this.plan.mode}, account ${this.knownAccountId}, ${kind})`);
+      if (this.plan.connection.accountId && !accounts.accounts.includes(this.plan.connection.accountId)) {
+        this.options.logger.warn(
+          `IBKR account ${this.plan.connection.accountId} is not among this login's accounts (${accounts.accounts.join(', ')}): check the account id in the IBKR connection.`,
+        );
+      }
+      if (accounts.isPaper !== this.plan.paper) {
+        this.options.logger.warn(
+          `IBKR connection is set to ${this.plan.paper ? 'paper' : 'live'} but IBKR reports a ${kind} account: check the login and the paper/live setting before trading.`,
+        );
+      }
+    } catch (err) {
+      this.options.logger.warn(`IBKR connected, but the account list could not be read: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Runs one ibkr-auth command; resolves with the state after it (state changes are also emitted as events). */
+  async command(command: SessionCommand): Promise<IbkrStateEvent> {
+    const connection = this.connection();
+    switch (command) {
+      case 'status':
+        break;
+      case 'login':
+        if (this.simulatorInstance) {
+          // Simulator: stands for the trader's browser login at the Gateway.
+          this.simulatorInstance.control.login();
+        } else if (this.plan.mode === 'oauth1a' || this.plan.mode === 'oauth2') {
+          await connection.transport.ensureAuth(true);
+        }
+        await connection.client.ssodhInit();
+        break;
+      case 'reauth':
+        await connection.client.reauthenticate();
+        break;
+      case 'logout':
+        await connection.client.logout();
+        break;
+    }
+    await connection.session.check();
+    return this.settled();
+  }
+
+  /** Closes the stream, the connection and the simulator, within Node-RED's close budget. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= withinBudget(this.doClose(), CLOSE_BUDGET_MS);
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    // A simulator still starting is waited for (milliseconds), so its port is closed too; a connection still in
+    // its first check is not: closing it rejects whatever it waits for.
+    const simulator = await this.simulatorStarting?.catch(() => undefined);
+    await this.streamInstance?.close();
+    await this.connectionInstance?.close();
+    await simulator?.close();
+    this.removeAllListeners();
+  }
+}

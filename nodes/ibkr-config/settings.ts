@@ -1,0 +1,224 @@
+// The ibkr-config dialog's settings and credentials → the options of one IbkrConnection (and of the in-process
+// simulator in simulator mode). Pure: no Node-RED, no sockets, so every rule (defaults per mode, URL checks, the
+// credentials each mode needs) is tested on its own and shared by the node and its "Test connection" endpoint.
+import { InvalidInputError } from '../../lib/errors';
+import type { ConnectionMode, IbkrConnectionOptions } from '../../lib/ibkr';
+import type { RatePreset } from '../../lib/ibkr';
+import type { IbkrSimulatorOptions } from '../../lib/sim/ibkr';
+
+export const CONNECTION_MODES: readonly ConnectionMode[] = ['simulator', 'gateway', 'oauth1a', 'oauth2'];
+export const RATE_PRESET_NAMES: readonly RatePreset[] = ['ibkr-10rps', 'conservative-50rpm'];
+
+/** IBKR fact sheet §1: the Gateway's and the OAuth host's /v1/api bases. */
+export const DEFAULT_BASE_URLS: Record<Exclude<ConnectionMode, 'simulator'>, string> = {
+  gateway: 'https://localhost:5000/v1/api',
+  oauth1a: 'https://api.ibkr.com/v1/api',
+  oauth2: 'https://api.ibkr.com/v1/api',
+};
+
+/** The dialog's fields as Node-RED stores them (checkboxes are booleans, numbers may arrive as strings). */
+export interface IbkrConfigSettings {
+  mode?: string;
+  baseUrl?: string;
+  allowSelfSigned?: boolean | string;
+  accountId?: string;
+  /** 'paper' or 'live'. */
+  accountType?: string;
+  marketData?: boolean | string;
+  trading?: boolean | string;
+  ratePreset?: string;
+  simSeed?: number | string;
+  simSpeed?: number | string;
+  simTls?: boolean | string;
+}
+
+/** The credential store's fields (Node-RED keeps them encrypted in flows_cred.json, never in the flow export). */
+export interface IbkrConfigCredentials {
+  consumerKey?: string;
+  accessToken?: string;
+  accessTokenSecret?: string;
+  signatureKeyPem?: string;
+  encryptionKeyPem?: string;
+  dhPrime?: string;
+  realm?: string;
+  clientId?: string;
+  keyId?: string;
+  privateKeyPem?: string;
+  clientSecret?: string;
+  username?: string;
+}
+
+export const CREDENTIAL_FIELDS: readonly (keyof IbkrConfigCredentials)[] = [
+  'consumerKey',
+  'accessToken',
+  'accessTokenSecret',
+  'signatureKeyPem',
+  'encryptionKeyPem',
+  'dhPrime',
+  'realm',
+  'clientId',
+  'keyId',
+  'privateKeyPem',
+  'clientSecret',
+  'username',
+];
+
+/** Everything the config node needs to open its connection; `simulator` is set in simulator mode only. */
+export interface ConnectionPlan {
+  mode: ConnectionMode;
+  paper: boolean;
+  /** Without baseUrl in simulator mode: the simulator's own URL is filled in once it listens. */
+  connection: IbkrConnectionOptions;
+  simulator?: IbkrSimulatorOptions;
+}
+
+function flag(value: boolean | string | undefined, fallback: boolean): boolean {
+  if (value === undefined || value === '') return fallback;
+  return value === true || value === 'true';
+}
+
+function numberSetting(value: number | string | undefined, fallback: number, what: string, check: (n: number) => boolean): number {
+  if (value === undefined || value === '') return fallback;
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isFinite(n) || !check(n)) throw new InvalidInputError(`IBKR connection settings: ${what} "${String(value)}" is not valid.`);
+  return n;
+}
+
+function text(value: string | undefined): string {
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+/** A /v1/api base URL the connection can use, or a clear error saying what is wrong with it. */
+export function checkBaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InvalidInputError(`IBKR connection settings: the base URL "${raw}" is not a URL: use e.g. https://localhost:5000/v1/api.`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new InvalidInputError(`IBKR connection settings: the base URL "${raw}" must start with https:// (e.g. https://localhost:5000/v1/api).`);
+  }
+  if (url.username || url.password) {
+    throw new InvalidInputError('IBKR connection settings: the base URL must not contain a user name or password: put credentials in the credential fields.');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+/**
+ * A PEM pasted into a one-line password field loses its line breaks (ibind #97: PEM line endings break OAuth):
+ * put the header, the base64 body in 64-character lines and the footer back on their own lines.
+ */
+export function normalizePem(raw: string): string {
+  const pem = raw.trim().replace(/\r\n/g, '\n');
+  const m = /^(-----BEGIN [A-Z0-9 ]+-----)\s*([\s\S]*?)\s*(-----END [A-Z0-9 ]+-----)$/.exec(pem);
+  if (!m) return pem;
+  const body = m[2].replace(/\s+/g, '');
+  return `${m[1]}\n${(body.match(/.{1,64}/g) ?? []).join('\n')}\n${m[3]}\n`;
+}
+
+function missing(credentials: IbkrConfigCredentials, fields: (keyof IbkrConfigCredentials)[]): (keyof IbkrConfigCredentials)[] {
+  return fields.filter((f) => text(credentials[f]) === '');
+}
+
+const LABELS: Record<keyof IbkrConfigCredentials, string> = {
+  consumerKey: 'consumer key',
+  accessToken: 'access token',
+  accessTokenSecret: 'access-token secret',
+  signatureKeyPem: 'signature key (PEM)',
+  encryptionKeyPem: 'encryption key (PEM)',
+  dhPrime: 'DH prime',
+  realm: 'realm',
+  clientId: 'client id',
+  keyId: 'key id',
+  privateKeyPem: 'private key (PEM)',
+  clientSecret: 'client secret',
+  username: 'username',
+};
+
+function requireCredentials(modeLabel: string, credentials: IbkrConfigCredentials, fields: (keyof IbkrConfigCredentials)[]): void {
+  const absent = missing(credentials, fields);
+  if (absent.length > 0) {
+    throw new InvalidInputError(
+      `IBKR ${modeLabel} needs its credentials: ${absent.map((f) => LABELS[f]).join(', ')} missing. Fill them in the IBKR connection (config node) and deploy.`,
+    );
+  }
+}
+
+/** Turns the dialog's settings into a connection plan, or throws an InvalidInputError a trader can act on. */
+export function planConnection(settings: IbkrConfigSettings, credentials: IbkrConfigCredentials = {}): ConnectionPlan {
+  const mode = (text(settings.mode) || 'simulator') as ConnectionMode;
+  if (!CONNECTION_MODES.includes(mode)) {
+    throw new InvalidInputError(`IBKR connection settings: unknown mode "${mode}": choose simulator, gateway, OAuth 1.0a or OAuth 2.0.`);
+  }
+  const ratePreset = (text(settings.ratePreset) || 'ibkr-10rps') as RatePreset;
+  if (!RATE_PRESET_NAMES.includes(ratePreset)) {
+    throw new InvalidInputError(`IBKR connection settings: unknown rate-limit preset "${ratePreset}": choose ${RATE_PRESET_NAMES.join(' or ')}.`);
+  }
+  const accountId = text(settings.accountId) || undefined;
+  if (accountId !== undefined && !/^[A-Za-z0-9]{2,20}$/.test(accountId)) {
+    throw new InvalidInputError(`IBKR connection settings: account id "${accountId}" is not an IBKR account id (e.g. DU1234567 for paper, U1234567 for live).`);
+  }
+  const paper = text(settings.accountType) !== 'live';
+  const connection: IbkrConnectionOptions = {
+    mode,
+    accountId,
+    paper,
+    marketDataEnabled: flag(settings.marketData, true),
+    // Trading is off unless the trader ticked it (ARCHITECTURE.md, "Orders").
+    tradingEnabled: flag(settings.trading, false),
+    ratePreset,
+  };
+
+  if (mode === 'simulator') {
+    return {
+      mode,
+      paper,
+      connection,
+      simulator: {
+        seed: numberSetting(settings.simSeed, 1, 'simulator seed', Number.isInteger),
+        speed: numberSetting(settings.simSpeed, 1, 'simulator speed', (n) => n > 0 && n <= 1000),
+        tls: flag(settings.simTls, true),
+        accountId,
+      },
+    };
+  }
+
+  connection.baseUrl = checkBaseUrl(text(settings.baseUrl) || DEFAULT_BASE_URLS[mode]);
+  if (mode === 'gateway') {
+    // The Gateway's certificate is self-signed; the trader's consent covers the Gateway's own host only.
+    connection.allowSelfSigned = flag(settings.allowSelfSigned, false);
+    return { mode, paper, connection };
+  }
+  if (mode === 'oauth1a') {
+    requireCredentials('OAuth 1.0a', credentials, ['consumerKey', 'accessToken', 'accessTokenSecret', 'signatureKeyPem', 'encryptionKeyPem', 'dhPrime']);
+    const dh = text(credentials.dhPrime);
+    connection.credentials = {
+      oauth1a: {
+        consumerKey: text(credentials.consumerKey),
+        accessToken: text(credentials.accessToken),
+        accessTokenSecret: text(credentials.accessTokenSecret),
+        signatureKeyPem: normalizePem(text(credentials.signatureKeyPem)),
+        encryptionKeyPem: normalizePem(text(credentials.encryptionKeyPem)),
+        ...(dh.includes('BEGIN') ? { dhParamPem: normalizePem(dh) } : { dhPrimeHex: dh.replace(/^0x/i, '').replace(/[\s:]/g, '') }),
+        realm: text(credentials.realm) || 'limited_poa',
+      },
+    };
+    return { mode, paper, connection };
+  }
+  requireCredentials('OAuth 2.0', credentials, ['clientId', 'username']);
+  if (text(credentials.privateKeyPem) === '' && text(credentials.clientSecret) === '') {
+    throw new InvalidInputError('IBKR OAuth 2.0 needs either the private key (PEM) with its key id, or the client secret. Fill one in the IBKR connection and deploy.');
+  }
+  if (text(credentials.privateKeyPem) !== '') requireCredentials('OAuth 2.0', credentials, ['keyId']);
+  connection.credentials = {
+    oauth2: {
+      clientId: text(credentials.clientId),
+      keyId: text(credentials.keyId) || undefined,
+      privateKeyPem: text(credentials.privateKeyPem) ? normalizePem(text(credentials.privateKeyPem)) : undefined,
+      clientSecret: text(credentials.clientSecret) || undefined,
+      credential: text(credentials.username),
+    },
+  };
+  return { mode, paper, connection };
+}

@@ -1,0 +1,68 @@
+// How an IBKR node reaches its ibkr-config node: one typed lookup (RED.nodes.getNode(configId)), the API the config
+// node offers (its one connection, its one stream, session state events, session commands), and the one mapping
+// from a session state to a status ring, so every ibkr-* node shows the session the same way.
+import type { Node, NodeAPI, NodeStatus } from 'node-red';
+import { InvalidInputError } from '../../lib/errors';
+import type { IbkrConnection } from '../../lib/ibkr';
+import type { IbkrStream } from '../../lib/ibkr/stream';
+import type { IbkrSimulator } from '../../lib/sim/ibkr';
+import type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../ibkr-config/ibkr-link';
+import { setStatus } from './node-kit';
+
+export type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../ibkr-config/ibkr-link';
+
+export type StateListener = (event: IbkrStateEvent) => void;
+
+/** What an ibkr-config node offers the nodes that use it. */
+export interface IbkrConfigApi {
+  /** The connection, once its first session check is done; rejects with the settings error (what to fix). */
+  connection(): Promise<IbkrConnection>;
+  /** The connection's one WebSocket (created on first call), shared by every streaming node. */
+  stream(): Promise<IbkrStream>;
+  /** The latest session state. */
+  sessionState(): IbkrStateEvent;
+  /** Calls `listener` on every session state change; returns the unsubscribe function. */
+  onState(listener: StateListener): () => void;
+  /** status | login | reauth | logout; resolves with the state after the command. */
+  command(command: SessionCommand): Promise<IbkrStateEvent>;
+  /** Simulator mode: the in-process simulator (its control drives sessions and the market in demos and tests). */
+  simulator(): IbkrSimulator | undefined;
+  /** Set when the settings cannot open a connection (missing credentials, bad URL). */
+  readonly settingsError: Error | undefined;
+}
+
+export type IbkrConfigNode = Node & IbkrConfigApi;
+
+/** The ibkr-config node with this id, or a clear error when the node has none selected or it was deleted. */
+export function ibkrConfigNode(RED: NodeAPI, configId: string | undefined, user: string): IbkrConfigNode {
+  const node = configId ? (RED.nodes.getNode(configId) as Partial<IbkrConfigNode> | null) : null;
+  if (!node || typeof node.onState !== 'function' || typeof node.connection !== 'function') {
+    throw new InvalidInputError(`${user}: no IBKR connection selected: open the node, pick or create an IBKR connection, and deploy.`);
+  }
+  return node as IbkrConfigNode;
+}
+
+const RINGS: Record<IbkrLinkState, { fill: NodeStatus['fill']; shape: NodeStatus['shape'] }> = {
+  authenticated: { fill: 'green', shape: 'dot' },
+  connecting: { fill: 'grey', shape: 'ring' },
+  reconnecting: { fill: 'yellow', shape: 'ring' },
+  'rate-limited': { fill: 'yellow', shape: 'ring' },
+  expired: { fill: 'red', shape: 'ring' },
+  competing: { fill: 'red', shape: 'ring' },
+  error: { fill: 'red', shape: 'ring' },
+  disconnected: { fill: 'grey', shape: 'ring' },
+};
+
+/** The status ring for a session state: green dot authenticated, yellow ring waiting, red ring needs the trader. */
+export function sessionRing(event: Pick<IbkrStateEvent, 'state' | 'accountId' | 'reason'>): { fill: NodeStatus['fill']; shape: NodeStatus['shape']; text: string } {
+  const ring = RINGS[event.state];
+  let text: string = event.state;
+  if (event.state === 'authenticated' && event.accountId) text = `authenticated ${event.accountId}`;
+  if (event.state === 'error') text = event.reason;
+  return { ...ring, text };
+}
+
+export function showSessionStatus(node: Node, event: IbkrStateEvent): void {
+  const ring = sessionRing(event);
+  setStatus(node, ring.fill, ring.shape, ring.text);
+}
