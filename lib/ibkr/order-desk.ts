@@ -1,0 +1,341 @@
+// The ibkr-order node's engine: one checked intent in → risk rules → contract → client order id → IBKR (answering
+// its questions by rule) → `order-update` / `fill` / `what-if` messages out. Every order carries a client order id
+// made once for that intent and never reused; a lost answer is resolved by the client looking that id up, never by
+// sending again. An order the risk rules, the question rules or IBKR refuse is reported `rejected` with the reason.
+import type { Fill, OrderUpdate, Side } from '../contracts';
+import { InvalidInputError, MiaError } from '../errors';
+import type { KillSwitchState, RiskGuard, RiskRule } from '../strategy/risk';
+import type { IbkrClient } from './client';
+import { primePortfolio } from './account-view';
+import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
+import {
+  BadRequestError,
+  NoBridgeError,
+  NotAuthenticatedError,
+  RateLimitedError,
+  RejectedError,
+  SessionExpiredError,
+  TradingDisabledError,
+} from './errors';
+import { chicagoDate } from './futures';
+import { applyModify, ClientOrderIds, planEntry, tickFor, type CancelIntent, type EntryIntent, type ModifyIntent, type OrderIntent, type PlannedLeg } from './order-intent';
+import { OrderTracker, rejectedUpdate, type TrackerOutput } from './order-updates';
+import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
+import type { OrderRequest as IbkrOrderRequest, WhatIfResult } from './types';
+
+/** A risk rule said no: nothing was sent. `rule` names it (daily-loss, max-position, ...). */
+export class RiskDeniedError extends MiaError {
+  readonly rule: RiskRule;
+
+  constructor(rule: RiskRule, reason: string) {
+    super('RISK_DENIED', `Order not sent: risk rule "${rule}" refused it: ${reason}.`);
+    this.rule = rule;
+  }
+}
+
+export type DeskMessage =
+  | { topic: 'order-update'; payload: OrderUpdate }
+  | { topic: 'fill'; payload: Fill }
+  | { topic: 'what-if'; payload: WhatIfResult & { side: Side; quantity: number; conid: number; contract: string } };
+
+/** What one intent produced: messages to send, a short status, and the failure (reported after the messages). */
+export interface DeskOutcome {
+  messages: DeskMessage[];
+  status: string;
+  /** The questions IBKR asked and how they were answered. */
+  questions: AnsweredQuestion[];
+  error?: Error;
+}
+
+/** The client calls the desk makes (IbkrClient has them all; tests may pass a fake). */
+export type DeskClient = Pick<
+  IbkrClient,
+  'tradingEnabled' | 'placeOrders' | 'modifyOrder' | 'cancelOrder' | 'whatIf' | 'positions' | 'portfolioAccounts' | 'liveOrders' | 'futures' | 'secdefSearch' | 'contractInfo'
+>;
+
+export interface OrderDeskOptions {
+  client: DeskClient;
+  risk: RiskGuard;
+  questions: QuestionRuleSettings;
+  /** The contract the node trades: ES front month by default, or a conid. */
+  contract: ContractSpec;
+  now: () => number;
+  ids?: ClientOrderIds;
+}
+
+/** What the desk remembers of each leg it placed, by local client order id. */
+interface PlacedLeg extends PlannedLeg {
+  orderId: number;
+  contract: ResolvedContract;
+}
+
+/** Failures where IBKR certainly did not take the order: reported `rejected` as well as raised. */
+function certainlyNotPlaced(err: unknown): boolean {
+  return (
+    err instanceof RejectedError ||
+    err instanceof RateLimitedError ||
+    err instanceof NotAuthenticatedError ||
+    err instanceof SessionExpiredError ||
+    err instanceof NoBridgeError ||
+    err instanceof BadRequestError ||
+    err instanceof TradingDisabledError ||
+    err instanceof InvalidInputError
+  );
+}
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
+/** Says plainly that the order did not go out, keeping the failure's code (a Catch node branches on it) and cause. */
+function notPlaced(err: unknown, clientOrderId: string, what: string): Error {
+  if (err instanceof RejectedError || err instanceof TradingDisabledError || err instanceof InvalidInputError) return asError(err);
+  const code = err instanceof MiaError ? err.code : 'IBKR_ORDER_NOT_PLACED';
+  return new MiaError(code, `IBKR order ${clientOrderId} (${what}) was not placed: ${asError(err).message}`, { cause: err });
+}
+
+export class IbkrOrderDesk {
+  private readonly client: DeskClient;
+  private readonly risk: RiskGuard;
+  private readonly questions: QuestionRuleSettings;
+  private readonly spec: ContractSpec;
+  private readonly now: () => number;
+  private readonly ids: ClientOrderIds;
+  readonly tracker = new OrderTracker();
+  private readonly legs = new Map<string, PlacedLeg>();
+  private contractCache: { key: string; contract: ResolvedContract } | undefined;
+  private positionSynced = false;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(options: OrderDeskOptions) {
+    this.client = options.client;
+    this.risk = options.risk;
+    this.questions = options.questions;
+    this.spec = options.contract;
+    this.now = options.now;
+    this.ids = options.ids ?? new ClientOrderIds();
+  }
+
+  /**
+   * Carries out one intent; never throws: a failure comes back in `error`, after any `rejected` update. Intents run
+   * one at a time, in arrival order: IBKR wants each order fully acknowledged before the next (fact sheet §2), and a
+   * modify or cancel must find the order its placement just registered.
+   */
+  execute(intent: OrderIntent, overrides: { conid?: number; symbol?: string } = {}): Promise<DeskOutcome> {
+    const run = this.queue.then(() => this.run(intent, overrides));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async run(intent: OrderIntent, overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
+    const questions: AnsweredQuestion[] = [];
+    try {
+      switch (intent.kind) {
+        case 'entry':
+          return await this.entry(intent, overrides, questions);
+        case 'modify':
+          return await this.modify(intent, questions);
+        case 'cancel':
+          return await this.cancel(intent);
+        case 'cancel-all':
+          return await this.cancelAll();
+      }
+    } catch (err) {
+      return { messages: [], status: `${intent.kind} failed`, questions, error: asError(err) };
+    }
+  }
+
+  /** One `sor` stream message: updates and fills of this desk's orders; fills also feed the risk rules. */
+  onStream(args: readonly unknown[]): DeskMessage[] {
+    const out = this.tracker.applyStream(args, this.now());
+    for (const fill of out.fills) {
+      const leg = this.legs.get(fill.clientOrderId);
+      if (leg) this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+    }
+    return toMessages(out);
+  }
+
+  /**
+   * The kill switch of the risk rules: ACTIVE trades, REDUCING allows only orders that shrink the position, HALTED
+   * sends no new order. Cancels are never blocked.
+   */
+  setKillSwitch(state: unknown): KillSwitchState {
+    if (state !== 'ACTIVE' && state !== 'REDUCING' && state !== 'HALTED') {
+      throw new InvalidInputError(`kill switch must be "ACTIVE", "REDUCING" or "HALTED"; got ${JSON.stringify(state) ?? String(state)}.`);
+    }
+    this.risk.setKillSwitch(state);
+    return state;
+  }
+
+  /**
+   * After a stream gap (reconnect): IBKR's live orders, read once, bring this desk's orders up to date — a fill
+   * that happened while the stream was down is reported, not lost.
+   */
+  async reconcile(): Promise<DeskMessage[]> {
+    if (this.legs.size === 0) return [];
+    const live = await this.client.liveOrders();
+    return this.onStream(
+      live.map((o) => ({
+        orderId: o.orderId,
+        status: o.status,
+        side: o.side,
+        totalSize: o.quantity,
+        filledQuantity: o.filledQuantity,
+        avgPrice: o.averagePrice,
+        lastExecutionTime_r: o.lastExecutionTime,
+        ...(o.clientOrderId ? { order_ref: o.clientOrderId } : {}),
+      })),
+    );
+  }
+
+  /** The contract for an order: the node's, or msg.payload.conid; a symbol that does not match is refused. */
+  private async contract(overrides: { conid?: number; symbol?: string }): Promise<ResolvedContract> {
+    const now = this.now();
+    const spec: ContractSpec = overrides.conid !== undefined ? { conid: overrides.conid } : this.spec;
+    // Re-resolved each Chicago day, so the front month rolls without a redeploy.
+    const key = `${JSON.stringify(spec)}@${chicagoDate(now)}`;
+    if (this.contractCache?.key !== key) this.contractCache = { key, contract: await resolveContract(this.client, spec, now) };
+    const contract = this.contractCache.contract;
+    if (overrides.symbol !== undefined && overrides.conid === undefined) {
+      const asked = overrides.symbol.trim().toUpperCase();
+      if (!asked.startsWith(contract.symbol.toUpperCase())) {
+        throw new InvalidInputError(
+          `order symbol "${overrides.symbol}" is not the contract this node trades (${contract.description}): set the node's contract, or send msg.payload.conid.`,
+        );
+      }
+    }
+    return contract;
+  }
+
+  private async entry(intent: EntryIntent, overrides: { conid?: number; symbol?: string }, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
+    const what = `${intent.side} ${intent.quantity}${intent.bracket ? ' + bracket' : ''}`;
+    if (!intent.whatIf && !this.client.tradingEnabled) throw new TradingDisabledError(`order (${what}, from ${intent.origin})`);
+    const contract = await this.contract(overrides);
+    const clientOrderId = intent.clientOrderId ? this.ids.claim(intent.clientOrderId) : this.ids.next(this.now());
+    const legs = planEntry(intent, { conid: contract.conid, secType: contract.secType || undefined }, clientOrderId, tickFor(contract.symbol));
+    const parent = legs[0] as PlannedLeg;
+
+    if (intent.whatIf) {
+      const result = await this.client.whatIf(parent.order);
+      const payload = { ...result, side: intent.side, quantity: intent.quantity, conid: contract.conid, contract: contract.description };
+      const msg: DeskMessage = { topic: 'what-if', payload };
+      return { messages: [msg], status: `what-if ${what}`, questions };
+    }
+
+    const rejected = (reason: string): DeskMessage => ({ topic: 'order-update', payload: rejectedUpdate(clientOrderId, intent.side, intent.quantity, reason, this.now()) });
+    await this.syncPosition(contract.conid);
+    const decision = this.risk.check({ side: intent.side, quantity: intent.quantity, now: this.now(), position: this.risk.state().position, workingQuantity: this.workingEntries() });
+    if (!decision.allowed) {
+      const err = new RiskDeniedError(decision.rule, decision.reason);
+      return { messages: [rejected(`risk rule ${decision.rule}: ${decision.reason}`)], status: `refused: ${decision.rule}`, questions, error: err };
+    }
+
+    this.tracker.expect({ clientOrderId, side: intent.side, quantity: intent.quantity });
+    let placed;
+    try {
+      placed = await this.client.placeOrders(
+        legs.map((l) => l.order),
+        answerRule(this.questions, questions),
+      );
+    } catch (err) {
+      if (!certainlyNotPlaced(err)) throw err;
+      const refused = questions.find((q) => !q.accepted);
+      const reason = refused ? `IBKR asked ${refused.id} (${describeQuestion(refused.id)}): "${refused.text}" — refused by the node's question rules` : asError(err).message;
+      return { messages: [rejected(reason)], status: refused ? `rejected: ${refused.id}` : 'rejected', questions, error: notPlaced(err, clientOrderId, what) };
+    }
+
+    const messages: DeskMessage[] = [];
+    const now = this.now();
+    placed.forEach((p, k) => {
+      const leg = legs[k];
+      if (!leg || !p.orderId) return;
+      this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
+      const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
+      messages.push(...toMessages(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, now)));
+      messages.push(...toMessages(this.tracker.acknowledge(p.orderId, p.status, now)));
+    });
+    return { messages, status: `placed ${what}`, questions };
+  }
+
+  private async modify(intent: ModifyIntent, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification');
+    const leg = this.findLeg(intent);
+    if (intent.quantity !== undefined && intent.quantity > this.risk.limits.maxOrderSize) {
+      const reason = `order of ${intent.quantity} contracts exceeds the maximum order size of ${this.risk.limits.maxOrderSize}`;
+      return { messages: [], status: 'refused: max-order-size', questions, error: new RiskDeniedError('max-order-size', reason) };
+    }
+    const next: IbkrOrderRequest = applyModify(leg.order, intent, tickFor(leg.contract.symbol));
+    await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+    this.legs.set(leg.clientOrderId, { ...leg, order: { ...next, clientOrderId: leg.order.clientOrderId } });
+    const changed = [
+      intent.quantity !== undefined ? `quantity ${intent.quantity}` : '',
+      intent.price !== undefined ? `price ${intent.price}` : '',
+      intent.stopPrice !== undefined ? `stop ${intent.stopPrice}` : '',
+      intent.tif !== undefined ? `tif ${intent.tif}` : '',
+    ].filter(Boolean);
+    const update = this.tracker.current(leg.orderId, `modified: ${changed.join(', ')}`, this.now());
+    const messages: DeskMessage[] = update ? [{ topic: 'order-update', payload: update }] : [];
+    return { messages, status: `modified ${leg.clientOrderId}`, questions };
+  }
+
+  private async cancel(intent: CancelIntent): Promise<DeskOutcome> {
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('order cancel');
+    const orderId = intent.clientOrderId ? this.findLeg(intent).orderId : (intent.orderId as number);
+    await this.client.cancelOrder(orderId, { futures: this.tradesFutures() });
+    return { messages: [], status: `cancel sent ${intent.clientOrderId ?? orderId}`, questions: [] };
+  }
+
+  private async cancelAll(): Promise<DeskOutcome> {
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('cancel-all');
+    await this.client.cancelOrder(-1, { futures: true });
+    return { messages: [], status: 'cancel-all sent', questions: [] };
+  }
+
+  private tradesFutures(): boolean {
+    const secType = this.contractCache?.contract.secType ?? 'FUT';
+    return secType === '' || secType.toUpperCase().startsWith('FUT');
+  }
+
+  /** A leg this desk placed, by client order id ("<id>", "<id>:stop", "<id>:target") or IBKR order id. */
+  private findLeg(ref: { clientOrderId?: string; orderId?: number }): PlacedLeg {
+    if (ref.clientOrderId) {
+      const leg = this.legs.get(ref.clientOrderId);
+      if (!leg) {
+        throw new InvalidInputError(
+          `no order with clientOrderId "${ref.clientOrderId}" was placed by this node since the flow was deployed: check the id (bracket legs are "<id>:stop" and "<id>:target"), or cancel by IBKR's orderId.`,
+        );
+      }
+      return leg;
+    }
+    for (const leg of this.legs.values()) if (leg.orderId === ref.orderId) return leg;
+    throw new InvalidInputError(`IBKR order ${String(ref.orderId)} was not placed by this node since the flow was deployed: only its own orders can be modified.`);
+  }
+
+  /** Signed remaining quantity of this desk's entry orders still working (bracket exits left out, as the rules ask). */
+  private workingEntries(): number {
+    let sum = 0;
+    for (const order of this.tracker.working()) {
+      const id = this.tracker.clientOrderIdOf(order.orderId);
+      const leg = id === undefined ? undefined : this.legs.get(id);
+      if (!leg || leg.role !== 'entry') continue;
+      const remaining = (order.quantity ?? leg.order.quantity) - order.filledQuantity;
+      sum += leg.order.side === 'BUY' ? remaining : -remaining;
+    }
+    return sum;
+  }
+
+  /** The broker's position for the contract, read once; the fills this node sees keep it current afterwards. */
+  private async syncPosition(conid: number): Promise<void> {
+    if (this.positionSynced) return;
+    await primePortfolio(this.client);
+    const positions = await this.client.positions();
+    const held = positions.find((p) => p.conid === conid);
+    this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
+    this.positionSynced = true;
+  }
+}
+
+function toMessages(out: TrackerOutput): DeskMessage[] {
+  return [...out.updates.map((payload) => ({ topic: 'order-update' as const, payload })), ...out.fills.map((payload) => ({ topic: 'fill' as const, payload }))];
+}

@@ -1,0 +1,275 @@
+// IBKR order state → the suite's `order-update` and `fill` messages (ARCHITECTURE.md, "Message contracts").
+// The `sor` stream sends only the fields that changed (ibkr-web-api.md §4), so the tracker keeps each order's merged
+// record and reports an update whenever its status or filled quantity moves, and a fill for every increase of the
+// filled quantity. It reports only the orders registered with it (the node's own), but remembers the others for a
+// while: the stream's first message about an order can arrive before the place request's answer names its id.
+import type { Fill, OrderStatus, OrderUpdate, Side } from '../contracts';
+import type { LiveOrder } from './types';
+import { parseWireInt, parseWireNumber } from './wire';
+
+type Json = Record<string, unknown>;
+
+/** An order as we know it, merged from every message about it. */
+export interface TrackedOrder {
+  orderId: number;
+  clientOrderId: string | null;
+  ibkrStatus: string;
+  side: Side | null;
+  quantity: number | null;
+  filledQuantity: number;
+  averageFillPrice: number | null;
+  reason?: string;
+  /** IBKR's time of the latest execution, when it said. */
+  lastExecution?: number;
+  /** The filled quantity and average price already reported as fills. */
+  reportedFilled: number;
+  reportedAverage: number | null;
+}
+
+export interface TrackerOutput {
+  updates: OrderUpdate[];
+  fills: Fill[];
+}
+
+/** IBKR's order statuses (fact sheet §2) → ours. PendingCancel stays working: IBKR has only acknowledged it. */
+export function orderStatus(ibkrStatus: string, filledQuantity: number): OrderStatus {
+  switch (ibkrStatus.toLowerCase()) {
+    case 'pendingsubmit':
+    case 'apipending':
+      return 'pending';
+    case 'filled':
+      return 'filled';
+    case 'cancelled':
+    case 'apicancelled':
+      return 'cancelled';
+    case 'inactive':
+    case 'rejected':
+      return 'rejected';
+    default:
+      // PreSubmitted, Submitted, PendingCancel, WarnState
+      return filledQuantity > 0 ? 'partially-filled' : 'working';
+  }
+}
+
+function reasonFor(ibkrStatus: string): string | undefined {
+  switch (ibkrStatus.toLowerCase()) {
+    case 'pendingcancel':
+      return 'cancel requested, not yet confirmed by IBKR';
+    case 'presubmitted':
+      return 'held by IBKR until its trigger or the market opens';
+    case 'inactive':
+      return 'IBKR made the order inactive (rejected, or outside its trading session): check TWS or the Portal';
+    case 'warnstate':
+      return 'IBKR flagged the order with a warning: check TWS or the Portal';
+    default:
+      return undefined;
+  }
+}
+
+function sideOf(v: unknown): Side | null {
+  const s = typeof v === 'string' ? v.toUpperCase() : '';
+  return s === 'BUY' || s === 'B' ? 'buy' : s === 'SELL' || s === 'S' ? 'sell' : null;
+}
+
+interface OwnOrder {
+  clientOrderId: string;
+  side: Side;
+  quantity: number;
+}
+
+interface Reported {
+  status: OrderStatus;
+  filled: number;
+}
+
+const MAX_REMEMBERED = 2000;
+
+export class OrderTracker {
+  private readonly orders = new Map<number, TrackedOrder>();
+  /** The node's own orders by IBKR order id, and the parents by cOID until their id is known. */
+  private readonly own = new Map<number, OwnOrder>();
+  private readonly ownByCoid = new Map<string, OwnOrder>();
+  private readonly reported = new Map<number, Reported>();
+
+  /** Marks an order as ours once IBKR gave its id; reports what the stream already said about it. */
+  register(orderId: number, own: OwnOrder, now: number): TrackerOutput {
+    this.own.set(orderId, own);
+    this.ownByCoid.set(own.clientOrderId, own);
+    const order = this.orders.get(orderId);
+    if (order) {
+      order.clientOrderId = own.clientOrderId;
+      order.side ??= own.side;
+      order.quantity ??= own.quantity;
+    }
+    return { updates: this.report(orderId, now).updates, fills: this.newFills(orderId, order?.lastExecution ?? now) };
+  }
+
+  /**
+   * Registers a parent's client order id before it is sent, so the stream's first message (which carries the cOID
+   * as order_ref) is recognised even when it beats the place request's answer.
+   */
+  expect(own: OwnOrder): void {
+    this.ownByCoid.set(own.clientOrderId, own);
+  }
+
+  /** A fill for every increase of the filled quantity of one of our orders not reported yet. */
+  private newFills(orderId: number, t: number): Fill[] {
+    const own = this.own.get(orderId);
+    const order = this.orders.get(orderId);
+    if (!own || !order || order.averageFillPrice === null || order.filledQuantity <= order.reportedFilled) return [];
+    const before = order.reportedFilled;
+    const size = order.filledQuantity - before;
+    // The price of this fill, from the change of the average: (avg·filled − avg₀·filled₀) / size.
+    const px = before > 0 && order.reportedAverage !== null ? (order.averageFillPrice * order.filledQuantity - order.reportedAverage * before) / size : order.averageFillPrice;
+    order.reportedFilled = order.filledQuantity;
+    order.reportedAverage = order.averageFillPrice;
+    return [{ clientOrderId: own.clientOrderId, serverOrderId: String(orderId), side: order.side ?? own.side, quantity: size, price: Number(px.toFixed(8)), t }];
+  }
+
+  /** The status IBKR gave in its answer to the place request (order_status). */
+  acknowledge(orderId: number, ibkrStatus: string, now: number): TrackerOutput {
+    const order = this.record(orderId);
+    if (ibkrStatus && order.ibkrStatus === '') order.ibkrStatus = ibkrStatus;
+    return this.report(orderId, now);
+  }
+
+  /** The client order id an IBKR order id stands for, if it is one of ours. */
+  clientOrderIdOf(orderId: number): string | undefined {
+    return this.own.get(orderId)?.clientOrderId;
+  }
+
+  /** IBKR's order id for a client order id, if known. */
+  orderIdOf(clientOrderId: string): number | undefined {
+    for (const [orderId, own] of this.own) if (own.clientOrderId === clientOrderId) return orderId;
+    return undefined;
+  }
+
+  /** The present state of one of our orders as an update, with `reason` (e.g. what a modification changed). */
+  current(orderId: number, reason: string, t: number): OrderUpdate | undefined {
+    const own = this.own.get(orderId);
+    const order = this.orders.get(orderId);
+    if (!own || !order) return undefined;
+    return {
+      clientOrderId: own.clientOrderId,
+      serverOrderId: String(orderId),
+      status: orderStatus(order.ibkrStatus, order.filledQuantity),
+      side: order.side ?? own.side,
+      quantity: order.quantity ?? own.quantity,
+      filledQuantity: order.filledQuantity,
+      averageFillPrice: order.averageFillPrice,
+      reason,
+      t,
+    };
+  }
+
+  get(orderId: number): TrackedOrder | undefined {
+    return this.orders.get(orderId);
+  }
+
+  /** Our orders that are still working (not filled, cancelled or rejected). */
+  working(): TrackedOrder[] {
+    return [...this.own.keys()]
+      .map((id) => this.orders.get(id))
+      .filter((o): o is TrackedOrder => o !== undefined && !['filled', 'cancelled', 'rejected'].includes(orderStatus(o.ibkrStatus, o.filledQuantity)));
+  }
+
+  /** One `sor` message: IBKR's array of changed order fields. */
+  applyStream(args: readonly unknown[], now: number): TrackerOutput {
+    const out: TrackerOutput = { updates: [], fills: [] };
+    for (const raw of args) {
+      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) continue;
+      const o = raw as Json;
+      const orderId = parseWireInt(o.orderId);
+      if (orderId === null || orderId <= 0) continue;
+      const order = this.record(orderId);
+      if (typeof o.status === 'string' && o.status) order.ibkrStatus = o.status;
+      const side = sideOf(o.side);
+      if (side) order.side = side;
+      const total = parseWireNumber(o.totalSize);
+      if (total !== null) order.quantity = total;
+      const filled = parseWireNumber(o.filledQuantity);
+      const avg = parseWireNumber(o.avgPrice);
+      if (typeof o.order_ref === 'string' && o.order_ref) {
+        order.clientOrderId = o.order_ref;
+        const own = this.ownByCoid.get(o.order_ref);
+        if (own && !this.own.has(orderId)) this.own.set(orderId, own);
+      }
+      if (typeof o.text === 'string' && o.text) order.reason = o.text;
+      const executed = parseWireNumber(o.lastExecutionTime_r);
+      const t = executed ?? now;
+      if (filled !== null && filled > order.filledQuantity) order.filledQuantity = filled;
+      if (avg !== null) order.averageFillPrice = avg;
+      if (executed !== null) order.lastExecution = executed;
+      out.fills.push(...this.newFills(orderId, t));
+      const r = this.report(orderId, t);
+      out.updates.push(...r.updates);
+    }
+    this.forgetOld();
+    return out;
+  }
+
+  private record(orderId: number): TrackedOrder {
+    let order = this.orders.get(orderId);
+    if (!order) {
+      order = { orderId, clientOrderId: null, ibkrStatus: '', side: null, quantity: null, filledQuantity: 0, averageFillPrice: null, reportedFilled: 0, reportedAverage: null };
+      this.orders.set(orderId, order);
+    }
+    return order;
+  }
+
+  /** An update for one of our orders when its status or filled quantity changed since the last report. */
+  private report(orderId: number, t: number): TrackerOutput {
+    const own = this.own.get(orderId);
+    const order = this.orders.get(orderId);
+    if (!own || !order || order.ibkrStatus === '') return { updates: [], fills: [] };
+    const status = orderStatus(order.ibkrStatus, order.filledQuantity);
+    const last = this.reported.get(orderId);
+    if (last && last.status === status && last.filled === order.filledQuantity) return { updates: [], fills: [] };
+    this.reported.set(orderId, { status, filled: order.filledQuantity });
+    const reason = order.reason ?? reasonFor(order.ibkrStatus);
+    const update: OrderUpdate = {
+      clientOrderId: own.clientOrderId,
+      serverOrderId: String(orderId),
+      status,
+      side: order.side ?? own.side,
+      quantity: order.quantity ?? own.quantity,
+      filledQuantity: order.filledQuantity,
+      averageFillPrice: order.averageFillPrice,
+      ...(reason ? { reason } : {}),
+      t,
+    };
+    return { updates: [update], fills: [] };
+  }
+
+  /** Keeps memory bounded: forgets the oldest orders that are not ours. */
+  private forgetOld(): void {
+    if (this.orders.size <= MAX_REMEMBERED) return;
+    for (const id of this.orders.keys()) {
+      if (this.orders.size <= MAX_REMEMBERED) break;
+      if (!this.own.has(id)) this.orders.delete(id);
+    }
+  }
+}
+
+/** An order the node never got to send, or IBKR refused: reported as rejected with the reason. */
+export function rejectedUpdate(clientOrderId: string, side: Side, quantity: number, reason: string, t: number): OrderUpdate {
+  return { clientOrderId, serverOrderId: null, status: 'rejected', side, quantity, filledQuantity: 0, averageFillPrice: null, reason, t };
+}
+
+/** A live order (GET /iserver/account/orders) as an `order-update`; orders without a cOID get "ibkr-<orderId>". */
+export function liveOrderUpdate(order: LiveOrder, now: number): OrderUpdate {
+  const filled = order.filledQuantity ?? 0;
+  const quantity = order.quantity ?? filled + (order.remainingQuantity ?? 0);
+  const reason = reasonFor(order.status);
+  return {
+    clientOrderId: order.clientOrderId ?? `ibkr-${order.orderId}`,
+    serverOrderId: String(order.orderId),
+    status: orderStatus(order.status, filled),
+    side: sideOf(order.side) ?? 'buy',
+    quantity,
+    filledQuantity: filled,
+    averageFillPrice: order.averagePrice,
+    ...(reason ? { reason } : {}),
+    t: order.lastExecutionTime ?? now,
+  };
+}

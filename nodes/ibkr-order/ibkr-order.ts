@@ -1,0 +1,168 @@
+// ibkr-order: `order` messages (place, modify, cancel, cancel-all; msg.whatIf for a what-if) and Battle Navale
+// `signal`s (LONG/SHORT → entry + bracket; NO_SIGNAL ignored) → IBKR orders, through the risk rules and the
+// confirmation-question rules. Out: `order-update`, `fill` (from the sor stream) and `what-if` messages.
+// The work is lib/ibkr/order-desk.ts; this file reads settings and messages, and reports.
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { InvalidInputError, errorMessage } from '../../lib/errors';
+import type { ContractSpec } from '../../lib/ibkr/contract-resolver';
+import { IbkrOrderDesk, type DeskMessage, type DeskOutcome } from '../../lib/ibkr/order-desk';
+import { intentFromMessage, type SignalOrderSettings } from '../../lib/ibkr/order-intent';
+import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings } from '../../lib/ibkr/question-rules';
+import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
+import { RiskGuard, type RiskLimits } from '../../lib/strategy/risk';
+import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
+import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
+
+interface IbkrOrderDef extends NodeDef {
+  connection: string;
+  contract?: string; // 'es-front' | 'conid'
+  conid?: string | number;
+  quantity?: string | number;
+  entryType?: string;
+  target?: string; // 'tp1' | 'tp2'
+  tif?: string;
+  acceptQuestions?: string;
+  acceptAll?: boolean | string;
+  whatIf?: boolean | string;
+  dailyLossLimit?: string | number;
+  maxTradesPerDay?: string | number;
+  cooldownMin?: string | number;
+  tradingHoursEnabled?: boolean | string;
+  tradingStart?: string;
+  tradingEnd?: string;
+  maxPosition?: string | number;
+  maxOrderSize?: string | number;
+  maxConsecutiveLosses?: string | number;
+}
+
+const flag = (v: unknown, fallback: boolean): boolean => (v === undefined || v === '' ? fallback : v === true || v === 'true');
+const num = (v: unknown): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
+
+function signalSettings(config: IbkrOrderDef): SignalOrderSettings {
+  const quantity = num(config.quantity) ?? 1;
+  const entryType = config.entryType === 'limit' ? 'limit' : 'market';
+  const targetIndex = config.target === 'tp2' ? 1 : 0;
+  const tif = config.tif === 'gtc' ? 'gtc' : 'day';
+  if (!Number.isInteger(quantity) || quantity <= 0) throw new InvalidInputError(`ibkr-order: "Quantity (contracts)" must be a whole number above 0; got ${String(config.quantity)}.`);
+  return { quantity, entryType, targetIndex, tif };
+}
+
+function riskLimits(config: IbkrOrderDef): Partial<RiskLimits> {
+  return {
+    dailyLossLimit: num(config.dailyLossLimit),
+    maxTradesPerDay: num(config.maxTradesPerDay),
+    cooldownMin: num(config.cooldownMin),
+    tradingHoursEnabled: config.tradingHoursEnabled === undefined ? undefined : flag(config.tradingHoursEnabled, true),
+    tradingStart: config.tradingStart || undefined,
+    tradingEnd: config.tradingEnd || undefined,
+    maxPosition: num(config.maxPosition),
+    maxOrderSize: num(config.maxOrderSize),
+    maxConsecutiveLosses: num(config.maxConsecutiveLosses),
+  };
+}
+
+function contractSpec(config: IbkrOrderDef): ContractSpec {
+  if (config.contract !== 'conid') return { symbol: 'ES', secType: 'FUT' };
+  const conid = Number(config.conid);
+  if (!Number.isInteger(conid) || conid <= 0) throw new InvalidInputError(`ibkr-order: "Contract id" must be an IBKR conid (a whole number); got ${String(config.conid)}.`);
+  return { conid };
+}
+
+const asMessage = (m: DeskMessage): NodeMessage => ({ topic: m.topic, payload: m.payload }) as NodeMessage;
+
+export = function register(RED: NodeAPI): void {
+  function IbkrOrderNode(this: Node, config: IbkrOrderDef): void {
+    RED.nodes.createNode(this, config);
+    const node: Node = this; // eslint-disable-line @typescript-eslint/no-this-alias -- used by the closures below
+    let ibkr: IbkrConfigNode | undefined;
+    let desk: Promise<IbkrOrderDesk> | undefined;
+    let unsubscribeState: (() => void) | undefined;
+    let orders: SubscriptionHandle | undefined;
+    let closed = false;
+    let stopGaps: (() => void) | undefined;
+    /** Order updates missed while the stream was down are read back from IBKR's live orders. */
+    const onGap = (gap: StreamGap): void => {
+      if (!gap.subscriptions.includes('sor') || !desk) return;
+      node.warn(`IBKR order stream was interrupted (${gap.reason}): reading live orders to catch up`);
+      void desk
+        .then((d) => d.reconcile())
+        .then((messages) => {
+          for (const m of messages) node.send(asMessage(m));
+        })
+        .catch((err: unknown) => node.warn(`IBKR live orders could not be read after the stream gap: ${errorMessage(err)}`));
+    };
+    let setupError: Error | undefined;
+    let signals: SignalOrderSettings = { quantity: 1, entryType: 'market', targetIndex: 0, tif: 'day' };
+    const whatIfDefault = flag(config.whatIf, false);
+
+    try {
+      signals = signalSettings(config);
+      const questions: QuestionRuleSettings = {
+        accepted: config.acceptQuestions === undefined ? DEFAULT_ACCEPTED_QUESTIONS : parseQuestionIds(config.acceptQuestions),
+        acceptAll: flag(config.acceptAll, false),
+      };
+      const risk = new RiskGuard(riskLimits(config));
+      const spec = contractSpec(config);
+      const configNode = ibkrConfigNode(RED, config.connection, 'ibkr-order');
+      ibkr = configNode;
+      showSessionStatus(node, configNode.sessionState());
+      unsubscribeState = configNode.onState((event) => showSessionStatus(node, event));
+      desk = (async () => {
+        const connection = await configNode.connection();
+        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now: Date.now });
+        const stream = await configNode.stream();
+        if (!closed) {
+          orders = stream.subscribeOrders((args) => {
+            for (const m of created.onStream(args)) node.send(asMessage(m));
+          });
+          stream.on('gap', onGap);
+          stopGaps = () => stream.off('gap', onGap);
+        }
+        return created;
+      })();
+      desk.catch((err: unknown) => statusError(node, err));
+    } catch (err) {
+      setupError = err instanceof Error ? err : new Error(errorMessage(err));
+      statusError(node, setupError);
+    }
+
+    function report(outcome: DeskOutcome): void {
+      const refused = outcome.questions.filter((q) => !q.accepted).map((q) => q.id);
+      const accepted = outcome.questions.filter((q) => q.accepted).map((q) => q.id);
+      if (accepted.length) node.log(`IBKR questions accepted by rule: ${accepted.join(', ')}`);
+      if (refused.length) node.warn(`IBKR questions refused by rule: ${refused.join(', ')}`);
+      if (!outcome.error) setStatus(node, 'green', 'dot', outcome.status);
+    }
+
+    handleInput(node, async (msg, send) => {
+      if (setupError) throw setupError;
+      if (ibkr?.settingsError) throw ibkr.settingsError;
+      if (msg.topic === 'kill-switch') {
+        const state = (await (desk as Promise<IbkrOrderDesk>)).setKillSwitch(msg.payload);
+        setStatus(node, state === 'ACTIVE' ? 'green' : 'red', state === 'ACTIVE' ? 'dot' : 'ring', `kill switch ${state}`);
+        return;
+      }
+      const whatIf = msg.whatIf === undefined ? whatIfDefault : msg.whatIf === true;
+      const { intent, conid, symbol } = intentFromMessage(msg.topic, msg.payload, signals, whatIf);
+      if (!intent) {
+        setStatus(node, 'grey', 'ring', 'NO_SIGNAL ignored');
+        return;
+      }
+      const engine = await (desk as Promise<IbkrOrderDesk>);
+      setStatus(node, 'blue', 'ring', `${intent.kind} sending…`);
+      const outcome = await engine.execute(intent, { conid, symbol });
+      for (const m of outcome.messages) send(asMessage(m));
+      report(outcome);
+      if (outcome.error) throw outcome.error;
+    });
+
+    handleClose(node, () => {
+      closed = true;
+      orders?.unsubscribe();
+      stopGaps?.();
+      unsubscribeState?.();
+    });
+  }
+
+  RED.nodes.registerType('ibkr-order', IbkrOrderNode);
+};

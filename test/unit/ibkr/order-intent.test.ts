@@ -1,0 +1,265 @@
+import { strict as assert } from 'assert';
+import fc from 'fast-check';
+import { InvalidInputError } from '../../../lib/errors';
+import { IbkrOrderDesk, RiskDeniedError, type DeskClient } from '../../../lib/ibkr/order-desk';
+import {
+  ClientOrderIds,
+  DEFAULT_SIGNAL_SETTINGS,
+  applyModify,
+  intentFromMessage,
+  parseOrderRequest,
+  planEntry,
+  signalToIntent,
+  type EntryIntent,
+} from '../../../lib/ibkr/order-intent';
+import { RejectedError, TimeoutError } from '../../../lib/ibkr/errors';
+import type { LiveOrder, OrderRequest as IbkrOrderRequest, PlacedOrder } from '../../../lib/ibkr/types';
+import { RiskGuard } from '../../../lib/strategy/risk';
+
+const LONG = { signal: 'LONG', entry: 5000, stop: 4998.25, targets: [5003.5, 5005.25], bar: { t: Date.UTC(2026, 2, 10, 14, 41) } };
+const CONTRACT = { conid: 495512557, secType: 'FUT' };
+
+/** A client that records every call the desk makes and answers like IBKR would. */
+function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrderRequest[]) => Promise<PlacedOrder[]>; live?: LiveOrder[] } = {}) {
+  const calls: string[] = [];
+  let nextId = 1000;
+  const client = {
+    tradingEnabled: options.trading ?? true,
+    async placeOrders(orders: IbkrOrderRequest[]) {
+      calls.push('placeOrders');
+      if (options.place) return options.place(orders);
+      return orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null }));
+    },
+    async modifyOrder(orderId: number) {
+      calls.push('modifyOrder');
+      return { orderId, status: 'Submitted', clientOrderId: null };
+    },
+    async cancelOrder(orderId: number) {
+      calls.push(`cancelOrder ${orderId}`);
+      return { orderId, conid: null, accountId: null, message: 'Request was submitted' };
+    },
+    async whatIf() {
+      calls.push('whatIf');
+      throw new Error('not used');
+    },
+    async liveOrders() {
+      calls.push('liveOrders');
+      return options.live ?? [];
+    },
+    async positions() {
+      calls.push('positions');
+      return [];
+    },
+    async portfolioAccounts() {
+      calls.push('portfolioAccounts');
+      return [];
+    },
+    async futures() {
+      return { ES: [{ symbol: 'ES', conid: CONTRACT.conid, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] };
+    },
+    async secdefSearch() {
+      return [];
+    },
+    async contractInfo(conid: number) {
+      return { conid, symbol: 'ES', secType: 'FUT', tradingClass: 'ES', localSymbol: 'ESZ9', underlyingConid: null, multiplier: 50, maturityDate: null, exchange: 'CME', currency: 'USD' };
+    },
+  };
+  return { client: client as unknown as DeskClient, calls };
+}
+
+function desk(client: DeskClient, risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 })) {
+  return new IbkrOrderDesk({ client, risk, questions: { accepted: ['o10331'], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
+}
+
+describe('order intents (signal / order message → IBKR order bodies)', () => {
+  it('turns a LONG into a market buy with a sell stop and a sell take-profit at TP1, children tied to the parent cOID', () => {
+    const intent = signalToIntent(LONG, DEFAULT_SIGNAL_SETTINGS) as EntryIntent;
+    const legs = planEntry(intent, CONTRACT, 'mia-1');
+    assert.deepEqual(
+      legs.map((l) => [l.role, l.clientOrderId, l.order.side, l.order.orderType, l.order.price, l.order.parentId, l.order.clientOrderId]),
+      [
+        ['entry', 'mia-1', 'BUY', 'MKT', undefined, undefined, 'mia-1'],
+        ['stop', 'mia-1:stop', 'SELL', 'STP', 4998.25, 'mia-1', undefined],
+        ['target', 'mia-1:target', 'SELL', 'LMT', 5003.5, 'mia-1', undefined],
+      ],
+    );
+    assert.ok(legs.every((l) => l.order.quantity === 1 && l.order.conid === CONTRACT.conid && l.order.secType === 'FUT'));
+  });
+
+  it('mirrors a SHORT, with a limit entry at the signal price and TP2 when the node says so', () => {
+    const short = { ...LONG, signal: 'SHORT', stop: 5001.75, targets: [4996.5, 4994.75] };
+    const intent = signalToIntent(short, { quantity: 2, entryType: 'limit', targetIndex: 1, tif: 'day' }) as EntryIntent;
+    const legs = planEntry(intent, CONTRACT, 'mia-2');
+    assert.deepEqual(
+      legs.map((l) => [l.order.side, l.order.orderType, l.order.price, l.order.quantity]),
+      [
+        ['SELL', 'LMT', 5000, 2],
+        ['BUY', 'STP', 5001.75, 2],
+        ['BUY', 'LMT', 4994.75, 2],
+      ],
+    );
+  });
+
+  it('ignores NO_SIGNAL', () => {
+    assert.equal(signalToIntent({ signal: 'NO_SIGNAL', entry: null, stop: null, targets: [] }, DEFAULT_SIGNAL_SETTINGS), null);
+  });
+
+  it('refuses a signal whose stop is on the wrong side of its entry', () => {
+    assert.throws(() => signalToIntent({ ...LONG, stop: 5002 }, DEFAULT_SIGNAL_SETTINGS), /either side of the entry|wrong way round/);
+  });
+
+  it('maps a stop-limit order: IBKR takes the limit as price and the trigger as auxPrice', () => {
+    const intent = parseOrderRequest({ action: 'sell', quantity: 1, type: 'stop-limit', price: 4990, stopPrice: 4991 }) as EntryIntent;
+    const [parent] = planEntry(intent, CONTRACT, 'x');
+    assert.deepEqual([parent?.order.orderType, parent?.order.price, parent?.order.auxPrice], ['STOP_LIMIT', 4990, 4991]);
+  });
+
+  it('refuses prices off the ES tick grid and a bracket with more than one target', () => {
+    const intent = parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }) as EntryIntent;
+    assert.throws(() => planEntry(intent, CONTRACT, 'x'), /not on the 0.25 price grid: use 5000/);
+    assert.throws(() => parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', bracket: { stop: 4990, targets: [5010, 5020] } }), /exactly one take-profit/);
+  });
+
+  it('modifies a stop by moving its price, and never sends the original cOID again', () => {
+    const stop: IbkrOrderRequest = { conid: 1, side: 'SELL', orderType: 'STP', price: 4990, quantity: 1, clientOrderId: 'a' };
+    const next = applyModify(stop, { kind: 'modify', clientOrderId: 'a', stopPrice: 4992.5 });
+    assert.equal(next.price, 4992.5);
+    assert.equal(next.clientOrderId, undefined);
+    assert.throws(() => applyModify(stop, { kind: 'modify', price: 4993 }), /no limit price/);
+  });
+
+  it('makes a new client order id per intent and honours a trader’s own id only once', () => {
+    const ids = new ClientOrderIds();
+    const made = new Set(Array.from({ length: 500 }, () => ids.next(1_700_000_000_000)));
+    assert.equal(made.size, 500);
+    assert.equal(ids.claim('mine-1'), 'mine-1');
+    assert.throws(() => ids.claim('mine-1'), /never reused/);
+  });
+
+  it('reads the topic first, the payload shape without a topic, and refuses anything else', () => {
+    assert.equal(intentFromMessage(undefined, { action: 'cancel-all' }, DEFAULT_SIGNAL_SETTINGS, false).intent?.kind, 'cancel-all');
+    assert.equal(intentFromMessage('signal', LONG, DEFAULT_SIGNAL_SETTINGS, false).intent?.kind, 'entry');
+    assert.throws(() => intentFromMessage('quote', { last: 1 }, DEFAULT_SIGNAL_SETTINGS, false), /not handled/);
+  });
+});
+
+describe('order desk', () => {
+  it('sends nothing while trading is disabled, and says how to enable it', async () => {
+    const { client, calls } = recordingClient({ trading: false });
+    const outcome = await desk(client).execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+    assert.match(String(outcome.error?.message), /trading is disabled.*Trading enabled/);
+    assert.deepEqual(calls, []);
+  });
+
+  it('reports a risk denial as a rejected update naming the rule, without placing', async () => {
+    const { client, calls } = recordingClient();
+    const outcome = await desk(client, new RiskGuard({ tradingHoursEnabled: false, maxOrderSize: 1 })).execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'market', clientOrderId: 'r1' }));
+    assert.ok(outcome.error instanceof RiskDeniedError);
+    assert.equal((outcome.error as RiskDeniedError).rule, 'max-order-size');
+    assert.equal((outcome.messages[0]?.payload as { clientOrderId: string }).clientOrderId, 'r1');
+    assert.equal((outcome.messages[0]?.payload as { status: string }).status, 'rejected');
+    assert.ok(!calls.includes('placeOrders'));
+  });
+
+  it('counts working entries against the maximum position', async () => {
+    const { client } = recordingClient();
+    const d = desk(client, new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2 }));
+    const first = await d.execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'limit', price: 4990 }));
+    assert.equal(first.error, undefined);
+    const second = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 4989 }));
+    assert.equal((second.error as RiskDeniedError).rule, 'max-position');
+  });
+
+  it('reports an IBKR rejection as a rejected update with IBKR’s text', async () => {
+    const { client } = recordingClient({ place: () => Promise.reject(new RejectedError('IBKR rejected the order: Invalid price.', 'Invalid price')) });
+    const outcome = await desk(client).execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', clientOrderId: 'rej' }));
+    assert.match(String((outcome.messages[0]?.payload as { reason: string }).reason), /Invalid price/);
+  });
+
+  it('does not claim a lost order was rejected: its outcome is unknown and it is never re-sent', async () => {
+    let attempts = 0;
+    const { client } = recordingClient({
+      place: () => {
+        attempts += 1;
+        return Promise.reject(new TimeoutError('IBKR did not answer the order in time, and it is not in live orders: it was NOT resent.'));
+      },
+    });
+    const outcome = await desk(client).execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+    assert.equal(attempts, 1);
+    assert.deepEqual(outcome.messages, []);
+    assert.match(String(outcome.error?.message), /NOT resent/);
+  });
+
+  it('cancels a bracket leg by its local id, and cancel-all with -1', async () => {
+    const { client, calls } = recordingClient();
+    const d = desk(client);
+    await d.execute(signalToIntent(LONG, DEFAULT_SIGNAL_SETTINGS) as EntryIntent, {});
+    const placed = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', clientOrderId: 'p1', bracket: { stop: 4990, targets: [5010] } }));
+    assert.equal(placed.error, undefined);
+    await d.execute(parseOrderRequest({ action: 'cancel', clientOrderId: 'p1:stop' }));
+    await d.execute(parseOrderRequest({ action: 'cancel-all' }));
+    assert.deepEqual(calls.filter((c) => c.startsWith('cancel')), ['cancelOrder 1004', 'cancelOrder -1']);
+  });
+
+  it('reports a fill that happened while the stream was down, from IBKR’s live orders', async () => {
+    const live: LiveOrder[] = [];
+    const { client } = recordingClient({ live });
+    const d = desk(client);
+    const placed = await d.execute(parseOrderRequest({ action: 'sell', quantity: 1, type: 'limit', price: 5010, clientOrderId: 'gap-1' }));
+    const orderId = Number((placed.messages[0]?.payload as { serverOrderId: string }).serverOrderId);
+    live.push({ accountId: 'DU1', conid: CONTRACT.conid, orderId, clientOrderId: 'gap-1', status: 'Filled', side: 'SELL', orderType: 'Limit', quantity: 1, filledQuantity: 1, remainingQuantity: 0, averagePrice: 5010, price: 5010, timeInForce: 'DAY', lastExecutionTime: 1_773_000_000_000 });
+    const caught = await d.reconcile();
+    assert.deepEqual(
+      caught.map((m) => [m.topic, (m.payload as { clientOrderId: string }).clientOrderId]),
+      [
+        ['order-update', 'gap-1'],
+        ['fill', 'gap-1'],
+      ],
+    );
+    assert.deepEqual(await d.reconcile(), [], 'nothing twice');
+  });
+
+  it('never sends anything to the order endpoints for a malformed order or signal message (property)', async () => {
+    const valid = { action: 'buy', quantity: 1, type: 'limit', price: 5000, bracket: { stop: 4990, targets: [5010] } };
+    const breakers: fc.Arbitrary<Record<string, unknown>>[] = [
+      fc.constantFrom('action', 'quantity', 'type', 'price').map((k) => {
+        const copy: Record<string, unknown> = { ...valid };
+        delete copy[k];
+        return copy;
+      }),
+      fc.oneof(fc.double(), fc.string(), fc.constant(null), fc.integer({ max: 0 })).filter((q) => !(typeof q === 'number' && Number.isInteger(q) && q > 0 && q <= 10_000)).map((quantity) => ({ ...valid, quantity })),
+      fc.oneof(fc.double({ max: 0 }), fc.constant(Number.NaN), fc.constant(Infinity), fc.string()).map((price) => ({ ...valid, price })),
+      fc.string().filter((a) => !['buy', 'sell', 'modify', 'cancel', 'cancel-all'].includes(a)).map((action) => ({ ...valid, action })),
+      fc.double({ min: 5000, max: 6000, noNaN: true }).map((stop) => ({ ...valid, bracket: { stop, targets: [5010] } })),
+      fc.array(fc.double({ min: 4000, max: 6000, noNaN: true }), { minLength: 2, maxLength: 4 }).map((targets) => ({ ...valid, bracket: { stop: 4990, targets } })),
+      fc.string({ minLength: 41 }).map((clientOrderId) => ({ ...valid, clientOrderId })),
+      fc.constantFrom('modify', 'cancel').map((action) => ({ action })),
+    ];
+    const malformedSignal = fc.record({
+      signal: fc.constantFrom('LONG', 'SHORT', 'long', 'BUY', ''),
+      entry: fc.oneof(fc.constant(null), fc.double({ min: -10, max: 0 }), fc.string()),
+      stop: fc.oneof(fc.constant(null), fc.double()),
+      targets: fc.oneof(fc.constant([]), fc.constant(null), fc.array(fc.string())),
+    });
+    const message = fc.oneof(
+      fc.oneof(...breakers).map((payload) => ({ topic: 'order', payload: payload as unknown })),
+      malformedSignal.map((payload) => ({ topic: 'signal', payload: payload as unknown })),
+      fc.anything().map((payload) => ({ topic: 'order', payload })),
+    );
+    await fc.assert(
+      fc.asyncProperty(message, async ({ topic, payload }) => {
+        const { client, calls } = recordingClient();
+        let refusal: unknown;
+        try {
+          const parsed = intentFromMessage(topic, payload, DEFAULT_SIGNAL_SETTINGS, false);
+          if (parsed.intent) refusal = (await desk(client).execute(parsed.intent, { conid: parsed.conid, symbol: parsed.symbol })).error;
+        } catch (err) {
+          refusal = err;
+        }
+        assert.ok(refusal instanceof InvalidInputError, `refused as invalid input: ${JSON.stringify(payload)} → ${String(refusal)}`);
+        assert.ok(!calls.some((c) => c === 'placeOrders' || c === 'modifyOrder' || c.startsWith('cancelOrder') || c === 'whatIf'), JSON.stringify(calls));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
