@@ -8,11 +8,25 @@
 // - A "1 per 5 s" family holds its single slot until 5 s after its request was actually sent. Bottleneck's own
 //   minTime counts from when the family released the job, which can be long before the global limiter sent it
 //   (a pause, a backlog): two queued live-order calls would then leave back to back.
-// pause() holds the whole tree by draining the global reservoir to 0 (shared over Redis when clustered).
+// pause() holds the whole tree by draining the global reservoir to 0. Clustered (./cluster.ts), the reservoir would be
+// shared in Redis and stay drained if this instance died mid-pause, so the pause is broadcast instead and every
+// instance holds itself.
 
 import { EventEmitter } from 'node:events';
 import Bottleneck from 'bottleneck';
-import { ConnectionClosedError } from './errors';
+import {
+  CLUSTER_JOB_GRACE_MS,
+  CLUSTER_KEY_TTL_MS,
+  ClusterUnavailableError,
+  decodePause,
+  encodePause,
+  openClusterConnection,
+  resolveClusterId,
+  type ClusterSettings,
+} from './cluster';
+import { ConnectionClosedError, IbkrError } from './errors';
+
+export type { ClusterSettings } from './cluster';
 
 export type RatePreset = 'ibkr-10rps' | 'conservative-50rpm';
 
@@ -51,6 +65,10 @@ export const FAMILY_LIMITS: Record<string, FamilyLimit> = {
 
 const PAUSED: unique symbol = Symbol('paused');
 
+/** Clustered: how long a request waits for Redis before it fails with ClusterUnavailableError. */
+export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
+const WARNING_INTERVAL_MS = 30_000;
+
 export type EndpointFamily = keyof typeof FAMILY_LIMITS | 'other';
 
 /** The family of a request path (with or without /v1/api and query string). */
@@ -74,18 +92,9 @@ export function endpointFamily(method: string, path: string): EndpointFamily {
   return 'other';
 }
 
-/** Passed through to Bottleneck so several Node-RED instances can share one username's limits over Redis. */
-export interface ClusterSettings {
-  datastore: 'ioredis' | 'redis';
-  clientOptions?: unknown;
-  clusterNodes?: unknown;
-  /** Shared by every instance that uses the same IBKR username. */
-  id: string;
-  clearDatastore?: boolean;
-}
-
 export interface LimiterOptions {
   preset?: RatePreset;
+  /** Shares the limits with every instance of the same IBKR username over Redis. */
   cluster?: ClusterSettings;
   /** First pause after a 429 when IBKR gives no Retry-After; doubled per consecutive 429. */
   backoffInitialMs?: number;
@@ -112,7 +121,8 @@ export interface PauseEvent {
 }
 
 /**
- * Events: 'paused' (PauseEvent), 'resumed' (). Errors from stop() reject waiting requests with ConnectionClosedError.
+ * Events: 'paused' (PauseEvent), 'resumed' (), 'log' (level, message). Errors from stop() reject waiting requests with
+ * ConnectionClosedError; clustered, a Redis failure rejects them with ClusterUnavailableError.
  */
 export class IbkrLimiter extends EventEmitter {
   private readonly global: Bottleneck;
@@ -126,30 +136,80 @@ export class IbkrLimiter extends EventEmitter {
   private consecutive429 = 0;
   private stopped = false;
   private readonly counts = { scheduled: 0, inFlight: 0, sent: 0, rateLimited: 0 };
+  private readonly cluster: { id: string; connection: Bottleneck.IORedisConnection; self: string } | undefined;
+  private connected = false;
+  private lastWarning = { message: '', at: 0 };
 
   constructor(options: LimiterOptions = {}) {
     super();
     this.options = options;
     this.now = options.now ?? Date.now;
+    if (options.cluster) {
+      const id = resolveClusterId(options.cluster);
+      const connection = openClusterConnection(options.cluster.redis);
+      connection.on('error', (err: unknown) => this.warn(err));
+      this.cluster = { id, connection, self: Math.random().toString(36).slice(2) };
+    }
     const perSecond = RATE_PRESETS[options.preset ?? 'ibkr-10rps'].perSecond;
-    this.global = new Bottleneck({
-      ...this.clusterSettings('global'),
-      minTime: Math.ceil((1000 / perSecond) * JITTER_MARGIN),
-      maxConcurrent: null,
-    });
-    this.global.on('error', (err: unknown) => this.emit('log', 'warn', `IBKR rate limiter: ${String(err)}`));
+    this.global = this.limiter('global', { minTime: Math.ceil((1000 / perSecond) * JITTER_MARGIN), maxConcurrent: null });
+    if (this.cluster) this.global.on('message', (text: string) => this.onClusterMessage(text));
   }
 
-  private clusterSettings(name: string): Bottleneck.ConstructorOptions {
+  /** One limiter of the tree; clustered, its state lives in Redis under the username's id. */
+  private limiter(name: string, settings: Bottleneck.ConstructorOptions): Bottleneck {
+    if (!this.cluster) {
+      const local = new Bottleneck({ id: name, ...settings });
+      local.on('error', (err: unknown) => this.warn(err));
+      return local;
+    }
+    const shared = new Bottleneck({
+      id: `${this.cluster.id}:${name}`,
+      connection: this.cluster.connection,
+      timeout: CLUSTER_KEY_TTL_MS,
+      clearDatastore: false,
+      ...settings,
+    });
+    shared.on('error', (err: unknown) => this.warn(err));
+    // The first instance to create the keys wrote its settings; ours replace them, so the last started wins.
+    // (typed as returning the limiter; it returns a promise)
+    Promise.resolve(shared.updateSettings(settings) as unknown).catch((err: unknown) => this.warn(err));
+    return shared;
+  }
+
+  /** A Redis outage makes ioredis report every reconnect attempt: one warning per message per 30 s is enough. */
+  private warn(err: unknown): void {
+    const message = `IBKR rate limiter: ${err instanceof Error ? err.message : String(err)}`;
+    const now = this.now();
+    if (message === this.lastWarning.message && now - this.lastWarning.at < WARNING_INTERVAL_MS) return;
+    this.lastWarning = { message, at: now };
+    this.emit('log', 'warn', message);
+  }
+
+  /**
+   * Clustered: resolves once Redis answers, rejects with ClusterUnavailableError after CLUSTER_CONNECT_TIMEOUT_MS
+   * (Bottleneck itself would wait for ever). Local: resolves at once.
+   */
+  ready(path = 'limiter start'): Promise<void> {
     const cluster = this.options.cluster;
-    if (!cluster) return { id: name };
-    return {
-      id: `${cluster.id}:${name}`,
-      datastore: cluster.datastore,
-      clientOptions: cluster.clientOptions,
-      clusterNodes: cluster.clusterNodes,
-      clearDatastore: cluster.clearDatastore ?? false,
-    };
+    if (!cluster || this.connected) return Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no connection within ${CLUSTER_CONNECT_TIMEOUT_MS / 1000} s`)), CLUSTER_CONNECT_TIMEOUT_MS);
+    });
+    return Promise.race([this.global.ready(), timeout]).then(
+      () => {
+        clearTimeout(timer);
+        this.connected = true;
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        throw new ClusterUnavailableError(cluster.redis, path, err);
+      },
+    );
+  }
+
+  get clusterId(): string | undefined {
+    return this.cluster?.id;
   }
 
   private limitOf(name: string): FamilyLimit | undefined {
@@ -161,10 +221,7 @@ export class IbkrLimiter extends EventEmitter {
     if (!limit) return undefined;
     let limiter = this.families.get(name);
     if (!limiter) {
-      limiter = new Bottleneck({
-        ...this.clusterSettings(name),
-        maxConcurrent: limit.kind === 'concurrent' ? limit.max : 1,
-      });
+      limiter = this.limiter(name, { maxConcurrent: limit.kind === 'concurrent' ? limit.max : 1 });
       this.families.set(name, limiter);
     }
     return limiter;
@@ -172,6 +229,12 @@ export class IbkrLimiter extends EventEmitter {
 
   /** Runs `send` when the global limit, the family limit and any pause allow it. */
   schedule<T>(method: string, path: string, send: () => Promise<T>): Promise<T> {
+    if (this.stopped) return Promise.reject(new ConnectionClosedError(path));
+    if (this.cluster && !this.connected) return this.ready(path).then(() => this.scheduleNow(method, path, send));
+    return this.scheduleNow(method, path, send);
+  }
+
+  private scheduleNow<T>(method: string, path: string, send: () => Promise<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new ConnectionClosedError(path));
     const familyName = endpointFamily(method, path);
     const family = this.family(familyName);
@@ -207,18 +270,22 @@ export class IbkrLimiter extends EventEmitter {
         if (!started) this.counts.scheduled -= 1;
         started = true;
         if (this.stopped) throw new ConnectionClosedError(path);
+        // Our own errors and the request's pass as they are; anything else came from Redis, before any send.
+        if (this.options.cluster && !(err instanceof IbkrError) && !sentAt) throw new ClusterUnavailableError(this.options.cluster.redis, path, err);
         throw err;
       });
+    // Clustered, a slot held by an instance that dies is freed by Redis after this (see ./cluster.ts).
+    const jobOptions = (heldMs: number): Bottleneck.JobOptions => (this.cluster ? { expiration: heldMs + CLUSTER_JOB_GRACE_MS } : {});
 
     if (!family || !limit) return settle(sendThroughGlobal());
-    if (limit.kind === 'concurrent') return settle(family.schedule(sendThroughGlobal));
+    if (limit.kind === 'concurrent') return settle(family.schedule(jobOptions(0), sendThroughGlobal));
 
     // Interval family: hold the single slot until intervalMs after the actual send (see the header comment);
     // the caller gets its answer at once, only the next request of the family waits.
     return settle(
       new Promise<T>((resolve, reject) => {
         family
-          .schedule(async () => {
+          .schedule(jobOptions(limit.intervalMs), async () => {
             try {
               resolve(await sendThroughGlobal());
             } catch (err) {
@@ -247,21 +314,38 @@ export class IbkrLimiter extends EventEmitter {
 
   /** Holds every request of the connection for `ms` (at least; a longer pause in force is kept). */
   pause(ms: number, reason: string): void {
-    if (this.stopped) return;
+    if (!this.holdFor(ms, reason)) return;
+    if (this.cluster) {
+      this.global.publish(encodePause({ from: this.cluster.self, ms, reason })).catch((err: unknown) => this.warn(err));
+    } else {
+      void this.global.updateSettings({ reservoir: 0 });
+    }
+  }
+
+  /** Pauses this instance only; false when a pause at least as long is already in force. */
+  private holdFor(ms: number, reason: string): boolean {
+    if (this.stopped) return false;
     const until = this.now() + ms;
-    if (until <= this.pausedUntil) return;
+    if (until <= this.pausedUntil) return false;
     this.pausedUntil = until;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
-    void this.global.updateSettings({ reservoir: 0 });
     this.pauseTimer = setTimeout(() => this.resume(), ms);
     this.emit('paused', { ms, until, reason } satisfies PauseEvent);
+    return true;
+  }
+
+  /** Another instance of the same username was rate-limited: IBKR's penalty applies to us too. */
+  private onClusterMessage(text: string): void {
+    const message = decodePause(text);
+    if (!message || message.from === this.cluster?.self) return;
+    this.holdFor(message.ms, `${message.reason}, on another instance sharing this IBKR username`);
   }
 
   private resume(): void {
     this.pauseTimer = undefined;
     this.pausedUntil = 0;
     if (this.stopped) return;
-    void this.global.updateSettings({ reservoir: null });
+    if (!this.cluster) void this.global.updateSettings({ reservoir: null });
     const waiters = [...this.resumeWaiters];
     this.resumeWaiters.clear();
     for (const w of waiters) w.resolve();
@@ -321,6 +405,13 @@ export class IbkrLimiter extends EventEmitter {
     await Promise.all(
       all.map((l) => l.stop({ dropWaitingJobs: true, dropErrorMessage: 'IBKR connection closed' }).catch(() => undefined)),
     );
-    await Promise.all(all.map((l) => l.disconnect(false).catch(() => undefined)));
+    if (!this.cluster) {
+      await Promise.all(all.map((l) => l.disconnect(false).catch(() => undefined)));
+      return;
+    }
+    // The shared connection stops every limiter's heartbeat and closes both sockets; a limiter's own disconnect()
+    // would only unsubscribe, and against an unreachable Redis that command fails unhandled inside Bottleneck.
+    const connection = this.cluster.connection;
+    await (this.connected ? connection.disconnect(true) : Promise.reject(new Error('never connected'))).catch(() => connection.disconnect(false));
   }
 }
