@@ -1,0 +1,378 @@
+// The SPX / SPXW option chain as IBKR's Web API gives it (fact sheet, section 2, "SPX option conids"):
+//   discovery  secdef/search SPX → secdef/strikes per month → secdef/info per (month, strike, right), which lists
+//              every expiry of that month; kept are the chosen expiries, by maturityDate and trading class
+//              (SPX = AM-settled monthlies, SPXW = PM-settled weeklies and dailies). Cached for the trading day.
+//   quotes     snapshots of at most 100 conids each, all batches submitted at once (the connection's limiter paces
+//              them at IBKR's 10/s); greeks that arrive after the prices are asked again a bounded number of times.
+// The result is one `chain` message (lib/contracts Chain).
+
+import type { Chain, OptionQuote, Right } from '../contracts';
+import { InvalidInputError } from '../errors';
+import { NEW_YORK, zonedParts } from '../clock';
+import { IbkrError, NotFoundError } from './errors';
+import { sleep, realScheduler, type Scheduler } from './scheduler';
+import type { OptionStrikes, SecdefInfo, SecdefSearchResult, SnapshotRow } from './types';
+
+export interface ChainApi {
+  secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]>;
+  secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string }): Promise<OptionStrikes>;
+  secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string }): Promise<SecdefInfo[]>;
+  snapshot(conids: number[], fields: string[]): Promise<SnapshotRow[]>;
+}
+
+export type TradingClass = 'SPX' | 'SPXW';
+export type ExpirySelection = { kind: '0dte' } | { kind: 'next'; count: number } | { kind: 'range'; from: string; to: string };
+export type StrikeWindow = { kind: 'percent'; percent: number } | { kind: 'strikes'; count: number };
+
+export interface ChainRequest {
+  expiries: ExpirySelection;
+  window: StrikeWindow;
+  /** Which series: SPX (AM monthlies), SPXW (PM weeklies and dailies), or both. */
+  classes: TradingClass[];
+}
+
+export interface ListedExpiry {
+  expiry: string; // YYYYMMDD
+  tradingClass: TradingClass;
+  settlement: 'AM' | 'PM';
+}
+
+export interface ChainProgress {
+  phase: 'discovery' | 'quotes';
+  done: number;
+  total: number;
+}
+
+export interface ChainStats {
+  discoveryCalls: number;
+  /** Snapshot requests made (each may be several HTTP calls: IBKR's pre-flight comes first). */
+  snapshotRequests: number;
+  batches: number;
+  /** Contracts still without greeks after the last retry. */
+  missingGreeks: number;
+  /** The data is not real-time (delayed or frozen) for at least one contract: IBKR's field 6509. */
+  delayed: boolean;
+}
+
+export interface OptionsChainOptions {
+  /** How many more times a batch whose greeks are missing is asked again. */
+  greekRetries?: number;
+  /** IBKR refreshes snapshot values every 500 ms. */
+  greekRetryMs?: number;
+  scheduler?: Scheduler;
+}
+
+/** IBKR: the SPX index conid (fact sheet, section 2). */
+export const SPX_INDEX_CONID = 416904;
+/** IBKR: at most 100 conids per snapshot (fact sheet, section 2). */
+export const SNAPSHOT_BATCH = 100;
+
+const QUOTE_FIELDS = ['bid', 'ask', 'last', 'impliedVol', 'delta', 'gamma', 'optionOpenInterest', 'optionVolume'];
+const MONTH_TOKENS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+
+/** "20270319" → "MAR27", the month token of secdef/search and strikes. */
+export function monthToken(yyyymmdd: string): string {
+  return `${MONTH_TOKENS[Number(yyyymmdd.slice(4, 6)) - 1] ?? ''}${yyyymmdd.slice(2, 4)}`;
+}
+
+function monthOrder(token: string): number {
+  return Number(token.slice(3)) * 12 + MONTH_TOKENS.indexOf(token.slice(0, 3));
+}
+
+/** SPX options expire on New York dates. */
+export function newYorkDate(now: number): string {
+  const p = zonedParts(now, NEW_YORK);
+  return `${p.year}${String(p.month).padStart(2, '0')}${String(p.day).padStart(2, '0')}`;
+}
+
+function settlementOf(tradingClass: TradingClass): 'AM' | 'PM' {
+  return tradingClass === 'SPX' ? 'AM' : 'PM';
+}
+
+function isTradingClass(value: string): value is TradingClass {
+  return value === 'SPX' || value === 'SPXW';
+}
+
+/** The strikes of the window around spot, from a month's candidate strikes (sorted ascending). */
+export function strikesInWindow(strikes: readonly number[], spot: number, window: StrikeWindow): number[] {
+  const sorted = [...new Set(strikes)].sort((a, b) => a - b);
+  if (window.kind === 'percent') {
+    const lo = spot * (1 - window.percent / 100);
+    const hi = spot * (1 + window.percent / 100);
+    return sorted.filter((k) => k >= lo && k <= hi);
+  }
+  const below = sorted.filter((k) => k <= spot).slice(-window.count);
+  const above = sorted.filter((k) => k > spot).slice(0, window.count);
+  return [...below, ...above];
+}
+
+/** The expiries a selection picks from those listed (sorted), on the New York trading date `today`. */
+export function selectExpiries(listed: readonly ListedExpiry[], selection: ExpirySelection, today: string): ListedExpiry[] {
+  const upcoming = listed.filter((e) => e.expiry >= today);
+  switch (selection.kind) {
+    case '0dte':
+      return upcoming.filter((e) => e.expiry === today);
+    case 'next': {
+      const dates = [...new Set(upcoming.map((e) => e.expiry))].slice(0, selection.count);
+      return upcoming.filter((e) => dates.includes(e.expiry));
+    }
+    case 'range':
+      return upcoming.filter((e) => e.expiry >= selection.from && e.expiry <= selection.to);
+  }
+}
+
+export function validateChainRequest(request: ChainRequest): void {
+  const e = request.expiries;
+  if (e.kind === 'next' && !(Number.isInteger(e.count) && e.count >= 1 && e.count <= 60)) {
+    throw new InvalidInputError(`Options chain: "next expiries" must be 1 to 60 (got ${String(e.count)}).`);
+  }
+  if (e.kind === 'range' && !(/^\d{8}$/.test(e.from) && /^\d{8}$/.test(e.to) && e.from <= e.to)) {
+    throw new InvalidInputError(`Options chain: the expiry range must be two dates YYYYMMDD, first ≤ last (got ${e.from} – ${e.to}).`);
+  }
+  const w = request.window;
+  if (w.kind === 'percent' && !(w.percent > 0 && w.percent <= 50)) {
+    throw new InvalidInputError(`Options chain: the strike window must be between 0 and 50 % around spot (got ${String(w.percent)}).`);
+  }
+  if (w.kind === 'strikes' && !(Number.isInteger(w.count) && w.count >= 1 && w.count <= 500)) {
+    throw new InvalidInputError(`Options chain: the strike window must be 1 to 500 strikes each side of spot (got ${String(w.count)}).`);
+  }
+  if (request.classes.length === 0 || !request.classes.every(isTradingClass)) {
+    throw new InvalidInputError('Options chain: choose SPX (AM monthlies), SPXW (PM weeklies and dailies) or both.');
+  }
+}
+
+interface DayCache {
+  day: string;
+  search?: Promise<{ conid: number; months: string[] }>;
+  strikes: Map<string, Promise<number[]>>;
+  expiries: Map<string, Promise<ListedExpiry[]>>;
+  info: Map<string, Promise<SecdefInfo[]>>;
+}
+
+interface Discovered {
+  conid: number;
+  expiry: string;
+  tradingClass: TradingClass;
+  strike: number;
+  right: Right;
+}
+
+/** One per IBKR connection and underlying: the discovery cache lives as long as the trading day. */
+export class OptionsChainFetcher {
+  private readonly scheduler: Scheduler;
+  private cache: DayCache | undefined;
+  private discoveryCalls = 0;
+
+  constructor(
+    private readonly api: ChainApi,
+    private readonly options: OptionsChainOptions = {},
+  ) {
+    this.scheduler = options.scheduler ?? realScheduler;
+  }
+
+  private day(now: number): DayCache {
+    const day = newYorkDate(now);
+    if (this.cache?.day !== day) this.cache = { day, strikes: new Map(), expiries: new Map(), info: new Map() };
+    return this.cache;
+  }
+
+  /** Counts a discovery call; a failed one is dropped from the cache so the next refresh asks again. */
+  private cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+    let hit = map.get(key);
+    if (!hit) {
+      this.discoveryCalls += 1;
+      hit = load();
+      map.set(key, hit);
+      hit.catch(() => map.delete(key));
+    }
+    return hit;
+  }
+
+  private search(cache: DayCache): Promise<{ conid: number; months: string[] }> {
+    if (!cache.search) {
+      this.discoveryCalls += 1;
+      cache.search = this.api.secdefSearch('SPX').then((results) => {
+        const spx = results.find((r) => r.conid === SPX_INDEX_CONID) ?? results.find((r) => r.symbol === 'SPX' && r.conid > 0);
+        if (!spx) throw new NotFoundError('IBKR found no SPX index in secdef search: check the market-data permissions of the account (CBOE indices).');
+        const months = spx.sections.filter((s) => s.secType === 'OPT').flatMap((s) => s.months.map((m) => m.toUpperCase()));
+        return { conid: spx.conid, months: [...new Set(months)].sort((a, b) => monthOrder(a) - monthOrder(b)) };
+      });
+      cache.search.catch(() => {
+        if (this.cache === cache) cache.search = undefined;
+      });
+    }
+    return cache.search;
+  }
+
+  private strikes(cache: DayCache, conid: number, month: string): Promise<number[]> {
+    return this.cached(cache.strikes, month, async () => {
+      const s = await this.api.secdefStrikes({ conid, month, secType: 'OPT' });
+      return [...new Set([...s.call, ...s.put])].sort((a, b) => a - b);
+    });
+  }
+
+  private info(cache: DayCache, conid: number, month: string, strike: number, right: Right): Promise<SecdefInfo[]> {
+    return this.cached(cache.info, `${month}|${strike}|${right}`, async () => {
+      try {
+        return await this.api.secdefInfo({ conid, month, secType: 'OPT', strike, right });
+      } catch (err) {
+        // The strikes are only candidates: a strike no expiry of the month lists is answered with an error.
+        if (err instanceof IbkrError && (err.status === 500 || err.status === 400)) return [];
+        throw err;
+      }
+    });
+  }
+
+  /** A month's listed expiries, read from the contracts at its middle strike (IBKR lists months, not dates). */
+  private monthExpiries(cache: DayCache, conid: number, month: string): Promise<ListedExpiry[]> {
+    return this.cached(cache.expiries, month, async () => {
+      const strikes = await this.strikes(cache, conid, month);
+      const middle = strikes[Math.floor(strikes.length / 2)];
+      if (middle === undefined) return [];
+      const rows = await this.info(cache, conid, month, middle, 'C');
+      const seen = new Map<string, ListedExpiry>();
+      for (const r of rows) {
+        if (!r.maturityDate || !isTradingClass(r.tradingClass)) continue;
+        seen.set(`${r.maturityDate}|${r.tradingClass}`, { expiry: r.maturityDate, tradingClass: r.tradingClass, settlement: settlementOf(r.tradingClass) });
+      }
+      return [...seen.values()].sort((a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass));
+    });
+  }
+
+  /** Listed SPX/SPXW expiries from today on, month by month until `enough` says stop (for the editor and "next N"). */
+  async listExpiries(now: number, enough: (found: ListedExpiry[]) => boolean = () => false, classes: TradingClass[] = ['SPX', 'SPXW']): Promise<ListedExpiry[]> {
+    const cache = this.day(now);
+    const { conid, months } = await this.search(cache);
+    const today = newYorkDate(now);
+    const found: ListedExpiry[] = [];
+    for (const month of months.filter((m) => monthOrder(m) >= monthOrder(monthToken(today)))) {
+      found.push(...(await this.monthExpiries(cache, conid, month)).filter((e) => e.expiry >= today && classes.includes(e.tradingClass)));
+      if (enough(found)) break;
+    }
+    return found;
+  }
+
+  /** SPX spot: the index's last price (a prior close outside hours). */
+  async spot(): Promise<number> {
+    const [row] = await this.api.snapshot([SPX_INDEX_CONID], ['last']);
+    const spot = row?.values.last ?? null;
+    if (spot === null || !(spot > 0)) {
+      throw new NotFoundError('IBKR gave no SPX index price: check the CBOE index market-data subscription (or that market data is not delayed-only).');
+    }
+    return spot;
+  }
+
+  async fetch(request: ChainRequest, now: number, onProgress?: (p: ChainProgress) => void): Promise<{ chain: Chain; stats: ChainStats }> {
+    validateChainRequest(request);
+    this.discoveryCalls = 0;
+    let snapshotRequests = 0;
+    const snapshot = (conids: number[], fields: string[]): Promise<SnapshotRow[]> => {
+      snapshotRequests += 1;
+      return this.api.snapshot(conids, fields);
+    };
+    const cache = this.day(now);
+    const today = newYorkDate(now);
+    const selection = request.expiries;
+    // Spot (a snapshot with its pre-flight wait) and the expiry listing (secdef) share no limit: run them together.
+    const [{ conid }, spot, listed] = await Promise.all([
+      this.search(cache),
+      this.spot(),
+      this.listExpiries(
+        now,
+        (found) => selection.kind === '0dte' ? true : selection.kind === 'next' ? new Set(found.map((e) => e.expiry)).size >= selection.count : found.some((e) => e.expiry > selection.to),
+        request.classes,
+      ),
+    ]);
+    const chosen = selectExpiries(listed, selection, today);
+    if (chosen.length === 0) {
+      throw new NotFoundError(
+        selection.kind === '0dte'
+          ? `No SPX/SPXW expiry today (${today}): 0DTE exists on trading days only; choose "next expiries" instead.`
+          : 'No SPX/SPXW expiry matches the chosen expiries: widen the date range or the number of expiries.',
+      );
+    }
+    const wanted = new Set(chosen.map((e) => `${e.expiry}|${e.tradingClass}`));
+    const months = [...new Set(chosen.map((e) => monthToken(e.expiry)))];
+
+    // Discovery: every (month, strike, right) in the window, all submitted at once.
+    const jobs: Array<{ month: string; strike: number; right: Right }> = [];
+    for (const month of months) {
+      for (const strike of strikesInWindow(await this.strikes(cache, conid, month), spot, request.window)) {
+        jobs.push({ month, strike, right: 'C' }, { month, strike, right: 'P' });
+      }
+    }
+    let discovered = 0;
+    const found: Discovered[] = [];
+    await Promise.all(
+      jobs.map(async (job) => {
+        const rows = await this.info(cache, conid, job.month, job.strike, job.right);
+        for (const r of rows) {
+          if (!r.maturityDate || !isTradingClass(r.tradingClass) || !wanted.has(`${r.maturityDate}|${r.tradingClass}`)) continue;
+          found.push({ conid: r.conid, expiry: r.maturityDate, tradingClass: r.tradingClass, strike: r.strike ?? job.strike, right: r.right ?? job.right });
+        }
+        discovered += 1;
+        onProgress?.({ phase: 'discovery', done: discovered, total: jobs.length });
+      }),
+    );
+    const contracts = [...new Map(found.map((d) => [d.conid, d])).values()].sort(
+      (a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass) || a.strike - b.strike || a.right.localeCompare(b.right),
+    );
+
+    // Quotes: batches of at most 100 conids, all submitted at once.
+    const batches: Discovered[][] = [];
+    for (let i = 0; i < contracts.length; i += SNAPSHOT_BATCH) batches.push(contracts.slice(i, i + SNAPSHOT_BATCH));
+    const rows = new Map<number, SnapshotRow>();
+    let quoted = 0;
+    const retries = this.options.greekRetries ?? 3;
+    await Promise.all(
+      batches.map(async (batch) => {
+        let pending = batch.map((c) => c.conid);
+        for (let attempt = 0; attempt <= retries && pending.length > 0; attempt += 1) {
+          if (attempt > 0) await sleep(this.scheduler, this.options.greekRetryMs ?? 500);
+          for (const row of await snapshot(pending, QUOTE_FIELDS)) rows.set(row.conid, row);
+          pending = pending.filter((id) => !hasGreeks(rows.get(id)));
+        }
+        quoted += batch.length;
+        onProgress?.({ phase: 'quotes', done: quoted, total: contracts.length });
+      }),
+    );
+
+    const quotes: OptionQuote[] = contracts.map((c) => toOptionQuote(c, rows.get(c.conid)));
+    return {
+      chain: { underlying: 'SPX', spot, t: now, contracts: quotes },
+      stats: {
+        discoveryCalls: this.discoveryCalls,
+        snapshotRequests,
+        batches: batches.length,
+        missingGreeks: quotes.filter((q) => q.delta === null || q.gamma === null || q.iv === null).length,
+        delayed: [...rows.values()].some((r) => r.availability.delayed),
+      },
+    };
+  }
+}
+
+function hasGreeks(row: SnapshotRow | undefined): boolean {
+  const v = row?.values;
+  return v !== undefined && v.delta != null && v.gamma != null && v.impliedVol != null;
+}
+
+function toOptionQuote(c: Discovered, row: SnapshotRow | undefined): OptionQuote {
+  const v = row?.values ?? {};
+  const iv = v.impliedVol ?? null;
+  return {
+    conid: c.conid,
+    expiry: c.expiry,
+    settlement: settlementOf(c.tradingClass),
+    tradingClass: c.tradingClass,
+    strike: c.strike,
+    right: c.right,
+    bid: v.bid ?? null,
+    ask: v.ask ?? null,
+    last: v.last ?? null,
+    iv: iv === null ? null : Number((iv / 100).toPrecision(12)), // IBKR 7633 is a percent
+    delta: v.delta ?? null,
+    gamma: v.gamma ?? null,
+    openInterest: v.optionOpenInterest ?? null,
+    volume: v.optionVolume ?? null,
+  };
+}

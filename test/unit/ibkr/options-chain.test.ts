@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { IbkrConnection } from '../../../lib/ibkr';
+import { NotFoundError } from '../../../lib/ibkr/errors';
+import { OptionsChainFetcher, selectExpiries, strikesInWindow, type ChainApi, type ListedExpiry } from '../../../lib/ibkr/options-chain';
+import type { SnapshotRow } from '../../../lib/ibkr/types';
+import { parseAvailability } from '../../../lib/ibkr/wire';
+import { startIbkrSimulator, type IbkrSimulator } from '../../../lib/sim/ibkr';
+
+const LISTED: ListedExpiry[] = [
+  { expiry: '20270105', tradingClass: 'SPXW', settlement: 'PM' },
+  { expiry: '20270106', tradingClass: 'SPXW', settlement: 'PM' },
+  { expiry: '20270115', tradingClass: 'SPX', settlement: 'AM' },
+  { expiry: '20270115', tradingClass: 'SPXW', settlement: 'PM' },
+];
+
+function row(conid: number, values: SnapshotRow['values']): SnapshotRow {
+  return { conid, updated: 0, availability: parseAvailability('RpB'), lastFlag: 'live', values, other: {} };
+}
+
+/** A tiny IBKR: one month, strikes 4900..5100 step 50, one SPXW expiry, greeks only from the `greeksFrom`-th call. */
+function fakeChainApi(greeksFrom: number): ChainApi & { snapshotSizes: number[] } {
+  const calls = new Map<number, number>();
+  const snapshotSizes: number[] = [];
+  return {
+    snapshotSizes,
+    secdefSearch: async () => [{ conid: 416904, symbol: 'SPX', companyName: '', description: '', sections: [{ secType: 'OPT', months: ['JAN27'], exchange: 'SMART' }] }],
+    secdefStrikes: async () => ({ call: [4900, 4950, 5000, 5050, 5100], put: [4900, 4950, 5000, 5050, 5100] }),
+    secdefInfo: async (r) => [
+      { conid: r.strike! * 10 + (r.right === 'C' ? 1 : 2), symbol: 'SPX', secType: 'OPT', right: r.right ?? null, strike: r.strike ?? null, maturityDate: '20270105', multiplier: 100, tradingClass: 'SPXW', validExchanges: [] },
+    ],
+    snapshot: async (conids) => {
+      snapshotSizes.push(conids.length);
+      if (conids[0] === 416904) return [row(416904, { last: 5010 })];
+      return conids.map((c) => {
+        const n = (calls.get(c) ?? 0) + 1;
+        calls.set(c, n);
+        return row(c, n >= greeksFrom ? { bid: 1, ask: 1.2, last: 1.1, impliedVol: 15.5, delta: 0.5, gamma: 0.01, optionOpenInterest: 10, optionVolume: 2 } : { bid: 1, ask: 1.2, last: 1.1 });
+      });
+    },
+  };
+}
+
+const NOW = Date.UTC(2027, 0, 5, 15); // a Tuesday, 10:00 New York
+
+describe('options chain', () => {
+  it('selects 0DTE, the next N dates, or a date range', () => {
+    assert.deepEqual(selectExpiries(LISTED, { kind: '0dte' }, '20270105').map((e) => e.expiry), ['20270105']);
+    assert.deepEqual(selectExpiries(LISTED, { kind: 'next', count: 3 }, '20270105').length, 4); // 15 Jan is listed twice: AM and PM
+    assert.deepEqual(selectExpiries(LISTED, { kind: 'range', from: '20270106', to: '20270110' }, '20270105').map((e) => e.expiry), ['20270106']);
+    assert.deepEqual(selectExpiries(LISTED, { kind: '0dte' }, '20270109'), []);
+  });
+
+  it('keeps the strikes within ±N % or the N strikes each side of spot', () => {
+    const strikes = [4800, 4900, 5000, 5100, 5200];
+    assert.deepEqual(strikesInWindow(strikes, 5010, { kind: 'percent', percent: 2 }), [5000, 5100]);
+    assert.deepEqual(strikesInWindow(strikes, 5010, { kind: 'percent', percent: 1 }), [5000]);
+    assert.deepEqual(strikesInWindow(strikes, 5010, { kind: 'strikes', count: 1 }), [5000, 5100]);
+  });
+
+  it('asks again, a bounded number of times, for greeks that arrive after the prices', async () => {
+    const late = new OptionsChainFetcher(fakeChainApi(3), { greekRetryMs: 1 });
+    const { chain, stats } = await late.fetch({ expiries: { kind: '0dte' }, window: { kind: 'strikes', count: 2 }, classes: ['SPXW'] }, NOW);
+    assert.equal(chain.contracts.length, 8);
+    assert.equal(stats.missingGreeks, 0);
+    assert.equal(chain.contracts[0]!.iv, 0.155);
+
+    const never = new OptionsChainFetcher(fakeChainApi(Infinity), { greekRetryMs: 1, greekRetries: 2 });
+    const result = await never.fetch({ expiries: { kind: '0dte' }, window: { kind: 'strikes', count: 2 }, classes: ['SPXW'] }, NOW);
+    assert.equal(result.stats.missingGreeks, 8);
+    assert.equal(result.stats.snapshotRequests, 3);
+    assert.equal(result.chain.contracts[0]!.delta, null);
+    assert.equal(result.chain.contracts[0]!.bid, 1);
+  });
+
+  it('caches discovery for the day and discovers again the next day', async () => {
+    const fetcher = new OptionsChainFetcher(fakeChainApi(1));
+    const request = { expiries: { kind: '0dte' }, window: { kind: 'strikes', count: 2 }, classes: ['SPXW'] } as const;
+    const first = await fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW);
+    assert.ok(first.stats.discoveryCalls > 0);
+    assert.equal((await fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW + 60_000)).stats.discoveryCalls, 0);
+    await assert.rejects(fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW + 86_400_000), NotFoundError); // no 0DTE listed on the 6th
+  });
+
+  it('refuses a malformed request with what to change', async () => {
+    const fetcher = new OptionsChainFetcher(fakeChainApi(1));
+    await assert.rejects(fetcher.fetch({ expiries: { kind: 'next', count: 0 }, window: { kind: 'percent', percent: 2 }, classes: ['SPXW'] }, NOW), /1 to 60/);
+    await assert.rejects(fetcher.fetch({ expiries: { kind: 'next', count: 1 }, window: { kind: 'percent', percent: 90 }, classes: ['SPXW'] }, NOW), /50 %/);
+  });
+
+  describe('against the simulator', () => {
+    let sim: IbkrSimulator;
+    let connection: IbkrConnection;
+    before(async () => {
+      sim = await startIbkrSimulator({ seed: 11 });
+      connection = new IbkrConnection({ mode: 'simulator', baseUrl: sim.baseUrl, simulatorCertificatePem: sim.certificatePem });
+      await connection.start();
+    });
+    after(async () => {
+      await connection.close();
+      await sim.close();
+    });
+
+    it('returns the chosen SPXW expiries around spot with quotes and greeks, in batches of at most 100', async () => {
+      const fetcher = new OptionsChainFetcher(connection.client);
+      const { chain, stats } = await fetcher.fetch({ expiries: { kind: 'next', count: 3 }, window: { kind: 'strikes', count: 10 }, classes: ['SPXW'] }, sim.market.now());
+      const expiries = [...new Set(chain.contracts.map((c) => c.expiry))];
+      assert.equal(expiries.length, 3);
+      assert.ok(chain.contracts.length > 100, 'spans several snapshot batches');
+      assert.equal(stats.batches, Math.ceil(chain.contracts.length / 100));
+      assert.ok(chain.contracts.every((c) => c.tradingClass === 'SPXW' && c.settlement === 'PM'));
+      assert.ok(chain.contracts.every((c) => c.delta !== null && c.gamma !== null && c.iv !== null && c.iv < 3 && c.openInterest !== null));
+      const truth = sim.market.spxChain(expiries);
+      const sample = chain.contracts[17]!;
+      const same = truth.find((o) => o.expiry === sample.expiry && o.strike === sample.strike && o.right === sample.right && o.tradingClass === 'SPXW');
+      assert.ok(same && Math.abs(same.delta - (sample.delta ?? 0)) < 0.05);
+      assert.ok(Math.abs(chain.spot - sim.market.spxSpot()) < 20);
+      assert.equal(sim.control.stats().rejected429, 0);
+    });
+  });
+});
