@@ -3,7 +3,7 @@
 // order call while trading is disabled, answers IBKR's order questions by the caller's rule, and never resends an
 // order whose outcome is unknown: it looks the client order id up in live orders instead.
 
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, errorMessage } from '../errors';
 import {
   AccountsNotPrimedError,
   IbkrError,
@@ -56,7 +56,21 @@ export interface Requester {
 export interface Primer {
   ensurePrimed(): Promise<void>;
   invalidatePriming(): void;
+  /**
+   * How many times the accounts were primed. Priming is redone for every new brokerage session, so a new count
+   * means IBKR's live-orders feed is closed again and needs its pre-flight call.
+   */
+  readonly primings: number;
 }
+
+/**
+ * A client order id looked up in IBKR's live orders. 'unknown' means IBKR's answer could not be trusted to be
+ * complete (its order feed was just reopened, or the read failed): never treat it as absent, never resend on it.
+ */
+export type OrderLookup =
+  | { state: 'found'; order: LiveOrder }
+  | { state: 'not-found' }
+  | { state: 'unknown'; reason: string };
 
 export interface ClientOptions {
   accountId?: string;
@@ -80,6 +94,42 @@ const asObject = (v: unknown): Json => (v && typeof v === 'object' && !Array.isA
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const bool = (v: unknown): boolean => v === true || v === 'true';
 
+const LIVE_ORDERS_PATH = '/iserver/account/orders';
+/** Pre-flight plus data call, and one more round if the brokerage session was reset in between. */
+const LIVE_ORDERS_ATTEMPTS = 2;
+
+interface LiveOrdersRead {
+  orders: LiveOrder[];
+  /** False when the answer may be IBKR's empty pre-flight list. */
+  complete: boolean;
+  reason: string;
+}
+
+/** "PreSubmitted", "pre_submitted" and "presubmitted" name the same status. */
+const statusKey = (status: string): string => status.toLowerCase().replace(/[^a-z]/g, '');
+
+function parseLiveOrders(raw: unknown): LiveOrder[] {
+  return asArray(asObject(raw).orders).map((item) => {
+    const v = asObject(item);
+    return {
+      accountId: str(v.acct),
+      conid: parseWireInt(v.conid) ?? 0,
+      orderId: parseWireInt(v.orderId) ?? 0,
+      clientOrderId: v.order_ref ? str(v.order_ref) : null,
+      status: str(v.status),
+      side: str(v.side),
+      orderType: str(v.orderType),
+      quantity: num(v.totalSize),
+      filledQuantity: num(v.filledQuantity),
+      remainingQuantity: num(v.remainingQuantity),
+      averagePrice: num(v.avgPrice),
+      price: num(v.price),
+      timeInForce: str(v.timeInForce),
+      lastExecutionTime: num(v.lastExecutionTime_r),
+    };
+  });
+}
+
 function parseAuthStatus(raw: unknown): AuthStatus {
   const o = asObject(raw);
   return {
@@ -102,6 +152,9 @@ export class IbkrClient {
   private readonly options: ClientOptions;
   private readonly scheduler: Scheduler;
   private selectedAccount: string | undefined;
+  /** The priming count for which IBKR's live-orders feed was opened by its pre-flight call. */
+  private ordersFeedPriming: number | undefined;
+  private ordersFeedOpening: Promise<number> | undefined;
 
   constructor(http: Requester, primer: Primer, options: ClientOptions = {}) {
     this.http = http;
@@ -258,36 +311,105 @@ export class IbkrClient {
 
   // ---- orders ----
 
-  async liveOrders(options: { force?: boolean; filters?: string } = {}): Promise<LiveOrder[]> {
-    const query: Record<string, QueryValue> = {};
-    if (options.force) query.force = true;
-    if (options.filters) query.filters = options.filters;
-    if (this.selectedAccount) query.accountId = this.selectedAccount;
-    const o = asObject(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/account/orders', query })));
-    return asArray(o.orders).map((raw) => {
-      const v = asObject(raw);
-      return {
-        accountId: str(v.acct),
-        conid: parseWireInt(v.conid) ?? 0,
-        orderId: parseWireInt(v.orderId) ?? 0,
-        clientOrderId: v.order_ref ? str(v.order_ref) : null,
-        status: str(v.status),
-        side: str(v.side),
-        orderType: str(v.orderType),
-        quantity: num(v.totalSize),
-        filledQuantity: num(v.filledQuantity),
-        remainingQuantity: num(v.remainingQuantity),
-        averagePrice: num(v.avgPrice),
-        price: num(v.price),
-        timeInForce: str(v.timeInForce),
-        lastExecutionTime: num(v.lastExecutionTime_r),
-      };
-    });
+  /**
+   * IBKR's live orders, after its pre-flight: the first call of a brokerage session only opens IBKR's order feed
+   * and answers an empty list (fact sheet §2), so it is made here and the list comes from the next call (the
+   * limiter spaces them by the 1-per-5-s rule). `force` clears IBKR's cache first (that call answers an empty
+   * list too). `statuses` keeps only those IBKR statuses; it is applied here, because IBKR's own `filters`
+   * parameter stops the `sor` order stream until a later force call. Throws when IBKR's order feed was reopened
+   * under the read (session reset) more times than it was worth asking again: an empty list would be a lie.
+   */
+  async liveOrders(options: { force?: boolean; statuses?: readonly string[] } = {}): Promise<LiveOrder[]> {
+    const read = await this.readLiveOrders(options.force === true);
+    if (!read.complete) {
+      throw new IbkrError(
+        'IBKR_LIVE_ORDERS_UNCONFIRMED',
+        `IBKR's live orders are not available yet (${read.reason}): no list was returned. Ask again in a few seconds.`,
+        { path: LIVE_ORDERS_PATH },
+      );
+    }
+    if (!options.statuses) return read.orders;
+    const wanted = new Set(options.statuses.map(statusKey));
+    return read.orders.filter((o) => wanted.has(statusKey(o.status)));
   }
 
-  /** Finds an order by its client order id (cOID): how a lost answer is resolved. Never resends. */
+  /**
+   * Looks a client order id (cOID) up in IBKR's live orders: how a lost answer is resolved. Says 'unknown', not
+   * 'not-found', whenever the answer could be IBKR's empty pre-flight list or the read failed.
+   */
+  async lookupOrderByClientId(clientOrderId: string): Promise<OrderLookup> {
+    let read: LiveOrdersRead;
+    try {
+      read = await this.readLiveOrders(false);
+    } catch (err) {
+      return { state: 'unknown', reason: `IBKR's live orders could not be read: ${errorMessage(err)}` };
+    }
+    const order = read.orders.find((o) => o.clientOrderId === clientOrderId);
+    if (order) return { state: 'found', order };
+    return read.complete ? { state: 'not-found' } : { state: 'unknown', reason: read.reason };
+  }
+
+  /**
+   * The live order with this client order id, or undefined when IBKR's complete live orders do not hold it.
+   * Throws (never answers "absent") when that cannot be known; see lookupOrderByClientId.
+   */
   async findOrderByClientId(clientOrderId: string): Promise<LiveOrder | undefined> {
-    return (await this.liveOrders()).find((o) => o.clientOrderId === clientOrderId);
+    const lookup = await this.lookupOrderByClientId(clientOrderId);
+    if (lookup.state === 'found') return lookup.order;
+    if (lookup.state === 'not-found') return undefined;
+    throw new IbkrError(
+      'IBKR_ORDER_STATUS_UNKNOWN',
+      `Cannot tell whether order ${clientOrderId} exists at IBKR (${lookup.reason}): do not send it again before checking TWS or the Portal.`,
+      { path: LIVE_ORDERS_PATH },
+    );
+  }
+
+  /**
+   * One read of the live orders with IBKR's pre-flight made first (once per brokerage session, shared by
+   * concurrent callers). `complete` is false when the brokerage session changed under every attempt, so the
+   * answer may be a pre-flight's empty list.
+   */
+  private async readLiveOrders(force: boolean): Promise<LiveOrdersRead> {
+    if (force) {
+      await this.primed(() => this.requestLiveOrders({ force: true }));
+      // Whether the call after a force answers data is not documented: open the feed again, to be safe.
+      this.ordersFeedPriming = undefined;
+    }
+    let orders: LiveOrder[] = [];
+    for (let attempt = 0; attempt < LIVE_ORDERS_ATTEMPTS; attempt += 1) {
+      const feed = await this.openOrdersFeed();
+      orders = parseLiveOrders(await this.primed(() => this.requestLiveOrders({})));
+      // Same priming before and after: no session reset in between, so this was not a pre-flight answer.
+      if (this.ordersFeedPriming === feed && this.primer.primings === feed) return { orders, complete: true, reason: '' };
+    }
+    return {
+      orders,
+      complete: false,
+      reason: 'the IBKR brokerage session was reset while reading them, so the answer may be the empty first call IBKR makes after each login',
+    };
+  }
+
+  /** IBKR's pre-flight live-orders call, once per priming; resolves with the priming the feed is open for. */
+  private async openOrdersFeed(): Promise<number> {
+    await this.primer.ensurePrimed();
+    if (this.ordersFeedPriming === this.primer.primings) return this.ordersFeedPriming;
+    if (!this.ordersFeedOpening) {
+      this.ordersFeedOpening = this.primed(() => this.requestLiveOrders({}))
+        .then(() => {
+          this.ordersFeedPriming = this.primer.primings;
+          return this.ordersFeedPriming;
+        })
+        .finally(() => {
+          this.ordersFeedOpening = undefined;
+        });
+    }
+    return this.ordersFeedOpening;
+  }
+
+  private requestLiveOrders(flags: { force?: true }): Promise<unknown> {
+    const query: Record<string, QueryValue> = { ...flags };
+    if (this.selectedAccount) query.accountId = this.selectedAccount;
+    return this.http.request({ method: 'GET', path: LIVE_ORDERS_PATH, query });
   }
 
   private wireOrder(order: OrderRequest, accountId: string): Json {
@@ -367,10 +489,14 @@ export class IbkrClient {
   }
 
   private async resolveLostOrder(clientOrderId: string, cause: TimeoutError): Promise<PlacedOrder[]> {
-    const found = await this.findOrderByClientId(clientOrderId);
-    if (found) return [{ orderId: found.orderId, status: found.status, clientOrderId }];
+    const lookup = await this.lookupOrderByClientId(clientOrderId);
+    if (lookup.state === 'found') return [{ orderId: lookup.order.orderId, status: lookup.order.status, clientOrderId }];
+    const seen =
+      lookup.state === 'not-found'
+        ? 'and it is not in live orders'
+        : `and whether IBKR holds it is unknown (${lookup.reason})`;
     throw new TimeoutError(
-      `IBKR did not answer the order ${clientOrderId} in time, and it is not in live orders: it was NOT resent. Check TWS or the Portal, then send it again if it is really absent.`,
+      `IBKR did not answer the order ${clientOrderId} in time, ${seen}: it was NOT resent. Check TWS or the Portal, then send it again if it is really absent.`,
       { path: cause.path, cause },
     );
   }

@@ -59,6 +59,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
   private failures = 0;
   private primed = false;
   private priming: Promise<void> | undefined;
+  private primingCount = 0;
   private session = '';
   private running: Promise<void> | undefined;
 
@@ -119,7 +120,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
     try {
       let status = await this.options.api.authStatus();
       if (status.connected && !status.authenticated && !status.competing) {
-        this.log('info', 'IBKR session connected but the brokerage session is closed: opening it (ssodh/init)');
+        this.noteBrokerageClosed(status);
         await this.options.api.ssodhInit();
         status = await this.options.api.authStatus();
       }
@@ -127,6 +128,23 @@ export class SessionKeeper extends EventEmitter implements Primer {
     } catch (err) {
       await this.handleFailure(err);
     }
+  }
+
+  /**
+   * IBKR closed the brokerage session (idle timeout, the nightly reset): said out loud before it is reopened, so a
+   * trader sees it happened. Not an expiry on the first check of a connection (the session is not open yet) nor
+   * after a competing login left (the session is being taken back, and the state already says so).
+   */
+  private noteBrokerageClosed(status: AuthStatus): void {
+    const detail = [status.fail, status.message].filter(Boolean).join('; ');
+    if (this.current === 'connecting' || this.current === 'competing') {
+      this.log('info', `IBKR brokerage session not open${detail ? ` (${detail})` : ''}: opening it (ssodh/init)`);
+      return;
+    }
+    this.setState(
+      'expired',
+      `IBKR closed the brokerage session${detail ? ` (${detail})` : ''}, after an idle timeout or its nightly reset: reopening it (ssodh/init). Orders and market data resume once it is back.`,
+    );
   }
 
   private async tickleOnce(): Promise<void> {
@@ -241,6 +259,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
         .accounts()
         .then(() => {
           this.primed = true;
+          this.primingCount += 1;
         })
         .finally(() => {
           this.priming = undefined;
@@ -253,7 +272,11 @@ export class SessionKeeper extends EventEmitter implements Primer {
     this.primed = false;
   }
 
-  /** The /tickle session id for the WebSocket cookie (asks IBKR when none is known yet). */
+  /** How many times the accounts were primed: a new count is a new brokerage session (see Primer). */
+  get primings(): number {
+    return this.primingCount;
+  }
+
   /**
    * The session id for the WebSocket cookie. Always asks /tickle: after a re-login IBKR issues a new session id,
    * and a cached one would keep the stream locked out until the next scheduled tickle.

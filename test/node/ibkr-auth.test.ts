@@ -135,18 +135,28 @@ describe('ibkr-auth node (simulator mode)', function () {
     assert.equal(rings.at(-1)?.fill, 'green');
   });
 
-  it('reopens the brokerage session after an idle expiry and after the nightly reset', async () => {
-    const { auth, out, cfg } = await deploy();
+  it('tells the trader the session expired after an idle expiry and after the nightly reset, then that it is back', async () => {
+    const { auth, out, rings, cfg } = await deploy();
     await out.next(isState('authenticated'));
     const sim = cfg.simulator() as IbkrSimulator;
     const reopened = () => sim.control.stats().requests['/iserver/auth/ssodh/init'] ?? 0;
     for (const lose of [() => sim.control.expireSession(), () => sim.control.nightlyReset()]) {
       const before = reopened();
+      const expired = out.next(isState('expired'));
+      const back = out.next(isState('authenticated'));
       lose();
       auth.receive({ payload: 'status' });
+      const gone = await expired;
+      assert.equal(gone.payload.previous, 'authenticated');
+      assert.match(gone.payload.reason, /IBKR closed the brokerage session.*idle timeout or its nightly reset.*reopening it/);
+      assert.ok(rings.some((r) => r.fill === 'red' && r.text === 'expired'), 'the status ring showed the expiry');
+      const returned = await back;
+      assert.equal(returned.payload.previous, 'expired');
+      assert.equal(returned.payload.accountId, 'DU1234567');
       const answer = await out.next(answersTo('status'));
       assert.equal(answer.payload.state, 'authenticated');
-      assert.equal(reopened(), before + 1, 'the session keeper opened the brokerage session again (ssodh/init)');
+      assert.equal(rings.at(-1)?.fill, 'green');
+      assert.equal(reopened(), before + 1, 'reopened with one ssodh/init');
     }
     const connection = await cfg.connection();
     const [row] = await connection.client.snapshot([sim.market.esContracts()[0].conid], ['31']);

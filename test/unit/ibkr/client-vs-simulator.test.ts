@@ -132,7 +132,6 @@ describe('IbkrClient against the IBKR simulator', function () {
       const placed = await client.placeOrder(order, rule);
       assert.ok(asked.includes('o163'));
       assert.ok(placed.orderId > 0);
-      await client.liveOrders(); // IBKR's pre-flight: the first live-orders call answers before it has data
       const found = await client.findOrderByClientId(order.clientOrderId as string);
       assert.equal(found?.orderId, placed.orderId);
       const lower = far - 1;
@@ -143,9 +142,8 @@ describe('IbkrClient against the IBKR simulator', function () {
       assert.equal(ack.orderId, placed.orderId);
     });
 
-    // Known gap (lib/ibkr/client.ts): liveOrders() does not make IBKR's pre-flight call itself, so on a fresh
-    // session findOrderByClientId() answers "not found" for an order that exists: after a timeout, a caller that
-    // trusts it could send the order twice.
+    // IBKR's first live-orders call of a session answers an empty list: if the client did not make that pre-flight
+    // itself, a caller resolving a lost answer would read "not found" for an order that exists and could send it twice.
     it('finds an order by client order id on the first live-orders call of a session (pre-flight handled)', async () => {
       const fresh = await rig({ tls: false, rateLimits: false }, { tradingEnabled: true, familyLimits: QUICK_FAMILIES });
       try {
@@ -197,6 +195,28 @@ describe('IbkrClient against the IBKR simulator', function () {
         const [row] = await r.connection.client.snapshot([conid], ['last']);
         assert.equal(typeof row.values.last, 'number', 'market data again after the reset');
         assert.ok((r.sim.control.stats().requests['/iserver/accounts'] ?? 0) > primedBefore, '/iserver/accounts queried again');
+      } finally {
+        await r.close();
+      }
+    });
+
+    it('still finds a working order after the nightly reset, through the new session\'s pre-flight, and reports the expiry', async () => {
+      const r = await rig({ tls: false, rateLimits: false }, { tradingEnabled: true, familyLimits: QUICK_FAMILIES });
+      try {
+        const client = r.connection.client;
+        const conid = r.sim.market.esContracts()[0].conid;
+        const [quote] = await client.snapshot([conid], ['bid']);
+        const price = Math.round(((quote.values.bid as number) * 0.99) / 0.25) * 0.25;
+        const order: OrderRequest = { conid, side: 'BUY', orderType: 'LMT', quantity: 1, price, clientOrderId: `n-${Date.now()}`, secType: 'FUT' };
+        const placed = await client.placeOrder(order, () => true);
+        assert.equal((await client.findOrderByClientId(order.clientOrderId as string))?.orderId, placed.orderId);
+        const states: string[] = [];
+        r.connection.on('state', (e: { state: string }) => states.push(e.state));
+        r.sim.control.nightlyReset();
+        await r.connection.session.check();
+        assert.deepEqual(states, ['expired', 'authenticated'], 'the trader is told the session went and came back');
+        const after = await client.lookupOrderByClientId(order.clientOrderId as string);
+        assert.equal(after.state === 'found' && after.order.orderId, placed.orderId);
       } finally {
         await r.close();
       }

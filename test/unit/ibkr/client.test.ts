@@ -16,11 +16,29 @@ describe('IBKR client', () => {
     server = connection = undefined;
   });
 
-  async function connect(handler: Handler, tradingEnabled = true): Promise<IbkrConnection> {
+  async function connect(handler: Handler, tradingEnabled = true, liveOrdersIntervalMs = 200): Promise<IbkrConnection> {
     server = await startLoopback((req) => (req.path === '/iserver/accounts' ? { body: { accounts: ['U1'], selectedAccount: 'U1', isPaper: true } } : handler(req)));
-    connection = new IbkrConnection({ mode: 'gateway', baseUrl: server.baseUrl, tradingEnabled, familyLimits: { 'live-orders': { kind: 'interval', intervalMs: 200 } } });
+    connection = new IbkrConnection({ mode: 'gateway', baseUrl: server.baseUrl, tradingEnabled, familyLimits: { 'live-orders': { kind: 'interval', intervalMs: liveOrdersIntervalMs } } });
     return connection;
   }
+
+  /** IBKR's live orders: the first call of a brokerage session opens the feed and answers an empty list (fact sheet §2). */
+  function liveOrdersFeed(orders: Array<Record<string, unknown>>): Handler {
+    let open = false;
+    return (req) => {
+      if (req.path !== '/iserver/account/orders') return { body: {} };
+      if (req.query.get('force') === 'true') open = false;
+      if (!open || req.query.get('force') === 'true') {
+        open = true;
+        return { body: { orders: [], snapshot: false } };
+      }
+      return { body: { orders, snapshot: true } };
+    };
+  }
+
+  const WORKING = { orderId: 55, order_ref: 'mia-1', status: 'PreSubmitted', totalSize: '1', filledQuantity: '0', acct: 'U1', conid: 495512563 };
+  const FILLED = { orderId: 56, order_ref: 'mia-2', status: 'Filled', totalSize: '1', filledQuantity: '1', acct: 'U1', conid: 495512563 };
+  const liveOrderCalls = () => server!.requests.filter((r) => r.path === '/iserver/account/orders');
 
   const paths = () => server!.requests.map((r) => `${r.method} ${r.path}`);
 
@@ -147,6 +165,83 @@ describe('IBKR client', () => {
     ];
     assert.equal(frontMonth(list, Date.UTC(2026, 2, 1, 15), 8).conid, 2);
     assert.equal(frontMonth(list, Date.UTC(2026, 2, 13, 15), 8).conid, 3, 'rolled 7 days before the March expiry');
+  });
+
+  it('makes IBKR\'s live-orders pre-flight itself, once per session, so the first read already lists the orders', async () => {
+    const c = await connect(liveOrdersFeed([WORKING]));
+    const first = await c.client.liveOrders();
+    assert.deepEqual(first.map((o) => o.clientOrderId), ['mia-1'], 'not the empty pre-flight answer');
+    assert.equal(liveOrderCalls().length, 2, 'pre-flight, then the call that returns data');
+    assert.equal((await c.client.findOrderByClientId('mia-1'))?.orderId, 55);
+    assert.equal(liveOrderCalls().length, 3, 'no second pre-flight in the same session');
+  });
+
+  it('shares one pre-flight between concurrent readers', async () => {
+    const c = await connect(liveOrdersFeed([WORKING]));
+    const [a, b] = await Promise.all([c.client.liveOrders(), c.client.findOrderByClientId('mia-1')]);
+    assert.equal(a.length, 1);
+    assert.equal(b?.orderId, 55);
+    assert.equal(liveOrderCalls().length, 3, 'one pre-flight and one data call each');
+  });
+
+  it('reads the orders again through a new pre-flight after the session was reset (priming lost)', async () => {
+    const feed = liveOrdersFeed([WORKING]);
+    let reset = false;
+    const c = await connect((req) => {
+      if (req.path === '/iserver/account/orders' && reset) {
+        reset = false;
+        return { status: 500, body: { error: 'Please query /accounts first' } };
+      }
+      return feed(req);
+    });
+    assert.equal((await c.client.liveOrders()).length, 1);
+    reset = true;
+    const found = await c.client.lookupOrderByClientId('mia-1');
+    assert.equal(found.state, 'found');
+  });
+
+  it('says "unknown", never "not found", when the session resets under every read, and the lost order is not resent', async () => {
+    // Every data call finds the session reset: each answer may be a new session's empty pre-flight list.
+    let open = false;
+    const c = await connect((req) => {
+      if (req.path === '/iserver/account/U1/orders') return { delayMs: 400, body: [{ order_id: '55' }] };
+      if (req.path !== '/iserver/account/orders') return { body: {} };
+      if (!open) {
+        open = true;
+        return { body: { orders: [] } };
+      }
+      open = false;
+      return { status: 500, body: { error: 'Please query /accounts first' } };
+    }, true, 10);
+    await assert.rejects(c.client.findOrderByClientId('mia-1'), /Cannot tell whether order mia-1 exists at IBKR.*do not send it again/);
+    await assert.rejects(c.client.liveOrders(), /live orders are not available yet/);
+    (c.transport as unknown as { options: { timeoutMs: number } }).options.timeoutMs = 150;
+    await assert.rejects(c.client.placeOrder(ES_ORDER, () => true), /did not answer the order mia-1 in time, and whether IBKR holds it is unknown.*NOT resent/);
+    assert.equal(paths().filter((p) => p === 'POST /iserver/account/U1/orders').length, 1);
+  });
+
+  it('says "not found" only after a complete read', async () => {
+    const c = await connect(liveOrdersFeed([WORKING]));
+    assert.deepEqual(await c.client.lookupOrderByClientId('mia-9'), { state: 'not-found' });
+    assert.equal(await c.client.findOrderByClientId('mia-9'), undefined);
+  });
+
+  it('keeps only the asked statuses without sending IBKR\'s filters (which would stop the order stream)', async () => {
+    const c = await connect(liveOrdersFeed([WORKING, FILLED]));
+    const filled = await c.client.liveOrders({ statuses: ['filled'] });
+    assert.deepEqual(filled.map((o) => o.orderId), [56]);
+    const working = await c.client.liveOrders({ statuses: ['pre_submitted', 'Submitted'] });
+    assert.deepEqual(working.map((o) => o.orderId), [55]);
+    assert.ok(liveOrderCalls().every((r) => !r.query.has('filters')), 'no filters parameter reaches IBKR');
+  });
+
+  it('on force, clears IBKR\'s cache and then returns the orders, not the empty force answer', async () => {
+    const c = await connect(liveOrdersFeed([WORKING]));
+    await c.client.liveOrders();
+    const forced = await c.client.liveOrders({ force: true });
+    assert.deepEqual(forced.map((o) => o.orderId), [55]);
+    const calls = liveOrderCalls().slice(2).map((r) => r.query.get('force'));
+    assert.deepEqual(calls, ['true', null, null], 'force, a new pre-flight, then the data call');
   });
 
   it('resolves an order whose answer was lost by its client order id, without resending', async () => {

@@ -45,9 +45,65 @@ describe('IBKR session keeper', () => {
       ssodhInit: async () => ((opened = true), ok),
     });
     keeper = new SessionKeeper({ api, scheduler: new FakeScheduler() });
+    const states: SessionStateEvent[] = [];
+    keeper.on('state', (e: SessionStateEvent) => states.push(e));
     await keeper.start();
     assert.deepEqual(calls.slice(0, 3), ['status', 'ssodh', 'status']);
     assert.equal(keeper.state, 'authenticated');
+    assert.deepEqual(states.map((s) => s.state), ['connecting', 'authenticated'], 'opening the session at start is no expiry');
+  });
+
+  it('reports an idle expiry found by /tickle as expired, reopens the session, then reports authenticated again', async () => {
+    const scheduler = new FakeScheduler();
+    let open = true;
+    const closed: AuthStatus = { ...ok, authenticated: false };
+    const { api, calls } = fakeApi({
+      tickle: async () => ({ session: 's1', ssoExpiresMs: null, status: open ? ok : closed, hmdsError: null }),
+      authStatus: async () => (open ? ok : closed),
+      ssodhInit: async () => ((open = true), ok),
+    });
+    keeper = new SessionKeeper({ api, scheduler });
+    const states: SessionStateEvent[] = [];
+    keeper.on('state', (e: SessionStateEvent) => states.push(e));
+    await keeper.start();
+    await flush();
+    assert.equal(keeper.primings, 1);
+    open = false; // IBKR let the brokerage session time out
+    await scheduler.advance(60_000);
+    await flush();
+    assert.deepEqual(states.map((s) => `${s.previous}→${s.state}`), ['disconnected→connecting', 'connecting→authenticated', 'authenticated→expired', 'expired→authenticated']);
+    const expired = states[2]!;
+    assert.match(expired.reason, /IBKR closed the brokerage session.*idle timeout or its nightly reset.*reopening it/);
+    assert.equal(calls.filter((c) => c === 'ssodh').length, 1);
+    assert.equal(calls.filter((c) => c === 'accounts').length, 2, 'accounts primed again for the new brokerage session');
+    assert.equal(keeper.primings, 2, 'a new priming tells the client that IBKR\'s order feed needs its pre-flight again');
+  });
+
+  it('says why when IBKR gives a reason, and is not authenticated again until ssodh/init succeeds', async () => {
+    const scheduler = new FakeScheduler();
+    let ssodhWorks = false;
+    let open = true;
+    const { api } = fakeApi({
+      authStatus: async () => (open ? ok : { ...ok, authenticated: false, fail: 'session reset' }),
+      ssodhInit: async () => {
+        if (!ssodhWorks) throw new NetworkError('Cannot reach IBKR (ECONNRESET).');
+        open = true;
+        return ok;
+      },
+    });
+    keeper = new SessionKeeper({ api, scheduler, retryMs: 5_000 });
+    const states: SessionStateEvent[] = [];
+    keeper.on('state', (e: SessionStateEvent) => states.push(e));
+    await keeper.start();
+    open = false;
+    await keeper.check();
+    assert.equal(states.at(-2)?.state, 'expired');
+    assert.match(states.at(-2)!.reason, /\(session reset\)/);
+    assert.equal(keeper.state, 'reconnecting', 'ssodh/init failed: still not back');
+    ssodhWorks = true;
+    await scheduler.advance(5_000);
+    assert.equal(keeper.state, 'authenticated');
+    assert.equal(states.at(-1)?.previous, 'expired');
   });
 
   it('reports a competing login with a reason the trader can act on, and retries', async () => {
@@ -63,6 +119,19 @@ describe('IBKR session keeper', () => {
     competing = false;
     await scheduler.advance(5_000);
     assert.equal(keeper.state, 'authenticated');
+  });
+
+  it('takes the session back when a competing login leaves, without calling that an expiry', async () => {
+    const scheduler = new FakeScheduler();
+    let status: AuthStatus = { ...ok, authenticated: false, competing: true };
+    const { api } = fakeApi({ authStatus: async () => status, ssodhInit: async () => ((status = ok), ok) });
+    keeper = new SessionKeeper({ api, scheduler, retryMs: 5_000 });
+    const states: SessionStateEvent[] = [];
+    keeper.on('state', (e: SessionStateEvent) => states.push(e));
+    await keeper.start();
+    status = { ...ok, authenticated: false }; // the other login left; the brokerage session is free but closed
+    await scheduler.advance(5_000);
+    assert.deepEqual(states.map((s) => s.state), ['connecting', 'competing', 'authenticated']);
   });
 
   it('recovers from the nightly reset: reconnecting with backoff, then authenticated and primed again', async () => {
@@ -90,6 +159,34 @@ describe('IBKR session keeper', () => {
     await scheduler.advance(10_000);
     assert.equal(keeper.state, 'authenticated');
     assert.equal(calls.filter((c) => c === 'accounts').length, 2, 're-primed after the reset');
+  });
+
+  it('after the nightly reset, reports the closed brokerage session as expired before reopening it', async () => {
+    const scheduler = new FakeScheduler();
+    let phase: 'up' | 'down' | 'closed' = 'up';
+    const closed: AuthStatus = { ...ok, authenticated: false };
+    const { api } = fakeApi({
+      tickle: async () => {
+        if (phase === 'down') throw new NetworkError('Cannot reach IBKR (ECONNRESET).');
+        return { session: 's1', ssoExpiresMs: null, status: phase === 'up' ? ok : closed, hmdsError: null };
+      },
+      authStatus: async () => {
+        if (phase === 'down') throw new NetworkError('Cannot reach IBKR (ECONNREFUSED).');
+        return phase === 'up' ? ok : closed;
+      },
+      ssodhInit: async () => ((phase = 'up'), ok),
+    });
+    keeper = new SessionKeeper({ api, scheduler, retryMs: 5_000 });
+    const states: SessionStateEvent[] = [];
+    keeper.on('state', (e: SessionStateEvent) => states.push(e));
+    await keeper.start();
+    phase = 'down';
+    await scheduler.advance(60_000);
+    phase = 'closed'; // IBKR is back, but the brokerage session did not survive the restart
+    await scheduler.advance(5_000);
+    await flush();
+    assert.deepEqual(states.map((s) => s.state), ['connecting', 'authenticated', 'reconnecting', 'expired', 'authenticated']);
+    assert.match(states[3]!.reason, /nightly reset/);
   });
 
   it('renews OAuth credentials when IBKR says the session is gone', async () => {
