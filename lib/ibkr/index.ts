@@ -37,6 +37,7 @@ export interface IbkrConnectionOptions {
   /** Orders are refused (nothing sent) unless this is true. */
   tradingEnabled?: boolean;
   ratePreset?: RatePreset;
+  /** Shares the rate limits over Redis; the cluster id defaults to one derived from `accountId`. */
   cluster?: ClusterSettings;
   /** Stricter (or, in tests, shorter) endpoint-family limits than the documented ones. */
   familyLimits?: Partial<Record<string, FamilyLimit>>;
@@ -85,7 +86,9 @@ export class IbkrConnection extends EventEmitter {
     const now = options.clock ?? Date.now;
     const scheduler = options.scheduler ?? realScheduler;
     this.auth = authFor(options, now);
-    this.limiter = new IbkrLimiter({ preset: options.ratePreset, cluster: options.cluster, familyLimits: options.familyLimits, now });
+    // IBKR counts requests per username; without an explicit id the instances of one account share its limits.
+    const cluster = options.cluster && { ...options.cluster, username: options.cluster.username ?? options.accountId };
+    this.limiter = new IbkrLimiter({ preset: options.ratePreset, cluster, familyLimits: options.familyLimits, now });
     this.transport = new Transport({
       auth: this.auth,
       limiter: this.limiter,

@@ -4,7 +4,7 @@
 //
 // Two details decide whether a burst ever earns a 429:
 // - IBKR counts requests in a sliding window as they arrive, so spacing is measured when a request is sent, with a
-//   10 % margin for network jitter (9.1 req/s for the "10 req/s" preset).
+//   5 % margin for jitter (9.52 req/s for the "10 req/s" preset; see JITTER_MARGIN).
 // - A "1 per 5 s" family holds its single slot until 5 s after its request was actually sent. Bottleneck's own
 //   minTime counts from when the family released the job, which can be long before the global limiter sent it
 //   (a pause, a backlog): two queued live-order calls would then leave back to back.
@@ -24,6 +24,7 @@ import {
   resolveClusterId,
   type ClusterSettings,
 } from './cluster';
+import { MiaError } from '../errors';
 import { ConnectionClosedError, IbkrError } from './errors';
 
 export type { ClusterSettings } from './cluster';
@@ -36,8 +37,15 @@ export const RATE_PRESETS: Record<RatePreset, { perSecond: number }> = {
   'conservative-50rpm': { perSecond: 50 / 60 },
 };
 
-/** Margin on every rate so jitter between our send and IBKR's arrival clock never crosses the limit. */
-export const JITTER_MARGIN = 1.1;
+/**
+ * Margin on every rate so jitter between our send and IBKR's arrival clock never crosses the limit. A server counting
+ * a sliding 1-s window sees an 11th request only if the 10 gaps before it sum to < 1 s. Bottleneck times every send
+ * from the previous one's planned start, so the gaps add up exactly: 10 × 105 ms = 1050 ms, and only a request that
+ * leaves (or arrives) > 50 ms later than the one 10 places after it can break the limit (a 50-ms event-loop stall,
+ * or 50 ms more network delay on one request than on another over loopback or a LAN to the Gateway). 5 % is the
+ * most the 0.95 utilisation goal allows (1 / 1.05 = 0.952); the former 10 % tolerated 100 ms but cost 9 % of the rate.
+ */
+export const JITTER_MARGIN = 1.05;
 
 export type FamilyLimit = { kind: 'interval'; intervalMs: number } | { kind: 'concurrent'; max: number };
 
@@ -64,6 +72,39 @@ export const FAMILY_LIMITS: Record<string, FamilyLimit> = {
 };
 
 const PAUSED: unique symbol = Symbol('paused');
+
+/**
+ * The one patch we apply to Bottleneck (2.19), on each LOCAL limiter of our tree and nowhere else.
+ *
+ * Bottleneck's in-memory datastore imitates its Redis datastore by awaiting `yieldLoop()` before every step (submit,
+ * register, free, updateSettings...), so that local and clustered limiters behave alike: no step completes in the
+ * caller's tick. Its yieldLoop is `setTimeout(resolve, 0)`, which Node clamps to ≥ 1 ms: three of those per job and
+ * per limiter passed (submit, register, free) cost ~3.5 ms on an idle request, 3× a loopback HTTPS round trip.
+ * setImmediate keeps every step a real event-loop turn, in the same order (immediates run first in, first out, as
+ * the equal-delay timers did), for microseconds. (The job's own start timer, setTimeout(run, wait), stays: with
+ * wait 0 it is the remaining ~1 ms per limiter.) Spacing and concurrency are computed inside the steps from
+ * Date.now() and counters, never from the yield's duration, so the limits are unchanged.
+ *
+ * The instance is patched, not LocalDatastore.prototype: another node in the same Node-RED runtime using Bottleneck
+ * keeps the library as published. Clustered limiters use the Redis datastore and are left as they are. If a
+ * Bottleneck upgrade renames the datastore or its yieldLoop, this throws when the connection is created, rather than
+ * silently bringing the 4.5 ms back (the limiter unit test asserts the patch is in effect).
+ */
+export function yieldInCheckPhase(limiter: Bottleneck): Bottleneck {
+  const store = (limiter as unknown as { _store?: { yieldLoop?: unknown } })._store;
+  if (typeof store?.yieldLoop !== 'function') {
+    throw new MiaError(
+      'IBKR_LIMITER_INCOMPATIBLE',
+      'IBKR rate limiter: the installed Bottleneck has no local datastore yieldLoop() (the internals lib/ibkr/limiter.ts patches ' +
+        'were checked against bottleneck 2.19). Reinstall bottleneck 2.19.x, or re-check yieldInCheckPhase() against the new version.',
+    );
+  }
+  store.yieldLoop = CHECK_PHASE_YIELD;
+  return limiter;
+}
+
+/** What yieldInCheckPhase() installs; exported so a test can tell that the patch is in effect. */
+export const CHECK_PHASE_YIELD = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Clustered: how long a request waits for Redis before it fails with ClusterUnavailableError. */
 export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
@@ -158,7 +199,7 @@ export class IbkrLimiter extends EventEmitter {
   /** One limiter of the tree; clustered, its state lives in Redis under the username's id. */
   private limiter(name: string, settings: Bottleneck.ConstructorOptions): Bottleneck {
     if (!this.cluster) {
-      const local = new Bottleneck({ id: name, ...settings });
+      const local = yieldInCheckPhase(new Bottleneck({ id: name, ...settings }));
       local.on('error', (err: unknown) => this.warn(err));
       return local;
     }

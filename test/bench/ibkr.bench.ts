@@ -1,7 +1,7 @@
 // IBKR client benchmarks, against the in-process IBKR simulator over loopback HTTPS:
 // - ibkr.client.overhead: median time of one request through IbkrClient (limiter tree, transport, auth decoration,
 //   typed parsing) ÷ raw axios to the same endpoint with the same keep-alive agent. Samples are spaced further apart
-//   than the limiter's 110 ms global spacing, so the ratio is the library's own cost, not the rate limit's wait.
+//   than the limiter's 105 ms global spacing, so the ratio is the library's own cost, not the rate limit's wait.
 //   The simulator's rate limits are off for this measurement.
 // - ibkr.limiter.utilisation: requests IBKR accepted per second during a 30 s burst with the simulator enforcing
 //   IBKR's documented limits (10 req/s global, penalty box on excess) ÷ the allowed 10 req/s; 429s in the note.
@@ -9,11 +9,12 @@
 import https from 'https';
 import axios from 'axios';
 import { IbkrConnection } from '../../lib/ibkr';
+import { JITTER_MARGIN } from '../../lib/ibkr/limiter';
 import { startIbkrSimulator } from '../../lib/sim/ibkr';
 import { percentile, report } from './harness';
 
 const SAMPLES = 120;
-const SPACING_MS = 130; // > the limiter's global spacing (1000 / 10 × 1.1 = 110 ms)
+const SPACING_MS = 130; // > the limiter's global spacing (1000 / 10 × JITTER_MARGIN = 105 ms)
 const BURST_MS = 30_000;
 const ALLOWED_PER_SEC = 10; // IBKR: 10 req/s through the Gateway (ibkr-web-api.md §5)
 
@@ -86,7 +87,7 @@ async function limiterUtilisation(): Promise<void> {
       unit: 'req/s accepted',
       baseline: ALLOWED_PER_SEC,
       goal: '≥ 0.95 with 0 × 429',
-      note: `${BURST_MS / 1000} s burst of ${burst.length} queued requests against the simulator with IBKR's documented limits on; ${rejected} × 429; peak ${after.maxRatePerSec} req/s in any 1 s window; the limiter spaces sends with a 10 % jitter margin (lib/ibkr/limiter.ts JITTER_MARGIN), so its ceiling is 1 / 1.1 = 0.909 of the allowed rate`,
+      note: `${BURST_MS / 1000} s burst of ${burst.length} queued requests against the simulator with IBKR's documented limits on; ${rejected} × 429; peak ${after.maxRatePerSec} req/s in any 1 s window; the limiter spaces sends with a ${Math.round((JITTER_MARGIN - 1) * 100)} % jitter margin (lib/ibkr/limiter.ts JITTER_MARGIN), so its ceiling is 1 / ${JITTER_MARGIN} = ${(1 / JITTER_MARGIN).toFixed(3)} of the allowed rate`,
     });
   } finally {
     await connection.close();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import Bottleneck from 'bottleneck';
 import { GatewayAuth } from '../../../lib/ibkr/auth/gateway';
-import { IbkrLimiter, endpointFamily, type PauseEvent } from '../../../lib/ibkr/limiter';
+import { CHECK_PHASE_YIELD, IbkrLimiter, endpointFamily, yieldInCheckPhase, type PauseEvent } from '../../../lib/ibkr/limiter';
 import { RateLimitedError } from '../../../lib/ibkr/errors';
 import { Transport } from '../../../lib/ibkr/transport';
 import { startLoopback, type Loopback } from './loopback';
@@ -26,6 +27,26 @@ describe('IBKR limiter tree', () => {
     assert.equal(endpointFamily('POST', '/tickle'), 'tickle');
     assert.equal(endpointFamily('GET', '/fyi/unreadnumber'), 'fyi');
     assert.equal(endpointFamily('GET', '/sso/validate'), 'sso-validate');
+  });
+
+  it('runs every local limiter of the tree on check-phase yields, not 1-ms timers', async () => {
+    limiter = new IbkrLimiter();
+    for (const path of ['/iserver/secdef/search', '/iserver/marketdata/snapshot', '/iserver/marketdata/history', '/iserver/account/orders']) {
+      assert.equal(await limiter.schedule('GET', path, () => Promise.resolve('answered')), 'answered');
+    }
+    const tree = limiter as unknown as { global: Bottleneck; families: Map<string, Bottleneck> };
+    const limiters = [tree.global, ...tree.families.values()];
+    assert.equal(limiters.length, 4, 'the global limiter and the snapshot, history and live-orders families');
+    for (const l of limiters) assert.equal((l as unknown as { _store: { yieldLoop: unknown } })._store.yieldLoop, CHECK_PHASE_YIELD);
+  });
+
+  it('refuses to start on a Bottleneck whose local datastore no longer has the yieldLoop it patches', () => {
+    const changedInternals = { _store: {} } as unknown as Bottleneck;
+    assert.throws(() => yieldInCheckPhase(changedInternals), (err: unknown) => {
+      assert.ok(err instanceof Error && 'code' in err && err.code === 'IBKR_LIMITER_INCOMPATIBLE');
+      assert.match(err.message, /Reinstall bottleneck 2\.19/);
+      return true;
+    });
   });
 
   it('sends a burst of 10x the allowed rate without a single 429 from a 10 req/s sliding window', async function () {
