@@ -103,8 +103,20 @@ function retryAfterMs(headers: Record<string, string>, now: number): number | un
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
+/** One HTTP exchange as it ended, for the connection's metrics (lib/metrics). No headers, no body, no query. */
+export interface ExchangeEvent {
+  method: string;
+  /** The URL's path only: query strings can carry secrets. */
+  url: string;
+  startedAt: number;
+  elapsedMs: number;
+  /** Undefined when no answer came (timeout, network error). */
+  status?: number;
+}
+
 /**
- * Events: 'rate-limited' ({path, pauseMs}).
+ * Events: 'rate-limited' ({path, pauseMs}), 'exchange' (ExchangeEvent) after every HTTP exchange, 'log' (level,
+ * message) for retries, already redacted.
  */
 export class Transport extends EventEmitter implements AuthHttp {
   private readonly axios: AxiosInstance;
@@ -194,12 +206,26 @@ export class Transport extends EventEmitter implements AuthHttp {
         httpsAgent: agent,
       });
       const out: RawResponse = { status: res.status, data: parseBody(res.data), headers: headerMap(res.headers) };
-      this.trace({ direction: 'response', method: request.method, url: request.url, status: res.status, body: out.data, elapsedMs: this.now() - started });
+      const elapsedMs = this.now() - started;
+      this.trace({ direction: 'response', method: request.method, url: request.url, status: res.status, body: out.data, elapsedMs });
+      this.recordExchange(request, started, elapsedMs, res.status);
       return out;
     } catch (err) {
-      this.trace({ direction: 'error', method: request.method, url: request.url, body: (err as Error).message, elapsedMs: this.now() - started });
+      const elapsedMs = this.now() - started;
+      this.trace({ direction: 'error', method: request.method, url: request.url, body: (err as Error).message, elapsedMs });
+      this.recordExchange(request, started, elapsedMs, undefined);
       throw this.wireFailure(err as AxiosError, request);
     }
+  }
+
+  private recordExchange(request: OutgoingRequest, startedAt: number, elapsedMs: number, status: number | undefined): void {
+    if (this.listenerCount('exchange') === 0) return;
+    const event: ExchangeEvent = { method: request.method, url: new URL(request.url).pathname, startedAt, elapsedMs, status };
+    this.emit('exchange', event);
+  }
+
+  private log(level: 'debug' | 'warn', message: string): void {
+    this.emit('log', level, redactText(message));
   }
 
   private wireFailure(err: AxiosError, request: OutgoingRequest): IbkrError {
@@ -261,7 +287,9 @@ export class Transport extends EventEmitter implements AuthHttp {
         const retryable = err instanceof TimeoutError || err instanceof NetworkError;
         if (idempotent && retryable && retries < maxRetries) {
           retries += 1;
-          await sleep(this.scheduler, this.backoffMs(retries));
+          const waitMs = this.backoffMs(retries);
+          this.log('warn', `${(err as Error).message} Retry ${retries} of ${maxRetries} in ${waitMs} ms.`);
+          await sleep(this.scheduler, waitMs);
           continue;
         }
         throw err;
@@ -275,6 +303,7 @@ export class Transport extends EventEmitter implements AuthHttp {
         this.emit('rate-limited', { path: req.path, pauseMs });
         if (idempotent && rateRetries < maxRateRetries) {
           rateRetries += 1;
+          this.log('debug', `IBKR 429 on ${req.method} ${req.path}: resending after the ${pauseMs} ms pause (${rateRetries} of ${maxRateRetries}).`);
           continue; // the limiter holds the retry until the pause ends
         }
         const error = mapHttpError(429, res.data, req.path, { retryAfterMs: pauseMs });
@@ -289,7 +318,9 @@ export class Transport extends EventEmitter implements AuthHttp {
       }
       if (idempotent && res.status >= 500 && !(error instanceof AccountsNotPrimedError) && retries < maxRetries) {
         retries += 1;
-        await sleep(this.scheduler, this.backoffMs(retries));
+        const waitMs = this.backoffMs(retries);
+        this.log('warn', `IBKR answered ${res.status} to ${req.method} ${req.path}: retry ${retries} of ${maxRetries} in ${waitMs} ms.`);
+        await sleep(this.scheduler, waitMs);
         continue;
       }
       throw error;

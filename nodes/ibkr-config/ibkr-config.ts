@@ -5,12 +5,14 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { errorMessage } from '../../lib/errors';
-import type { IbkrConnection, IbkrLogger } from '../../lib/ibkr';
+import type { IbkrConnection } from '../../lib/ibkr';
 import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrConfigApi, StateListener } from '../shared/ibkr-connection-registry';
 import { handleClose } from '../shared/node-kit';
 import { mergeCredentials, testConnection } from './connection-test';
 import { IbkrLink, type IbkrStateEvent, type SessionCommand } from './ibkr-link';
+import type { LinkLogger } from './link-observer';
+import type { IbkrMetricsSource } from './metrics-source';
 import { planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
 
 type IbkrConfigDef = NodeDef & IbkrConfigSettings;
@@ -32,8 +34,9 @@ const CREDENTIALS: Record<keyof IbkrConfigCredentials, { type: 'text' | 'passwor
   username: { type: 'text' },
 };
 
-function nodeLogger(node: Node): IbkrLogger {
+function nodeLogger(node: Node): LinkLogger {
   return {
+    trace: (m) => node.trace(m),
     debug: (m) => node.debug(m),
     info: (m) => node.log(m),
     warn: (m) => node.warn(m),
@@ -44,7 +47,7 @@ function nodeLogger(node: Node): IbkrLogger {
 export = function register(RED: NodeAPI): void {
   function IbkrConfigNode(this: Node<IbkrConfigCredentials>, config: IbkrConfigDef): void {
     RED.nodes.createNode(this, config);
-    const node = this as Node<IbkrConfigCredentials> & IbkrConfigApi & { settingsError: Error | undefined };
+    const node = this as Node<IbkrConfigCredentials> & IbkrConfigApi & IbkrMetricsSource & { settingsError: Error | undefined };
     const listeners = new Set<StateListener>();
     const logger = nodeLogger(node);
     let link: IbkrLink | undefined;
@@ -95,6 +98,7 @@ export = function register(RED: NodeAPI): void {
     };
     node.sessionState = (): IbkrStateEvent => errorState ?? (link as IbkrLink).snapshot();
     node.simulator = () => link?.simulator;
+    node.metrics = () => link?.metrics();
     node.onState = (listener: StateListener): (() => void) => {
       listeners.add(listener);
       return () => {

@@ -3,9 +3,11 @@
 // session keeper's events into IbkrStateEvents with the account id, in order, and closes everything it opened.
 import { EventEmitter } from 'node:events';
 import { errorMessage } from '../../lib/errors';
-import { IbkrConnection, type IbkrLogger, type SessionState, type SessionStateEvent } from '../../lib/ibkr';
-import { IbkrStream } from '../../lib/ibkr/stream';
+import { IbkrConnection, type TraceEntry, type SessionState, type SessionStateEvent } from '../../lib/ibkr';
+import type { IbkrStream } from '../../lib/ibkr/stream';
+import type { IbkrMetrics, IbkrMetricsPayload } from '../../lib/metrics';
 import { startIbkrSimulator, type IbkrSimulator } from '../../lib/sim/ibkr';
+import { ObservedStream, formatTrace, metricsFor, observeConnection, type LinkLogger } from './link-observer';
 import type { ConnectionPlan } from './settings';
 
 /** 'error': the settings cannot open a connection (missing credentials, bad URL). */
@@ -35,7 +37,7 @@ function withinBudget(work: Promise<unknown>, ms: number): Promise<void> {
 }
 
 export interface IbkrLinkOptions {
-  logger: IbkrLogger;
+  logger: LinkLogger;
   now?: () => number;
   /** Tests: a shorter keep-alive than IBKR's 60 s, so expiries are noticed quickly. */
   tickleIntervalMs?: number;
@@ -46,6 +48,7 @@ export class IbkrLink extends EventEmitter {
   private readonly plan: ConnectionPlan;
   private readonly options: IbkrLinkOptions;
   private readonly now: () => number;
+  private readonly metricsRecorder: IbkrMetrics;
   private simulatorInstance: IbkrSimulator | undefined;
   private simulatorStarting: Promise<IbkrSimulator> | undefined;
   private connectionInstance: IbkrConnection | undefined;
@@ -63,6 +66,7 @@ export class IbkrLink extends EventEmitter {
     this.plan = plan;
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.metricsRecorder = metricsFor(plan.connection);
     this.knownAccountId = plan.connection.accountId;
     this.last = { state: 'disconnected', previous: 'disconnected', reason: 'IBKR connection not started', accountId: this.knownAccountId, t: this.now() };
   }
@@ -77,6 +81,11 @@ export class IbkrLink extends EventEmitter {
 
   get simulator(): IbkrSimulator | undefined {
     return this.simulatorInstance;
+  }
+
+  /** The connection's figures now (ibkr-auth's 'metrics' message), with the account they belong to. */
+  metrics(): IbkrMetricsPayload & { accountId: string | undefined } {
+    return { ...this.metricsRecorder.snapshot(this.now()), accountId: this.knownAccountId };
   }
 
   /** The latest state, as ibkr-auth reports it on 'status'. */
@@ -97,7 +106,14 @@ export class IbkrLink extends EventEmitter {
   }
 
   private async doOpen(): Promise<void> {
-    const options = { ...this.plan.connection, logger: this.options.logger, tickleIntervalMs: this.options.tickleIntervalMs };
+    const logger = this.options.logger;
+    const options = {
+      ...this.plan.connection,
+      logger,
+      tickleIntervalMs: this.options.tickleIntervalMs,
+      // "Trace requests": entries arrive redacted by the transport (lib/ibkr/redact.ts).
+      ...(this.plan.traceRequests ? { debug: (entry: TraceEntry) => logger.debug(formatTrace(entry)) } : {}),
+    };
     if (this.plan.simulator) {
       this.simulatorStarting = startIbkrSimulator(this.plan.simulator);
       const simulator = await this.simulatorStarting;
@@ -110,6 +126,7 @@ export class IbkrLink extends EventEmitter {
     const connection = new IbkrConnection(options);
     this.connectionInstance = connection;
     connection.on('state', (event: SessionStateEvent) => this.onSessionState(event));
+    observeConnection(connection, this.metricsRecorder, logger);
     // Rate-limit pauses and reconnects reach the log through the connection's own session-state log lines.
     if (this.closing) return;
     await connection.start();
@@ -126,16 +143,22 @@ export class IbkrLink extends EventEmitter {
     if (!this.streamInstance) {
       const connection = this.connection();
       const logger = this.options.logger;
-      this.streamInstance = new IbkrStream({
-        target: () => connection.websocketTarget(),
-        logger: { debug: (m) => logger.debug(m), warn: (m) => logger.warn(m) },
-      });
+      this.streamInstance = new ObservedStream(
+        {
+          target: () => connection.websocketTarget(),
+          logger: { debug: (m) => logger.debug(m), warn: (m) => logger.warn(m) },
+        },
+        this.metricsRecorder,
+        logger,
+        this.now,
+      );
     }
     return this.streamInstance;
   }
 
   private onSessionState(event: SessionStateEvent): void {
     const t = this.now();
+    this.metricsRecorder.sessionChanged(event.state, t);
     this.relay = this.relay.then(async () => {
       if (event.state === 'authenticated') await this.learnAccount();
       this.publish({ ...event, accountId: this.knownAccountId, t });

@@ -30,6 +30,8 @@ export interface IbkrConfigSettings {
   simSeed?: number | string;
   simSpeed?: number | string;
   simTls?: boolean | string;
+  /** "Trace requests": every request and answer at debug level, secrets redacted. */
+  traceRequests?: boolean | string;
 }
 
 /** The credential store's fields (Node-RED keeps them encrypted in flows_cred.json, never in the flow export). */
@@ -70,6 +72,8 @@ export interface ConnectionPlan {
   /** Without baseUrl in simulator mode: the simulator's own URL is filled in once it listens. */
   connection: IbkrConnectionOptions;
   simulator?: IbkrSimulatorOptions;
+  /** Log every request and answer (redacted) at debug level. */
+  traceRequests: boolean;
 }
 
 function flag(value: boolean | string | undefined, fallback: boolean): boolean {
@@ -160,6 +164,7 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
     throw new InvalidInputError(`IBKR connection settings: account id "${accountId}" is not an IBKR account id (e.g. DU1234567 for paper, U1234567 for live).`);
   }
   const paper = text(settings.accountType) !== 'live';
+  const traceRequests = flag(settings.traceRequests, false);
   const connection: IbkrConnectionOptions = {
     mode,
     accountId,
@@ -175,6 +180,7 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
       mode,
       paper,
       connection,
+      traceRequests,
       simulator: {
         seed: numberSetting(settings.simSeed, 1, 'simulator seed', Number.isInteger),
         speed: numberSetting(settings.simSpeed, 1, 'simulator speed', (n) => n > 0 && n <= 1000),
@@ -188,7 +194,7 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
   if (mode === 'gateway') {
     // The Gateway's certificate is self-signed; the trader's consent covers the Gateway's own host only.
     connection.allowSelfSigned = flag(settings.allowSelfSigned, false);
-    return { mode, paper, connection };
+    return { mode, paper, connection, traceRequests };
   }
   if (mode === 'oauth1a') {
     requireCredentials('OAuth 1.0a', credentials, ['consumerKey', 'accessToken', 'accessTokenSecret', 'signatureKeyPem', 'encryptionKeyPem', 'dhPrime']);
@@ -204,7 +210,7 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
         realm: text(credentials.realm) || 'limited_poa',
       },
     };
-    return { mode, paper, connection };
+    return { mode, paper, connection, traceRequests };
   }
   requireCredentials('OAuth 2.0', credentials, ['clientId', 'username']);
   if (text(credentials.privateKeyPem) === '' && text(credentials.clientSecret) === '') {
@@ -220,5 +226,5 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
       credential: text(credentials.username),
     },
   };
-  return { mode, paper, connection };
+  return { mode, paper, connection, traceRequests };
 }
