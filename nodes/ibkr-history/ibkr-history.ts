@@ -98,6 +98,7 @@ export = function register(RED: NodeAPI): void {
         { now, onProgress: (fraction) => setStatus(node, 'blue', 'ring', `history ${Math.floor(fraction * 100)} %`) },
       );
       setStatus(node, 'green', 'dot', `${result.bars.length} × ${bar} ${contract.symbol}`);
+      node.log(`bars loaded: ${result.bars.length} × ${bar} ${contract.symbol} in ${result.pages} page(s)`);
       if (config.output === 'bar') {
         for (const b of result.bars) send({ topic: 'bar', payload: b } as NodeMessage);
       } else {

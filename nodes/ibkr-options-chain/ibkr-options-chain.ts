@@ -97,6 +97,9 @@ export = function register(RED: NodeAPI): void {
         const { chain, stats } = await fetcherFor(connection).fetch(request, Date.now(), (p) =>
           setStatus(node, 'blue', 'ring', p.phase === 'discovery' ? `chain: discovery ${Math.floor((100 * p.done) / p.total)} %` : `chain ${Math.floor((100 * p.done) / p.total)} %`),
         );
+        const logLine = `${chain.contracts.length} ${chain.underlying} options (${stats.discoveryCalls} discovery calls, ${stats.batches} snapshot batches)`;
+        if (stats.discoveryCalls > 0) node.log(`contracts discovered: ${logLine}`);
+        else node.debug(`chain refreshed: ${logLine}`);
         if (stats.delayed) setStatus(node, 'yellow', 'dot', `${chain.contracts.length} options, delayed data`);
         else if (stats.missingGreeks > 0) setStatus(node, 'yellow', 'dot', `${chain.contracts.length} options, ${stats.missingGreeks} without greeks`);
         else setStatus(node, 'green', 'dot', `${chain.contracts.length} options, SPX ${chain.spot}`);
