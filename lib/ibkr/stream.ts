@@ -7,7 +7,7 @@
 // - The session travels as the Cookie header and, as IBKR's older documentation does it, as a first
 //   `{"session": ...}` message.
 // - Liveness: IBKR sends `{"topic":"system","hb":..}` about every 10 s; when no frame at all arrives for
-//   `heartbeatTimeoutMs` (two missed heartbeats and a margin) the link is declared dead and replaced. The client
+//   `heartbeatTimeoutMs` (two heartbeat intervals) the link is declared dead and replaced. The client
 //   sends `tic` well within IBKR's once-a-minute requirement.
 // - `smd` streams end after 10 minutes at IBKR, so each contract's subscription is renewed after 9 [IBWS2].
 // - Every interruption of an open stream is a gap: the state changes at once, and when the stream is open again a
@@ -75,7 +75,7 @@ export interface StreamTiming {
 }
 
 export const DEFAULT_STREAM_TIMING: StreamTiming = {
-  heartbeatTimeoutMs: 25_000, // IBKR: server hb about every 10 s; two missed plus a margin
+  heartbeatTimeoutMs: 20_000, // IBKR: server hb about every 10 s; a dead link is declared within two intervals
   ticIntervalMs: 30_000, // IBKR: client `tic` at least once a minute
   marketDataRenewMs: 9 * 60_000, // IBKR: smd streams end after 10 min; renew after 9 [IBWS2]
   sessionWaitMs: 30_000,

@@ -10,9 +10,12 @@ import { EventEmitter } from 'events';
 import type { AccountSnapshot, Fill, OrderUpdate, Position } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { RiskGuard, type KillSwitchState, type RiskLimits, type RiskState } from '../strategy/risk';
+import { MarketDataClock } from '../strategy/stale-data';
 import { createMarket } from '../sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
+import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
+import { RiskDeniedError } from './errors';
 import { OrderManager, type ManagerState, type ModifyIntent, type OrderIntent, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
 
 /** The rules the gate adds to RiskGuard's. */
@@ -181,6 +184,12 @@ export class KillSwitchIncompleteError extends MiaError {
 
 const OPEN_STATUSES: ReadonlySet<OrderUpdate['status']> = new Set(['pending', 'working', 'partially-filled']);
 
+/** Per-order rules an order node adds to the connection's risk gate (its own settings). */
+export interface EntryRules {
+  /** Refuse new entries when no tick, quote or bar arrived for this many seconds (lib/strategy/stale-data.ts); 0 or absent = off. */
+  staleAfterSec?: number;
+}
+
 export class SierraConnection extends EventEmitter {
   readonly symbol: string;
   private readonly options: SierraConnectionOptions;
@@ -195,10 +204,15 @@ export class SierraConnection extends EventEmitter {
   private readonly positions = new Map<string, number>();
   private dailyPnl = 0;
   private lastTradePrice: number | null = null;
+  /** When market data last arrived (simulator trades, or ticks / quotes / bars an order node passes on). */
+  private readonly marketData = new MarketDataClock();
+  private readonly onMarketTrade = (): void => this.noteMarketData();
   /** Bracket exits (profit target and stop): not entries, so left out of the working quantity. */
   private readonly exitIds = new Set<string>();
   private opening: Promise<void> | undefined;
   private closed = false;
+  /** Logon uptime, order round trips, missed heartbeats, reconnects (sierra-order's 'metrics'); wall-clock times. */
+  private readonly dtcMetrics = new DtcMetrics();
 
   constructor(options: SierraConnectionOptions) {
     super();
@@ -255,6 +269,9 @@ export class SierraConnection extends EventEmitter {
       const market = createMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
       market.start();
       this.market = market;
+      // The simulated market is live from the instant it starts; its trades keep it fresh while it runs.
+      this.marketData.observe(market.now());
+      market.on('trade', this.onMarketTrade);
       const simulator = await startDtcSimulator({
         market,
         host: '127.0.0.1',
@@ -298,6 +315,7 @@ export class SierraConnection extends EventEmitter {
     manager.on('fill', (f: Fill) => this.onFill(f));
     manager.on('position', (p: Position) => this.onPosition(p));
     manager.on('account', (a: AccountSnapshot) => this.onAccount(a));
+    this.observeMetrics(client, manager);
     manager.on('invalid-transition', (t: { clientOrderId: string; from: string; to: string; reason: string }) =>
       this.log('warn', `Sierra Chart reported an impossible change for order ${t.clientOrderId} (${t.from} → ${t.to}: ${t.reason}); it was ignored.`));
     this.setState('connecting', '');
@@ -318,6 +336,7 @@ export class SierraConnection extends EventEmitter {
     this.manager?.dispose();
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
     await this.simulatorInstance?.close().catch(() => undefined);
+    this.market?.off('trade', this.onMarketTrade);
     this.market?.stop();
     this.setState('closed', '');
     this.removeAllListeners();
@@ -326,8 +345,10 @@ export class SierraConnection extends EventEmitter {
   // -------------------------------------------------------------------------------------------------------------
   // Instructions (each refused with a clear error when trading is off or the connection is not ready)
 
-  async submit(intent: OrderIntent): Promise<SubmitResult> {
-    const result = await this.requireManager().submit(intent);
+  async submit(intent: OrderIntent, rules: EntryRules = {}): Promise<SubmitResult> {
+    const manager = this.requireManager();
+    this.checkStaleData(intent.symbol, intent.side, intent.quantity, rules);
+    const result = await manager.submit(intent);
     if (result.target) this.exitIds.add(result.target.clientOrderId);
     if (result.stop) this.exitIds.add(result.stop.clientOrderId);
     return result;
@@ -337,8 +358,13 @@ export class SierraConnection extends EventEmitter {
     return this.requireManager().cancel(clientOrderId);
   }
 
-  modify(clientOrderId: string, change: ModifyIntent): Promise<OrderUpdate> {
-    return this.requireManager().modify(clientOrderId, change);
+  async modify(clientOrderId: string, change: ModifyIntent, rules: EntryRules = {}): Promise<OrderUpdate> {
+    const manager = this.requireManager();
+    const order = manager.order(clientOrderId);
+    const increase = order && change.quantity !== undefined ? change.quantity - order.quantity : 0;
+    // A bigger entry is new exposure (as RiskGate sees it); price changes and exits are not entries.
+    if (order && increase > 0 && !this.exitIds.has(clientOrderId)) this.checkStaleData(this.symbol, order.side, increase, rules);
+    return manager.modify(clientOrderId, change);
   }
 
   flatten(symbol = this.symbol): Promise<{ cancelled: OrderUpdate[]; flatten: OrderUpdate | null }> {
@@ -347,6 +373,16 @@ export class SierraConnection extends EventEmitter {
 
   cancelAll(symbol?: string): Promise<OrderUpdate[]> {
     return this.requireManager().cancelAll(symbol);
+  }
+
+  /** Market data (a tick, quote or bar) arrived now: the stale-data guard's clock. */
+  noteMarketData(): void {
+    this.marketData.observe(this.now());
+  }
+
+  /** Age of the newest market data (ms, on this connection's clock), or null when none has arrived. */
+  marketDataAgeMs(): number | null {
+    return this.marketData.ageMs(this.now());
   }
 
   /** The last trade seen upstream (quotes, ticks): the price collar's reference in live mode. */
@@ -396,6 +432,14 @@ export class SierraConnection extends EventEmitter {
   }
 
   // -------------------------------------------------------------------------------------------------------------
+
+  /** Throws RiskDeniedError('stale-data') for a new entry while market data is stale; reducing orders pass. */
+  private checkStaleData(symbol: string, side: OrderIntent['side'], quantity: number, rules: EntryRules): void {
+    if (!rules.staleAfterSec) return;
+    const position = this.positions.get(symbol) ?? 0;
+    const decision = this.marketData.check({ side, quantity, position, workingQuantity: this.workingEntryQuantity(symbol) }, this.now(), rules.staleAfterSec);
+    if (!decision.allowed) throw new RiskDeniedError(decision.rule, `Order refused by the risk rule "${decision.rule}": ${decision.reason}. Nothing was sent.`);
+  }
 
   private checkRisk(intent: RiskIntent): RiskVerdict {
     const ctx: RiskContext = {
@@ -451,6 +495,21 @@ export class SierraConnection extends EventEmitter {
     this.dailyPnl = (account.realizedPnl ?? 0) + (account.unrealizedPnl ?? 0);
     this.emit('account', account);
     this.emitStatus();
+  }
+
+  /** The DTC figures now: logon uptime, order round trip (submit → Sierra's first answer), missed heartbeats, reconnects. */
+  metrics(): DtcMetricsPayload {
+    return this.dtcMetrics.snapshot(Date.now());
+  }
+
+  private observeMetrics(client: DtcClient, manager: OrderManager): void {
+    const m = this.dtcMetrics;
+    m.heartbeatMs = 1000 * (this.options.client.heartbeatSec ?? 10);
+    client.on('logon', () => m.loggedOn(Date.now()));
+    client.on('disconnected', () => m.lost(Date.now()));
+    client.on('message', () => m.heard(Date.now()));
+    manager.on('order-update', (u: OrderUpdate) => m.orderUpdate(u.clientOrderId, u.status, Date.now()));
+    this.on('status', (s: ConnectionStatus) => m.stateChanged(s.state));
   }
 
   private onClientState(s: DtcClientState): void {

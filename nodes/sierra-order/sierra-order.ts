@@ -1,11 +1,15 @@
 // sierra-order: a Battle Navale signal or an order message in → Sierra Chart orders through the connection of its
 // sierra-config node (every order passes the risk gate first); order updates, fills, positions and account snapshots
 // out, one output each. `kill` halts trading, cancels working orders and flattens; `resume` returns to ACTIVE.
+// Ticks, quotes and bars wired in keep the market-data clock: with none for "Stale data after (s)", new entries are
+// refused (lib/strategy/stale-data.ts) until fresh data returns.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { AccountSnapshot, Fill, OrderUpdate, Position } from '../../lib/contracts';
 import { InvalidInputError, errorMessage } from '../../lib/errors';
-import type { ConnectionStatus, SierraConnection } from '../../lib/sierra/connection';
+import { metricsPeriodMs } from '../../lib/metrics';
+import type { ConnectionStatus, EntryRules, SierraConnection } from '../../lib/sierra/connection';
 import { classifyInput, orderRequestToCommand, signalToIntent, type OrderCommand } from '../../lib/sierra/signal-to-order';
+import { checkBarPayload, checkStaleAfterSec } from '../../lib/strategy/stale-data';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 import { sierraConfigNode } from '../sierra-config/api';
 
@@ -14,20 +18,35 @@ interface SierraOrderDef extends NodeDef {
   quantity?: number | string;
   entry?: string;
   target?: string | number;
+  staleAfterSec?: number | string;
+  /** "Metrics every (s)": the DTC metrics on the 4th output this often; 0 or empty = only on request. */
+  metricsEverySec?: number | string;
 }
 
 interface SignalSettings {
   quantity: number;
   entry: 'limit' | 'market';
   target: 1 | 2;
+  /** New entries refused after this many seconds without a tick, quote or bar; 0 = off. */
+  staleAfterSec: number;
 }
+
+/** "Stale data after (s)" when the node was saved before the setting existed. */
+const DEFAULT_STALE_AFTER_SEC = 10;
 
 function readSettings(config: SierraOrderDef): SignalSettings {
   const quantity = config.quantity === undefined || config.quantity === '' ? 1 : Number(config.quantity);
   if (!Number.isInteger(quantity) || quantity <= 0) throw new InvalidInputError(`sierra-order: quantity "${String(config.quantity)}" is not valid: use a whole number of contracts ≥ 1.`);
   const entry = config.entry === 'market' ? 'market' : 'limit';
   const target = String(config.target ?? '1') === '2' ? 2 : 1;
-  return { quantity, entry, target };
+  const staleText = config.staleAfterSec === undefined || config.staleAfterSec === '' ? DEFAULT_STALE_AFTER_SEC : Number(config.staleAfterSec);
+  let staleAfterSec: number;
+  try {
+    staleAfterSec = checkStaleAfterSec(staleText);
+  } catch {
+    throw new InvalidInputError(`sierra-order: "Stale data after (s)" "${String(config.staleAfterSec)}" is not valid: use seconds ≥ 0 (0 turns the guard off).`);
+  }
+  return { quantity, entry, target, staleAfterSec };
 }
 
 const usd = (x: number): string => `${x < 0 ? '−' : '+'}$${Math.abs(Math.round(x))}`;
@@ -62,16 +81,16 @@ function showStatus(node: Node, s: ConnectionStatus): void {
   else setStatus(node, 'green', 'dot', book);
 }
 
-async function execute(connection: SierraConnection, command: OrderCommand): Promise<void> {
+async function execute(connection: SierraConnection, command: OrderCommand, rules: EntryRules): Promise<void> {
   switch (command.action) {
     case 'submit':
-      await connection.submit(command.intent);
+      await connection.submit(command.intent, rules);
       return;
     case 'cancel':
       await connection.cancel(command.clientOrderId);
       return;
     case 'modify':
-      await connection.modify(command.clientOrderId, command.change);
+      await connection.modify(command.clientOrderId, command.change, rules);
       return;
     case 'flatten':
       await connection.flatten(command.symbol);
@@ -80,6 +99,23 @@ async function execute(connection: SierraConnection, command: OrderCommand): Pro
       await connection.cancelAll(command.symbol);
       return;
   }
+}
+
+/** The DTC metrics leave on the 4th output (account and link health), topic 'metrics'. */
+function metricsMessage(c: SierraConnection): (NodeMessage | null)[] {
+  return [null, null, null, { topic: 'metrics', payload: c.metrics() }];
+}
+
+/** Orders sent and filled reach Node-RED's log at info (what Sierra was asked and what it did). */
+function observeOrders(node: Node, c: SierraConnection, detach: (() => void)[]): void {
+  const onUpdate = (u: OrderUpdate): void => {
+    if (u.status === 'pending') node.log(`Sierra order sent: ${u.side} ${u.quantity} (${u.clientOrderId})`);
+    else if (u.status === 'rejected') node.warn(`Sierra order rejected: ${u.side} ${u.quantity} (${u.clientOrderId})${u.reason ? `: ${u.reason}` : ''}`);
+  };
+  const onFill = (f: Fill): void => node.log(`Sierra fill: ${f.side} ${f.quantity} @ ${f.price} (${f.clientOrderId})`);
+  c.on('order-update', onUpdate);
+  c.on('fill', onFill);
+  detach.push(() => c.off('order-update', onUpdate), () => c.off('fill', onFill));
 }
 
 export = function register(RED: NodeAPI): void {
@@ -92,10 +128,12 @@ export = function register(RED: NodeAPI): void {
     connection.catch(() => undefined);
     const detach: (() => void)[] = [];
     let closed = false;
+    let metricsMs = 0;
 
     setStatus(node, 'yellow', 'ring', 'connecting');
     try {
       settings = readSettings(config);
+      metricsMs = metricsPeriodMs(config.metricsEverySec, 'sierra-order');
       const configNode = sierraConfigNode(RED, config.connection, 'sierra-order');
       connection = configNode.connection();
       connection.catch(() => undefined); // reported by the status below and by every input
@@ -124,6 +162,11 @@ export = function register(RED: NodeAPI): void {
         c.on('status', onStatus);
         detach.push(() => c.off('status', onStatus));
         showStatus(node, c.status());
+        observeOrders(node, c, detach);
+        if (metricsMs > 0) {
+          const timer = setInterval(() => node.send(metricsMessage(c)), metricsMs);
+          detach.push(() => clearInterval(timer));
+        }
       },
       (err: unknown) => {
         if (!setupError) statusError(node, err);
@@ -132,11 +175,24 @@ export = function register(RED: NodeAPI): void {
 
     handleInput(node, async (msg) => {
       if (setupError || !settings) throw setupError ?? new Error('sierra-order is not configured.');
+      if (msg.payload === 'metrics') {
+        node.send(metricsMessage(await connection));
+        return;
+      }
+      if (msg.topic === 'bar') {
+        checkBarPayload(msg.payload);
+        (await connection).noteMarketData();
+        return;
+      }
+      // ibkr-quote reports a stream gap on its quote output: not data (the stale clock keeps running), not an error.
+      if (msg.topic === 'gap') return;
       const input = classifyInput(msg);
       const c = await connection;
+      const rules: EntryRules = { staleAfterSec: settings.staleAfterSec };
       switch (input.kind) {
         case 'price':
           c.setLastTrade(input.price);
+          c.noteMarketData();
           return;
         case 'kill': {
           const result = await c.kill();
@@ -149,11 +205,11 @@ export = function register(RED: NodeAPI): void {
           return;
         case 'signal': {
           const intent = signalToIntent(input.payload, { ...settings, symbol: c.symbol });
-          if (intent) await c.submit(intent);
+          if (intent) await c.submit(intent, rules);
           return;
         }
         case 'order':
-          await execute(c, orderRequestToCommand(input.payload, { symbol: c.symbol, quantity: settings.quantity }));
+          await execute(c, orderRequestToCommand(input.payload, { symbol: c.symbol, quantity: settings.quantity }), rules);
           return;
       }
     });

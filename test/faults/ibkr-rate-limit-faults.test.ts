@@ -1,0 +1,88 @@
+// 429s on the IBKR link, against the IBKR simulator enforcing IBKR's documented limits (10 req/s global, snapshot
+// 10/s): our own burst never earns one, and one the server injects pauses the whole connection once, is reported
+// once, and ends without a storm.
+import { strict as assert } from 'assert';
+import { reportFigures, sleep, startIbkrRig, until, type IbkrRig } from './support';
+
+describe('fault: IBKR 429', function () {
+  this.timeout(30_000);
+  let rig: IbkrRig | undefined;
+  afterEach(async () => rig?.close());
+
+  it('never earns a 429 from its own traffic at 10× the allowed rate (50 snapshots asked in 0.5 s)', async () => {
+    rig = await startIbkrRig();
+    const live = rig;
+    const before = live.sim.control.stats();
+    const asked: Promise<unknown>[] = [];
+    for (let burst = 0; burst < 5; burst++) {
+      for (let i = 0; i < 10; i++) asked.push(live.connection.client.snapshot([live.conid], ['last', 'bid', 'ask']));
+      await sleep(100);
+    }
+    const results = await Promise.allSettled(asked);
+    const after = live.sim.control.stats();
+    const figures = {
+      asked: asked.length,
+      answered: results.filter((r) => r.status === 'fulfilled').length,
+      requestsAtServer: after.total - before.total,
+      rejected429: after.rejected429 - before.rejected429,
+      maxRatePerSecAtServer: after.maxRatePerSec,
+      pausesOfOurOwn: live.connection.counts().rateLimited,
+    };
+    reportFigures('ibkr-burst-10x', figures);
+    assert.equal(figures.answered, 50);
+    assert.equal(figures.rejected429, 0, 'IBKR never had to say 429');
+    assert.ok(figures.maxRatePerSecAtServer <= 10, `at most 10 requests in any second at the server (${figures.maxRatePerSecAtServer})`);
+  });
+
+  it('pauses the connection on an injected 429, reports it once, and resumes without a storm', async () => {
+    rig = await startIbkrRig();
+    const live = rig;
+    await until(() => live.connection.state === 'authenticated', 5000, 'authenticated');
+    const rateLimited: { pauseMs: number }[] = [];
+    live.connection.on('rate-limited', (e: { pauseMs: number }) => rateLimited.push(e));
+    let atPause = -1;
+    let atResume = -1;
+    let pausedAt = 0;
+    let resumedAt = 0;
+    live.connection.limiter.on('paused', () => {
+      atPause = live.sim.control.stats().total;
+      pausedAt = Date.now();
+    });
+    live.connection.limiter.on('resumed', () => {
+      atResume = live.sim.control.stats().total;
+      resumedAt = Date.now();
+    });
+    const statesBefore = live.states.length;
+    const before = live.sim.control.stats();
+
+    live.sim.control.inject429(1);
+    // Demand keeps coming during the pause (2 s with no Retry-After): a snapshot every 80 ms for 2.4 s.
+    const asked: Promise<unknown>[] = [];
+    for (let i = 0; i < 30; i++) {
+      asked.push(live.connection.client.snapshot([live.conid], ['last']));
+      await sleep(80);
+    }
+    const results = await Promise.allSettled(asked);
+    await until(() => atResume >= 0, 10_000, 'resumed');
+    await until(() => live.connection.state === 'authenticated', 5000, 'authenticated again');
+    const after = live.sim.control.stats();
+    const trail = live.states.slice(statesBefore).map((e) => e.state);
+    const figures = {
+      pauseMs: rateLimited[0]?.pauseMs,
+      measuredPauseMs: resumedAt - pausedAt,
+      reported: rateLimited.length,
+      requestsDuringPenalty: atResume - atPause,
+      rejected429: after.rejected429 - before.rejected429,
+      answered: results.filter((r) => r.status === 'fulfilled').length,
+      asked: asked.length,
+      sessionStates: trail,
+    };
+    reportFigures('ibkr-injected-429', figures);
+    assert.equal(figures.reported, 1, 'one 429, one report');
+    assert.equal(figures.rejected429, 1, 'no second 429: nothing stormed the server after the pause');
+    assert.ok(figures.requestsDuringPenalty <= 1, `nothing (or only what was already on the wire) reached IBKR during the pause: ${figures.requestsDuringPenalty}`);
+    assert.equal(figures.answered, figures.asked, 'every request asked during the pause was answered after it');
+    assert.deepEqual(trail.slice(0, 1), ['rate-limited']);
+    assert.equal(trail[trail.length - 1], 'authenticated');
+  });
+});
