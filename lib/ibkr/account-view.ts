@@ -32,18 +32,6 @@ export type AccountMessage =
   | { topic: 'position'; payload: IbkrPositionPayload }
   | { topic: 'order-update'; payload: OrderUpdate };
 
-const primedClients = new WeakSet<object>();
-
-/**
- * IBKR: "/portfolio/accounts (or subaccounts) before the other /portfolio calls" (fact sheet §1.9); once per client,
- * paced by the limiter's 1-per-5-s rule for that endpoint.
- */
-export async function primePortfolio(client: Pick<IbkrClient, 'portfolioAccounts'>): Promise<void> {
-  if (primedClients.has(client)) return;
-  await client.portfolioAccounts();
-  primedClients.add(client);
-}
-
 const amount = (summary: Record<string, SummaryItem>, key: string): number | null => summary[key]?.amount ?? null;
 
 /** GET /portfolio/{acct}/summary → account (balance = net liquidation, cash = total cash value). */
@@ -115,21 +103,21 @@ export function positionPayload(p: IbkrPosition, now: number): IbkrPositionPaylo
   };
 }
 
-/** Reads one view through the client. Positions are every page; live orders are every order of the account. */
+/**
+ * Reads one view through the client. Positions are every page; live orders are every order of the account. The
+ * client makes IBKR's calls that must come first (portfolio priming, the live-orders pre-flight) itself.
+ */
 export async function readAccountView(client: IbkrClient, view: AccountView, now: () => number): Promise<AccountMessage[]> {
   switch (view) {
     case 'summary': {
-      await primePortfolio(client);
       const acct = await client.accountId();
       return [{ topic: 'account', payload: summaryToAccount(acct, await client.accountSummary(acct), now()) }];
     }
     case 'ledger': {
-      await primePortfolio(client);
       const acct = await client.accountId();
       return [{ topic: 'account', payload: ledgerToAccount(acct, await client.ledger(acct), now()) }];
     }
     case 'positions': {
-      await primePortfolio(client);
       const positions = await client.positions();
       const t = now();
       return positions.filter((p) => p.quantity !== 0).map((p) => ({ topic: 'position', payload: positionPayload(p, t) }));
@@ -144,26 +132,5 @@ export async function readAccountView(client: IbkrClient, view: AccountView, now
       const t = now();
       return pnlToAccounts(rows, t).map((payload) => ({ topic: 'account', payload }));
     }
-  }
-}
-
-/**
- * Reads views for one node. IBKR's first live-orders call only opens its order feed and answers an empty list
- * (fact sheet §4, "Before sor, call ... orders"), so an empty first answer is asked again — the limiter spaces the
- * two calls by IBKR's 1-per-5-s rule.
- */
-export class AccountReader {
-  private ordersOpened = false;
-
-  constructor(
-    private readonly client: IbkrClient,
-    private readonly now: () => number,
-  ) {}
-
-  async read(view: AccountView): Promise<AccountMessage[]> {
-    const messages = await readAccountView(this.client, view, this.now);
-    if (view !== 'orders' || this.ordersOpened) return messages;
-    this.ordersOpened = true;
-    return messages.length > 0 ? messages : readAccountView(this.client, view, this.now);
   }
 }

@@ -43,7 +43,7 @@ import type {
   WhatIfFigure,
   WhatIfResult,
 } from './types';
-import { FIELD_IDS, fieldId, fieldName, parseAvailability, parseWireInt, parseWireNumber, parseWirePrice, parseYyyymmdd } from './wire';
+import { FIELD_IDS, fieldId, fieldName, parseAvailability, parseWireInt, parseWireMoney, parseWireNumber, parseWirePrice, parseYyyymmdd } from './wire';
 
 type Json = Record<string, unknown>;
 
@@ -141,9 +141,52 @@ function parseAuthStatus(raw: unknown): AuthStatus {
   };
 }
 
+/** What-if figures may carry a currency like the amounts do ("1,000 USD"); plain numbers read the same. */
+const money = (v: unknown): number | null => parseWireMoney(v)?.amount ?? null;
+
 function figure(raw: unknown): WhatIfFigure {
   const o = asObject(raw);
-  return { current: num(o.current), change: num(o.change), after: num(o.after) };
+  return { current: money(o.current), change: money(o.change), after: money(o.after) };
+}
+
+/** A what-if's impact, with the currency IBKR states its money in ("2.25 USD"): null when it names none. */
+export interface WhatIfQuote extends WhatIfResult {
+  currency: string | null;
+}
+
+/** IBKR's what-if answer (fact sheet §2, "What-if"): `amount` holds amount, commission and total as "2.25 USD". */
+export function parseWhatIf(raw: unknown): WhatIfQuote {
+  const o = asObject(raw);
+  const amount = asObject(o.amount);
+  const commission = parseWireMoney(amount.commission);
+  const value = parseWireMoney(amount.amount);
+  const total = parseWireMoney(amount.total);
+  return {
+    commission: commission?.amount ?? null,
+    amount: value?.amount ?? null,
+    total: total?.amount ?? null,
+    currency: total?.currency ?? commission?.currency ?? value?.currency ?? null,
+    equity: figure(o.equity),
+    initialMargin: figure(o.initial),
+    maintenanceMargin: figure(o.maintenance),
+    position: figure(o.position),
+    warning: o.warn ? str(o.warn) : null,
+    error: o.error ? str(o.error) : null,
+  };
+}
+
+/**
+ * The questions one reply asks: IBKR may put several message ids on one reply ("messageIds":["o163","o354"]), each
+ * with its text in `message[]` at the same place. One `confirmed:true` answers them all, so every one must be asked
+ * of the rule; a reply without ids is one question with an empty id (refused unless the rule accepts anything).
+ */
+function questionsOf(question: Json): Array<{ messageId: string; text: string }> {
+  const texts = asArray(question.message).map(str);
+  const whole = texts.join(' ').trim() || str(question.message);
+  const ids = asArray(question.messageIds).map(str);
+  if (ids.length === 0) return [{ messageId: '', text: whole }];
+  const aligned = texts.length === ids.length;
+  return ids.map((messageId, k) => ({ messageId, text: (aligned ? texts[k]?.trim() : '') || whole }));
 }
 
 export class IbkrClient {
@@ -155,6 +198,9 @@ export class IbkrClient {
   /** The priming count for which IBKR's live-orders feed was opened by its pre-flight call. */
   private ordersFeedPriming: number | undefined;
   private ordersFeedOpening: Promise<number> | undefined;
+  /** The priming count for which GET /portfolio/accounts was called (fact sheet §1.9: before other /portfolio calls). */
+  private portfolioPriming: number | undefined;
+  private portfolioPrimingCall: Promise<void> | undefined;
 
   constructor(http: Requester, primer: Primer, options: ClientOptions = {}) {
     this.http = http;
@@ -227,8 +273,12 @@ export class IbkrClient {
     return this.selectedAccount;
   }
 
+  /** Also IBKR's portfolio priming for the session it is called in (the limiter keeps its 1-per-5-s rule). */
   async portfolioAccounts(): Promise<PortfolioAccount[]> {
-    return asArray(await this.http.request({ method: 'GET', path: '/portfolio/accounts' })).map((raw) => {
+    const session = this.primer.primings;
+    const answer = await this.http.request({ method: 'GET', path: '/portfolio/accounts' });
+    this.portfolioPriming = session;
+    return asArray(answer).map((raw) => {
       const o = asObject(raw);
       return {
         accountId: str(o.accountId ?? o.id),
@@ -242,7 +292,7 @@ export class IbkrClient {
 
   async accountSummary(accountId?: string): Promise<Record<string, SummaryItem>> {
     const acct = accountId ?? (await this.accountId());
-    const o = asObject(await this.http.request({ method: 'GET', path: `/portfolio/${encodeURIComponent(acct)}/summary` }));
+    const o = asObject(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/summary`));
     const out: Record<string, SummaryItem> = {};
     for (const [key, raw] of Object.entries(o)) {
       const v = asObject(raw);
@@ -258,7 +308,7 @@ export class IbkrClient {
 
   async ledger(accountId?: string): Promise<LedgerEntry[]> {
     const acct = accountId ?? (await this.accountId());
-    const o = asObject(await this.http.request({ method: 'GET', path: `/portfolio/${encodeURIComponent(acct)}/ledger` }));
+    const o = asObject(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/ledger`));
     return Object.entries(o).map(([currency, raw]) => {
       const v = asObject(raw);
       return {
@@ -278,7 +328,7 @@ export class IbkrClient {
     const acct = accountId ?? (await this.accountId());
     const all: Position[] = [];
     for (let page = 0; page < 1000; page += 1) {
-      const rows = asArray(await this.http.request({ method: 'GET', path: `/portfolio/${encodeURIComponent(acct)}/positions/${page}` }));
+      const rows = asArray(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/positions/${page}`));
       for (const raw of rows) {
         const o = asObject(raw);
         all.push({
@@ -523,15 +573,14 @@ export class IbkrClient {
         throw new ServerError(`IBKR answered the order with something unexpected ("${serverText(reply)}"): check live orders before sending it again.`, { path });
       }
       if (round === maxRounds) break;
-      const replyId = str(question.id);
-      const text = asArray(question.message).map(str).join(' ').trim() || str(question.message);
-      const messageId = str(asArray(question.messageIds)[0] ?? '');
-      const replyPath = `/iserver/reply/${encodeURIComponent(replyId)}`;
-      if (!answer(messageId, text)) {
+      const replyPath = `/iserver/reply/${encodeURIComponent(str(question.id))}`;
+      const refused = questionsOf(question).filter((q) => !answer(q.messageId, q.text));
+      if (refused.length > 0) {
         // Tell IBKR no, so the order is dropped on its side too; its answer does not change the outcome.
         await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: false }, idempotent: false }).catch(() => undefined);
+        const asked = refused.map((q) => `${q.messageId || 'question'}: "${serverText(q.text)}"`).join('; ');
         throw new RejectedError(
-          `IBKR asked to confirm the order (${messageId || 'question'}: "${serverText(text)}") and the answer rule refused: the order was not placed. Allow this question in the order node's answers to send such orders.`,
+          `IBKR asked to confirm the order (${asked}) and the answer rule refused: the order was not placed. Allow ${refused.length > 1 ? 'these questions' : 'this question'} in the order node's answers to send such orders.`,
           'question-refused',
           { path },
         );
@@ -571,23 +620,11 @@ export class IbkrClient {
   }
 
   /** Margin and commission impact of an order, without placing it (IBKR wants a snapshot of the instrument first). */
-  async whatIf(order: OrderRequest): Promise<WhatIfResult> {
+  async whatIf(order: OrderRequest): Promise<WhatIfQuote> {
     const acct = await this.accountId();
     await this.snapshot([order.conid], ['last']);
     const path = `/iserver/account/${encodeURIComponent(acct)}/orders/whatif`;
-    const o = asObject(await this.http.request({ method: 'POST', path, body: { orders: [this.wireOrder(order, acct)] }, idempotent: true }));
-    const amount = asObject(o.amount);
-    return {
-      commission: num(amount.commission),
-      amount: num(amount.amount),
-      total: num(amount.total),
-      equity: figure(o.equity),
-      initialMargin: figure(o.initial),
-      maintenanceMargin: figure(o.maintenance),
-      position: figure(o.position),
-      warning: o.warn ? str(o.warn) : null,
-      error: o.error ? str(o.error) : null,
-    };
+    return parseWhatIf(await this.http.request({ method: 'POST', path, body: { orders: [this.wireOrder(order, acct)] }, idempotent: true }));
   }
 
   // ---- market data ----
@@ -795,6 +832,35 @@ export class IbkrClient {
       exchange: str(o.exchange),
       currency: str(o.currency),
     };
+  }
+
+  /**
+   * GET of a /portfolio path after IBKR's portfolio priming (GET /portfolio/accounts), made once per brokerage
+   * session and shared by concurrent readers; on "Please query /accounts first" both primings are redone and the
+   * read is retried once.
+   */
+  private async portfolioRead(path: string): Promise<unknown> {
+    await this.primePortfolio();
+    try {
+      return await this.http.request({ method: 'GET', path });
+    } catch (err) {
+      if (!(err instanceof AccountsNotPrimedError)) throw err;
+      this.primer.invalidatePriming();
+      this.portfolioPriming = undefined;
+      await this.primePortfolio();
+      return this.http.request({ method: 'GET', path });
+    }
+  }
+
+  private async primePortfolio(): Promise<void> {
+    await this.primer.ensurePrimed();
+    if (this.portfolioPriming === this.primer.primings) return;
+    this.portfolioPrimingCall ??= this.portfolioAccounts()
+      .then(() => undefined)
+      .finally(() => {
+        this.portfolioPrimingCall = undefined;
+      });
+    await this.portfolioPrimingCall;
   }
 
   /**

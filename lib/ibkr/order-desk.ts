@@ -5,8 +5,7 @@
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError } from '../errors';
 import type { KillSwitchState, RiskGuard, RiskRule } from '../strategy/risk';
-import type { IbkrClient } from './client';
-import { primePortfolio } from './account-view';
+import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
 import {
   BadRequestError,
@@ -21,7 +20,7 @@ import { chicagoDate } from './futures';
 import { applyModify, ClientOrderIds, planEntry, tickFor, type CancelIntent, type EntryIntent, type ModifyIntent, type OrderIntent, type PlannedLeg } from './order-intent';
 import { OrderTracker, rejectedUpdate, type TrackerOutput } from './order-updates';
 import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
-import type { OrderRequest as IbkrOrderRequest, WhatIfResult } from './types';
+import type { OrderRequest as IbkrOrderRequest } from './types';
 
 /** A risk rule said no: nothing was sent. `rule` names it (daily-loss, max-position, ...). */
 export class RiskDeniedError extends MiaError {
@@ -36,7 +35,7 @@ export class RiskDeniedError extends MiaError {
 export type DeskMessage =
   | { topic: 'order-update'; payload: OrderUpdate }
   | { topic: 'fill'; payload: Fill }
-  | { topic: 'what-if'; payload: WhatIfResult & { side: Side; quantity: number; conid: number; contract: string } };
+  | { topic: 'what-if'; payload: WhatIfQuote & { side: Side; quantity: number; conid: number; contract: string } };
 
 /** What one intent produced: messages to send, a short status, and the failure (reported after the messages). */
 export interface DeskOutcome {
@@ -50,7 +49,7 @@ export interface DeskOutcome {
 /** The client calls the desk makes (IbkrClient has them all; tests may pass a fake). */
 export type DeskClient = Pick<
   IbkrClient,
-  'tradingEnabled' | 'placeOrders' | 'modifyOrder' | 'cancelOrder' | 'whatIf' | 'positions' | 'portfolioAccounts' | 'liveOrders' | 'futures' | 'secdefSearch' | 'contractInfo'
+  'tradingEnabled' | 'placeOrders' | 'modifyOrder' | 'cancelOrder' | 'whatIf' | 'positions' | 'liveOrders' | 'futures' | 'secdefSearch' | 'contractInfo'
 >;
 
 export interface OrderDeskOptions {
@@ -59,6 +58,7 @@ export interface OrderDeskOptions {
   questions: QuestionRuleSettings;
   /** The contract the node trades: ES front month by default, or a conid. */
   contract: ContractSpec;
+  /** The clock of the market traded (the simulated market's in simulator mode): risk rules and time stamps. */
   now: () => number;
   ids?: ClientOrderIds;
 }
@@ -148,11 +148,16 @@ export class IbkrOrderDesk {
 
   /** One `sor` stream message: updates and fills of this desk's orders; fills also feed the risk rules. */
   onStream(args: readonly unknown[]): DeskMessage[] {
-    const out = this.tracker.applyStream(args, this.now());
-    for (const fill of out.fills) {
-      const leg = this.legs.get(fill.clientOrderId);
-      if (leg) this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
-    }
+    return this.report(this.tracker.applyStream(args, this.now()));
+  }
+
+  /**
+   * The tracker's output as messages. Every fill it reports is of this desk's orders and reported once, and each
+   * feeds the risk rules — including a market order's fill that the stream delivers before IBKR's answer to the
+   * place request (the tracker knows the order by its cOID from then on; this desk's legs only after the answer).
+   */
+  private report(out: TrackerOutput): DeskMessage[] {
+    for (const fill of out.fills) this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
     return toMessages(out);
   }
 
@@ -252,8 +257,8 @@ export class IbkrOrderDesk {
       if (!leg || !p.orderId) return;
       this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
       const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
-      messages.push(...toMessages(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, now)));
-      messages.push(...toMessages(this.tracker.acknowledge(p.orderId, p.status, now)));
+      messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, now)));
+      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, now)));
     });
     return { messages, status: `placed ${what}`, questions };
   }
@@ -328,7 +333,6 @@ export class IbkrOrderDesk {
   /** The broker's position for the contract, read once; the fills this node sees keep it current afterwards. */
   private async syncPosition(conid: number): Promise<void> {
     if (this.positionSynced) return;
-    await primePortfolio(this.client);
     const positions = await this.client.positions();
     const held = positions.find((p) => p.conid === conid);
     this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });

@@ -75,6 +75,28 @@ export function parseWireNumber(raw: unknown): number | null {
   return scale === 1 ? value : Math.round(value * 1e6) / 1e6;
 }
 
+/** An amount of money as IBKR states it: the number and, when given, its ISO currency. */
+export interface WireMoney {
+  amount: number;
+  currency: string | null;
+}
+
+/** "2.25 USD", "-1,250.5 EUR", "23,000 USD (100 Shares)" (a note in brackets is dropped), "1,000" or a number. */
+const MONEY = /^([-+]?(?:\d[\d,]*(?:\.\d*)?|\.\d+))\s*([A-Za-z]{3})?\s*(?:\([^)]*\))?$/;
+
+/**
+ * A what-if money figure (fact sheet §2, "What-if": amount, commission, total). IBKR writes the currency after the
+ * number, which parseWireNumber rightly refuses; anything else unreadable (a range, "N/A") → null, never a guess.
+ */
+export function parseWireMoney(raw: unknown): WireMoney | null {
+  if (typeof raw === 'number') return Number.isFinite(raw) ? { amount: raw, currency: null } : null;
+  if (typeof raw !== 'string') return null;
+  const match = MONEY.exec(raw.trim());
+  const amount = match ? parseWireNumber(match[1]) : null;
+  if (!match || amount === null) return null;
+  return { amount, currency: match[2] ? match[2].toUpperCase() : null };
+}
+
 export type PriceFlag = 'live' | 'prior-close' | 'halted';
 
 export interface WirePrice {

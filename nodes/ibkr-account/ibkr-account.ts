@@ -3,7 +3,8 @@
 // `order-update` (each, or one `order-updates` array). The reading is lib/ibkr/account-view.ts.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { InvalidInputError, errorMessage } from '../../lib/errors';
-import { ACCOUNT_VIEWS, AccountReader, parseAccountView, type AccountMessage, type AccountView } from '../../lib/ibkr/account-view';
+import { ACCOUNT_VIEWS, parseAccountView, readAccountView, type AccountMessage, type AccountView } from '../../lib/ibkr/account-view';
+import type { IbkrClient } from '../../lib/ibkr/client';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 
@@ -55,7 +56,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node: Node = this; // eslint-disable-line @typescript-eslint/no-this-alias -- used by the closures below
     let ibkr: IbkrConfigNode | undefined;
-    let reader: Promise<AccountReader> | undefined;
+    let client: Promise<IbkrClient> | undefined;
     let unsubscribe: (() => void) | undefined;
     let timer: NodeJS.Timeout | undefined;
     let setupError: Error | undefined;
@@ -69,8 +70,8 @@ export = function register(RED: NodeAPI): void {
       ibkr = configNode;
       showSessionStatus(node, configNode.sessionState());
       unsubscribe = configNode.onState((event) => showSessionStatus(node, event));
-      reader = configNode.connection().then((connection) => new AccountReader(connection.client, Date.now));
-      reader.catch((err: unknown) => statusError(node, err));
+      client = configNode.connection().then((connection) => connection.client);
+      client.catch((err: unknown) => statusError(node, err));
       if (pollSec > 0) {
         let busy = false;
         let lastError = '';
@@ -100,7 +101,7 @@ export = function register(RED: NodeAPI): void {
 
     async function read(which: AccountView): Promise<NodeMessage[]> {
       if (ibkr?.settingsError) throw ibkr.settingsError;
-      const messages = await (await (reader as Promise<AccountReader>)).read(which);
+      const messages = await readAccountView(await (client as Promise<IbkrClient>), which, Date.now);
       setStatus(node, 'green', 'dot', summary(which, messages));
       return outgoing(which, messages, asArray);
     }

@@ -109,7 +109,11 @@ export = function register(RED: NodeAPI): void {
       unsubscribeState = configNode.onState((event) => showSessionStatus(node, event));
       desk = (async () => {
         const connection = await configNode.connection();
-        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now: Date.now });
+        // Simulator mode trades the simulated market, so its clock drives the risk rules (trading hours, cooldown,
+        // daily reset) as sierra-order's does: a demo or test at night or at the weekend meets the simulated session.
+        const market = configNode.simulator()?.market;
+        const now = market ? () => market.now() : Date.now;
+        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now });
         const stream = await configNode.stream();
         if (!closed) {
           orders = stream.subscribeOrders((args) => {

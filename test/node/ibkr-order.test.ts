@@ -234,6 +234,21 @@ describe('ibkr-order node (simulator mode)', function () {
     assert.equal(postsToOrders(), 0);
   });
 
+  // The simulated session opens at 10:00 New York on a weekday, whatever the real hour: on the real clock the
+  // trading hours would refuse every order in the evening, and the cooldown would compare a simulated fill time with
+  // the real time (hours or days apart) and never hold.
+  it('runs its risk rules on the simulated market clock: trading hours open at any real hour, the cooldown holds', async () => {
+    const { node, out, caught, sim, postsToOrders } = await load({ tradingHoursEnabled: true, tradingStart: '09:35', tradingEnd: '15:45', cooldownMin: 15 });
+    node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-clock-1' } });
+    await out.next(isUpdate('test-clock-1', 'filled'));
+    node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-clock-2' } });
+    const err = await caught.next(() => true);
+    assert.match(String(err.error?.message), /risk rule "cooldown".*0\.\d min since the last trade, 15 min required/);
+    const rejected = await out.next(isUpdate('test-clock-2', 'rejected'));
+    assert.ok(Math.abs(Number(rejected.payload.t) - sim.market.now()) < 60_000, 'stamped on the simulated clock');
+    assert.equal(postsToOrders(), 1, 'the second order was not sent');
+  });
+
   it('halts new orders with the kill switch and trades again once it is ACTIVE', async () => {
     const { node, out, caught, postsToOrders, seen } = await load();
     node.receive({ topic: 'kill-switch', payload: 'HALTED' });

@@ -16,9 +16,17 @@ describe('IBKR client', () => {
     server = connection = undefined;
   });
 
+  /** Stands for IBKR's 1-per-5-s on /portfolio/accounts, shortened so the tests stay fast. */
+  const PORTFOLIO_ACCOUNTS_MS = 150;
+
   async function connect(handler: Handler, tradingEnabled = true, liveOrdersIntervalMs = 200): Promise<IbkrConnection> {
     server = await startLoopback((req) => (req.path === '/iserver/accounts' ? { body: { accounts: ['U1'], selectedAccount: 'U1', isPaper: true } } : handler(req)));
-    connection = new IbkrConnection({ mode: 'gateway', baseUrl: server.baseUrl, tradingEnabled, familyLimits: { 'live-orders': { kind: 'interval', intervalMs: liveOrdersIntervalMs } } });
+    connection = new IbkrConnection({
+      mode: 'gateway',
+      baseUrl: server.baseUrl,
+      tradingEnabled,
+      familyLimits: { 'live-orders': { kind: 'interval', intervalMs: liveOrdersIntervalMs }, 'portfolio-accounts': { kind: 'interval', intervalMs: PORTFOLIO_ACCOUNTS_MS } },
+    });
     return connection;
   }
 
@@ -77,6 +85,52 @@ describe('IBKR client', () => {
     assert.deepEqual(server!.requests.find((r) => r.path === '/iserver/reply/q9')!.body, { confirmed: false });
   });
 
+  it('asks the rule about every message id of one reply and confirms only when all are accepted', async () => {
+    const multi = { id: 'q1', message: ['Price exceeds the percentage constraint', 'This order will fill immediately'], messageIds: ['o163', 'o403'] };
+    const c = await connect((req) => {
+      if (req.path === '/iserver/account/U1/orders') return { body: [multi] };
+      if (req.path === '/iserver/reply/q1') return { body: [{ order_id: '77', order_status: 'Submitted' }] };
+      return { body: {} };
+    });
+    const asked: Array<[string, string]> = [];
+    const placed = await c.client.placeOrder(ES_ORDER, (id, text) => {
+      asked.push([id, text]);
+      return true;
+    });
+    assert.equal(placed.orderId, 77);
+    assert.deepEqual(asked, [
+      ['o163', 'Price exceeds the percentage constraint'],
+      ['o403', 'This order will fill immediately'],
+    ]);
+  });
+
+  it('refuses a reply whose second message id the rule does not allow, even though the first is allowed', async () => {
+    const c = await connect((req) => {
+      if (req.path === '/iserver/account/U1/orders') return { body: [{ id: 'q1', message: ['Price exceeds the percentage constraint'], messageIds: ['o163'] }] };
+      if (req.path === '/iserver/reply/q1') return { body: [{ id: 'q2', message: ['No market data', 'This order will fill immediately'], messageIds: ['o354', 'o403'] }] };
+      if (req.path === '/iserver/reply/q2') return { body: [{ order_id: '78', order_status: 'Submitted' }] };
+      return { body: {} };
+    });
+    const asked: string[] = [];
+    const allowed = new Set(['o163', 'o354']);
+    await assert.rejects(
+      c.client.placeOrder(ES_ORDER, (id) => {
+        asked.push(id);
+        return allowed.has(id);
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof RejectedError);
+        assert.equal(err.reason, 'question-refused');
+        assert.match(err.message, /o403: "This order will fill immediately"/);
+        assert.doesNotMatch(err.message, /o354/, 'only the refused question is named');
+        return true;
+      },
+    );
+    assert.deepEqual(asked, ['o163', 'o354', 'o403'], 'every id of the chained reply was asked');
+    assert.deepEqual(server!.requests.find((r) => r.path === '/iserver/reply/q1')!.body, { confirmed: true });
+    assert.deepEqual(server!.requests.find((r) => r.path === '/iserver/reply/q2')!.body, { confirmed: false }, 'IBKR told no');
+  });
+
   it('reports an order IBKR rejects with {"error"} as Rejected', async () => {
     const c = await connect((req) => (req.path === '/iserver/account/U1/orders' ? { body: { error: 'Insufficient margin' } } : { body: {} }));
     await assert.rejects(c.client.placeOrder(ES_ORDER), /Insufficient margin/);
@@ -131,6 +185,70 @@ describe('IBKR client', () => {
     assert.equal(orders[0]?.clientOrderId, 'mia-1');
     assert.equal(orders[0]?.quantity, 1);
     assert.equal(paths().filter((p) => p === 'GET /iserver/accounts').length, 2);
+  });
+
+  it('reads the what-if money figures with their currency (fact sheet shape: "2.25 USD")', async () => {
+    const c = await connect((req) => {
+      if (req.path === '/iserver/marketdata/snapshot') return { body: [{ conid: 495512563, '31': '5000.25', '6509': 'RpB' }] };
+      if (req.path !== '/iserver/account/U1/orders/whatif') return { body: {} };
+      return {
+        body: {
+          amount: { amount: '250,012.5 USD', commission: '2.25 USD', total: '250,014.75 USD' },
+          equity: { current: '1,000,000', change: '-2.25', after: '999,997.75' },
+          initial: { current: '0', change: '15,000', after: '15,000' },
+          maintenance: { current: '0', change: '13,500', after: '13,500' },
+          position: { current: '0', change: '1', after: '1' },
+          warn: null,
+          error: null,
+        },
+      };
+    });
+    const what = await c.client.whatIf(ES_ORDER);
+    assert.equal(what.commission, 2.25);
+    assert.equal(what.amount, 250_012.5);
+    assert.equal(what.total, 250_014.75);
+    assert.equal(what.currency, 'USD');
+    assert.deepEqual(what.initialMargin, { current: 0, change: 15_000, after: 15_000 });
+    assert.deepEqual(what.equity, { current: 1_000_000, change: -2.25, after: 999_997.75 });
+    assert.equal(what.error, null);
+  });
+
+  it('makes the /portfolio/accounts priming itself, once per session, before summary, ledger and positions', async () => {
+    const c = await connect((req) => {
+      if (req.path === '/portfolio/accounts') return { body: [{ id: 'U1', accountId: 'U1', currency: 'USD', type: 'INDIVIDUAL' }] };
+      if (req.path === '/portfolio/U1/summary') return { body: { netliquidation: { amount: 1_000_000, currency: 'USD', isNull: false } } };
+      if (req.path === '/portfolio/U1/ledger') return { body: { USD: { cashbalance: 5, netliquidationvalue: 10 } } };
+      return { body: [] };
+    });
+    const [summary, ledger, positions] = await Promise.all([c.client.accountSummary(), c.client.ledger(), c.client.positions()]);
+    assert.equal(summary.netliquidation?.amount, 1_000_000);
+    assert.equal(ledger[0]?.netLiquidationValue, 10);
+    assert.deepEqual(positions, []);
+    const portfolio = paths().filter((p) => p.startsWith('GET /portfolio/'));
+    assert.equal(portfolio[0], 'GET /portfolio/accounts', 'primed before any other /portfolio call');
+    assert.equal(portfolio.filter((p) => p === 'GET /portfolio/accounts').length, 1, 'one priming shared by concurrent reads');
+    await c.client.positions();
+    assert.equal(paths().filter((p) => p === 'GET /portfolio/accounts').length, 1, 'not primed again in the same session');
+  });
+
+  it('primes the portfolio again after IBKR lost it, within its 1-per-5-s limit, and retries the read', async () => {
+    let lost = false;
+    const c = await connect((req) => {
+      if (req.path === '/portfolio/accounts') return { body: [{ id: 'U1' }] };
+      if (req.path === '/portfolio/U1/summary' && lost) {
+        lost = false;
+        return { status: 500, body: { error: 'Please query /accounts first' } };
+      }
+      return { body: { netliquidation: { amount: 42, currency: 'USD' } } };
+    });
+    await c.client.accountSummary();
+    lost = true;
+    const summary = await c.client.accountSummary();
+    assert.equal(summary.netliquidation?.amount, 42);
+    const primings = server!.requests.filter((r) => r.path === '/portfolio/accounts');
+    assert.equal(primings.length, 2);
+    assert.ok(primings[1]!.t - primings[0]!.t >= PORTFOLIO_ACCOUNTS_MS - 5, 'the limiter spaced the two primings');
+    assert.equal(paths().filter((p) => p === 'GET /iserver/accounts').length, 2, 'the accounts priming was redone too');
   });
 
   it('reads every page of positions until a page holds fewer than 100', async () => {

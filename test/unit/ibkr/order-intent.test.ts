@@ -50,10 +50,6 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
       calls.push('positions');
       return [];
     },
-    async portfolioAccounts() {
-      calls.push('portfolioAccounts');
-      return [];
-    },
     async futures() {
       return { ES: [{ symbol: 'ES', conid: CONTRACT.conid, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] };
     },
@@ -199,6 +195,24 @@ describe('order desk', () => {
     await d.execute(parseOrderRequest({ action: 'cancel', clientOrderId: 'p1:stop' }));
     await d.execute(parseOrderRequest({ action: 'cancel-all' }));
     assert.deepEqual(calls.filter((c) => c.startsWith('cancel')), ['cancelOrder 1004', 'cancelOrder -1']);
+  });
+
+  it('counts a market order whose fill the stream delivers before IBKR answers the place request (cooldown holds)', async () => {
+    const now = Date.UTC(2026, 2, 10, 15);
+    const ref: { desk?: IbkrOrderDesk } = {};
+    const { client, calls } = recordingClient({
+      place: async (orders) => {
+        // IBKR fills a market order at once: the sor message, known by its cOID, beats the answer.
+        ref.desk!.onStream([{ orderId: 2001, order_ref: orders[0]!.clientOrderId, status: 'Filled', side: 'BUY', totalSize: '1', filledQuantity: '1', avgPrice: '5000.25', lastExecutionTime_r: now }]);
+        return [{ orderId: 2001, status: 'Filled', clientOrderId: orders[0]!.clientOrderId ?? null }];
+      },
+    });
+    const d = (ref.desk = desk(client, new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 15 })));
+    await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+    const second = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+    assert.ok(second.error instanceof RiskDeniedError, String(second.error));
+    assert.equal(second.error.rule, 'cooldown');
+    assert.equal(calls.filter((c) => c === 'placeOrders').length, 1);
   });
 
   it('reports a fill that happened while the stream was down, from IBKR’s live orders', async () => {

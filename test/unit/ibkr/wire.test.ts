@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FIELD_IDS, fieldId, parseAvailability, parseWireNumber, parseWirePrice } from '../../../lib/ibkr/wire';
+import { FIELD_IDS, fieldId, parseAvailability, parseWireMoney, parseWireNumber, parseWirePrice } from '../../../lib/ibkr/wire';
 
 describe('IBKR wire parsing', () => {
   it('reads thousands separators, K/M suffixes and percents as numbers', () => {
@@ -13,6 +13,16 @@ describe('IBKR wire parsing', () => {
 
   it('turns empty, dashes and garbage into null, never NaN', () => {
     for (const raw of ['', '-', 'N/A', 'abc', undefined, null, {}, '1.2.3']) assert.equal(parseWireNumber(raw), null, String(raw));
+  });
+
+  it('reads what-if money with its currency, and refuses what it cannot read rather than guessing', () => {
+    assert.deepEqual(parseWireMoney('2.25 USD'), { amount: 2.25, currency: 'USD' });
+    assert.deepEqual(parseWireMoney('250,014.75 USD'), { amount: 250_014.75, currency: 'USD' });
+    assert.deepEqual(parseWireMoney('-1,250.5 eur'), { amount: -1250.5, currency: 'EUR' });
+    assert.deepEqual(parseWireMoney('23,000 USD (100 Shares)'), { amount: 23_000, currency: 'USD' });
+    assert.deepEqual(parseWireMoney('15,000'), { amount: 15_000, currency: null });
+    assert.deepEqual(parseWireMoney(2.25), { amount: 2.25, currency: null });
+    for (const raw of ['', 'USD', '1.00 ... 1.17 USD', 'N/A', '2.25 US DOLLARS', 'C2.25 USD', null, undefined, {}]) assert.equal(parseWireMoney(raw), null, String(raw));
   });
 
   it('flags a prior-close last ("C") and a halted last ("H")', () => {
