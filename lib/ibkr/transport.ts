@@ -62,6 +62,17 @@ export interface TransportOptions {
   debug?: (entry: TraceEntry) => void;
 }
 
+/** Node's codes for a server certificate that failed verification (a self-signed Gateway among them). */
+const TLS_REFUSALS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 export const DEFAULT_USER_AGENT = 'mia-ia-node-red-ibkr-sierra/0.1';
 
 export function buildUrl(baseUrl: string, path: string, query?: Record<string, QueryValue>): string {
@@ -236,6 +247,14 @@ export class Transport extends EventEmitter implements AuthHttp {
       : ' Retrying reads on their own.';
     if (err.code === 'ECONNABORTED' || err.code === 'ETIMEDOUT' || /timeout/i.test(err.message)) {
       return new TimeoutError(`IBKR did not answer ${request.method} ${path} within ${ms} ms.${unknownOutcome}`, { path, cause: err });
+    }
+    if (err.code !== undefined && TLS_REFUSALS.has(err.code)) {
+      // The TLS handshake failed before anything was sent: the outcome is known (nothing happened).
+      return new NetworkError(
+        `IBKR at ${new URL(request.url).origin} presented a certificate that could not be verified (${err.code}): nothing was sent. ` +
+          'For the Client Portal Gateway on your own machine, tick "Allow self-signed certificate" in the IBKR connection; otherwise check the base URL.',
+        { path, cause: err },
+      );
     }
     const why = err.code ? `${err.code}` : redactText(err.message);
     return new NetworkError(
