@@ -6,7 +6,7 @@
 // strike, IV, T and forward, so they are computed once into Float64Arrays and each re-pricing of the chain is one
 // tight loop of multiply-adds and one exp per contract.
 import type { Chain, GammaByStrike, GammaLevelsEs, GammaPayload, OptionQuote, Settlement } from '../contracts';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, describeValue } from '../errors';
 import { NEW_YORK, zonedParts, zonedTime } from '../clock';
 import { frontMonth, quarterlyExpiry } from '../sierra/symbols';
 import { MINUTES_PER_YEAR, isExpired, yearsToExpiry } from './expiry';
@@ -132,7 +132,7 @@ export function parityForward(contracts: readonly OptionQuote[], years: number, 
 function validateChain(chain: Chain): void {
   if (chain === null || typeof chain !== 'object') throw new InvalidInputError('chain is not an object {spot, contracts}');
   if (!(typeof chain.spot === 'number' && chain.spot > 0 && Number.isFinite(chain.spot))) {
-    throw new InvalidInputError(`chain: spot must be a positive price, got ${String(chain.spot)}`);
+    throw new InvalidInputError(`chain: spot must be a positive price, got ${describeValue(chain.spot)}`);
   }
   if (!Array.isArray(chain.contracts)) throw new InvalidInputError('chain: contracts must be an array of options');
   const contracts = chain.contracts;
@@ -140,16 +140,16 @@ function validateChain(chain: Chain): void {
     const q = contracts[i] as Partial<OptionQuote> | null;
     if (q === null || typeof q !== 'object') throw new InvalidInputError(`chain: contract #${i} is not an object`);
     if (!(typeof q.strike === 'number' && q.strike > 0)) {
-      throw new InvalidInputError(`chain: contract #${i} strike must be a positive number, got ${String(q.strike)}`);
+      throw new InvalidInputError(`chain: contract #${i} strike must be a positive number, got ${describeValue(q.strike)}`);
     }
     if (q.right !== 'C' && q.right !== 'P') {
-      throw new InvalidInputError(`chain: contract #${i} right must be "C" or "P", got ${String(q.right)}`);
+      throw new InvalidInputError(`chain: contract #${i} right must be "C" or "P", got ${describeValue(q.right)}`);
     }
     if (typeof q.expiry !== 'string' || !/^\d{8}$/.test(q.expiry)) {
-      throw new InvalidInputError(`chain: contract #${i} expiry must be "YYYYMMDD", got ${String(q.expiry)}`);
+      throw new InvalidInputError(`chain: contract #${i} expiry must be "YYYYMMDD", got ${describeValue(q.expiry)}`);
     }
     if (q.settlement !== 'AM' && q.settlement !== 'PM') {
-      throw new InvalidInputError(`chain: contract #${i} settlement must be "AM" or "PM", got ${String(q.settlement)}`);
+      throw new InvalidInputError(`chain: contract #${i} settlement must be "AM" or "PM", got ${describeValue(q.settlement)}`);
     }
   }
 }
@@ -163,7 +163,7 @@ export function analyzeGamma(chain: Chain, settings: Partial<GammaSettings> = {}
   const s: GammaSettings = { ...DEFAULT_GAMMA, ...settings };
   validateChain(chain);
   const now = options.now ?? chain.t;
-  if (!usable(now)) throw new InvalidInputError(`chain: t must be the snapshot time in epoch ms, got ${String(now)}`);
+  if (!usable(now)) throw new InvalidInputError(`chain: t must be the snapshot time in epoch ms, got ${describeValue(now)}`);
   const spot = chain.spot;
   const unitScale = s.unit === 'per-1pct' ? spot * spot * 0.01 : spot;
   const callSign = s.convention === 'dealer-long-calls' ? 1 : -1;

@@ -1,7 +1,7 @@
 // Reads what arrives at mia-vwap-delta: a tick, an array of ticks (a batch), a bar, or bars, named by msg.topic or
 // recognised by shape. Kept out of the node so it can be tested without Node-RED.
 import type { Bar, Tick } from '../contracts';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, describeValue } from '../errors';
 
 export type VwapDeltaInput = { kind: 'ticks'; ticks: readonly Tick[] } | { kind: 'bars'; bars: readonly Bar[] };
 
@@ -26,6 +26,6 @@ export function readVwapDeltaInput(topic: unknown, payload: unknown): VwapDeltaI
   if (isObject(payload) && (topic === 'tick' || 'price' in payload)) return { kind: 'ticks', ticks: [payload as unknown as Tick] };
   throw new InvalidInputError(
     `mia-vwap-delta takes "tick", "bar" or "bars" messages (msg.payload a tick {t, price, size}, an array of ticks, ` +
-      `a bar {t, o, h, l, c, v} or an array of bars); got topic "${String(topic)}" with a ${Array.isArray(payload) ? 'array' : typeof payload} payload`,
+      `a bar {t, o, h, l, c, v} or an array of bars); got topic ${describeValue(topic)} with ${describeValue(payload)} as payload`,
   );
 }

@@ -3,7 +3,7 @@
 // imbalances (optional: `footprint: false` skips the ladder). O(1) per tick and allocation-free except when a bar
 // closes. Time comes from the data, never the clock.
 import type { Bar, Imbalance, Tick, VwapPayload } from '../contracts';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, describeValue } from '../errors';
 import { BUY, SELL, TradeClassifier, UNKNOWN, tickMove } from './classify';
 import { DEFAULT_IMBALANCE, Footprint, type ImbalanceSettings } from './footprint';
 import { approximateSplit, type ApproxDeltaMethod, PressureWindow } from './order-flow';
@@ -115,7 +115,8 @@ export class VwapDeltaEngine {
       const k = batch[i];
       if (symbolFilter !== '' && k.symbol !== symbolFilter) continue;
       if (k.symbol !== undefined && k.symbol !== this.symbol) this.symbol = k.symbol;
-      this.tick(k.t, k.price, k.size, k.bid ?? NaN, k.ask ?? NaN, sideCode(k.side), onBar);
+      // A bid or ask that is not a number is an unknown quote (NaN), never compared as an object.
+      this.tick(k.t, k.price, k.size, quotePrice(k.bid), quotePrice(k.ask), sideCode(k.side), onBar);
     }
   }
 
@@ -328,6 +329,10 @@ export class VwapDeltaEngine {
   }
 }
 
+function quotePrice(x: unknown): number {
+  return typeof x === 'number' ? x : NaN;
+}
+
 function finite(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
@@ -338,15 +343,15 @@ export function validateTicks(batch: readonly Tick[]): void {
     const k = batch[i] as Partial<Tick> | null;
     const where = batch.length > 1 ? `tick #${i}` : 'tick';
     if (k === null || typeof k !== 'object') throw new InvalidInputError(`${where} is not an object {t, price, size}`);
-    if (!finite(k.t)) throw new InvalidInputError(`${where}: t must be a time in epoch ms, got ${String(k.t)}`);
+    if (!finite(k.t)) throw new InvalidInputError(`${where}: t must be a time in epoch ms, got ${describeValue(k.t)}`);
     if (!finite(k.price) || k.price <= 0) {
-      throw new InvalidInputError(`${where}: price must be a positive number, got ${String(k.price)}`);
+      throw new InvalidInputError(`${where}: price must be a positive number, got ${describeValue(k.price)}`);
     }
     if (!finite(k.size) || k.size < 0) {
-      throw new InvalidInputError(`${where}: size must be a number ≥ 0, got ${String(k.size)}`);
+      throw new InvalidInputError(`${where}: size must be a number ≥ 0, got ${describeValue(k.size)}`);
     }
     if (k.side !== undefined && k.side !== 'buy' && k.side !== 'sell') {
-      throw new InvalidInputError(`${where}: side must be "buy" or "sell" when given, got ${String(k.side)}`);
+      throw new InvalidInputError(`${where}: side must be "buy" or "sell" when given, got ${describeValue(k.side)}`);
     }
   }
 }
@@ -354,7 +359,7 @@ export function validateTicks(batch: readonly Tick[]): void {
 export function validateBar(b: Partial<Bar> | null): asserts b is Bar {
   if (b === null || typeof b !== 'object') throw new InvalidInputError('bar is not an object {t, o, h, l, c, v}');
   for (const f of ['t', 'o', 'h', 'l', 'c', 'v'] as const) {
-    if (!finite(b[f])) throw new InvalidInputError(`bar: ${f} must be a number, got ${String(b[f])}`);
+    if (!finite(b[f])) throw new InvalidInputError(`bar: ${f} must be a number, got ${describeValue(b[f])}`);
   }
   const bar = b as Bar;
   if (bar.h < bar.l || bar.h < Math.max(bar.o, bar.c) || bar.l > Math.min(bar.o, bar.c)) {

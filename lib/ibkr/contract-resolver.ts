@@ -2,7 +2,7 @@
 // expiry), any symbol and security type through /iserver/secdef/search, or an explicit conid. The same rules feed
 // the editor's contract search (front month offered first), so what the dialog shows is what the node streams.
 
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, describeValue } from '../errors';
 import { IbkrError, NotFoundError } from './errors';
 import { frontMonth } from './futures';
 import type { ContractInfo, FutureContract, SecdefSearchResult } from './types';
@@ -46,20 +46,20 @@ function isSecType(value: string): value is SecType {
 /** Reads a ContractSpec from loose settings or msg fields; throws a trader-readable error when nothing usable is there. */
 export function contractSpecOf(input: { conid?: unknown; symbol?: unknown; secType?: unknown }): ContractSpec {
   const symbol = typeof input.symbol === 'string' ? input.symbol.trim().toUpperCase() : '';
-  const conidText = input.conid === undefined || input.conid === null ? '' : String(input.conid).trim();
-  if (conidText !== '') {
-    const conid = Number(conidText);
+  const given = input.conid;
+  if (given !== undefined && given !== null && !(typeof given === 'string' && given.trim() === '')) {
+    const conid = typeof given === 'number' || typeof given === 'string' || typeof given === 'bigint' ? Number(given) : Number.NaN;
     if (!Number.isInteger(conid) || conid <= 0) {
-      throw new InvalidInputError(`Contract id "${conidText}" is not an IBKR conid: give a positive whole number (e.g. 495512557), or a symbol instead.`);
+      throw new InvalidInputError(`Contract id ${describeValue(given)} is not an IBKR conid: give a positive whole number (e.g. 495512557), or a symbol instead.`);
     }
     return symbol ? { conid, symbol } : { conid };
   }
   if (!/^[A-Z0-9.\-/ ]{1,20}$/.test(symbol)) {
-    throw new InvalidInputError(`No contract given: set a symbol (e.g. "ES") or a conid${symbol ? ` ("${symbol}" is not a symbol)` : ''}.`);
+    throw new InvalidInputError(`No contract given: set a symbol (e.g. "ES") or a conid${symbol ? ` (${describeValue(symbol)} is not a symbol)` : ''}.`);
   }
   const secTypeText = typeof input.secType === 'string' && input.secType.trim() !== '' ? input.secType.trim().toUpperCase() : 'FUT';
   if (!isSecType(secTypeText)) {
-    throw new InvalidInputError(`Security type "${secTypeText}" is not one IBKR lists: use one of ${SEC_TYPES.join(', ')}.`);
+    throw new InvalidInputError(`Security type ${describeValue(secTypeText)} is not one IBKR lists: use one of ${SEC_TYPES.join(', ')}.`);
   }
   return { symbol, secType: secTypeText };
 }
@@ -109,7 +109,7 @@ function futureChoice(contract: FutureContract, front: boolean): ResolvedContrac
  */
 export async function searchContracts(api: ContractApi, query: string, now: number, rollDays = DEFAULT_ROLL_DAYS): Promise<ResolvedContract[]> {
   const symbol = query.trim().toUpperCase();
-  if (!/^[A-Z0-9.\-/ ]{1,20}$/.test(symbol)) throw new InvalidInputError(`Contract search: "${query}" is not a symbol: type e.g. ES or SPX.`);
+  if (!/^[A-Z0-9.\-/ ]{1,20}$/.test(symbol)) throw new InvalidInputError(`Contract search: ${describeValue(query)} is not a symbol: type e.g. ES or SPX.`);
   const [futures, found] = await Promise.all([api.futures([symbol]), api.secdefSearch(symbol)]);
   const out: ResolvedContract[] = [];
   const list = futures[symbol] ?? [];

@@ -8,6 +8,13 @@
 // IBKR's concurrent history requests and queues the rest. A page that still hits the cap is followed back within
 // its window from its oldest bar. Overlaps are removed by bar time; "No data." for a window (a weekend, a holiday)
 // is an empty window, and only a range with no bar at all is an error.
+//
+// Order never depends on the network. Pages finish in any order, a page is not trusted to be sorted, and without
+// outsideRth IBKR answers with RTH bars only, so a "1d" range holds yesterday's session next to today's
+// (ibkr-web-api.md §2 "History"; the simulator's lib/sim/ibkr/history.ts filters the same way). Each page keeps only
+// the bars of its own window and the windows partition the range, so a bar time comes from exactly one page. Inner
+// window edges fall on bar boundaries (bars under a day), because `startTime` cuts the bar it falls in and a page
+// reaching back past its window starts with a cut bar: a bar never straddles an edge, so no cut copy survives.
 
 import type { Bar } from '../contracts';
 import { InvalidInputError } from '../errors';
@@ -88,8 +95,15 @@ export interface HistoryPage {
 export function planPages(bar: BarSize, start: number, end: number): HistoryPage[] {
   if (!(end > start)) throw new InvalidInputError('History range: the end must be after the start.');
   const { period, coverMs } = pageShape(bar);
+  const barMs = BAR_MS[bar];
+  const align = barMs < DAY ? barMs : 1;
   const pages: HistoryPage[] = [];
-  for (let to = end; to > start; to -= coverMs) pages.push({ from: Math.max(start, to - coverMs), to, period });
+  for (let to = end; to > start; ) {
+    const edge = Math.floor((to - coverMs) / align) * align;
+    const from = edge > start && edge < to ? edge : start;
+    pages.push({ from, to, period });
+    to = from;
+  }
   return pages;
 }
 
@@ -155,10 +169,11 @@ export async function fetchBars(api: HistoryApi, request: FetchBarsRequest, opti
         if (err instanceof NotFoundError) return; // "No data." for this window: a closed market
         throw err;
       }
+      let oldest: number | undefined;
       for (const b of result.bars) {
-        if (b.t >= start && b.t < end) byTime.set(b.t, { symbol: request.symbol, t: b.t, tf: bar, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v });
+        if (oldest === undefined || b.t < oldest) oldest = b.t;
+        if (b.t >= page.from && b.t < page.to) byTime.set(b.t, { symbol: request.symbol, t: b.t, tf: bar, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v });
       }
-      const oldest = result.bars[0]?.t;
       if (result.bars.length < MAX_HISTORY_POINTS || oldest === undefined || oldest <= page.from || oldest >= to) return;
       to = oldest; // capped: the window's older part is still missing
     }

@@ -2,12 +2,15 @@
 // beyond) and one limiter per endpoint family with the documented per-endpoint limits (fact sheet, section 5).
 // Every request of the connection passes through schedule(); nothing else in the package calls IBKR.
 //
-// Two details decide whether a burst ever earns a 429:
+// Three details decide whether a burst ever earns a 429:
 // - IBKR counts requests in a sliding window as they arrive, so spacing is measured when a request is sent, with a
 //   5 % margin for jitter (9.52 req/s for the "10 req/s" preset; see JITTER_MARGIN).
 // - A "1 per 5 s" family holds its single slot until 5 s after its request was actually sent. Bottleneck's own
 //   minTime counts from when the family released the job, which can be long before the global limiter sent it
 //   (a pause, a backlog): two queued live-order calls would then leave back to back.
+// - Bottleneck reserves each start time when it registers a job and fires it with a timer, so an event-loop stall
+//   fires several reserved jobs at once: the departure guard (DepartureGate) re-checks IBKR's own counting rule at
+//   the moment each request leaves.
 // pause() holds the whole tree by draining the global reservoir to 0. Clustered (./cluster.ts), the reservoir would be
 // shared in Redis and stay drained if this instance died mid-pause, so the pause is broadcast instead and every
 // instance holds itself.
@@ -31,10 +34,22 @@ export type { ClusterSettings } from './cluster';
 
 export type RatePreset = 'ibkr-10rps' | 'conservative-50rpm';
 
-/** IBKR: 10 req/s through the Gateway and [CP]; 50 req/min for shared usernames or cautious users. */
-export const RATE_PRESETS: Record<RatePreset, { perSecond: number }> = {
-  'ibkr-10rps': { perSecond: 10 },
-  'conservative-50rpm': { perSecond: 50 / 60 },
+/** At most `max` requests in any sliding `perMs` window, counted the way IBKR counts them: as they arrive. */
+export interface RateWindow {
+  max: number;
+  perMs: number;
+}
+
+/** IBKR's global limit: 10 req/s through the Gateway and [CP] (fact sheet, section 5); no preset may exceed it. */
+const IBKR_GLOBAL_WINDOW: RateWindow = { max: 10, perMs: 1_000 };
+
+/**
+ * IBKR: 10 req/s through the Gateway and [CP]; 50 req/min for shared usernames or cautious users. `perSecond` is
+ * Bottleneck's spacing; `windows` are the counting rules the departure guard enforces when a request leaves.
+ */
+export const RATE_PRESETS: Record<RatePreset, { perSecond: number; windows: readonly RateWindow[] }> = {
+  'ibkr-10rps': { perSecond: 10, windows: [IBKR_GLOBAL_WINDOW] },
+  'conservative-50rpm': { perSecond: 50 / 60, windows: [{ max: 50, perMs: 60_000 }, IBKR_GLOBAL_WINDOW] },
 };
 
 /**
@@ -46,6 +61,12 @@ export const RATE_PRESETS: Record<RatePreset, { perSecond: number }> = {
  * most the 0.95 utilisation goal allows (1 / 1.05 = 0.952); the former 10 % tolerated 100 ms but cost 9 % of the rate.
  */
 export const JITTER_MARGIN = 1.05;
+
+/**
+ * The same jitter allowance in time, for the departure guard and the "1 per interval" holds: at 10 req/s the 5 %
+ * margin leaves 50 ms between a request and the one 10 places after it (1050 ms − 1000 ms).
+ */
+export const DEPARTURE_MARGIN_MS = Math.round(IBKR_GLOBAL_WINDOW.perMs * (JITTER_MARGIN - 1));
 
 export type FamilyLimit = { kind: 'interval'; intervalMs: number } | { kind: 'concurrent'; max: number };
 
@@ -70,6 +91,106 @@ export const FAMILY_LIMITS: Record<string, FamilyLimit> = {
   tickle: { kind: 'interval', intervalMs: 1_000 },
   'sso-validate': { kind: 'interval', intervalMs: MINUTE },
 };
+
+/** Families whose documented limit is a rate: the departure guard counts them like the global limit. */
+export const FAMILY_RATE_WINDOWS: Partial<Record<string, RateWindow>> = {
+  snapshot: { max: 10, perMs: 1_000 }, // marketdata/snapshot 10/s
+};
+
+/**
+ * The departures of one rate window, as a sliding log (a pure core: time comes in as `now`). A departure stays in
+ * the window for perMs + DEPARTURE_MARGIN_MS: IBKR's clock sees it a little later than ours did, and an arrival at
+ * exactly perMs after another is already outside IBKR's window (the simulator counts (now − perMs, now]).
+ */
+export class DepartureWindow {
+  private readonly log: number[] = [];
+  private readonly spanMs: number;
+
+  constructor(readonly rule: RateWindow) {
+    this.spanMs = rule.perMs + DEPARTURE_MARGIN_MS;
+  }
+
+  /** Milliseconds until one more request may leave; 0 when it may leave now. */
+  waitMs(now: number): number {
+    while (this.log.length > 0 && (this.log[0] as number) <= now - this.spanMs) this.log.shift();
+    if (this.log.length < this.rule.max) return 0;
+    return (this.log[this.log.length - this.rule.max] as number) + this.spanMs - now;
+  }
+
+  record(now: number): void {
+    this.log.push(now);
+  }
+}
+
+interface GateWaiter {
+  windows: readonly DepartureWindow[];
+  resolve: (departed: boolean) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * The departure guard. Bottleneck spaces jobs by reserving each start time when it registers the job, then fires it
+ * with a timer. When the event loop stalls (a CPU-heavy node, the in-process simulator pricing option chains, a GC),
+ * every reserved timer that fell due during the stall fires together at its end; IBKR counts requests in a sliding
+ * window as they ARRIVE, so the window after a stall holds the bunch plus the requests sent on time after it: a 429
+ * and a 10–15 min penalty box, earned by our own traffic. The gate therefore re-applies IBKR's rule to the actual
+ * departure: a request that finds a window full waits, first in first out, until the oldest departure has left it,
+ * and its own departure is recorded when it is let through. It runs inside the Bottleneck job, so the job keeps its
+ * family slot while it waits (a 1-per-5-s family or the history concurrency never sees another request overtake it),
+ * and a request let through during a pause is not sent (it resolves `false`; the job queues again after the pause).
+ * Clustered, the gate sees this instance's departures only; Redis shares Bottleneck's spacing, family slots and the
+ * 429 pause between instances, so a stall on one instance cannot make it exceed the limit on its own, but the
+ * instances' combined arrivals are bounded by the shared spacing alone.
+ * Times come from a monotonic clock: a wall-clock step would otherwise hold or release the whole connection.
+ */
+class DepartureGate {
+  private readonly waiting: GateWaiter[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private closed: Error | undefined;
+
+  constructor(
+    private readonly canDepart: () => boolean,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Resolves true when the request may leave now (its departure is recorded), false if the connection paused. */
+  pass(windows: readonly DepartureWindow[]): Promise<boolean> {
+    if (this.closed) return Promise.reject(this.closed);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ windows, resolve, reject });
+      if (this.waiting.length === 1) this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (let head = this.waiting[0]; head; head = this.waiting[0]) {
+      if (!this.canDepart()) {
+        this.waiting.shift();
+        head.resolve(false);
+        continue;
+      }
+      const now = this.now();
+      const wait = Math.max(0, ...head.windows.map((w) => w.waitMs(now)));
+      if (wait > 0) {
+        this.timer = setTimeout(() => this.pump(), Math.ceil(wait));
+        return;
+      }
+      this.waiting.shift();
+      for (const w of head.windows) w.record(now);
+      head.resolve(true);
+    }
+  }
+
+  /** Rejects every waiting request with `err` and every later one; clears the timer. */
+  close(err: Error): void {
+    this.closed = err;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+}
 
 const PAUSED: unique symbol = Symbol('paused');
 
@@ -143,6 +264,8 @@ export interface LimiterOptions {
   /** Overrides of the documented family limits (tests; a stricter limit IBKR announces later). */
   familyLimits?: Partial<Record<string, FamilyLimit>>;
   now?: () => number;
+  /** @internal Tests only: false sends as Bottleneck fires, without the departure guard (reproduces the bunching). */
+  departureGuard?: boolean;
 }
 
 export interface LimiterCounts {
@@ -168,6 +291,9 @@ export interface PauseEvent {
 export class IbkrLimiter extends EventEmitter {
   private readonly global: Bottleneck;
   private readonly families = new Map<string, Bottleneck>();
+  private readonly gate = new DepartureGate(() => !this.isPaused);
+  private readonly globalWindows: readonly DepartureWindow[];
+  private readonly familyWindows = new Map<string, DepartureWindow>();
   private readonly options: LimiterOptions;
   private readonly now: () => number;
   private readonly resumeWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void; path: string }>();
@@ -191,7 +317,8 @@ export class IbkrLimiter extends EventEmitter {
       connection.on('error', (err: unknown) => this.warn(err));
       this.cluster = { id, connection, self: Math.random().toString(36).slice(2) };
     }
-    const perSecond = RATE_PRESETS[options.preset ?? 'ibkr-10rps'].perSecond;
+    const { perSecond, windows } = RATE_PRESETS[options.preset ?? 'ibkr-10rps'];
+    this.globalWindows = windows.map((rule) => new DepartureWindow(rule));
     this.global = this.limiter('global', { minTime: Math.ceil((1000 / perSecond) * JITTER_MARGIN), maxConcurrent: null });
     if (this.cluster) this.global.on('message', (text: string) => this.onClusterMessage(text));
   }
@@ -268,6 +395,18 @@ export class IbkrLimiter extends EventEmitter {
     return limiter;
   }
 
+  /** The departure windows a request of `familyName` must fit: the global ones and its family's rate, if any. */
+  private windowsFor(familyName: string): readonly DepartureWindow[] {
+    const rule = FAMILY_RATE_WINDOWS[familyName];
+    if (!rule) return this.globalWindows;
+    let window = this.familyWindows.get(familyName);
+    if (!window) {
+      window = new DepartureWindow(rule);
+      this.familyWindows.set(familyName, window);
+    }
+    return [...this.globalWindows, window];
+  }
+
   /** Runs `send` when the global limit, the family limit and any pause allow it. */
   schedule<T>(method: string, path: string, send: () => Promise<T>): Promise<T> {
     if (this.stopped) return Promise.reject(new ConnectionClosedError(path));
@@ -281,6 +420,7 @@ export class IbkrLimiter extends EventEmitter {
     const family = this.family(familyName);
     const limit = this.limitOf(familyName);
     this.counts.scheduled += 1;
+    const windows = this.windowsFor(familyName);
     let started = false;
     let sentAt = 0;
     // Bottleneck registers queued jobs ahead with their start delays, so a pause cannot stop a job it already
@@ -288,6 +428,7 @@ export class IbkrLimiter extends EventEmitter {
     const attemptThroughGlobal = (): Promise<T | typeof PAUSED> =>
       this.global.schedule(async () => {
         if (this.isPaused) return PAUSED;
+        if (this.options.departureGuard !== false && !(await this.gate.pass(windows))) return PAUSED;
         started = true;
         sentAt = this.now();
         this.counts.scheduled -= 1;
@@ -321,8 +462,8 @@ export class IbkrLimiter extends EventEmitter {
     if (!family || !limit) return settle(sendThroughGlobal());
     if (limit.kind === 'concurrent') return settle(family.schedule(jobOptions(0), sendThroughGlobal));
 
-    // Interval family: hold the single slot until intervalMs after the actual send (see the header comment);
-    // the caller gets its answer at once, only the next request of the family waits.
+    // Interval family: hold the single slot until intervalMs (+ the arrival-jitter margin) after the actual send (see
+    // the header comment); the caller gets its answer at once, only the next request of the family waits.
     return settle(
       new Promise<T>((resolve, reject) => {
         family
@@ -332,7 +473,7 @@ export class IbkrLimiter extends EventEmitter {
             } catch (err) {
               reject(err);
             }
-            await this.hold(sentAt ? sentAt + limit.intervalMs - this.now() : 0);
+            await this.hold(sentAt ? sentAt + limit.intervalMs + DEPARTURE_MARGIN_MS - this.now() : 0);
           })
           .catch(reject);
       }),
@@ -442,6 +583,8 @@ export class IbkrLimiter extends EventEmitter {
     this.holds.clear();
     for (const w of this.resumeWaiters) w.reject(new ConnectionClosedError(w.path));
     this.resumeWaiters.clear();
+    // Before Bottleneck's stop(), which waits for its executing jobs: those waiting at the gate are among them.
+    this.gate.close(new ConnectionClosedError('limiter stop'));
     const all = [this.global, ...this.families.values()];
     await Promise.all(
       all.map((l) => l.stop({ dropWaitingJobs: true, dropErrorMessage: 'IBKR connection closed' }).catch(() => undefined)),

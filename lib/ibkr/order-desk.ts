@@ -1,10 +1,13 @@
 // The ibkr-order node's engine: one checked intent in → risk rules → contract → client order id → IBKR (answering
 // its questions by rule) → `order-update` / `fill` / `what-if` messages out. Every order carries a client order id
 // made once for that intent and never reused; a lost answer is resolved by the client looking that id up, never by
-// sending again. An order the risk rules, the question rules or IBKR refuse is reported `rejected` with the reason.
+// sending again. An order the risk rules, the stale-data guard, the question rules or IBKR refuse is reported
+// `rejected` with the reason. Orders sent and fills are logged at info, rejections at warn (never a secret: the log
+// lines carry only ids, sides, quantities, types, prices and reasons).
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError } from '../errors';
 import type { KillSwitchState, RiskGuard, RiskRule } from '../strategy/risk';
+import { checkStaleAfterSec, MarketDataClock, type ExposureChange } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
 import {
@@ -22,11 +25,11 @@ import { OrderTracker, rejectedUpdate, type TrackerOutput } from './order-update
 import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
 import type { OrderRequest as IbkrOrderRequest } from './types';
 
-/** A risk rule said no: nothing was sent. `rule` names it (daily-loss, max-position, ...). */
+/** A risk rule said no: nothing was sent. `rule` names it (daily-loss, max-position, stale-data, ...). */
 export class RiskDeniedError extends MiaError {
-  readonly rule: RiskRule;
+  readonly rule: RiskRule | 'stale-data';
 
-  constructor(rule: RiskRule, reason: string) {
+  constructor(rule: RiskRule | 'stale-data', reason: string) {
     super('RISK_DENIED', `Order not sent: risk rule "${rule}" refused it: ${reason}.`);
     this.rule = rule;
   }
@@ -60,8 +63,22 @@ export interface OrderDeskOptions {
   contract: ContractSpec;
   /** The clock of the market traded (the simulated market's in simulator mode): risk rules and time stamps. */
   now: () => number;
+  /** "Stale data after (s)": new entries refused once no market data arrived for this long; 0 or absent = off. */
+  staleAfterSec?: number;
+  /** Where orders sent, fills (info) and rejections (warn) are told; silent without it. */
+  log?: DeskLog;
   ids?: ClientOrderIds;
 }
+
+export interface DeskLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+const silent: DeskLog = { info: () => undefined, warn: () => undefined };
+
+/** IBKR's order types in the words of the `order` message (lib/contracts.ts OrderType). */
+const TYPE_WORDS: Partial<Record<string, string>> = { MKT: 'market', LMT: 'limit', STP: 'stop', STOP_LIMIT: 'stop-limit' };
 
 /** What the desk remembers of each leg it placed, by local client order id. */
 interface PlacedLeg extends PlannedLeg {
@@ -98,6 +115,10 @@ export class IbkrOrderDesk {
   private readonly questions: QuestionRuleSettings;
   private readonly spec: ContractSpec;
   private readonly now: () => number;
+  private readonly staleAfterSec: number;
+  /** When market data (tick, quote, bar, or the simulated market's trades) last arrived, on `now`'s clock. */
+  private readonly marketData = new MarketDataClock();
+  private readonly log: DeskLog;
   private readonly ids: ClientOrderIds;
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
@@ -111,7 +132,19 @@ export class IbkrOrderDesk {
     this.questions = options.questions;
     this.spec = options.contract;
     this.now = options.now;
+    this.staleAfterSec = checkStaleAfterSec(options.staleAfterSec ?? 0);
+    this.log = options.log ?? silent;
     this.ids = options.ids ?? new ClientOrderIds();
+  }
+
+  /** Market data arrived now: keeps new entries allowed by the stale-data guard. */
+  noteMarketData(): void {
+    this.marketData.observe(this.now());
+  }
+
+  /** Age of the newest market data (ms, on the desk's clock), or null when none has arrived. */
+  marketDataAgeMs(): number | null {
+    return this.marketData.ageMs(this.now());
   }
 
   /**
@@ -157,8 +190,16 @@ export class IbkrOrderDesk {
    * place request (the tracker knows the order by its cOID from then on; this desk's legs only after the answer).
    */
   private report(out: TrackerOutput): DeskMessage[] {
-    for (const fill of out.fills) this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+    for (const fill of out.fills) {
+      this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+      this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
+    }
+    for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
     return toMessages(out);
+  }
+
+  private warnRejected(update: OrderUpdate): void {
+    this.log.warn(`IBKR order rejected: ${update.clientOrderId} ${update.side} ${update.quantity}${update.reason ? `: ${update.reason}` : ''}`);
   }
 
   /**
@@ -228,15 +269,25 @@ export class IbkrOrderDesk {
       return { messages: [msg], status: `what-if ${what}`, questions };
     }
 
-    const rejected = (reason: string): DeskMessage => ({ topic: 'order-update', payload: rejectedUpdate(clientOrderId, intent.side, intent.quantity, reason, this.now()) });
+    const rejected = (reason: string): DeskMessage => {
+      const payload = rejectedUpdate(clientOrderId, intent.side, intent.quantity, reason, this.now());
+      this.warnRejected(payload);
+      return { topic: 'order-update', payload };
+    };
     await this.syncPosition(contract.conid);
-    const decision = this.risk.check({ side: intent.side, quantity: intent.quantity, now: this.now(), position: this.risk.state().position, workingQuantity: this.workingEntries() });
-    if (!decision.allowed) {
-      const err = new RiskDeniedError(decision.rule, decision.reason);
-      return { messages: [rejected(`risk rule ${decision.rule}: ${decision.reason}`)], status: `refused: ${decision.rule}`, questions, error: err };
+    const now = this.now();
+    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position: this.risk.state().position, workingQuantity: this.workingEntries() };
+    const decision = this.risk.check({ ...exposure, now });
+    // Stale data blocks only what adds exposure: an order that brings the position back toward flat always passes.
+    const verdict = decision.allowed ? this.marketData.check(exposure, now, this.staleAfterSec) : decision;
+    if (!verdict.allowed) {
+      const err = new RiskDeniedError(verdict.rule, verdict.reason);
+      return { messages: [rejected(`risk rule ${verdict.rule}: ${verdict.reason}`)], status: `refused: ${verdict.rule}`, questions, error: err };
     }
 
     this.tracker.expect({ clientOrderId, side: intent.side, quantity: intent.quantity });
+    // Logged before the request: a fill on the stream can arrive before IBKR's answer to it.
+    for (const leg of legs) this.log.info(`IBKR order sent: ${describeLeg(leg)} (${contract.description})`);
     let placed;
     try {
       placed = await this.client.placeOrders(
@@ -251,14 +302,14 @@ export class IbkrOrderDesk {
     }
 
     const messages: DeskMessage[] = [];
-    const now = this.now();
+    const placedAt = this.now();
     placed.forEach((p, k) => {
       const leg = legs[k];
       if (!leg || !p.orderId) return;
       this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
       const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
-      messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, now)));
-      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, now)));
+      messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, placedAt)));
+      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt)));
     });
     return { messages, status: `placed ${what}`, questions };
   }
@@ -338,6 +389,14 @@ export class IbkrOrderDesk {
     this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
     this.positionSynced = true;
   }
+}
+
+/** "mia-…:stop sell 1 stop @ 4990": the cOID, side, quantity, type and price of one leg, for the log. */
+function describeLeg(leg: PlannedLeg): string {
+  const { side, quantity, orderType, price, auxPrice } = leg.order;
+  const at = price !== undefined ? ` @ ${price}` : '';
+  const trigger = auxPrice !== undefined ? ` trigger ${auxPrice}` : '';
+  return `${leg.clientOrderId} ${side === 'BUY' ? 'buy' : 'sell'} ${quantity} ${TYPE_WORDS[orderType] ?? orderType}${at}${trigger}`;
 }
 
 function toMessages(out: TrackerOutput): DeskMessage[] {

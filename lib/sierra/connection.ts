@@ -234,7 +234,11 @@ export class SierraConnection extends EventEmitter {
     return this.client?.tradingEnabled ?? this.options.client.tradingEnabled ?? false;
   }
 
-  /** Simulator mode: the seeded market's clock (its trading hours); live: the wall clock. */
+  /**
+   * Simulator mode: the seeded market's clock (its trading hours); live: the wall clock. The one clock of every `t`
+   * this connection emits (order updates, fills, positions, accounts) and of its risk rules; Sierra Chart's own time
+   * stamps are not used (order-manager.ts, "Time"). Only metrics() measures durations on the wall clock.
+   */
   now(): number {
     return this.market ? this.market.now() : Date.now();
   }
@@ -298,6 +302,7 @@ export class SierraConnection extends EventEmitter {
       symbols: [this.symbol],
       answerTimeoutMs: this.options.answerTimeoutMs,
       beforeSubmit: (intent) => this.checkRisk(intent),
+      now: () => this.now(), // one clock for every `t` this connection emits (see now())
     });
     this.client = client;
     this.manager = manager;

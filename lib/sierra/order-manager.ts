@@ -13,6 +13,12 @@
 //
 // Events: 'order-update' (OrderUpdate), 'fill' (Fill), 'position' (Position), 'account' (AccountSnapshot),
 // 'invalid-transition' (InvalidTransition), 'state' (ManagerState), 'warning' (MiaError).
+//
+// Time: every `t` this manager emits is `options.now()` when the news arrived (the owning connection passes its own
+// clock: the simulated market's in simulator mode, the wall clock live). Sierra Chart's own stamps
+// (LastFillDateTime, a historical fill's DateTime) are not used for `t`: they come from another clock (the
+// server's, or the exchange's), so a fill would not line up with the order update that announced it, nor with the
+// position it changed, nor with the risk rules' clock that counts it. Our clock is the authoritative one.
 
 import { EventEmitter } from 'events';
 import type { AccountSnapshot, Fill, OrderType, OrderUpdate, Position, Side } from '../contracts';
@@ -21,7 +27,6 @@ import {
   MessageType,
   OrderStatus,
   OrderUpdateReason,
-  toEpochMs,
   type AccountBalanceUpdate,
   type DtcMessage,
   type HistoricalOrderFillResponse,
@@ -695,7 +700,7 @@ export class OrderManager extends EventEmitter {
       this.seenExecutions.add(execId);
       const qty = Math.min(lastQty, o.filledQuantity - o.reportedQuantity);
       const price = scale.fromWire(m.LastFillPrice);
-      if (qty > 0 && price !== null) this.emitFill(o, qty, price, toEpochMs(m.LastFillDateTime) ?? this.now());
+      if (qty > 0 && price !== null) this.emitFill(o, qty, price, this.now());
     }
     if (!(solicited && this.deferDerivedFills)) this.reportDerivedFill(o);
   }
@@ -718,7 +723,7 @@ export class OrderManager extends EventEmitter {
     const side = sideOf(m.BuySell);
     let qty = m.Quantity ?? 0;
     if (price === null || qty <= 0 || !side) return;
-    const t = toEpochMs(m.DateTime) ?? this.now();
+    const t = this.now();
     const o = m.ServerOrderID ? this.byServerId.get(m.ServerOrderID) : undefined;
     if (!o) {
       const key = m.ServerOrderID ?? '';

@@ -160,6 +160,11 @@ export class BattleNavaleEngine {
     return this.clock.barsSeen;
   }
 
+  /** The time of the newest bar evaluated (epoch ms), or null before the first bar (and after a reset). */
+  get lastBarTime(): number | null {
+    return this.window.length > 0 ? this.window.newestTime() : null;
+  }
+
   /** When the last LONG/SHORT was emitted (epoch ms), or null. */
   get lastSignalAt(): number | null {
     return this.clock.lastSignalAt;
@@ -197,7 +202,8 @@ export class BattleNavaleEngine {
     if (w.length > 0 && !(bar.t > w.newestTime())) {
       throw new InvalidInputError(
         `bar at ${new Date(bar.t).toISOString()} is not after the previous bar (${new Date(w.newestTime()).toISOString()}): ` +
-          'Battle Navale takes closed bars in time order. Send msg.reset = true before replaying history.',
+          'Battle Navale takes closed bars in time order. Send msg.reset = true before replaying history, ' +
+          "or send the history as one 'bars' batch (bars already evaluated are then skipped).",
       );
     }
     w.push(bar, bar.cumDelta ?? this.ctx.cumDelta);

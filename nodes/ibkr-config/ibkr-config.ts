@@ -32,6 +32,8 @@ const CREDENTIALS: Record<keyof IbkrConfigCredentials, { type: 'text' | 'passwor
   privateKeyPem: { type: 'password' },
   clientSecret: { type: 'password' },
   username: { type: 'text' },
+  // Share rate limits over Redis
+  redisPassword: { type: 'password' },
 };
 
 function nodeLogger(node: Node): LinkLogger {

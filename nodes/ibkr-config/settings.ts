@@ -3,7 +3,7 @@
 // credentials each mode needs) is tested on its own and shared by the node and its "Test connection" endpoint.
 import { InvalidInputError } from '../../lib/errors';
 import type { ConnectionMode, IbkrConnectionOptions } from '../../lib/ibkr';
-import type { RatePreset } from '../../lib/ibkr';
+import type { ClusterSettings, RatePreset } from '../../lib/ibkr';
 import type { IbkrSimulatorOptions } from '../../lib/sim/ibkr';
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['simulator', 'gateway', 'oauth1a', 'oauth2'];
@@ -32,6 +32,12 @@ export interface IbkrConfigSettings {
   simTls?: boolean | string;
   /** "Trace requests": every request and answer at debug level, secrets redacted. */
   traceRequests?: boolean | string;
+  /** "Share rate limits over Redis": several Node-RED instances trading under one IBKR username. */
+  clusterEnabled?: boolean | string;
+  redisHost?: string;
+  redisPort?: number | string;
+  /** Optional: instances with the same id share limits; empty = derived from the account id (or username). */
+  clusterId?: string;
 }
 
 /** The credential store's fields (Node-RED keeps them encrypted in flows_cred.json, never in the flow export). */
@@ -48,6 +54,8 @@ export interface IbkrConfigCredentials {
   privateKeyPem?: string;
   clientSecret?: string;
   username?: string;
+  /** The shared rate limiter's Redis password (optional). */
+  redisPassword?: string;
 }
 
 export const CREDENTIAL_FIELDS: readonly (keyof IbkrConfigCredentials)[] = [
@@ -63,6 +71,7 @@ export const CREDENTIAL_FIELDS: readonly (keyof IbkrConfigCredentials)[] = [
   'privateKeyPem',
   'clientSecret',
   'username',
+  'redisPassword',
 ];
 
 /** Everything the config node needs to open its connection; `simulator` is set in simulator mode only. */
@@ -138,6 +147,7 @@ const LABELS: Record<keyof IbkrConfigCredentials, string> = {
   privateKeyPem: 'private key (PEM)',
   clientSecret: 'client secret',
   username: 'username',
+  redisPassword: 'Redis password',
 };
 
 function requireCredentials(modeLabel: string, credentials: IbkrConfigCredentials, fields: (keyof IbkrConfigCredentials)[]): void {
@@ -147,6 +157,42 @@ function requireCredentials(modeLabel: string, credentials: IbkrConfigCredential
       `IBKR ${modeLabel} needs its credentials: ${absent.map((f) => LABELS[f]).join(', ')} missing. Fill them in the IBKR connection (config node) and deploy.`,
     );
   }
+}
+
+/** Redis's default port. */
+export const DEFAULT_REDIS_PORT = 6379;
+
+/**
+ * The "Share rate limits over Redis" section → the connection's `cluster` option, or undefined when it is off.
+ * Without a cluster id, the instances of one IBKR username find each other by the account id (OAuth 2.0: the
+ * username): IBKR counts requests per username, so that is what the limits must be shared by.
+ */
+export function planCluster(settings: IbkrConfigSettings, credentials: IbkrConfigCredentials, accountId: string | undefined): ClusterSettings | undefined {
+  if (!flag(settings.clusterEnabled, false)) return undefined;
+  const host = text(settings.redisHost);
+  if (!host) {
+    throw new InvalidInputError('IBKR connection settings: "Share rate limits over Redis" is on but the Redis host is empty: give the host of the Redis every instance uses (e.g. 127.0.0.1), or turn sharing off.');
+  }
+  if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) {
+    throw new InvalidInputError(`IBKR connection settings: the Redis host "${host}" is not a host name or IP address (e.g. 127.0.0.1 or redis.local).`);
+  }
+  const port = numberSetting(settings.redisPort, DEFAULT_REDIS_PORT, 'Redis port', (n) => Number.isInteger(n) && n >= 1 && n <= 65535);
+  const id = text(settings.clusterId);
+  if (id && !/^[A-Za-z0-9._:-]{1,64}$/.test(id)) {
+    throw new InvalidInputError(`IBKR connection settings: the cluster id "${id}" may only use letters, digits, ".", "_", ":" and "-" (at most 64): give every instance of one IBKR username the same id.`);
+  }
+  const username = accountId ?? (text(credentials.username) || undefined);
+  if (!id && username === undefined) {
+    throw new InvalidInputError(
+      'IBKR connection settings: sharing rate limits over Redis needs to know whose limits to share: fill in the account (or a cluster id, the same on every instance of this IBKR username).',
+    );
+  }
+  const password = text(credentials.redisPassword);
+  return {
+    redis: { host, port, ...(password ? { password } : {}) },
+    ...(id ? { id } : {}),
+    ...(username !== undefined ? { username } : {}),
+  };
 }
 
 /** Turns the dialog's settings into a connection plan, or throws an InvalidInputError a trader can act on. */
@@ -174,6 +220,8 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
     tradingEnabled: flag(settings.trading, false),
     ratePreset,
   };
+  const cluster = planCluster(settings, credentials, accountId);
+  if (cluster) connection.cluster = cluster;
 
   if (mode === 'simulator') {
     return {

@@ -2,7 +2,7 @@
 // period or a start/end, as one `bars` message (oldest first) or one `bar` message per bar. Thin: the contract
 // rules are lib/ibkr/contract-resolver, the paging (1000-point cap, concurrency, overlaps) lib/ibkr/history-pager.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { InvalidInputError, MiaError, errorMessage } from '../../lib/errors';
+import { InvalidInputError, MiaError, describeValue, errorMessage } from '../../lib/errors';
 import { contractSpecOf, resolveContract, type ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { BAR_SIZES, parsePeriod } from '../../lib/ibkr/history';
 import { fetchBars, isBarSize, type HistoryRange } from '../../lib/ibkr/history-pager';
@@ -31,7 +31,7 @@ const SOURCES: readonly Source[] = ['trades', 'midpoint', 'bid_ask'];
 /** Epoch ms from a number or an ISO 8601 text; what is wrong otherwise. */
 function instant(value: unknown, what: string): number {
   const t = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(t)) throw new InvalidInputError(`IBKR history: ${what} "${String(value)}" is not a date: give epoch ms or ISO 8601 (e.g. 2025-03-10T13:30:00Z).`);
+  if (!Number.isFinite(t)) throw new InvalidInputError(`IBKR history: ${what} ${describeValue(value)} is not a date: give epoch ms or ISO 8601 (e.g. 2025-03-10T13:30:00Z).`);
   return t;
 }
 

@@ -1,6 +1,8 @@
 // ibkr-order: `order` messages (place, modify, cancel, cancel-all; msg.whatIf for a what-if) and Battle Navale
 // `signal`s (LONG/SHORT → entry + bracket; NO_SIGNAL ignored) → IBKR orders, through the risk rules and the
 // confirmation-question rules. Out: `order-update`, `fill` (from the sor stream) and `what-if` messages.
+// Ticks, quotes and bars wired in (in simulator mode, the simulated market's own trades too) keep the market-data
+// clock: with none for "Stale data after (s)", new entries are refused (lib/strategy/stale-data.ts).
 // The work is lib/ibkr/order-desk.ts; this file reads settings and messages, and reports.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { InvalidInputError, errorMessage } from '../../lib/errors';
@@ -10,6 +12,7 @@ import { intentFromMessage, type SignalOrderSettings } from '../../lib/ibkr/orde
 import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings } from '../../lib/ibkr/question-rules';
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
 import { RiskGuard, type RiskLimits } from '../../lib/strategy/risk';
+import { checkBarPayload, checkStaleAfterSec, isMarketDataTopic } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 
@@ -33,7 +36,11 @@ interface IbkrOrderDef extends NodeDef {
   maxPosition?: string | number;
   maxOrderSize?: string | number;
   maxConsecutiveLosses?: string | number;
+  staleAfterSec?: string | number;
 }
+
+/** "Stale data after (s)" when the node was saved before the setting existed (as sierra-order). */
+const DEFAULT_STALE_AFTER_SEC = 10;
 
 const flag = (v: unknown, fallback: boolean): boolean => (v === undefined || v === '' ? fallback : v === true || v === 'true');
 const num = (v: unknown): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
@@ -61,6 +68,30 @@ function riskLimits(config: IbkrOrderDef): Partial<RiskLimits> {
   };
 }
 
+function staleAfterSec(config: IbkrOrderDef): number {
+  const value = config.staleAfterSec === undefined || config.staleAfterSec === '' ? DEFAULT_STALE_AFTER_SEC : Number(config.staleAfterSec);
+  try {
+    return checkStaleAfterSec(value);
+  } catch {
+    throw new InvalidInputError(`ibkr-order: "Stale data after (s)" "${String(config.staleAfterSec)}" is not valid: use seconds ≥ 0 (0 turns the guard off).`);
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+/** A tick, quote or bar refreshes the stale-data clock only if it carries a price (ARCHITECTURE.md contracts). */
+function checkMarketData(topic: 'tick' | 'quote' | 'bar', payload: unknown): void {
+  if (topic === 'bar') return checkBarPayload(payload);
+  if (topic === 'tick' && !(isRecord(payload) && positive(payload.price))) {
+    throw new InvalidInputError(`A tick message needs a positive price: got ${JSON.stringify(payload)?.slice(0, 120)}.`);
+  }
+  // A quote may lack a last trade (IBKR sends bid/ask first), but it needs one price.
+  if (topic === 'quote' && !(isRecord(payload) && (positive(payload.last) || positive(payload.bid) || positive(payload.ask)))) {
+    throw new InvalidInputError(`A quote message needs a positive last, bid or ask: got ${JSON.stringify(payload)?.slice(0, 120)}.`);
+  }
+}
+
 function contractSpec(config: IbkrOrderDef): ContractSpec {
   if (config.contract !== 'conid') return { symbol: 'ES', secType: 'FUT' };
   const conid = Number(config.conid);
@@ -80,6 +111,7 @@ export = function register(RED: NodeAPI): void {
     let orders: SubscriptionHandle | undefined;
     let closed = false;
     let stopGaps: (() => void) | undefined;
+    let stopMarket: (() => void) | undefined;
     /** Order updates missed while the stream was down are read back from IBKR's live orders. */
     const onGap = (gap: StreamGap): void => {
       if (!gap.subscriptions.includes('sor') || !desk) return;
@@ -103,6 +135,7 @@ export = function register(RED: NodeAPI): void {
       };
       const risk = new RiskGuard(riskLimits(config));
       const spec = contractSpec(config);
+      const stale = staleAfterSec(config);
       const configNode = ibkrConfigNode(RED, config.connection, 'ibkr-order');
       ibkr = configNode;
       showSessionStatus(node, configNode.sessionState());
@@ -113,7 +146,15 @@ export = function register(RED: NodeAPI): void {
         // daily reset) as sierra-order's does: a demo or test at night or at the weekend meets the simulated session.
         const market = configNode.simulator()?.market;
         const now = market ? () => market.now() : Date.now;
-        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now });
+        const log = { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) };
+        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now, staleAfterSec: stale, log });
+        if (market && !closed) {
+          // The simulated market is the feed: live from the instant it runs, kept fresh by its trades.
+          const onTrade = (): void => created.noteMarketData();
+          created.noteMarketData();
+          market.on('trade', onTrade);
+          stopMarket = () => market.off('trade', onTrade);
+        }
         const stream = await configNode.stream();
         if (!closed) {
           orders = stream.subscribeOrders((args) => {
@@ -146,6 +187,13 @@ export = function register(RED: NodeAPI): void {
         setStatus(node, state === 'ACTIVE' ? 'green' : 'red', state === 'ACTIVE' ? 'dot' : 'ring', `kill switch ${state}`);
         return;
       }
+      if (isMarketDataTopic(msg.topic)) {
+        checkMarketData(msg.topic, msg.payload);
+        (await (desk as Promise<IbkrOrderDesk>)).noteMarketData();
+        return;
+      }
+      // ibkr-quote reports a stream gap on its quote output: not data (the stale clock keeps running), not an error.
+      if (msg.topic === 'gap') return;
       const whatIf = msg.whatIf === undefined ? whatIfDefault : msg.whatIf === true;
       const { intent, conid, symbol } = intentFromMessage(msg.topic, msg.payload, signals, whatIf);
       if (!intent) {
@@ -164,6 +212,7 @@ export = function register(RED: NodeAPI): void {
       closed = true;
       orders?.unsubscribe();
       stopGaps?.();
+      stopMarket?.();
       unsubscribeState?.();
     });
   }

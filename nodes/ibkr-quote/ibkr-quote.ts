@@ -4,7 +4,7 @@
 // editor's contract search (GET /ibkr-quote/contracts), which ibkr-history's dialog uses too.
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
-import { InvalidInputError, errorMessage } from '../../lib/errors';
+import { InvalidInputError, describeValue, errorMessage } from '../../lib/errors';
 import { contractSpecOf, searchContracts, type ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus } from '../shared/node-kit';
@@ -49,7 +49,7 @@ export = function register(RED: NodeAPI): void {
       cfg = ibkrConfigNode(RED, config.connection, 'IBKR quote');
       spec = contractSpecOf({ conid: config.conid, symbol: config.symbol || 'ES', secType: config.secType });
       const pollSec = Number(config.pollSec ?? 5);
-      if (mode === 'poll' && !(pollSec >= 1 && pollSec <= 3600)) throw new InvalidInputError(`IBKR quote: "Every (s)" must be 1 to 3600 seconds (got ${String(config.pollSec)}).`);
+      if (mode === 'poll' && !(pollSec >= 1 && pollSec <= 3600)) throw new InvalidInputError(`IBKR quote: "Every (s)" must be 1 to 3600 seconds (got ${describeValue(config.pollSec)}).`);
       pollMs = pollSec * 1000;
     } catch (err) {
       setStatus(node, 'red', 'ring', errorMessage(err));

@@ -26,10 +26,12 @@ function objectPayload(msg: NodeMsg, topic: string): Record<string, unknown> {
   return p as Record<string, unknown>;
 }
 
-function statusText(p: SignalPayload, last: SignalPayload | null): string {
+/** The last signal, the latest score and why; after an overlapping batch, what it skipped comes first (32 characters show). */
+function statusText(p: SignalPayload, last: SignalPayload | null, note: string): string {
   const hhmm = (t: number): string => new Date(t).toLocaleTimeString('en-US', { timeZone: NEW_YORK, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   const head = last ? `${last.signal} ${hhmm(last.bar.t)}` : 'no signal yet';
-  return `${head} · ${p.score >= 0 ? '+' : ''}${p.score.toFixed(2)} · ${p.reasons[0] ?? ''}`;
+  const score = `${p.score >= 0 ? '+' : ''}${p.score.toFixed(2)}`;
+  return note ? `${note} · ${score}` : `${head} · ${score} · ${p.reasons[0] ?? ''}`;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -105,8 +107,21 @@ export = function register(RED: NodeAPI): void {
       if (topic === 'bars' || (topic === '' && Array.isArray(msg.payload))) {
         if (!Array.isArray(msg.payload)) throw new InvalidInputError(`a 'bars' message needs an array of bars, oldest first; got ${typeof msg.payload}.`);
         // Check every bar first so a bad one in the middle changes nothing.
-        msg.payload.forEach((b, k) => validateBar(b, `bars[${k}]`));
-        msg.payload.forEach((b, k) => evaluate(b, `bars[${k}]`, signals, evaluations));
+        const batch: unknown[] = msg.payload;
+        const bars = batch.map((b, k) => validateBar(b, `bars[${k}]`));
+        // A batch may overlap what was already evaluated (a history preload arriving after live bars): the bars at
+        // or before the newest one seen are skipped and said so; a single 'bar' out of order stays an error.
+        let newest = engine.lastBarTime ?? -Infinity;
+        let skipped = 0;
+        bars.forEach((bar, k) => {
+          if (bar.t <= newest) {
+            skipped += 1;
+            return;
+          }
+          newest = bar.t;
+          evaluate(batch[k], `bars[${k}]`, signals, evaluations);
+        });
+        if (skipped > 0) reportSkipped(skipped, bars.length, evaluations.length);
       } else if (topic === 'bar' || topic === '') {
         evaluate(msg.payload, 'bar', signals, evaluations);
       } else {
@@ -116,8 +131,20 @@ export = function register(RED: NodeAPI): void {
       send([signals.length ? signals : null, evaluations] as unknown as NodeMessage[]);
       const latest = evaluations[evaluations.length - 1].payload as SignalPayload;
       const fill = latest.signal === 'LONG' ? 'green' : latest.signal === 'SHORT' ? 'blue' : 'grey';
-      setStatus(node, fill, 'dot', statusText(latest, lastSignal));
+      setStatus(node, fill, 'dot', statusText(latest, lastSignal, skippedNote));
+      skippedNote = '';
     });
+
+    /** The status suffix of the batch just handled, when it skipped bars. */
+    let skippedNote = '';
+    function reportSkipped(skipped: number, total: number, evaluated: number): void {
+      node.warn(`skipped ${skipped} of ${total} bars in a 'bars' batch: they are at or before the newest bar already evaluated (a preload that arrived after live bars); ${evaluated} newer bar(s) evaluated.`);
+      skippedNote = `skipped ${skipped} old bar${skipped === 1 ? '' : 's'}`;
+      if (evaluated === 0) {
+        setStatus(node, 'yellow', 'ring', `skipped ${skipped} old bar${skipped === 1 ? '' : 's'}: all seen`);
+        skippedNote = '';
+      }
+    }
   }
 
   RED.nodes.registerType('mia-battle-navale', MiaBattleNavaleNode);

@@ -3,7 +3,7 @@
 // analysis is lib/analytics/gamma-exposure.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { Chain } from '../../lib/contracts';
-import { InvalidInputError } from '../../lib/errors';
+import { InvalidInputError, describeValue } from '../../lib/errors';
 import { type EsPrice, esPriceOf, freshEsPrice } from '../../lib/analytics/es-price';
 import { type GammaSettings, type GexConvention, type GexUnit, analyzeGamma } from '../../lib/analytics/gamma-exposure';
 import { handleInput, setStatus } from '../shared/node-kit';
@@ -58,7 +58,7 @@ export = function register(RED: NodeAPI): void {
       }
       if (msg.topic !== undefined && msg.topic !== 'chain' && msg.topic !== '') {
         throw new InvalidInputError(
-          `mia-gamma-walls takes "chain" messages (and ES "quote"/"tick" for the basis); got topic "${String(msg.topic)}"`,
+          `mia-gamma-walls takes "chain" messages (and ES "quote"/"tick" for the basis); got topic ${describeValue(msg.topic)}`,
         );
       }
       const chain = msg.payload as Chain;
@@ -67,7 +67,7 @@ export = function register(RED: NodeAPI): void {
       }
       const override = typeof msg.esPrice === 'number' && msg.esPrice > 0 ? msg.esPrice : null;
       const { payload, diagnostics } = analyzeGamma(chain, settings, {
-        esPrice: override ?? freshEsPrice(esPrice, chain.t),
+        esPrice: override ?? (typeof chain.t === 'number' ? freshEsPrice(esPrice, chain.t) : null), // a bad t is refused by analyzeGamma
       });
       if (diagnostics.contractsUsed === 0) {
         setStatus(node, 'yellow', 'ring', 'no live contracts with OI');

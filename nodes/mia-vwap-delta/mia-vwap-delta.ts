@@ -27,6 +27,7 @@ interface VwapDeltaNodeDef extends NodeDef {
 }
 
 const STATUS_EVERY_MS = 250; // status updates reach every open editor: keep them to a few per second
+const SKIPPED_NOTE_MS = 30_000; // long enough for a trader to see that a preload overlapped live data
 
 function num(value: string | number | undefined, fallback: number): number {
   const n = typeof value === 'number' ? value : value === undefined || value === '' ? fallback : Number(value);
@@ -70,9 +71,19 @@ export = function register(RED: NodeAPI): void {
       if (!engine || now - lastStatusAt < STATUS_EVERY_MS || !engine.hasVwap) return;
       lastStatusAt = now;
       const s = engine.snapshot();
-      const delta = s.cumDelta >= 0 ? `+${s.cumDelta}` : String(s.cumDelta);
-      setStatus(node, 'green', 'dot', `${s.vwap.toFixed(2)} σ${s.sigma.toFixed(2)} Δ${delta}`);
+      // Whole contracts for the eye (approximated deltas are fractional); the payload keeps the exact figure.
+      const shown = Math.round(s.cumDelta) || 0;
+      const delta = shown >= 0 ? `+${shown}` : String(shown);
+      // The status shows 32 characters: a skipped-bars note goes first, for SKIPPED_NOTE_MS after its batch.
+      const note = now < skippedNoteUntil ? skippedNote : '';
+      setStatus(node, 'green', 'dot', note ? `${note} · Δ${delta}` : `${s.vwap.toFixed(2)} σ${s.sigma.toFixed(2)} Δ${delta}`);
     };
+
+    /** The newest time already counted (a tick, or a bar's start), NaN before any: older bars would count twice. */
+    const newestSeen = (e: VwapDeltaEngine): number => e.snapshot().t;
+    /** What the last 'bars' batch skipped, shown in the status for a while. */
+    let skippedNote = '';
+    let skippedNoteUntil = 0;
 
     const vwapMessage = (ofClosedBar: boolean): NodeMessage =>
       ({ topic: 'vwap', payload: (engine as VwapDeltaEngine).snapshot(ofClosedBar) }) as NodeMessage;
@@ -100,9 +111,33 @@ export = function register(RED: NodeAPI): void {
       if (input.kind === 'ticks') {
         engine.ticks(input.ticks, onBar, symbolFilter);
       } else {
+        // A 'bars' batch may overlap what was already counted (a history preload arriving after live ticks): those
+        // bars are skipped and said so. A single 'bar' out of order is refused: its volume would count twice.
+        const batch = msg.topic === 'bars' || Array.isArray(msg.payload);
+        let newest = newestSeen(engine);
+        let skipped = 0;
         for (const bar of input.bars) {
           if (symbolFilter !== '' && bar?.symbol !== undefined && bar.symbol !== symbolFilter) continue;
+          const t = (bar as { t?: unknown } | null)?.t;
+          if (typeof t === 'number' && t <= newest) {
+            if (!batch) {
+              throw new InvalidInputError(
+                `mia-vwap-delta: bar at ${new Date(t).toISOString()} is not after the newest data already counted (${new Date(newest).toISOString()}): ` +
+                  "bars must arrive in time order. Send history as one 'bars' batch (bars already counted are then skipped), before live data.",
+              );
+            }
+            skipped += 1;
+            continue;
+          }
           onBar(engine.bar(bar));
+          newest = bar.t;
+        }
+        if (skipped > 0) {
+          skippedNote = `skipped ${skipped} old bar${skipped === 1 ? '' : 's'}`;
+          skippedNoteUntil = Date.now() + SKIPPED_NOTE_MS;
+          node.warn(`skipped ${skipped} of ${input.bars.length} bars in a 'bars' batch: they are at or before the newest data already counted (a preload that arrived after live data); ${bars.length} newer bar(s) counted.`);
+          lastStatusAt = 0; // show it now, whatever the status throttle says
+          if (!engine.hasVwap) setStatus(node, 'yellow', 'ring', skippedNote);
         }
       }
       if (emit === 'tick' && engine.hasVwap) vwaps.push(vwapMessage(input.kind === 'bars'));

@@ -101,16 +101,27 @@ async function execute(connection: SierraConnection, command: OrderCommand, rule
   }
 }
 
+const TERMINAL: readonly OrderUpdate['status'][] = ['filled', 'cancelled', 'rejected'];
+
 /** The DTC metrics leave on the 4th output (account and link health), topic 'metrics'. */
 function metricsMessage(c: SierraConnection): (NodeMessage | null)[] {
   return [null, null, null, { topic: 'metrics', payload: c.metrics() }];
 }
 
-/** Orders sent and filled reach Node-RED's log at info (what Sierra was asked and what it did). */
+/**
+ * Orders sent and filled reach Node-RED's log at info (what Sierra was asked and what it did). An order reports
+ * 'pending' more than once (when it is sent, then when Sierra Chart acknowledges it as pending): "order sent" is
+ * logged for its first report only, and the order is forgotten once it ends.
+ */
 function observeOrders(node: Node, c: SierraConnection, detach: (() => void)[]): void {
+  const announced = new Set<string>();
   const onUpdate = (u: OrderUpdate): void => {
-    if (u.status === 'pending') node.log(`Sierra order sent: ${u.side} ${u.quantity} (${u.clientOrderId})`);
-    else if (u.status === 'rejected') node.warn(`Sierra order rejected: ${u.side} ${u.quantity} (${u.clientOrderId})${u.reason ? `: ${u.reason}` : ''}`);
+    if (TERMINAL.includes(u.status)) announced.delete(u.clientOrderId);
+    else if (!announced.has(u.clientOrderId)) {
+      announced.add(u.clientOrderId);
+      if (u.status === 'pending') node.log(`Sierra order sent: ${u.side} ${u.quantity} (${u.clientOrderId})`);
+    }
+    if (u.status === 'rejected') node.warn(`Sierra order rejected: ${u.side} ${u.quantity} (${u.clientOrderId})${u.reason ? `: ${u.reason}` : ''}`);
   };
   const onFill = (f: Fill): void => node.log(`Sierra fill: ${f.side} ${f.quantity} @ ${f.price} (${f.clientOrderId})`);
   c.on('order-update', onUpdate);

@@ -5,6 +5,9 @@
 //   The simulator's rate limits are off for this measurement.
 // - ibkr.limiter.utilisation: requests IBKR accepted per second during a 30 s burst with the simulator enforcing
 //   IBKR's documented limits (10 req/s global, penalty box on excess) ÷ the allowed 10 req/s; 429s in the note.
+// - ibkr.limiter.stalled: the same against an event loop blocked for 400 ms every 1.5 s (a CPU-heavy node, the
+//   in-process simulator pricing chains): Bottleneck's reserved timers fire in bunches, the departure guard
+//   (lib/ibkr/limiter.ts DepartureGate) must keep IBKR's sliding window; the goal is 0 × 429.
 // Run: node --expose-gc --import tsx test/bench/ibkr.bench.ts
 import https from 'https';
 import axios from 'axios';
@@ -95,9 +98,51 @@ async function limiterUtilisation(): Promise<void> {
   }
 }
 
+const STALLED_MS = 15_000;
+const STALL_EVERY_MS = 1_500;
+const STALL_MS = 400;
+
+function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    /* spin: the event loop is blocked */
+  }
+}
+
+async function limiterUnderStalls(): Promise<void> {
+  const sim = await startIbkrSimulator({ seed: 1 }); // in-process: it stalls with us, as in a real Node-RED
+  const connection = new IbkrConnection({ mode: 'simulator', baseUrl: sim.baseUrl, simulatorCertificatePem: sim.certificatePem });
+  const stalls = setInterval(() => busyWait(STALL_MS), STALL_EVERY_MS);
+  try {
+    await connection.start();
+    await sleep(1500);
+    const before = sim.control.stats();
+    const burst = Array.from({ length: STALLED_MS / 50 }, () => connection.client.secdefSearch('SPX').catch(() => undefined));
+    await sleep(STALLED_MS);
+    const after = sim.control.stats();
+    await connection.close();
+    await Promise.all(burst);
+    const rejected = after.rejected429 - before.rejected429;
+    const accepted = after.total - before.total - rejected;
+    report({
+      id: 'ibkr.limiter.stalled',
+      value: accepted / (STALLED_MS / 1000),
+      unit: 'req/s accepted',
+      baseline: ALLOWED_PER_SEC,
+      goal: '0 × 429',
+      note: `${STALLED_MS / 1000} s burst with the event loop blocked ${STALL_MS} ms every ${STALL_EVERY_MS} ms; ${rejected} × 429; peak ${after.maxRatePerSec} req/s in any 1 s window (the blocked time carries no request, so the rate is below the unstalled one)`,
+    });
+  } finally {
+    clearInterval(stalls);
+    await connection.close();
+    await sim.close();
+  }
+}
+
 void (async () => {
   await clientOverhead();
   await limiterUtilisation();
+  await limiterUnderStalls();
 })().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
   process.exitCode = 1;

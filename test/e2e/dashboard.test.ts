@@ -1,18 +1,37 @@
-// The Dashboard 2.0 page skeleton (flows/dashboard-demo.json) renders in Chromium with data in its charts, gauge,
-// texts and table: the widget shapes the pipeline flow reuses.
+// The shipped pipeline (flows/mia-ia-pipeline.json) deployed into the real Node-RED on its simulators: its Dashboard 2.0
+// page draws the market with the preloaded history (also after a reload), the gamma exposure, the signal, orders and
+// fills, position and P&L and the connection health, and the editor's Debug sidebar receives the signals.
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
+import type { Page } from 'playwright-core';
 import { repoRoot } from '../../scripts/local-node-red';
-import { chromiumMissing, openChromium, type OpenChromium } from './support/chromium';
+import { chromiumMissing, openChromium, SCREENSHOT_DIR, type OpenChromium } from './support/chromium';
+import { openEditor } from './support/editor';
 import { startNodeRed, type FlowNode, type RunningNodeRed } from './support/node-red';
 import { buildOnce } from './support/package-under-test';
 
-const demoFile = path.join(repoRoot, 'flows', 'dashboard-demo.json');
+const pipelineFile = path.join(repoRoot, 'flows', 'mia-ia-pipeline.json');
+/** The simulators run 40× real time: a bar every 1.5 s, and Battle Navale's 15-min cooldown lasts 22.5 s. */
+const SIGNAL_TIMEOUT_MS = 90000;
 
-/** Pixels of a chart's canvas close to `hex` (its series colour): > 0 once that series is drawn. */
-function seriesPixels(browser: OpenChromium, widgetId: string, hex: string): Promise<number> {
-  return browser.page.evaluate(`(() => {
+interface ChartPoint {
+  series: string;
+  x: number;
+}
+
+/** The points a chart widget holds in the page (the dashboard commits each point it draws to its store). */
+function chartPoints(page: Page, widgetId: string): Promise<ChartPoint[]> {
+  return page.evaluate(`(() => {
+    const store = document.querySelector('#app').__vue_app__.config.globalProperties.$store;
+    const messages = store.state.data.messages['${widgetId}'];
+    return Array.isArray(messages) ? messages.map((m) => ({ series: String(m.series), x: Number(m._datapoint.x) })) : [];
+  })()`);
+}
+
+/** Pixels of a chart's canvas close to `hex` (a series colour): > 0 once that series is drawn. */
+function seriesPixels(page: Page, widgetId: string, hex: string): Promise<number> {
+  return page.evaluate(`(() => {
     const canvas = document.querySelector('#nrdb-ui-widget-${widgetId} canvas');
     if (!canvas || !canvas.width) return 0;
     const [r, g, b] = [1, 3, 5].map((i) => parseInt('${hex}'.slice(i, i + 2), 16));
@@ -25,22 +44,37 @@ function seriesPixels(browser: OpenChromium, widgetId: string, hex: string): Pro
   })()`);
 }
 
-describe('e2e: the Dashboard 2.0 page', function () {
+async function widgetText(page: Page, id: string): Promise<string> {
+  return (await page.locator(`#nrdb-ui-widget-${id}`).innerText()).replace(/\s+/g, ' ');
+}
+
+/** Waits until a text widget shows something matching `pattern`, then returns what it shows. */
+async function waitForText(page: Page, id: string, pattern: RegExp, timeout = 20000): Promise<string> {
+  await page.locator(`#nrdb-ui-widget-${id}`).filter({ hasText: pattern }).waitFor({ state: 'visible', timeout });
+  return widgetText(page, id);
+}
+
+describe('e2e: the dashboard of the shipped pipeline', function () {
   this.timeout(60000);
   let nodeRed: RunningNodeRed;
   let browser: OpenChromium;
-  let demo: FlowNode[];
+  let dashboard: Page;
+  let pipeline: FlowNode[];
+  const colour = (chartId: string, index: number) => (pipeline.find((n) => n.id === chartId) as FlowNode & { colors: string[] }).colors[index];
 
   before(async function () {
     this.timeout(120000);
     const missing = chromiumMissing();
     if (missing) throw new Error(missing);
     buildOnce();
-    demo = JSON.parse(fs.readFileSync(demoFile, 'utf8')) as FlowNode[];
-    nodeRed = await startNodeRed(demo);
+    pipeline = JSON.parse(fs.readFileSync(pipelineFile, 'utf8')) as FlowNode[];
+    nodeRed = await startNodeRed(pipeline);
     browser = await openChromium();
-    await browser.page.goto(`${nodeRed.url}/dashboard`);
-    await browser.page.waitForURL(/\/dashboard\/es/);
+    // The editor opens first so its Debug sidebar is listening when the first live signal leaves Battle Navale.
+    await openEditor(browser.page, nodeRed.url);
+    await browser.page.evaluate(`RED.sidebar.show('debug')`);
+    dashboard = await browser.context.newPage();
+    dashboard.on('pageerror', (err) => browser.pageErrors.push(err.message));
   });
 
   after(async () => {
@@ -48,44 +82,109 @@ describe('e2e: the Dashboard 2.0 page', function () {
     await nodeRed?.stop();
   });
 
-  it('draws ES price with VWAP and σ bands, cumulative delta, and GEX by strike', async () => {
-    const widget = (id: string) => browser.page.locator(`#nrdb-ui-widget-${id} canvas`).first();
-    for (const id of ['mia_chart_price', 'mia_chart_delta', 'mia_chart_gex']) await widget(id).waitFor({ state: 'visible' });
-    const series = (id: string) => {
-      const chart = demo.find((n) => n.id === id) as FlowNode & { colors: string[] };
-      return chart.colors;
-    };
-    // Wait for two seconds of the 1 s injects, then count pixels of each series' colour (a legend icon alone stays
-    // well under the thresholds; a line across the chart is above them).
-    await browser.page.waitForTimeout(2500);
-    await browser.screenshot('dashboard');
-    await browser.page.screenshot({ path: path.join(repoRoot, 'test-output', 'e2e', 'dashboard-full.png'), fullPage: true });
-    assert.ok((await seriesPixels(browser, 'mia_chart_price', series('mia_chart_price')[1])) > 400, 'no VWAP line on the price chart');
-    assert.ok((await seriesPixels(browser, 'mia_chart_price', series('mia_chart_price')[2])) > 400, 'no ±1σ band on the price chart');
-    assert.ok((await seriesPixels(browser, 'mia_chart_delta', series('mia_chart_delta')[0])) > 50, 'no cumulative delta line');
-    assert.ok((await seriesPixels(browser, 'mia_chart_gex', series('mia_chart_gex')[0])) > 500, 'no GEX bars');
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && dashboard) {
+      await browser.screenshot(`failed-dashboard-${this.currentTest.title.replace(/[^\w-]+/g, '-')}`, dashboard).catch(() => undefined);
+    }
   });
 
-  it('shows the last signal, its levels and reasons, the gamma walls, position and P&L, and the session', async () => {
-    const text = async (id: string) => (await browser.page.locator(`#nrdb-ui-widget-${id}`).innerText()).replace(/\s+/g, ' ');
-    assert.match(await text('mia_text_signal'), /Last signal LONG/);
-    assert.match(await text('mia_text_levels'), /5001\.5 \/ 4998\.25 \/ 5004\.75, 5008/);
-    assert.match(await text('mia_text_reasons'), /Vikings hold the battle/);
-    assert.match(await text('mia_text_walls'), /5065\.25 \/ 4965\.25 \/ 5013\.25/);
-    assert.match(await text('mia_text_position'), /1 ESZ5 @ 5001\.5/);
-    assert.match(await text('mia_text_upnl'), /37\.5/);
-    assert.match(await text('mia_text_rpnl'), /125/);
-    assert.match(await text('mia_text_ibkr'), /authenticated/);
-    assert.match(await text('mia_text_sierra'), /logged on/);
-    assert.match(await text('mia_text_trading'), /OFF/);
-    assert.match(await text('mia_gauge_score'), /0\.42/);
+  it('draws ES with VWAP and σ bands from the preloaded history on, and the cumulative delta', async () => {
+    await dashboard.goto(`${nodeRed.url}/dashboard`);
+    await dashboard.waitForURL(/\/dashboard\/es/);
+    await dashboard.locator('#nrdb-ui-widget-mia_chart_price canvas').first().waitFor({ state: 'visible' });
+    // The preload brings the simulated morning so far (about two hours of 1-min bars); live bars come on top.
+    await dashboard.waitForFunction(
+      `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || [])
+        .filter((m) => m.series === 'ES').length > 100`,
+      undefined,
+      { timeout: 30000 },
+    );
+    const points = await chartPoints(dashboard, 'mia_chart_price');
+    for (const series of ['ES', 'VWAP', '+1σ', '−1σ', '+2σ', '−2σ']) {
+      assert.ok(points.filter((p) => p.series === series).length > 100, `the price chart has too few ${series} points`);
+    }
+    const xs = points.map((p) => p.x);
+    assert.ok(Math.max(...xs) - Math.min(...xs) >= 90 * 60000, 'the price chart does not span the preloaded bars');
+    assert.ok((await chartPoints(dashboard, 'mia_chart_delta')).length > 100, 'the cumulative delta misses the preload');
+    await dashboard.waitForTimeout(500); // the canvas is drawn on the next animation frame
+    assert.ok((await seriesPixels(dashboard, 'mia_chart_price', colour('mia_chart_price', 0))) > 400, 'no VWAP line drawn');
+    assert.ok((await seriesPixels(dashboard, 'mia_chart_price', colour('mia_chart_price', 5))) > 400, 'no ES line drawn');
+    assert.ok((await seriesPixels(dashboard, 'mia_chart_delta', colour('mia_chart_delta', 0))) > 200, 'no cumulative delta drawn');
   });
 
-  it('lists orders and fills in the table, one row per order', async () => {
-    const rows = browser.page.locator('#nrdb-ui-widget-mia_table_orders tbody tr');
-    await rows.first().waitFor({ state: 'visible' });
-    assert.strictEqual(await rows.count(), 3);
-    assert.match(await rows.first().innerText(), /MIA-0001\s+buy\s+1\s+1\s+5001\.5\s+filled/);
+  it('keeps every earlier point after a reload of the page, and adds the new ones', async () => {
+    const before = await chartPoints(dashboard, 'mia_chart_price');
+    const newestBefore = Math.max(...before.map((p) => p.x));
+    await dashboard.waitForTimeout(4000); // a few more simulated bars
+    await dashboard.reload();
+    await dashboard.locator('#nrdb-ui-widget-mia_chart_price canvas').first().waitFor({ state: 'visible' });
+    await dashboard.waitForFunction(
+      `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || [])
+        .some((m) => m._datapoint.x > ${newestBefore})`,
+      undefined,
+      { timeout: 15000 },
+    );
+    const after = await chartPoints(dashboard, 'mia_chart_price');
+    // Points by series and time: a live point that lands while the page loads may be drawn twice, never lost.
+    const key = (p: ChartPoint) => `${p.series}@${p.x}`;
+    const kept = new Set(after.map(key));
+    const lost = [...new Set(before.map(key))].filter((k) => !kept.has(k));
+    assert.deepStrictEqual(lost, [], `after the reload ${lost.length} of the ${before.length} earlier points are missing`);
+    assert.ok(after.some((p) => p.x > newestBefore), 'no point newer than the first visit after the reload');
+    assert.ok((await chartPoints(dashboard, 'mia_chart_delta')).length > 100, 'the cumulative delta lost its history on reload');
+  });
+
+  it('draws the net GEX by strike and the gamma walls', async () => {
+    await dashboard.waitForFunction(
+      `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_gex || []).length > 10`,
+      undefined,
+      { timeout: 20000 },
+    );
+    await dashboard.waitForTimeout(500);
+    assert.ok((await seriesPixels(dashboard, 'mia_chart_gex', colour('mia_chart_gex', 0))) > 500, 'no GEX bars drawn');
+    assert.match(await waitForText(dashboard, 'mia_text_walls', /\d+\.\d\d \/ \d+\.\d\d \/ \d+\.\d\d/), /\d{4}\.\d\d \//);
+    assert.match(await widgetText(dashboard, 'mia_text_walls_spx'), /\d{4} \/ \d{4} \//);
+  });
+
+  it('shows the live score, the last signal with its levels and reasons, and lists its order in the table', async () => {
+    assert.match(await waitForText(dashboard, 'mia_gauge_score', /-?\d\.\d+/), /score/);
+    const signal = await waitForText(dashboard, 'mia_text_signal', /(LONG|SHORT) at \d\d:\d\d ET/, SIGNAL_TIMEOUT_MS);
+    assert.match(signal, /score -?\d\.\d\d · confidence \d\.\d\d/);
+    assert.match(await widgetText(dashboard, 'mia_text_levels'), /\d{4}(\.\d+)? \/ \d{4}(\.\d+)? \/ \d{4}/);
+    assert.match(await widgetText(dashboard, 'mia_text_reasons'), /battle .*trend .*VWAP/);
+    const rows = dashboard.locator('#nrdb-ui-widget-mia_table_orders tbody tr', { hasText: /mia-/ });
+    await rows.first().waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
+    assert.match(await rows.first().innerText(), /\d\d:\d\d:\d\d\s+\S*mia-\d+\s+(buy|sell)\s+1\s/);
+  });
+
+  it('shows the position, the P&L and the balance', async () => {
+    assert.match(await waitForText(dashboard, 'mia_text_position', /flat|(long|short) \d/), /Position (flat|(long|short) \d+ \S+ @ \d{4})/);
+    assert.match(await waitForText(dashboard, 'mia_text_rpnl', /\d\.\d\d/), /-?[\d,]+\.\d\d/);
+    assert.match(await waitForText(dashboard, 'mia_text_balance', /\d\.\d\d/), /[\d,]+\.\d\d/);
+  });
+
+  it('shows the connection health: IBKR latency, rate limit, errors, uptime, data age; DTC round trip and link', async () => {
+    assert.match(await waitForText(dashboard, 'mia_h_ibkr_latency', /\d+ \/ \d+ ms/), /IBKR request latency p50 \/ p99 \d+ \/ \d+ ms/);
+    assert.match(await widgetText(dashboard, 'mia_h_ibkr_limit'), /< 80 %.* \d+ %.*· (OK|HIGH)/);
+    assert.match(await widgetText(dashboard, 'mia_h_ibkr_errors'), /\d+\.\d % of \d+ · \d+/);
+    assert.match(await widgetText(dashboard, 'mia_h_ibkr_uptime'), /\d+(s|m\d\ds|h\d\dm) \/ \d+(s|m\d\ds|h\d\dm) · \d+ reconn\./);
+    assert.match(await widgetText(dashboard, 'mia_h_ibkr_age'), /\d+\.\d s ago/);
+    assert.match(await waitForText(dashboard, 'mia_h_dtc_link', /· up/), /DTC link \S+ · up \d/);
+    assert.match(await widgetText(dashboard, 'mia_h_dtc_rtt'), /\d+ \/ \d+ ms|no sample yet/);
+    assert.match(await widgetText(dashboard, 'mia_h_dtc_heartbeats'), /missed \d+/);
+    assert.match(await widgetText(dashboard, 'mia_h_dtc_reconnects'), /reconnects \d+/);
+    assert.match(await widgetText(dashboard, 'mia_h_dtc_orders'), /\d+ \/ \d+ \/ \d+/);
+    assert.match(await widgetText(dashboard, 'mia_text_ibkr'), /authenticated/, 'the session text shows a metrics message');
+    await dashboard.waitForTimeout(1000); // let the latest points and texts paint
+    await browser.screenshot('pipeline-dashboard', dashboard);
+    await dashboard.screenshot({ path: path.join(SCREENSHOT_DIR, 'pipeline-dashboard-full.png'), fullPage: true });
+  });
+
+  it('sends the signals to the Debug sidebar of the editor', async () => {
+    const message = browser.page.locator('.red-ui-debug-msg', { hasText: 'signals' });
+    await message.first().waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
+    assert.match((await message.first().innerText()).replace(/\s+/g, ' '), /msg\.payload : Object/);
+    await browser.screenshot('pipeline-debug-sidebar');
   });
 
   it('renders with no error in the page or the runtime log', () => {

@@ -1,8 +1,9 @@
 // Fuzz: every node type of the package, in the Node-RED runtime, fed 10,000 seeded hostile messages (test/fuzz/support/
 // messages.ts). Config nodes are in simulator mode with trading ENABLED and no risk rule in the way, so an order that
 // leaked would reach a simulator. For each run: nothing crashes, no uncaught exception or unhandled rejection, every
-// message ends either handled (a Complete node) or reported (a Catch node) and never both, no error is an internal
-// crash (TypeError and friends), Object.prototype stays clean, and neither simulator saw an order.
+// message ends either handled (a Complete node) or reported (a Catch node) and never both, every reported error is
+// trader-readable (no internal crash such as a TypeError, no "Cannot convert object to primitive value" from a
+// validator that printed a hostile value), Object.prototype stays clean, and neither simulator saw an order.
 import { strict as assert } from 'assert';
 import helper from 'node-red-node-test-helper';
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
@@ -32,8 +33,8 @@ const SEED = 20250321;
 /** An error a validator never writes: the node crashed on the input instead of refusing it. */
 const INTERNAL_ERROR = /Cannot read prop|Cannot set prop|is not a function|is not iterable|Maximum call stack|Invalid array length|Converting circular/;
 /**
- * Reported, still caught, but unreadable for a trader: String() or a template literal on a null-prototype object
- * throws this TypeError while a validator builds its message. Counted in the figures (see the fuzz report).
+ * Reported, but unreadable for a trader: String() or a template literal on a null-prototype object throws this
+ * TypeError while a validator builds its message (validators print values with describeValue of lib/errors.ts).
  */
 const UNREADABLE_ERROR = /Cannot convert object to primitive value/;
 const ACCOUNT_VIEWS = ['summary', 'ledger', 'positions', 'orders', 'pnl'];
@@ -85,7 +86,6 @@ interface FuzzResult {
   filtered: number;
   handled: number;
   caught: number;
-  unreadable: number;
   ms: number;
 }
 
@@ -113,7 +113,7 @@ async function fuzz(types: string[], seed: number): Promise<FuzzResult> {
   const caught = new Set<number>();
   const both: number[] = [];
   const internal: string[] = [];
-  let unreadable = 0;
+  const unreadable: string[] = [];
   (helper.getNode('fuzz-complete') as unknown as Seen).on('input', (msg) => {
     if (typeof msg._fuzz !== 'number') return;
     if (caught.has(msg._fuzz)) both.push(msg._fuzz);
@@ -124,8 +124,9 @@ async function fuzz(types: string[], seed: number): Promise<FuzzResult> {
     if (handled.has(msg._fuzz)) both.push(msg._fuzz);
     caught.add(msg._fuzz);
     const text = typeof msg.error?.message === 'string' ? msg.error.message : '';
-    if (UNREADABLE_ERROR.test(text)) unreadable++;
-    if (text === '' || INTERNAL_ERROR.test(text)) internal.push(`#${msg._fuzz} ${JSON.stringify(text).slice(0, 200)}`);
+    const sample = `#${msg._fuzz} ${JSON.stringify(text).slice(0, 200)}`;
+    if (UNREADABLE_ERROR.test(text)) unreadable.push(sample);
+    else if (text === '' || INTERNAL_ERROR.test(text)) internal.push(sample);
   });
 
   const targets = types.map((_, i) => helper.getNode(`n${i}`) as unknown as Receiver);
@@ -146,12 +147,13 @@ async function fuzz(types: string[], seed: number): Promise<FuzzResult> {
   assert.deepEqual(lost.slice(0, 5), [], `${lost.length} message(s) neither handled nor reported, e.g. ${lost.slice(0, 3).map((i) => JSON.stringify(messages[i])?.slice(0, 200)).join(' | ')}`);
   assert.deepEqual(both.slice(0, 5), [], 'a message was both handled and reported as an error');
   assert.deepEqual(internal.slice(0, 5), [], `${internal.length} error(s) were crashes, not refusals`);
+  assert.deepEqual(unreadable.slice(0, 5), [], `${unreadable.length} error(s) were unreadable: a validator printed a hostile value`);
   assert.deepEqual(processFaults, [], 'no uncaught exception or unhandled rejection');
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).filter((k) => k === 'polluted'), [], 'Object.prototype is not polluted');
   assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is not polluted');
   assert.deepEqual(dtc.orders(), [], 'the DTC simulator received no order');
   assert.equal(orderPosts(), postsBefore, 'the IBKR simulator received no order request');
-  return { sent: messages.length, filtered, handled: handled.size, caught: caught.size, unreadable, ms };
+  return { sent: messages.length, filtered, handled: handled.size, caught: caught.size, ms };
 }
 
 const figures: string[] = [];
@@ -181,9 +183,9 @@ describe('fuzz: 10,000 hostile messages per node type, in the Node-RED runtime',
     ['sierra-config', ['sierra-order', 'sierra-order']],
   ];
   runs.forEach(([name, types], k) => {
-    it(`${name}: no crash, every message handled or reported, no order reaches a broker`, async function () {
+    it(`${name}: no crash, every message handled or reported in readable words, no order reaches a broker`, async function () {
       const r = await fuzz(types, SEED + k * 1_000);
-      figures.push(`${name.padEnd(20)} ${r.sent} sent (${r.filtered} possibly-trading filtered out), ${r.handled} handled, ${r.caught} caught (${r.unreadable} with an unreadable TypeError text), ${r.ms} ms`);
+      figures.push(`${name.padEnd(20)} ${r.sent} sent (${r.filtered} possibly-trading filtered out), ${r.handled} handled, ${r.caught} caught, all readable, ${r.ms} ms`);
     });
   });
 });

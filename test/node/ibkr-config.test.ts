@@ -4,7 +4,10 @@
 import { strict as assert } from 'assert';
 import helper from 'node-red-node-test-helper';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
-import { normalizePem, planConnection } from '../../nodes/ibkr-config/settings';
+import Redis from 'ioredis';
+import { clusterId } from '../../lib/ibkr/cluster';
+import { DEFAULT_REDIS_PORT, normalizePem, planConnection } from '../../nodes/ibkr-config/settings';
+import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../support/redis';
 import { mergeCredentials } from '../../nodes/ibkr-config/connection-test';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
@@ -180,7 +183,89 @@ describe('ibkr-config node', function () {
   });
 });
 
+describe('ibkr-config sharing rate limits over a real Redis', function () {
+  this.timeout(20_000);
+  const PASSWORD = 'redis-test-pw';
+  let redis: TestRedis | undefined;
+
+  before(async function () {
+    if (!redisServerAvailable()) {
+      // CI installs redis-server; a developer without it still runs every other test.
+      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install redis-server to run the Redis sharing test)`);
+      this.skip();
+    }
+    redis = await startTestRedis();
+    const admin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    await admin.connect();
+    await admin.call('CONFIG', 'SET', 'requirepass', PASSWORD);
+    admin.disconnect();
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  beforeEach(() => helper.startServer());
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  /** Client names and keys as Redis sees them, read with the password. */
+  async function inRedis(): Promise<{ clients: string[]; keys: string[] }> {
+    const admin = new Redis({ host: redis?.host, port: redis?.port, password: PASSWORD, lazyConnect: true });
+    try {
+      await admin.connect();
+      const list = (await admin.call('CLIENT', 'LIST')) as string;
+      const clients = list.split('\n').map((line) => /name=(\S*)/.exec(line)?.[1] ?? '').filter(Boolean);
+      return { clients, keys: await admin.keys('*') };
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  it('shares its limiter state in Redis under the hashed account, with the password from its credentials, and lets go on redeploy', async () => {
+    const settings = { mode: 'simulator', simTls: false, accountId: 'DU1234567', clusterEnabled: true, redisHost: redis?.host, redisPort: String(redis?.port) };
+    await helper.load(configModule, configFlow(settings), { cfg: { redisPassword: PASSWORD } });
+    const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
+    await untilState(cfg, 'authenticated');
+    const shared = await inRedis();
+    assert.ok(shared.clients.includes('mia-ibkr-limiter'), `the connection's limiter is a Redis client: ${shared.clients.join(', ')}`);
+    const id = clusterId('DU1234567');
+    assert.ok(shared.keys.some((k) => k.includes(id)), `limiter keys under ${id}: ${shared.keys.slice(0, 5).join(', ')}`);
+    assert.ok(!shared.keys.some((k) => k.includes('DU1234567')), 'no account id is written to Redis');
+    await helper.unload();
+    const deadline = Date.now() + 3000;
+    while ((await inRedis()).clients.includes('mia-ibkr-limiter') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(!(await inRedis()).clients.includes('mia-ibkr-limiter'), 'redeploy closes the Redis connection');
+  });
+});
+
 describe('ibkr-config settings', () => {
+  it('maps "Share rate limits over Redis" to the connection cluster option, the password from the credentials', () => {
+    assert.equal(planConnection({ mode: 'simulator', accountId: 'DU1234567' }).connection.cluster, undefined, 'off by default');
+    assert.equal(planConnection({ mode: 'simulator', clusterEnabled: false, redisHost: 'redis.local' }).connection.cluster, undefined);
+    const plan = planConnection(
+      { mode: 'gateway', accountId: 'U1234567', clusterEnabled: 'true', redisHost: ' redis.local ', redisPort: '6380' },
+      { redisPassword: 's3cret' },
+    );
+    assert.deepEqual(plan.connection.cluster, { redis: { host: 'redis.local', port: 6380, password: 's3cret' }, username: 'U1234567' });
+    const withId = planConnection({ mode: 'simulator', clusterEnabled: true, redisHost: '127.0.0.1', clusterId: 'desk-a' });
+    assert.deepEqual(withId.connection.cluster, { redis: { host: '127.0.0.1', port: DEFAULT_REDIS_PORT }, id: 'desk-a' });
+    // OAuth 2.0 without an account: the IBKR username is whose limits are shared.
+    const oauth2 = planConnection({ mode: 'oauth2', clusterEnabled: true, redisHost: '127.0.0.1' }, { clientId: 'c', username: 'trader1', clientSecret: 's' });
+    assert.equal(oauth2.connection.cluster?.username, 'trader1');
+  });
+
+  it('refuses incomplete or malformed Redis sharing settings with what to do', () => {
+    const on = { mode: 'simulator', accountId: 'DU1234567', clusterEnabled: true, redisHost: '127.0.0.1' };
+    assert.throws(() => planConnection({ ...on, redisHost: '' }), /Redis host is empty/);
+    assert.throws(() => planConnection({ ...on, redisHost: 'redis://x y' }), /not a host name or IP address/);
+    assert.throws(() => planConnection({ ...on, redisPort: '70000' }), /Redis port "70000" is not valid/);
+    assert.throws(() => planConnection({ ...on, redisPort: 'abc' }), /Redis port "abc" is not valid/);
+    assert.throws(() => planConnection({ ...on, clusterId: 'desk a' }), /cluster id "desk a" may only use/);
+    assert.throws(() => planConnection({ ...on, accountId: '' }), /fill in the account \(or a cluster id/);
+  });
+
+
   it('defaults each mode to its documented base URL', () => {
     assert.equal(planConnection({ mode: 'gateway' }).connection.baseUrl, 'https://localhost:5000/v1/api');
     const oauth = planConnection({ mode: 'oauth2' }, { clientId: 'c', username: 'u', clientSecret: 's' });

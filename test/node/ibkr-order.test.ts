@@ -296,6 +296,8 @@ describe('ibkr-order node (simulator mode)', function () {
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', bracket: { stop: 5000, targets: [4990] } } });
     await caught.next((m) => /limit price|price above 0/.test(String(m.error?.message)));
     node.receive({ topic: 'quote', payload: 42 });
+    await caught.next((m) => /quote message needs a positive last, bid or ask/.test(String(m.error?.message)));
+    node.receive({ topic: 'news', payload: 42 });
     await caught.next((m) => /not handled/.test(String(m.error?.message)));
     node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 5010, targets: [5020] } });
     await caught.next((m) => /wrong way round|either side/.test(String(m.error?.message)));
@@ -305,6 +307,45 @@ describe('ibkr-order node (simulator mode)', function () {
     await out.next(isUpdate('test-mkt-1', 'filled'));
     assert.equal(postsToOrders(), 1, 'only the one valid order was sent');
     assert.ok(seen.some((s) => s.fill === 'red'));
+  });
+
+  it('counts the simulated market as its feed: entries go through with the stale-data guard on, with no tick wired in', async () => {
+    const { node, out } = await load({ staleAfterSec: 1 });
+    await wait(1500);
+    node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-sim-feed' } });
+    await out.next(isUpdate('test-sim-feed', 'filled'));
+  });
+
+  it('takes ticks, quotes and bars as market data (nothing sent), and refuses one without a price', async () => {
+    const { node, caught, postsToOrders } = await load();
+    node.receive({ topic: 'tick', payload: { symbol: 'ES', t: Date.now(), price: 5000.25, size: 1 } });
+    node.receive({ topic: 'quote', payload: { symbol: 'ES', conid: 1, t: Date.now(), last: null, bid: 5000, ask: 5000.25 } });
+    node.receive({ topic: 'bar', payload: { t: Date.now(), o: 5000, h: 5001, l: 4999, c: 5000.5, v: 10 } });
+    node.receive({ topic: 'gap', payload: { reason: 'reconnect' } });
+    node.receive({ topic: 'tick', payload: { price: 0 } });
+    const err = await caught.next(() => true);
+    assert.match(String(err.error?.message), /tick message needs a positive price/);
+    await wait(100);
+    assert.equal(caught.all.length, 1, 'only the priceless tick is an error');
+    assert.equal(postsToOrders(), 0);
+  });
+
+  it('logs the order sent and its fill at info, a rejection at warn, never a secret', async () => {
+    const { node, out } = await load({ maxOrderSize: 1 });
+    const lines: string[] = [];
+    const n = node as unknown as { log(m: string): void; warn(m: string): void };
+    const [log, warn] = [n.log.bind(node), n.warn.bind(node)];
+    n.log = (m) => (lines.push(`info ${m}`), log(m));
+    n.warn = (m) => (lines.push(`warn ${m}`), warn(m));
+    node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-log-1' } });
+    await out.next(isUpdate('test-log-1', 'filled'));
+    await out.next((m) => m.topic === 'fill' && m.payload.clientOrderId === 'test-log-1');
+    node.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'market', clientOrderId: 'test-log-2' } });
+    await out.next(isUpdate('test-log-2', 'rejected'));
+    assert.ok(lines.some((l) => /^info IBKR order sent: test-log-1 buy 1 market/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^info IBKR order filled: test-log-1 buy 1 @ \d+/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^warn IBKR order rejected: test-log-2 buy 2: risk rule max-order-size/.test(l)), lines.join('\n'));
+    assert.ok(!lines.some((l) => /token|secret|cookie|password/i.test(l)));
   });
 
   it('runs its example flow: the what-if answers, the market order is refused because trading is off', async () => {

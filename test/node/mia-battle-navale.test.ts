@@ -140,6 +140,40 @@ describe('mia-battle-navale node', () => {
     assert.equal((await replay)[0].payload.signal, 'NO_SIGNAL');
   });
 
+  it('skips the bars of a late preload batch it already evaluated, says so once, and evaluates the newer ones', async () => {
+    const { bn, caught, evaluations } = await load();
+    const statuses: NodeStatus[] = [];
+    const originalStatus = bn.status.bind(bn);
+    bn.status = (s: string | NodeStatus) => {
+      if (typeof s === 'object') statuses.push(s);
+      return originalStatus(s);
+    };
+    let errors = 0;
+    caught.on('input', () => errors++);
+    const live = collect(evaluations, 2);
+    bn.receive({ topic: 'bar', payload: BARS[20] });
+    bn.receive({ topic: 'bar', payload: BARS[21] });
+    await live;
+    // The history preload (bars 0…23) lands after live bars 20 and 21.
+    const preload = collect(evaluations, 2);
+    bn.receive({ topic: 'bars', payload: BARS.slice(0, 24) });
+    const evaluated = await preload;
+    assert.deepEqual(evaluated.map((m) => (m.payload.bar as { t: number }).t), [BARS[22].t, BARS[23].t], 'only the newer bars, in order');
+    const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
+      .filter((e) => e.type === 'mia-battle-navale' && e.level === 30) // Node-RED's level for node.warn;
+    assert.equal(warnings.length, 1, 'one warning per batch');
+    assert.match(String(warnings[0].msg), /skipped 22 of 24 bars/);
+    assert.match(String(statuses.at(-1)?.text), /skipped 22 old bars/);
+    // A batch entirely already seen evaluates nothing and says so in the status; a single late bar is still refused.
+    bn.receive({ topic: 'bars', payload: BARS.slice(0, 5) });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual([statuses.at(-1)?.fill, statuses.at(-1)?.text], ['yellow', 'skipped 5 old bars: all seen']);
+    assert.equal(errors, 0, 'an overlapping batch is not an error');
+    const refused = collect(caught, 1);
+    bn.receive({ topic: 'bar', payload: BARS[10] });
+    assert.match(((await refused)[0] as unknown as { error: { message: string } }).error.message, /not after the previous bar .* 'bars' batch/);
+  });
+
   it('turns an invalid setting into a clear error on every message', async () => {
     const { bn, caught } = await load({ stopTicks: 'seven' });
     const error = collect(caught, 1);

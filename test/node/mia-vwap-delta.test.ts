@@ -103,6 +103,49 @@ describe('mia-vwap-delta node', () => {
     assert.equal((vwaps[2].payload as VwapPayload).cumDelta, 3 * (bars[0].payload as Bar).delta!);
   });
 
+  it('shows the cumulative delta rounded to whole contracts while the payload keeps it exact', async () => {
+    await helper.load(nodes, flow());
+    const n1 = helper.getNode('n1');
+    const statuses: { fill?: string; text?: string }[] = [];
+    (n1 as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
+    const got = next(helper.getNode('vwap') as unknown as TestNode);
+    // Close-location approximation: (c - l) / (h - l) of 7 contracts bought → a fractional delta.
+    (n1 as unknown as TestNode).receive({ topic: 'bar', payload: { symbol: 'ES', t: T0, tf: '1min', o: 5000, h: 5003, l: 5000, c: 5001, v: 7 } });
+    const exact = ((await got).payload as VwapPayload).cumDelta;
+    assert.notEqual(exact, Math.round(exact), 'the test needs a fractional delta');
+    const shown = Math.round(exact);
+    assert.match(statuses.at(-1)?.text ?? '', new RegExp(`Δ${shown >= 0 ? '\\+' : ''}${shown}$`));
+  });
+
+  it('skips the bars of a late preload batch that live ticks already counted, says so once, and refuses a single late bar', async () => {
+    await helper.load(nodes, flow());
+    const n1 = helper.getNode('n1') as unknown as TestNode;
+    const statuses: { fill?: string; text?: string }[] = [];
+    (helper.getNode('n1') as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
+    const closed: Bar[] = [];
+    const vwaps: VwapPayload[] = [];
+    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(m.payload as Bar));
+    (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m.payload as VwapPayload));
+    let errors = 0;
+    (helper.getNode('caught') as unknown as TestNode).on('input', () => errors++);
+    // Live ticks from 09:02:00 to 09:02:30, then the 09:00…09:04 history arrives.
+    n1.receive({ payload: Array.from({ length: 31 }, (_, i) => tick(120 + i, 5000, 1, 'buy')) });
+    const history: Bar[] = [0, 1, 2, 3, 4].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5001, l: 4999, c: 5000, v: 10 }));
+    n1.receive({ topic: 'bars', payload: history });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(closed.map((b) => b.t), [T0 + 3 * 60_000, T0 + 4 * 60_000], 'only the bars after the live data');
+    assert.equal(vwaps.at(-1)?.cumDelta, 31, 'the skipped bars added no delta (the two new ones are balanced)');
+    const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
+      .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30) // Node-RED's level for node.warn;
+    assert.equal(warnings.length, 1);
+    assert.match(String(warnings[0].msg), /skipped 3 of 5 bars/);
+    assert.match(statuses.at(-1)?.text ?? '', /^skipped 3 old bars/);
+    assert.equal(errors, 0);
+    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    n1.receive({ topic: 'bar', payload: history[1] });
+    assert.match((await caught).error?.message ?? '', /bar at .* is not after the newest data already counted .* 'bars' batch/);
+  });
+
   it('reports malformed input to a Catch node with a clear message and a red ring, and keeps running', async () => {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1');

@@ -201,6 +201,35 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     assert.equal(l.sim.orders().length, 3, 'one parent and one OCO pair, nothing else');
   });
 
+  it('logs "order sent" once per bracket leg, and stamps updates, fills and positions with the simulated market clock', async () => {
+    const l = await load({ simSpeed: 60, ...OPEN_LIMITS }, { entry: 'market' });
+    const stamps: { what: string; t: number; to: number }[] = [];
+    const stamp = (what: string) => (m: Msg): void => {
+      stamps.push({ what, t: Number(m.payload.t), to: l.connection.now() });
+    };
+    const fromBefore = l.connection.now();
+    l.updates.on('input', stamp('order-update'));
+    l.fills.on('input', stamp('fill'));
+    l.positions.on('input', stamp('position'));
+    const p = last(l);
+    const exitFilled = next(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
+    const flat = next(l.positions, (m) => m.payload.quantity === 0, 15_000);
+    l.order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: p, stop: p - 1, targets: [p + 1, p + 2], score: 0.4 } });
+    await exitFilled;
+    await flat;
+
+    const sent = helper.log().args.map((a) => a[0] as { type?: string; level?: number; msg?: unknown })
+      .filter((e) => e.type === 'sierra-order' && /^Sierra order sent/.test(String(e.msg)));
+    const legs = l.sim.orders().map((o) => o.clientOrderId);
+    assert.equal(legs.length, 3, 'one entry and an OCO pair');
+    for (const id of legs) assert.equal(sent.filter((e) => String(e.msg).includes(`(${id})`)).length, 1, `"order sent" logged once for ${id}`);
+
+    // In simulator mode the connection's clock is the market's: every time sits between the market time before the
+    // signal and the market time it was received, whatever output it left on, and fills come from the same clock.
+    for (const kind of ['order-update', 'fill', 'position']) assert.ok(stamps.some((x) => x.what === kind), `a ${kind} came out`);
+    for (const x of stamps) assert.ok(x.t >= fromBefore && x.t <= x.to, `${x.what}.t ${new Date(x.t).toISOString()} is on the market clock (${new Date(x.to).toISOString()})`);
+  });
+
   it('ignores NO_SIGNAL: nothing reaches Sierra Chart and no error', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
     let errors = 0;

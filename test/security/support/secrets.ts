@@ -23,10 +23,10 @@ function forms(secret: string): string[] {
   return [core, Buffer.from(core).toString('base64'), Buffer.from(core).toString('base64url'), encodeURIComponent(core)];
 }
 
-/** Every secret (by field) found in `text`, in any of its forms. */
-export function leaks(text: string): string[] {
+/** Every secret (by field) found in `text`, in any of its forms; `extra` adds secrets made at run time (real keys). */
+export function leaks(text: string, extra: Record<string, string> = {}): string[] {
   const found: string[] = [];
-  for (const [field, secret] of Object.entries(SECRETS)) {
+  for (const [field, secret] of Object.entries({ ...SECRETS, ...extra })) {
     for (const form of forms(secret)) if (text.includes(form)) found.push(`${field} as ${form}`);
   }
   return found;

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { IbkrConnection } from '../../../lib/ibkr';
 import { NotFoundError, ServerError } from '../../../lib/ibkr/errors';
 import { BAR_SIZES } from '../../../lib/ibkr/history';
-import { fetchBars, pageShape, planPages, type HistoryApi } from '../../../lib/ibkr/history-pager';
+import { BAR_MS, fetchBars, pageShape, planPages, type HistoryApi } from '../../../lib/ibkr/history-pager';
 import type { HistoryBar, HistoryResult } from '../../../lib/ibkr/types';
 import { startIbkrSimulator, type IbkrSimulator } from '../../../lib/sim/ibkr';
 
@@ -32,6 +32,36 @@ function fakeHistory(options: { closedFrom?: number; closedTo?: number } = {}): 
   };
 }
 
+/**
+ * A fake IBKR serving RTH-only 5-minute bars (14:30–21:15 UTC stands for 08:30–15:15 CT), each built from the
+ * 1-minute bars before startTime (so the newest bar of a page can be cut short: v < 5), listed newest first, and
+ * answering older pages later so that pages finish out of order.
+ */
+function rthFiveMinuteHistory(): HistoryApi {
+  const inRth = (t: number): boolean => {
+    const minute = (t % DAY) / MIN;
+    return minute >= 14 * 60 + 30 && minute < 21 * 60 + 15;
+  };
+  return {
+    async history(req): Promise<HistoryResult> {
+      const end = req.startTime ?? 0;
+      const days = Number(/^(\d+)d$/.exec(req.period)?.[1] ?? 0);
+      const byKey = new Map<number, HistoryBar>();
+      for (let t = end - days * DAY; t < end; t += MIN) {
+        if (!inRth(t)) continue;
+        const key = Math.floor(t / (5 * MIN)) * 5 * MIN;
+        const held = byKey.get(key);
+        if (held) held.v += 1;
+        else byKey.set(key, { t: key, o: 1, h: 2, l: 0.5, c: 1.5, v: 1 });
+      }
+      const bars = [...byKey.values()].reverse();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, (Date.UTC(2027, 0, 8) - end) / DAY) * 5));
+      if (bars.length === 0) throw new NotFoundError('IBKR has no 5min bars: widen the period');
+      return { symbol: 'ES', description: '', bars, barLengthSec: 300, priceFactor: 1, volumeFactor: 1, points: bars.length };
+    },
+  };
+}
+
 describe('history pager', () => {
   it('never plans a page that could exceed 1000 points, for every bar size IBKR offers', () => {
     for (const bar of BAR_SIZES) {
@@ -43,12 +73,15 @@ describe('history pager', () => {
 
   it('cuts any range into adjacent windows that cover it exactly, newest first', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...BAR_SIZES), fc.integer({ min: 1, max: 400 * DAY }), (bar, span) => {
-        const end = Date.UTC(2027, 0, 1);
+      fc.property(fc.constantFrom(...BAR_SIZES), fc.integer({ min: 1, max: 400 * DAY }), fc.integer({ min: 0, max: DAY }), (bar, span, offset) => {
+        const end = Date.UTC(2027, 0, 1) + offset;
         const pages = planPages(bar, end - span, end);
         assert.equal(pages[0]?.to, end);
         assert.equal(pages[pages.length - 1]?.from, end - span);
-        for (let i = 1; i < pages.length; i += 1) assert.equal(pages[i]?.to, pages[i - 1]?.from);
+        for (let i = 1; i < pages.length; i += 1) {
+          assert.equal(pages[i]?.to, pages[i - 1]?.from);
+          if (BAR_MS[bar] < DAY) assert.equal(pages[i]!.to % BAR_MS[bar], 0, 'an inner edge cuts a bar');
+        }
       }),
     );
   });
@@ -63,6 +96,18 @@ describe('history pager', () => {
     for (let i = 1; i < result.bars.length; i += 1) assert.equal(result.bars[i]!.t - result.bars[i - 1]!.t, MIN);
     assert.equal(result.bars[0]!.tf, '1min');
     assert.deepEqual(progress.at(-1), 1);
+  });
+
+  it('returns RTH-only bars oldest first, once each and whole, however pages are sorted, cut and finish', async () => {
+    const end = Date.UTC(2027, 0, 6, 15, 2, 30); // mid-bar: every page boundary cuts a 5-minute bar
+    const result = await fetchBars(rthFiveMinuteHistory(), { conid: 1, symbol: 'ES', bar: '5min', range: { start: end - 4 * DAY, end }, outsideRth: false }, { now: end });
+    assert.equal(result.pages, 2);
+    const times = result.bars.map((b) => b.t);
+    for (let i = 1; i < times.length; i += 1) assert.ok(times[i]! > times[i - 1]!, `bar ${i} (${new Date(times[i]!).toISOString()}) is not after the one before`);
+    // Every session's bars, yesterday's before today's; the only cut bar is the one still forming now.
+    const cut = result.bars.filter((b) => b.v !== 5).map((b) => new Date(b.t).toISOString());
+    assert.deepEqual(cut, [new Date(Date.UTC(2027, 0, 6, 15)).toISOString()]);
+    assert.equal(new Date(times[0]!).toISOString(), '2027-01-02T15:05:00.000Z');
   });
 
   it('treats "No data." for a closed stretch as an empty window, not a failure', async () => {

@@ -277,3 +277,80 @@ describe('order desk', () => {
     );
   });
 });
+
+describe('order desk: stale market data and the trade log', () => {
+  const T0 = Date.UTC(2026, 2, 10, 15);
+  const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 5, maxOrderSize: 5 };
+
+  function clockedDesk(staleAfterSec: number) {
+    const clock = { now: T0 };
+    const logs: string[] = [];
+    const { client, calls } = recordingClient();
+    const d = new IbkrOrderDesk({
+      client,
+      risk: new RiskGuard(OPEN),
+      questions: { accepted: ['o10331'], acceptAll: false },
+      contract: { symbol: 'ES', secType: 'FUT' },
+      now: () => clock.now,
+      staleAfterSec,
+      log: { info: (m) => logs.push(`info ${m}`), warn: (m) => logs.push(`warn ${m}`) },
+    });
+    const placements = () => calls.filter((c) => c === 'placeOrders').length;
+    return { d, clock, logs, placements };
+  }
+  const buy = (id: string) => parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', clientOrderId: id });
+
+  it('allows a new entry until the last market data is exactly "Stale data after (s)" old, then refuses it without sending', async () => {
+    const { d, clock, placements } = clockedDesk(10);
+    d.noteMarketData();
+    clock.now = T0 + 9_999;
+    assert.equal((await d.execute(buy('fresh'))).error, undefined);
+    clock.now = T0 + 10_000;
+    const stale = await d.execute(buy('stale'));
+    assert.ok(stale.error instanceof RiskDeniedError);
+    assert.equal(stale.error.rule, 'stale-data');
+    assert.match(stale.error.message, /last tick, quote or bar arrived 10\.0 s ago \(limit 10 s\)/);
+    const update = stale.messages[0]?.payload as { clientOrderId: string; status: string; reason: string };
+    assert.deepEqual([update.clientOrderId, update.status], ['stale', 'rejected']);
+    assert.match(update.reason, /stale-data/);
+    assert.equal(placements(), 1, 'the stale entry was never sent');
+    d.noteMarketData();
+    assert.equal((await d.execute(buy('fresh-again'))).error, undefined, 'fresh data lifts the block');
+  });
+
+  it('refuses entries when no market data has arrived since it started, unless the guard is off (0)', async () => {
+    const guarded = clockedDesk(10);
+    assert.equal(((await guarded.d.execute(buy('none'))).error as RiskDeniedError).rule, 'stale-data');
+    assert.equal(guarded.placements(), 0);
+    const off = clockedDesk(0);
+    assert.equal((await off.d.execute(buy('off'))).error, undefined);
+    assert.equal(off.placements(), 1);
+  });
+
+  it('never blocks an order that reduces the position, a cancel or cancel-all on stale data', async () => {
+    const { d, clock, placements } = clockedDesk(10);
+    d.noteMarketData();
+    await d.execute(buy('long-1'));
+    d.onStream([{ orderId: 1000, order_ref: 'long-1', status: 'Filled', side: 'BUY', totalSize: '1', filledQuantity: '1', avgPrice: '5000.25', lastExecutionTime_r: T0 }]);
+    clock.now = T0 + 60_000;
+    assert.equal(((await d.execute(buy('add'))).error as RiskDeniedError).rule, 'stale-data');
+    const exit = await d.execute(parseOrderRequest({ action: 'sell', quantity: 1, type: 'market', clientOrderId: 'exit' }));
+    assert.equal(exit.error, undefined, 'selling the long goes through');
+    assert.equal((await d.execute(parseOrderRequest({ action: 'cancel', clientOrderId: 'exit' }))).error, undefined);
+    assert.equal((await d.execute(parseOrderRequest({ action: 'cancel-all' }))).error, undefined);
+    assert.equal(placements(), 2);
+  });
+
+  it('logs each order sent (cOID, side, quantity, type) and each fill at info, each rejection at warn', async () => {
+    const { d, clock, logs } = clockedDesk(10);
+    d.noteMarketData();
+    await d.execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'limit', price: 4990, clientOrderId: 'log-1' }));
+    d.onStream([{ orderId: 1000, order_ref: 'log-1', status: 'Filled', side: 'BUY', totalSize: '2', filledQuantity: '2', avgPrice: '4990', lastExecutionTime_r: T0 }]);
+    clock.now = T0 + 30_000;
+    await d.execute(buy('log-2'));
+    assert.match(logs[0] ?? '', /^info IBKR order sent: log-1 buy 2 limit @ 4990 \(/);
+    assert.equal(logs[1], 'info IBKR order filled: log-1 buy 2 @ 4990');
+    assert.match(logs[2] ?? '', /^warn IBKR order rejected: log-2 buy 1: risk rule stale-data/);
+    assert.equal(logs.length, 3);
+  });
+});
