@@ -1,6 +1,6 @@
 // The one place secrets are scrubbed before any text leaves the library (error messages, debug traces, logs).
 // IBKR secrets travel in headers (Authorization, Cookie), in query strings (oauth_token on the WebSocket URL) and
-// in form bodies (client_secret, client_assertion); every one of them is replaced by "[redacted]".
+// in form bodies (client_secret|client_id|consumer_key|credential, client_assertion); every one of them is replaced by "[redacted]".
 
 const SECRET_KEY = /(authorization|cookie|set-cookie|token|secret|signature|assertion|password|session|private|lst|challenge)/i;
 
