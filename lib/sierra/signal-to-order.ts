@@ -153,7 +153,8 @@ function submitIntent(request: Partial<OrderRequest> & Record<string, unknown>, 
   if (typeof type !== 'string' || !ORDER_TYPES.includes(type as OrderType)) {
     throw new InvalidInputError(`A ${side} order needs type market, limit, stop or stop-limit: got ${JSON.stringify(type)}. Nothing was sent.`);
   }
-  const quantity = request.quantity ?? defaultQuantity;
+  // Only an absent quantity takes the node's default; null or any other non-number is refused, never guessed.
+  const quantity = request.quantity === undefined ? defaultQuantity : request.quantity;
   checkQuantity(quantity, 'Order quantity');
   if (request.tif !== undefined && !TIFS.includes(request.tif)) throw new InvalidInputError(`Time in force ${JSON.stringify(request.tif)} is not valid: use ${TIFS.join(', ')}.`);
   const intent: OrderIntent = { symbol, side, quantity, type: type as OrderType };
