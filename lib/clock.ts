@@ -110,3 +110,8 @@ export function nextDailyAnchor(t: number, timeZone: string, minutes: number): n
   const candidate = zonedTime(timeZone, p.year, p.month, p.day, Math.floor(minutes / 60), minutes % 60);
   return candidate > t ? candidate : nextDailyAnchor(candidate, timeZone, minutes);
 }
+
+/** Epoch milliseconds with sub-millisecond resolution (the wall clock, never a simulated one). */
+export function wallClock(): number {
+  return performance.timeOrigin + performance.now();
+}

@@ -2,7 +2,7 @@
 // IBKR secrets travel in headers (Authorization, Cookie), in query strings (oauth_token on the WebSocket URL) and
 // in form bodies (client_secret|client_id|consumer_key|credential, client_assertion); every one of them is replaced by "[redacted]".
 
-const SECRET_KEY = /(authorization|cookie|set-cookie|token|secret|signature|assertion|password|session|private|lst|challenge)/i;
+const SECRET_KEY = /(authorization|cookie|set-cookie|token|secret|signature|assertion|password|session|private|lst|challenge|client_?id|consumer_?key|credential)/i;
 
 /** Replaces secret values in a header map, a query string, a form body or free text; returns a new value. */
 export function redact<T>(value: T): T {
@@ -30,6 +30,6 @@ export function redactText(text: string): string {
     .replace(/\b(cookie|set-cookie)\s*:\s*[^\r\n"]*/gi, '$1: [redacted]')
     .replace(/\bapi=[^\s;&,"]+/g, 'api=[redacted]')
     .replace(/\b(Bearer|OAuth)\s+[^\s,]+(\s*,\s*[a-z_]+="[^"]*")*/gi, '$1 [redacted]')
-    .replace(/([?&\s,;{"]|^)([A-Za-z_]*?(?:token|secret|signature|assertion|password|session|challenge)[A-Za-z_]*)(["']?\s*[=:]\s*["']?)([^&\s,;"'}]+)/gi,
+    .replace(/([?&\s,;{"]|^)([A-Za-z_]*?(?:token|secret|signature|assertion|password|session|challenge|client_?id|consumer_?key|credential)[A-Za-z_]*)(["']?\s*[=:]\s*["']?)([^&\s,;"'}]+)/gi,
       (_m, pre: string, key: string, sep: string) => `${pre}${key}${sep}[redacted]`);
 }

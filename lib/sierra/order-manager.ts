@@ -34,6 +34,7 @@ import {
   type PositionUpdate,
 } from './protocol';
 import type { DtcClient, LogonInfo, SecurityDefinition } from './client';
+import { wallClock } from '../clock';
 import { ClientOrderIdGenerator } from './client-order-id';
 import { checkTransition, contractStatus, isTerminal, statusName } from './order-state';
 import {
@@ -93,6 +94,8 @@ export interface OrderManagerOptions {
   isAutomated?: boolean;
   beforeSubmit?: (intent: RiskIntent) => RiskVerdict | Promise<RiskVerdict>;
   now?: () => number;
+  /** The wall clock that dates ClientOrderIDs (never a simulated market's clock: ids must not repeat at the server). */
+  idClock?: () => number;
 }
 
 export interface SubmitResult {
@@ -134,6 +137,7 @@ export class OrderManager extends EventEmitter {
   private readonly client: DtcClient;
   private readonly ids: ClientOrderIdGenerator;
   private readonly now: () => number;
+  private readonly idClock: () => number;
   private readonly answerTimeoutMs: number;
   private readonly isAutomated: boolean;
   private readonly beforeSubmit: OrderManagerOptions['beforeSubmit'];
@@ -169,6 +173,7 @@ export class OrderManager extends EventEmitter {
     this.client = client;
     this.ids = new ClientOrderIdGenerator(options.idPrefix ?? 'mia', options.lastSequence ?? 0);
     this.now = options.now ?? Date.now;
+    this.idClock = options.idClock ?? wallClock;
     this.answerTimeoutMs = options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
     this.isAutomated = options.isAutomated ?? true;
     this.beforeSubmit = options.beforeSubmit;
@@ -251,8 +256,8 @@ export class OrderManager extends EventEmitter {
     validateIntent(intent, definition?.minPriceIncrement ?? 0);
     this.assertCanTrade('place an order'); // the state may have changed while risk and the definition were awaited
 
-    const now = this.now();
     const ctx: SubmitContext = { tradeAccount: this.account, scale: this.scaleOf(intent.symbol), isAutomated: this.isAutomated };
+    const now = this.idClock();
     const parentId = this.ids.next(now);
     const messages: DtcMessage[] = [singleOrderMessage(intent, parentId, ctx, intent.bracket !== undefined)];
     const tracked: TrackedOrder[] = [this.track(parentId, intent.symbol, intent.side, intent.type, intent.quantity, null)];
@@ -334,8 +339,7 @@ export class OrderManager extends EventEmitter {
     let flatten: OrderUpdate | null = null;
     const position = this.positionBySymbol.get(symbol);
     if (position !== 0) {
-      const now = this.now();
-      const id = this.ids.next(now);
+      const id = this.ids.next(this.idClock());
       const side: Side = position !== undefined && position < 0 ? 'buy' : 'sell';
       const o = this.track(id, symbol, side, 'market', Math.abs(position ?? 0), null);
       const answer = this.expectAnswer(this.acks, id);

@@ -13,9 +13,17 @@ describe('sierra ClientOrderID generator', () => {
       assert.ok(!seen.has(id));
       seen.add(id);
     }
-    // 2025-12-04 02:00 UTC is still the 3rd in Chicago; by then the clock floor (milliseconds since midnight) is
-    // above the count.
-    assert.equal(ids.next(Date.UTC(2025, 11, 4, 2, 0, 0)), '20251203-mia-72000000');
+    // 2025-12-04 02:00 UTC is still the 3rd in Chicago; by then the clock floor (tenths of a millisecond since
+    // midnight) is above the count.
+    assert.equal(ids.next(Date.UTC(2025, 11, 4, 2, 0, 0)), '20251203-mia-720000000');
+    // The last tenth of a millisecond of the day still fits DTC's 32 characters with the longest prefix.
+    assert.ok(new ClientOrderIdGenerator('abcdefghijkl').next(Date.UTC(2025, 11, 4, 5, 59, 59, 999) + 0.95).length <= 32);
+  });
+
+  it('gives two processes started within the same millisecond different ids', () => {
+    const a = new ClientOrderIdGenerator('mia').next(NOW + 1000.1);
+    const b = new ClientOrderIdGenerator('mia').next(NOW + 1000.25);
+    assert.notEqual(a, b);
   });
 
   it('never repeats an id after a restart that persisted nothing, whatever was issued before', () => {
