@@ -67,7 +67,11 @@ async function tradeSession(day: string, side: 'LONG' | 'SHORT'): Promise<Seen> 
       }),
     );
     const seen: Seen = { history: [], vwap: [], bars: [], gamma: [], signals: [], updates: [], fills: [], positions: [], accounts: [] };
-    const watch = <T>(probe: string, into: T[]): void => (helper.getNode(probe) as unknown as Probe).on('input', (m) => void into.push(m.payload as T));
+    // Only the topic a probe is about: the account output also carries sierra-order's DTC metrics (topic 'metrics').
+    const watch = <T>(probe: string, into: T[], topic?: string): void =>
+      (helper.getNode(probe) as unknown as Probe).on('input', (m) => {
+        if (topic === undefined || m.topic === topic) into.push(m.payload as T);
+      });
     watch('p_hist', seen.history);
     watch('p_vwap', seen.vwap);
     watch('p_bar', seen.bars);
@@ -76,7 +80,7 @@ async function tradeSession(day: string, side: 'LONG' | 'SHORT'): Promise<Seen> 
     watch('p_update', seen.updates);
     watch('p_fill', seen.fills);
     watch('p_position', seen.positions);
-    watch('p_account', seen.accounts);
+    watch('p_account', seen.accounts, 'account');
     const entrySide = side === 'LONG' ? 'buy' : 'sell';
     const t0 = Date.now();
     while (Date.now() - t0 < SESSION_BUDGET_MS) {
