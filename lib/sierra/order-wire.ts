@@ -2,7 +2,7 @@
 // clock. Prices go out through the symbol's PriceScale (dtc-protocol.md §3, DisplayPriceMultiplier).
 
 import type { OrderType, Side, TimeInForce } from '../contracts';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, describeValue } from '../errors';
 import {
   BuySell,
   MessageType,
@@ -92,7 +92,7 @@ function checkPriceField(name: string, value: number | undefined, required: bool
 
 function checkPrice(name: string, value: number, tickSize: number): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidInputError(`Order ${name} ${String(value)} is not a valid price: use a positive number.`);
+    throw new InvalidInputError(`Order ${name} ${describeValue(value)} is not a valid price: use a positive number.`);
   }
   if (tickSize > 0) {
     const ticks = value / tickSize;

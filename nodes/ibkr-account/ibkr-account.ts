@@ -2,7 +2,7 @@
 // input and optionally every N seconds. Out: `account`, `position` (each, or one `positions` array) and
 // `order-update` (each, or one `order-updates` array). The reading is lib/ibkr/account-view.ts.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { InvalidInputError, errorMessage } from '../../lib/errors';
+import { InvalidInputError, describeValue, errorMessage } from '../../lib/errors';
 import { ACCOUNT_VIEWS, parseAccountView, readAccountView, type AccountMessage, type AccountView } from '../../lib/ibkr/account-view';
 import type { IbkrClient } from '../../lib/ibkr/client';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
@@ -23,7 +23,7 @@ const MIN_POLL_SEC = 5;
 function pollSeconds(v: unknown): number {
   const n = v === undefined || v === '' ? 0 : Number(v);
   if (!Number.isFinite(n) || n < 0 || (n > 0 && n < MIN_POLL_SEC)) {
-    throw new InvalidInputError(`ibkr-account: "Poll every (s)" must be 0 (off) or at least ${MIN_POLL_SEC} s (IBKR allows one request per 5 s on these endpoints); got ${String(v)}.`);
+    throw new InvalidInputError(`ibkr-account: "Poll every (s)" must be 0 (off) or at least ${MIN_POLL_SEC} s (IBKR allows one request per 5 s on these endpoints); got ${describeValue(v)}.`);
   }
   return n;
 }

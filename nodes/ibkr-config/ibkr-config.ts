@@ -100,6 +100,7 @@ export = function register(RED: NodeAPI): void {
     };
     node.sessionState = (): IbkrStateEvent => errorState ?? (link as IbkrLink).snapshot();
     node.simulator = () => link?.simulator;
+    node.marketNow = () => link?.simulator?.market.now() ?? Date.now();
     node.metrics = () => link?.metrics();
     node.onState = (listener: StateListener): (() => void) => {
       listeners.add(listener);

@@ -1,8 +1,9 @@
 // The ibkr-config dialog's settings and credentials → the options of one IbkrConnection (and of the in-process
 // simulator in simulator mode). Pure: no Node-RED, no sockets, so every rule (defaults per mode, URL checks, the
 // credentials each mode needs) is tested on its own and shared by the node and its "Test connection" endpoint.
-import { InvalidInputError } from '../../lib/errors';
+import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { ConnectionMode, IbkrConnectionOptions } from '../../lib/ibkr';
+import { publicIpProblem } from '../../lib/ibkr/auth/oauth2';
 import type { ClusterSettings, RatePreset } from '../../lib/ibkr';
 import type { IbkrSimulatorOptions } from '../../lib/sim/ibkr';
 
@@ -38,6 +39,11 @@ export interface IbkrConfigSettings {
   redisPort?: number | string;
   /** Optional: instances with the same id share limits; empty = derived from the account id (or username). */
   clusterId?: string;
+  /**
+   * OAuth 2.0 "Public IP": the address IBKR sees this machine's requests come from, which the sso-session is bound
+   * to (fact sheet 1(c)). A plain setting, not a credential: it is not a secret.
+   */
+  publicIp?: string;
 }
 
 /** The credential store's fields (Node-RED keeps them encrypted in flows_cred.json, never in the flow export). */
@@ -90,10 +96,13 @@ function flag(value: boolean | string | undefined, fallback: boolean): boolean {
   return value === true || value === 'true';
 }
 
-function numberSetting(value: number | string | undefined, fallback: number, what: string, check: (n: number) => boolean): number {
+/** `expected` completes "use …" in the refusal. The value may be anything a hand-edited flow holds. */
+function numberSetting(value: number | string | undefined, fallback: number, what: string, expected: string, check: (n: number) => boolean): number {
   if (value === undefined || value === '') return fallback;
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || !check(n)) throw new InvalidInputError(`IBKR connection settings: ${what} "${String(value)}" is not valid.`);
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  if (!Number.isFinite(n) || !check(n)) {
+    throw new InvalidInputError(`IBKR connection settings: ${what} ${describeValue(value)} is not valid: use ${expected}.`);
+  }
   return n;
 }
 
@@ -159,6 +168,27 @@ function requireCredentials(modeLabel: string, credentials: IbkrConfigCredential
   }
 }
 
+/**
+ * The OAuth 2.0 "Public IP" setting: required with the private key, whose sso-session JWT carries it as the `ip`
+ * claim (fact sheet 1(c)); unused by the client-secret grant, but still checked there when filled in, since the
+ * dialog shows it. Refused before anything is sent to IBKR.
+ */
+export function planPublicIp(raw: unknown, privateKey: boolean): string | undefined {
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) {
+    if (!privateKey) return undefined;
+    throw new InvalidInputError(
+      'IBKR OAuth 2.0 with a private key needs the "Public IP" setting: IBKR binds the session to the public address your requests come from. Fill in the public IPv4 or IPv6 address of this machine\'s internet connection (e.g. 203.0.113.7; a site such as https://ifconfig.me shows it) in the IBKR connection and deploy.',
+    );
+  }
+  if (typeof raw !== 'string') {
+    throw new InvalidInputError(`IBKR connection settings: the "Public IP" ${describeValue(raw)} is not an IP address written as text, e.g. 203.0.113.7.`);
+  }
+  const ip = raw.trim();
+  const problem = publicIpProblem(ip);
+  if (problem) throw new InvalidInputError(`IBKR connection settings: the "Public IP" ${describeValue(ip)} ${problem}.`);
+  return ip;
+}
+
 /** Redis's default port. */
 export const DEFAULT_REDIS_PORT = 6379;
 
@@ -176,7 +206,7 @@ export function planCluster(settings: IbkrConfigSettings, credentials: IbkrConfi
   if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) {
     throw new InvalidInputError(`IBKR connection settings: the Redis host "${host}" is not a host name or IP address (e.g. 127.0.0.1 or redis.local).`);
   }
-  const port = numberSetting(settings.redisPort, DEFAULT_REDIS_PORT, 'Redis port', (n) => Number.isInteger(n) && n >= 1 && n <= 65535);
+  const port = numberSetting(settings.redisPort, DEFAULT_REDIS_PORT, 'Redis port', `a whole number from 1 to 65535 (empty = ${DEFAULT_REDIS_PORT})`, (n) => Number.isInteger(n) && n >= 1 && n <= 65535);
   const id = text(settings.clusterId);
   if (id && !/^[A-Za-z0-9._:-]{1,64}$/.test(id)) {
     throw new InvalidInputError(`IBKR connection settings: the cluster id "${id}" may only use letters, digits, ".", "_", ":" and "-" (at most 64): give every instance of one IBKR username the same id.`);
@@ -230,8 +260,8 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
       connection,
       traceRequests,
       simulator: {
-        seed: numberSetting(settings.simSeed, 1, 'simulator seed', Number.isInteger),
-        speed: numberSetting(settings.simSpeed, 1, 'simulator speed', (n) => n > 0 && n <= 1000),
+        seed: numberSetting(settings.simSeed, 1, 'simulator seed', 'a whole number (the same seed gives the same market)', Number.isInteger),
+        speed: numberSetting(settings.simSpeed, 1, 'simulator speed', 'a number above 0 and at most 1000 (1 = real time)', (n) => n > 0 && n <= 1000),
         tls: flag(settings.simTls, true),
         accountId,
       },
@@ -264,7 +294,9 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
   if (text(credentials.privateKeyPem) === '' && text(credentials.clientSecret) === '') {
     throw new InvalidInputError('IBKR OAuth 2.0 needs either the private key (PEM) with its key id, or the client secret. Fill one in the IBKR connection and deploy.');
   }
-  if (text(credentials.privateKeyPem) !== '') requireCredentials('OAuth 2.0', credentials, ['keyId']);
+  const privateKey = text(credentials.privateKeyPem) !== '';
+  if (privateKey) requireCredentials('OAuth 2.0', credentials, ['keyId']);
+  const ip = planPublicIp(settings.publicIp, privateKey);
   connection.credentials = {
     oauth2: {
       clientId: text(credentials.clientId),
@@ -272,6 +304,7 @@ export function planConnection(settings: IbkrConfigSettings, credentials: IbkrCo
       privateKeyPem: text(credentials.privateKeyPem) ? normalizePem(text(credentials.privateKeyPem)) : undefined,
       clientSecret: text(credentials.clientSecret) || undefined,
       credential: text(credentials.username),
+      ...(ip !== undefined ? { ip } : {}),
     },
   };
   return { mode, paper, connection, traceRequests };

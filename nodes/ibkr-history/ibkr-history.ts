@@ -35,16 +35,16 @@ function instant(value: unknown, what: string): number {
   return t;
 }
 
-function rangeOf(msg: Record<string, unknown>, config: IbkrHistoryDef): HistoryRange {
+function rangeOf(msg: Record<string, unknown>, config: IbkrHistoryDef, now: number): HistoryRange {
   if (msg.start !== undefined || msg.end !== undefined) {
-    return { start: instant(msg.start, 'msg.start'), end: msg.end === undefined ? Date.now() : instant(msg.end, 'msg.end') };
+    return { start: instant(msg.start, 'msg.start'), end: msg.end === undefined ? now : instant(msg.end, 'msg.end') };
   }
   if (msg.period !== undefined) {
     if (typeof msg.period !== 'string') throw new InvalidInputError('IBKR history: msg.period must be a text such as "2d" or "4h".');
     parsePeriod(msg.period);
     return { period: msg.period };
   }
-  if (config.rangeMode === 'dates') return { start: instant(config.start, 'Start'), end: config.end ? instant(config.end, 'End') : Date.now() };
+  if (config.rangeMode === 'dates') return { start: instant(config.start, 'Start'), end: config.end ? instant(config.end, 'End') : now };
   const period = config.period || '1d';
   parsePeriod(period);
   return { period };
@@ -75,14 +75,14 @@ export = function register(RED: NodeAPI): void {
     handleInput(node, async (msg, send) => {
       const bar = typeof msg.bar === 'string' ? msg.bar : config.bar || '1min';
       if (!isBarSize(bar)) throw new InvalidInputError(`IBKR history: bar size "${bar}" is not one IBKR offers: use one of ${BAR_SIZES.join(', ')}.`);
-      const range = rangeOf(msg, config);
       const override = msg.conid !== undefined || msg.symbol !== undefined ? contractSpecOf({ conid: msg.conid, symbol: msg.symbol, secType: msg.secType }) : spec;
       const connection = await cfg.connection();
+      const now = cfg.marketNow();
+      const range = rangeOf(msg, config, now);
       if (connection.options.marketDataEnabled === false) {
         setStatus(node, 'grey', 'ring', 'market data off');
         throw new MiaError('IBKR_MARKET_DATA_OFF', 'IBKR history: market data is switched off in the IBKR connection, so nothing was requested. Tick "Market data" in the ibkr-config node to allow it.');
       }
-      const now = Date.now();
       const contract = await resolveContract(connection.client, override, now);
       setStatus(node, 'blue', 'ring', 'history 0 %');
       const result = await fetchBars(

@@ -94,7 +94,7 @@ export = function register(RED: NodeAPI): void {
           throw new MiaError('IBKR_MARKET_DATA_OFF', 'IBKR options chain: market data is switched off in the IBKR connection, so nothing was requested. Tick "Market data" in the ibkr-config node to allow it.');
         }
         setStatus(node, 'blue', 'ring', 'chain: discovery');
-        const { chain, stats } = await fetcherFor(connection).fetch(request, Date.now(), (p) =>
+        const { chain, stats } = await fetcherFor(connection).fetch(request, cfg.marketNow(), (p) =>
           setStatus(node, 'blue', 'ring', p.phase === 'discovery' ? `chain: discovery ${Math.floor((100 * p.done) / p.total)} %` : `chain ${Math.floor((100 * p.done) / p.total)} %`),
         );
         const logLine = `${chain.contracts.length} ${chain.underlying} options (${stats.discoveryCalls} discovery calls, ${stats.batches} snapshot batches)`;
@@ -147,8 +147,9 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.get('/ibkr-options-chain/expiries', RED.auth.needsPermission('ibkr-options-chain.read'), (req: Request, res: Response) => {
     const configId = typeof req.query.config === 'string' ? req.query.config : undefined;
     void (async () => {
-      const connection = await ibkrConfigNode(RED, configId, 'Expiry list').connection();
-      return fetcherFor(connection).listExpiries(Date.now(), (found) => found.length >= 40);
+      const cfg = ibkrConfigNode(RED, configId, 'Expiry list');
+      const connection = await cfg.connection();
+      return fetcherFor(connection).listExpiries(cfg.marketNow(), (found) => found.length >= 40);
     })()
       .then((expiries) => res.json({ expiries }))
       .catch((err: unknown) => res.status(err instanceof InvalidInputError ? 400 : 502).json({ error: errorMessage(err) }));

@@ -144,8 +144,8 @@ export = function register(RED: NodeAPI): void {
         const connection = await configNode.connection();
         // Simulator mode trades the simulated market, so its clock drives the risk rules (trading hours, cooldown,
         // daily reset) as sierra-order's does: a demo or test at night or at the weekend meets the simulated session.
+        const now = (): number => configNode.marketNow();
         const market = configNode.simulator()?.market;
-        const now = market ? () => market.now() : Date.now;
         const log = { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) };
         const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now, staleAfterSec: stale, log });
         if (market && !closed) {

@@ -65,7 +65,7 @@ export = function register(RED: NodeAPI): void {
       setStatus(node, ring.fill, ring.shape, `${price(q.last)} ${dataStateLabel(q.source)}`);
     };
     const feed = new QuoteFeed(
-      { connection: () => cfg.connection(), stream: () => cfg.stream(), spec, mode, pollMs },
+      { connection: () => cfg.connection(), stream: () => cfg.stream(), spec, mode, pollMs, now: () => cfg.marketNow() },
       {
         quote: (q) => {
           showQuote(q);
@@ -135,7 +135,7 @@ export = function register(RED: NodeAPI): void {
     void (async () => {
       const cfg = ibkrConfigNode(RED, configId, 'Contract search');
       const connection = await cfg.connection();
-      return searchContracts(connection.client, query, Date.now());
+      return searchContracts(connection.client, query, cfg.marketNow());
     })()
       .then((contracts) => res.json({ contracts }))
       .catch((err: unknown) => res.status(err instanceof InvalidInputError ? 400 : 502).json({ error: errorMessage(err) }));

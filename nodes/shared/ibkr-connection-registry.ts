@@ -27,6 +27,12 @@ export interface IbkrConfigApi {
   command(command: SessionCommand): Promise<IbkrStateEvent>;
   /** Simulator mode: the in-process simulator (its control drives sessions and the market in demos and tests). */
   simulator(): IbkrSimulator | undefined;
+  /**
+   * The market's clock, in epoch ms: the simulated market's in simulator mode (it runs at its own speed from its own
+   * start, and stamps every quote and bar), the wall clock live. History periods, the front month, option expiries
+   * and the risk rules are reckoned on it, so they match the data.
+   */
+  marketNow(): number;
   /** Set when the settings cannot open a connection (missing credentials, bad URL). */
   readonly settingsError: Error | undefined;
 }

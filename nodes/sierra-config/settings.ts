@@ -1,7 +1,7 @@
 // The sierra-config dialog's settings and credentials → the options of one SierraConnection. Pure: no Node-RED, no
 // sockets, so every rule (defaults, ranges, the symbol, trading off unless ticked) is shared by the node and its
 // "Test connection" endpoint, and tested on its own.
-import { InvalidInputError } from '../../lib/errors';
+import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { SierraConnectionOptions } from '../../lib/sierra/connection';
 import { buildSymbol, frontMonth, MONTH_CODES, SYMBOL_FORMATS, symbolForms, type MonthCode, type SymbolFormat } from '../../lib/sierra/symbols';
 import type { KillSwitchState } from '../../lib/strategy/risk';
@@ -51,7 +51,7 @@ function flag(value: boolean | string | undefined, fallback: boolean): boolean {
 function numberSetting(value: number | string | undefined, fallback: number, what: string, check: (n: number) => boolean, expected: string): number {
   if (value === undefined || value === '') return fallback;
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isFinite(n) || !check(n)) throw new InvalidInputError(`Sierra Chart connection settings: ${what} "${String(value)}" is not valid: ${expected}.`);
+  if (!Number.isFinite(n) || !check(n)) throw new InvalidInputError(`Sierra Chart connection settings: ${what} ${describeValue(value)} is not valid: ${expected}.`);
   return n;
 }
 

@@ -286,6 +286,9 @@ describe('ibkr-config settings', () => {
     assert.throws(() => planConnection({ ratePreset: 'fast' }), /unknown rate-limit preset "fast"/);
     assert.throws(() => planConnection({ accountId: 'DU 12' }), /not an IBKR account id/);
     assert.throws(() => planConnection({ simSpeed: '-1' }), /simulator speed "-1" is not valid/);
+    // A hand-edited flow can hold anything: the refusal describes it instead of printing "[object Object]".
+    assert.throws(() => planConnection({ simSpeed: { x: 2 } as unknown as string }), /simulator speed an object with keys x is not valid: use a number above 0 and at most 1000/);
+    assert.throws(() => planConnection({ simSeed: '1.5' }), /simulator seed "1\.5" is not valid: use a whole number/);
     assert.throws(() => planConnection({ mode: 'gateway', baseUrl: 'ftp://x/v1/api' }), /must start with https/);
   });
 

@@ -64,6 +64,20 @@ describe('ibkr-history node', function () {
     await helper.stopServer();
   });
 
+  it('reckons a period back from the simulated market\'s clock, not the wall clock (the simulator runs 40× from 10:00 New York)', async () => {
+    const sim = await load({ bar: '1min', period: '2h' }, { simSpeed: 40 });
+    const out = collect('out', 1);
+    (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
+    const [msg] = await out;
+    const bars = msg!.payload as Bar[];
+    const now = sim.market.now();
+    // Two hours of one-minute bars up to the market's now: the wall clock (hours later, or another day) would ask
+    // for a window the simulated market has not reached, and get few bars or none.
+    assert.ok(bars.length >= 115, `bars in the 2 h window: ${bars.length}`);
+    assert.ok(now - bars.at(-1)!.t <= 2 * MIN, 'the newest bar is the market\'s current minute or the one before');
+    assert.ok(bars[0]!.t >= now - 2 * 60 * MIN - MIN, 'nothing older than the period');
+  });
+
   it('sends two days of 1-minute ES bars as one bars message, oldest first, with progress in the status', async () => {
     const sim = await load({ bar: '1min', period: '2d' });
     const statuses: string[] = [];

@@ -98,7 +98,7 @@ describe('sierra-config node', function () {
 
   it('reports bad settings through connection() with what to fix', async () => {
     await helper.load(configModule, configFlow({ mode: 'sierra', port: 70000 }));
-    await assert.rejects(connectionOf(), /port "70000" is not valid/);
+    await assert.rejects(connectionOf(), /port 70000 is not valid/);
   });
 
   describe('POST /sierra-config/test', () => {

@@ -34,7 +34,7 @@ const flow = [
     baseUrl: IBKR_UNREACHABLE,
     credentials: { consumerKey: SECRETS.consumerKey, accessToken: SECRETS.accessToken, accessTokenSecret: SECRETS.accessTokenSecret, signatureKeyPem: SECRETS.signatureKeyPem, encryptionKeyPem: SECRETS.encryptionKeyPem, dhPrime: SECRETS.dhPrime, realm: 'limited_poa' },
   },
-  { id: 'oauth2', type: 'ibkr-config', name: 'IBKR OAuth 2.0', mode: 'oauth2', baseUrl: IBKR_UNREACHABLE, credentials: { clientId: SECRETS.clientId, keyId: SECRETS.keyId, clientSecret: SECRETS.clientSecret, privateKeyPem: SECRETS.privateKeyPem, username: SECRETS.username } },
+  { id: 'oauth2', type: 'ibkr-config', name: 'IBKR OAuth 2.0', mode: 'oauth2', baseUrl: IBKR_UNREACHABLE, publicIp: '203.0.113.7', credentials: { clientId: SECRETS.clientId, keyId: SECRETS.keyId, clientSecret: SECRETS.clientSecret, privateKeyPem: SECRETS.privateKeyPem, username: SECRETS.username } },
   { id: 'dtc', type: 'sierra-config', name: 'Sierra DTC', mode: 'sierra', host: '127.0.0.1', port: 1, tradingEnabled: true, credentials: { username: 'trader', password: SECRETS.dtcPassword } },
   { id: 'auth1', type: 'ibkr-auth', z: 'tab', connection: 'oauth1', x: 100, y: 100, wires: [[]] },
   { id: 'auth2', type: 'ibkr-auth', z: 'tab', connection: 'oauth2', x: 100, y: 200, wires: [[]] },

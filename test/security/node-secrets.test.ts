@@ -110,9 +110,10 @@ describe('secrets in the Node-RED runtime: statuses, Catch errors, sent messages
     const unreachable = 'https://127.0.0.1:1/v1/api';
     const ibkrConfigs = [
       { id: 'oauth1-down', mode: 'oauth1a', baseUrl: unreachable },
-      { id: 'oauth2-down', mode: 'oauth2', baseUrl: unreachable },
+      { id: 'oauth2-down', mode: 'oauth2', baseUrl: unreachable, publicIp: '203.0.113.7' },
       { id: 'oauth1-refused', mode: 'oauth1a', baseUrl: refusing.url },
       { id: 'oauth2-refused', mode: 'oauth2', baseUrl: refusing.url },
+      { id: 'oauth2-key-refused', mode: 'oauth2', baseUrl: refusing.url, publicIp: '203.0.113.7' },
     ];
     const flow = [
       { id: 'tab', type: 'tab', label: 'secrets' },
@@ -138,6 +139,7 @@ describe('secrets in the Node-RED runtime: statuses, Catch errors, sent messages
       'oauth2-down': OAUTH2,
       'oauth1-refused': oauth1.credentials,
       'oauth2-refused': OAUTH2_SECRET,
+      'oauth2-key-refused': OAUTH2,
     };
 
     await helper.load([ibkrConfig, ibkrAuth, ibkrQuote, ibkrAccount, sierraConfig, sierraOrder, catchNode, statusNode], flow as unknown as Parameters<typeof helper.load>[1], credentials);

@@ -6,7 +6,8 @@
 // Tokens are renewed a margin before they expire.
 
 import { randomUUID } from 'node:crypto';
-import { InvalidInputError } from '../../errors';
+import { BlockList, isIP } from 'node:net';
+import { InvalidInputError, describeValue } from '../../errors';
 import { NotAuthenticatedError, mapHttpError } from '../errors';
 import { signJwtRs256 } from './jwt';
 import { OAUTH_BASE_URL } from './oauth1a';
@@ -22,7 +23,7 @@ export interface OAuth2Credentials {
   clientSecret?: string;
   /** The IBKR username the sso-session is opened for. */
   credential?: string;
-  /** The public IP address the session is bound to (IBKR checks it). */
+  /** The public IP address the session is bound to (the sso-sessions `ip` claim); see publicIpProblem. */
   ip?: string;
   scope?: string;
 }
@@ -48,6 +49,30 @@ export function clientAssertion(options: { clientId: string; privateKeyPem: stri
   );
 }
 
+// Addresses IBKR can never see a session come from: the machine's own, a local network's, a carrier NAT's inside.
+// RFC 1122 (0/8, loopback), RFC 1918 (private), RFC 6598 (carrier-grade NAT), RFC 3927 / RFC 4291 (link-local),
+// RFC 4193 (IPv6 unique local). IPv4-mapped IPv6 forms (::ffff:10.0.0.1) are covered by BlockList.
+const NOT_PUBLIC = new BlockList();
+for (const [net, prefix] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
+  NOT_PUBLIC.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) NOT_PUBLIC.addSubnet(net, prefix, 'ipv6');
+
+/**
+ * Why `ip` cannot be the public IP address of an sso-session (fact sheet 1(c)), or undefined when it can: it must be
+ * a bare IPv4 or IPv6 literal (no port, brackets, scheme or zone) that is not a loopback, private or link-local one.
+ */
+export function publicIpProblem(ip: string): string | undefined {
+  const family = ip.includes('%') ? 0 : isIP(ip);
+  if (family === 0) {
+    return 'is not an IPv4 or IPv6 address: write the bare address, e.g. 203.0.113.7 or 2001:db8::7 (no port, no brackets, no http://)';
+  }
+  if (NOT_PUBLIC.check(ip, family === 4 ? 'ipv4' : 'ipv6')) {
+    return 'is a local address (loopback, private network or link-local), not the public one IBKR sees: give the public IP address of your internet connection';
+  }
+  return undefined;
+}
+
 function form(fields: Record<string, string>): string {
   return new URLSearchParams(fields).toString();
 }
@@ -70,8 +95,12 @@ export class OAuth2Auth implements AuthProvider {
     if (!options.privateKeyPem && !options.clientSecret) {
       throw new InvalidInputError('IBKR OAuth 2.0 needs either the private key (private_key_jwt) or the client secret.');
     }
-    if (options.privateKeyPem && (!options.credential || !options.ip)) {
-      throw new InvalidInputError('IBKR OAuth 2.0 needs the IBKR username and the public IP address to open the session.');
+    if (options.privateKeyPem) {
+      // private_key_jwt opens an sso-session, whose JWT names the username and the public IP (fact sheet 1(c)).
+      if (!options.credential) throw new InvalidInputError('IBKR OAuth 2.0 with a private key needs the IBKR username the session is opened for.');
+      if (!options.ip) throw new InvalidInputError('IBKR OAuth 2.0 with a private key needs the public IP address the session is bound to.');
+      const problem = publicIpProblem(options.ip);
+      if (problem) throw new InvalidInputError(`IBKR OAuth 2.0: the public IP ${describeValue(options.ip)} ${problem}.`);
     }
     this.options = options;
     this.baseUrl = (options.baseUrl ?? OAUTH_BASE_URL).replace(/\/+$/, '');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, verify } from 'node:crypto';
 import { decodeJwt } from '../../../lib/ibkr/auth/jwt';
-import { CLIENT_ASSERTION_TYPE, OAuth2Auth, clientAssertion } from '../../../lib/ibkr/auth/oauth2';
+import { CLIENT_ASSERTION_TYPE, OAuth2Auth, clientAssertion, publicIpProblem } from '../../../lib/ibkr/auth/oauth2';
 import { IbkrLimiter } from '../../../lib/ibkr/limiter';
 import { Transport } from '../../../lib/ibkr/transport';
 import { startLoopback, type Loopback } from './loopback';
@@ -21,6 +21,34 @@ describe('IBKR OAuth 2.0', () => {
     assert.equal(claims.aud, '/token');
     assert.equal(claims.iat, 1_718_000_000);
     assert.ok((claims.exp as number) > (claims.iat as number));
+  });
+
+  describe('the public IP of the sso-session', () => {
+    const keyed = { baseUrl: 'http://127.0.0.1:9/v1/api', clientId: 'mia-client', keyId: 'key-1', privateKeyPem, credential: 'trader1' };
+
+    it('accepts bare public IPv4 and IPv6 addresses', () => {
+      for (const ip of ['203.0.113.7', '8.8.8.8', '2001:db8::7', '2a00:1450:4007:80e::200e']) assert.equal(publicIpProblem(ip), undefined, ip);
+    });
+
+    it('says what is wrong with anything else', () => {
+      for (const ip of ['', '203.0.113', '203.0.113.7:443', '[2001:db8::7]', 'fe80::1%eth0', 'https://203.0.113.7', 'my-home']) {
+        assert.match(publicIpProblem(ip) ?? '', /^is not an IPv4 or IPv6 address: write the bare address/, ip);
+      }
+      for (const ip of ['127.0.0.1', '192.168.0.10', '10.0.0.1', '172.31.255.255', '100.100.0.1', '169.254.0.1', '::1', 'fd12:3456::1', 'fe80::1', '::ffff:10.0.0.1']) {
+        assert.match(publicIpProblem(ip) ?? '', /^is a local address/, ip);
+      }
+    });
+
+    it('is required, with the username, for the private key, and refused when malformed, before any request', () => {
+      assert.throws(() => new OAuth2Auth({ ...keyed, ip: undefined }), /with a private key needs the public IP address/);
+      assert.throws(() => new OAuth2Auth({ ...keyed, credential: undefined, ip: '203.0.113.7' }), /with a private key needs the IBKR username/);
+      assert.throws(() => new OAuth2Auth({ ...keyed, ip: '192.168.1.20' }), /the public IP "192\.168\.1\.20" is a local address/);
+      assert.ok(new OAuth2Auth({ ...keyed, ip: '203.0.113.7' }));
+    });
+
+    it('is not needed by the client-secret grant, which opens no sso-session', () => {
+      assert.ok(new OAuth2Auth({ clientId: 'mia-client', clientSecret: 's3cr3t' }));
+    });
   });
 
   describe('against a loopback IBKR', () => {
