@@ -5,11 +5,11 @@ import helper from 'node-red-node-test-helper';
 import type { NodeStatus } from 'node-red';
 import { NEW_YORK, zonedTime } from '../../lib/clock';
 import { DEFAULT_SETTINGS, SETTING_KEYS } from '../../lib/strategy/settings';
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- the preamble's form for loading a node module
+ 
 import nodeModule = require('../../nodes/mia-battle-navale/mia-battle-navale');
 
 // The Catch node is core Node-RED; loaded next to ours so malformed input can be caught as a flow would.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+ 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
 helper.init(require.resolve('node-red'));
