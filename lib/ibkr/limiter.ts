@@ -74,7 +74,7 @@ const MINUTE = 60_000;
 
 /** The documented per-endpoint limits (fact sheet, section 5). */
 export const FAMILY_LIMITS: Record<string, FamilyLimit> = {
-  snapshot: { kind: 'interval', intervalMs: 100 }, // marketdata/snapshot 10/s
+  snapshot: { kind: 'interval', intervalMs: 100 }, // marketdata/snapshot 10/s, one at a time; its rate: FAMILY_RATE_WINDOWS
   // 5 concurrent documented; ibind runs 4 because IBKR sometimes throttles at 5. One fewer costs little.
   history: { kind: 'concurrent', max: 4 },
   'live-orders': { kind: 'interval', intervalMs: 5_000 },
@@ -194,42 +194,142 @@ class DepartureGate {
 
 const PAUSED: unique symbol = Symbol('paused');
 
+/** The Bottleneck 2.19 internals the patches below replace or call (LocalDatastore and Bottleneck.prototype). */
+interface BottleneckJob {
+  options: { expiration?: number | null };
+  doRun(): void;
+  doExecute(chained: unknown, clearGlobalState: () => boolean, run: (wait: number) => void, free: (...args: unknown[]) => Promise<unknown>): Promise<unknown>;
+}
+/** Bottleneck's LocalDatastore: its reservation of the next start, its running count, its settings. */
+interface LocalStore {
+  yieldLoop?: unknown;
+  _nextRequest: number;
+  _running: number;
+  _done: number;
+  storeOptions: { minTime: number; reservoir: number | null | undefined };
+  check?: (weight: number, now: number) => boolean;
+  computeCapacity(): number | null;
+}
+interface BottleneckInternals {
+  _store?: Partial<LocalStore>;
+  _drainAll?: (capacity: number | null) => unknown;
+  _run?: (index: string, job: BottleneckJob, wait: number) => void;
+  _free?: (index: string, job: BottleneckJob, ...rest: unknown[]) => Promise<unknown>;
+  _clearGlobalState?: (index: string) => boolean;
+  _scheduled?: Record<string, { timeout?: NodeJS.Timeout; expiration?: NodeJS.Timeout; job: BottleneckJob }>;
+  _limiter?: unknown;
+}
+
 /**
- * The one patch we apply to Bottleneck (2.19), on each LOCAL limiter of our tree and nowhere else.
+ * The two patches we apply to Bottleneck (2.19), on each LOCAL limiter of our tree and nowhere else. Both remove
+ * timer hops from an idle request; neither changes what Bottleneck computes (spacing and concurrency are decided
+ * inside its steps from Date.now() and counters, never from how long a hop took), so the limits are unchanged.
  *
- * Bottleneck's in-memory datastore imitates its Redis datastore by awaiting `yieldLoop()` before every step (submit,
- * register, free, updateSettings...), so that local and clustered limiters behave alike: no step completes in the
- * caller's tick. Its yieldLoop is `setTimeout(resolve, 0)`, which Node clamps to ≥ 1 ms: three of those per job and
- * per limiter passed (submit, register, free) cost ~3.5 ms on an idle request, 3× a loopback HTTPS round trip.
- * setImmediate keeps every step a real event-loop turn, in the same order (immediates run first in, first out, as
- * the equal-delay timers did), for microseconds. (The job's own start timer, setTimeout(run, wait), stays: with
- * wait 0 it is the remaining ~1 ms per limiter.) Spacing and concurrency are computed inside the steps from
- * Date.now() and counters, never from the yield's duration, so the limits are unchanged.
+ * 1. Bottleneck's in-memory datastore imitates its Redis datastore by awaiting `yieldLoop()` before every step
+ *    (submit, register, free, updateSettings...), so that local and clustered limiters behave alike: no step
+ *    completes in the caller's tick. Its yieldLoop is `setTimeout(resolve, 0)`, which Node clamps to ≥ 1 ms.
+ *    setImmediate keeps every step a real event-loop turn, in the same order (immediates run first in, first out,
+ *    as the equal-delay timers did), for microseconds.
+ * 2. A registered job starts on `setTimeout(run, wait)`, its reserved start time. With wait 0 (the limiter had
+ *    room: the reserved start is now) that timer is one more clamped millisecond per limiter passed, the largest
+ *    part of an idle request's cost (ibkr.client.overhead). Such a job now starts in the register step itself, as
+ *    the timer would have started it, minus the clamp; a job with a wait keeps its timer, so the reservation is
+ *    Bottleneck's as before, and the departure guard re-checks IBKR's window either way. Starting at once also
+ *    means the job is never left RUNNING-but-not-started, so stop() has no timer of it to clear.
  *
- * The instance is patched, not LocalDatastore.prototype: another node in the same Node-RED runtime using Bottleneck
- * keeps the library as published. Clustered limiters use the Redis datastore and are left as they are. If a
- * Bottleneck upgrade renames the datastore or its yieldLoop, this throws when the connection is created, rather than
- * silently bringing the 4.5 ms back (the limiter unit test asserts the patch is in effect).
+ * The instance is patched, not the prototypes: another node in the same Node-RED runtime using Bottleneck keeps the
+ * library as published. Clustered limiters use the Redis datastore and are left as they are. If a Bottleneck
+ * upgrade renames what is patched, this throws when the connection is created, rather than silently bringing the
+ * timers back (the limiter unit test asserts the patches are in effect).
  */
-export function yieldInCheckPhase(limiter: Bottleneck): Bottleneck {
-  const store = (limiter as unknown as { _store?: { yieldLoop?: unknown } })._store;
-  if (typeof store?.yieldLoop !== 'function') {
+export function withoutTimerHops(limiter: Bottleneck): Bottleneck {
+  const internals = limiter as unknown as BottleneckInternals;
+  const store = internals._store;
+  const { _run: timedRun, _free: free, _clearGlobalState: clearGlobalState, _scheduled: scheduled } = internals;
+  const compatible = typeof store?.yieldLoop === 'function' && typeof store.check === 'function' && typeof store._nextRequest === 'number' &&
+    typeof store._running === 'number' && typeof internals._drainAll === 'function' && !!timedRun && !!free && !!clearGlobalState && typeof scheduled === 'object';
+  if (!compatible) {
     throw new MiaError(
       'IBKR_LIMITER_INCOMPATIBLE',
-      'IBKR rate limiter: the installed Bottleneck has no local datastore yieldLoop() (the internals lib/ibkr/limiter.ts patches ' +
-        'were checked against bottleneck 2.19). Reinstall bottleneck 2.19.x, or re-check yieldInCheckPhase() against the new version.',
+      'IBKR rate limiter: the installed Bottleneck lacks the internals lib/ibkr/limiter.ts relies on (local datastore yieldLoop(), check(), ' +
+        '_nextRequest, _running; _run, _free, _drainAll, _clearGlobalState; checked against bottleneck 2.19). Reinstall bottleneck 2.19.x, or re-check withoutTimerHops() against the new version.',
     );
   }
-  store.yieldLoop = CHECK_PHASE_YIELD;
+  (store as LocalStore).yieldLoop = CHECK_PHASE_YIELD;
+  internals._run = function runWhenDue(this: BottleneckInternals, index: string, job: BottleneckJob, wait: number): void {
+    // A job with an expiration (clustered limiters only) keeps Bottleneck's own path and its expiry timer.
+    if (wait > 0 || job.options.expiration != null) return timedRun.call(this, index, job, wait);
+    // Bottleneck.prototype._run, with the start timer's body run now.
+    job.doRun();
+    scheduled[index] = { job };
+    void job.doExecute(
+      this._limiter,
+      () => clearGlobalState.call(this, index),
+      (retryWait: number) => this._run?.call(this, index, job, retryWait),
+      (...rest: unknown[]) => free.call(this, index, job, ...rest),
+    );
+  };
   return limiter;
 }
 
-/** What yieldInCheckPhase() installs; exported so a test can tell that the patch is in effect. */
+/** What withoutTimerHops() installs as the datastore's yield; exported so a test can tell that the patch is in effect. */
 export const CHECK_PHASE_YIELD = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Bottleneck's register step for one request, taken in the caller's tick when Bottleneck would start it at once: no
+ * job is waiting to be queued or registered (so nothing is overtaken) and its local datastore's own check() says a
+ * start is due now (the reservation of the previous start has passed; no reservoir pause; concurrency has room).
+ * The bookkeeping is its register step's: the running count, and the next start reserved one minTime from now, so
+ * every job queued after it is spaced from it exactly as from a job. Returns the free step to call when the request
+ * has been answered, or undefined when the request must go through schedule() (and wait its turn there).
+ * An idle request otherwise pays Bottleneck's whole job pipeline (submit and register steps, each an event-loop turn,
+ * a dozen internal promises and events): a third of a loopback HTTPS round trip (ibkr.client.overhead).
+ * Local limiters patched by withoutTimerHops() only: a clustered limiter's state is in Redis.
+ */
+export function takeStartNow(limiter: Bottleneck): (() => void) | undefined {
+  const internals = limiter as unknown as BottleneckInternals;
+  const store = internals._store as LocalStore;
+  const { RECEIVED, QUEUED } = limiter.counts();
+  const now = Date.now(); // Bottleneck's own clock for its reservations
+  if (RECEIVED !== 0 || QUEUED !== 0 || !store.check?.(1, now)) return undefined;
+  store._running += 1;
+  if (typeof store.storeOptions.reservoir === 'number') store.storeOptions.reservoir -= 1;
+  store._nextRequest = now + store.storeOptions.minTime;
+  let freed = false;
+  return () => {
+    if (freed) return;
+    freed = true;
+    store._running -= 1;
+    store._done += 1;
+    if (limiter.queued() > 0) internals._drainAll?.(store.computeCapacity());
+  };
+}
 
 /** Clustered: how long a request waits for Redis before it fails with ClusterUnavailableError. */
 export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
 const WARNING_INTERVAL_MS = 30_000;
+
+/**
+ * Runs `body` as one job of `limiter` and settles with the body's own outcome as soon as it has one. Bottleneck
+ * settles a job only after freeing its slot, one more datastore step (an event-loop turn) later; the slot is still
+ * freed exactly then, and `thenHold` (the interval families' hold) still runs inside the job, so the limits are the
+ * same; the caller just does not wait for the bookkeeping. Errors of Bottleneck itself (a drop on stop(), Redis)
+ * reject as before.
+ */
+function inSlot<T>(limiter: Bottleneck, options: Bottleneck.JobOptions, body: () => Promise<T>, thenHold?: () => Promise<void>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    limiter
+      .schedule(options, async () => {
+        try {
+          resolve(await body());
+        } catch (err) {
+          reject(err);
+        }
+        if (thenHold) await thenHold();
+      })
+      .catch(reject);
+  });
+}
 
 export type EndpointFamily = keyof typeof FAMILY_LIMITS | 'other';
 
@@ -298,6 +398,8 @@ export class IbkrLimiter extends EventEmitter {
   private readonly now: () => number;
   private readonly resumeWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void; path: string }>();
   private readonly holds = new Set<{ timer: NodeJS.Timeout; release: () => void }>();
+  /** Requests started by takeStartNow(), not Bottleneck jobs: stop() waits for them as Bottleneck waits for its jobs. */
+  private readonly startedNow = new Set<Promise<unknown>>();
   private pauseTimer: NodeJS.Timeout | undefined;
   private pausedUntil = 0;
   private consecutive429 = 0;
@@ -326,7 +428,7 @@ export class IbkrLimiter extends EventEmitter {
   /** One limiter of the tree; clustered, its state lives in Redis under the username's id. */
   private limiter(name: string, settings: Bottleneck.ConstructorOptions): Bottleneck {
     if (!this.cluster) {
-      const local = yieldInCheckPhase(new Bottleneck({ id: name, ...settings }));
+      const local = withoutTimerHops(new Bottleneck({ id: name, ...settings }));
       local.on('error', (err: unknown) => this.warn(err));
       return local;
     }
@@ -425,21 +527,25 @@ export class IbkrLimiter extends EventEmitter {
     let sentAt = 0;
     // Bottleneck registers queued jobs ahead with their start delays, so a pause cannot stop a job it already
     // timed: such a job finds the tree paused, sends nothing and queues again after the pause, in line.
-    const attemptThroughGlobal = (): Promise<T | typeof PAUSED> =>
-      this.global.schedule(async () => {
-        if (this.isPaused) return PAUSED;
-        if (this.options.departureGuard !== false && !(await this.gate.pass(windows))) return PAUSED;
-        started = true;
-        sentAt = this.now();
-        this.counts.scheduled -= 1;
-        this.counts.inFlight += 1;
-        this.counts.sent += 1;
-        try {
-          return await send();
-        } finally {
-          this.counts.inFlight -= 1;
-        }
-      });
+    const depart = async (): Promise<T | typeof PAUSED> => {
+      if (this.isPaused) return PAUSED;
+      if (this.options.departureGuard !== false && !(await this.gate.pass(windows))) return PAUSED;
+      started = true;
+      sentAt = this.now();
+      this.counts.scheduled -= 1;
+      this.counts.inFlight += 1;
+      this.counts.sent += 1;
+      try {
+        return await send();
+      } finally {
+        this.counts.inFlight -= 1;
+      }
+    };
+    // The global limiter: at once when Bottleneck would start the request at once (see takeStartNow), else as a job.
+    const attemptThroughGlobal = (): Promise<T | typeof PAUSED> => {
+      const free = this.cluster || this.isPaused ? undefined : takeStartNow(this.global);
+      return free ? this.departing(depart(), free) : inSlot(this.global, {}, depart);
+    };
     const sendThroughGlobal = async (): Promise<T> => {
       for (;;) {
         const result = await attemptThroughGlobal();
@@ -460,24 +566,27 @@ export class IbkrLimiter extends EventEmitter {
     const jobOptions = (heldMs: number): Bottleneck.JobOptions => (this.cluster ? { expiration: heldMs + CLUSTER_JOB_GRACE_MS } : {});
 
     if (!family || !limit) return settle(sendThroughGlobal());
-    if (limit.kind === 'concurrent') return settle(family.schedule(jobOptions(0), sendThroughGlobal));
-
+    if (limit.kind === 'concurrent') return settle(inSlot(family, jobOptions(0), sendThroughGlobal));
     // Interval family: hold the single slot until intervalMs (+ the arrival-jitter margin) after the actual send (see
-    // the header comment); the caller gets its answer at once, only the next request of the family waits.
+    // the header comment); the caller has its answer already, only the next request of the family waits. A family
+    // whose documented limit is a rate (snapshot 10/s) has its jitter allowance in its departure window already, as
+    // the global limit has (10 per 1050 ms); a second one on its hold would space it 150 ms apart, 6.7/s.
+    const heldMs = limit.intervalMs + (FAMILY_RATE_WINDOWS[familyName] ? 0 : DEPARTURE_MARGIN_MS);
     return settle(
-      new Promise<T>((resolve, reject) => {
-        family
-          .schedule(jobOptions(limit.intervalMs), async () => {
-            try {
-              resolve(await sendThroughGlobal());
-            } catch (err) {
-              reject(err);
-            }
-            await this.hold(sentAt ? sentAt + limit.intervalMs + DEPARTURE_MARGIN_MS - this.now() : 0);
-          })
-          .catch(reject);
-      }),
+      inSlot(family, jobOptions(limit.intervalMs), sendThroughGlobal, () => this.hold(sentAt ? sentAt + heldMs - this.now() : 0)),
     );
+  }
+
+  /** A request started at once: `free` is the global limiter's free step, once it is answered. */
+  private departing<R>(request: Promise<R>, free: () => void): Promise<R> {
+    const tracked = request.finally(free);
+    const settled = tracked.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.startedNow.add(settled);
+    void settled.then(() => this.startedNow.delete(settled));
+    return tracked;
   }
 
   private hold(ms: number): Promise<void> {
@@ -586,9 +695,10 @@ export class IbkrLimiter extends EventEmitter {
     // Before Bottleneck's stop(), which waits for its executing jobs: those waiting at the gate are among them.
     this.gate.close(new ConnectionClosedError('limiter stop'));
     const all = [this.global, ...this.families.values()];
-    await Promise.all(
-      all.map((l) => l.stop({ dropWaitingJobs: true, dropErrorMessage: 'IBKR connection closed' }).catch(() => undefined)),
-    );
+    await Promise.all([
+      ...all.map((l) => l.stop({ dropWaitingJobs: true, dropErrorMessage: 'IBKR connection closed' }).catch(() => undefined)),
+      ...this.startedNow,
+    ]);
     if (!this.cluster) {
       await Promise.all(all.map((l) => l.disconnect(false).catch(() => undefined)));
       return;

@@ -6,8 +6,9 @@
 // a month at once; there the simulator, which prices the whole month for each secdef/info call, is the bottleneck).
 // Baseline, from the same run: the least time IBKR's limits allow for the calls the fetch made — every call passes
 // the global 10 req/s limit and the snapshots also their own 10/s (fact sheet, section 5), so calls ÷ 10 s.
-// Goal ≤ 1.1. The client's limiter keeps a 10 % margin under 10/s on purpose (lib/ibkr/limiter.ts, JITTER_MARGIN):
-// a ratio of 1.1 is the limiter pacing exactly, anything above it is time the queue stood empty.
+// Goal ≤ 1.1. The client's limiter keeps a 5 % margin under 10/s on purpose (lib/ibkr/limiter.ts, JITTER_MARGIN):
+// a ratio of 1.05 is the limiter pacing exactly (one request per 105 ms), anything above it is time the queue stood
+// empty (the sequential start: search, then the month's strikes and its expiry listing).
 // Run: node --expose-gc --import tsx test/bench/ibkr-chain.bench.ts
 import { fork, type ChildProcess } from 'node:child_process';
 import { IbkrConnection } from '../../lib/ibkr';

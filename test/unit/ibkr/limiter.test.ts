@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import Bottleneck from 'bottleneck';
 import { GatewayAuth } from '../../../lib/ibkr/auth/gateway';
-import { CHECK_PHASE_YIELD, IbkrLimiter, endpointFamily, yieldInCheckPhase, type PauseEvent } from '../../../lib/ibkr/limiter';
+import { CHECK_PHASE_YIELD, IbkrLimiter, endpointFamily, withoutTimerHops, type PauseEvent } from '../../../lib/ibkr/limiter';
 import { RateLimitedError } from '../../../lib/ibkr/errors';
 import { Transport } from '../../../lib/ibkr/transport';
 import { startLoopback, type Loopback } from './loopback';
@@ -40,9 +40,32 @@ describe('IBKR limiter tree', () => {
     for (const l of limiters) assert.equal((l as unknown as { _store: { yieldLoop: unknown } })._store.yieldLoop, CHECK_PHASE_YIELD);
   });
 
-  it('refuses to start on a Bottleneck whose local datastore no longer has the yieldLoop it patches', () => {
+  it('sends a request the tree has room for without waiting on any timer, through every limiter it passes', async () => {
+    const realSetTimeout = globalThis.setTimeout;
+    for (const path of ['/iserver/secdef/search', '/iserver/marketdata/snapshot', '/iserver/marketdata/history', '/iserver/account/orders']) {
+      await limiter?.stop();
+      limiter = new IbkrLimiter(); // idle: the global spacing reserves no wait for its first request
+      const timers: number[] = [];
+      let timersBeforeSend = -1;
+      globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+        timers.push(ms ?? 0);
+        return realSetTimeout(fn, ms);
+      }) as typeof setTimeout;
+      try {
+        await limiter.schedule('GET', path, () => {
+          timersBeforeSend = timers.length;
+          return Promise.resolve('answered');
+        });
+      } finally {
+        globalThis.setTimeout = realSetTimeout;
+      }
+      assert.equal(timersBeforeSend, 0, `${path}: a start timer (Node clamps 0 ms to 1 ms) was set before the request left`);
+    }
+  });
+
+  it('refuses to start on a Bottleneck whose internals are not the ones it patches', () => {
     const changedInternals = { _store: {} } as unknown as Bottleneck;
-    assert.throws(() => yieldInCheckPhase(changedInternals), (err: unknown) => {
+    assert.throws(() => withoutTimerHops(changedInternals), (err: unknown) => {
       assert.ok(err instanceof Error && 'code' in err && err.code === 'IBKR_LIMITER_INCOMPATIBLE');
       assert.match(err.message, /Reinstall bottleneck 2\.19/);
       return true;
@@ -87,6 +110,24 @@ describe('IBKR limiter tree', () => {
     for (let i = 1; i < sentAt.length; i += 1) {
       assert.ok(sentAt[i]! - sentAt[i - 1]! >= 290, `gap ${sentAt[i]! - sentAt[i - 1]!} ms`);
     }
+  });
+
+  it('paces queued snapshots at the global rate, never more than 10 in a second, without a second jitter margin', async () => {
+    const sentAt: number[] = [];
+    limiter = new IbkrLimiter();
+    await Promise.all(
+      Array.from({ length: 13 }, () =>
+        limiter!.schedule('GET', '/iserver/marketdata/snapshot', () => Promise.resolve(sentAt.push(performance.now()))),
+      ),
+    );
+    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
+    for (let i = 10; i < sentAt.length; i += 1) {
+      assert.ok(sentAt[i]! - sentAt[i - 10]! >= 1000, `11 snapshots within ${(sentAt[i]! - sentAt[i - 10]!).toFixed(0)} ms`);
+    }
+    // IBKR's snapshot limit is a rate (10/s), counted with its margin by the departure window: a hold of
+    // 100 ms + 50 ms on top would leave them 150 ms apart (6.7/s).
+    const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!;
+    assert.ok(median < 140, `snapshots ${median.toFixed(0)} ms apart (median)`);
   });
 
   it('runs at most 4 history requests at once', async () => {
@@ -165,5 +206,24 @@ describe('IBKR limiter tree', () => {
     await limiter.stop();
     await b;
     assert.equal(server.requests.length, 1);
+  });
+
+  it('waits on stop() for the answer to a request already sent, so an order in flight is not cut off', async () => {
+    limiter = new IbkrLimiter();
+    let answer: (() => void) | undefined;
+    const order = limiter.schedule('POST', '/iserver/account/U1/orders', () => new Promise<string>((resolve) => {
+      answer = () => resolve('order acknowledged');
+    }));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(answer, 'an idle tree sends at once');
+    let stopped = false;
+    const stopping = limiter.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(stopped, false, 'stop() returned while the order was still on the wire');
+    answer();
+    assert.equal(await order, 'order acknowledged');
+    await stopping;
   });
 });
