@@ -6,7 +6,8 @@ import { InvalidInputError, errorMessage } from '../../lib/errors';
 import type { ApproxDeltaMethod } from '../../lib/analytics/order-flow';
 import { type AnchorName, anchorSpec } from '../../lib/analytics/session';
 import { VwapDeltaEngine } from '../../lib/analytics/vwap-delta';
-import { readVwapDeltaInput } from '../../lib/analytics/vwap-delta-input';
+import { readVwapDeltaInput, type VwapDeltaInput } from '../../lib/analytics/vwap-delta-input';
+import { timeframeMs } from '../../lib/analytics/timeframe';
 import { handleClose, handleInput, setStatus } from '../shared/node-kit';
 
 type EmitMode = 'tick' | 'bar' | 'interval';
@@ -28,10 +29,27 @@ interface VwapDeltaNodeDef extends NodeDef {
 
 const STATUS_EVERY_MS = 250; // status updates reach every open editor: keep them to a few per second
 const SKIPPED_NOTE_MS = 30_000; // long enough for a trader to see that a preload overlapped live data
+/** Live ticks kept for a late preload's recount (about 10 MB): hours of IBKR's streamed ES updates. */
+const MAX_RETAINED_TICKS = 100_000;
 
 function num(value: string | number | undefined, fallback: number): number {
   const n = typeof value === 'number' ? value : value === undefined || value === '' ? fallback : Number(value);
   return Number.isFinite(n) ? n : NaN;
+}
+
+/** When an input's data begins. */
+function firstTime(input: VwapDeltaInput): number | undefined {
+  const first = input.kind === 'ticks' ? input.ticks[0] : input.bars[0];
+  return typeof first?.t === 'number' ? first.t : undefined;
+}
+
+/** A bar's length from its own timeframe (a preload's bars may be finer than the node's), 1 min when unstated. */
+function barMs(bar: Bar): number {
+  try {
+    return timeframeMs(bar.tf ?? '1min');
+  } catch {
+    return 60_000;
+  }
 }
 
 export = function register(RED: NodeAPI): void {
@@ -45,8 +63,8 @@ export = function register(RED: NodeAPI): void {
     const emit: EmitMode = config.emit ?? 'tick';
     let engine: VwapDeltaEngine | null = null;
     let setupError: Error | null = null;
-    try {
-      engine = new VwapDeltaEngine({
+    const makeEngine = (): VwapDeltaEngine =>
+      new VwapDeltaEngine({
         symbol: symbolFilter || 'ES',
         anchor: anchorSpec(config.anchor ?? 'globex', config.customAnchor),
         timeframe: config.timeframe || '1min',
@@ -59,6 +77,8 @@ export = function register(RED: NodeAPI): void {
         pressureBars: num(config.pressureBars, 5),
         approxMethod: config.approxMethod ?? 'close-location',
       });
+    try {
+      engine = makeEngine();
       setStatus(node, 'grey', 'ring', 'waiting for ticks');
     } catch (err) {
       setupError = new InvalidInputError(`mia-vwap-delta settings: ${errorMessage(err)}`);
@@ -99,6 +119,60 @@ export = function register(RED: NodeAPI): void {
       }, everyMs);
     }
 
+    // The live inputs counted since the start, kept until history arrives (or the cap): a preload that arrives after
+    // live data is then counted as if it had come first (the session's sums start at the anchor, and a VWAP that
+    // misses the morning is a wrong VWAP), by replaying them on a fresh engine after the older bars.
+    let retained: VwapDeltaInput[] | null = [];
+    let retainedTicks = 0;
+    const retain = (input: VwapDeltaInput): void => {
+      if (!retained) return;
+      retainedTicks += input.kind === 'ticks' ? input.ticks.length : input.bars.length;
+      if (retainedTicks > MAX_RETAINED_TICKS) retained = null;
+      else retained.push(input);
+    };
+
+    /** Starts the session over: `older` bars first, then the retained live inputs again (already sent: not re-sent). */
+    const recount = (older: readonly Bar[], onBar: (bar: Bar) => void): void => {
+      const live = retained ?? [];
+      const fresh = makeEngine();
+      engine = fresh;
+      for (const bar of older) onBar(fresh.bar(bar));
+      const silent = (): void => undefined;
+      for (const input of live) {
+        if (input.kind === 'ticks') fresh.ticks(input.ticks, silent, symbolFilter);
+        else for (const bar of input.bars) fresh.bar(bar);
+      }
+    };
+
+    const countBars = (input: { bars: readonly Bar[] }, batch: boolean, onBar: (bar: Bar) => void): number => {
+      const current = engine as VwapDeltaEngine;
+      const mine = input.bars.filter((bar) => symbolFilter === '' || bar?.symbol === undefined || bar.symbol === symbolFilter);
+      const newest = newestSeen(current);
+      const late = mine.filter((bar) => typeof (bar as { t?: unknown } | null)?.t === 'number' && bar.t <= newest);
+      const isLate = new Set(late);
+      if (late.length > 0 && !batch) {
+        throw new InvalidInputError(
+          `mia-vwap-delta: bar at ${new Date(late[0].t).toISOString()} is not after the newest data already counted (${new Date(newest).toISOString()}): ` +
+            "bars must arrive in time order. Send history as one 'bars' batch (bars already counted are then skipped), before live data.",
+        );
+      }
+      let skipped = late.length;
+      const firstLive = retained && retained.length > 0 ? firstTime(retained[0]) : undefined;
+      if (late.length > 0 && firstLive !== undefined) {
+        // Only whole bars that ended before the first live input: the bar the live data began in would count twice.
+        const older = late.filter((bar) => bar.t + barMs(bar) <= firstLive);
+        recount(older, onBar);
+        skipped -= older.length;
+        node.warn(
+          `a 'bars' batch arrived after live data: the session was recounted with its ${older.length} bar(s) from before ${new Date(firstLive).toISOString()}, then the live data again` +
+            (skipped > 0 ? `; ${skipped} bar(s) overlapping the live data skipped.` : '.'),
+        );
+      }
+      for (const bar of mine) if (!isLate.has(bar)) onBar((engine as VwapDeltaEngine).bar(bar));
+      if (batch) retained = null; // history has arrived: live data from now on follows it
+      return late.length > 0 && firstLive === undefined ? skipped : 0;
+    };
+
     handleInput(node, (msg, send) => {
       if (!engine) throw setupError ?? new Error('mia-vwap-delta is not configured');
       const input = readVwapDeltaInput(msg.topic, msg.payload);
@@ -108,31 +182,15 @@ export = function register(RED: NodeAPI): void {
         bars.push({ topic: 'bar', payload: bar } as NodeMessage);
         if (emit === 'bar' && engine?.hasVwap) vwaps.push(vwapMessage(true));
       };
+      const batch = input.kind === 'bars' && (msg.topic === 'bars' || Array.isArray(msg.payload));
       if (input.kind === 'ticks') {
         engine.ticks(input.ticks, onBar, symbolFilter);
+        retain(input);
       } else {
-        // A 'bars' batch may overlap what was already counted (a history preload arriving after live ticks): those
-        // bars are skipped and said so. A single 'bar' out of order is refused: its volume would count twice.
-        const batch = msg.topic === 'bars' || Array.isArray(msg.payload);
-        let newest = newestSeen(engine);
-        let skipped = 0;
-        for (const bar of input.bars) {
-          if (symbolFilter !== '' && bar?.symbol !== undefined && bar.symbol !== symbolFilter) continue;
-          const t = (bar as { t?: unknown } | null)?.t;
-          if (typeof t === 'number' && t <= newest) {
-            if (!batch) {
-              throw new InvalidInputError(
-                `mia-vwap-delta: bar at ${new Date(t).toISOString()} is not after the newest data already counted (${new Date(newest).toISOString()}): ` +
-                  "bars must arrive in time order. Send history as one 'bars' batch (bars already counted are then skipped), before live data.",
-              );
-            }
-            skipped += 1;
-            continue;
-          }
-          onBar(engine.bar(bar));
-          newest = bar.t;
-        }
+        const skipped = countBars(input, batch, onBar);
+        if (!batch) retain(input);
         if (skipped > 0) {
+          // Nothing retained to replay (the cap was passed): the overlapping bars are skipped and said so.
           skippedNote = `skipped ${skipped} old bar${skipped === 1 ? '' : 's'}`;
           skippedNoteUntil = Date.now() + SKIPPED_NOTE_MS;
           node.warn(`skipped ${skipped} of ${input.bars.length} bars in a 'bars' batch: they are at or before the newest data already counted (a preload that arrived after live data); ${bars.length} newer bar(s) counted.`);

@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import helper from 'node-red-node-test-helper';
 import type { Bar, Tick, VwapPayload } from '../../lib/contracts';
 import { CHICAGO, zonedTime } from '../../lib/clock';
- 
 import nodeModule = require('../../nodes/mia-vwap-delta/mia-vwap-delta');
 
- 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const nodes = [nodeModule, catchNode];
 
@@ -117,26 +115,57 @@ describe('mia-vwap-delta node', () => {
     assert.match(statuses.at(-1)?.text ?? '', new RegExp(`Δ${shown >= 0 ? '\\+' : ''}${shown}$`));
   });
 
-  it('skips the bars of a late preload batch that live ticks already counted, says so once, and refuses a single late bar', async () => {
+  /** Loads the node, sends `messages` in order, and returns the last vwap, the closed bars' times and the warnings. */
+  async function runThrough(messages: object[]): Promise<{ vwap: VwapPayload; closed: number[]; warnings: string[] }> {
+    await helper.load(nodes, flow());
+    const n1 = helper.getNode('n1') as unknown as TestNode;
+    const closed: number[] = [];
+    const vwaps: VwapPayload[] = [];
+    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push((m.payload as Bar).t));
+    (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m.payload as VwapPayload));
+    for (const m of messages) n1.receive(m);
+    await new Promise((r) => setTimeout(r, 50));
+    const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
+      .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30) // Node-RED's level for node.warn
+      .map((e) => String(e.msg));
+    return { vwap: vwaps.at(-1)!, closed, warnings };
+  }
+
+  // Live ticks from 09:02:00 to 09:02:30 at 5000; the history 09:00…09:04 at 4990, heavier.
+  const live = Array.from({ length: 31 }, (_, i) => tick(120 + i, 5000, 1, 'buy'));
+  const history: Bar[] = [0, 1, 2, 3, 4].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 4990, h: 4991, l: 4989, c: 4990, v: 100 }));
+
+  it('counts a preload that arrives after live data as if it had come first: the older bars, then the live data again', async () => {
+    const late = await runThrough([{ payload: live }, { topic: 'bars', payload: history }]);
+    await helper.unload();
+    // The same data in the order it should have come: the bars before the live data, the live ticks, the newer bars.
+    const inOrder = await runThrough([{ topic: 'bars', payload: history.slice(0, 2) }, { payload: live }, { topic: 'bar', payload: history[3] }, { topic: 'bar', payload: history[4] }]);
+    assert.deepEqual(late.closed, [0, 1, 3, 4].map((i) => T0 + i * 60_000), 'the older bars and the newer ones; the 09:02 bar the live data began in is not counted twice');
+    for (const key of ['vwap', 'sigma', 'cumDelta', 'anchor', 'buyPressure'] as const) {
+      assert.equal(late.vwap[key], inOrder.vwap[key], `${key} as if the preload had come first`);
+    }
+    assert.ok(late.vwap.vwap < 4995, `the preload's volume is in the VWAP: ${late.vwap.vwap}`);
+    assert.equal(late.warnings.length, 1);
+    assert.match(late.warnings[0]!, /recounted with its 2 bar\(s\) from before .*; 1 bar\(s\) overlapping the live data skipped/);
+  });
+
+  it('skips the overlapping bars of a second batch, says so once, and refuses a single late bar', async () => {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1') as unknown as TestNode;
     const statuses: { fill?: string; text?: string }[] = [];
     (helper.getNode('n1') as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
     const closed: Bar[] = [];
-    const vwaps: VwapPayload[] = [];
     (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(m.payload as Bar));
-    (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m.payload as VwapPayload));
     let errors = 0;
     (helper.getNode('caught') as unknown as TestNode).on('input', () => errors++);
-    // Live ticks from 09:02:00 to 09:02:30, then the 09:00…09:04 history arrives.
-    n1.receive({ payload: Array.from({ length: 31 }, (_, i) => tick(120 + i, 5000, 1, 'buy')) });
-    const history: Bar[] = [0, 1, 2, 3, 4].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5001, l: 4999, c: 5000, v: 10 }));
+    // The preload came first; live ticks follow it; then the same history is sent again.
+    n1.receive({ topic: 'bars', payload: history.slice(0, 2) });
+    n1.receive({ payload: live });
     n1.receive({ topic: 'bars', payload: history });
     await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(closed.map((b) => b.t), [T0 + 3 * 60_000, T0 + 4 * 60_000], 'only the bars after the live data');
-    assert.equal(vwaps.at(-1)?.cumDelta, 31, 'the skipped bars added no delta (the two new ones are balanced)');
+    assert.deepEqual(closed.map((b) => b.t), [0, 1, 3, 4].map((i) => T0 + i * 60_000), 'only the bars after the live data are added');
     const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
-      .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30) // Node-RED's level for node.warn;
+      .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30);
     assert.equal(warnings.length, 1);
     assert.match(String(warnings[0].msg), /skipped 3 of 5 bars/);
     assert.match(statuses.at(-1)?.text ?? '', /^skipped 3 old bars/);
