@@ -11,6 +11,8 @@
 // - Bottleneck reserves each start time when it registers a job and fires it with a timer, so an event-loop stall
 //   fires several reserved jobs at once: the departure guard (DepartureGate) re-checks IBKR's own counting rule at
 //   the moment each request leaves.
+// Because of those reservations, requests wait in a priority queue (./priority-queue.ts) before the global limiter:
+// an order is never stuck behind an options-chain refresh.
 // pause() holds the whole tree by draining the global reservoir to 0. Clustered (./cluster.ts), the reservoir would be
 // shared in Redis and stay drained if this instance died mid-pause, so the pause is broadcast instead and every
 // instance holds itself.
@@ -29,6 +31,7 @@ import {
 } from './cluster';
 import { MiaError } from '../errors';
 import { ConnectionClosedError, IbkrError } from './errors';
+import { PriorityQueue } from './priority-queue';
 
 export type { ClusterSettings } from './cluster';
 
@@ -354,6 +357,21 @@ export function endpointFamily(method: string, path: string): EndpointFamily {
   return 'other';
 }
 
+/**
+ * Which waiting request is handed to the limiter first (see ./priority-queue.ts): orders and their confirmations
+ * before everything; an options-chain refresh (hundreds of snapshot and contract-detail requests at once) after
+ * everything; the rest in arrival order between them.
+ */
+export function requestPriority(method: string, path: string): number {
+  const p = (path.split('?')[0] ?? '').replace(/^.*\/v1\/api/, '').replace(/\/+$/, '');
+  if (method.toUpperCase() !== 'GET' && (/^\/iserver\/account\/[^/]+\/orders?(\/|$)/.test(p) || p.startsWith('/iserver/reply/'))) return 0;
+  if (p === '/iserver/marketdata/snapshot' || p === '/iserver/secdef/info' || p === '/iserver/secdef/strikes') return 9;
+  return 5;
+}
+
+/** Requests handed to the global limiter ahead of their departure (./priority-queue.ts): keeps its spacing busy. */
+const LOOKAHEAD = 2;
+
 export interface LimiterOptions {
   preset?: RatePreset;
   /** Shares the limits with every instance of the same IBKR username over Redis. */
@@ -392,6 +410,7 @@ export class IbkrLimiter extends EventEmitter {
   private readonly global: Bottleneck;
   private readonly families = new Map<string, Bottleneck>();
   private readonly gate = new DepartureGate(() => !this.isPaused);
+  private readonly queue = new PriorityQueue(LOOKAHEAD);
   private readonly globalWindows: readonly DepartureWindow[];
   private readonly familyWindows = new Map<string, DepartureWindow>();
   private readonly options: LimiterOptions;
@@ -523,6 +542,7 @@ export class IbkrLimiter extends EventEmitter {
     const limit = this.limitOf(familyName);
     this.counts.scheduled += 1;
     const windows = this.windowsFor(familyName);
+    const priority = requestPriority(method, path);
     let started = false;
     let sentAt = 0;
     // Bottleneck registers queued jobs ahead with their start delays, so a pause cannot stop a job it already
@@ -541,10 +561,20 @@ export class IbkrLimiter extends EventEmitter {
         this.counts.inFlight -= 1;
       }
     };
-    // The global limiter: at once when Bottleneck would start the request at once (see takeStartNow), else as a job.
-    const attemptThroughGlobal = (): Promise<T | typeof PAUSED> => {
-      const free = this.cluster || this.isPaused ? undefined : takeStartNow(this.global);
-      return free ? this.departing(depart(), free) : inSlot(this.global, {}, depart);
+    // The global limiter, after the priority queue: at once when Bottleneck would start the request at once (see
+    // takeStartNow), else as a job. The request leaves the queue as it departs, or if it never does.
+    const attemptThroughGlobal = async (): Promise<T | typeof PAUSED> => {
+      const admission = this.queue.tryEnter() ?? (await this.queue.enter(priority));
+      const departNow = (): Promise<T | typeof PAUSED> => {
+        admission.leave();
+        return depart();
+      };
+      try {
+        const free = this.cluster || this.isPaused ? undefined : takeStartNow(this.global);
+        return await (free ? this.departing(departNow(), free) : inSlot(this.global, {}, departNow));
+      } finally {
+        admission.leave();
+      }
     };
     const sendThroughGlobal = async (): Promise<T> => {
       for (;;) {
@@ -692,6 +722,7 @@ export class IbkrLimiter extends EventEmitter {
     this.holds.clear();
     for (const w of this.resumeWaiters) w.reject(new ConnectionClosedError(w.path));
     this.resumeWaiters.clear();
+    this.queue.close(new ConnectionClosedError('limiter stop'));
     // Before Bottleneck's stop(), which waits for its executing jobs: those waiting at the gate are among them.
     this.gate.close(new ConnectionClosedError('limiter stop'));
     const all = [this.global, ...this.families.values()];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import Bottleneck from 'bottleneck';
 import { GatewayAuth } from '../../../lib/ibkr/auth/gateway';
-import { CHECK_PHASE_YIELD, IbkrLimiter, endpointFamily, withoutTimerHops, type PauseEvent } from '../../../lib/ibkr/limiter';
+import { CHECK_PHASE_YIELD, IbkrLimiter, endpointFamily, requestPriority, withoutTimerHops, type PauseEvent } from '../../../lib/ibkr/limiter';
 import { RateLimitedError } from '../../../lib/ibkr/errors';
 import { Transport } from '../../../lib/ibkr/transport';
 import { startLoopback, type Loopback } from './loopback';
@@ -128,6 +128,29 @@ describe('IBKR limiter tree', () => {
     // 100 ms + 50 ms on top would leave them 150 ms apart (6.7/s).
     const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!;
     assert.ok(median < 140, `snapshots ${median.toFixed(0)} ms apart (median)`);
+  });
+
+  it('sends a queued order ahead of an options-chain refresh, and chain requests after everything else', async () => {
+    assert.equal(requestPriority('POST', '/iserver/account/U1/orders'), 0);
+    assert.equal(requestPriority('DELETE', '/v1/api/iserver/account/U1/order/42'), 0);
+    assert.equal(requestPriority('POST', '/iserver/reply/abc'), 0);
+    assert.equal(requestPriority('GET', '/iserver/account/orders'), 5, 'reading live orders is not an order');
+    assert.equal(requestPriority('GET', '/iserver/marketdata/history?conid=1'), 5);
+    assert.equal(requestPriority('GET', '/iserver/secdef/info?conid=416904'), 9);
+    limiter = new IbkrLimiter();
+    const sent: string[] = [];
+    const send = (what: string) => () => {
+      sent.push(what);
+      return Promise.resolve(what);
+    };
+    // A chain refresh queues its contract details at once; a history request and then an order come after them.
+    const chain = Array.from({ length: 12 }, (_, i) => limiter!.schedule('GET', `/iserver/secdef/info?conid=${i}`, send(`info${i}`)));
+    const history = limiter.schedule('GET', '/iserver/marketdata/history?conid=1', send('history'));
+    const order = limiter.schedule('POST', '/iserver/account/U1/orders', send('order'));
+    await Promise.all([...chain, history, order]);
+    // At most the requests already handed to the global limiter (its lookahead) leave before the order.
+    assert.ok(sent.indexOf('order') <= 3, `the order left ${sent.indexOf('order') + 1}th: ${sent.join(' ')}`);
+    assert.equal(sent.indexOf('history'), sent.indexOf('order') + 1, `the history request next: ${sent.join(' ')}`);
   });
 
   it('runs at most 4 history requests at once', async () => {
