@@ -144,7 +144,8 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    const countBars = (input: { bars: readonly Bar[] }, batch: boolean, onBar: (bar: Bar) => void): number => {
+    /** Counts a bar input; `onOlderBar` gets the bars a recount put before the live data. Returns the bars skipped. */
+    const countBars = (input: { bars: readonly Bar[] }, batch: boolean, onBar: (bar: Bar) => void, onOlderBar: (bar: Bar) => void): number => {
       const current = engine as VwapDeltaEngine;
       const mine = input.bars.filter((bar) => symbolFilter === '' || bar?.symbol === undefined || bar.symbol === symbolFilter);
       const newest = newestSeen(current);
@@ -161,7 +162,7 @@ export = function register(RED: NodeAPI): void {
       if (late.length > 0 && firstLive !== undefined) {
         // Only whole bars that ended before the first live input: the bar the live data began in would count twice.
         const older = late.filter((bar) => bar.t + barMs(bar) <= firstLive);
-        recount(older, onBar);
+        recount(older, onOlderBar);
         skipped -= older.length;
         node.warn(
           `a 'bars' batch arrived after live data: the session was recounted with its ${older.length} bar(s) from before ${new Date(firstLive).toISOString()}, then the live data again` +
@@ -182,12 +183,23 @@ export = function register(RED: NodeAPI): void {
         bars.push({ topic: 'bar', payload: bar } as NodeMessage);
         if (emit === 'bar' && engine?.hasVwap) vwaps.push(vwapMessage(true));
       };
+      // A recount's older bars leave as one 'bars' message, before the newer ones: a history batch, which every node
+      // of the suite takes (a single 'bar' older than the newest one seen would be refused downstream).
+      const recounted: Bar[] = [];
+      const onOlderBar = (bar: Bar): void => {
+        recounted.push(bar);
+        if (emit === 'bar' && engine?.hasVwap) vwaps.push(vwapMessage(true));
+      };
       const batch = input.kind === 'bars' && (msg.topic === 'bars' || Array.isArray(msg.payload));
       if (input.kind === 'ticks') {
         engine.ticks(input.ticks, onBar, symbolFilter);
         retain(input);
       } else {
-        const skipped = countBars(input, batch, onBar);
+        const skipped = countBars(input, batch, onBar, onOlderBar);
+        if (recounted.length > 0) {
+          bars.unshift({ topic: 'bars', payload: recounted } as NodeMessage);
+          if (emit === 'bar' && engine.hasVwap) vwaps.push(vwapMessage(false)); // the VWAP as it now stands
+        }
         if (!batch) retain(input);
         if (skipped > 0) {
           // Nothing retained to replay (the cap was passed): the overlapping bars are skipped and said so.

@@ -116,19 +116,23 @@ describe('mia-vwap-delta node', () => {
   });
 
   /** Loads the node, sends `messages` in order, and returns the last vwap, the closed bars' times and the warnings. */
-  async function runThrough(messages: object[]): Promise<{ vwap: VwapPayload; closed: number[]; warnings: string[] }> {
+  async function runThrough(messages: object[]): Promise<{ vwap: VwapPayload; closed: number[]; topics: string[]; warnings: string[] }> {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1') as unknown as TestNode;
     const closed: number[] = [];
+    const topics: string[] = [];
     const vwaps: VwapPayload[] = [];
-    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push((m.payload as Bar).t));
+    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => {
+      topics.push(m.topic ?? '');
+      for (const bar of m.topic === 'bars' ? (m.payload as Bar[]) : [m.payload as Bar]) closed.push(bar.t);
+    });
     (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m.payload as VwapPayload));
     for (const m of messages) n1.receive(m);
     await new Promise((r) => setTimeout(r, 50));
     const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
       .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30) // Node-RED's level for node.warn
       .map((e) => String(e.msg));
-    return { vwap: vwaps.at(-1)!, closed, warnings };
+    return { vwap: vwaps.at(-1)!, closed, topics, warnings };
   }
 
   // Live ticks from 09:02:00 to 09:02:30 at 5000; the history 09:00…09:04 at 4990, heavier.
@@ -144,6 +148,7 @@ describe('mia-vwap-delta node', () => {
     for (const key of ['vwap', 'sigma', 'cumDelta', 'anchor', 'buyPressure'] as const) {
       assert.equal(late.vwap[key], inOrder.vwap[key], `${key} as if the preload had come first`);
     }
+    assert.deepEqual(late.topics, ['bars', 'bar', 'bar'], 'the older bars leave as one history batch (downstream refuses a single late bar)');
     assert.ok(late.vwap.vwap < 4995, `the preload's volume is in the VWAP: ${late.vwap.vwap}`);
     assert.equal(late.warnings.length, 1);
     assert.match(late.warnings[0]!, /recounted with its 2 bar\(s\) from before .*; 1 bar\(s\) overlapping the live data skipped/);
