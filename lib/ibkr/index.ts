@@ -71,6 +71,9 @@ function authFor(options: IbkrConnectionOptions, now: () => number): AuthProvide
   }
 }
 
+/** Session states of a normal start and close: logged as info; the others need the trader's eye (warn). */
+const ROUTINE_STATES: ReadonlySet<SessionState> = new Set(['connecting', 'authenticated', 'disconnected']);
+
 export class IbkrConnection extends EventEmitter {
   readonly options: IbkrConnectionOptions;
   readonly auth: AuthProvider;
@@ -118,7 +121,7 @@ export class IbkrConnection extends EventEmitter {
     });
 
     this.session.on('state', (event: SessionStateEvent) => {
-      this.log(event.state === 'authenticated' ? 'info' : 'warn', `IBKR session ${event.state}: ${event.reason}`);
+      this.log(ROUTINE_STATES.has(event.state) ? 'info' : 'warn', `IBKR session ${event.state}: ${event.reason}`);
       this.emit('state', event);
     });
     this.limiter.on('paused', (event: PauseEvent) => {
