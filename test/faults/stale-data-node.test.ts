@@ -8,6 +8,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { SYMBOL, TestMarket } from '../unit/sierra/support/harness';
+import { nextMessage } from '../node/support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -22,19 +23,6 @@ type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void
 
 const STALE_SEC = 0.3;
 const LIMITS = { tradingEnabled: true, tradingHoursEnabled: false, cooldownMin: 0, maxTradesPerDay: 100, maxOrderSize: 5, maxPosition: 5, maxOrdersPerMinute: 0, collarTicks: 40 };
-
-function next(node: TestNode, match: (m: Msg) => boolean = () => true, timeoutMs = 3000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms`)), timeoutMs);
-    const listener = (m: Msg): void => {
-      if (!match(m)) return;
-      clearTimeout(timer);
-      node.removeListener('input', listener);
-      resolve(m);
-    };
-    node.on('input', listener);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -78,7 +66,7 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
 
   async function refused(send: () => void): Promise<string> {
     const before = sim.orders().length;
-    const err = next(caught);
+    const err = nextMessage(caught);
     send();
     const message = (await err).error?.message ?? '';
     assert.equal(sim.orders().length, before, 'a refused entry never reaches Sierra Chart');
@@ -89,7 +77,7 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     assert.equal(connection.marketDataAgeMs(), null);
     assert.match(await refused(() => buy()), /risk rule "stale-data": no market data .* has arrived yet/);
     tick();
-    const accepted = next(updates, (m) => m.payload.status === 'filled');
+    const accepted = nextMessage(updates, (m) => m.payload.status === 'filled');
     buy();
     await accepted;
     assert.equal(sim.orders().length, 1);
@@ -106,29 +94,29 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     assert.match(await refused(() => order.receive({ topic: 'signal', payload: signal })), /stale-data/);
 
     order.receive({ topic: 'bar', payload: { symbol: 'ES', t: Date.now() - 60_000, tf: '1min', o: 6000, h: 6001, l: 5999, c: 6000, v: 10 } });
-    const filled = next(updates, (m) => m.payload.status === 'filled');
+    const filled = nextMessage(updates, (m) => m.payload.status === 'filled');
     buy();
     await filled;
 
     await sleep(STALE_SEC * 1000 + 50);
     assert.match(await refused(() => buy()), /stale-data/);
     order.receive({ topic: 'quote', payload: { symbol: 'ES', conid: 1, t: Date.now(), last: 6000, bid: 5999.75, ask: 6000, bidSize: 1, askSize: 1, volume: 1, delayed: false } });
-    const again = next(updates, (m) => m.payload.status === 'filled');
+    const again = nextMessage(updates, (m) => m.payload.status === 'filled');
     buy();
     await again;
   });
 
   it('still lets the trader reduce, cancel and flatten while data is stale', async () => {
     tick();
-    const filled = next(updates, (m) => m.payload.status === 'filled');
+    const filled = nextMessage(updates, (m) => m.payload.status === 'filled');
     buy(2);
     await filled;
     await sleep(STALE_SEC * 1000 + 50);
     assert.match(await refused(() => buy()), /stale-data/);
-    const reduced = next(updates, (m) => m.payload.status === 'filled' && m.payload.side === 'sell');
+    const reduced = nextMessage(updates, (m) => m.payload.status === 'filled' && m.payload.side === 'sell');
     order.receive({ topic: 'order', payload: { action: 'sell', quantity: 1, type: 'market' } });
     await reduced;
-    const flat = next(updates, (m) => m.payload.status === 'filled' && m.payload.side === 'sell');
+    const flat = nextMessage(updates, (m) => m.payload.status === 'filled' && m.payload.side === 'sell');
     order.receive({ topic: 'order', payload: { action: 'flatten' } });
     await flat;
     const position = sim.positions().reduce((s, p) => s + p.quantity, 0);
@@ -137,15 +125,15 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
 
   it('refuses a modify that enlarges a resting entry while data is stale, but lets its price change', async () => {
     tick();
-    const resting = next(updates, (m) => m.payload.status === 'working');
+    const resting = nextMessage(updates, (m) => m.payload.status === 'working');
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5995 } });
     const id = String((await resting).payload.clientOrderId);
     await sleep(STALE_SEC * 1000 + 50);
-    const err = next(caught);
+    const err = nextMessage(caught);
     order.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: id, quantity: 2 } });
     assert.match((await err).error?.message ?? '', /risk rule "stale-data"/);
     assert.equal(sim.orders().find((o) => o.clientOrderId === id)?.quantity, 1, 'the order at Sierra is unchanged');
-    const repriced = next(updates, (m) => m.payload.clientOrderId === id && m.payload.status === 'working');
+    const repriced = nextMessage(updates, (m) => m.payload.clientOrderId === id && m.payload.status === 'working');
     order.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: id, price: 5994 } });
     await repriced;
   });
@@ -156,7 +144,7 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
   });
 
   it('refuses a malformed bar with a clear error instead of counting it as data', async () => {
-    const err = next(caught);
+    const err = nextMessage(caught);
     order.receive({ topic: 'bar', payload: { t: Date.now(), c: 'n/a' } });
     assert.match((await err).error?.message ?? '', /bar message needs/);
     assert.equal(connection.marketDataAgeMs(), null);
@@ -183,7 +171,7 @@ describe('stale-data guard in simulator mode', function () {
     await connection.whenReady(5000);
     const age = connection.marketDataAgeMs();
     assert.ok(age !== null && age < 10_000, `the market counts as fresh data (age ${age} ms)`);
-    const filled = next(helper.getNode('updates') as TestNode, (m) => m.payload.status === 'filled');
+    const filled = nextMessage(helper.getNode('updates') as TestNode, (m) => m.payload.status === 'filled');
     (helper.getNode('order') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
     await filled;
   });

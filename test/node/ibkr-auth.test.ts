@@ -6,11 +6,12 @@ import { readFileSync } from 'fs';
 import net from 'net';
 import { join } from 'path';
 import helper from 'node-red-node-test-helper';
-import type { Node, NodeMessage, NodeStatus } from 'node-red';
+import type { Node, NodeMessage } from 'node-red';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import authModule = require('../../nodes/ibkr-auth/ibkr-auth');
+import { recordMessages, recordStatuses } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const injectNode = require('@node-red/nodes/core/common/20-inject.js');
@@ -23,6 +24,8 @@ type TestNode = Node & { receive(msg: object): void; on(event: 'input', listener
 
 // Flow nodes need x and y, or Node-RED's flow parser takes them for config nodes.
 const at = { x: 0, y: 0 };
+/** How long a reply from the simulated gateway may take before a test fails. */
+const WAITS = { timeoutMs: 8000 };
 
 function flow(configOverrides: Record<string, unknown> = {}) {
   return [
@@ -33,46 +36,6 @@ function flow(configOverrides: Record<string, unknown> = {}) {
     { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']], ...at },
     { id: 'caught', type: 'helper', z: 'tab', ...at },
   ];
-}
-
-/** Collects every message of a helper node; `next` waits for the first one (from now) that matches. */
-function collector(node: TestNode): { all: Msg[]; next(match: (m: Msg) => boolean, timeoutMs?: number): Promise<Msg> } {
-  const all: Msg[] = [];
-  const waiters: { match: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
-  node.on('input', (msg: Msg) => {
-    all.push(msg);
-    for (const w of [...waiters]) {
-      if (w.match(msg)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(msg);
-      }
-    }
-  });
-  return {
-    all,
-    next(match, timeoutMs = 8000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(all.map((m) => m.payload))}`)), timeoutMs);
-        waiters.push({
-          match,
-          resolve: (m) => {
-            clearTimeout(timer);
-            resolve(m);
-          },
-        });
-      });
-    },
-  };
-}
-
-function statuses(node: Node): NodeStatus[] {
-  const seen: NodeStatus[] = [];
-  const original = node.status.bind(node);
-  node.status = (status: string | NodeStatus) => {
-    if (typeof status === 'object') seen.push(status);
-    original(status);
-  };
-  return seen;
 }
 
 const isState = (state: string) => (m: Msg) => m.payload?.state === state && m.payload.command === undefined;
@@ -89,9 +52,9 @@ describe('ibkr-auth node (simulator mode)', function () {
   async function deploy(configOverrides: Record<string, unknown> = {}) {
     await helper.load([configModule, authModule, catchNode], flow(configOverrides));
     const auth = helper.getNode('auth') as TestNode;
-    const out = collector(helper.getNode('out') as TestNode);
-    const caught = collector(helper.getNode('caught') as TestNode);
-    const rings = statuses(auth);
+    const out = recordMessages(helper.getNode('out') as TestNode, WAITS);
+    const caught = recordMessages(helper.getNode('caught') as TestNode, WAITS);
+    const rings = recordStatuses(auth);
     const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
     return { auth, out, caught, rings, cfg };
   }
@@ -217,7 +180,7 @@ describe('ibkr-auth node (simulator mode)', function () {
   it('runs its example flow (Import › Examples) on the simulator', async () => {
     const example = JSON.parse(readFileSync(join(__dirname, '../../flows/nodes/ibkr-auth.json'), 'utf8')) as { id: string; type: string }[];
     await helper.load([configModule, authModule, injectNode, debugNode], example);
-    const shown = collector(helper.getNode('ia-debug') as TestNode);
+    const shown = recordMessages(helper.getNode('ia-debug') as TestNode, WAITS);
     const msg = await shown.next(isState('authenticated'));
     assert.equal(msg.topic, 'ibkr-auth');
     assert.equal(msg.payload.accountId, 'DU1234567');

@@ -6,6 +6,7 @@ import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import nodeModule = require('../../nodes/ibkr-history/ibkr-history');
+import { collectMessages, loadWithIbkrConfig } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -13,15 +14,12 @@ helper.init(require.resolve('node-red'));
 
 type Flow = Parameters<typeof helper.load>[1];
 
-interface Msg {
-  topic?: string;
-  payload: unknown;
-  error?: { message: string };
-}
-type TestNode = { on(event: 'input', cb: (msg: Msg) => void): void; receive(msg: unknown): void };
+type TestNode = { receive(msg: unknown): void };
 type StatusNode = { on(event: 'call:status', cb: (call: { args: [{ fill?: string; text?: string }] }) => void): void };
 const at = { x: 0, y: 0 };
 const MIN = 60_000;
+/** How long a reply from the simulated gateway may take before a test fails. */
+const WAIT_MS = 8000;
 
 function flow(history: Record<string, unknown> = {}, config: Record<string, unknown> = {}): object[] {
   return [
@@ -34,27 +32,8 @@ function flow(history: Record<string, unknown> = {}, config: Record<string, unkn
   ];
 }
 
-function collect(id: string, count: number, timeoutMs = 8000): Promise<Msg[]> {
-  const node = helper.getNode(id) as unknown as TestNode;
-  const got: Msg[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${got.length}/${count} messages on ${id} within ${timeoutMs} ms`)), timeoutMs);
-    node.on('input', (m) => {
-      got.push(m);
-      if (got.length === count) {
-        clearTimeout(timer);
-        resolve(got);
-      }
-    });
-  });
-}
-
-async function load(history: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<IbkrSimulator> {
-  await helper.load([configModule, nodeModule, catchNode], flow(history, config) as Flow);
-  const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
-  await cfg.connection();
-  return cfg.simulator() as IbkrSimulator;
-}
+const load = (history: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<IbkrSimulator> =>
+  loadWithIbkrConfig([configModule, nodeModule, catchNode], flow(history, config));
 
 describe('ibkr-history node', function () {
   this.timeout(20_000);
@@ -66,7 +45,7 @@ describe('ibkr-history node', function () {
 
   it('reckons a period back from the simulated market\'s clock, not the wall clock (the simulator runs 40× from 10:00 New York)', async () => {
     const sim = await load({ bar: '1min', period: '2h' }, { simSpeed: 40 });
-    const out = collect('out', 1);
+    const out = collectMessages('out', 1, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
     const [msg] = await out;
     const bars = msg!.payload as Bar[];
@@ -82,7 +61,7 @@ describe('ibkr-history node', function () {
     const sim = await load({ bar: '1min', period: '2d' });
     const statuses: string[] = [];
     (helper.getNode('h') as unknown as StatusNode).on('call:status', (c) => statuses.push(c.args[0].text ?? ''));
-    const out = collect('out', 1);
+    const out = collectMessages('out', 1, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
     const [msg] = await out;
     assert.equal(msg!.topic, 'bars');
@@ -96,7 +75,7 @@ describe('ibkr-history node', function () {
 
   it('sends one bar message per bar when set to', async () => {
     await load({ bar: '1h', period: '8h', output: 'bar' });
-    const out = collect('out', 3);
+    const out = collectMessages('out', 3, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
     const msgs = await out;
     assert.ok(msgs.every((m) => m.topic === 'bar' && (m.payload as Bar).tf === '1h'));
@@ -105,7 +84,7 @@ describe('ibkr-history node', function () {
   it('takes a start and end from the message', async () => {
     const sim = await load({ bar: '15min' });
     const end = sim.market.now() - 60 * MIN;
-    const out = collect('out', 1);
+    const out = collectMessages('out', 1, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ start: new Date(end - 4 * 60 * MIN).toISOString(), end });
     const bars = (await out)[0]!.payload as Bar[];
     assert.ok(bars.length > 0 && bars.length <= 16);
@@ -114,7 +93,7 @@ describe('ibkr-history node', function () {
 
   it('reports a range IBKR has no data for ("No data.") as not found, through Catch', async () => {
     await load({ conid: '' });
-    const caught = collect('caught', 1);
+    const caught = collectMessages('caught', 1, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ symbol: 'SPX', secType: 'IND', start: '2020-01-04T00:00:00Z', end: '2020-01-05T00:00:00Z' });
     assert.match((await caught)[0]!.error?.message ?? '', /no 5min bars|widen/i);
   });
@@ -123,7 +102,7 @@ describe('ibkr-history node', function () {
     const sim = await load({ bar: '1h', period: '8h' });
     await (await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection()).client.esFrontMonth(Date.now());
     sim.control.inject429(1);
-    const out = collect('out', 1, 10_000);
+    const out = collectMessages('out', 1, 10_000);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
     assert.ok(((await out)[0]!.payload as Bar[]).length > 0);
     assert.equal(sim.control.stats().rejected429, 1);
@@ -132,14 +111,14 @@ describe('ibkr-history node', function () {
   it('reports an expired session to Catch', async () => {
     const sim = await load();
     sim.control.expireSession();
-    const caught = collect('caught', 1, 15_000);
+    const caught = collectMessages('caught', 1, 15_000);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught)[0]!.error?.message ?? '', /IBKR/);
   });
 
   it('requests nothing when market data is off', async () => {
     const sim = await load({}, { marketData: false });
-    const caught = collect('caught', 1);
+    const caught = collectMessages('caught', 1, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught)[0]!.error?.message ?? '', /market data is switched off/);
     assert.equal(sim.control.stats().requests['/iserver/marketdata/history'] ?? 0, 0);
@@ -148,14 +127,14 @@ describe('ibkr-history node', function () {
   it('runs its example flow: two days of 1-minute bars at deploy', async () => {
     const example = require('../../flows/nodes/ibkr-history.json') as object[];
     await helper.load([configModule, nodeModule, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/common/21-debug.js')], example as Flow);
-    const msg = (await collect('history-bars', 1, 15_000))[0]!;
+    const msg = (await collectMessages('history-bars', 1, 15_000))[0]!;
     assert.equal(msg.topic, 'bars');
     assert.ok((msg.payload as Bar[]).length > 1000);
   });
 
   it('sends a bad bar size to Catch with the sizes IBKR offers', async () => {
     await load();
-    const caught = collect('caught', 1);
+    const caught = collectMessages('caught', 1, WAIT_MS);
     (helper.getNode('h') as unknown as TestNode).receive({ bar: '7min' });
     assert.match((await caught)[0]!.error?.message ?? '', /7min.*1min, 2min/);
   });

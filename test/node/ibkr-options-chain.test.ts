@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import helper from 'node-red-node-test-helper';
 import type { Chain } from '../../lib/contracts';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
-import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import nodeModule = require('../../nodes/ibkr-options-chain/ibkr-options-chain');
+import { anyMessage, loadWithIbkrConfig, nextMessage, type TestMessage } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -13,14 +13,11 @@ helper.init(require.resolve('node-red'));
 
 type Flow = Parameters<typeof helper.load>[1];
 
-interface Msg {
-  topic?: string;
-  payload: unknown;
-  error?: { message: string };
-}
-type TestNode = { on(event: 'input', cb: (msg: Msg) => void): void; receive(msg: unknown): void };
+type TestNode = { receive(msg: unknown): void };
 type StatusNode = { on(event: 'call:status', cb: (call: { args: [{ fill?: string; text?: string }] }) => void): void };
 const at = { x: 0, y: 0 };
+/** How long a reply from the simulated gateway may take before a test fails. */
+const WAIT_MS = 12_000;
 
 function flow(chain: Record<string, unknown> = {}, config: Record<string, unknown> = {}): object[] {
   return [
@@ -33,23 +30,8 @@ function flow(chain: Record<string, unknown> = {}, config: Record<string, unknow
   ];
 }
 
-function next(id: string, timeoutMs = 12_000): Promise<Msg> {
-  const node = helper.getNode(id) as unknown as TestNode;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no message on ${id} within ${timeoutMs} ms`)), timeoutMs);
-    node.on('input', (m) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-  });
-}
-
-async function load(chain: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<IbkrSimulator> {
-  await helper.load([configModule, nodeModule, catchNode], flow(chain, config) as Flow);
-  const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
-  await cfg.connection();
-  return cfg.simulator() as IbkrSimulator;
-}
+const load = (chain: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<IbkrSimulator> =>
+  loadWithIbkrConfig([configModule, nodeModule, catchNode], flow(chain, config));
 
 describe('ibkr-options-chain node', function () {
   this.timeout(30_000);
@@ -63,7 +45,7 @@ describe('ibkr-options-chain node', function () {
     const sim = await load();
     const statuses: string[] = [];
     (helper.getNode('c') as unknown as StatusNode).on('call:status', (s) => statuses.push(s.args[0].text ?? ''));
-    const out = next('out');
+    const out = nextMessage('out', anyMessage, WAIT_MS);
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     const msg = await out;
     assert.equal(msg.topic, 'chain');
@@ -82,9 +64,9 @@ describe('ibkr-options-chain node', function () {
     sim.control.setMarketDataAvailability('D');
     const statuses: Array<{ fill?: string; text?: string }> = [];
     (helper.getNode('c') as unknown as StatusNode).on('call:status', (s) => statuses.push(s.args[0]));
-    const out = next('out');
+    const out = nextMessage('out', anyMessage, WAIT_MS);
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
-    assert.equal(((await out) as Msg & { stats: { delayed: boolean } }).stats.delayed, true);
+    assert.equal(((await out) as TestMessage & { stats: { delayed: boolean } }).stats.delayed, true);
     assert.equal(statuses.at(-1)?.fill, 'yellow');
     assert.match(statuses.at(-1)?.text ?? '', /delayed/);
   });
@@ -92,7 +74,7 @@ describe('ibkr-options-chain node', function () {
   it('reports an expired session to Catch', async () => {
     const sim = await load();
     sim.control.expireSession();
-    const caught = next('caught', 15_000);
+    const caught = nextMessage('caught', anyMessage, 15_000);
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught).error?.message ?? '', /IBKR/);
   });
@@ -100,7 +82,7 @@ describe('ibkr-options-chain node', function () {
   it('runs its example flow: an SPXW chain at deploy', async () => {
     const example = require('../../flows/nodes/ibkr-options-chain.json') as object[];
     await helper.load([configModule, nodeModule, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/common/21-debug.js')], example as Flow);
-    const msg = await next('chain-out', 25_000);
+    const msg = await nextMessage('chain-out', anyMessage, 25_000);
     assert.equal(msg.topic, 'chain');
     assert.equal(new Set((msg.payload as Chain).contracts.map((c) => c.expiry)).size, 2);
   });
@@ -115,7 +97,7 @@ describe('ibkr-options-chain node', function () {
 
   it('requests nothing when market data is off', async () => {
     const sim = await load({}, { marketData: false });
-    const caught = next('caught');
+    const caught = nextMessage('caught', anyMessage, WAIT_MS);
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught).error?.message ?? '', /market data is switched off/);
     assert.equal(sim.control.stats().requests['/iserver/secdef/search'] ?? 0, 0);
@@ -125,7 +107,7 @@ describe('ibkr-options-chain node', function () {
     await load();
     const statuses: Array<{ fill?: string }> = [];
     (helper.getNode('c') as unknown as StatusNode).on('call:status', (s) => statuses.push(s.args[0]));
-    const caught = next('caught');
+    const caught = nextMessage('caught', anyMessage, WAIT_MS);
     (helper.getNode('c') as unknown as TestNode).receive({ expiries: 'soon' });
     assert.match((await caught).error?.message ?? '', /msg.expiries must be/);
     assert.equal(statuses.at(-1)?.fill, 'red');

@@ -6,10 +6,11 @@ import { strict as assert } from 'assert';
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import helper from 'node-red-node-test-helper';
-import type { Node, NodeMessage, NodeStatus } from 'node-red';
+import type { Node, NodeMessage } from 'node-red';
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import orderModule = require('../../nodes/ibkr-order/ibkr-order');
+import { recordMessages, recordStatuses } from './support/messages';
 
 // The Catch node is core Node-RED, loaded next to ours so errors are caught as a flow would catch them.
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as typeof configModule;
@@ -27,6 +28,8 @@ const ACCOUNT = 'DU1234567';
 const ORDERS_PATH = `/iserver/account/${ACCOUNT}/orders`;
 /** Tests run at any hour: the trading-hours rule and the cooldown are tested in lib/strategy. */
 const OPEN_RISK = { tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 10, maxOrderSize: 5 };
+/** How long a reply from the simulated gateway may take before a test fails. */
+const WAITS = { timeoutMs: 6000 };
 
 function flow(order: Record<string, unknown> = {}, cfg: Record<string, unknown> = {}) {
   return [
@@ -39,54 +42,13 @@ function flow(order: Record<string, unknown> = {}, cfg: Record<string, unknown> 
   ];
 }
 
-function collector(node: TestNode): { all: Msg[]; next(match: (m: Msg) => boolean, timeoutMs?: number): Promise<Msg> } {
-  const all: Msg[] = [];
-  const waiters: { match: (m: Msg) => boolean; resolve: (m: Msg) => void }[] = [];
-  node.on('input', (msg: Msg) => {
-    all.push(msg);
-    for (const w of [...waiters]) {
-      if (w.match(msg)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(msg);
-      }
-    }
-  });
-  return {
-    all,
-    next(match, timeoutMs = 6000) {
-      const already = all.find(match);
-      if (already) return Promise.resolve(already);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms; got ${JSON.stringify(all.map((m) => [m.topic, m.payload]))}`)), timeoutMs);
-        waiters.push({
-          match,
-          resolve: (m) => {
-            clearTimeout(timer);
-            resolve(m);
-          },
-        });
-      });
-    },
-  };
-}
-
-function statuses(node: Node): NodeStatus[] {
-  const seen: NodeStatus[] = [];
-  const original = node.status.bind(node);
-  node.status = (status: string | NodeStatus) => {
-    if (typeof status === 'object') seen.push(status);
-    original(status);
-  };
-  return seen;
-}
-
 async function load(order: Record<string, unknown> = {}, cfgSettings: Record<string, unknown> = {}) {
   await helper.load([configModule, orderModule, catchNode], flow(order, cfgSettings));
   const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
   const node = helper.getNode('order') as TestNode;
-  const seen = statuses(node);
-  const out = collector(helper.getNode('out') as TestNode);
-  const caught = collector(helper.getNode('caught') as TestNode);
+  const seen = recordStatuses(node);
+  const out = recordMessages(helper.getNode('out') as TestNode, WAITS);
+  const caught = recordMessages(helper.getNode('caught') as TestNode, WAITS);
   const connection = await cfg.connection();
   const sim = cfg.simulator();
   assert.ok(sim, 'simulator mode starts a simulator');
@@ -114,8 +76,8 @@ describe('ibkr-order node (simulator mode)', function () {
   it('places a market buy from an order message and reports it filled, with the fill from the sor stream', async () => {
     const { node, out } = await load();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
-    const filled = await out.next(isUpdate('test-mkt-1', 'filled'));
-    const fill = await out.next((m) => m.topic === 'fill' && m.payload.clientOrderId === 'test-mkt-1');
+    const filled = await out.first(isUpdate('test-mkt-1', 'filled'));
+    const fill = await out.first((m) => m.topic === 'fill' && m.payload.clientOrderId === 'test-mkt-1');
     assert.equal(filled.payload.side, 'buy');
     assert.equal(filled.payload.filledQuantity, 1);
     assert.equal(fill.payload.quantity, 1);
@@ -130,11 +92,11 @@ describe('ibkr-order node (simulator mode)', function () {
     assert.equal(postsToOrders(), 0, 'NO_SIGNAL sends nothing');
     const last = tick(sim.market.esQuote().last);
     node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: last, stop: last - 7 * 0.25, targets: [last + 14 * 0.25, last + 21 * 0.25], bar: { t: Date.now() } } });
-    const entry = await out.next((m) => m.topic === 'order-update' && /^mia-/.test(String(m.payload.clientOrderId)) && m.payload.status === 'filled');
+    const entry = await out.first((m) => m.topic === 'order-update' && /^mia-/.test(String(m.payload.clientOrderId)) && m.payload.status === 'filled');
     const id = String(entry.payload.clientOrderId);
     assert.equal(entry.payload.quantity, 2);
-    const stop = await out.next(isUpdate(`${id}:stop`, 'working'));
-    const target = await out.next(isUpdate(`${id}:target`, 'working'));
+    const stop = await out.first(isUpdate(`${id}:stop`, 'working'));
+    const target = await out.first(isUpdate(`${id}:target`, 'working'));
     assert.equal(stop.payload.side, 'sell');
     assert.equal(target.payload.side, 'sell');
     const legs = sor.filter((o) => o.orderId === Number(stop.payload.serverOrderId) || o.orderId === Number(target.payload.serverOrderId));
@@ -147,22 +109,22 @@ describe('ibkr-order node (simulator mode)', function () {
     const { node, out, sim } = await load({ acceptQuestions: 'o163' });
     const far = tick(sim.market.esQuote().last * 0.95);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: far, clientOrderId: 'test-o163-ok' } });
-    await out.next(isUpdate('test-o163-ok', 'working'));
+    await out.first(isUpdate('test-o163-ok', 'working'));
   });
 
   it('refuses a question not on its list: the order is reported rejected with IBKR’s text and never reaches the book', async () => {
     const { node, out, caught, sim, sor, seen } = await load({ acceptQuestions: '' });
     const far = tick(sim.market.esQuote().last * 0.95);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: far, clientOrderId: 'test-o163-no' } });
-    const rejected = await out.next(isUpdate('test-o163-no', 'rejected'));
+    const rejected = await out.first(isUpdate('test-o163-no', 'rejected'));
     assert.match(String(rejected.payload.reason), /o163/);
     assert.match(String(rejected.payload.reason), /price percentage limit/);
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /refused/);
     assert.equal(seen.at(-1)?.fill, 'red');
     // A later accepted order shows up on the stream; the refused one never did.
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-after' } });
-    await out.next(isUpdate('test-after', 'filled'));
+    await out.first(isUpdate('test-after', 'filled'));
     assert.ok(sor.some((o) => o.order_ref === 'test-after'));
     assert.ok(!sor.some((o) => o.order_ref === 'test-o163-no'), 'the refused order was never placed');
   });
@@ -171,41 +133,41 @@ describe('ibkr-order node (simulator mode)', function () {
     const { node, out, sim } = await load({ acceptQuestions: '', acceptAll: true });
     const far = tick(sim.market.esQuote().last * 1.05);
     node.receive({ topic: 'order', payload: { action: 'sell', quantity: 1, type: 'limit', price: far, clientOrderId: 'test-all' } });
-    await out.next(isUpdate('test-all', 'working'));
+    await out.first(isUpdate('test-all', 'working'));
   });
 
   it('modifies, then cancels a working limit by its client order id', async () => {
     const { node, out, sim, sor, caught: caughtAll } = await load();
     const below = tick(sim.market.esQuote().last * 0.99);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: below, clientOrderId: 'test-mod' } });
-    const working = await out.next(isUpdate('test-mod', 'working'));
+    const working = await out.first(isUpdate('test-mod', 'working'));
     node.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: 'test-mod', quantity: 1, type: 'limit', price: below - 1 } });
-    const modified = await out.next((m) => isUpdate("test-mod")(m) && /modified/.test(String(m.payload.reason))).catch((e: Error) => { throw new Error(`${e.message} caught: ${JSON.stringify(caughtAll.all.map((m) => m.error?.message))}`); });
+    const modified = await out.first((m) => isUpdate("test-mod")(m) && /modified/.test(String(m.payload.reason))).catch((e: Error) => { throw new Error(`${e.message} caught: ${JSON.stringify(caughtAll.all.map((m) => m.error?.message))}`); });
     assert.match(String(modified.payload.reason), new RegExp(`price ${below - 1}`));
     const orderId = Number(working.payload.serverOrderId);
     await wait(100);
     assert.ok(sor.some((o) => o.orderId === orderId && Number(o.price) === below - 1), 'IBKR holds the new price');
     node.receive({ topic: 'order', payload: { action: 'cancel', clientOrderId: 'test-mod', quantity: 1, type: 'limit' } });
-    await out.next(isUpdate('test-mod', 'cancelled'));
+    await out.first(isUpdate('test-mod', 'cancelled'));
   });
 
   it('cancels every working order with cancel-all', async () => {
     const { node, out, sim, seen } = await load();
     const below = tick(sim.market.esQuote().last * 0.99);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: below, clientOrderId: 'test-ca-1' } });
-    await out.next(isUpdate('test-ca-1', 'working'));
+    await out.first(isUpdate('test-ca-1', 'working'));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: below - 0.25, clientOrderId: 'test-ca-2' } });
-    await out.next(isUpdate('test-ca-2', 'working'));
+    await out.first(isUpdate('test-ca-2', 'working'));
     node.receive({ topic: 'order', payload: { action: 'cancel-all', quantity: 0, type: 'market' } });
-    await out.next(isUpdate('test-ca-1', 'cancelled'));
-    await out.next(isUpdate('test-ca-2', 'cancelled'));
+    await out.first(isUpdate('test-ca-1', 'cancelled'));
+    await out.first(isUpdate('test-ca-2', 'cancelled'));
     assert.ok(seen.some((s) => s.text === 'cancel-all sent'));
   });
 
   it('answers a what-if with the margin and position impact, placing nothing', async () => {
     const { node, out, postsToOrders } = await load();
     node.receive({ topic: 'order', whatIf: true, payload: { action: 'buy', quantity: 1, type: 'market' } });
-    const answer = await out.next((m) => m.topic === 'what-if');
+    const answer = await out.first((m) => m.topic === 'what-if');
     assert.equal((answer.payload.initialMargin as { change: number }).change, 15000);
     assert.equal((answer.payload.position as { change: number }).change, 1);
     assert.equal(answer.payload.side, 'buy');
@@ -215,11 +177,11 @@ describe('ibkr-order node (simulator mode)', function () {
   it('sends nothing while trading is disabled in the connection, and says so', async () => {
     const { node, caught, postsToOrders, seen } = await load({}, { trading: false });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /trading is disabled/);
     assert.match(String(err.error?.message), /Trading enabled/);
     node.receive({ topic: 'order', payload: { action: 'cancel-all', quantity: 0, type: 'market' } });
-    await caught.next((m) => /cancel-all not sent/.test(String(m.error?.message)));
+    await caught.first((m) => /cancel-all not sent/.test(String(m.error?.message)));
     assert.equal(postsToOrders(), 0, 'the simulator saw no order request');
     assert.equal(seen.at(-1)?.fill, 'red');
   });
@@ -227,9 +189,9 @@ describe('ibkr-order node (simulator mode)', function () {
   it('refuses an order a risk rule denies, naming the rule, and sends nothing', async () => {
     const { node, out, caught, postsToOrders } = await load({ maxOrderSize: 1 });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'market', clientOrderId: 'test-risk' } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /risk rule "max-order-size"/);
-    const rejected = await out.next(isUpdate('test-risk', 'rejected'));
+    const rejected = await out.first(isUpdate('test-risk', 'rejected'));
     assert.match(String(rejected.payload.reason), /max-order-size/);
     assert.equal(postsToOrders(), 0);
   });
@@ -240,11 +202,11 @@ describe('ibkr-order node (simulator mode)', function () {
   it('runs its risk rules on the simulated market clock: trading hours open at any real hour, the cooldown holds', async () => {
     const { node, out, caught, sim, postsToOrders } = await load({ tradingHoursEnabled: true, tradingStart: '09:35', tradingEnd: '15:45', cooldownMin: 15 });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-clock-1' } });
-    await out.next(isUpdate('test-clock-1', 'filled'));
+    await out.first(isUpdate('test-clock-1', 'filled'));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-clock-2' } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /risk rule "cooldown".*0\.\d min since the last trade, 15 min required/);
-    const rejected = await out.next(isUpdate('test-clock-2', 'rejected'));
+    const rejected = await out.first(isUpdate('test-clock-2', 'rejected'));
     assert.ok(Math.abs(Number(rejected.payload.t) - sim.market.now()) < 60_000, 'stamped on the simulated clock');
     assert.equal(postsToOrders(), 1, 'the second order was not sent');
   });
@@ -253,37 +215,37 @@ describe('ibkr-order node (simulator mode)', function () {
     const { node, out, caught, postsToOrders, seen } = await load();
     node.receive({ topic: 'kill-switch', payload: 'HALTED' });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-halted' } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /risk rule "kill-switch".*HALTED/);
     assert.ok(seen.some((s) => s.text === 'kill switch HALTED'));
     assert.equal(postsToOrders(), 0);
     node.receive({ topic: 'kill-switch', payload: 'ACTIVE' });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-active' } });
-    await out.next(isUpdate('test-active', 'filled'));
+    await out.first(isUpdate('test-active', 'filled'));
     node.receive({ topic: 'kill-switch', payload: 'OFF' });
-    await caught.next((m) => /ACTIVE", "REDUCING" or "HALTED"/.test(String(m.error?.message)));
+    await caught.first((m) => /ACTIVE", "REDUCING" or "HALTED"/.test(String(m.error?.message)));
   });
 
   it('reports a 429 on the order as a rate-limit failure and does not resend it', async () => {
     const { node, out, caught, sim, postsToOrders } = await load();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-warm' } });
-    await out.next(isUpdate('test-warm', 'filled'));
+    await out.first(isUpdate('test-warm', 'filled'));
     const before = postsToOrders();
     sim.control.inject429(1);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-429' } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /test-429 \(buy 1\) was not placed: IBKR rate limit hit/);
-    await out.next(isUpdate('test-429', 'rejected'));
+    await out.first(isUpdate('test-429', 'rejected'));
     assert.equal(postsToOrders(), before + 1, 'one attempt, no blind retry');
   });
 
   it('reports an expired session instead of placing the order', async () => {
     const { node, out, caught, sim, sor } = await load();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-warm2' } });
-    await out.next(isUpdate('test-warm2', 'filled'));
+    await out.first(isUpdate('test-warm2', 'filled'));
     sim.control.expireSession();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-expired' } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /not authenticated|session/i);
     assert.ok(!sor.some((o) => o.order_ref === 'test-expired'));
   });
@@ -291,20 +253,20 @@ describe('ibkr-order node (simulator mode)', function () {
   it('sends malformed input to a Catch node with a clear error and keeps working', async () => {
     const { node, out, caught, seen, postsToOrders } = await load();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: -1, type: 'market' } });
-    const first = await caught.next(() => true);
+    const first = await caught.first(() => true);
     assert.match(String(first.error?.message), /quantity must be a whole number of contracts above 0/);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', bracket: { stop: 5000, targets: [4990] } } });
-    await caught.next((m) => /limit price|price above 0/.test(String(m.error?.message)));
+    await caught.first((m) => /limit price|price above 0/.test(String(m.error?.message)));
     node.receive({ topic: 'quote', payload: 42 });
-    await caught.next((m) => /quote message needs a positive last, bid or ask/.test(String(m.error?.message)));
+    await caught.first((m) => /quote message needs a positive last, bid or ask/.test(String(m.error?.message)));
     node.receive({ topic: 'news', payload: 42 });
-    await caught.next((m) => /not handled/.test(String(m.error?.message)));
+    await caught.first((m) => /not handled/.test(String(m.error?.message)));
     node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 5010, targets: [5020] } });
-    await caught.next((m) => /wrong way round|either side/.test(String(m.error?.message)));
+    await caught.first((m) => /wrong way round|either side/.test(String(m.error?.message)));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
-    await caught.next((m) => /already used/.test(String(m.error?.message)));
-    await out.next(isUpdate('test-mkt-1', 'filled'));
+    await caught.first((m) => /already used/.test(String(m.error?.message)));
+    await out.first(isUpdate('test-mkt-1', 'filled'));
     assert.equal(postsToOrders(), 1, 'only the one valid order was sent');
     assert.ok(seen.some((s) => s.fill === 'red'));
   });
@@ -313,7 +275,7 @@ describe('ibkr-order node (simulator mode)', function () {
     const { node, out } = await load({ staleAfterSec: 1 });
     await wait(1500);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-sim-feed' } });
-    await out.next(isUpdate('test-sim-feed', 'filled'));
+    await out.first(isUpdate('test-sim-feed', 'filled'));
   });
 
   it('takes ticks, quotes and bars as market data (nothing sent), and refuses one without a price', async () => {
@@ -323,7 +285,7 @@ describe('ibkr-order node (simulator mode)', function () {
     node.receive({ topic: 'bar', payload: { t: Date.now(), o: 5000, h: 5001, l: 4999, c: 5000.5, v: 10 } });
     node.receive({ topic: 'gap', payload: { reason: 'reconnect' } });
     node.receive({ topic: 'tick', payload: { price: 0 } });
-    const err = await caught.next(() => true);
+    const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /tick message needs a positive price/);
     await wait(100);
     assert.equal(caught.all.length, 1, 'only the priceless tick is an error');
@@ -338,10 +300,10 @@ describe('ibkr-order node (simulator mode)', function () {
     n.log = (m) => (lines.push(`info ${m}`), log(m));
     n.warn = (m) => (lines.push(`warn ${m}`), warn(m));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-log-1' } });
-    await out.next(isUpdate('test-log-1', 'filled'));
-    await out.next((m) => m.topic === 'fill' && m.payload.clientOrderId === 'test-log-1');
+    await out.first(isUpdate('test-log-1', 'filled'));
+    await out.first((m) => m.topic === 'fill' && m.payload.clientOrderId === 'test-log-1');
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'market', clientOrderId: 'test-log-2' } });
-    await out.next(isUpdate('test-log-2', 'rejected'));
+    await out.first(isUpdate('test-log-2', 'rejected'));
     assert.ok(lines.some((l) => /^info IBKR order sent: test-log-1 buy 1 market/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /^info IBKR order filled: test-log-1 buy 1 @ \d+/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /^warn IBKR order rejected: test-log-2 buy 2: risk rule max-order-size/.test(l)), lines.join('\n'));
@@ -353,13 +315,13 @@ describe('ibkr-order node (simulator mode)', function () {
     await helper.load([configModule, orderModule, injectNode, debugNode, catchNode], example);
     const cfg = helper.getNode('ior-cfg') as unknown as IbkrConfigNode;
     await cfg.connection();
-    const shown = collector(helper.getNode('ior-debug') as TestNode);
-    const why = collector(helper.getNode('ior-debug-err') as TestNode);
+    const shown = recordMessages(helper.getNode('ior-debug') as TestNode, WAITS);
+    const why = recordMessages(helper.getNode('ior-debug-err') as TestNode, WAITS);
     (helper.getNode('ior-whatif') as TestNode).receive({});
-    const whatIf = await shown.next((m) => m.topic === 'what-if');
+    const whatIf = await shown.first((m) => m.topic === 'what-if');
     assert.equal(whatIf.payload.side, 'buy');
     (helper.getNode('ior-buy') as TestNode).receive({});
-    const refused = await why.next(() => true);
+    const refused = await why.first(() => true);
     assert.match(String(refused.error?.message), /trading is disabled/);
   });
 });

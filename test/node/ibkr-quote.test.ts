@@ -8,6 +8,7 @@ import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import nodeModule = require('../../nodes/ibkr-quote/ibkr-quote');
+import { anyMessage, loadWithIbkrConfig, nextMessage } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -15,14 +16,11 @@ helper.init(require.resolve('node-red'));
 
 type Flow = Parameters<typeof helper.load>[1];
 
-interface Msg {
-  topic?: string;
-  payload: unknown;
-  error?: { message: string };
-}
-type TestNode = { on(event: 'input', cb: (msg: Msg) => void): void; receive(msg: unknown): void };
+type TestNode = { receive(msg: unknown): void };
 type StatusNode = { on(event: 'call:status', cb: (call: { args: [{ fill?: string; text?: string }] }) => void): void };
 const at = { x: 0, y: 0 };
+/** How long a reply from the simulated gateway may take before a test fails. */
+const WAIT_MS = 6000;
 
 function flow(quote: Record<string, unknown> = {}, config: Record<string, unknown> = {}): object[] {
   return [
@@ -36,24 +34,8 @@ function flow(quote: Record<string, unknown> = {}, config: Record<string, unknow
   ];
 }
 
-function next(id: string, topic?: string, timeoutMs = 6000): Promise<Msg> {
-  const node = helper.getNode(id) as unknown as TestNode;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${topic ?? ''} message on ${id} within ${timeoutMs} ms`)), timeoutMs);
-    node.on('input', (m) => {
-      if (topic && m.topic !== topic) return;
-      clearTimeout(timer);
-      resolve(m);
-    });
-  });
-}
-
-async function load(quote: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<IbkrSimulator> {
-  await helper.load([configModule, nodeModule, catchNode], flow(quote, config) as Flow);
-  const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
-  await cfg.connection();
-  return cfg.simulator() as IbkrSimulator;
-}
+const load = (quote: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<IbkrSimulator> =>
+  loadWithIbkrConfig([configModule, nodeModule, catchNode], flow(quote, config));
 
 describe('ibkr-quote node', function () {
   this.timeout(20_000);
@@ -65,7 +47,7 @@ describe('ibkr-quote node', function () {
 
   it('answers an input with a real-time quote of the ES front month', async () => {
     const sim = await load();
-    const out = next('quotes', 'quote');
+    const out = nextMessage('quotes', 'quote', WAIT_MS);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 'go' });
     const quote = (await out).payload as Quote & { source: string };
     const front = sim.market.esContracts()[0]!;
@@ -83,7 +65,7 @@ describe('ibkr-quote node', function () {
     sim.control.setMarketDataAvailability('D');
     const statuses: string[] = [];
     (helper.getNode('q') as unknown as StatusNode).on('call:status', (c) => statuses.push(c.args[0].text ?? ''));
-    const out = next('quotes', 'quote');
+    const out = nextMessage('quotes', 'quote', WAIT_MS);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 1 });
     const quote = (await out).payload as Quote;
     assert.equal(quote.delayed, true);
@@ -92,39 +74,39 @@ describe('ibkr-quote node', function () {
 
   it('polls every N seconds', async () => {
     await load({ mode: 'poll', pollSec: 1 });
-    const first = (await next('quotes', 'quote')).payload as Quote;
-    const second = (await next('quotes', 'quote', 4000)).payload as Quote;
+    const first = (await nextMessage('quotes', 'quote', WAIT_MS)).payload as Quote;
+    const second = (await nextMessage('quotes', 'quote', 4000)).payload as Quote;
     assert.equal(first.conid, second.conid);
   });
 
   it('streams quotes and a tick per trade on the second output', async () => {
     await load({ mode: 'stream' }, { simSpeed: 20 });
-    const tick = (await next('ticks', 'tick', 8000)).payload as Tick;
+    const tick = (await nextMessage('ticks', 'tick', 8000)).payload as Tick;
     assert.equal(tick.symbol, 'ES');
     assert.ok(tick.size > 0 && tick.price > 1000);
-    const quote = (await next('quotes', 'quote')).payload as Quote;
+    const quote = (await nextMessage('quotes', 'quote', WAIT_MS)).payload as Quote;
     assert.ok(quote.last !== null);
   });
 
   it('reports a stream gap (status and a gap message) after the WebSocket drops, then streams on', async () => {
     const sim = await load({ mode: 'stream' }, { simSpeed: 5 });
-    await next('quotes', 'quote', 8000);
+    await nextMessage('quotes', 'quote', 8000);
     const statuses: string[] = [];
     (helper.getNode('q') as unknown as StatusNode).on('call:status', (c) => statuses.push(c.args[0].text ?? ''));
-    const gap = next('quotes', 'gap', 10_000);
+    const gap = nextMessage('quotes', 'gap', 10_000);
     sim.control.dropWebSockets();
     const report = (await gap).payload as { symbol: string; from: number; to: number; reason: string };
     assert.equal(report.symbol, 'ES');
     assert.ok(report.to >= report.from);
     assert.ok(statuses.some((s) => /^gap \d+ s/.test(s)));
-    await next('quotes', 'quote', 8000);
+    await nextMessage('quotes', 'quote', 8000);
   });
 
   it('survives a 429: the quote comes once the rate-limit pause is over', async () => {
     const sim = await load();
     await (await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection()).client.esFrontMonth(Date.now()); // warm
     sim.control.inject429(1);
-    const out = next('quotes', 'quote', 10_000);
+    const out = nextMessage('quotes', 'quote', 10_000);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 1 });
     assert.ok(((await out).payload as Quote).last !== null);
     assert.equal(sim.control.stats().rejected429, 1);
@@ -133,7 +115,7 @@ describe('ibkr-quote node', function () {
   it('reports an expired session to Catch with what to do', async () => {
     const sim = await load();
     sim.control.expireSession();
-    const caught = next('caught', undefined, 15_000);
+    const caught = nextMessage('caught', anyMessage, 15_000);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 1 });
     const msg = await caught;
     assert.match(msg.error?.message ?? '', /IBKR/);
@@ -142,7 +124,7 @@ describe('ibkr-quote node', function () {
   it('requests nothing when market data is off in the connection, and says so', async () => {
     const sim = await load({}, { marketData: false });
     const before = sim.control.stats().requests['/iserver/marketdata/snapshot'] ?? 0;
-    const caught = next('caught');
+    const caught = nextMessage('caught', anyMessage, WAIT_MS);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught).error?.message ?? '', /market data is switched off/);
     assert.equal(sim.control.stats().requests['/iserver/marketdata/snapshot'] ?? 0, before);
@@ -152,7 +134,7 @@ describe('ibkr-quote node', function () {
     await load();
     const statuses: Array<{ fill?: string }> = [];
     (helper.getNode('q') as unknown as StatusNode).on('call:status', (c) => statuses.push(c.args[0]));
-    const caught = next('caught');
+    const caught = nextMessage('caught', anyMessage, WAIT_MS);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 1, conid: 'twelve' });
     assert.match((await caught).error?.message ?? '', /not an IBKR conid/);
     assert.equal(statuses.at(-1)?.fill, 'red');
@@ -161,7 +143,7 @@ describe('ibkr-quote node', function () {
   it('runs its example flow: streamed ES quotes', async () => {
     const example = require('../../flows/nodes/ibkr-quote.json') as object[];
     await helper.load([configModule, nodeModule, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/common/21-debug.js')], example as Flow);
-    const quote = (await next('quote-quotes', 'quote', 10_000)).payload as Quote;
+    const quote = (await nextMessage('quote-quotes', 'quote', 10_000)).payload as Quote;
     assert.equal(quote.symbol, 'ES');
   });
 

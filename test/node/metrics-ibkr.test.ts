@@ -7,6 +7,7 @@ import type { IbkrConnectionMetrics } from '../../nodes/ibkr-config/metrics-sour
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import authModule = require('../../nodes/ibkr-auth/ibkr-auth');
+import { anyMessage, nextMessage } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -15,6 +16,8 @@ helper.init(require.resolve('node-red'));
 type Msg = NodeMessage & { payload: unknown; error?: { message: string } };
 type TestNode = Node & { receive(msg: object): void; on(event: 'input', listener: (msg: Msg) => void): void };
 const at = { x: 0, y: 0 };
+/** How long a reply from the simulated gateway may take before a test fails. */
+const WAIT_MS = 8000;
 
 function flow(auth: Record<string, unknown> = {}) {
   return [
@@ -25,19 +28,6 @@ function flow(auth: Record<string, unknown> = {}) {
     { id: 'catcher', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['caught']], ...at },
     { id: 'caught', type: 'helper', z: 'tab', ...at },
   ];
-}
-
-function next(node: TestNode, match: (m: Msg) => boolean, timeoutMs = 8000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms`)), timeoutMs);
-    const listener = (m: Msg): void => {
-      if (!match(m)) return;
-      clearTimeout(timer);
-      node.removeListener('input', listener);
-      resolve(m);
-    };
-    node.on('input', listener);
-  });
 }
 
 const isMetrics = (m: Msg) => m.topic === 'metrics';
@@ -55,7 +45,7 @@ describe('ibkr-auth metrics (IBKR simulator)', function () {
     const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
     const connection = await cfg.connection();
     await connection.client.accounts();
-    const reply = next(helper.getNode('out') as TestNode, isMetrics);
+    const reply = nextMessage(helper.getNode('out') as TestNode, isMetrics, WAIT_MS);
     (helper.getNode('auth') as TestNode).receive({ payload: 'metrics' });
     const m = (await reply).payload as IbkrConnectionMetrics;
     assert.equal(m.requests, cfg.simulator()!.control.stats().total);
@@ -71,21 +61,21 @@ describe('ibkr-auth metrics (IBKR simulator)', function () {
     await helper.load([configModule, authModule, catchNode], flow({ metricsEverySec: 0.1 }));
     await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection();
     const out = helper.getNode('out') as TestNode;
-    const first = (await next(out, isMetrics)).payload as IbkrConnectionMetrics;
-    const second = (await next(out, isMetrics)).payload as IbkrConnectionMetrics;
+    const first = (await nextMessage(out, isMetrics, WAIT_MS)).payload as IbkrConnectionMetrics;
+    const second = (await nextMessage(out, isMetrics, WAIT_MS)).payload as IbkrConnectionMetrics;
     assert.ok(second.t > first.t);
   });
 
   it('sends an unknown command to Catch with the list of commands, metrics included', async () => {
     await helper.load([configModule, authModule, catchNode], flow());
-    const caught = next(helper.getNode('caught') as TestNode, () => true);
+    const caught = nextMessage(helper.getNode('caught') as TestNode, anyMessage, WAIT_MS);
     (helper.getNode('auth') as TestNode).receive({ payload: 'stats' });
     assert.match((await caught).error?.message ?? '', /send "status", "login", "reauth" or "logout" \(or "metrics" for the connection's figures\)/);
   });
 
   it('refuses a negative "Metrics every (s)" with a clear error on every input', async () => {
     await helper.load([configModule, authModule, catchNode], flow({ metricsEverySec: '-1' }));
-    const caught = next(helper.getNode('caught') as TestNode, () => true);
+    const caught = nextMessage(helper.getNode('caught') as TestNode, anyMessage, WAIT_MS);
     (helper.getNode('auth') as TestNode).receive({ payload: 'metrics' });
     assert.match((await caught).error?.message ?? '', /ibkr-auth: "Metrics every \(s\)" "-1" is not valid/);
   });

@@ -9,6 +9,7 @@ import type { SierraConnection } from '../../lib/sierra/connection';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
+import { nextMessage } from './support/messages';
 
 helper.init(require.resolve('node-red'));
 
@@ -38,19 +39,6 @@ async function load(order: Record<string, unknown> = {}): Promise<{ order: TestN
   return { order: helper.getNode('order') as TestNode, updates: helper.getNode('updates') as TestNode, accounts: helper.getNode('accounts') as TestNode, connection };
 }
 
-function next(node: TestNode, match: (m: Msg) => boolean, timeoutMs = 5000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms`)), timeoutMs);
-    const listener = (m: Msg): void => {
-      if (!match(m)) return;
-      clearTimeout(timer);
-      node.removeListener('input', listener);
-      resolve(m);
-    };
-    node.on('input', listener);
-  });
-}
-
 async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
   const start = Date.now();
   while (!condition()) {
@@ -74,11 +62,11 @@ describe('sierra-order metrics (DTC simulator)', function () {
     const l = await load();
     l.connection.simulator!.delayAnswers(ANSWER_DELAY_MS);
     for (let i = 0; i < 3; i++) {
-      const done = next(l.updates, filled);
+      const done = nextMessage(l.updates, filled);
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await done;
     }
-    const reply = next(l.accounts, isMetrics);
+    const reply = nextMessage(l.accounts, isMetrics);
     l.order.receive({ payload: 'metrics' });
     const m = (await reply).payload as DtcMetricsPayload;
     assert.deepEqual(m.orders, { sent: 3, acknowledged: 3, pending: 0 });
@@ -106,8 +94,8 @@ describe('sierra-order metrics (DTC simulator)', function () {
 
   it('sends the metrics every "Metrics every (s)"', async () => {
     const l = await load({ metricsEverySec: 0.1 });
-    const first = await next(l.accounts, isMetrics);
-    const second = await next(l.accounts, isMetrics);
+    const first = await nextMessage(l.accounts, isMetrics);
+    const second = await nextMessage(l.accounts, isMetrics);
     assert.ok((second.payload as DtcMetricsPayload).t > (first.payload as DtcMetricsPayload).t);
   });
 

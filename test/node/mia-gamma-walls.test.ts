@@ -4,6 +4,7 @@ import { NEW_YORK, zonedTime } from '../../lib/clock';
 import type { Chain, GammaPayload, OptionQuote } from '../../lib/contracts';
  
 import nodeModule = require('../../nodes/mia-gamma-walls/mia-gamma-walls');
+import { nextMessage, recordStatuses } from './support/messages';
 
  
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -11,14 +12,7 @@ const nodes = [nodeModule, catchNode];
 
 helper.init(require.resolve('node-red'));
 
-interface Msg {
-  topic?: string;
-  payload: unknown;
-  error?: { message: string };
-}
-type StatusCall = { args: [{ fill?: string; text?: string }] };
-type StatusSpy = { on(event: 'call:status', cb: (call: StatusCall) => void): void };
-type TestNode = { on(event: 'input', cb: (msg: Msg) => void): void; receive(msg: unknown): void };
+type TestNode = { receive(msg: unknown): void };
 
 const NOW = zonedTime(NEW_YORK, 2025, 3, 11, 10, 0);
 const at = { x: 0, y: 0 }; // without x and y Node-RED's flow parser takes a node for a config node
@@ -47,16 +41,6 @@ const chain: Chain = {
   contracts: [option(4900, 'P', 9000, 0.2), option(5000, 'C', 3000, 0.15), option(5000, 'P', 3000, 0.15), option(5100, 'C', 8000, 0.13)],
 };
 
-function next(node: TestNode, timeoutMs = 2000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no message')), timeoutMs);
-    node.on('input', (m) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-  });
-}
-
 describe('mia-gamma-walls node', () => {
   beforeEach(() => helper.startServer());
   afterEach(async () => {
@@ -67,9 +51,8 @@ describe('mia-gamma-walls node', () => {
   it('turns a chain into one gamma message with walls and flip, and shows them in the status', async () => {
     await helper.load(nodes, flow());
     const g = helper.getNode('g');
-    const statuses: { fill?: string; text?: string }[] = [];
-    (g as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
-    const got = next(helper.getNode('out') as unknown as TestNode);
+    const statuses = recordStatuses('g');
+    const got = nextMessage('out');
     (g as unknown as TestNode).receive({ topic: 'chain', payload: chain });
     const msg = await got;
     const p = msg.payload as GammaPayload;
@@ -86,7 +69,7 @@ describe('mia-gamma-walls node', () => {
     await helper.load(nodes, flow());
     const g = helper.getNode('g') as unknown as TestNode;
     g.receive({ topic: 'quote', payload: { symbol: 'ESM25', conid: 1, t: NOW, last: 5030, bid: 5029.75, ask: 5030, bidSize: 1, askSize: 1, volume: 1, delayed: false } });
-    const first = next(helper.getNode('out') as unknown as TestNode);
+    const first = nextMessage('out');
     g.receive({ topic: 'chain', payload: chain });
     const es = ((await first).payload as GammaPayload).es;
     assert.deepEqual([es.method, es.basis, es.callWall], ['observed-basis', 30, 5130]);
@@ -95,20 +78,19 @@ describe('mia-gamma-walls node', () => {
   it('reports a malformed chain to a Catch node with a clear message and a red ring, and keeps working', async () => {
     await helper.load(nodes, flow());
     const g = helper.getNode('g');
-    const statuses: { fill?: string }[] = [];
-    (g as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
-    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    const statuses = recordStatuses('g');
+    const caught = nextMessage('caught');
     (g as unknown as TestNode).receive({ topic: 'chain', payload: { ...chain, spot: 'n/a' } });
     assert.match((await caught).error?.message ?? '', /spot must be a positive price/);
     assert.equal(statuses.at(-1)?.fill, 'red');
-    const got = next(helper.getNode('out') as unknown as TestNode);
+    const got = nextMessage('out');
     (g as unknown as TestNode).receive({ topic: 'chain', payload: chain });
     assert.equal(((await got).payload as GammaPayload).callWall, 5100);
   });
 
   it('refuses other topics with a message naming what it takes', async () => {
     await helper.load(nodes, flow());
-    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    const caught = nextMessage('caught');
     (helper.getNode('g') as unknown as TestNode).receive({ topic: 'bars', payload: [] });
     assert.match((await caught).error?.message ?? '', /takes "chain" messages/);
   });
@@ -127,7 +109,7 @@ describe('mia-gamma-walls example flow', () => {
     const chainNode = example.find((n) => n.id === 'gw-inject');
     const exampleChain = JSON.parse(chainNode?.payload ?? '{}') as Chain;
     await helper.load(nodes, flow());
-    const got = next(helper.getNode('out') as unknown as TestNode);
+    const got = nextMessage('out');
     (helper.getNode('g') as unknown as TestNode).receive({ topic: 'chain', payload: exampleChain, esPrice: 5731.25 });
     const p = (await got).payload as GammaPayload;
     assert.deepEqual([p.callWall, p.putWall, p.es.method, p.es.callWall], [5800, 5500, 'observed-basis', 5831.25]);

@@ -3,19 +3,14 @@ import helper from 'node-red-node-test-helper';
 import type { Bar, Tick, VwapPayload } from '../../lib/contracts';
 import { CHICAGO, zonedTime } from '../../lib/clock';
 import nodeModule = require('../../nodes/mia-vwap-delta/mia-vwap-delta');
+import { nextMessage, recordStatuses, type TestMessage } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const nodes = [nodeModule, catchNode];
 
 helper.init(require.resolve('node-red'));
 
-interface Msg {
-  topic?: string;
-  payload: unknown;
-  error?: { message: string };
-}
-type StatusCall = { args: [{ fill?: string; text?: string }] };
-type StatusSpy = { on(event: 'call:status', cb: (call: StatusCall) => void): void };
+type Msg = TestMessage;
 type TestNode = { on(event: 'input', cb: (msg: Msg) => void): void; receive(msg: unknown): void };
 
 const T0 = zonedTime(CHICAGO, 2025, 3, 11, 9, 0);
@@ -40,16 +35,6 @@ const tick = (i: number, price: number, size: number, side?: Tick['side']): Tick
   symbol: 'ES', t: T0 + i * 1000, price, size, side,
 });
 
-function next(node: TestNode, timeoutMs = 2000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no message')), timeoutMs);
-    node.on('input', (m) => {
-      clearTimeout(timer);
-      resolve(m);
-    });
-  });
-}
-
 describe('mia-vwap-delta node', () => {
   beforeEach(() => helper.startServer());
   afterEach(async () => {
@@ -59,7 +44,7 @@ describe('mia-vwap-delta node', () => {
 
   it('turns a tick into a vwap message with bands, delta and pressure', async () => {
     await helper.load(nodes, flow());
-    const got = next(helper.getNode('vwap') as unknown as TestNode);
+    const got = nextMessage('vwap');
     (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'tick', payload: tick(0, 5000, 4, 'buy') });
     const msg = await got;
     const p = msg.payload as VwapPayload;
@@ -104,9 +89,8 @@ describe('mia-vwap-delta node', () => {
   it('shows the cumulative delta rounded to whole contracts while the payload keeps it exact', async () => {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1');
-    const statuses: { fill?: string; text?: string }[] = [];
-    (n1 as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
-    const got = next(helper.getNode('vwap') as unknown as TestNode);
+    const statuses = recordStatuses('n1');
+    const got = nextMessage('vwap');
     // Close-location approximation: (c - l) / (h - l) of 7 contracts bought → a fractional delta.
     (n1 as unknown as TestNode).receive({ topic: 'bar', payload: { symbol: 'ES', t: T0, tf: '1min', o: 5000, h: 5003, l: 5000, c: 5001, v: 7 } });
     const exact = ((await got).payload as VwapPayload).cumDelta;
@@ -157,8 +141,7 @@ describe('mia-vwap-delta node', () => {
   it('skips the overlapping bars of a second batch, says so once, and refuses a single late bar', async () => {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1') as unknown as TestNode;
-    const statuses: { fill?: string; text?: string }[] = [];
-    (helper.getNode('n1') as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
+    const statuses = recordStatuses('n1');
     const closed: Bar[] = [];
     (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(m.payload as Bar));
     let errors = 0;
@@ -175,7 +158,7 @@ describe('mia-vwap-delta node', () => {
     assert.match(String(warnings[0].msg), /skipped 3 of 5 bars/);
     assert.match(statuses.at(-1)?.text ?? '', /^skipped 3 old bars/);
     assert.equal(errors, 0);
-    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    const caught = nextMessage('caught');
     n1.receive({ topic: 'bar', payload: history[1] });
     assert.match((await caught).error?.message ?? '', /bar at .* is not after the newest data already counted .* 'bars' batch/);
   });
@@ -183,28 +166,27 @@ describe('mia-vwap-delta node', () => {
   it('reports malformed input to a Catch node with a clear message and a red ring, and keeps running', async () => {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1');
-    const statuses: { fill?: string; text?: string }[] = [];
-    (n1 as unknown as StatusSpy).on('call:status', (call) => statuses.push(call.args[0]));
-    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    const statuses = recordStatuses('n1');
+    const caught = nextMessage('caught');
     (n1 as unknown as TestNode).receive({ topic: 'tick', payload: { symbol: 'ES', t: T0, price: 'abc', size: 1 } });
     const err = await caught;
     assert.match(err.error?.message ?? '', /price must be a positive number/);
     assert.equal(statuses.at(-1)?.fill, 'red');
-    const got = next(helper.getNode('vwap') as unknown as TestNode);
+    const got = nextMessage('vwap');
     (n1 as unknown as TestNode).receive({ topic: 'tick', payload: tick(1, 5001, 1) });
     assert.equal(((await got).payload as VwapPayload).vwap, 5001);
   });
 
   it('refuses a message it does not handle, naming what it takes', async () => {
     await helper.load(nodes, flow());
-    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    const caught = nextMessage('caught');
     (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'chain', payload: 42 });
     assert.match((await caught).error?.message ?? '', /takes "tick", "bar" or "bars" messages/);
   });
 
   it('shows a bad setting as a red status and reports it on input', async () => {
     await helper.load(nodes, flow({ timeframe: 'fortnight' }));
-    const caught = next(helper.getNode('caught') as unknown as TestNode);
+    const caught = nextMessage('caught');
     (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'tick', payload: tick(0, 5000, 1) });
     assert.match((await caught).error?.message ?? '', /Timeframe "fortnight" is not understood/);
   });

@@ -10,6 +10,7 @@ import { OrderStatus } from '../../lib/sierra/protocol';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
+import { nextMessage } from './support/messages';
 
 // The core Catch node, so errors are caught as a flow would catch them.
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -70,20 +71,6 @@ async function load(config: Record<string, unknown>, order: Record<string, unkno
   return { order: orderNode, updates: get('updates'), fills: get('fills'), positions: get('positions'), caught: get('caught'), connection, sim, statuses };
 }
 
-/** Resolves with the first message on `node` that satisfies `match`, or rejects after `timeoutMs`. */
-function next(node: TestNode, match: (m: Msg) => boolean = () => true, timeoutMs = 5000): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no matching message within ${timeoutMs} ms`)), timeoutMs);
-    const listener = (m: Msg): void => {
-      if (!match(m)) return;
-      clearTimeout(timer);
-      node.removeListener('input', listener);
-      resolve(m);
-    };
-    node.on('input', listener);
-  });
-}
-
 /** Polls `condition` every 10 ms for at most `timeoutMs`; resolves with the time it took, or rejects. */
 async function until(condition: () => boolean, timeoutMs = 1000): Promise<number> {
   const start = Date.now();
@@ -105,7 +92,7 @@ const working = (sim: DtcSimulator) => sim.orders().filter((o) => WORKING.includ
 const position = (sim: DtcSimulator): number => sim.positions().reduce((sum, p) => sum + p.quantity, 0);
 
 async function denial(l: Loaded, payload: Record<string, unknown>, rule: string): Promise<void> {
-  const caught = next(l.caught);
+  const caught = nextMessage(l.caught);
   const before = l.sim.orders().length;
   l.order.receive({ topic: 'order', payload });
   const err = await caught;
@@ -130,9 +117,9 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('places a market buy, reports it filled, the fill, and the new position', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
-    const filled = next(l.updates, (m) => update(m).status === 'filled');
-    const fill = next(l.fills);
-    const pos = next(l.positions, (m) => m.payload.quantity === 1);
+    const filled = nextMessage(l.updates, (m) => update(m).status === 'filled');
+    const fill = nextMessage(l.fills);
+    const pos = nextMessage(l.positions, (m) => m.payload.quantity === 1);
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
     assert.equal(update(await filled).side, 'buy');
     assert.equal((await fill).payload.quantity, 1);
@@ -142,23 +129,23 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('sells at the market, and a limit order rests until it is modified and cancelled', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
-    const sold = next(l.updates, (m) => update(m).status === 'filled' && update(m).side === 'sell');
+    const sold = nextMessage(l.updates, (m) => update(m).status === 'filled' && update(m).side === 'sell');
     l.order.receive({ topic: 'order', payload: { action: 'sell', quantity: 1, type: 'market' } });
     await sold;
     assert.equal(position(l.sim), -1);
 
     const price = last(l) - 10 * 0.25;
-    const resting = next(l.updates, (m) => update(m).status === 'working');
+    const resting = nextMessage(l.updates, (m) => update(m).status === 'working');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price } });
     const id = update(await resting).clientOrderId;
     assert.equal(working(l.sim).length, 1);
 
-    const modified = next(l.updates, (m) => update(m).clientOrderId === id && update(m).status === 'working' && update(m).quantity === 2);
+    const modified = nextMessage(l.updates, (m) => update(m).clientOrderId === id && update(m).status === 'working' && update(m).quantity === 2);
     l.order.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: id, quantity: 2, price: price - 0.25 } });
     await modified;
     assert.equal(working(l.sim)[0].price1, price - 0.25);
 
-    const cancelled = next(l.updates, (m) => update(m).clientOrderId === id && update(m).status === 'cancelled');
+    const cancelled = nextMessage(l.updates, (m) => update(m).clientOrderId === id && update(m).status === 'cancelled');
     l.order.receive({ topic: 'order', payload: { action: 'cancel', clientOrderId: id } });
     await cancelled;
     assert.equal(working(l.sim).length, 0);
@@ -166,12 +153,12 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('cancel-all cancels every working order and flatten closes the position', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
-    const bought = next(l.updates, (m) => update(m).status === 'filled');
+    const bought = nextMessage(l.updates, (m) => update(m).status === 'filled');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'market' } });
     await bought;
     const p = last(l);
     for (const price of [p - 2, p - 3]) {
-      const w = next(l.updates, (m) => update(m).status === 'working');
+      const w = nextMessage(l.updates, (m) => update(m).status === 'working');
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price } });
       await w;
     }
@@ -192,7 +179,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
       updates.push(update(m));
       if (update(m).status === 'working' && update(m).side === 'sell') childrenWorking.add(update(m).clientOrderId);
     });
-    const exitFilled = next(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
+    const exitFilled = nextMessage(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
     l.order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: p, stop: p - 1, targets: [p + 1, p + 2], score: 0.4 } });
     await exitFilled;
     assert.equal(childrenWorking.size, 2, 'both children worked after the parent filled');
@@ -212,8 +199,8 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     l.fills.on('input', stamp('fill'));
     l.positions.on('input', stamp('position'));
     const p = last(l);
-    const exitFilled = next(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
-    const flat = next(l.positions, (m) => m.payload.quantity === 0, 15_000);
+    const exitFilled = nextMessage(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
+    const flat = nextMessage(l.positions, (m) => m.payload.quantity === 0, 15_000);
     l.order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: p, stop: p - 1, targets: [p + 1, p + 2], score: 0.4 } });
     await exitFilled;
     await flat;
@@ -244,7 +231,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     it('max-order-size: the maximum passes, one more is refused', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, maxOrderSize: 2 });
       const price = last(l) - 5;
-      const ok = next(l.updates, (m) => update(m).status === 'working');
+      const ok = nextMessage(l.updates, (m) => update(m).status === 'working');
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'limit', price } });
       await ok;
       await denial(l, { action: 'buy', quantity: 3, type: 'limit', price }, 'max-order-size');
@@ -252,10 +239,10 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
     it('max-order-size also holds for a modify that enlarges a working order', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, maxOrderSize: 2 });
-      const ok = next(l.updates, (m) => update(m).status === 'working');
+      const ok = nextMessage(l.updates, (m) => update(m).status === 'working');
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 5 } });
       const id = update(await ok).clientOrderId;
-      const caught = next(l.caught);
+      const caught = nextMessage(l.caught);
       l.order.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: id, quantity: 3 } });
       assert.match((await caught).error?.message ?? '', /risk rule "max-order-size"/);
       assert.equal(working(l.sim)[0].quantity, 1, 'the working order is unchanged');
@@ -264,7 +251,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     it('max-position: working orders count; the order past the maximum is refused', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, maxPosition: 2 });
       const price = last(l) - 5;
-      const ok = next(l.updates, (m) => update(m).status === 'working');
+      const ok = nextMessage(l.updates, (m) => update(m).status === 'working');
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'limit', price } });
       await ok;
       await denial(l, { action: 'buy', quantity: 1, type: 'limit', price }, 'max-position');
@@ -279,7 +266,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, maxOrdersPerMinute: 2 });
       const price = last(l) - 5;
       for (let i = 0; i < 2; i++) {
-        const ok = next(l.updates, (m) => update(m).status === 'working');
+        const ok = nextMessage(l.updates, (m) => update(m).status === 'working');
         l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price } });
         await ok;
       }
@@ -288,7 +275,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
     it('max-trades: a new trade after the last one allowed today is refused', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, maxTradesPerDay: 1 });
-      const filled = next(l.updates, (m) => update(m).status === 'filled');
+      const filled = nextMessage(l.updates, (m) => update(m).status === 'filled');
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await filled;
       l.order.receive({ topic: 'order', payload: { action: 'flatten' } });
@@ -298,7 +285,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
     it('cooldown: a new position inside the cooldown after a trade is refused', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, cooldownMin: 5 });
-      const filled = next(l.updates, (m) => update(m).status === 'filled');
+      const filled = nextMessage(l.updates, (m) => update(m).status === 'filled');
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await filled;
       await denial(l, { action: 'buy', quantity: 1, type: 'market' }, 'cooldown');
@@ -319,10 +306,10 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('with trading disabled sends nothing and says so through done(err)', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS, tradingEnabled: false });
-    const caught = next(l.caught);
+    const caught = nextMessage(l.caught);
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
     assert.match((await caught).error?.message ?? '', /Trading is disabled/);
-    const signalCaught = next(l.caught);
+    const signalCaught = nextMessage(l.caught);
     l.order.receive({ topic: 'signal', payload: { signal: 'SHORT', entry: 6000, stop: 6001.75, targets: [5996.5, 5994.75] } });
     assert.match((await signalCaught).error?.message ?? '', /Trading is disabled/);
     assert.equal(l.sim.orders().length, 0, 'nothing reached the simulator');
@@ -331,10 +318,10 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('kill halts, cancels working orders and flattens within 1 s; resume trades again', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
-    const filled = next(l.updates, (m) => update(m).status === 'filled');
+    const filled = nextMessage(l.updates, (m) => update(m).status === 'filled');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'market' } });
     await filled;
-    const resting = next(l.updates, (m) => update(m).status === 'working');
+    const resting = nextMessage(l.updates, (m) => update(m).status === 'working');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 3 } });
     await resting;
     assert.equal(position(l.sim), 2);
@@ -346,7 +333,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     await denial(l, { action: 'buy', quantity: 1, type: 'market' }, 'kill-switch');
 
     l.order.receive({ payload: { action: 'resume' } });
-    const again = next(l.updates, (m) => update(m).status === 'filled');
+    const again = nextMessage(l.updates, (m) => update(m).status === 'filled');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
     await again;
     assert.equal(position(l.sim), 1);
@@ -366,13 +353,13 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('after a dropped connection reconciles, then a new order goes out once', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
-    const first = next(l.updates, (m) => update(m).status === 'working');
+    const first = nextMessage(l.updates, (m) => update(m).status === 'working');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 4 } });
     const firstId = update(await first).clientOrderId;
     l.sim.dropConnections();
     await until(() => l.connection.status().state !== 'ready', 2000);
     await l.connection.whenReady(10_000);
-    const second = next(l.updates, (m) => update(m).status === 'working' && update(m).clientOrderId !== firstId);
+    const second = nextMessage(l.updates, (m) => update(m).status === 'working' && update(m).clientOrderId !== firstId);
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 5 } });
     await second;
     await new Promise((r) => setTimeout(r, 100));
@@ -383,10 +370,10 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
   it('reports malformed input to a Catch node with a clear error and a red ring', async () => {
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
-    const caught = next(l.caught);
+    const caught = nextMessage(l.caught);
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1 } });
     assert.match((await caught).error?.message ?? '', /needs type market, limit, stop or stop-limit/);
-    const caught2 = next(l.caught);
+    const caught2 = nextMessage(l.caught);
     l.order.receive({ topic: 'weather', payload: 'sunny' });
     assert.match((await caught2).error?.message ?? '', /cannot read this message/);
     assert.ok(l.statuses.some((s) => s.fill === 'red' && s.shape === 'ring'));
@@ -404,7 +391,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     const connection = await (helper.getNode('sierra-example-config') as unknown as SierraConfigNode).connection();
     await connection.whenReady(10_000);
     const updates = helper.getNode('sierra-example-updates') as TestNode;
-    const filled = next(updates, (m) => update(m).status === 'filled');
+    const filled = nextMessage(updates, (m) => update(m).status === 'filled');
     (helper.getNode('sierra-example-order') as TestNode).receive({ topic: buy.topic, payload: JSON.parse(String(buy.payload)) });
     await filled;
     assert.equal(position(connection.simulator as DtcSimulator), 1);
