@@ -144,7 +144,10 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
-    /** Counts a bar input; `onOlderBar` gets the bars a recount put before the live data. Returns the bars skipped. */
+    /**
+     * Counts a bar input; `onOlderBar` gets the bars a recount put before the live data. Returns the bars skipped
+     * without a recount (nothing retained to replay); a recount reports its own skipped bars in its warning.
+     */
     const countBars = (input: { bars: readonly Bar[] }, batch: boolean, onBar: (bar: Bar) => void, onOlderBar: (bar: Bar) => void): number => {
       const current = engine as VwapDeltaEngine;
       const mine = input.bars.filter((bar) => symbolFilter === '' || bar?.symbol === undefined || bar.symbol === symbolFilter);
