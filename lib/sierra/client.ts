@@ -185,6 +185,7 @@ export class DtcClient extends EventEmitter {
   private watchdogTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private lastHeardAt = 0;
+  private failure: DtcError | null = null;
   private nextRequestId = 1;
   private readonly pending = new Map<number, PendingRequest>();
   /** Callers of connect() waiting for the next logon or the next failed attempt. */
@@ -237,6 +238,11 @@ export class DtcClient extends EventEmitter {
 
   get tradingEnabled(): boolean {
     return this.tradingOn;
+  }
+
+  /** Why the connection is down: the last failed attempt or lost session; null while logged on. */
+  get lastFailure(): DtcError | null {
+    return this.failure;
   }
 
   setTradingEnabled(enabled: boolean): void {
@@ -432,6 +438,7 @@ export class DtcClient extends EventEmitter {
 
   private onLoggedOn(link: Link, response: LogonResponse): void {
     this.failures = 0;
+    this.failure = null;
     this.info = {
       serverName: response.ServerName ?? '',
       resultText: response.ResultText ?? '',
@@ -454,6 +461,7 @@ export class DtcClient extends EventEmitter {
 
   private onAttemptFailed(error: DtcError): void {
     if (this.currentState === 'stopped') return;
+    this.failure = error;
     for (const w of this.takeConnectWaiters()) w.reject(error);
     const fatal = error instanceof DtcLogonError && !error.reconnectAllowed;
     this.scheduleReconnect(error, fatal);
@@ -462,6 +470,7 @@ export class DtcClient extends EventEmitter {
   /** The link of a logged-on session closed or was declared dead. */
   private onSessionLost(link: Link, error: DtcError, doNotReconnect = false): void {
     if (link !== this.link || this.currentState !== 'logged-on') return;
+    this.failure = error;
     this.stopHeartbeats();
     this.failPending(error);
     link.destroy();

@@ -15,7 +15,7 @@ import { createMarket } from '../sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
-import { RiskDeniedError } from './errors';
+import { DtcLogonError, RiskDeniedError } from './errors';
 import { OrderManager, type ManagerState, type ModifyIntent, type OrderIntent, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
 
 /** The rules the gate adds to RiskGuard's. */
@@ -165,6 +165,8 @@ export interface ConnectionStatus {
   position: number;
   /** Today's P&L, realized + open ($), from the account. */
   dailyPnl: number;
+  /** Sierra Chart refused the logon (wrong username or password, IP not allowed): retrying will not help. */
+  logonRefused: boolean;
 }
 
 export interface KillResult {
@@ -201,6 +203,7 @@ export class SierraConnection extends EventEmitter {
   private manager: OrderManager | undefined;
   private state: ConnectionState = 'starting';
   private reason = '';
+  private logonRefused = false;
   private readonly positions = new Map<string, number>();
   private dailyPnl = 0;
   private lastTradePrice: number | null = null;
@@ -251,6 +254,7 @@ export class SierraConnection extends EventEmitter {
       killSwitch: this.gate.killSwitch,
       position: this.positions.get(this.symbol) ?? 0,
       dailyPnl: this.dailyPnl,
+      logonRefused: this.logonRefused,
     };
   }
 
@@ -309,9 +313,14 @@ export class SierraConnection extends EventEmitter {
     client.on('error', () => undefined); // reported through 'disconnected'
     client.on('state', (s: DtcClientState) => this.onClientState(s));
     client.on('disconnected', (info: { error: Error; willReconnect: boolean }) => {
+      const refused = info.error instanceof DtcLogonError;
+      // A refused logon is the trader's to fix (credentials, allowed IPs): an error in the log, once per cause.
+      if (refused && info.error.message !== this.reason) this.log('error', info.error.message);
+      this.logonRefused = refused;
       this.setState(info.willReconnect ? 'disconnected' : 'error', info.error.message);
     });
     manager.on('state', (s: ManagerState) => {
+      if (s === 'reconciling') this.logonRefused = false;
       if (s === 'ready') this.setState('ready', '');
       else if (s === 'reconciling') this.setState('reconciling', '');
     });

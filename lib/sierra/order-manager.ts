@@ -380,9 +380,10 @@ export class OrderManager extends EventEmitter {
       throw new TradingDisabledError(`Trading is disabled in the Sierra Chart connection settings: cannot ${what}, nothing was sent. Turn "Trading" on in sierra-config to trade.`);
     }
     if (this.currentState !== 'ready') {
+      const lost = this.client.lastFailure;
       const why = this.currentState === 'reconciling'
         ? 'orders, fills and positions are being reconciled after a (re)connect'
-        : 'Sierra Chart is not connected';
+        : `Sierra Chart is not connected${lost ? ` (${lost.message})` : ''}`;
       throw new OrderManagerNotReadyError(`Cannot ${what} now: ${why}. Nothing was sent (instructions are refused, not queued); send it again once the status shows ready.`);
     }
     if (this.client.logonInfo && !this.client.logonInfo.tradingSupported) {

@@ -30,6 +30,7 @@ export = function register(RED: NodeAPI): void {
     const log = (level: DtcLogLevel, text: string): void => {
       if (level === 'debug') node.debug(text);
       else if (level === 'info') node.log(text);
+      else if (level === 'error') node.error(text);
       else node.warn(text);
     };
     let connection: SierraConnection | undefined;

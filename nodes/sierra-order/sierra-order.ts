@@ -63,10 +63,10 @@ function showStatus(node: Node, s: ConnectionStatus): void {
       setStatus(node, 'yellow', 'ring', 'reconciling orders');
       return;
     case 'disconnected':
-      setStatus(node, 'red', 'ring', 'disconnected: retrying');
+      setStatus(node, 'red', 'ring', s.logonRefused ? 'logon refused: check login' : 'disconnected: retrying');
       return;
     case 'error':
-      setStatus(node, 'red', 'ring', s.reason || 'connection failed');
+      setStatus(node, 'red', 'ring', s.logonRefused ? 'logon refused: check login' : s.reason || 'connection failed');
       return;
     case 'closed':
       setStatus(node, 'grey', 'ring', 'closed');

@@ -54,6 +54,8 @@ export interface DtcSimulatorOptions {
   encoding?: 'automatic' | 'json';
   /** Sierra's "Require Authentication": the Sierra Chart account username and password. */
   requireAuthentication?: { username: string; password: string };
+  /** The LOGON_RESPONSE Result for bad credentials: the protocol allows ERROR (2) or ERROR_NO_RECONNECT (3) (§2). Default 3. */
+  credentialRefusal?: 'error' | 'error-no-reconnect';
   /** Sierra's "Allow Trading". Default true. */
   allowTrading?: boolean;
   /** What happens to orders when trading is not allowed (undocumented in Sierra: §4.2). Default 'reject'. */
@@ -486,7 +488,7 @@ class DtcSimulatorServer implements DtcSimulator {
     };
     const auth = this.options.requireAuthentication;
     if (auth && (request.Username !== auth.username || request.Password !== auth.password)) {
-      refuse('Logon failed: invalid username or password', LogonStatus.ERROR_NO_RECONNECT);
+      refuse('Logon failed: invalid username or password', this.options.credentialRefusal === 'error' ? LogonStatus.ERROR : LogonStatus.ERROR_NO_RECONNECT);
       return;
     }
     const heartbeatSec = Number(request.HeartbeatIntervalInSeconds);
