@@ -195,6 +195,7 @@ export class IbkrClient {
   private readonly options: ClientOptions;
   private readonly scheduler: Scheduler;
   private selectedAccount: string | undefined;
+  private tradingBlock: string | null = null;
   /** The priming count for which IBKR's live-orders feed was opened by its pre-flight call. */
   private ordersFeedPriming: number | undefined;
   private ordersFeedOpening: Promise<number> | undefined;
@@ -210,8 +211,19 @@ export class IbkrClient {
     this.selectedAccount = options.accountId;
   }
 
+  /** Orders may leave: trading is switched on in the settings and no check has turned it off (blockTrading). */
   get tradingEnabled(): boolean {
-    return this.options.tradingEnabled === true;
+    return this.options.tradingEnabled === true && this.tradingBlock === null;
+  }
+
+  /** Why trading is off although the settings switch it on (paper/live mismatch, unknown account), or null. */
+  get tradingBlockedReason(): string | null {
+    return this.tradingBlock;
+  }
+
+  /** Turns trading off with the reason (null turns it back to the settings' switch). */
+  blockTrading(reason: string | null): void {
+    this.tradingBlock = reason;
   }
 
   // ---- session ----
@@ -503,7 +515,7 @@ export class IbkrClient {
   }
 
   private requireTrading(action: string): void {
-    if (!this.tradingEnabled) throw new TradingDisabledError(action);
+    if (!this.tradingEnabled) throw new TradingDisabledError(action, this.tradingBlock ?? undefined);
   }
 
   /** Places one order, answering IBKR's questions by `answer`; see placeOrders. */

@@ -105,10 +105,13 @@ export class TimeoutError extends IbkrError {
 
 /** Orders were asked for while the connection's "Trading enabled" switch is off; nothing was sent. */
 export class TradingDisabledError extends IbkrError {
-  constructor(action: string) {
+  /** `blockedBecause`: trading is switched on but was turned off by a check (paper/live mismatch, unknown account). */
+  constructor(action: string, blockedBecause?: string) {
     super(
       'IBKR_TRADING_DISABLED',
-      `IBKR ${action} not sent: trading is disabled on this IBKR connection. Tick "Trading enabled" in the ibkr-config node to allow orders.`,
+      blockedBecause
+        ? `IBKR ${action} not sent: trading is off on this IBKR connection until this is fixed: ${blockedBecause}`
+        : `IBKR ${action} not sent: trading is disabled on this IBKR connection. Tick "Trading enabled" in the ibkr-config node to allow orders.`,
     );
   }
 }

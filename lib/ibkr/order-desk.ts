@@ -52,7 +52,7 @@ export interface DeskOutcome {
 /** The client calls the desk makes (IbkrClient has them all; tests may pass a fake). */
 export type DeskClient = Pick<
   IbkrClient,
-  'tradingEnabled' | 'placeOrders' | 'modifyOrder' | 'cancelOrder' | 'whatIf' | 'positions' | 'liveOrders' | 'futures' | 'secdefSearch' | 'contractInfo'
+  'tradingEnabled' | 'tradingBlockedReason' | 'placeOrders' | 'modifyOrder' | 'cancelOrder' | 'whatIf' | 'positions' | 'liveOrders' | 'futures' | 'secdefSearch' | 'contractInfo'
 >;
 
 export interface OrderDeskOptions {
@@ -256,7 +256,7 @@ export class IbkrOrderDesk {
 
   private async entry(intent: EntryIntent, overrides: { conid?: number; symbol?: string }, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
     const what = `${intent.side} ${intent.quantity}${intent.bracket ? ' + bracket' : ''}`;
-    if (!intent.whatIf && !this.client.tradingEnabled) throw new TradingDisabledError(`order (${what}, from ${intent.origin})`);
+    if (!intent.whatIf && !this.client.tradingEnabled) throw new TradingDisabledError(`order (${what}, from ${intent.origin})`, this.client.tradingBlockedReason ?? undefined);
     const contract = await this.contract(overrides);
     const clientOrderId = intent.clientOrderId ? this.ids.claim(intent.clientOrderId) : this.ids.next(this.now());
     const legs = planEntry(intent, { conid: contract.conid, secType: contract.secType || undefined }, clientOrderId, tickFor(contract.symbol));
@@ -315,7 +315,7 @@ export class IbkrOrderDesk {
   }
 
   private async modify(intent: ModifyIntent, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
-    if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification');
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification', this.client.tradingBlockedReason ?? undefined);
     const leg = this.findLeg(intent);
     if (intent.quantity !== undefined && intent.quantity > this.risk.limits.maxOrderSize) {
       const reason = `order of ${intent.quantity} contracts exceeds the maximum order size of ${this.risk.limits.maxOrderSize}`;
@@ -336,14 +336,14 @@ export class IbkrOrderDesk {
   }
 
   private async cancel(intent: CancelIntent): Promise<DeskOutcome> {
-    if (!this.client.tradingEnabled) throw new TradingDisabledError('order cancel');
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('order cancel', this.client.tradingBlockedReason ?? undefined);
     const orderId = intent.clientOrderId ? this.findLeg(intent).orderId : (intent.orderId as number);
     await this.client.cancelOrder(orderId, { futures: this.tradesFutures() });
     return { messages: [], status: `cancel sent ${intent.clientOrderId ?? orderId}`, questions: [] };
   }
 
   private async cancelAll(): Promise<DeskOutcome> {
-    if (!this.client.tradingEnabled) throw new TradingDisabledError('cancel-all');
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('cancel-all', this.client.tradingBlockedReason ?? undefined);
     await this.client.cancelOrder(-1, { futures: true });
     return { messages: [], status: 'cancel-all sent', questions: [] };
   }

@@ -19,6 +19,8 @@ export interface IbkrStateEvent {
   /** What happened and what to do, in a trader's words. */
   reason: string;
   accountId: string | undefined;
+  /** Set while trading is turned off by the account check (paper/live mismatch, account not in the login, unreadable). */
+  tradingBlocked?: string;
   t: number;
 }
 
@@ -55,7 +57,8 @@ export class IbkrLink extends EventEmitter {
   private streamInstance: IbkrStream | undefined;
   private last: IbkrStateEvent;
   private knownAccountId: string | undefined;
-  private checkedAccount = false;
+  /** Why the account check turned trading off, or undefined. */
+  private tradingBlocked: string | undefined;
   /** State events leave in the order the session produced them, even when one waits for the account id. */
   private relay: Promise<void> = Promise.resolve();
   private opening: Promise<void> | undefined;
@@ -90,7 +93,12 @@ export class IbkrLink extends EventEmitter {
 
   /** The latest state, as ibkr-auth reports it on 'status'. */
   snapshot(): IbkrStateEvent {
-    return { ...this.last, accountId: this.knownAccountId };
+    return this.withAccount(this.last);
+  }
+
+  private withAccount(event: IbkrStateEvent): IbkrStateEvent {
+    const { tradingBlocked: _, ...rest } = event;
+    return { ...rest, accountId: this.knownAccountId, ...(this.tradingBlocked ? { tradingBlocked: this.tradingBlocked } : {}) };
   }
 
   /** The latest state once every pending state event has been published. */
@@ -171,33 +179,45 @@ export class IbkrLink extends EventEmitter {
   }
 
   private publish(event: IbkrStateEvent): void {
-    this.last = event;
-    this.emit('state', event);
+    this.last = this.withAccount(event);
+    this.emit('state', this.last);
   }
 
-  /** The account the session trades, and a check that it is the paper or live account the trader chose. */
+  /**
+   * The account the session trades, checked at every authentication against what the trader chose: a live account
+   * on a paper connection (or the reverse), an account id this login does not have, or an account list that cannot
+   * be read turns trading off (orders refused with the reason, red status on ibkr-order) until a later check passes.
+   */
   private async learnAccount(): Promise<void> {
     const connection = this.connectionInstance;
-    if (!connection || this.checkedAccount) return;
+    if (!connection) return;
+    const block = (reason: string): void => {
+      if (reason !== this.tradingBlocked) this.options.logger.error(reason);
+      this.tradingBlocked = reason;
+      connection.client.blockTrading(reason);
+    };
+    let accounts;
     try {
-      const accounts = await connection.client.accounts();
-      this.checkedAccount = true;
+      accounts = await connection.client.accounts();
       this.knownAccountId = await connection.client.accountId();
-      const kind = accounts.isPaper ? 'paper' : 'live';
-      this.options.logger.info(`IBKR connected (${this.plan.mode}, account ${this.knownAccountId}, ${kind})`);
-      if (this.plan.connection.accountId && !accounts.accounts.includes(this.plan.connection.accountId)) {
-        this.options.logger.warn(
-          `IBKR account ${this.plan.connection.accountId} is not among this login's accounts (${accounts.accounts.join(', ')}): check the account id in the IBKR connection.`,
-        );
-      }
-      if (accounts.isPaper !== this.plan.paper) {
-        this.options.logger.warn(
-          `IBKR connection is set to ${this.plan.paper ? 'paper' : 'live'} but IBKR reports a ${kind} account: check the login and the paper/live setting before trading.`,
-        );
-      }
     } catch (err) {
-      this.options.logger.warn(`IBKR connected, but the account list could not be read: ${errorMessage(err)}`);
+      block(`IBKR connected, but the account list could not be read (${errorMessage(err)}): trading stays off until it can be checked.`);
+      return;
     }
+    const kind = accounts.isPaper ? 'paper' : 'live';
+    const wanted = this.plan.connection.accountId;
+    if (wanted && !accounts.accounts.includes(wanted)) {
+      block(`IBKR account ${wanted} is not among this login's accounts (${accounts.accounts.join(', ') || 'none'}): check the account id in the IBKR connection.`);
+      return;
+    }
+    if (accounts.isPaper !== this.plan.paper) {
+      block(`IBKR connection is set to ${this.plan.paper ? 'paper' : 'live'} but IBKR reports a ${kind} account: check the login and the paper/live setting.`);
+      return;
+    }
+    if (this.tradingBlocked) this.options.logger.info(`IBKR account check passed: trading follows the connection's switch again.`);
+    this.tradingBlocked = undefined;
+    connection.client.blockTrading(null);
+    this.options.logger.info(`IBKR connected (${this.plan.mode}, account ${this.knownAccountId}, ${kind})`);
   }
 
   /** Runs one ibkr-auth command; resolves with the state after it (state changes are also emitted as events). */

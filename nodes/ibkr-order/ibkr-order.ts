@@ -13,7 +13,7 @@ import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
 import { RiskGuard, type RiskLimits } from '../../lib/strategy/risk';
 import { checkBarPayload, checkStaleAfterSec, isMarketDataTopic } from '../../lib/strategy/stale-data';
-import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
+import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode, type IbkrStateEvent } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 
 interface IbkrOrderDef extends NodeDef {
@@ -138,8 +138,13 @@ export = function register(RED: NodeAPI): void {
       const stale = staleAfterSec(config);
       const configNode = ibkrConfigNode(RED, config.connection, 'ibkr-order');
       ibkr = configNode;
-      showSessionStatus(node, configNode.sessionState());
-      unsubscribeState = configNode.onState((event) => showSessionStatus(node, event));
+      // An order node shows trading turned off by the account check (paper/live, unknown account) above the session.
+      const showState = (event: IbkrStateEvent): void => {
+        if (event.tradingBlocked) setStatus(node, 'red', 'ring', 'trading off: account check');
+        else showSessionStatus(node, event);
+      };
+      showState(configNode.sessionState());
+      unsubscribeState = configNode.onState(showState);
       desk = (async () => {
         const connection = await configNode.connection();
         // Simulator mode trades the simulated market, so its clock drives the risk rules (trading hours, cooldown,

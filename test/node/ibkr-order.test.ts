@@ -73,6 +73,19 @@ describe('ibkr-order node (simulator mode)', function () {
     await helper.stopServer();
   });
 
+  it('turns trading off with a red status when the connection is set to live but IBKR reports a paper account, and refuses orders with the reason', async () => {
+    const { node, seen, caught, postsToOrders, cfg } = await load({}, { accountType: 'live' });
+    await cfg.command('status');
+    assert.match(String(cfg.sessionState().tradingBlocked), /set to live but IBKR reports a paper account/);
+    assert.ok(seen.some((s) => s.fill === 'red' && /trading off/.test(String(s.text))), `statuses: ${JSON.stringify(seen)}`);
+    const errors = helper.log().args.map((a: unknown[]) => a[0] as { level: number; msg: unknown }).filter((e) => e.level === 20);
+    assert.ok(errors.some((e) => /paper account/.test(String(e.msg))), 'the mismatch is an error line in the log');
+    node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
+    const refused = await caught.first(() => true);
+    assert.match(String(refused.error?.message), /trading is off .* until this is fixed: IBKR connection is set to live/);
+    assert.equal(postsToOrders(), 0, 'nothing reached IBKR');
+  });
+
   it('places a market buy from an order message and reports it filled, with the fill from the sor stream', async () => {
     const { node, out } = await load();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
