@@ -22,6 +22,8 @@ for (const file of files) {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    // Simulated markets open on one known day, so a figure can be compared from one day to the next.
+    env: { ...process.env, MIA_SIM_DATE: process.env.MIA_SIM_DATE || '2026-03-03' },
   });
   for (const line of (run.stdout || '').split('\n')) {
     if (line.startsWith('BENCH_RESULT ')) results.push({ file, ...JSON.parse(line.slice('BENCH_RESULT '.length)) });

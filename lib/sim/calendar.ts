@@ -131,3 +131,15 @@ export function monthToken(day: number): string {
   const d = dateOfDay(day);
   return `${MONTH_NAMES[d.month - 1]}${String(d.year % 100).padStart(2, '0')}`;
 }
+
+/**
+ * Where a simulated market starts when nobody says: 10:00 New York of the last weekday before now, or, when the
+ * environment sets MIA_SIM_DATE=YYYY-MM-DD, of that day (the weekday before it if it falls on a weekend). Tests and
+ * benchmarks set it so that the market, its front month and its option chain are the same whatever today's date.
+ */
+export function defaultMarketStart(wallNow: number, fixedDate = process.env.MIA_SIM_DATE): number {
+  if (!fixedDate) return lastWeekday10Et(wallNow);
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(fixedDate);
+  if (!m) throw new Error(`MIA_SIM_DATE "${fixedDate}" is not a date: use YYYY-MM-DD, e.g. 2026-03-03.`);
+  return lastWeekday10Et(zonedTime(NEW_YORK, Number(m[1]), Number(m[2]), Number(m[3]), 23, 59));
+}

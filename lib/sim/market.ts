@@ -17,8 +17,8 @@ import {
   dayNumber,
   esSession,
   FUTURES_MONTH_CODES,
+  defaultMarketStart,
   isWeekday,
-  lastWeekday10Et,
   newYorkDay,
   nextTradeDate,
   pmExpiryTime,
@@ -48,7 +48,7 @@ const STREAM_BOOK = 3;
 
 export interface MarketOptions {
   seed?: number;
-  /** Simulated epoch ms at creation; default: the latest weekday 10:00 America/New_York before now. */
+  /** Simulated epoch ms at creation; default: the latest weekday 10:00 America/New_York before now (calendar.ts defaultMarketStart). */
   startTime?: number;
   /** Simulated ms per real ms. */
   speed?: number;
@@ -206,7 +206,7 @@ class SeededMarket extends EventEmitter implements Market {
   constructor(options: MarketOptions) {
     super();
     this.seed = (options.seed ?? 1) >>> 0;
-    this.startTime = options.startTime ?? lastWeekday10Et(Date.now());
+    this.startTime = options.startTime ?? defaultMarketStart(Date.now());
     this.speed = options.speed ?? 1;
     this.basis = options.basis ?? 25;
     const startPrice = options.startPrice ?? 5900;

@@ -2,3 +2,7 @@
 process.on('unhandledRejection', (reason) => {
   throw reason instanceof Error ? reason : new Error(`unhandled rejection: ${String(reason)}`);
 });
+
+// Every simulated market in the tests (and in the Node-RED processes they start) opens on this known day, so no test
+// depends on today's date; a test about another day passes its own startTime.
+process.env.MIA_SIM_DATE ??= '2026-03-03';
