@@ -16,6 +16,8 @@ import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
 import { RiskDeniedError } from './errors';
+import { contractCode, findInstrument, frontMonth, instrument } from '../trading/instruments';
+import { frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from './symbols';
 import { OrderManager, type ManagerState, type ModifyIntent, type OrderIntent, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
 
 /** The rules the gate adds to RiskGuard's. */
@@ -143,14 +145,26 @@ export interface SimulatorSettings {
 export interface SierraConnectionOptions {
   /** The DTC client's settings; `port` is ignored in simulator mode (the simulator's ephemeral port is used). */
   client: Omit<DtcClientOptions, 'port' | 'log'> & { port?: number };
-  /** The Sierra Chart symbol signals trade and the kill switch flattens. */
-  symbol: string;
+  /**
+   * The Sierra Chart symbol signals trade and the kill switch flattens: one the trader fixed (kept as typed), or the
+   * instrument registry's front month of a root spelled in a Sierra format, which rolls while the connection runs.
+   */
+  symbol: string | FrontMonthSymbol;
   risk: RiskGateOptions;
   /** Present: start the DTC simulator in-process on 127.0.0.1 with a seeded market. */
   simulator?: SimulatorSettings;
   idPrefix?: string;
   answerTimeoutMs?: number;
   log?: (level: DtcLogLevel, text: string) => void;
+  /** Live mode's clock (default: the wall clock); simulator mode uses the simulated market's. Tests inject one. */
+  clock?: () => number;
+}
+
+/** "Trade the front month of `root`", spelled as Sierra's service wants it (lib/sierra/symbols.ts). */
+export interface FrontMonthSymbol {
+  root: string;
+  format: SymbolFormat;
+  exchange?: string;
 }
 
 export type ConnectionState = 'starting' | 'connecting' | 'reconciling' | 'ready' | 'disconnected' | 'closed' | 'error';
@@ -191,7 +205,10 @@ export interface EntryRules {
 }
 
 export class SierraConnection extends EventEmitter {
-  readonly symbol: string;
+  /** The symbol traded at an instant: fixed, or the front month then (lib/trading/instruments.ts). */
+  readonly symbolAt: (now: number) => string;
+  /** True when the symbol follows the front month and so changes on the roll date. */
+  readonly rolls: boolean;
   private readonly options: SierraConnectionOptions;
   private readonly gate: RiskGate;
   private readonly log: (level: DtcLogLevel, text: string) => void;
@@ -203,7 +220,8 @@ export class SierraConnection extends EventEmitter {
   private reason = '';
   private readonly positions = new Map<string, number>();
   private dailyPnl = 0;
-  private lastTradePrice: number | null = null;
+  /** The last trade seen of each contract (key: contractKey), so the collar never prices one contract by another. */
+  private readonly lastTrades = new Map<string, number>();
   /** When market data last arrived (simulator trades, or ticks / quotes / bars an order node passes on). */
   private readonly marketData = new MarketDataClock();
   private readonly onMarketTrade = (): void => this.noteMarketData();
@@ -216,13 +234,24 @@ export class SierraConnection extends EventEmitter {
 
   constructor(options: SierraConnectionOptions) {
     super();
-    if (typeof options.symbol !== 'string' || options.symbol.trim() === '') {
+    const choice = options.symbol;
+    if (typeof choice === 'string' && choice.trim() === '') {
       throw new InvalidInputError('Sierra Chart symbol is missing: set it in sierra-config exactly as File › Find Symbol shows it (e.g. ESZ25_FUT_CME).');
     }
-    this.symbol = options.symbol;
+    if (typeof choice !== 'string') {
+      instrument(choice.root); // an unknown root is refused here, not at the first order
+      if (!SYMBOL_FORMATS.includes(choice.format)) throw new InvalidInputError(`Symbol format "${choice.format}" is not valid: use ${SYMBOL_FORMATS.join(', ')}.`);
+    }
+    this.symbolAt = symbolAtOf(choice);
+    this.rolls = typeof choice !== 'string';
     this.options = options;
     this.gate = new RiskGate(options.risk);
     this.log = options.log ?? (() => undefined);
+  }
+
+  /** The symbol orders go out with now (asked at each order, so a front-month connection rolls on the roll date). */
+  get symbol(): string {
+    return this.symbolAt(this.now());
   }
 
   /** The in-process simulator (simulator mode, once open). */
@@ -240,7 +269,7 @@ export class SierraConnection extends EventEmitter {
    * stamps are not used (order-manager.ts, "Time"). Only metrics() measures durations on the wall clock.
    */
   now(): number {
-    return this.market ? this.market.now() : Date.now();
+    return this.market ? this.market.now() : (this.options.clock ?? Date.now)();
   }
 
   status(): ConnectionStatus {
@@ -282,7 +311,7 @@ export class SierraConnection extends EventEmitter {
         port: 0,
         encoding: this.options.client.encoding ?? 'automatic',
         account: this.options.client.tradeAccount || 'Sim1',
-        symbol: this.symbol,
+        symbol: this.symbolAt,
       }).catch((err: unknown) => {
         market.stop();
         this.setState('error', `The Sierra Chart simulator could not start: ${errorMessage(err)}`);
@@ -390,9 +419,14 @@ export class SierraConnection extends EventEmitter {
     return this.marketData.ageMs(this.now());
   }
 
-  /** The last trade seen upstream (quotes, ticks): the price collar's reference in live mode. */
-  setLastTrade(price: number): void {
-    if (Number.isFinite(price) && price > 0) this.lastTradePrice = price;
+  /**
+   * The last trade seen upstream (quotes, ticks): the price collar's reference in live mode, kept per contract.
+   * `symbol` names the contract (any Sierra spelling, or a bare root such as IBKR's "ES", which is the registry's
+   * front month at `t`); without one the price is taken as the connection's own contract at `t`.
+   */
+  setLastTrade(price: number, symbol?: string, t = this.now()): void {
+    if (!(Number.isFinite(price) && price > 0)) return;
+    this.lastTrades.set(contractKey(symbol ?? this.symbolAt(t), t), price);
   }
 
   /**
@@ -451,15 +485,19 @@ export class SierraConnection extends EventEmitter {
       now: this.now(),
       position: this.positions.get(intent.symbol) ?? 0,
       workingQuantity: this.workingEntryQuantity(intent.symbol),
-      lastTrade: this.lastTrade(),
+      lastTrade: this.lastTrade(intent.symbol),
     };
     if (intent.action === 'modify') ctx.orderQuantity = this.requireManager().order(intent.clientOrderId)?.quantity;
     return this.gate.check(intent, ctx);
   }
 
-  /** The price collar's reference: the simulated market's last trade, else the last quote, tick or fill seen. */
-  lastTrade(): number | null {
-    return this.market ? this.market.esQuote().last : this.lastTradePrice;
+  /**
+   * The price collar's reference for `symbol`'s contract: the simulated market's last trade (its one price series
+   * stands for every contract), else the last quote, tick or fill seen of that very contract.
+   */
+  lastTrade(symbol = this.symbol): number | null {
+    if (this.market) return this.market.esQuote().last;
+    return this.lastTrades.get(contractKey(symbol, this.now())) ?? null;
   }
 
   private workingEntryQuantity(symbol: string): number {
@@ -476,7 +514,8 @@ export class SierraConnection extends EventEmitter {
   }
 
   private onFill(fill: Fill): void {
-    this.lastTradePrice = fill.price;
+    const symbol = this.manager?.symbolOf(fill.clientOrderId);
+    if (symbol !== undefined) this.setLastTrade(fill.price, symbol);
     try {
       this.gate.guard.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: this.now() });
     } catch (err) {
@@ -542,6 +581,24 @@ export class SierraConnection extends EventEmitter {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * The contract a symbol names, as one key for every spelling: 'ESZ26' for ESZ26_FUT_CME, ESZ26-CME, F.US.EPZ26 or
+ * ESZ26; the registry's front month at `t` for a bare root ('ES', as IBKR quotes name it); else the symbol itself.
+ */
+export function contractKey(symbol: string, t: number): string {
+  const s = symbol.trim().toUpperCase();
+  if (findInstrument(s)) return frontMonth(s, t).code;
+  try {
+    return contractCode(parseSymbol(s, t));
+  } catch {
+    return s;
+  }
+}
+
+function symbolAtOf(choice: string | FrontMonthSymbol): (now: number) => string {
+  return typeof choice === 'string' ? () => choice : (now) => frontMonthSymbol(choice.root, now, choice.format, choice.exchange);
+}
+
 export interface LogonTestResult {
   ok: boolean;
   /** Trader-readable: the accounts found, or what failed and what to do. */
@@ -563,7 +620,7 @@ export async function testLogon(options: SierraConnectionOptions, timeoutMs = 10
     let port = options.client.port ?? 0;
     if (options.simulator) {
       market = createMarket({ seed: options.simulator.seed, speed: options.simulator.speed });
-      simulator = await startDtcSimulator({ market, port: 0, encoding: options.client.encoding ?? 'automatic', account: options.client.tradeAccount || 'Sim1', symbol: options.symbol });
+      simulator = await startDtcSimulator({ market, port: 0, encoding: options.client.encoding ?? 'automatic', account: options.client.tradeAccount || 'Sim1', symbol: symbolAtOf(options.symbol) });
       port = simulator.port;
     }
     client = new DtcClient({

@@ -60,8 +60,11 @@ export interface DtcSimulatorOptions {
   tradingDisabledBehaviour?: 'reject' | 'ignore';
   /** Default 'Sim1'. */
   account?: string;
-  /** The one tradable symbol, e.g. 'ESZ25_FUT_CME'; every other symbol is unknown. */
-  symbol?: string;
+  /**
+   * The tradable symbol, e.g. 'ESZ25_FUT_CME', or a function of the market's time giving it (the front month, which
+   * rolls); every other symbol is unknown, except one already traded.
+   */
+  symbol?: string | ((now: number) => string);
   /** Wire price = display price ÷ this (0.01: ES 4000.50 travels as 400050). Default 1. */
   displayPriceMultiplier?: number;
   /** Server heartbeat period; default: the interval the client asked for at logon. May be fractional (tests). */
@@ -143,7 +146,7 @@ class DtcSimulatorServer implements DtcSimulator {
   private readonly account: SimAccount;
   private readonly prices: WirePrices;
   private readonly market: SimMarket;
-  private readonly symbol: string;
+  private readonly symbolAt: (now: number) => string;
   private tradingAllowed: boolean;
   private heartbeatsStopped = false;
   private loseAnswerOf: ((message: DtcMessage) => boolean) | null = null;
@@ -156,12 +159,13 @@ class DtcSimulatorServer implements DtcSimulator {
 
   constructor(private readonly options: DtcSimulatorOptions) {
     this.market = options.market;
-    this.symbol = options.symbol ?? 'ESZ25_FUT_CME';
+    const symbol = options.symbol ?? 'ESZ25_FUT_CME';
+    this.symbolAt = typeof symbol === 'function' ? symbol : () => symbol;
     this.tradingAllowed = options.allowTrading ?? true;
     this.prices = new WirePrices(options.displayPriceMultiplier ?? 1);
     this.account = new SimAccount({
       account: options.account ?? 'Sim1',
-      symbol: this.symbol,
+      symbol: () => this.symbolAt(this.market.now()),
       startingBalance: options.startingBalance ?? 50_000,
       pointValue: options.pointValue ?? 50,
       marginPerContract: options.marginPerContract ?? 500,
@@ -621,7 +625,7 @@ class DtcSimulatorServer implements DtcSimulator {
 
   /** §2 (observed): never rejected; an unknown symbol comes back with an empty Description and MinPriceIncrement 0. */
   private securityDefinition(session: Session, symbol: string, exchange: string, requestId: number): void {
-    const known = symbol === this.symbol;
+    const known = this.account.knowsSymbol(symbol);
     const multiplier = this.options.displayPriceMultiplier ?? 1;
     this.send(session, [
       {
