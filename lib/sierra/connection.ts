@@ -278,7 +278,7 @@ export class SierraConnection extends EventEmitter {
       reason: this.reason,
       tradingEnabled: this.tradingEnabled,
       killSwitch: this.gate.killSwitch,
-      position: this.positions.get(this.symbol) ?? 0,
+      position: this.instrumentPosition(this.symbol),
       dailyPnl: this.dailyPnl,
     };
   }
@@ -401,8 +401,29 @@ export class SierraConnection extends EventEmitter {
     return manager.modify(clientOrderId, change);
   }
 
-  flatten(symbol = this.symbol): Promise<{ cancelled: OrderUpdate[]; flatten: OrderUpdate | null }> {
-    return this.requireManager().flatten(symbol);
+  /**
+   * Flattens `symbol`; without one, the current contract and every contract of the connection's instrument that
+   * holds a position or a working order (after a roll, the old contract too), one at a time.
+   */
+  async flatten(symbol?: string): Promise<{ cancelled: OrderUpdate[]; flatten: OrderUpdate | null; flattened: OrderUpdate[] }> {
+    const manager = this.requireManager();
+    const current = this.symbol;
+    const symbols = new Set(symbol !== undefined ? [symbol] : [current]);
+    if (symbol === undefined) {
+      for (const [s, q] of this.positions) if (q !== 0 && sameInstrument(s, current)) symbols.add(s);
+      for (const o of manager.snapshot()) {
+        const s = OPEN_STATUSES.has(o.status) ? manager.symbolOf(o.clientOrderId) : undefined;
+        if (s !== undefined && sameInstrument(s, current)) symbols.add(s);
+      }
+    }
+    const cancelled: OrderUpdate[] = [];
+    const flattened: OrderUpdate[] = [];
+    for (const s of symbols) {
+      const done = await manager.flatten(s);
+      cancelled.push(...done.cancelled);
+      if (done.flatten) flattened.push(done.flatten);
+    }
+    return { cancelled, flatten: flattened[0] ?? null, flattened };
   }
 
   cancelAll(symbol?: string): Promise<OrderUpdate[]> {
@@ -475,7 +496,7 @@ export class SierraConnection extends EventEmitter {
   /** Throws RiskDeniedError('stale-data') for a new entry while market data is stale; reducing orders pass. */
   private checkStaleData(symbol: string, side: OrderIntent['side'], quantity: number, rules: EntryRules): void {
     if (!rules.staleAfterSec) return;
-    const position = this.positions.get(symbol) ?? 0;
+    const position = this.instrumentPosition(symbol);
     const decision = this.marketData.check({ side, quantity, position, workingQuantity: this.workingEntryQuantity(symbol) }, this.now(), rules.staleAfterSec);
     if (!decision.allowed) throw new RiskDeniedError(decision.rule, `Order refused by the risk rule "${decision.rule}": ${decision.reason}. Nothing was sent.`);
   }
@@ -483,7 +504,7 @@ export class SierraConnection extends EventEmitter {
   private checkRisk(intent: RiskIntent): RiskVerdict {
     const ctx: RiskContext = {
       now: this.now(),
-      position: this.positions.get(intent.symbol) ?? 0,
+      position: this.instrumentPosition(intent.symbol),
       workingQuantity: this.workingEntryQuantity(intent.symbol),
       lastTrade: this.lastTrade(intent.symbol),
     };
@@ -498,6 +519,13 @@ export class SierraConnection extends EventEmitter {
   lastTrade(symbol = this.symbol): number | null {
     if (this.market) return this.market.esQuote().last;
     return this.lastTrades.get(contractKey(symbol, this.now())) ?? null;
+  }
+
+  /** Signed position across every contract of `symbol`'s instrument (ESM26 and ESU26 across a roll are one exposure). */
+  private instrumentPosition(symbol: string): number {
+    let sum = 0;
+    for (const [s, q] of this.positions) if (sameInstrument(s, symbol)) sum += q;
+    return sum;
   }
 
   private workingEntryQuantity(symbol: string): number {
@@ -593,6 +621,21 @@ export function contractKey(symbol: string, t: number): string {
   } catch {
     return s;
   }
+}
+
+function rootOf(symbol: string): string | null {
+  try {
+    return parseSymbol(symbol.trim().toUpperCase()).root;
+  } catch {
+    return null;
+  }
+}
+
+/** Two symbols of one instrument: the same root whatever the contract month and spelling. */
+function sameInstrument(a: string, b: string): boolean {
+  if (a === b) return true;
+  const root = rootOf(a);
+  return root !== null && root === rootOf(b);
 }
 
 function symbolAtOf(choice: string | FrontMonthSymbol): (now: number) => string {

@@ -15,7 +15,15 @@ import { thirdFriday, yyyymmdd } from '../../../lib/trading/cme-calendar';
 import { contractCode, contractDates, QUARTERLY_MONTH_CODES, type FuturesContract } from '../../../lib/trading/instruments';
 
 const chicago = (y: number, m: number, d: number, h = 12, min = 0): number => zonedTime(CHICAGO, y, m, d, h, min);
-const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 };
+const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 3, maxTradesPerDay: 100 };
+
+async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 /** IBKR's /trsrv/futures for ES, 2024-2031: conid = yyyymm; expiry as IBKR gives it, or the bare third Friday. */
 function listing(expiry: (c: FuturesContract) => string): FutureContract[] {
@@ -121,6 +129,14 @@ describe('one front month for both brokers', () => {
       assert.deepEqual(sim.orders().map((o) => o.symbol), ['ESM26_FUT_CME', 'ESU26_FUT_CME', 'ESM26_FUT_CME'], 'Sierra: front month rolled, typed symbol kept');
       assert.deepEqual(placed.map((o) => o.conid), [202606, 202609], 'IBKR: the conid of the same contracts');
       assert.equal(contractCode(parseSymbol(front.symbol)), 'ESU26');
+
+      // Both contracts are one ES exposure: 2 ESM26 + 1 ESU26 fill the maximum of 3, whatever the month.
+      await waitFor(() => front.status().position === 3);
+      await assert.rejects(front.submit({ symbol: front.symbol, side: 'buy', quantity: 1, type: 'market' }), /risk rule "max-position"/);
+      // Flatten without a symbol closes the rolled-out contract too.
+      const done = await front.flatten();
+      assert.deepEqual(done.flattened.length, 2);
+      await waitFor(() => sim!.positions().every((p) => p.quantity === 0));
     });
   });
 });
