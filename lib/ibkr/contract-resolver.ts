@@ -1,6 +1,6 @@
-// Which IBKR contract a trader means: "ES" (the front month from /trsrv/futures, rolled 8 calendar days before
-// expiry), any symbol and security type through /iserver/secdef/search, or an explicit conid. The same rules feed
-// the editor's contract search (front month offered first), so what the dialog shows is what the node streams.
+// Which IBKR contract a trader means: "ES" (the instrument registry's front month, its conid from /trsrv/futures),
+// any symbol and security type through /iserver/secdef/search, or an explicit conid. The same rules feed the editor's
+// contract search (front month offered first), so what the dialog shows is what the node streams.
 
 import { InvalidInputError, describeValue } from '../errors';
 import { IbkrError, NotFoundError } from './errors';
@@ -14,7 +14,7 @@ export interface ContractApi {
   contractInfo(conid: number): Promise<ContractInfo>;
 }
 
-/** ES volume moves to the next quarter about 8 days before the third-Friday expiry. */
+/** The roll of futures outside the instrument registry (ES, MES, NQ, MNQ follow lib/trading/instruments.ts). */
 export const DEFAULT_ROLL_DAYS = 8;
 
 export const SEC_TYPES = ['FUT', 'IND', 'STK', 'OPT', 'FOP', 'CASH', 'CFD', 'BOND', 'WAR'] as const;
