@@ -30,6 +30,8 @@ import {
   type SubmitNewOcoOrder,
   type SubmitNewSingleOrder,
 } from '../../sierra/protocol';
+import { findInstrument, instrument, type Instrument } from '../../trading/instruments';
+import { parseSymbol } from '../../sierra/symbols';
 import { DtcFrameDecoder, decodeTextFrame, encodeEncodingResponse, encodeMessages, toJsonText } from '../../sierra/framing';
 import { OrderRefusal, SimAccount, type AccountEvent, type NewOrder, type SimBalance, type SimFill, type SimOrder, type SimPosition } from './account';
 import { UNSOLICITED, WirePrices, balanceUpdate, fillResponse, orderUpdate, positionUpdate, unknownOrderCancelReject } from './wire';
@@ -107,8 +109,14 @@ export interface DtcSimulator {
   logoffAll(reason: string, doNotReconnect: boolean): void;
 }
 
-const ES_TICK = 0.25;
-const ES_TICK_VALUE = 12.5;
+/** The contract a symbol spells, from the instrument registry; the simulated market is ES, so ES when unknown. */
+function instrumentOf(symbol: string): Instrument {
+  try {
+    return findInstrument(parseSymbol(symbol).root) ?? instrument('ES');
+  } catch {
+    return instrument('ES');
+  }
+}
 /** A client silent for this many of its own heartbeat intervals is dropped (§4.3: "~2 intervals"). */
 const SILENT_INTERVALS_BEFORE_DROP = 2;
 const MAX_HTTP_HEADER_BYTES = 16 * 1024;
@@ -167,7 +175,7 @@ class DtcSimulatorServer implements DtcSimulator {
       account: options.account ?? 'Sim1',
       symbol: () => this.symbolAt(this.market.now()),
       startingBalance: options.startingBalance ?? 50_000,
-      pointValue: options.pointValue ?? 50,
+      pointValue: options.pointValue ?? instrumentOf(this.symbolAt(options.market.now())).pointValue,
       marginPerContract: options.marginPerContract ?? 500,
       commissionPerContract: options.commissionPerContract ?? 0,
       currency: 'USD',
@@ -626,6 +634,7 @@ class DtcSimulatorServer implements DtcSimulator {
   /** §2 (observed): never rejected; an unknown symbol comes back with an empty Description and MinPriceIncrement 0. */
   private securityDefinition(session: Session, symbol: string, exchange: string, requestId: number): void {
     const known = this.account.knowsSymbol(symbol);
+    const contract = instrumentOf(symbol);
     const multiplier = this.options.displayPriceMultiplier ?? 1;
     this.send(session, [
       {
@@ -634,14 +643,14 @@ class DtcSimulatorServer implements DtcSimulator {
         Symbol: symbol,
         Exchange: exchange,
         SecurityType: known ? 1 : 0,
-        Description: known ? 'E-mini S&P 500 Futures' : '',
-        MinPriceIncrement: known ? Number((ES_TICK / multiplier).toPrecision(12)) : 0,
+        Description: known ? `${contract.name} Futures` : '',
+        MinPriceIncrement: known ? Number((contract.tickSize / multiplier).toPrecision(12)) : 0,
         PriceDisplayFormat: known ? 2 : -1,
-        CurrencyValuePerIncrement: known ? ES_TICK_VALUE : 0,
+        CurrencyValuePerIncrement: known ? contract.tickValue : 0,
         IsFinalMessage: 1,
         DisplayPriceMultiplier: known ? multiplier : 1,
         Currency: known ? 'USD' : '',
-        ContractSize: known ? 50 : 0,
+        ContractSize: known ? contract.pointValue : 0,
       },
     ]);
   }

@@ -3,6 +3,9 @@ import { strict as assert } from 'assert';
 import { IbkrOrderDesk, type DeskClient } from '../../../lib/ibkr/order-desk';
 import { parseOrderRequest, tickFor } from '../../../lib/ibkr/order-intent';
 import type { OrderRequest as IbkrOrderRequest } from '../../../lib/ibkr/types';
+import { DtcClient } from '../../../lib/sierra/client';
+import { startDtcSimulator } from '../../../lib/sim/dtc';
+import { createMarket } from '../../../lib/sim/market';
 import { RiskGuard } from '../../../lib/strategy/risk';
 
 const NOW = Date.UTC(2026, 2, 10, 15);
@@ -48,5 +51,26 @@ describe('point value and tick size by instrument', () => {
     assert.equal(tickFor('MES'), 0.25);
     assert.equal(tickFor('NQ'), 0.25);
     assert.equal(tickFor('CL'), null, 'outside the registry the grid is left to IBKR');
+  });
+});
+
+describe('the DTC simulator describes the contract it trades from the registry', function () {
+  this.timeout(15_000);
+  it('answers MES with a $1.25 tick and a $5 contract', async () => {
+    const market = createMarket({ seed: 2, speed: 0.001, startTime: Date.UTC(2026, 2, 10, 15) });
+    const sim = await startDtcSimulator({ market, symbol: 'MESH26_FUT_CME' });
+    const c = new DtcClient({ port: sim.port, heartbeatSec: 5, reconnect: { enabled: false } });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const mes = await c.securityDefinition('MESH26_FUT_CME');
+      assert.equal(mes.minPriceIncrement, 0.25);
+      assert.equal(mes.currencyValuePerIncrement, 1.25);
+      assert.equal(mes.raw.ContractSize, 5);
+      assert.match(mes.description, /Micro E-mini S&P 500/);
+    } finally {
+      await c.close('test');
+      await sim.close();
+    }
   });
 });
