@@ -209,6 +209,7 @@ export class SierraConnection extends EventEmitter {
   readonly symbolAt: (now: number) => string;
   /** True when the symbol follows the front month and so changes on the roll date. */
   readonly rolls: boolean;
+  private lastSymbol: string | undefined;
   private readonly options: SierraConnectionOptions;
   private readonly gate: RiskGate;
   private readonly log: (level: DtcLogLevel, text: string) => void;
@@ -251,7 +252,12 @@ export class SierraConnection extends EventEmitter {
 
   /** The symbol orders go out with now (asked at each order, so a front-month connection rolls on the roll date). */
   get symbol(): string {
-    return this.symbolAt(this.now());
+    const symbol = this.symbolAt(this.now());
+    if (this.rolls && this.lastSymbol !== undefined && symbol !== this.lastSymbol) {
+      this.log('info', `Front month rolled: new orders now go to ${symbol} (was ${this.lastSymbol}); positions in ${this.lastSymbol} stay until closed.`);
+    }
+    this.lastSymbol = symbol;
+    return symbol;
   }
 
   /** The in-process simulator (simulator mode, once open). */

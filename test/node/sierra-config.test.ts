@@ -4,6 +4,7 @@ import helper from 'node-red-node-test-helper';
 import { createMarket } from '../../lib/sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../../lib/sim/dtc';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
+import { frontMonthSymbol } from '../../lib/sierra/symbols';
 import { planConnection, previewSymbol, type SymbolPreview } from '../../nodes/sierra-config/settings';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 
@@ -85,6 +86,21 @@ describe('sierra-config node', function () {
     await helper.unload();
     assert.equal(await listening(port), false, 'the simulator stopped listening');
     assert.equal(connection.status().state, 'closed');
+  });
+
+  it('trades the registry front month of the chosen instrument, asked at each order, and keeps a typed symbol', async () => {
+    await helper.load(configModule, configFlow({ mode: 'simulator', simSeed: 9, simSpeed: 0.001, root: 'MES', symbolFormat: 'exchange-suffix' }));
+    const connection = await connectionOf();
+    await connection.whenReady(10_000);
+    assert.equal(connection.rolls, true);
+    assert.equal(connection.symbol, frontMonthSymbol('MES', connection.now(), 'exchange-suffix'));
+    assert.equal(connection.symbolAt(Date.UTC(2026, 5, 10, 17)), 'MESU26-CME', 'on the roll date the next contract');
+    assert.equal(connection.riskState().limits.pointValue, 5);
+    await helper.unload();
+    await helper.load(configModule, configFlow({ mode: 'simulator', simSeed: 9, simSpeed: 0.001, symbol: 'MESM26-CME' }));
+    const fixed = await connectionOf();
+    assert.equal(fixed.rolls, false);
+    assert.equal(fixed.symbolAt(Date.UTC(2026, 5, 10, 17)), 'MESM26-CME');
   });
 
   it('in Sierra Chart mode connects over WebSocket with the username and password from the credential store', async () => {

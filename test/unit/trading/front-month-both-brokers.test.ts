@@ -87,8 +87,10 @@ describe('one front month for both brokers', () => {
       const market = createMarket({ seed: 5, speed: 0.001, startTime: t });
       // The DTC simulator accepts the front month of the same virtual clock (and any contract already traded).
       sim = await startDtcSimulator({ market, symbol: () => frontMonthSymbol('ES', t, 'sierra-cme') });
+      const logged: string[] = [];
       const open = async (symbol: string | { root: string; format: 'sierra-cme' }): Promise<SierraConnection> => {
         const c = new SierraConnection({
+          log: (level, text) => logged.push(`${level} ${text}`),
           client: { port: sim!.port, tradeAccount: 'Sim1', heartbeatSec: 5, tradingEnabled: true },
           symbol,
           risk: { limits: OPEN, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 },
@@ -129,6 +131,7 @@ describe('one front month for both brokers', () => {
       assert.deepEqual(sim.orders().map((o) => o.symbol), ['ESM26_FUT_CME', 'ESU26_FUT_CME', 'ESM26_FUT_CME'], 'Sierra: front month rolled, typed symbol kept');
       assert.deepEqual(placed.map((o) => o.conid), [202606, 202609], 'IBKR: the conid of the same contracts');
       assert.equal(contractCode(parseSymbol(front.symbol)), 'ESU26');
+      assert.deepEqual(logged.filter((l) => /rolled/.test(l)), ['info Front month rolled: new orders now go to ESU26_FUT_CME (was ESM26_FUT_CME); positions in ESM26_FUT_CME stay until closed.']);
 
       // Both contracts are one ES exposure: 2 ESM26 + 1 ESU26 fill the maximum of 3, whatever the month.
       await waitFor(() => front.status().position === 3);
