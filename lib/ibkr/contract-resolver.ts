@@ -4,6 +4,7 @@
 
 import { InvalidInputError, describeValue } from '../errors';
 import { IbkrError, NotFoundError } from './errors';
+import { contractOfExpiry } from '../trading/instruments';
 import { frontMonth } from './futures';
 import type { ContractInfo, FutureContract, SecdefSearchResult } from './types';
 
@@ -31,6 +32,8 @@ export interface ResolvedContract {
   expiry: string | null;
   /** What the editor lists: "ES Mar 2027 (front month)". */
   description: string;
+  /** The registry's name of a futures contract ('ESH27'), so prices can be told apart across a roll; else absent. */
+  contract?: string;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -94,7 +97,9 @@ export async function resolveContract(api: ContractApi, spec: ContractSpec, now:
 }
 
 function futureChoice(contract: FutureContract, front: boolean): ResolvedContract {
+  const code = contractOfExpiry(contract.symbol, contract.expirationDate)?.code;
   return {
+    ...(code === undefined ? {} : { contract: code }),
     conid: contract.conid,
     symbol: contract.symbol,
     secType: 'FUT',

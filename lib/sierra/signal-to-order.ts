@@ -58,7 +58,9 @@ export function classifyInput(msg: { topic?: unknown; payload?: unknown }): Sier
     const price = isRecord(payload) ? (topic === 'quote' ? payload.last : payload.price) : undefined;
     if (!finitePrice(price)) throw new InvalidInputError(`A ${topic} message needs a positive ${topic === 'quote' ? 'last' : 'price'}: got ${JSON.stringify(price)}.`);
     // The contract and time the price belongs to, so the collar keys it by contract (SierraConnection.setLastTrade).
-    const symbol = isRecord(payload) && typeof payload.symbol === 'string' && payload.symbol.trim() !== '' ? payload.symbol : undefined;
+    // `contract` ('ESM26', from ibkr-quote) names the month; a bare `symbol` such as 'ES' is read as the front month.
+    const named = isRecord(payload) ? [payload.contract, payload.symbol].find((v) => typeof v === 'string' && v.trim() !== '') : undefined;
+    const symbol = typeof named === 'string' ? named : undefined;
     const t = isRecord(payload) && typeof payload.t === 'number' && Number.isFinite(payload.t) ? payload.t : undefined;
     return { kind: 'price', price, ...(symbol === undefined ? {} : { symbol }), ...(t === undefined ? {} : { t }) };
   }

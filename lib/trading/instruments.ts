@@ -173,6 +173,19 @@ export function describeFront(front: ContractDates): string {
   return `${front.code} (${instrument(front.root).name}), expires ${isoDate(dayOfYyyymmdd(front.expiry))}, rolls to ${next} on ${isoDate(dayOfYyyymmdd(front.rollDate))}`;
 }
 
+/**
+ * The registry contract whose last trading day is `expiry` (YYYYMMDD, as IBKR lists it): the contract month is the
+ * expiry's month for every registry instrument. Null for a root outside the registry or a month off its cycle.
+ */
+export function contractOfExpiry(root: string, expiry: string): ContractDates | null {
+  const inst = findInstrument(root);
+  const m = /^(\d{4})(\d{2})\d{2}$/.exec(expiry);
+  if (!inst || !m) return null;
+  const monthCode = MONTH_CODES[Number(m[2]) - 1];
+  if (monthCode === undefined || !inst.cycle.includes(monthCode)) return null;
+  return contractDates({ root: inst.root, monthCode, year: Number(m[1]) });
+}
+
 /** A contract IBKR lists: /trsrv/futures gives the last trading day as `expirationDate` (YYYYMMDD). */
 export interface ListedContract {
   conid: number;

@@ -2,7 +2,9 @@
 // the next quarter or of NQ is never the reference for an ES order.
 import { strict as assert } from 'assert';
 import { CHICAGO, zonedTime } from '../../../lib/clock';
+import { resolveContract } from '../../../lib/ibkr/contract-resolver';
 import { contractKey, SierraConnection } from '../../../lib/sierra/connection';
+import { classifyInput } from '../../../lib/sierra/signal-to-order';
 import { startDtcSimulator, type DtcSimulator } from '../../../lib/sim/dtc';
 import { createMarket } from '../../../lib/sim/market';
 
@@ -47,6 +49,29 @@ describe('price collar keyed by contract', function () {
     assert.equal(c.lastTrade('ESZ26_FUT_CME'), 6001);
     t = chicago(2026, 12, 10);
     assert.equal(c.lastTrade(), 6080, 'after the roll the collar prices against ESH27');
+  });
+
+  it("reads the month of ibkr-quote's price from its contract field, so an old-contract quote after the roll is not the new one's", async () => {
+    const t = chicago(2026, 6, 10, 0); // the roll date: ESU26 is the front month
+    const input = classifyInput({ topic: 'quote', payload: { symbol: 'ES', contract: 'ESM26', conid: 1, t, last: 7000, bid: null, ask: null } });
+    assert.deepEqual(input, { kind: 'price', price: 7000, symbol: 'ESM26', t });
+    const c = (connection = new SierraConnection({
+      client: { tradeAccount: 'Sim1' },
+      symbol: { root: 'ES', format: 'sierra-cme' },
+      risk: { limits: OPEN, collarTicks: 8, tickSize: 0.25, maxOrdersPerMinute: 0 },
+      clock: () => t,
+    }));
+    if (input.kind !== 'price') throw new Error('not a price');
+    c.setLastTrade(input.price, input.symbol, input.t);
+    assert.equal(c.lastTrade(), null, 'ESU26 has no price yet');
+    assert.equal(c.lastTrade('ESM26_FUT_CME'), 7000);
+    // What ibkr-quote sends for the front month names it.
+    const resolved = await resolveContract(
+      { futures: async () => ({ ES: [{ symbol: 'ES', conid: 9, underlyingConid: null, expirationDate: '20260918', lastTradingDate: null }] }), secdefSearch: async () => [], contractInfo: async () => { throw new Error('unused'); } },
+      { symbol: 'ES', secType: 'FUT' },
+      t,
+    );
+    assert.equal(resolved.contract, 'ESU26');
   });
 
   it('refuses a limit order priced off another contract, and accepts it once its own contract traded', async () => {

@@ -2,6 +2,7 @@ import { strict as assert } from 'assert';
 import { zonedTime, CHICAGO } from '../../../lib/clock';
 import {
   contractDates,
+  contractOfExpiry,
   describeFront,
   findInstrument,
   frontMonth,
@@ -91,6 +92,13 @@ describe('instrument registry', () => {
     assert.equal(pickListedContract({ root: 'ES', monthCode: 'M', year: 2026 }, listed).conid, 2);
     assert.throws(() => pickListedContract({ root: 'ES', monthCode: 'Z', year: 2026 }, listed), /lists no ESZ26/);
     assert.throws(() => pickListedContract({ root: 'ES', monthCode: 'M', year: 2026 }, [...listed, { conid: 9, expirationDate: '20260601' }]), /2 contracts/);
+  });
+
+  it('names the contract of an IBKR expiry date', () => {
+    assert.equal(contractOfExpiry('ES', '20260618')?.code, 'ESM26');
+    assert.equal(contractOfExpiry('MNQ', '20261218')?.code, 'MNQZ26');
+    assert.equal(contractOfExpiry('ES', '20260417'), null, 'April is not an ES month');
+    assert.equal(contractOfExpiry('CL', '20261120'), null);
   });
 
   it('refuses a month the instrument is not listed in', () => {
