@@ -4,7 +4,7 @@
 import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { FrontMonthSymbol, SierraConnectionOptions } from '../../lib/sierra/connection';
 import { buildSymbol, frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from '../../lib/sierra/symbols';
-import { contractDates, describeFront, findInstrument, frontMonth, INSTRUMENTS, instrument, type Instrument } from '../../lib/trading/instruments';
+import { contractDates, describeFront, findInstrument, frontMonth, INSTRUMENTS, instrument, nextContract, type Instrument } from '../../lib/trading/instruments';
 import type { KillSwitchState } from '../../lib/strategy/risk';
 
 /** The dialog's fields as Node-RED stores them (checkboxes are booleans, numbers may arrive as strings). */
@@ -111,7 +111,7 @@ export function previewSymbol(query: Record<string, unknown>, now: number): Symb
   const choice = resolveSymbol({ symbol: str(query.symbol), root: str(query.root), symbolFormat: str(query.format) });
   if (typeof choice !== 'string') {
     const front = frontMonth(choice.root, now);
-    const next = frontMonth(choice.root, Date.UTC(Number(front.rollDate.slice(0, 4)), Number(front.rollDate.slice(4, 6)) - 1, Number(front.rollDate.slice(6, 8)), 18));
+    const next = nextContract(front);
     return {
       symbol: frontMonthSymbol(choice.root, now, choice.format),
       mode: 'front-month',
@@ -141,7 +141,7 @@ export function previewSymbol(query: Record<string, unknown>, now: number): Symb
     tickSize: dates ? instrument(dates.root).tickSize : null,
     pointValue: dates ? instrument(dates.root).pointValue : null,
     description: dates
-      ? `${choice} (${dates.code}, expires ${iso(dates.expiry)}): fixed, never rolled${dates.rollDate <= frontMonth(dates.root, now).rollDate && dates.code !== frontMonth(dates.root, now).code ? ' (not the front month now)' : ''}`
+      ? `${choice} (${dates.code}, expires ${iso(dates.expiry)}): fixed, never rolled${dates.code === frontMonth(dates.root, now).code ? '' : `; the front month now is ${frontMonth(dates.root, now).code}`}`
       : `${choice}: fixed, sent exactly as typed`,
   };
 }

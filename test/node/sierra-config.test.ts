@@ -218,5 +218,7 @@ describe('sierra-config node', function () {
     assert.equal(before.rollDate, '2026-06-10');
     assert.equal(before.nextSymbol, 'ESU26_FUT_CME');
     assert.equal(previewSymbol({ root: 'ES' }, Date.UTC(2026, 5, 10, 17)).symbol, 'ESU26_FUT_CME');
+    const typed = previewSymbol({ symbol: 'ESM26_FUT_CME' }, Date.UTC(2026, 5, 10, 17));
+    assert.equal(typed.description, 'ESM26_FUT_CME (ESM26, expires 2026-06-18): fixed, never rolled; the front month now is ESU26');
   });
 });
