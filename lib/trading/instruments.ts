@@ -186,6 +186,17 @@ export function contractOfExpiry(root: string, expiry: string): ContractDates | 
   return contractDates({ root: inst.root, monthCode, year: Number(m[1]) });
 }
 
+/**
+ * 'ESM26' (contractCode's form, as ResolvedContract.contract and the Sierra collar's keys spell it) back into the
+ * registry contract; null for anything else. Lets a risk engine group contracts by instrument root.
+ */
+export function parseContractCode(code: string): ContractDates | null {
+  const m = /^([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d{2})$/.exec(code.trim().toUpperCase());
+  const inst = m ? findInstrument(m[1]) : undefined;
+  if (!m || !inst || !inst.cycle.includes(m[2] as MonthCode)) return null;
+  return contractDates({ root: inst.root, monthCode: m[2] as MonthCode, year: 2000 + Number(m[3]) });
+}
+
 /** A contract IBKR lists: /trsrv/futures gives the last trading day as `expirationDate` (YYYYMMDD). */
 export interface ListedContract {
   conid: number;

@@ -4,6 +4,7 @@ import {
   contractDates,
   contractOfExpiry,
   describeFront,
+  parseContractCode,
   findInstrument,
   frontMonth,
   instrument,
@@ -99,6 +100,14 @@ describe('instrument registry', () => {
     assert.equal(contractOfExpiry('MNQ', '20261218')?.code, 'MNQZ26');
     assert.equal(contractOfExpiry('ES', '20260417'), null, 'April is not an ES month');
     assert.equal(contractOfExpiry('CL', '20261120'), null);
+  });
+
+  it('reads a contract code back', () => {
+    assert.deepEqual(parseContractCode('MESU26'), contractDates({ root: 'MES', monthCode: 'U', year: 2026 }));
+    assert.equal(parseContractCode('ESM26')?.expiry, '20260618');
+    assert.equal(parseContractCode('ESF26'), null, 'January is not an ES month');
+    assert.equal(parseContractCode('CLZ26'), null);
+    assert.equal(parseContractCode('ESZ26_FUT_CME'), null, 'a Sierra spelling is lib/sierra/symbols.ts business');
   });
 
   it('refuses a month the instrument is not listed in', () => {
