@@ -20,6 +20,8 @@ export type Topic =
 
 export interface Quote {
   symbol: string;
+  /** The futures contract the price is of ('ESM26'), when the registry knows it: 'ES' alone is ambiguous across a roll. */
+  contract?: string;
   conid: number;
   t: number;
   last: number | null;
@@ -35,6 +37,8 @@ export type Side = 'buy' | 'sell';
 
 export interface Tick {
   symbol: string;
+  /** As Quote.contract. */
+  contract?: string;
   t: number;
   price: number;
   size: number;

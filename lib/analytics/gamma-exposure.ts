@@ -8,7 +8,7 @@
 import type { Chain, GammaByStrike, GammaLevelsEs, GammaPayload, OptionQuote, Settlement } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
 import { NEW_YORK, zonedParts, zonedTime } from '../clock';
-import { frontMonth, quarterlyExpiry } from '../sierra/symbols';
+import { frontMonth } from '../trading/instruments';
 import { MINUTES_PER_YEAR, isExpired, yearsToExpiry } from './expiry';
 import { brentRoot } from './root';
 
@@ -378,7 +378,7 @@ function esLevels(
     map = (x) => x + basis;
     method = 'observed-basis';
   } else {
-    const expiry = quarterlyExpiry(frontMonth(now));
+    const expiry = frontMonth('ES', now).expiry;
     const settle = zonedTime(NEW_YORK, Number(expiry.slice(0, 4)), Number(expiry.slice(4, 6)), Number(expiry.slice(6)), 9, 30);
     const years = Math.max(0, Math.floor((settle - now) / 60_000)) / MINUTES_PER_YEAR;
     const factor = Math.exp((s.rate - s.dividendYield) * years);

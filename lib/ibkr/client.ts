@@ -769,9 +769,9 @@ export class IbkrClient {
     return out;
   }
 
-  /** The ES contract to trade at `now`, rolled `rollDays` before expiry. */
-  async esFrontMonth(now: number, rollDays = 8): Promise<FutureContract> {
-    return frontMonth((await this.futures(['ES'])).ES ?? [], now, rollDays);
+  /** The ES contract to trade at `now`: the instrument registry's front month (lib/trading/instruments.ts). */
+  async esFrontMonth(now: number): Promise<FutureContract> {
+    return frontMonth((await this.futures(['ES'])).ES ?? [], now);
   }
 
   async secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]> {

@@ -1,9 +1,10 @@
-// Which IBKR contract a trader means: "ES" (the front month from /trsrv/futures, rolled 8 calendar days before
-// expiry), any symbol and security type through /iserver/secdef/search, or an explicit conid. The same rules feed
-// the editor's contract search (front month offered first), so what the dialog shows is what the node streams.
+// Which IBKR contract a trader means: "ES" (the instrument registry's front month, its conid from /trsrv/futures),
+// any symbol and security type through /iserver/secdef/search, or an explicit conid. The same rules feed the editor's
+// contract search (front month offered first), so what the dialog shows is what the node streams.
 
 import { InvalidInputError, describeValue } from '../errors';
 import { IbkrError, NotFoundError } from './errors';
+import { contractOfExpiry } from '../trading/instruments';
 import { frontMonth } from './futures';
 import type { ContractInfo, FutureContract, SecdefSearchResult } from './types';
 
@@ -14,7 +15,7 @@ export interface ContractApi {
   contractInfo(conid: number): Promise<ContractInfo>;
 }
 
-/** ES volume moves to the next quarter about 8 days before the third-Friday expiry. */
+/** The roll of futures outside the instrument registry (ES, MES, NQ, MNQ follow lib/trading/instruments.ts). */
 export const DEFAULT_ROLL_DAYS = 8;
 
 export const SEC_TYPES = ['FUT', 'IND', 'STK', 'OPT', 'FOP', 'CASH', 'CFD', 'BOND', 'WAR'] as const;
@@ -31,6 +32,8 @@ export interface ResolvedContract {
   expiry: string | null;
   /** What the editor lists: "ES Mar 2027 (front month)". */
   description: string;
+  /** The registry's name of a futures contract ('ESH27'), so prices can be told apart across a roll; else absent. */
+  contract?: string;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -94,7 +97,9 @@ export async function resolveContract(api: ContractApi, spec: ContractSpec, now:
 }
 
 function futureChoice(contract: FutureContract, front: boolean): ResolvedContract {
+  const code = contractOfExpiry(contract.symbol, contract.expirationDate)?.code;
   return {
+    ...(code === undefined ? {} : { contract: code }),
     conid: contract.conid,
     symbol: contract.symbol,
     secType: 'FUT',

@@ -63,9 +63,11 @@ export class MarketDataBook {
   constructor(
     readonly conid: number,
     readonly symbol: string,
+    readonly contract?: string,
   ) {
     this.quote = {
       symbol,
+      ...(contract === undefined ? {} : { contract }),
       conid,
       t: 0,
       last: null,
@@ -134,7 +136,7 @@ export class MarketDataBook {
       } else if (volume > baseline) {
         const size = volume - baseline;
         if (q.last !== null && q.lastFlag !== 'prior-close') {
-          tick = { symbol: this.symbol, t: q.t, price: q.last, size };
+          tick = { symbol: this.symbol, ...(this.contract === undefined ? {} : { contract: this.contract }), t: q.t, price: q.last, size };
           const bid = touchBefore.bid ?? q.bid;
           const ask = touchBefore.ask ?? q.ask;
           if (bid !== null) tick.bid = bid;

@@ -19,6 +19,7 @@ import {
   SessionExpiredError,
   TradingDisabledError,
 } from './errors';
+import { findInstrument } from '../trading/instruments';
 import { chicagoDate } from './futures';
 import { applyModify, ClientOrderIds, planEntry, tickFor, type CancelIntent, type EntryIntent, type ModifyIntent, type OrderIntent, type PlannedLeg } from './order-intent';
 import { OrderTracker, rejectedUpdate, type TrackerOutput } from './order-updates';
@@ -123,6 +124,8 @@ export class IbkrOrderDesk {
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
+  /** The contract of each entry sent, by its cOID (bracket legs are `<cOID>:stop` / `<cOID>:target`). */
+  private readonly contractOfOrder = new Map<string, ResolvedContract>();
   private positionSynced = false;
   private queue: Promise<void> = Promise.resolve();
 
@@ -191,7 +194,10 @@ export class IbkrOrderDesk {
    */
   private report(out: TrackerOutput): DeskMessage[] {
     for (const fill of out.fills) {
-      this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+      // $ per point of the contract that filled (MES 5, not ES 50); a contract outside the registry keeps the limits'.
+      const contract = this.contractOfOrder.get(fill.clientOrderId.split(':')[0] ?? fill.clientOrderId) ?? this.contractCache?.contract;
+      const pointValue = contract ? findInstrument(contract.symbol)?.pointValue : undefined;
+      this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t, ...(pointValue === undefined ? {} : { pointValue }) });
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
     for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
@@ -286,6 +292,7 @@ export class IbkrOrderDesk {
     }
 
     this.tracker.expect({ clientOrderId, side: intent.side, quantity: intent.quantity });
+    this.contractOfOrder.set(clientOrderId, contract);
     // Logged before the request: a fill on the stream can arrive before IBKR's answer to it.
     for (const leg of legs) this.log.info(`IBKR order sent: ${describeLeg(leg)} (${contract.description})`);
     let placed;

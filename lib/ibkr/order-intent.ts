@@ -4,14 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import type { OrderRequest, OrderType, Side, SignalPayload, TimeInForce } from '../contracts';
 import { InvalidInputError } from '../errors';
+import { findInstrument, instrument } from '../trading/instruments';
 import type { OrderRequest as IbkrOrderRequest, TimeInForce as IbkrTif } from './types';
 
-/** ES/MES minimum price increment (CME). */
-export const ES_TICK = 0.25;
+/** ES minimum price increment (lib/trading/instruments.ts). */
+export const ES_TICK = instrument('ES').tickSize;
 
-/** The price grid the node checks before sending: ES and MES only; other contracts are left to IBKR. */
+/** The price grid the node checks before sending: every instrument the registry knows; others are left to IBKR. */
 export function tickFor(symbol: string): number | null {
-  return /^M?ES$/i.test(symbol.trim()) ? ES_TICK : null;
+  return findInstrument(symbol)?.tickSize ?? null;
 }
 
 /** A new order (entry), possibly with a protective bracket. */

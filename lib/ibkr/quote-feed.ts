@@ -75,10 +75,11 @@ export function dataStateLabel(source: DataSource): string {
   }
 }
 
-export function snapshotQuote(contract: { symbol: string; conid: number }, row: SnapshotRow, now: number): SourcedQuote {
+export function snapshotQuote(contract: { symbol: string; conid: number; contract?: string }, row: SnapshotRow, now: number): SourcedQuote {
   const v = row.values;
   return {
     symbol: contract.symbol,
+    ...(contract.contract === undefined ? {} : { contract: contract.contract }),
     conid: contract.conid,
     t: row.updated ?? now,
     last: v.last ?? null,
@@ -94,7 +95,7 @@ export function snapshotQuote(contract: { symbol: string; conid: number }, row: 
 }
 
 function streamed(q: StreamQuote): SourcedQuote {
-  return { symbol: q.symbol, conid: q.conid, t: q.t, last: q.last, bid: q.bid, ask: q.ask, bidSize: q.bidSize, askSize: q.askSize, volume: q.volume, delayed: q.delayed, source: q.source, frozen: q.frozen };
+  return { symbol: q.symbol, ...(q.contract === undefined ? {} : { contract: q.contract }), conid: q.conid, t: q.t, last: q.last, bid: q.bid, ask: q.ask, bidSize: q.bidSize, askSize: q.askSize, volume: q.volume, delayed: q.delayed, source: q.source, frozen: q.frozen };
 }
 
 export class QuoteFeed {

@@ -20,12 +20,12 @@ export interface QuoteStreamOptions {
 
 export function streamQuotes(
   stream: IbkrStream,
-  contract: { conid: number | string; symbol: string },
+  contract: { conid: number | string; symbol: string; contract?: string },
   handlers: QuoteStreamHandlers,
   options: QuoteStreamOptions = {},
 ): SubscriptionHandle {
   const now = options.now ?? Date.now;
-  const book = new MarketDataBook(Number.parseInt(String(contract.conid), 10), contract.symbol);
+  const book = new MarketDataBook(Number.parseInt(String(contract.conid), 10), contract.symbol, contract.contract);
   const key = `smd+${String(contract.conid).trim()}`;
   const onGap = (gap: StreamGap): void => {
     if (!gap.subscriptions.includes(key)) return;

@@ -16,6 +16,8 @@ import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
 import { DtcLogonError, RiskDeniedError } from './errors';
+import { contractCode, findInstrument, frontMonth, instrument } from '../trading/instruments';
+import { frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from './symbols';
 import { OrderManager, type ManagerState, type ModifyIntent, type OrderIntent, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
 
 /** The rules the gate adds to RiskGuard's. */
@@ -143,14 +145,26 @@ export interface SimulatorSettings {
 export interface SierraConnectionOptions {
   /** The DTC client's settings; `port` is ignored in simulator mode (the simulator's ephemeral port is used). */
   client: Omit<DtcClientOptions, 'port' | 'log'> & { port?: number };
-  /** The Sierra Chart symbol signals trade and the kill switch flattens. */
-  symbol: string;
+  /**
+   * The Sierra Chart symbol signals trade and the kill switch flattens: one the trader fixed (kept as typed), or the
+   * instrument registry's front month of a root spelled in a Sierra format, which rolls while the connection runs.
+   */
+  symbol: string | FrontMonthSymbol;
   risk: RiskGateOptions;
   /** Present: start the DTC simulator in-process on 127.0.0.1 with a seeded market. */
   simulator?: SimulatorSettings;
   idPrefix?: string;
   answerTimeoutMs?: number;
   log?: (level: DtcLogLevel, text: string) => void;
+  /** Live mode's clock (default: the wall clock); simulator mode uses the simulated market's. Tests inject one. */
+  clock?: () => number;
+}
+
+/** "Trade the front month of `root`", spelled as Sierra's service wants it (lib/sierra/symbols.ts). */
+export interface FrontMonthSymbol {
+  root: string;
+  format: SymbolFormat;
+  exchange?: string;
 }
 
 export type ConnectionState = 'starting' | 'connecting' | 'reconciling' | 'ready' | 'disconnected' | 'closed' | 'error';
@@ -193,7 +207,11 @@ export interface EntryRules {
 }
 
 export class SierraConnection extends EventEmitter {
-  readonly symbol: string;
+  /** The symbol traded at an instant: fixed, or the front month then (lib/trading/instruments.ts). */
+  readonly symbolAt: (now: number) => string;
+  /** True when the symbol follows the front month and so changes on the roll date. */
+  readonly rolls: boolean;
+  private lastSymbol: string | undefined;
   private readonly options: SierraConnectionOptions;
   private readonly gate: RiskGate;
   private readonly log: (level: DtcLogLevel, text: string) => void;
@@ -206,7 +224,8 @@ export class SierraConnection extends EventEmitter {
   private logonRefused = false;
   private readonly positions = new Map<string, number>();
   private dailyPnl = 0;
-  private lastTradePrice: number | null = null;
+  /** The last trade seen of each contract (key: contractKey), so the collar never prices one contract by another. */
+  private readonly lastTrades = new Map<string, number>();
   /** When market data last arrived (simulator trades, or ticks / quotes / bars an order node passes on). */
   private readonly marketData = new MarketDataClock();
   private readonly onMarketTrade = (): void => this.noteMarketData();
@@ -219,13 +238,29 @@ export class SierraConnection extends EventEmitter {
 
   constructor(options: SierraConnectionOptions) {
     super();
-    if (typeof options.symbol !== 'string' || options.symbol.trim() === '') {
+    const choice = options.symbol;
+    if (typeof choice === 'string' && choice.trim() === '') {
       throw new InvalidInputError('Sierra Chart symbol is missing: set it in sierra-config exactly as File › Find Symbol shows it (e.g. ESZ25_FUT_CME).');
     }
-    this.symbol = options.symbol;
+    if (typeof choice !== 'string') {
+      instrument(choice.root); // an unknown root is refused here, not at the first order
+      if (!SYMBOL_FORMATS.includes(choice.format)) throw new InvalidInputError(`Symbol format "${choice.format}" is not valid: use ${SYMBOL_FORMATS.join(', ')}.`);
+    }
+    this.symbolAt = symbolAtOf(choice);
+    this.rolls = typeof choice !== 'string';
     this.options = options;
     this.gate = new RiskGate(options.risk);
     this.log = options.log ?? (() => undefined);
+  }
+
+  /** The symbol orders go out with now (asked at each order, so a front-month connection rolls on the roll date). */
+  get symbol(): string {
+    const symbol = this.symbolAt(this.now());
+    if (this.rolls && this.lastSymbol !== undefined && symbol !== this.lastSymbol) {
+      this.log('info', `Front month rolled: new orders now go to ${symbol} (was ${this.lastSymbol}); positions in ${this.lastSymbol} stay until closed.`);
+    }
+    this.lastSymbol = symbol;
+    return symbol;
   }
 
   /** The in-process simulator (simulator mode, once open). */
@@ -243,7 +278,7 @@ export class SierraConnection extends EventEmitter {
    * stamps are not used (order-manager.ts, "Time"). Only metrics() measures durations on the wall clock.
    */
   now(): number {
-    return this.market ? this.market.now() : Date.now();
+    return this.market ? this.market.now() : (this.options.clock ?? Date.now)();
   }
 
   status(): ConnectionStatus {
@@ -252,7 +287,7 @@ export class SierraConnection extends EventEmitter {
       reason: this.reason,
       tradingEnabled: this.tradingEnabled,
       killSwitch: this.gate.killSwitch,
-      position: this.positions.get(this.symbol) ?? 0,
+      position: this.instrumentPosition(this.symbol),
       dailyPnl: this.dailyPnl,
       logonRefused: this.logonRefused,
     };
@@ -286,7 +321,7 @@ export class SierraConnection extends EventEmitter {
         port: 0,
         encoding: this.options.client.encoding ?? 'automatic',
         account: this.options.client.tradeAccount || 'Sim1',
-        symbol: this.symbol,
+        symbol: this.symbolAt,
       }).catch((err: unknown) => {
         market.stop();
         this.setState('error', `The Sierra Chart simulator could not start: ${errorMessage(err)}`);
@@ -381,8 +416,29 @@ export class SierraConnection extends EventEmitter {
     return manager.modify(clientOrderId, change);
   }
 
-  flatten(symbol = this.symbol): Promise<{ cancelled: OrderUpdate[]; flatten: OrderUpdate | null }> {
-    return this.requireManager().flatten(symbol);
+  /**
+   * Flattens `symbol`; without one, the current contract and every contract of the connection's instrument that
+   * holds a position or a working order (after a roll, the old contract too), one at a time.
+   */
+  async flatten(symbol?: string): Promise<{ cancelled: OrderUpdate[]; flatten: OrderUpdate | null; flattened: OrderUpdate[] }> {
+    const manager = this.requireManager();
+    const current = this.symbol;
+    const symbols = new Set(symbol !== undefined ? [symbol] : [current]);
+    if (symbol === undefined) {
+      for (const [s, q] of this.positions) if (q !== 0 && sameInstrument(s, current)) symbols.add(s);
+      for (const o of manager.snapshot()) {
+        const s = OPEN_STATUSES.has(o.status) ? manager.symbolOf(o.clientOrderId) : undefined;
+        if (s !== undefined && sameInstrument(s, current)) symbols.add(s);
+      }
+    }
+    const cancelled: OrderUpdate[] = [];
+    const flattened: OrderUpdate[] = [];
+    for (const s of symbols) {
+      const done = await manager.flatten(s);
+      cancelled.push(...done.cancelled);
+      if (done.flatten) flattened.push(done.flatten);
+    }
+    return { cancelled, flatten: flattened[0] ?? null, flattened };
   }
 
   cancelAll(symbol?: string): Promise<OrderUpdate[]> {
@@ -399,9 +455,14 @@ export class SierraConnection extends EventEmitter {
     return this.marketData.ageMs(this.now());
   }
 
-  /** The last trade seen upstream (quotes, ticks): the price collar's reference in live mode. */
-  setLastTrade(price: number): void {
-    if (Number.isFinite(price) && price > 0) this.lastTradePrice = price;
+  /**
+   * The last trade seen upstream (quotes, ticks): the price collar's reference in live mode, kept per contract.
+   * `symbol` names the contract (any Sierra spelling, or a bare root such as IBKR's "ES", which is the registry's
+   * front month at `t`); without one the price is taken as the connection's own contract at `t`.
+   */
+  setLastTrade(price: number, symbol?: string, t = this.now()): void {
+    if (!(Number.isFinite(price) && price > 0)) return;
+    this.lastTrades.set(contractKey(symbol ?? this.symbolAt(t), t), price);
   }
 
   /**
@@ -450,7 +511,7 @@ export class SierraConnection extends EventEmitter {
   /** Throws RiskDeniedError('stale-data') for a new entry while market data is stale; reducing orders pass. */
   private checkStaleData(symbol: string, side: OrderIntent['side'], quantity: number, rules: EntryRules): void {
     if (!rules.staleAfterSec) return;
-    const position = this.positions.get(symbol) ?? 0;
+    const position = this.instrumentPosition(symbol);
     const decision = this.marketData.check({ side, quantity, position, workingQuantity: this.workingEntryQuantity(symbol) }, this.now(), rules.staleAfterSec);
     if (!decision.allowed) throw new RiskDeniedError(decision.rule, `Order refused by the risk rule "${decision.rule}": ${decision.reason}. Nothing was sent.`);
   }
@@ -458,17 +519,28 @@ export class SierraConnection extends EventEmitter {
   private checkRisk(intent: RiskIntent): RiskVerdict {
     const ctx: RiskContext = {
       now: this.now(),
-      position: this.positions.get(intent.symbol) ?? 0,
+      position: this.instrumentPosition(intent.symbol),
       workingQuantity: this.workingEntryQuantity(intent.symbol),
-      lastTrade: this.lastTrade(),
+      lastTrade: this.lastTrade(intent.symbol),
     };
     if (intent.action === 'modify') ctx.orderQuantity = this.requireManager().order(intent.clientOrderId)?.quantity;
     return this.gate.check(intent, ctx);
   }
 
-  /** The price collar's reference: the simulated market's last trade, else the last quote, tick or fill seen. */
-  lastTrade(): number | null {
-    return this.market ? this.market.esQuote().last : this.lastTradePrice;
+  /**
+   * The price collar's reference for `symbol`'s contract: the simulated market's last trade (its one price series
+   * stands for every contract), else the last quote, tick or fill seen of that very contract.
+   */
+  lastTrade(symbol = this.symbol): number | null {
+    if (this.market) return this.market.esQuote().last;
+    return this.lastTrades.get(contractKey(symbol, this.now())) ?? null;
+  }
+
+  /** Signed position across every contract of `symbol`'s instrument (ESM26 and ESU26 across a roll are one exposure). */
+  private instrumentPosition(symbol: string): number {
+    let sum = 0;
+    for (const [s, q] of this.positions) if (sameInstrument(s, symbol)) sum += q;
+    return sum;
   }
 
   private workingEntryQuantity(symbol: string): number {
@@ -485,7 +557,8 @@ export class SierraConnection extends EventEmitter {
   }
 
   private onFill(fill: Fill): void {
-    this.lastTradePrice = fill.price;
+    const symbol = this.manager?.symbolOf(fill.clientOrderId);
+    if (symbol !== undefined) this.setLastTrade(fill.price, symbol);
     try {
       this.gate.guard.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: this.now() });
     } catch (err) {
@@ -551,6 +624,39 @@ export class SierraConnection extends EventEmitter {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/**
+ * The contract a symbol names, as one key for every spelling: 'ESZ26' for ESZ26_FUT_CME, ESZ26-CME, F.US.EPZ26 or
+ * ESZ26; the registry's front month at `t` for a bare root ('ES', as IBKR quotes name it); else the symbol itself.
+ */
+export function contractKey(symbol: string, t: number): string {
+  const s = symbol.trim().toUpperCase();
+  if (findInstrument(s)) return frontMonth(s, t).code;
+  try {
+    return contractCode(parseSymbol(s, t));
+  } catch {
+    return s;
+  }
+}
+
+function rootOf(symbol: string): string | null {
+  try {
+    return parseSymbol(symbol.trim().toUpperCase()).root;
+  } catch {
+    return null;
+  }
+}
+
+/** Two symbols of one instrument: the same root whatever the contract month and spelling. */
+function sameInstrument(a: string, b: string): boolean {
+  if (a === b) return true;
+  const root = rootOf(a);
+  return root !== null && root === rootOf(b);
+}
+
+function symbolAtOf(choice: string | FrontMonthSymbol): (now: number) => string {
+  return typeof choice === 'string' ? () => choice : (now) => frontMonthSymbol(choice.root, now, choice.format, choice.exchange);
+}
+
 export interface LogonTestResult {
   ok: boolean;
   /** Trader-readable: the accounts found, or what failed and what to do. */
@@ -572,7 +678,7 @@ export async function testLogon(options: SierraConnectionOptions, timeoutMs = 10
     let port = options.client.port ?? 0;
     if (options.simulator) {
       market = createMarket({ seed: options.simulator.seed, speed: options.simulator.speed });
-      simulator = await startDtcSimulator({ market, port: 0, encoding: options.client.encoding ?? 'automatic', account: options.client.tradeAccount || 'Sim1', symbol: options.symbol });
+      simulator = await startDtcSimulator({ market, port: 0, encoding: options.client.encoding ?? 'automatic', account: options.client.tradeAccount || 'Sim1', symbol: symbolAtOf(options.symbol) });
       port = simulator.port;
     }
     client = new DtcClient({

@@ -5,6 +5,6 @@ export { OrderManager } from './order-manager';
 export type { ManagerState, OrderManagerOptions, OrderIntent, ModifyIntent, RiskIntent, RiskVerdict, InvalidTransition, SubmitResult } from './order-manager';
 export { ClientOrderIdGenerator } from './client-order-id';
 export { PriceScale } from './price-scale';
-export { buildSymbol, symbolForms, frontMonth, parseSymbol, quarterlyExpiry, SYMBOL_FORMATS } from './symbols';
+export { buildSymbol, symbolForms, frontMonthSymbol, parseSymbol, SYMBOL_FORMATS } from './symbols';
 export type { FuturesContract, MonthCode, SymbolFormat } from './symbols';
 export * from './errors';

@@ -226,6 +226,11 @@ export class OrderManager extends EventEmitter {
     return o ? this.toContract(o) : undefined;
   }
 
+  /** The symbol an order was sent for (OrderUpdate and Fill carry none). */
+  symbolOf(clientOrderId: string): string | undefined {
+    return this.orders.get(clientOrderId)?.symbol;
+  }
+
   /** Detaches from the client and releases every timer. Pending answers are rejected. */
   dispose(): void {
     this.client.off('message', this.onMessage);

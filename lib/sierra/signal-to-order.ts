@@ -31,7 +31,7 @@ export type SierraOrderInput =
   | { kind: 'kill' }
   | { kind: 'resume' }
   /** A market price seen upstream (quote / tick): the reference of the price collar. Nothing is sent. */
-  | { kind: 'price'; price: number };
+  | { kind: 'price'; price: number; symbol?: string; t?: number };
 
 const ORDER_ACTIONS: readonly OrderAction[] = ['buy', 'sell', 'cancel', 'modify', 'flatten', 'cancel-all'];
 const ORDER_TYPES: readonly OrderType[] = ['market', 'limit', 'stop', 'stop-limit'];
@@ -57,7 +57,12 @@ export function classifyInput(msg: { topic?: unknown; payload?: unknown }): Sier
   if (topic === 'quote' || topic === 'tick') {
     const price = isRecord(payload) ? (topic === 'quote' ? payload.last : payload.price) : undefined;
     if (!finitePrice(price)) throw new InvalidInputError(`A ${topic} message needs a positive ${topic === 'quote' ? 'last' : 'price'}: got ${JSON.stringify(price)}.`);
-    return { kind: 'price', price };
+    // The contract and time the price belongs to, so the collar keys it by contract (SierraConnection.setLastTrade).
+    // `contract` ('ESM26', from ibkr-quote) names the month; a bare `symbol` such as 'ES' is read as the front month.
+    const named = isRecord(payload) ? [payload.contract, payload.symbol].find((v) => typeof v === 'string' && v.trim() !== '') : undefined;
+    const symbol = typeof named === 'string' ? named : undefined;
+    const t = isRecord(payload) && typeof payload.t === 'number' && Number.isFinite(payload.t) ? payload.t : undefined;
+    return { kind: 'price', price, ...(symbol === undefined ? {} : { symbol }), ...(t === undefined ? {} : { t }) };
   }
   if (topic === '' && isRecord(payload)) {
     if (typeof payload.signal === 'string') return { kind: 'signal', payload };

@@ -1,23 +1,14 @@
 // Futures symbols as Sierra Chart's trading services spell them, and the ES front month.
 // dtc-protocol.md §3: the Exchange field is ignored, so the exact symbol Sierra's File › Find Symbol shows must be
-// sent; formats differ by service, hence a helper that builds the common forms from root + month code + year.
+// sent; formats differ by service, hence a helper that builds the common forms from root + month code + year. Which
+// contract is traded (expiries, roll, front month) is the instrument registry's business: lib/trading/instruments.ts.
 
 import { InvalidInputError } from '../errors';
 import { CHICAGO, zonedParts } from '../clock';
+import { frontMonth, instrument, MONTH_CODES, type FuturesContract, type MonthCode } from '../trading/instruments';
 
-export type MonthCode = 'F' | 'G' | 'H' | 'J' | 'K' | 'M' | 'N' | 'Q' | 'U' | 'V' | 'X' | 'Z';
-
-/** CME month codes, January first. */
-export const MONTH_CODES: readonly MonthCode[] = ['F', 'G', 'H', 'J', 'K', 'M', 'N', 'Q', 'U', 'V', 'X', 'Z'];
-
-/** ES, NQ, MES, ... trade the quarterly cycle March, June, September, December. */
-export const QUARTERLY_MONTH_CODES: readonly MonthCode[] = ['H', 'M', 'U', 'Z'];
-
-export interface FuturesContract {
-  root: string; // 'ES', 'MES'
-  monthCode: MonthCode;
-  year: number; // four digits, 2025
-}
+export { MONTH_CODES, QUARTERLY_MONTH_CODES } from '../trading/instruments';
+export type { FuturesContract, MonthCode } from '../trading/instruments';
 
 /**
  * The symbol spellings seen on Sierra Chart's services:
@@ -59,41 +50,13 @@ export function symbolForms(contract: FuturesContract, exchange = 'CME'): Record
   return out;
 }
 
-/** The third Friday of `month` (1-12) in `year`, as a UTC calendar date (ms at 00:00 UTC). */
-export function thirdFriday(year: number, month: number): number {
-  const first = new Date(Date.UTC(year, month - 1, 1)).getUTCDay(); // 0 = Sunday
-  const firstFriday = 1 + ((5 - first + 7) % 7);
-  return Date.UTC(year, month - 1, firstFriday + 14);
-}
-
-/** CME equity-index futures expire on the third Friday of the contract month. Returns 'YYYYMMDD'. */
-export function quarterlyExpiry(contract: Pick<FuturesContract, 'monthCode' | 'year'>): string {
-  const month = MONTH_CODES.indexOf(contract.monthCode) + 1;
-  return new Date(thirdFriday(contract.year, month)).toISOString().slice(0, 10).replace(/-/g, '');
-}
-
-/** Calendar days before expiry on which volume moves to the next contract (the industry's ES roll convention). */
-export const ES_ROLL_DAYS_BEFORE_EXPIRY = 8;
-
 /**
- * The front ES (or any quarterly equity-index) contract at `now`, by the Chicago calendar date: the first quarterly
- * contract whose roll date (expiry − `rollDays` calendar days) is still ahead. On the roll date itself the next
- * contract is the front month.
+ * The symbol Sierra Chart trades for `root`'s front month at `now` (the instrument registry's choice, so IBKR and
+ * Sierra always name the same contract; lib/trading/instruments.ts).
  */
-export function frontMonth(now: number, root = 'ES', rollDays = ES_ROLL_DAYS_BEFORE_EXPIRY): FuturesContract {
-  const p = zonedParts(now, CHICAGO);
-  const today = Date.UTC(p.year, p.month - 1, p.day);
-  let year = p.year;
-  let month = p.month + ((3 - (p.month % 3)) % 3); // this quarter's contract month: 3, 6, 9 or 12
-  for (;;) {
-    const rollDate = thirdFriday(year, month) - rollDays * 86_400_000;
-    if (today < rollDate) return { root, monthCode: MONTH_CODES[month - 1], year };
-    month += 3;
-    if (month > 12) {
-      month -= 12;
-      year += 1;
-    }
-  }
+export function frontMonthSymbol(root: string, now: number, format: SymbolFormat, exchange?: string): string {
+  const { monthCode, year } = frontMonth(root, now);
+  return buildSymbol({ root: instrument(root).root, monthCode, year }, format, exchange ?? instrument(root).exchange);
 }
 
 /** Parses `ESZ25`, `ESZ5`, `ESZ25_FUT_CME`, `ESZ25-CME` or `F.US.EPZ25` back into a contract (two-digit years → 20xx). */

@@ -1,11 +1,13 @@
 // The CME ES trading calendar and the SPX option expiry calendar the simulators follow (analytics.md §4):
 // Globex Sun–Fri 17:00–16:00 CT with a 16:00–17:00 CT break; RTH 08:30–15:00 CT; ES quarterlies H M U Z expire at
 // 09:30 ET on the third Friday; SPXW expire every weekday at 16:00 ET, SPX monthlies AM-settled at 09:30 ET on the
-// third Friday. Exchange holidays are not modelled.
+// third Friday. Exchange holidays are not modelled in the sessions; ES expiries come from the instrument registry
+// (lib/trading/instruments.ts), which moves them off holidays. Day arithmetic is lib/trading/cme-calendar.ts's.
 import { CHICAGO, NEW_YORK, zonedParts, zonedTime } from '../clock';
+import { DAY_MS, dateOfDay, dayNumber, thirdFriday, yyyymmdd } from '../trading/cme-calendar';
 
+export { DAY_MS, dateOfDay, dayNumber, thirdFriday, yyyymmdd };
 export const MINUTE_MS = 60_000;
-export const DAY_MS = 86_400_000;
 
 /** One Globex session, named by its trade date (the calendar day it closes on, as a UTC day number). */
 export interface EsSession {
@@ -17,26 +19,12 @@ export interface EsSession {
   minutes: number;
 }
 
-/** UTC day number of a calendar date. */
-export function dayNumber(year: number, month: number, day: number): number {
-  return Date.UTC(year, month - 1, day) / DAY_MS;
-}
-
-export function dateOfDay(day: number): { year: number; month: number; day: number; weekday: number } {
-  const d = new Date(day * DAY_MS);
-  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), weekday: d.getUTCDay() };
-}
 
 export function isWeekday(day: number): boolean {
   const w = dateOfDay(day).weekday;
   return w >= 1 && w <= 5;
 }
 
-/** YYYYMMDD of a day number. */
-export function yyyymmdd(day: number): string {
-  const d = dateOfDay(day);
-  return `${d.year}${String(d.month).padStart(2, '0')}${String(d.day).padStart(2, '0')}`;
-}
 
 export function dayOfYyyymmdd(text: string): number {
   return dayNumber(Number(text.slice(0, 4)), Number(text.slice(4, 6)), Number(text.slice(6, 8)));
@@ -86,12 +74,6 @@ export function tradeDateAtOrAfter(t: number): number {
   return t >= esSession(day).close ? nextTradeDate(day) : day;
 }
 
-/** The third Friday of a month, as a day number. */
-export function thirdFriday(year: number, month: number): number {
-  const first = dayNumber(year, month, 1);
-  const offset = (5 - dateOfDay(first).weekday + 7) % 7;
-  return first + offset + 14;
-}
 
 /** ES and SPX AM expiry instant: 09:30 ET on `day`. */
 export function amExpiryTime(day: number): number {

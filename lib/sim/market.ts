@@ -29,6 +29,7 @@ import {
 } from './calendar';
 import type { Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from './market-types';
 import { rngAt } from './prng';
+import { expiryDay as esExpiryDay, type MonthCode } from '../trading/instruments';
 import { type ChainContext, chainFor, type ListedExpiry } from './spx-chain';
 
 export const ES_TICK = 0.25;
@@ -458,7 +459,8 @@ class SeededMarket extends EventEmitter implements Market {
     let y = d.year;
     let m = Math.ceil(d.month / 3) * 3;
     while (out.length < ES_CONTRACTS_LISTED) {
-      const expiryDay = thirdFriday(y, m);
+      // The last trading day as IBKR lists it: the third Friday, or the business day before when it is a holiday.
+      const expiryDay = esExpiryDay({ root: 'ES', monthCode: FUTURES_MONTH_CODES[m] as MonthCode, year: y });
       if (amExpiryTime(expiryDay) > now) {
         out.push({ localSymbol: `ES${FUTURES_MONTH_CODES[m]}${y % 10}`, expiry: yyyymmdd(expiryDay), conid: esConid(y, m) });
       }

@@ -78,6 +78,8 @@ export interface FillReport {
   now: number;
   /** Realized P&L of this fill as the broker reports it ($); computed from the average price otherwise. */
   realizedPnl?: number;
+  /** $ per point of the contract filled (lib/trading/instruments.ts); `limits.pointValue` when absent. */
+  pointValue?: number;
 }
 
 export interface BrokerSnapshot {
@@ -255,7 +257,7 @@ export class RiskGuard {
       return;
     }
     const closing = Math.min(quantity, Math.abs(pos));
-    const pnl = fill.realizedPnl ?? (price - (this.averagePrice ?? price)) * closing * Math.sign(pos) * this.limits.pointValue;
+    const pnl = fill.realizedPnl ?? (price - (this.averagePrice ?? price)) * closing * Math.sign(pos) * (fill.pointValue ?? this.limits.pointValue);
     this.addRealized(pnl);
     this.position = pos + signed;
     if (this.position === 0 || Math.sign(this.position) !== Math.sign(pos)) {

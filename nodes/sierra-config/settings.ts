@@ -2,8 +2,9 @@
 // sockets, so every rule (defaults, ranges, the symbol, trading off unless ticked) is shared by the node and its
 // "Test connection" endpoint, and tested on its own.
 import { InvalidInputError, describeValue } from '../../lib/errors';
-import type { SierraConnectionOptions } from '../../lib/sierra/connection';
-import { buildSymbol, frontMonth, MONTH_CODES, SYMBOL_FORMATS, symbolForms, type MonthCode, type SymbolFormat } from '../../lib/sierra/symbols';
+import type { FrontMonthSymbol, SierraConnectionOptions } from '../../lib/sierra/connection';
+import { buildSymbol, frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from '../../lib/sierra/symbols';
+import { contractDates, describeFront, findInstrument, frontMonth, INSTRUMENTS, instrument, nextContract, type Instrument } from '../../lib/trading/instruments';
 import type { KillSwitchState } from '../../lib/strategy/risk';
 
 /** The dialog's fields as Node-RED stores them (checkboxes are booleans, numbers may arrive as strings). */
@@ -15,6 +16,8 @@ export interface SierraConfigSettings {
   handshake?: boolean | string;
   tradeAccount?: string;
   symbol?: string;
+  /** With no symbol: the instrument whose front month is traded, rolling on the roll date (default ES). */
+  root?: string;
   symbolFormat?: string;
   heartbeatSec?: number | string;
   tradingEnabled?: boolean | string;
@@ -61,11 +64,16 @@ function text(value: string | undefined): string {
   return typeof value === 'string' ? value.trim() : '';
 }
 
-/** The symbol orders go out with: the setting, else the ES front month at `now` in the chosen format. */
-export function resolveSymbol(settings: Pick<SierraConfigSettings, 'symbol' | 'symbolFormat'>, now: number): string {
+/**
+ * What orders go out with: the symbol the trader typed, kept fixed; else the instrument registry's front month of
+ * the root (ES by default) in the chosen format, which rolls while the connection runs (lib/trading/instruments.ts).
+ */
+export function resolveSymbol(settings: Pick<SierraConfigSettings, 'symbol' | 'symbolFormat' | 'root'>): string | FrontMonthSymbol {
   const symbol = text(settings.symbol);
   if (symbol) return symbol;
-  return buildSymbol(frontMonth(now), symbolFormat(settings.symbolFormat));
+  const root = (text(settings.root) || 'ES').toUpperCase();
+  if (!findInstrument(root)) throw new InvalidInputError(`Sierra Chart connection settings: "${root}" is not an instrument the front-month rule knows: use one of ${INSTRUMENTS.map((i) => i.root).join(', ')}, or type the exact symbol.`);
+  return { root, format: symbolFormat(settings.symbolFormat) };
 }
 
 function symbolFormat(value: string | undefined): SymbolFormat {
@@ -74,26 +82,95 @@ function symbolFormat(value: string | undefined): SymbolFormat {
   return format;
 }
 
+/** What the editor shows: the one contract traded now, and when (if ever) that changes. */
 export interface SymbolPreview {
+  /** The exact symbol Sierra Chart receives now. */
   symbol: string;
-  forms: Record<SymbolFormat, string>;
-  frontMonth: string;
+  /** 'front-month' rolls on `rollDate`; 'fixed' is the typed symbol, never changed by the package. */
+  mode: 'front-month' | 'fixed';
+  /** 'ESZ26' when the symbol names a contract the registry knows, else null. */
+  contract: string | null;
+  /** YYYY-MM-DD, or null when unknown. */
+  expiry: string | null;
+  /** Front month: the first day the next contract is traded (YYYY-MM-DD); fixed: null. */
+  rollDate: string | null;
+  /** Front month: the symbol from the roll date on. */
+  nextSymbol: string | null;
+  /** The contract's tick size and $ per point (what the risk rules use), or null outside the registry. */
+  tickSize: number | null;
+  pointValue: number | null;
+  /** One line for the dialog. */
+  description: string;
 }
 
-/** The editor's symbol helper: root + month code + year (+ format, exchange) → the symbol Sierra will receive. */
+const iso = (yyyymmdd: string): string => `${yyyymmdd.slice(0, 4)}-${yyyymmdd.slice(4, 6)}-${yyyymmdd.slice(6, 8)}`;
+
+/** The editor's symbol section: the dialog's symbol / root / format → the contract that will be traded at `now`. */
 export function previewSymbol(query: Record<string, unknown>, now: number): SymbolPreview {
-  const front = frontMonth(now, typeof query.root === 'string' && query.root ? query.root.toUpperCase() : 'ES');
-  const root = typeof query.root === 'string' && query.root ? query.root.toUpperCase() : front.root;
-  const month = (typeof query.month === 'string' && query.month ? query.month.toUpperCase() : front.monthCode) as MonthCode;
-  if (!MONTH_CODES.includes(month)) throw new InvalidInputError(`Month code "${month}" is not valid: use one of ${MONTH_CODES.join(' ')} (H Mar, M Jun, U Sep, Z Dec).`);
-  const yearText = typeof query.year === 'string' && query.year ? query.year : String(front.year);
-  let year = Number(yearText);
-  if (Number.isInteger(year) && year >= 0 && year < 100) year += 2000;
-  const exchange = typeof query.exchange === 'string' && query.exchange ? query.exchange.toUpperCase() : 'CME';
-  if (!/^[A-Z]{2,10}$/.test(exchange)) throw new InvalidInputError(`Exchange "${exchange}" is not valid: use letters, e.g. CME.`);
-  const format = symbolFormat(typeof query.format === 'string' ? query.format : undefined);
-  const contract = { root, monthCode: month, year };
-  return { symbol: buildSymbol(contract, format, exchange), forms: symbolForms(contract, exchange), frontMonth: buildSymbol(front, format, exchange) };
+  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const choice = resolveSymbol({ symbol: str(query.symbol), root: str(query.root), symbolFormat: str(query.format) });
+  if (typeof choice !== 'string') {
+    const front = frontMonth(choice.root, now);
+    const next = nextContract(front);
+    return {
+      symbol: frontMonthSymbol(choice.root, now, choice.format),
+      mode: 'front-month',
+      contract: front.code,
+      expiry: iso(front.expiry),
+      rollDate: iso(front.rollDate),
+      nextSymbol: buildSymbol(next, choice.format, instrument(choice.root).exchange),
+      tickSize: instrument(choice.root).tickSize,
+      pointValue: instrument(choice.root).pointValue,
+      description: describeFront(front),
+    };
+  }
+  let dates: ReturnType<typeof contractDates> | null = null;
+  try {
+    const parsed = parseSymbol(choice, now);
+    if (findInstrument(parsed.root)) dates = contractDates(parsed);
+  } catch {
+    dates = null; // a symbol outside the registry is sent as typed
+  }
+  return {
+    symbol: choice,
+    mode: 'fixed',
+    contract: dates?.code ?? null,
+    expiry: dates ? iso(dates.expiry) : null,
+    rollDate: null,
+    nextSymbol: null,
+    tickSize: dates ? instrument(dates.root).tickSize : null,
+    pointValue: dates ? instrument(dates.root).pointValue : null,
+    description: dates
+      ? `${choice} (${dates.code}, expires ${iso(dates.expiry)}): fixed, never rolled${dates.code === frontMonth(dates.root, now).code ? '' : `; the front month now is ${frontMonth(dates.root, now).code}`}`
+      : `${choice}: fixed, sent exactly as typed`,
+  };
+}
+
+/** The registry instrument a symbol choice trades, or undefined for a typed symbol outside the registry. */
+export function instrumentOfChoice(choice: string | FrontMonthSymbol, now = Date.now()): Instrument | undefined {
+  if (typeof choice !== 'string') return instrument(choice.root);
+  try {
+    return findInstrument(parseSymbol(choice, now).root);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tick size or point value: the instrument's (lib/trading/instruments.ts) when the registry knows the contract, and a
+ * dialog value that contradicts it is refused (a stale 50 on an MES connection would count P&L ten times too large);
+ * for a symbol outside the registry the trader must give it.
+ */
+function contractSetting(value: number | string | undefined, known: number | undefined, what: string, unit: string): number {
+  const given = value === undefined || value === '' ? undefined : numberSetting(value, 0, what, (n) => n > 0, `use ${unit}`);
+  if (known === undefined) {
+    if (given === undefined) throw new InvalidInputError(`Sierra Chart connection settings: ${what} is empty and the symbol is not one the instrument registry knows: set it (${unit}).`);
+    return given;
+  }
+  if (given !== undefined && Math.abs(given - known) > 1e-12) {
+    throw new InvalidInputError(`Sierra Chart connection settings: ${what} ${given} contradicts the contract traded (${known}): clear the field to use the contract's, or fix the symbol.`);
+  }
+  return known;
 }
 
 const HHMM = /^([01]?\d|2[0-3]):[0-5]\d$/;
@@ -105,7 +182,7 @@ function timeOfDay(value: string | undefined, fallback: string, what: string): s
 }
 
 /** Turns the dialog's settings into connection options, or throws an InvalidInputError a trader can act on. */
-export function planConnection(settings: SierraConfigSettings, credentials: SierraConfigCredentials = {}, now = Date.now()): SierraConnectionOptions {
+export function planConnection(settings: SierraConfigSettings, credentials: SierraConfigCredentials = {}): SierraConnectionOptions {
   const mode = text(settings.mode) || 'simulator';
   if (mode !== 'simulator' && mode !== 'sierra') throw new InvalidInputError(`Sierra Chart connection settings: unknown mode "${mode}": choose simulator or Sierra Chart.`);
   const transport = text(settings.transport) || 'tcp';
@@ -116,6 +193,8 @@ export function planConnection(settings: SierraConfigSettings, credentials: Sier
   if (!['ACTIVE', 'REDUCING', 'HALTED'].includes(killSwitch)) throw new InvalidInputError(`Sierra Chart connection settings: kill switch "${killSwitch}" is not ACTIVE, REDUCING or HALTED.`);
   const username = text(credentials.username);
   const password = typeof credentials.password === 'string' ? credentials.password : '';
+  const symbol = resolveSymbol(settings);
+  const traded = instrumentOfChoice(symbol);
   const options: SierraConnectionOptions = {
     client: {
       host,
@@ -129,9 +208,9 @@ export function planConnection(settings: SierraConfigSettings, credentials: Sier
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
     },
-    symbol: resolveSymbol(settings, now),
+    symbol,
     risk: {
-      tickSize: numberSetting(settings.tickSize, 0.25, 'tick size', (n) => n > 0, 'use the contract tick, 0.25 for ES'),
+      tickSize: contractSetting(settings.tickSize, traded?.tickSize, 'tick size', 'the contract tick, 0.25 for ES'),
       collarTicks: numberSetting(settings.collarTicks, 40, 'price collar (ticks)', wholeAtLeast(0), 'use a whole number of ticks, 0 for off'),
       maxOrdersPerMinute: numberSetting(settings.maxOrdersPerMinute, 10, 'max orders per minute', wholeAtLeast(0), 'use a whole number, 0 for off'),
       killSwitch,
@@ -142,7 +221,7 @@ export function planConnection(settings: SierraConfigSettings, credentials: Sier
         maxTradesPerDay: numberSetting(settings.maxTradesPerDay, 10, 'max trades per day', wholeAtLeast(1), 'use a whole number ≥ 1'),
         maxConsecutiveLosses: numberSetting(settings.maxConsecutiveLosses, 4, 'max losing trades in a row', wholeAtLeast(1), 'use a whole number ≥ 1'),
         cooldownMin: numberSetting(settings.cooldownMin, 15, 'cooldown (min)', (n) => n >= 0, 'use minutes ≥ 0'),
-        pointValue: numberSetting(settings.pointValue, 50, 'point value ($)', (n) => n > 0, 'use $ per point, 50 for ES, 5 for MES'),
+        pointValue: contractSetting(settings.pointValue, traded?.pointValue, 'point value ($)', '$ per point, 50 for ES, 5 for MES'),
         tradingHoursEnabled: flag(settings.tradingHoursEnabled, true),
         tradingStart: timeOfDay(settings.tradingStart, '09:35', 'trading start'),
         tradingEnd: timeOfDay(settings.tradingEnd, '15:45', 'trading end'),

@@ -86,7 +86,7 @@ export = function register(RED: NodeAPI): void {
     void testLogon(plan).then((result) => res.json(result), (err: unknown) => res.json({ ok: false, message: errorMessage(err) }));
   });
 
-  // The symbol helper: root + month + year (+ format, exchange) → the exact symbol that will be sent.
+  // The symbol section: symbol, or root + format → the one contract traded now, its expiry and roll date.
   RED.httpAdmin.get('/sierra-config/symbol', RED.auth.needsPermission('sierra-config.read'), (req: Request, res: Response) => {
     try {
       res.json({ ok: true, ...previewSymbol(req.query as Record<string, unknown>, Date.now()) });

@@ -202,7 +202,7 @@ export = function register(RED: NodeAPI): void {
       const rules: EntryRules = { staleAfterSec: settings.staleAfterSec };
       switch (input.kind) {
         case 'price':
-          c.setLastTrade(input.price);
+          c.setLastTrade(input.price, input.symbol, input.t);
           c.noteMarketData();
           return;
         case 'kill': {

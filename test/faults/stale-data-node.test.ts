@@ -61,7 +61,8 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     await sim.close();
   });
 
-  const tick = (price = 6000) => order.receive({ topic: 'tick', payload: { symbol: 'ES', t: Date.now(), price, size: 1 } });
+  // The tick names the contract traded: the price collar only compares a price with the last trade of the same contract.
+  const tick = (price = 6000) => order.receive({ topic: 'tick', payload: { symbol: SYMBOL, t: Date.now(), price, size: 1 } });
   const buy = (quantity = 1) => order.receive({ topic: 'order', payload: { action: 'buy', quantity, type: 'market' } });
 
   async function refused(send: () => void): Promise<string> {

@@ -4,7 +4,8 @@ import helper from 'node-red-node-test-helper';
 import { createMarket } from '../../lib/sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../../lib/sim/dtc';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
-import { planConnection } from '../../nodes/sierra-config/settings';
+import { frontMonthSymbol } from '../../lib/sierra/symbols';
+import { planConnection, previewSymbol, type SymbolPreview } from '../../nodes/sierra-config/settings';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 
 helper.init(require.resolve('node-red'));
@@ -55,12 +56,14 @@ describe('sierra-config node', function () {
   });
 
   it('reads the dialog with the documented defaults and says which setting is wrong', () => {
-    const plan = planConnection({}, {}, Date.UTC(2025, 9, 1));
+    const plan = planConnection({});
     assert.equal(plan.client.port, 11099);
     assert.equal(plan.client.host, '127.0.0.1');
     assert.equal(plan.client.tradeAccount, 'Sim1');
     assert.equal(plan.client.encoding, 'automatic');
-    assert.equal(plan.symbol, 'ESZ25_FUT_CME', 'empty symbol: the ES front month');
+    assert.deepEqual(plan.symbol, { root: 'ES', format: 'sierra-cme' }, 'empty symbol: the ES front month, rolling');
+    assert.equal(plan.risk.tickSize, 0.25);
+    assert.equal(plan.risk.limits.pointValue, 50);
     assert.deepEqual(plan.simulator, { seed: 1, speed: 1 });
     assert.equal(plan.client.username, undefined);
     assert.equal(planConnection({ mode: 'sierra', symbol: ' ESH26-CME ' }).symbol, 'ESH26-CME');
@@ -83,6 +86,21 @@ describe('sierra-config node', function () {
     await helper.unload();
     assert.equal(await listening(port), false, 'the simulator stopped listening');
     assert.equal(connection.status().state, 'closed');
+  });
+
+  it('trades the registry front month of the chosen instrument, asked at each order, and keeps a typed symbol', async () => {
+    await helper.load(configModule, configFlow({ mode: 'simulator', simSeed: 9, simSpeed: 0.001, root: 'MES', symbolFormat: 'exchange-suffix' }));
+    const connection = await connectionOf();
+    await connection.whenReady(10_000);
+    assert.equal(connection.rolls, true);
+    assert.equal(connection.symbol, frontMonthSymbol('MES', connection.now(), 'exchange-suffix'));
+    assert.equal(connection.symbolAt(Date.UTC(2026, 5, 10, 17)), 'MESU26-CME', 'on the roll date the next contract');
+    assert.equal(connection.riskState().limits.pointValue, 5);
+    await helper.unload();
+    await helper.load(configModule, configFlow({ mode: 'simulator', simSeed: 9, simSpeed: 0.001, symbol: 'MESM26-CME' }));
+    const fixed = await connectionOf();
+    assert.equal(fixed.rolls, false);
+    assert.equal(fixed.symbolAt(Date.UTC(2026, 5, 10, 17)), 'MESM26-CME');
   });
 
   it('in Sierra Chart mode connects over WebSocket with the username and password from the credential store', async () => {
@@ -151,22 +169,56 @@ describe('sierra-config node', function () {
     });
   });
 
+  it('takes tick size and point value from the contract traded, and refuses a contradicting value', () => {
+    const mes = planConnection({ root: 'MES' });
+    assert.deepEqual(mes.symbol, { root: 'MES', format: 'sierra-cme' });
+    assert.equal(mes.risk.limits.pointValue, 5, 'MES is $5 a point, not the ES default');
+    assert.equal(planConnection({ symbol: 'F.US.MESZ26' }).risk.limits.pointValue, 5);
+    assert.equal(planConnection({ symbol: 'NQZ26_FUT_CME', pointValue: '20' }).risk.limits.pointValue, 20);
+    assert.throws(() => planConnection({ symbol: 'MESZ26_FUT_CME', pointValue: 50 }), /point value \(\$\) 50 contradicts the contract traded \(5\)/);
+    assert.throws(() => planConnection({ root: 'ES', tickSize: '0.5' }), /tick size 0.5 contradicts/);
+    assert.throws(() => planConnection({ symbol: 'CLZ26_FUT_NYMEX', tickSize: 0.01 }), /point value \(\$\) is empty/);
+    assert.throws(() => planConnection({ symbol: 'CLZ26_FUT_NYMEX', pointValue: 1000 }), /tick size is empty/);
+    const cl = planConnection({ symbol: 'CLZ26_FUT_NYMEX', pointValue: 1000, tickSize: 0.01 });
+    assert.equal(cl.symbol, 'CLZ26_FUT_NYMEX');
+    assert.equal(cl.risk.limits.pointValue, 1000);
+    assert.throws(() => planConnection({ root: 'CL' }), /"CL" is not an instrument the front-month rule knows/);
+  });
+
   describe('GET /sierra-config/symbol', () => {
-    it('previews the symbol that will be sent, in every common format', async () => {
+    it('shows the one contract traded now, its expiry and its roll date', async () => {
       await helper.load(configModule, []);
-      const res = await helper.request().get('/sierra-config/symbol').query({ root: 'ES', month: 'Z', year: '25' }).expect(200);
-      assert.equal(res.body.symbol, 'ESZ25_FUT_CME');
-      assert.equal(res.body.forms['exchange-suffix'], 'ESZ25-CME');
-      assert.equal(res.body.forms.cqg, 'F.US.EPZ25');
-      const mes = await helper.request().get('/sierra-config/symbol').query({ root: 'mes', month: 'H', year: '2026', format: 'exchange-suffix' }).expect(200);
-      assert.equal(mes.body.symbol, 'MESH26-CME');
-      assert.match(mes.body.frontMonth, /^MES[HMUZ]\d{2}-CME$/);
+      const res = await helper.request().get('/sierra-config/symbol').query({ root: 'ES', format: 'exchange-suffix' }).expect(200);
+      const body = res.body as SymbolPreview & { ok: boolean };
+      const expected = previewSymbol({ root: 'ES', format: 'exchange-suffix' }, Date.now());
+      assert.equal(body.mode, 'front-month');
+      assert.match(body.symbol, /^ES[HMUZ]\d{2}-CME$/);
+      assert.equal(body.symbol, expected.symbol);
+      assert.equal(body.rollDate, expected.rollDate);
+      const fixed = await helper.request().get('/sierra-config/symbol').query({ symbol: 'MESH27_FUT_CME' }).expect(200);
+      assert.equal(fixed.body.mode, 'fixed');
+      assert.equal(fixed.body.symbol, 'MESH27_FUT_CME');
+      assert.equal(fixed.body.contract, 'MESH27');
+      assert.equal(fixed.body.expiry, '2027-03-19');
+      assert.equal(fixed.body.rollDate, null, 'a typed symbol never rolls');
+      assert.equal(fixed.body.pointValue, 5);
     });
 
-    it('answers 400 with the reason for a month code that does not exist', async () => {
+    it('answers 400 with the reason for a root the registry does not know', async () => {
       await helper.load(configModule, []);
-      const res = await helper.request().get('/sierra-config/symbol').query({ root: 'ES', month: 'A', year: '25' }).expect(400);
-      assert.match(res.body.message, /Month code "A" is not valid/);
+      const res = await helper.request().get('/sierra-config/symbol').query({ root: 'XX' }).expect(400);
+      assert.match(res.body.message, /"XX" is not an instrument/);
     });
+  });
+
+  it('previews the front month and the roll for any instant (the editor line)', () => {
+    const before = previewSymbol({ root: 'ES' }, Date.UTC(2026, 5, 9, 17));
+    assert.equal(before.symbol, 'ESM26_FUT_CME');
+    assert.equal(before.expiry, '2026-06-18', 'Juneteenth 2026 moves the expiry to Thursday');
+    assert.equal(before.rollDate, '2026-06-10');
+    assert.equal(before.nextSymbol, 'ESU26_FUT_CME');
+    assert.equal(previewSymbol({ root: 'ES' }, Date.UTC(2026, 5, 10, 17)).symbol, 'ESU26_FUT_CME');
+    const typed = previewSymbol({ symbol: 'ESM26_FUT_CME' }, Date.UTC(2026, 5, 10, 17));
+    assert.equal(typed.description, 'ESM26_FUT_CME (ESM26, expires 2026-06-18): fixed, never rolled; the front month now is ESU26');
   });
 });

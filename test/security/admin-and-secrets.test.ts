@@ -18,7 +18,7 @@ const WRITE_ENDPOINTS = [
   { method: 'POST', path: '/sierra-config/test', body: { mode: 'sierra', host: '127.0.0.1', port: 1 } },
 ];
 const READ_ENDPOINTS = [
-  { method: 'GET', path: '/sierra-config/symbol?month=Z&year=26' },
+  { method: 'GET', path: '/sierra-config/symbol?root=ES' },
   { method: 'GET', path: '/ibkr-quote/contracts?config=none&q=ES' },
   { method: 'GET', path: '/ibkr-options-chain/expiries?config=none' },
 ];

@@ -111,7 +111,8 @@ export interface Touch {
 
 export interface AccountSettings {
   account: string;
-  symbol: string;
+  /** The symbol new positions may open in now (the front month: it changes when the contract rolls). */
+  symbol: string | (() => string);
   startingBalance: number;
   /** $ per point: ES $50. */
   pointValue: number;
@@ -158,6 +159,12 @@ export class SimAccount {
   private nextExecutionId = 1;
 
   constructor(private readonly settings: AccountSettings) {}
+
+  /** The symbol tradable now, and every symbol already traded (a rolled-out position can still be closed). */
+  knowsSymbol(symbol: string): boolean {
+    const current = typeof this.settings.symbol === 'function' ? this.settings.symbol() : this.settings.symbol;
+    return symbol === current || this.positionBySymbol.has(symbol);
+  }
 
   get accountName(): string {
     return this.settings.account;
@@ -219,7 +226,7 @@ export class SimAccount {
       return `Duplicate ClientOrderID ${order.clientOrderId}: it was already used in this trading session`;
     }
     if (order.account !== this.settings.account) return `Unknown trade account ${order.account || '(empty)'}`;
-    if (order.symbol !== this.settings.symbol) return `Unknown symbol ${order.symbol || '(empty)'}`;
+    if (!this.knowsSymbol(order.symbol)) return `Unknown symbol ${order.symbol || '(empty)'}`;
     if (!(order.quantity > 0) || !Number.isInteger(order.quantity)) return `Invalid order quantity ${order.quantity}`;
     if (order.side !== BuySell.BUY && order.side !== BuySell.SELL) return 'BuySell must be BUY (1) or SELL (2)';
     const needsPrice1 = order.orderType !== OrderType.MARKET;
@@ -382,7 +389,8 @@ export class SimAccount {
     const events: AccountEvent[] = [];
     let available = trade.size;
     for (const order of [...this.orders.values()]) {
-      if (!isWorking(order) || order.status === OrderStatus.PENDING_CHILD || order.symbol !== this.settings.symbol) continue;
+      // One simulated price series stands for every contract of the root, so orders of a rolled-out contract fill too.
+      if (!isWorking(order) || order.status === OrderStatus.PENDING_CHILD) continue;
       const remaining = order.quantity - order.filledQuantity;
       if (remaining <= 0) continue;
       const fill = this.fillOnTrade(order, trade, remaining, available);

@@ -30,6 +30,8 @@ import {
   type SubmitNewOcoOrder,
   type SubmitNewSingleOrder,
 } from '../../sierra/protocol';
+import { findInstrument, instrument, type Instrument } from '../../trading/instruments';
+import { parseSymbol } from '../../sierra/symbols';
 import { DtcFrameDecoder, decodeTextFrame, encodeEncodingResponse, encodeMessages, toJsonText } from '../../sierra/framing';
 import { OrderRefusal, SimAccount, type AccountEvent, type NewOrder, type SimBalance, type SimFill, type SimOrder, type SimPosition } from './account';
 import { UNSOLICITED, WirePrices, balanceUpdate, fillResponse, orderUpdate, positionUpdate, unknownOrderCancelReject } from './wire';
@@ -62,8 +64,11 @@ export interface DtcSimulatorOptions {
   tradingDisabledBehaviour?: 'reject' | 'ignore';
   /** Default 'Sim1'. */
   account?: string;
-  /** The one tradable symbol, e.g. 'ESZ25_FUT_CME'; every other symbol is unknown. */
-  symbol?: string;
+  /**
+   * The tradable symbol, e.g. 'ESZ25_FUT_CME', or a function of the market's time giving it (the front month, which
+   * rolls); every other symbol is unknown, except one already traded.
+   */
+  symbol?: string | ((now: number) => string);
   /** Wire price = display price ÷ this (0.01: ES 4000.50 travels as 400050). Default 1. */
   displayPriceMultiplier?: number;
   /** Server heartbeat period; default: the interval the client asked for at logon. May be fractional (tests). */
@@ -106,8 +111,14 @@ export interface DtcSimulator {
   logoffAll(reason: string, doNotReconnect: boolean): void;
 }
 
-const ES_TICK = 0.25;
-const ES_TICK_VALUE = 12.5;
+/** The contract a symbol spells, from the instrument registry; the simulated market is ES, so ES when unknown. */
+function instrumentOf(symbol: string): Instrument {
+  try {
+    return findInstrument(parseSymbol(symbol).root) ?? instrument('ES');
+  } catch {
+    return instrument('ES');
+  }
+}
 /** A client silent for this many of its own heartbeat intervals is dropped (§4.3: "~2 intervals"). */
 const SILENT_INTERVALS_BEFORE_DROP = 2;
 const MAX_HTTP_HEADER_BYTES = 16 * 1024;
@@ -145,7 +156,7 @@ class DtcSimulatorServer implements DtcSimulator {
   private readonly account: SimAccount;
   private readonly prices: WirePrices;
   private readonly market: SimMarket;
-  private readonly symbol: string;
+  private readonly symbolAt: (now: number) => string;
   private tradingAllowed: boolean;
   private heartbeatsStopped = false;
   private loseAnswerOf: ((message: DtcMessage) => boolean) | null = null;
@@ -158,14 +169,15 @@ class DtcSimulatorServer implements DtcSimulator {
 
   constructor(private readonly options: DtcSimulatorOptions) {
     this.market = options.market;
-    this.symbol = options.symbol ?? 'ESZ25_FUT_CME';
+    const symbol = options.symbol ?? 'ESZ25_FUT_CME';
+    this.symbolAt = typeof symbol === 'function' ? symbol : () => symbol;
     this.tradingAllowed = options.allowTrading ?? true;
     this.prices = new WirePrices(options.displayPriceMultiplier ?? 1);
     this.account = new SimAccount({
       account: options.account ?? 'Sim1',
-      symbol: this.symbol,
+      symbol: () => this.symbolAt(this.market.now()),
       startingBalance: options.startingBalance ?? 50_000,
-      pointValue: options.pointValue ?? 50,
+      pointValue: options.pointValue ?? instrumentOf(this.symbolAt(options.market.now())).pointValue,
       marginPerContract: options.marginPerContract ?? 500,
       commissionPerContract: options.commissionPerContract ?? 0,
       currency: 'USD',
@@ -623,7 +635,8 @@ class DtcSimulatorServer implements DtcSimulator {
 
   /** §2 (observed): never rejected; an unknown symbol comes back with an empty Description and MinPriceIncrement 0. */
   private securityDefinition(session: Session, symbol: string, exchange: string, requestId: number): void {
-    const known = symbol === this.symbol;
+    const known = this.account.knowsSymbol(symbol);
+    const contract = instrumentOf(symbol);
     const multiplier = this.options.displayPriceMultiplier ?? 1;
     this.send(session, [
       {
@@ -632,14 +645,14 @@ class DtcSimulatorServer implements DtcSimulator {
         Symbol: symbol,
         Exchange: exchange,
         SecurityType: known ? 1 : 0,
-        Description: known ? 'E-mini S&P 500 Futures' : '',
-        MinPriceIncrement: known ? Number((ES_TICK / multiplier).toPrecision(12)) : 0,
+        Description: known ? `${contract.name} Futures` : '',
+        MinPriceIncrement: known ? Number((contract.tickSize / multiplier).toPrecision(12)) : 0,
         PriceDisplayFormat: known ? 2 : -1,
-        CurrencyValuePerIncrement: known ? ES_TICK_VALUE : 0,
+        CurrencyValuePerIncrement: known ? contract.tickValue : 0,
         IsFinalMessage: 1,
         DisplayPriceMultiplier: known ? multiplier : 1,
         Currency: known ? 'USD' : '',
-        ContractSize: known ? 50 : 0,
+        ContractSize: known ? contract.pointValue : 0,
       },
     ]);
   }

@@ -51,7 +51,8 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
       return [];
     },
     async futures() {
-      return { ES: [{ symbol: 'ES', conid: CONTRACT.conid, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] };
+      // ESH26, the front month on the tests' 2026-03-10 (the instrument registry picks the conid by contract month).
+      return { ES: [{ symbol: 'ES', conid: CONTRACT.conid, underlyingConid: 11004968, expirationDate: '20260320', lastTradingDate: null }] };
     },
     async secdefSearch() {
       return [];

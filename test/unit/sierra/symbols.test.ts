@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { buildSymbol, frontMonth, parseSymbol, quarterlyExpiry, symbolForms } from '../../../lib/sierra/symbols';
+import { buildSymbol, frontMonthSymbol, parseSymbol, symbolForms } from '../../../lib/sierra/symbols';
 
 const chicagoNoon = (y: number, m: number, d: number): number => Date.UTC(y, m - 1, d, 18, 0, 0);
 
@@ -30,26 +30,12 @@ describe('sierra symbols', () => {
     assert.throws(() => parseSymbol('SPX'), /Unrecognised/);
   });
 
-  it('dates quarterly expiries on the third Friday', () => {
-    assert.equal(quarterlyExpiry({ monthCode: 'Z', year: 2025 }), '20251219');
-    assert.equal(quarterlyExpiry({ monthCode: 'H', year: 2026 }), '20260320');
-    assert.equal(quarterlyExpiry({ monthCode: 'M', year: 2025 }), '20250620');
-  });
-
-  it('rolls the ES front month 8 calendar days before expiry', () => {
-    // Z25 expires Fri 2025-12-19: roll date Thu 2025-12-11.
-    assert.deepEqual(frontMonth(chicagoNoon(2025, 12, 10)), { root: 'ES', monthCode: 'Z', year: 2025 });
-    assert.deepEqual(frontMonth(chicagoNoon(2025, 12, 11)), { root: 'ES', monthCode: 'H', year: 2026 });
-    assert.deepEqual(frontMonth(chicagoNoon(2025, 12, 31)), { root: 'ES', monthCode: 'H', year: 2026 });
-    assert.deepEqual(frontMonth(chicagoNoon(2025, 10, 1)), { root: 'ES', monthCode: 'Z', year: 2025 });
-    assert.deepEqual(frontMonth(chicagoNoon(2026, 1, 15)), { root: 'ES', monthCode: 'H', year: 2026 });
-    // H26 expires 2026-03-20 → roll 2026-03-12.
-    assert.deepEqual(frontMonth(chicagoNoon(2026, 3, 11)), { root: 'ES', monthCode: 'H', year: 2026 });
-    assert.deepEqual(frontMonth(chicagoNoon(2026, 3, 12)), { root: 'ES', monthCode: 'M', year: 2026 });
-  });
-
-  it('uses the Chicago calendar day, not UTC, around midnight', () => {
-    // 2025-12-11 03:00 UTC is still 2025-12-10 in Chicago: Z25 remains the front month.
-    assert.deepEqual(frontMonth(Date.UTC(2025, 11, 11, 3, 0, 0)).monthCode, 'Z');
+  it('spells the registry front month in the chosen format, rolling with it', () => {
+    // Z25 expires Fri 2025-12-19: roll date Thu 2025-12-11 (lib/trading/instruments.ts decides, this only spells).
+    assert.equal(frontMonthSymbol('ES', chicagoNoon(2025, 12, 10), 'sierra-cme'), 'ESZ25_FUT_CME');
+    assert.equal(frontMonthSymbol('ES', chicagoNoon(2025, 12, 11), 'sierra-cme'), 'ESH26_FUT_CME');
+    assert.equal(frontMonthSymbol('MES', chicagoNoon(2026, 6, 10), 'cqg'), 'F.US.MESU26');
+    assert.equal(frontMonthSymbol('ES', chicagoNoon(2026, 6, 9), 'exchange-suffix'), 'ESM26-CME');
+    assert.throws(() => frontMonthSymbol('CL', chicagoNoon(2026, 6, 9), 'plain'), /not in the instrument registry/);
   });
 });
