@@ -195,6 +195,9 @@ export class IbkrOrderDesk {
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
     for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
+    for (const bad of out.invalid ?? []) {
+      this.log.warn(`IBKR order update ignored for ${bad.clientOrderId ?? `order ${bad.orderId}`} (IBKR status ${bad.ibkrStatus || 'none'}): ${bad.reason}`);
+    }
     return toMessages(out);
   }
 
