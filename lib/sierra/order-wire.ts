@@ -15,8 +15,11 @@ import {
 } from './protocol';
 import type { PriceScale } from './price-scale';
 
-/** One new order as a trader means it. Prices are display prices (ES 6012.25). */
-export interface OrderIntent {
+/**
+ * One new order in DTC's terms, made from the one entry intent (lib/trading/order-intent.ts) by order-command.ts.
+ * Prices are display prices (ES 6012.25).
+ */
+export interface SierraOrder {
   symbol: string;
   side: Side;
   quantity: number;
@@ -28,10 +31,12 @@ export interface OrderIntent {
   tif?: TimeInForce;
   /** A bracket: the parent, then an OCO of one profit target (limit) and one stop (stop), §3. */
   bracket?: { stop: number; targets: number[] };
+  /** The trader's own ClientOrderID for the parent, claimed once by the generator. */
+  clientOrderId?: string;
 }
 
 /** A change to a working order (cancel-replace). Quantity is the new total, filled part included (§2). */
-export interface ModifyIntent {
+export interface SierraModify {
   price?: number;
   stopPrice?: number;
   quantity?: number;
@@ -64,7 +69,7 @@ export function opposite(side: Side): Side {
 }
 
 /** Checks an intent before anything else happens; throws InvalidInputError naming the field and what is expected. */
-export function validateIntent(intent: OrderIntent, tickSize = 0): void {
+export function validateIntent(intent: SierraOrder, tickSize = 0): void {
   if (typeof intent.symbol !== 'string' || intent.symbol.trim() === '') {
     throw new InvalidInputError('Order symbol is missing: set the Sierra Chart symbol exactly as File › Find Symbol shows it (e.g. ESZ25_FUT_CME).');
   }
@@ -102,7 +107,7 @@ function checkPrice(name: string, value: number, tickSize: number): void {
   }
 }
 
-function validateBracket(intent: OrderIntent, tickSize: number): void {
+function validateBracket(intent: SierraOrder, tickSize: number): void {
   const bracket = intent.bracket;
   if (!bracket || !Array.isArray(bracket.targets)) throw new InvalidInputError('Bracket needs { stop, targets: [target] }.');
   if (bracket.targets.length !== 1) {
@@ -128,7 +133,7 @@ export interface SubmitContext {
   isAutomated: boolean;
 }
 
-function prices(intent: Pick<OrderIntent, 'type' | 'price' | 'stopPrice'>, scale: PriceScale): { Price1?: number; Price2?: number } {
+function prices(intent: Pick<SierraOrder, 'type' | 'price' | 'stopPrice'>, scale: PriceScale): { Price1?: number; Price2?: number } {
   switch (intent.type) {
     case 'limit':
       return { Price1: scale.toWire(intent.price as number) };
@@ -141,7 +146,7 @@ function prices(intent: Pick<OrderIntent, 'type' | 'price' | 'stopPrice'>, scale
   }
 }
 
-export function singleOrderMessage(intent: OrderIntent, clientOrderId: string, ctx: SubmitContext, isParent: boolean): SubmitNewSingleOrder {
+export function singleOrderMessage(intent: SierraOrder, clientOrderId: string, ctx: SubmitContext, isParent: boolean): SubmitNewSingleOrder {
   return {
     Type: MessageType.SUBMIT_NEW_SINGLE_ORDER,
     Symbol: intent.symbol,
@@ -160,7 +165,7 @@ export function singleOrderMessage(intent: OrderIntent, clientOrderId: string, c
 
 /** The OCO of a bracket: leg 1 the profit target (limit), leg 2 the stop, both closing the parent's side (§3). */
 export function bracketOcoMessage(
-  intent: OrderIntent,
+  intent: SierraOrder,
   parentClientOrderId: string,
   ids: { target: string; stop: string },
   ctx: SubmitContext,
@@ -192,7 +197,7 @@ export function bracketOcoMessage(
 /** CANCEL_REPLACE_ORDER for a working order of `type`; fields not in `change` keep their value (…IsSet 0). */
 export function cancelReplaceMessage(
   order: { serverOrderId: string; clientOrderId: string; type: OrderType | null },
-  change: ModifyIntent,
+  change: SierraModify,
   ctx: Pick<SubmitContext, 'tradeAccount' | 'scale'>,
 ): CancelReplaceOrder {
   const msg: CancelReplaceOrder = {
@@ -222,7 +227,7 @@ export function cancelReplaceMessage(
 }
 
 /** Checks a modify against the order it changes: only the prices that order type has, a sane quantity. */
-export function validateModify(type: OrderType | null, change: ModifyIntent, filledQuantity: number, tickSize: number): void {
+export function validateModify(type: OrderType | null, change: SierraModify, filledQuantity: number, tickSize: number): void {
   if (change.price === undefined && change.stopPrice === undefined && change.quantity === undefined) {
     throw new InvalidInputError('Modify needs a new price, stopPrice or quantity: none was given.');
   }

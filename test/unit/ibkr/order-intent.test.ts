@@ -3,18 +3,26 @@ import fc from 'fast-check';
 import { InvalidInputError } from '../../../lib/errors';
 import { IbkrOrderDesk, RiskDeniedError, type DeskClient } from '../../../lib/ibkr/order-desk';
 import {
-  ClientOrderIds,
-  DEFAULT_SIGNAL_SETTINGS,
   applyModify,
-  intentFromMessage,
-  parseOrderRequest,
   planEntry,
-  signalToIntent,
-  type EntryIntent,
 } from '../../../lib/ibkr/order-intent';
+import { parseOrder, parseOrderMessage, parseSignal, type EntryIntent, type OrderIntent, type ParseSettings, type SignalSettings } from '../../../lib/trading/order-intent';
 import { RejectedError, TimeoutError } from '../../../lib/ibkr/errors';
 import type { LiveOrder, OrderRequest as IbkrOrderRequest, PlacedOrder } from '../../../lib/ibkr/types';
 import { RiskGuard } from '../../../lib/strategy/risk';
+
+const DEFAULT_SIGNAL_SETTINGS: SignalSettings = { quantity: 1, entryType: 'market', target: 1, tif: 'day' };
+const settingsOf = (signal: SignalSettings): ParseSettings => ({ signal, tickSize: null, whatIf: false });
+/** The one parser (lib/trading/order-intent.ts), as ibkr-order calls it, for an order payload. */
+function parseOrderRequest(payload: unknown): OrderIntent {
+  const parsed = parseOrder(payload, settingsOf(DEFAULT_SIGNAL_SETTINGS), false);
+  assert.equal(parsed.kind, 'order');
+  return (parsed as { intent: OrderIntent }).intent;
+}
+function signalToIntent(payload: unknown, signal: SignalSettings): EntryIntent | null {
+  const parsed = parseSignal(payload, settingsOf(signal), false);
+  return parsed.kind === 'order' ? (parsed.intent as EntryIntent) : null;
+}
 
 const LONG = { signal: 'LONG', entry: 5000, stop: 4998.25, targets: [5003.5, 5005.25], bar: { t: Date.UTC(2026, 2, 10, 14, 41) } };
 const CONTRACT = { conid: 495512557, secType: 'FUT' };
@@ -84,7 +92,7 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
 
   it('mirrors a SHORT, with a limit entry at the signal price and TP2 when the node says so', () => {
     const short = { ...LONG, signal: 'SHORT', stop: 5001.75, targets: [4996.5, 4994.75] };
-    const intent = signalToIntent(short, { quantity: 2, entryType: 'limit', targetIndex: 1, tif: 'day' }) as EntryIntent;
+    const intent = signalToIntent(short, { quantity: 2, entryType: 'limit', target: 2, tif: 'day' }) as EntryIntent;
     const legs = planEntry(intent, CONTRACT, 'mia-2');
     assert.deepEqual(
       legs.map((l) => [l.order.side, l.order.orderType, l.order.price, l.order.quantity]),
@@ -101,7 +109,7 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
   });
 
   it('refuses a signal whose stop is on the wrong side of its entry', () => {
-    assert.throws(() => signalToIntent({ ...LONG, stop: 5002 }, DEFAULT_SIGNAL_SETTINGS), /either side of the entry|wrong way round/);
+    assert.throws(() => signalToIntent({ ...LONG, stop: 5002 }, DEFAULT_SIGNAL_SETTINGS), /either side of the entry|wrong way round|levels are inconsistent/);
   });
 
   it('maps a stop-limit order: IBKR takes the limit as price and the trigger as auxPrice', () => {
@@ -114,6 +122,8 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
     const intent = parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }) as EntryIntent;
     assert.throws(() => planEntry(intent, CONTRACT, 'x'), /not on the 0.25 price grid: use 5000/);
     assert.throws(() => parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', bracket: { stop: 4990, targets: [5010, 5020] } }), /exactly one take-profit/);
+    // With the instrument's tick known, the parser refuses it first, with the same words for both order nodes.
+    assert.throws(() => parseOrder({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }, { ...settingsOf(DEFAULT_SIGNAL_SETTINGS), tickSize: 0.25 }, false), /not on the instrument's 0.25 tick/);
   });
 
   it('modifies a stop by moving its price, and never sends the original cOID again', () => {
@@ -121,21 +131,15 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
     const next = applyModify(stop, { kind: 'modify', clientOrderId: 'a', stopPrice: 4992.5 });
     assert.equal(next.price, 4992.5);
     assert.equal(next.clientOrderId, undefined);
-    assert.throws(() => applyModify(stop, { kind: 'modify', price: 4993 }), /no limit price/);
-  });
-
-  it('makes a new client order id per intent and honours a trader’s own id only once', () => {
-    const ids = new ClientOrderIds();
-    const made = new Set(Array.from({ length: 500 }, () => ids.next(1_700_000_000_000)));
-    assert.equal(made.size, 500);
-    assert.equal(ids.claim('mine-1'), 'mine-1');
-    assert.throws(() => ids.claim('mine-1'), /never reused/);
+    assert.throws(() => applyModify(stop, { kind: 'modify', clientOrderId: 'a', price: 4993 }), /no limit price/);
   });
 
   it('reads the topic first, the payload shape without a topic, and refuses anything else', () => {
-    assert.equal(intentFromMessage(undefined, { action: 'cancel-all' }, DEFAULT_SIGNAL_SETTINGS, false).intent?.kind, 'cancel-all');
-    assert.equal(intentFromMessage('signal', LONG, DEFAULT_SIGNAL_SETTINGS, false).intent?.kind, 'entry');
-    assert.throws(() => intentFromMessage('quote', { last: 1 }, DEFAULT_SIGNAL_SETTINGS, false), /not handled/);
+    const read = (topic: unknown, payload: unknown) => parseOrderMessage({ topic, payload }, settingsOf(DEFAULT_SIGNAL_SETTINGS));
+    assert.deepEqual(read(undefined, { action: 'cancel-all' }), { kind: 'order', intent: { kind: 'cancel-all' } });
+    const signal = read('signal', LONG);
+    assert.equal(signal.kind === 'order' && signal.intent.kind, 'entry');
+    assert.throws(() => read('quote', { last: 1 }), /not handled/);
   });
 });
 
@@ -189,7 +193,7 @@ describe('order desk', () => {
   it('cancels a bracket leg by its local id, and cancel-all with -1', async () => {
     const { client, calls } = recordingClient();
     const d = desk(client);
-    await d.execute(signalToIntent(LONG, DEFAULT_SIGNAL_SETTINGS) as EntryIntent, {});
+    await d.execute(signalToIntent(LONG, DEFAULT_SIGNAL_SETTINGS) as EntryIntent);
     const placed = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', clientOrderId: 'p1', bracket: { stop: 4990, targets: [5010] } }));
     assert.equal(placed.error, undefined);
     await d.execute(parseOrderRequest({ action: 'cancel', clientOrderId: 'p1:stop' }));
@@ -265,8 +269,8 @@ describe('order desk', () => {
         const { client, calls } = recordingClient();
         let refusal: unknown;
         try {
-          const parsed = intentFromMessage(topic, payload, DEFAULT_SIGNAL_SETTINGS, false);
-          if (parsed.intent) refusal = (await desk(client).execute(parsed.intent, { conid: parsed.conid, symbol: parsed.symbol })).error;
+          const parsed = parseOrderMessage({ topic, payload }, settingsOf(DEFAULT_SIGNAL_SETTINGS));
+          if (parsed.kind === 'order') refusal = (await desk(client).execute(parsed.intent, parsed.instrument)).error;
         } catch (err) {
           refusal = err;
         }

@@ -1,9 +1,9 @@
 import { strict as assert } from 'assert';
-import { ClientOrderIdGenerator } from '../../../lib/sierra/client-order-id';
+import { ClientOrderIdGenerator } from '../../../lib/trading/client-order-id';
 
 const NOW = Date.UTC(2025, 11, 3, 6, 0, 0); // 2025-12-03 00:00 Chicago: the clock floor is 0
 
-describe('sierra ClientOrderID generator', () => {
+describe('client order id generator (both brokers)', () => {
   it('issues YYYYMMDD-<prefix>-<n> ids dated by the Chicago day, never the same twice', () => {
     const ids = new ClientOrderIdGenerator('mia');
     const seen = new Set<string>();
