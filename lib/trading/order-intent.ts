@@ -242,7 +242,13 @@ function entryOf(p: Json, side: Side, settings: ParseSettings, whatIf: boolean):
     if (!needsStop) throw refused(`a ${t} order takes no stopPrice (${describeValue(p.stopPrice)} was given): remove it or use a stop or stop-limit order.`);
     entry.stopPrice = priceOf(p.stopPrice, 'stopPrice', settings.tickSize);
   } else if (needsStop) throw refused(`a ${t} order needs stopPrice (its trigger price): none was given.`);
-  if (has(p, 'clientOrderId')) entry.clientOrderId = checkOwnClientOrderId(p.clientOrderId);
+  if (has(p, 'clientOrderId')) {
+    try {
+      entry.clientOrderId = checkOwnClientOrderId(p.clientOrderId);
+    } catch (err) {
+      throw refused((err as Error).message);
+    }
+  }
   if (has(p, 'bracket')) {
     const refs = [entry.price, entry.stopPrice].filter((x): x is number => x !== undefined);
     entry.bracket = bracketOf(p.bracket, side, refs, settings.tickSize);
