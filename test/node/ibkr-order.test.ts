@@ -262,7 +262,7 @@ describe('ibkr-order node (simulator mode)', function () {
     node.receive({ topic: 'news', payload: 42 });
     await caught.first((m) => /not handled/.test(String(m.error?.message)));
     node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 5010, targets: [5020] } });
-    await caught.first((m) => /wrong way round|either side/.test(String(m.error?.message)));
+    await caught.first((m) => /wrong way round|either side|levels are inconsistent/.test(String(m.error?.message)));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
     await caught.first((m) => /already used/.test(String(m.error?.message)));
