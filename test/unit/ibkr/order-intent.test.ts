@@ -28,13 +28,15 @@ const LONG = { signal: 'LONG', entry: 5000, stop: 4998.25, targets: [5003.5, 500
 const CONTRACT = { conid: 495512557, secType: 'FUT' };
 
 /** A client that records every call the desk makes and answers like IBKR would. */
-function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrderRequest[]) => Promise<PlacedOrder[]>; live?: LiveOrder[] } = {}) {
+function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrderRequest[]) => Promise<PlacedOrder[]>; live?: LiveOrder[]; positions?: { conid: number; quantity: number; assetClass?: string }[] } = {}) {
   const calls: string[] = [];
+  const placed: IbkrOrderRequest[] = [];
   let nextId = 1000;
   const client = {
     tradingEnabled: options.trading ?? true,
     async placeOrders(orders: IbkrOrderRequest[]) {
       calls.push('placeOrders');
+      placed.push(...orders);
       if (options.place) return options.place(orders);
       return orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null }));
     },
@@ -56,7 +58,7 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
     },
     async positions() {
       calls.push('positions');
-      return [];
+      return (options.positions ?? []).map((p) => ({ accountId: 'DU1', description: `conid ${p.conid}`, marketPrice: null, marketValue: null, currency: 'USD', averageCost: null, averagePrice: 5000, realizedPnl: null, unrealizedPnl: null, assetClass: 'FUT', ...p }));
     },
     async futures() {
       return { ES: [{ symbol: 'ES', conid: CONTRACT.conid, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] };
@@ -68,7 +70,7 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
       return { conid, symbol: 'ES', secType: 'FUT', tradingClass: 'ES', localSymbol: 'ESZ9', underlyingConid: null, multiplier: 50, maturityDate: null, exchange: 'CME', currency: 'USD' };
     },
   };
-  return { client: client as unknown as DeskClient, calls };
+  return { client: client as unknown as DeskClient, calls, placed };
 }
 
 function desk(client: DeskClient, risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 })) {
@@ -358,3 +360,46 @@ describe('order desk: stale market data and the trade log', () => {
     assert.equal(logs.length, 3);
   });
 });
+
+describe('order desk: flatten and the kill switch (the same meaning as sierra-order)', () => {
+  const LIVE = (conid: number, orderId: number, status = 'Submitted'): LiveOrder =>
+    ({ accountId: 'DU1', conid, orderId, clientOrderId: null, status, side: 'BUY', orderType: 'LMT', quantity: 1, filledQuantity: 0, remainingQuantity: 1, averagePrice: null, price: 4990, timeInForce: 'DAY', lastExecutionTime: null }) as LiveOrder;
+
+  it('flatten cancels the contract’s working orders, then closes the position with one market order', async () => {
+    const { client, calls, placed } = recordingClient({ positions: [{ conid: CONTRACT.conid, quantity: 3 }], live: [LIVE(CONTRACT.conid, 7), LIVE(CONTRACT.conid, 8, 'Filled'), LIVE(999, 9)] });
+    const outcome = await desk(client).execute({ kind: 'flatten' });
+    assert.equal(outcome.error, undefined);
+    assert.deepEqual(calls.filter((c) => c.startsWith('cancelOrder')), ['cancelOrder 7'], 'only the working order of this contract');
+    assert.ok(calls.indexOf('cancelOrder 7') < calls.indexOf('placeOrders'), 'cancels first, so no bracket leg re-opens');
+    assert.deepEqual(placed.map((o) => [o.side, o.orderType, o.quantity, o.conid]), [['SELL', 'MKT', 3, CONTRACT.conid]]);
+  });
+
+  it('flatten with no position sends no order', async () => {
+    const { client, calls } = recordingClient();
+    assert.equal((await desk(client).execute({ kind: 'flatten' })).error, undefined);
+    assert.ok(!calls.includes('placeOrders'));
+  });
+
+  it('kill: HALTED first, cancels every order of the account, flattens every position; new entries refused after', async () => {
+    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
+    const { client, calls, placed } = recordingClient({ positions: [{ conid: CONTRACT.conid, quantity: -2 }, { conid: 555, quantity: 1 }] });
+    const d = desk(client, risk);
+    const outcome = await d.kill();
+    assert.equal(outcome.error, undefined);
+    assert.equal(risk.state().killSwitch, 'HALTED');
+    assert.ok(calls.includes('cancelOrder -1'));
+    assert.deepEqual(placed.map((o) => [o.side, o.quantity, o.conid]).sort(), [['BUY', 2, CONTRACT.conid], ['SELL', 1, 555]].sort());
+    const after = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+    assert.match(String(after.error?.message), /kill-switch/);
+  });
+
+  it('kill never throws: with trading off it stays HALTED and says what did not happen', async () => {
+    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
+    const { client, calls } = recordingClient({ trading: false });
+    const outcome = await desk(client, risk).kill();
+    assert.equal(risk.state().killSwitch, 'HALTED');
+    assert.match(String(outcome.error?.message), /HALTED \(no new orders\), but cancelling and flattening did not complete/);
+    assert.ok(!calls.some((c) => c === 'placeOrders' || c.startsWith('cancelOrder')));
+  });
+});
+

@@ -31,6 +31,13 @@ describe('sierra order manager', function () {
       assert.equal(fills.length, 1);
     });
 
+    it("sends a trader's own clientOrderId once, as the DTC ClientOrderID; a second use is refused before anything is sent", async () => {
+      const { order } = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', clientOrderId: 'my-entry-1' });
+      assert.equal(order.clientOrderId, 'my-entry-1');
+      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', clientOrderId: 'my-entry-1' }), /already used/);
+      assert.equal(rig.manager.snapshot().filter((o) => o.clientOrderId === 'my-entry-1').length, 1);
+    });
+
     it('works a limit order through a partial fill to the full fill, each fill reported once', async () => {
       const fills = collect<Fill>(rig.manager, 'fill');
       const updates = collect<OrderUpdate>(rig.manager, 'order-update');
