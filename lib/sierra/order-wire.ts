@@ -3,6 +3,7 @@
 
 import type { OrderType, Side, TimeInForce } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
+import { checkNewOrder } from '../trading/order-intent';
 import {
   BuySell,
   MessageType,
@@ -68,31 +69,17 @@ export function opposite(side: Side): Side {
   return side === 'buy' ? 'sell' : 'buy';
 }
 
-/** Checks an intent before anything else happens; throws InvalidInputError naming the field and what is expected. */
+/**
+ * Checks an order before anything else happens, by the one set of rules of lib/trading/order-intent.ts (the same
+ * words as the order nodes' parser); `tickSize` from the symbol's security definition (0: not known). Throws
+ * InvalidInputError naming the field and what is expected.
+ */
 export function validateIntent(intent: SierraOrder, tickSize = 0): void {
   if (typeof intent.symbol !== 'string' || intent.symbol.trim() === '') {
     throw new InvalidInputError('Order symbol is missing: set the Sierra Chart symbol exactly as File › Find Symbol shows it (e.g. ESZ25_FUT_CME).');
   }
-  if (intent.side !== 'buy' && intent.side !== 'sell') throw new InvalidInputError(`Order side "${String(intent.side)}" is not valid: use "buy" or "sell".`);
-  if (!Number.isInteger(intent.quantity) || intent.quantity <= 0) {
-    throw new InvalidInputError(`Order quantity ${String(intent.quantity)} is not valid: use a whole number of contracts ≥ 1.`);
-  }
-  if (!(intent.type in DTC_ORDER_TYPE)) throw new InvalidInputError(`Order type "${String(intent.type)}" is not valid: use market, limit, stop or stop-limit.`);
-  if (intent.tif !== undefined && !(intent.tif in DTC_TIF)) throw new InvalidInputError(`Time in force "${String(intent.tif)}" is not valid: use day, gtc, ioc or fok.`);
-  const needsPrice = intent.type === 'limit' || intent.type === 'stop-limit';
-  const needsStop = intent.type === 'stop' || intent.type === 'stop-limit';
-  checkPriceField('price', intent.price, needsPrice, intent.type, tickSize);
-  checkPriceField('stopPrice', intent.stopPrice, needsStop, intent.type, tickSize);
-  if (intent.bracket !== undefined) validateBracket(intent, tickSize);
-}
-
-function checkPriceField(name: string, value: number | undefined, required: boolean, type: OrderType, tickSize: number): void {
-  if (value === undefined) {
-    if (required) throw new InvalidInputError(`A ${type} order needs ${name}: none was given.`);
-    return;
-  }
-  if (!required) throw new InvalidInputError(`A ${type} order takes no ${name} (${value} was given): remove it or change the order type.`);
-  checkPrice(name, value, tickSize);
+  const { symbol: _symbol, ...order } = intent;
+  checkNewOrder(order as unknown as Record<string, unknown>, tickSize > 0 ? tickSize : null);
 }
 
 function checkPrice(name: string, value: number, tickSize: number): void {
@@ -104,26 +91,6 @@ function checkPrice(name: string, value: number, tickSize: number): void {
     if (Math.abs(ticks - Math.round(ticks)) > 1e-6) {
       throw new InvalidInputError(`Order ${name} ${value} is not on the ${tickSize} tick grid: use a multiple of ${tickSize}.`);
     }
-  }
-}
-
-function validateBracket(intent: SierraOrder, tickSize: number): void {
-  const bracket = intent.bracket;
-  if (!bracket || !Array.isArray(bracket.targets)) throw new InvalidInputError('Bracket needs { stop, targets: [target] }.');
-  if (bracket.targets.length !== 1) {
-    throw new InvalidInputError(`A DTC bracket carries one profit target (one OCO of target and stop), ${bracket.targets.length} were given: choose one target.`);
-  }
-  const [target] = bracket.targets;
-  checkPrice('bracket stop', bracket.stop, tickSize);
-  checkPrice('bracket target', target, tickSize);
-  const entry = intent.type === 'market' ? null : intent.type === 'stop' ? intent.stopPrice ?? null : intent.price ?? null;
-  const long = intent.side === 'buy';
-  const ordered = (low: number, high: number): boolean => low < high;
-  if (long ? !ordered(bracket.stop, target) : !ordered(target, bracket.stop)) {
-    throw new InvalidInputError(`Bracket of a ${intent.side} has its stop (${bracket.stop}) on the wrong side of its target (${target}): a long's stop is below its target, a short's above.`);
-  }
-  if (entry !== null && (long ? !(bracket.stop < entry && entry < target) : !(target < entry && entry < bracket.stop))) {
-    throw new InvalidInputError(`Bracket of a ${intent.side} at ${entry} needs the stop (${bracket.stop}) and the target (${target}) on either side of the entry.`);
   }
 }
 

@@ -305,6 +305,20 @@ export function parseOrder(payload: unknown, settings: ParseSettings, whatIf: bo
   }
 }
 
+/**
+ * Re-checks a new order built outside the parser (a library caller, or an adapter that learns the instrument's tick
+ * only later, e.g. from a DTC security definition) by the same rules and with the same words as parseOrderMessage.
+ * `order` is in the `order` message's shape: {side, quantity, type, price?, stopPrice?, bracket?: {stop, targets}, tif?,
+ * clientOrderId?}.
+ */
+export function checkNewOrder(order: Record<string, unknown>, tickSize: number | null): void {
+  const { side, ...fields } = order;
+  if (side !== 'buy' && side !== 'sell') throw refused(`side ${describeValue(side)} is not valid: use "buy" or "sell".`);
+  const p: Json = { action: side, ...fields };
+  checkFields(p, side);
+  entryOf(p, side, { signal: { quantity: 1, entryType: 'market', target: 1, tif: 'day' }, tickSize, whatIf: false }, false);
+}
+
 const clock = (t: number): string => new Date(t).toISOString().slice(11, 16);
 
 /** A Battle Navale signal → an entry with a bracket from its stop and chosen target, or 'ignored' for NO_SIGNAL. */

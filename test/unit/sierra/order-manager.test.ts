@@ -87,8 +87,8 @@ describe('sierra order manager', function () {
       const sent = rig.sim.orders().length;
       await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 0, type: 'market' }), InvalidInputError);
       await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit' }), /needs price/);
-      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5990.1 }), /tick grid/);
-      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 6010, targets: [5990] } }), /wrong side/);
+      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5990.1 }), /is not on the instrument's 0.25 tick/);
+      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 6010, targets: [5990] } }), /wrong way round for a buy/);
       await assert.rejects(rig.manager.modify('nope', { price: 1 }), OrderNotFoundError);
       assert.equal(rig.sim.orders().length, sent);
     });
