@@ -3,7 +3,8 @@
 // lib/ibkr/order-updates.ts IBKR's status words; the rules live here only.
 //
 // Monotonic: an update that arrives late or out of order never moves an order backwards. A finished order (filled,
-// cancelled, rejected) stays finished, the filled quantity never goes down nor above the order quantity, and a
+// cancelled, rejected) stays finished (only the fill details of the same state may still complete it), the filled
+// quantity never goes down nor above the order quantity, and a
 // working order never becomes pending again. Such an update is reported ('invalid'), never applied; the same
 // report twice is recognised ('duplicate'). Pure: no clock, no I/O.
 
@@ -100,6 +101,11 @@ export function transition(from: OrderProgress | undefined, to: OrderProgress): 
   if (next.quantity > 0 && next.filledQuantity > next.quantity) return { kind: 'invalid', reason: `filled quantity ${next.filledQuantity} is above the order quantity ${next.quantity}` };
   if (next.state === was.state && next.filledQuantity === was.filledQuantity && next.quantity === was.quantity) return { kind: 'duplicate' };
   if (isTerminal(was.state)) {
+    // The details of fills that made a filled (or partly filled, then cancelled) order can arrive after its final
+    // status: the state stays, the filled quantity may still rise, never fall.
+    if (next.state === was.state && was.state !== 'rejected' && next.filledQuantity > was.filledQuantity && next.quantity >= was.filledQuantity) {
+      return { kind: 'apply', next };
+    }
     return { kind: 'invalid', reason: `the order is already ${was.state}: a ${next.state} report${next.filledQuantity !== was.filledQuantity ? ` with ${next.filledQuantity} filled` : ''} cannot change it` };
   }
   if (next.filledQuantity < was.filledQuantity) {

@@ -46,7 +46,10 @@ describe('the one order state machine (both brokers)', () => {
           if (order) {
             assert.ok(RANK[verdict.next.state] >= RANK[order.state], `${order.state} → ${verdict.next.state}`);
             assert.ok(verdict.next.filledQuantity >= order.filledQuantity, 'filled quantity never goes down');
-            assert.ok(!isTerminal(order.state), `a ${order.state} order stays ${order.state}`);
+            if (isTerminal(order.state)) {
+              assert.equal(verdict.next.state, order.state, `a ${order.state} order stays ${order.state}`);
+              assert.ok(verdict.next.filledQuantity > order.filledQuantity, 'only late fill details complete a finished order');
+            }
           }
           order = verdict.next;
         }
@@ -78,6 +81,8 @@ describe('the one order state machine (both brokers)', () => {
       [at('filled', 3), at('working', 3)],
       [at('filled', 3), at('partially-filled', 2)],
       [at('cancelled', 1), at('filled', 3)],
+      [at('rejected', 0), at('rejected', 1)],
+      [at('filled', 3), at('filled', 2)],
       [at('working'), at('pending')],
       [at('partially-filled', 2), at('partially-filled', 1)],
       [at('working'), at('partially-filled', 4)],
@@ -88,6 +93,23 @@ describe('the one order state machine (both brokers)', () => {
     assert.deepEqual(transition(at('working'), { state: 'working', quantity: 3, filledQuantity: 1 }), { kind: 'apply', next: at('partially-filled', 1) }, 'working with a fill is partially filled');
     assert.equal(transition(at('working'), { state: 'lost' as OrderState, quantity: 3, filledQuantity: 0 }).kind, 'invalid');
     assert.equal(ORDER_STATES.length, 8);
+  });
+
+  it('takes the fill details that arrive after the final status: the state stays, the filled quantity completes', () => {
+    assert.deepEqual(transition(at('filled', 2), at('filled', 3)), { kind: 'apply', next: at('filled', 3) });
+    assert.deepEqual(transition(at('cancelled', 0), at('cancelled', 1)), { kind: 'apply', next: at('cancelled', 1) });
+  });
+
+  it('IBKR: Filled first, its filled quantity in a later message: the fill is still reported, once', () => {
+    const tracker = new OrderTracker();
+    tracker.register(9, { clientOrderId: 'c9', side: 'buy', quantity: 2 }, 0);
+    tracker.applyStream([{ orderId: 9, status: 'Submitted', totalSize: 2, filledQuantity: 0 }], 0);
+    const status = tracker.applyStream([{ orderId: 9, status: 'Filled' }], 1);
+    assert.equal(status.updates[0]?.status, 'filled');
+    const details = tracker.applyStream([{ orderId: 9, filledQuantity: 2, avgPrice: '5000.25' }], 2);
+    assert.deepEqual(details.fills.map((f) => [f.quantity, f.price]), [[2, 5000.25]]);
+    assert.equal(details.invalid, undefined);
+    assert.deepEqual(tracker.applyStream([{ orderId: 9, filledQuantity: 2, avgPrice: '5000.25' }], 3).fills, [], 'never twice');
   });
 
   it('DTC: a late OPEN after FILLED is reported, never applied', () => {
