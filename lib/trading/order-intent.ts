@@ -12,6 +12,7 @@
 
 import type { OrderType, Side, TimeInForce } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
+import type { KillSwitchState } from '../strategy/risk';
 import { checkOwnClientOrderId } from './client-order-id';
 
 /** A new order, possibly with a protective bracket (one stop and one take-profit for the whole quantity). */
@@ -64,7 +65,7 @@ export type OrderIntent = EntryIntent | ModifyIntent | CancelIntent | CancelAllI
 /** `payload.symbol` or `payload.conid` of an order: the instrument it really trades, instead of the node's. */
 export type InstrumentOverride = { symbol: string } | { conid: number };
 
-export type KillSwitchState = 'ACTIVE' | 'REDUCING' | 'HALTED';
+export type { KillSwitchState };
 
 /** What one input message asks for. */
 export type ParsedMessage =
