@@ -266,7 +266,7 @@ export class IbkrOrderDesk {
     const contract = this.contractCache.contract;
     if (overrides.symbol !== undefined && overrides.conid === undefined) {
       const asked = overrides.symbol.trim().toUpperCase();
-      if (!asked.startsWith(contract.symbol.toUpperCase())) {
+      if (!symbolNames(contract).includes(asked)) {
         throw new InvalidInputError(
           `order symbol "${overrides.symbol}" is not the contract this node trades (${contract.description}): set the node's contract, or send msg.payload.conid.`,
         );
@@ -495,6 +495,19 @@ export class IbkrOrderDesk {
     this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
     this.positionSynced = true;
   }
+}
+
+const MONTH_CODES = 'FGHJKMNQUVXZ';
+
+/**
+ * The names a message may use for the contract the node trades: its root ("ES"), or root, month code and year
+ * ("ESZ6", "ESZ26") of exactly that expiry. "ESH7" while the node trades ESZ6, or "ESTX50", is another contract.
+ */
+function symbolNames(contract: ResolvedContract): string[] {
+  const root = contract.symbol.toUpperCase();
+  if (!contract.expiry || !/^\d{8}$/.test(contract.expiry)) return [root];
+  const month = MONTH_CODES[Number(contract.expiry.slice(4, 6)) - 1] ?? '';
+  return [root, `${root}${month}${contract.expiry.slice(3, 4)}`, `${root}${month}${contract.expiry.slice(2, 4)}`];
 }
 
 /** "mia-…:stop sell 1 stop @ 4990": the cOID, side, quantity, type and price of one leg, for the log. */
