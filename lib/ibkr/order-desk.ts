@@ -21,8 +21,10 @@ import {
 } from './errors';
 import { findInstrument } from '../trading/instruments';
 import { chicagoDate } from './futures';
-import { applyModify, ClientOrderIds, planEntry, tickFor, type CancelIntent, type EntryIntent, type ModifyIntent, type OrderIntent, type PlannedLeg } from './order-intent';
-import { OrderTracker, rejectedUpdate, type TrackerOutput } from './order-updates';
+import { ClientOrderIdGenerator } from '../trading/client-order-id';
+import type { CancelIntent, EntryIntent, InstrumentOverride, ModifyIntent, OrderIntent } from '../trading/order-intent';
+import { applyModify, planEntry, tickFor, type PlannedLeg } from './order-intent';
+import { OrderTracker, orderStatus, rejectedUpdate, type TrackerOutput } from './order-updates';
 import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
 import type { OrderRequest as IbkrOrderRequest } from './types';
 
@@ -68,7 +70,10 @@ export interface OrderDeskOptions {
   staleAfterSec?: number;
   /** Where orders sent, fills (info) and rejections (warn) are told; silent without it. */
   log?: DeskLog;
-  ids?: ClientOrderIds;
+  /** The one client-order-id generator (lib/trading); a fresh one continuing above the wall clock by default. */
+  ids?: ClientOrderIdGenerator;
+  /** The wall clock the ids are dated by (never a simulated market's); Date.now by default. */
+  idClock?: () => number;
 }
 
 export interface DeskLog {
@@ -120,7 +125,8 @@ export class IbkrOrderDesk {
   /** When market data (tick, quote, bar, or the simulated market's trades) last arrived, on `now`'s clock. */
   private readonly marketData = new MarketDataClock();
   private readonly log: DeskLog;
-  private readonly ids: ClientOrderIds;
+  private readonly ids: ClientOrderIdGenerator;
+  private readonly idClock: () => number;
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
@@ -137,12 +143,17 @@ export class IbkrOrderDesk {
     this.now = options.now;
     this.staleAfterSec = checkStaleAfterSec(options.staleAfterSec ?? 0);
     this.log = options.log ?? silent;
-    this.ids = options.ids ?? new ClientOrderIds();
+    this.ids = options.ids ?? new ClientOrderIdGenerator();
+    this.idClock = options.idClock ?? Date.now;
   }
 
-  /** Market data arrived now: keeps new entries allowed by the stale-data guard. */
-  noteMarketData(): void {
-    this.marketData.observe(this.now());
+  /**
+   * Market data arrived: the stale-data guard judges it by its own time (`point`, from readMarketData); without one
+   * (the simulated market's own trades) it is data of this instant. Throws on data stamped in the future.
+   */
+  noteMarketData(point?: { t: number; from: number }): void {
+    const now = this.now();
+    this.marketData.observe(point?.t ?? now, now, point?.from ?? point?.t ?? now);
   }
 
   /** Age of the newest market data (ms, on the desk's clock), or null when none has arrived. */
@@ -155,7 +166,8 @@ export class IbkrOrderDesk {
    * one at a time, in arrival order: IBKR wants each order fully acknowledged before the next (fact sheet §2), and a
    * modify or cancel must find the order its placement just registered.
    */
-  execute(intent: OrderIntent, overrides: { conid?: number; symbol?: string } = {}): Promise<DeskOutcome> {
+  execute(intent: OrderIntent, instrument?: InstrumentOverride): Promise<DeskOutcome> {
+    const overrides: { conid?: number; symbol?: string } = instrument ?? {};
     const run = this.queue.then(() => this.run(intent, overrides));
     this.queue = run.then(
       () => undefined,
@@ -175,7 +187,9 @@ export class IbkrOrderDesk {
         case 'cancel':
           return await this.cancel(intent);
         case 'cancel-all':
-          return await this.cancelAll();
+          return await this.cancelAll(overrides);
+        case 'flatten':
+          return await this.flatten(overrides);
       }
     } catch (err) {
       return { messages: [], status: `${intent.kind} failed`, questions, error: asError(err) };
@@ -184,6 +198,10 @@ export class IbkrOrderDesk {
 
   /** One `sor` stream message: updates and fills of this desk's orders; fills also feed the risk rules. */
   onStream(args: readonly unknown[]): DeskMessage[] {
+    for (const raw of args) {
+      const ref = raw && typeof raw === 'object' ? (raw as { order_ref?: unknown }).order_ref : undefined;
+      if (typeof ref === 'string') this.ids.observe(ref);
+    }
     return this.report(this.tracker.applyStream(args, this.now()));
   }
 
@@ -201,6 +219,9 @@ export class IbkrOrderDesk {
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
     for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
+    for (const bad of out.invalid ?? []) {
+      this.log.warn(`IBKR order update ignored for ${bad.clientOrderId ?? `order ${bad.orderId}`} (IBKR status ${bad.ibkrStatus || 'none'}): ${bad.reason}`);
+    }
     return toMessages(out);
   }
 
@@ -251,7 +272,7 @@ export class IbkrOrderDesk {
     const contract = this.contractCache.contract;
     if (overrides.symbol !== undefined && overrides.conid === undefined) {
       const asked = overrides.symbol.trim().toUpperCase();
-      if (!asked.startsWith(contract.symbol.toUpperCase())) {
+      if (!symbolNames(contract).includes(asked)) {
         throw new InvalidInputError(
           `order symbol "${overrides.symbol}" is not the contract this node trades (${contract.description}): set the node's contract, or send msg.payload.conid.`,
         );
@@ -264,7 +285,7 @@ export class IbkrOrderDesk {
     const what = `${intent.side} ${intent.quantity}${intent.bracket ? ' + bracket' : ''}`;
     if (!intent.whatIf && !this.client.tradingEnabled) throw new TradingDisabledError(`order (${what}, from ${intent.origin})`, this.client.tradingBlockedReason ?? undefined);
     const contract = await this.contract(overrides);
-    const clientOrderId = intent.clientOrderId ? this.ids.claim(intent.clientOrderId) : this.ids.next(this.now());
+    const clientOrderId = intent.clientOrderId ? this.ids.claim(intent.clientOrderId) : this.ids.next(this.idClock());
     const legs = planEntry(intent, { conid: contract.conid, secType: contract.secType || undefined }, clientOrderId, tickFor(contract.symbol));
     const parent = legs[0] as PlannedLeg;
 
@@ -344,15 +365,104 @@ export class IbkrOrderDesk {
 
   private async cancel(intent: CancelIntent): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('order cancel', this.client.tradingBlockedReason ?? undefined);
-    const orderId = intent.clientOrderId ? this.findLeg(intent).orderId : (intent.orderId as number);
+    const orderId = this.findLeg(intent).orderId;
     await this.client.cancelOrder(orderId, { futures: this.tradesFutures() });
-    return { messages: [], status: `cancel sent ${intent.clientOrderId ?? orderId}`, questions: [] };
+    return { messages: [], status: `cancel sent ${intent.clientOrderId}`, questions: [] };
   }
 
-  private async cancelAll(): Promise<DeskOutcome> {
+  /** Every working order of the account; with a symbol or conid, every working order of that contract only. */
+  private async cancelAll(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('cancel-all', this.client.tradingBlockedReason ?? undefined);
-    await this.client.cancelOrder(-1, { futures: true });
-    return { messages: [], status: 'cancel-all sent', questions: [] };
+    if (overrides.conid === undefined && overrides.symbol === undefined) {
+      await this.client.cancelOrder(-1, { futures: true });
+      return { messages: [], status: 'cancel-all sent', questions: [] };
+    }
+    const contract = await this.contract(overrides);
+    const n = await this.cancelWorking(contract.conid);
+    return { messages: [], status: `cancel sent for ${n} order(s)`, questions: [] };
+  }
+
+  /** Cancels every live order of the account on `conid`; returns how many cancels were sent. */
+  private async cancelWorking(conid: number): Promise<number> {
+    const live = await this.client.liveOrders({ force: true });
+    const working = live.filter((o) => o.conid === conid && !['filled', 'cancelled', 'rejected'].includes(orderStatus(o.status, o.filledQuantity ?? 0)));
+    for (const o of working) await this.client.cancelOrder(o.orderId, { futures: this.tradesFutures() });
+    return working.length;
+  }
+
+  /**
+   * Flatten (the same meaning as sierra-order's): cancels the contract's working orders (so no bracket leg re-opens
+   * the position), then closes the broker's position with a market order. Allowed when HALTED or REDUCING: it only
+   * reduces.
+   */
+  private async flatten(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
+    if (!this.client.tradingEnabled) throw new TradingDisabledError('flatten', this.client.tradingBlockedReason ?? undefined);
+    const contract = await this.contract(overrides);
+    const cancelled = await this.cancelWorking(contract.conid);
+    const positions = await this.client.positions();
+    const held = positions.find((p) => p.conid === contract.conid);
+    this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
+    this.positionSynced = true;
+    if (!held || held.quantity === 0) return { messages: [], status: `flat (${cancelled} cancel(s))`, questions: [] };
+    const questions: AnsweredQuestion[] = [];
+    const messages = await this.close({ conid: contract.conid, secType: contract.secType || undefined }, held.quantity, contract, questions);
+    return { messages, status: `flatten ${held.quantity > 0 ? 'sell' : 'buy'} ${Math.abs(held.quantity)}`, questions };
+  }
+
+  /** A market order that closes `held` contracts of `ref` (never checked by the risk rules: it only reduces). */
+  private async close(ref: { conid: number; secType?: string }, held: number, contract: ResolvedContract, questions: AnsweredQuestion[]): Promise<DeskMessage[]> {
+    const side: Side = held > 0 ? 'sell' : 'buy';
+    const quantity = Math.abs(held);
+    const clientOrderId = this.ids.next(this.idClock());
+    const intent: EntryIntent = { kind: 'entry', side, quantity, type: 'market', tif: 'day', whatIf: false, origin: 'flatten' };
+    const leg = planEntry(intent, ref, clientOrderId, null)[0] as PlannedLeg;
+    this.tracker.expect({ clientOrderId, side, quantity });
+    this.log.info(`IBKR order sent: ${describeLeg(leg)} (${contract.description}, flatten)`);
+    const placed = await this.client.placeOrders([leg.order], answerRule(this.questions, questions));
+    const messages: DeskMessage[] = [];
+    const p = placed[0];
+    if (p?.orderId) {
+      this.legs.set(clientOrderId, { ...leg, orderId: p.orderId, contract });
+      messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId, side, quantity }, this.now())));
+      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, this.now())));
+    }
+    return messages;
+  }
+
+  /**
+   * The kill switch, the same meaning as sierra-order's: HALTED first (no new order passes from this instant), then
+   * every working order of the account is cancelled and every position of the account closed at the market. Never
+   * throws: what failed is in `error`, and the switch stays HALTED.
+   */
+  async kill(): Promise<DeskOutcome> {
+    this.risk.setKillSwitch('HALTED');
+    const run = this.queue.then(async (): Promise<DeskOutcome> => {
+      const messages: DeskMessage[] = [];
+      const questions: AnsweredQuestion[] = [];
+      try {
+        if (!this.client.tradingEnabled) throw new TradingDisabledError('kill switch (cancel and flatten)', this.client.tradingBlockedReason ?? undefined);
+        await this.client.cancelOrder(-1, { futures: true });
+        const positions = (await this.client.positions()).filter((p) => p.quantity !== 0);
+        const own = await this.contract({});
+        const failures: string[] = [];
+        for (const p of positions) {
+          const secType = p.conid === own.conid ? own.secType || undefined : /^FUT/i.test(p.assetClass) ? 'FUT' : undefined;
+          const contract: ResolvedContract = p.conid === own.conid ? own : { ...own, conid: p.conid, description: p.description || `conid ${p.conid}` };
+          try {
+            messages.push(...(await this.close({ conid: p.conid, secType }, p.quantity, contract, questions)));
+          } catch (err) {
+            failures.push(`${p.description || p.conid} (${p.quantity}): ${asError(err).message}`);
+          }
+        }
+        if (failures.length) throw new Error(`could not flatten ${failures.join('; ')}`);
+        return { messages, status: `HALTED: ${positions.length} position(s) flattened`, questions };
+      } catch (err) {
+        const error = new MiaError('KILL_SWITCH_INCOMPLETE', `Kill switch is HALTED (no new orders), but cancelling and flattening did not complete: ${asError(err).message}. Check TWS or the Portal now.`, { cause: err });
+        return { messages, status: 'HALTED: cancel/flatten failed', questions, error };
+      }
+    });
+    this.queue = run.then(() => undefined, () => undefined);
+    return run;
   }
 
   private tradesFutures(): boolean {
@@ -360,19 +470,15 @@ export class IbkrOrderDesk {
     return secType === '' || secType.toUpperCase().startsWith('FUT');
   }
 
-  /** A leg this desk placed, by client order id ("<id>", "<id>:stop", "<id>:target") or IBKR order id. */
-  private findLeg(ref: { clientOrderId?: string; orderId?: number }): PlacedLeg {
-    if (ref.clientOrderId) {
-      const leg = this.legs.get(ref.clientOrderId);
-      if (!leg) {
-        throw new InvalidInputError(
-          `no order with clientOrderId "${ref.clientOrderId}" was placed by this node since the flow was deployed: check the id (bracket legs are "<id>:stop" and "<id>:target"), or cancel by IBKR's orderId.`,
-        );
-      }
-      return leg;
+  /** A leg this desk placed, by client order id ("<id>", "<id>:stop", "<id>:target"). */
+  private findLeg(ref: { clientOrderId: string }): PlacedLeg {
+    const leg = this.legs.get(ref.clientOrderId);
+    if (!leg) {
+      throw new InvalidInputError(
+        `no order with clientOrderId "${ref.clientOrderId}" was placed by this node since the flow was deployed: check the id (bracket legs are "<id>:stop" and "<id>:target").`,
+      );
     }
-    for (const leg of this.legs.values()) if (leg.orderId === ref.orderId) return leg;
-    throw new InvalidInputError(`IBKR order ${String(ref.orderId)} was not placed by this node since the flow was deployed: only its own orders can be modified.`);
+    return leg;
   }
 
   /** Signed remaining quantity of this desk's entry orders still working (bracket exits left out, as the rules ask). */
@@ -396,6 +502,19 @@ export class IbkrOrderDesk {
     this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
     this.positionSynced = true;
   }
+}
+
+const MONTH_CODES = 'FGHJKMNQUVXZ';
+
+/**
+ * The names a message may use for the contract the node trades: its root ("ES"), or root, month code and year
+ * ("ESZ6", "ESZ26") of exactly that expiry. "ESH7" while the node trades ESZ6, or "ESTX50", is another contract.
+ */
+function symbolNames(contract: ResolvedContract): string[] {
+  const root = contract.symbol.toUpperCase();
+  if (!contract.expiry || !/^\d{8}$/.test(contract.expiry)) return [root];
+  const month = MONTH_CODES[Number(contract.expiry.slice(4, 6)) - 1] ?? '';
+  return [root, `${root}${month}${contract.expiry.slice(3, 4)}`, `${root}${month}${contract.expiry.slice(2, 4)}`];
 }
 
 /** "mia-…:stop sell 1 stop @ 4990": the cOID, side, quantity, type and price of one leg, for the log. */

@@ -3,7 +3,11 @@
 // record and reports an update whenever its status or filled quantity moves, and a fill for every increase of the
 // filled quantity. It reports only the orders registered with it (the node's own), but remembers the others for a
 // while: the stream's first message about an order can arrive before the place request's answer names its id.
+// Every status change passes the one order state machine (lib/trading/order-state.ts): a late or reordered message
+// (Submitted after Filled, a smaller filled quantity) is reported as invalid and not applied.
 import type { Fill, OrderStatus, OrderUpdate, Side } from '../contracts';
+import { InvalidInputError } from '../errors';
+import { contractStatus, isTerminal, transition, type OrderState } from '../trading/order-state';
 import type { LiveOrder } from './types';
 import { parseWireInt, parseWireNumber } from './wire';
 
@@ -14,6 +18,8 @@ export interface TrackedOrder {
   orderId: number;
   clientOrderId: string | null;
   ibkrStatus: string;
+  /** The order's state under the one state machine; null until IBKR gave a status. */
+  state: OrderState | null;
   side: Side | null;
   quantity: number | null;
   filledQuantity: number;
@@ -26,17 +32,29 @@ export interface TrackedOrder {
   reportedAverage: number | null;
 }
 
+/** A stream message the state machine refused (late, reordered or impossible): reported, not applied. */
+export interface InvalidOrderUpdate {
+  orderId: number;
+  clientOrderId: string | null;
+  ibkrStatus: string;
+  reason: string;
+}
+
 export interface TrackerOutput {
   updates: OrderUpdate[];
   fills: Fill[];
+  /** Present when a message was refused by the state machine. */
+  invalid?: InvalidOrderUpdate[];
 }
 
-/** IBKR's order statuses (fact sheet §2) → ours. PendingCancel stays working: IBKR has only acknowledged it. */
-export function orderStatus(ibkrStatus: string, filledQuantity: number): OrderStatus {
+/** IBKR's order statuses (fact sheet §2) → the broker-neutral state. Other words (WarnState, ...) are working. */
+export function ibkrOrderState(ibkrStatus: string): OrderState {
   switch (ibkrStatus.toLowerCase()) {
     case 'pendingsubmit':
     case 'apipending':
       return 'pending';
+    case 'pendingcancel':
+      return 'pending-cancel';
     case 'filled':
       return 'filled';
     case 'cancelled':
@@ -46,9 +64,14 @@ export function orderStatus(ibkrStatus: string, filledQuantity: number): OrderSt
     case 'rejected':
       return 'rejected';
     default:
-      // PreSubmitted, Submitted, PendingCancel, WarnState
-      return filledQuantity > 0 ? 'partially-filled' : 'working';
+      // PreSubmitted, Submitted, WarnState
+      return 'working';
   }
+}
+
+/** IBKR's order statuses → what a trader sees. PendingCancel stays working: IBKR has only acknowledged it. */
+export function orderStatus(ibkrStatus: string, filledQuantity: number): OrderStatus {
+  return contractStatus({ state: ibkrOrderState(ibkrStatus), filledQuantity });
 }
 
 function reasonFor(ibkrStatus: string): string | undefined {
@@ -129,7 +152,10 @@ export class OrderTracker {
   /** The status IBKR gave in its answer to the place request (order_status). */
   acknowledge(orderId: number, ibkrStatus: string, now: number): TrackerOutput {
     const order = this.record(orderId);
-    if (ibkrStatus && order.ibkrStatus === '') order.ibkrStatus = ibkrStatus;
+    if (ibkrStatus && order.state === null) {
+      order.ibkrStatus = ibkrStatus;
+      order.state = ibkrOrderState(ibkrStatus);
+    }
     return this.report(orderId, now);
   }
 
@@ -152,7 +178,7 @@ export class OrderTracker {
     return {
       clientOrderId: own.clientOrderId,
       serverOrderId: String(orderId),
-      status: orderStatus(order.ibkrStatus, order.filledQuantity),
+      status: contractStatus({ state: order.state ?? 'pending', filledQuantity: order.filledQuantity }),
       side: order.side ?? own.side,
       quantity: order.quantity ?? own.quantity,
       filledQuantity: order.filledQuantity,
@@ -170,7 +196,7 @@ export class OrderTracker {
   working(): TrackedOrder[] {
     return [...this.own.keys()]
       .map((id) => this.orders.get(id))
-      .filter((o): o is TrackedOrder => o !== undefined && !['filled', 'cancelled', 'rejected'].includes(orderStatus(o.ibkrStatus, o.filledQuantity)));
+      .filter((o): o is TrackedOrder => o !== undefined && !(o.state !== null && isTerminal(o.state)));
   }
 
   /** One `sor` message: IBKR's array of changed order fields. */
@@ -182,20 +208,36 @@ export class OrderTracker {
       const orderId = parseWireInt(o.orderId);
       if (orderId === null || orderId <= 0) continue;
       const order = this.record(orderId);
-      if (typeof o.status === 'string' && o.status) order.ibkrStatus = o.status;
-      const side = sideOf(o.side);
-      if (side) order.side = side;
-      const total = parseWireNumber(o.totalSize);
-      if (total !== null) order.quantity = total;
-      const filled = parseWireNumber(o.filledQuantity);
-      const avg = parseWireNumber(o.avgPrice);
       if (typeof o.order_ref === 'string' && o.order_ref) {
         order.clientOrderId = o.order_ref;
         const own = this.ownByCoid.get(o.order_ref);
         if (own && !this.own.has(orderId)) this.own.set(orderId, own);
       }
-      if (typeof o.text === 'string' && o.text) order.reason = o.text;
+      const status = typeof o.status === 'string' && o.status ? o.status : null;
+      const total = parseWireNumber(o.totalSize);
+      const filled = parseWireNumber(o.filledQuantity);
+      const avg = parseWireNumber(o.avgPrice);
       const executed = parseWireNumber(o.lastExecutionTime_r);
+      // The state machine judges status and quantities together; a refused message changes nothing of the order.
+      const state = status !== null ? ibkrOrderState(status) : order.state;
+      const quantity = total ?? order.quantity ?? this.own.get(orderId)?.quantity ?? 0;
+      const filledNow = filled ?? order.filledQuantity;
+      if (state !== null) {
+        const verdict = transition(order.state === null ? undefined : { state: order.state, quantity: order.quantity ?? quantity, filledQuantity: order.filledQuantity }, { state, quantity, filledQuantity: filledNow });
+        if (verdict.kind === 'invalid') {
+          (out.invalid ??= []).push({ orderId, clientOrderId: this.own.get(orderId)?.clientOrderId ?? order.clientOrderId, ibkrStatus: status ?? order.ibkrStatus, reason: verdict.reason });
+          continue;
+        }
+        order.state = state;
+      } else if (filled !== null && filled < order.filledQuantity) {
+        (out.invalid ??= []).push({ orderId, clientOrderId: order.clientOrderId, ibkrStatus: order.ibkrStatus, reason: `filled quantity cannot go down (from ${order.filledQuantity} to ${filled})` });
+        continue;
+      }
+      if (status !== null) order.ibkrStatus = status;
+      const side = sideOf(o.side);
+      if (side) order.side = side;
+      if (total !== null) order.quantity = total;
+      if (typeof o.text === 'string' && o.text) order.reason = o.text;
       const t = executed ?? now;
       if (filled !== null && filled > order.filledQuantity) order.filledQuantity = filled;
       if (avg !== null) order.averageFillPrice = avg;
@@ -211,7 +253,7 @@ export class OrderTracker {
   private record(orderId: number): TrackedOrder {
     let order = this.orders.get(orderId);
     if (!order) {
-      order = { orderId, clientOrderId: null, ibkrStatus: '', side: null, quantity: null, filledQuantity: 0, averageFillPrice: null, reportedFilled: 0, reportedAverage: null };
+      order = { orderId, clientOrderId: null, ibkrStatus: '', state: null, side: null, quantity: null, filledQuantity: 0, averageFillPrice: null, reportedFilled: 0, reportedAverage: null };
       this.orders.set(orderId, order);
     }
     return order;
@@ -221,8 +263,8 @@ export class OrderTracker {
   private report(orderId: number, t: number): TrackerOutput {
     const own = this.own.get(orderId);
     const order = this.orders.get(orderId);
-    if (!own || !order || order.ibkrStatus === '') return { updates: [], fills: [] };
-    const status = orderStatus(order.ibkrStatus, order.filledQuantity);
+    if (!own || !order || order.state === null) return { updates: [], fills: [] };
+    const status = contractStatus({ state: order.state, filledQuantity: order.filledQuantity });
     const last = this.reported.get(orderId);
     if (last && last.status === status && last.filled === order.filledQuantity) return { updates: [], fills: [] };
     this.reported.set(orderId, { status, filled: order.filledQuantity });
@@ -258,6 +300,9 @@ export function rejectedUpdate(clientOrderId: string, side: Side, quantity: numb
 
 /** A live order (GET /iserver/account/orders) as an `order-update`; orders without a cOID get "ibkr-<orderId>". */
 export function liveOrderUpdate(order: LiveOrder, now: number): OrderUpdate {
+  const side = sideOf(order.side);
+  // Never guessed: a side that is neither BUY nor SELL is an error, not a buy.
+  if (side === null) throw new InvalidInputError(`IBKR live order ${order.orderId} has side ${JSON.stringify(order.side)}, neither BUY nor SELL: it cannot be reported as an order-update. Check it in TWS or the Portal.`);
   const filled = order.filledQuantity ?? 0;
   const quantity = order.quantity ?? filled + (order.remainingQuantity ?? 0);
   const reason = reasonFor(order.status);
@@ -265,7 +310,7 @@ export function liveOrderUpdate(order: LiveOrder, now: number): OrderUpdate {
     clientOrderId: order.clientOrderId ?? `ibkr-${order.orderId}`,
     serverOrderId: String(order.orderId),
     status: orderStatus(order.status, filled),
-    side: sideOf(order.side) ?? 'buy',
+    side,
     quantity,
     filledQuantity: filled,
     averageFillPrice: order.averagePrice,

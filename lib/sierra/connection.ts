@@ -18,7 +18,7 @@ import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel
 import { DtcLogonError, RiskDeniedError } from './errors';
 import { contractCode, findInstrument, frontMonth, instrument } from '../trading/instruments';
 import { frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from './symbols';
-import { OrderManager, type ManagerState, type ModifyIntent, type OrderIntent, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
+import { OrderManager, type ManagerState, type SierraModify, type SierraOrder, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
 
 /** The rules the gate adds to RiskGuard's. */
 export type GateRule = 'price-collar' | 'max-orders-per-minute';
@@ -313,7 +313,7 @@ export class SierraConnection extends EventEmitter {
       market.start();
       this.market = market;
       // The simulated market is live from the instant it starts; its trades keep it fresh while it runs.
-      this.marketData.observe(market.now());
+      this.marketData.observe(market.now(), market.now());
       market.on('trade', this.onMarketTrade);
       const simulator = await startDtcSimulator({
         market,
@@ -394,7 +394,7 @@ export class SierraConnection extends EventEmitter {
   // -------------------------------------------------------------------------------------------------------------
   // Instructions (each refused with a clear error when trading is off or the connection is not ready)
 
-  async submit(intent: OrderIntent, rules: EntryRules = {}): Promise<SubmitResult> {
+  async submit(intent: SierraOrder, rules: EntryRules = {}): Promise<SubmitResult> {
     const manager = this.requireManager();
     this.checkStaleData(intent.symbol, intent.side, intent.quantity, rules);
     const result = await manager.submit(intent);
@@ -407,7 +407,7 @@ export class SierraConnection extends EventEmitter {
     return this.requireManager().cancel(clientOrderId);
   }
 
-  async modify(clientOrderId: string, change: ModifyIntent, rules: EntryRules = {}): Promise<OrderUpdate> {
+  async modify(clientOrderId: string, change: SierraModify, rules: EntryRules = {}): Promise<OrderUpdate> {
     const manager = this.requireManager();
     const order = manager.order(clientOrderId);
     const increase = order && change.quantity !== undefined ? change.quantity - order.quantity : 0;
@@ -445,9 +445,13 @@ export class SierraConnection extends EventEmitter {
     return this.requireManager().cancelAll(symbol);
   }
 
-  /** Market data (a tick, quote or bar) arrived now: the stale-data guard's clock. */
-  noteMarketData(): void {
-    this.marketData.observe(this.now());
+  /**
+   * Market data (a tick, quote or bar) arrived: the stale-data guard judges it by its own time (`point`, from
+   * readMarketData); without one (the simulated market's own trades) it is data of this instant.
+   */
+  noteMarketData(point?: { t: number; from: number }): void {
+    const now = this.now();
+    this.marketData.observe(point?.t ?? now, now, point?.from ?? point?.t ?? now);
   }
 
   /** Age of the newest market data (ms, on this connection's clock), or null when none has arrived. */
@@ -509,7 +513,7 @@ export class SierraConnection extends EventEmitter {
   // -------------------------------------------------------------------------------------------------------------
 
   /** Throws RiskDeniedError('stale-data') for a new entry while market data is stale; reducing orders pass. */
-  private checkStaleData(symbol: string, side: OrderIntent['side'], quantity: number, rules: EntryRules): void {
+  private checkStaleData(symbol: string, side: SierraOrder['side'], quantity: number, rules: EntryRules): void {
     if (!rules.staleAfterSec) return;
     const position = this.instrumentPosition(symbol);
     const decision = this.marketData.check({ side, quantity, position, workingQuantity: this.workingEntryQuantity(symbol) }, this.now(), rules.staleAfterSec);

@@ -35,7 +35,7 @@ import {
 } from './protocol';
 import type { DtcClient, LogonInfo, SecurityDefinition } from './client';
 import { wallClock } from '../clock';
-import { ClientOrderIdGenerator } from './client-order-id';
+import { ClientOrderIdGenerator } from '../trading/client-order-id';
 import { checkTransition, contractStatus, isTerminal, statusName } from './order-state';
 import {
   bracketOcoMessage,
@@ -46,8 +46,8 @@ import {
   singleOrderMessage,
   validateIntent,
   validateModify,
-  type ModifyIntent,
-  type OrderIntent,
+  type SierraModify,
+  type SierraOrder,
   type SubmitContext,
 } from './order-wire';
 import { PriceScale, UNSCALED } from './price-scale';
@@ -61,12 +61,12 @@ import {
   TradingDisabledError,
 } from './errors';
 
-export type { OrderIntent, ModifyIntent } from './order-wire';
+export type { SierraOrder, SierraModify } from './order-wire';
 
 export type ManagerState = 'disconnected' | 'reconciling' | 'ready';
 
 /** What the risk rules see: a new order, or a modify of a working one. */
-export type RiskIntent = ({ action: 'submit' } & OrderIntent) | ({ action: 'modify'; clientOrderId: string; symbol: string; side: Side } & ModifyIntent);
+export type RiskIntent = ({ action: 'submit' } & SierraOrder) | ({ action: 'modify'; clientOrderId: string; symbol: string; side: Side } & SierraModify);
 
 /** The risk hook's answer. Anything but `{ allowed: true }` without `denied` is a denial (fail closed). */
 export type RiskVerdict = { allowed: true; denied?: false } | { allowed?: false; denied: true; rule: string; reason: string };
@@ -253,7 +253,7 @@ export class OrderManager extends EventEmitter {
   // Instructions
 
   /** Places a single order or a bracket; resolves when Sierra accepts it (all three orders for a bracket). */
-  async submit(intent: OrderIntent): Promise<SubmitResult> {
+  async submit(intent: SierraOrder): Promise<SubmitResult> {
     validateIntent(intent);
     this.assertCanTrade('place an order');
     await this.checkRisk({ action: 'submit', ...intent });
@@ -263,7 +263,7 @@ export class OrderManager extends EventEmitter {
 
     const ctx: SubmitContext = { tradeAccount: this.account, scale: this.scaleOf(intent.symbol), isAutomated: this.isAutomated };
     const now = this.idClock();
-    const parentId = this.ids.next(now);
+    const parentId = intent.clientOrderId !== undefined ? this.ids.claim(intent.clientOrderId) : this.ids.next(now);
     const messages: DtcMessage[] = [singleOrderMessage(intent, parentId, ctx, intent.bracket !== undefined)];
     const tracked: TrackedOrder[] = [this.track(parentId, intent.symbol, intent.side, intent.type, intent.quantity, null)];
     let childIds: { target: string; stop: string } | null = null;
@@ -308,7 +308,7 @@ export class OrderManager extends EventEmitter {
   }
 
   /** Changes price(s) and/or quantity of a working order (cancel-replace); resolves when Sierra confirms. */
-  async modify(clientOrderId: string, change: ModifyIntent): Promise<OrderUpdate> {
+  async modify(clientOrderId: string, change: SierraModify): Promise<OrderUpdate> {
     const order = this.workingOrder(clientOrderId, 'modify');
     if (isTerminal(order.status)) throw new InvalidInputError(`Order ${clientOrderId} is already ${contractStatus(order.status, order.filledQuantity)}: nothing to modify.`);
     validateModify(order.type, change, order.filledQuantity, 0);

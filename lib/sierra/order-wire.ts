@@ -3,6 +3,7 @@
 
 import type { OrderType, Side, TimeInForce } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
+import { checkNewOrder } from '../trading/order-intent';
 import {
   BuySell,
   MessageType,
@@ -15,8 +16,11 @@ import {
 } from './protocol';
 import type { PriceScale } from './price-scale';
 
-/** One new order as a trader means it. Prices are display prices (ES 6012.25). */
-export interface OrderIntent {
+/**
+ * One new order in DTC's terms, made from the one entry intent (lib/trading/order-intent.ts) by order-command.ts.
+ * Prices are display prices (ES 6012.25).
+ */
+export interface SierraOrder {
   symbol: string;
   side: Side;
   quantity: number;
@@ -28,10 +32,12 @@ export interface OrderIntent {
   tif?: TimeInForce;
   /** A bracket: the parent, then an OCO of one profit target (limit) and one stop (stop), §3. */
   bracket?: { stop: number; targets: number[] };
+  /** The trader's own ClientOrderID for the parent, claimed once by the generator. */
+  clientOrderId?: string;
 }
 
 /** A change to a working order (cancel-replace). Quantity is the new total, filled part included (§2). */
-export interface ModifyIntent {
+export interface SierraModify {
   price?: number;
   stopPrice?: number;
   quantity?: number;
@@ -63,31 +69,17 @@ export function opposite(side: Side): Side {
   return side === 'buy' ? 'sell' : 'buy';
 }
 
-/** Checks an intent before anything else happens; throws InvalidInputError naming the field and what is expected. */
-export function validateIntent(intent: OrderIntent, tickSize = 0): void {
+/**
+ * Checks an order before anything else happens, by the one set of rules of lib/trading/order-intent.ts (the same
+ * words as the order nodes' parser); `tickSize` from the symbol's security definition (0: not known). Throws
+ * InvalidInputError naming the field and what is expected.
+ */
+export function validateIntent(intent: SierraOrder, tickSize = 0): void {
   if (typeof intent.symbol !== 'string' || intent.symbol.trim() === '') {
     throw new InvalidInputError('Order symbol is missing: set the Sierra Chart symbol exactly as File › Find Symbol shows it (e.g. ESZ25_FUT_CME).');
   }
-  if (intent.side !== 'buy' && intent.side !== 'sell') throw new InvalidInputError(`Order side "${String(intent.side)}" is not valid: use "buy" or "sell".`);
-  if (!Number.isInteger(intent.quantity) || intent.quantity <= 0) {
-    throw new InvalidInputError(`Order quantity ${String(intent.quantity)} is not valid: use a whole number of contracts ≥ 1.`);
-  }
-  if (!(intent.type in DTC_ORDER_TYPE)) throw new InvalidInputError(`Order type "${String(intent.type)}" is not valid: use market, limit, stop or stop-limit.`);
-  if (intent.tif !== undefined && !(intent.tif in DTC_TIF)) throw new InvalidInputError(`Time in force "${String(intent.tif)}" is not valid: use day, gtc, ioc or fok.`);
-  const needsPrice = intent.type === 'limit' || intent.type === 'stop-limit';
-  const needsStop = intent.type === 'stop' || intent.type === 'stop-limit';
-  checkPriceField('price', intent.price, needsPrice, intent.type, tickSize);
-  checkPriceField('stopPrice', intent.stopPrice, needsStop, intent.type, tickSize);
-  if (intent.bracket !== undefined) validateBracket(intent, tickSize);
-}
-
-function checkPriceField(name: string, value: number | undefined, required: boolean, type: OrderType, tickSize: number): void {
-  if (value === undefined) {
-    if (required) throw new InvalidInputError(`A ${type} order needs ${name}: none was given.`);
-    return;
-  }
-  if (!required) throw new InvalidInputError(`A ${type} order takes no ${name} (${value} was given): remove it or change the order type.`);
-  checkPrice(name, value, tickSize);
+  const { symbol: _symbol, ...order } = intent;
+  checkNewOrder(order as unknown as Record<string, unknown>, tickSize > 0 ? tickSize : null);
 }
 
 function checkPrice(name: string, value: number, tickSize: number): void {
@@ -102,33 +94,13 @@ function checkPrice(name: string, value: number, tickSize: number): void {
   }
 }
 
-function validateBracket(intent: OrderIntent, tickSize: number): void {
-  const bracket = intent.bracket;
-  if (!bracket || !Array.isArray(bracket.targets)) throw new InvalidInputError('Bracket needs { stop, targets: [target] }.');
-  if (bracket.targets.length !== 1) {
-    throw new InvalidInputError(`A DTC bracket carries one profit target (one OCO of target and stop), ${bracket.targets.length} were given: choose one target.`);
-  }
-  const [target] = bracket.targets;
-  checkPrice('bracket stop', bracket.stop, tickSize);
-  checkPrice('bracket target', target, tickSize);
-  const entry = intent.type === 'market' ? null : intent.type === 'stop' ? intent.stopPrice ?? null : intent.price ?? null;
-  const long = intent.side === 'buy';
-  const ordered = (low: number, high: number): boolean => low < high;
-  if (long ? !ordered(bracket.stop, target) : !ordered(target, bracket.stop)) {
-    throw new InvalidInputError(`Bracket of a ${intent.side} has its stop (${bracket.stop}) on the wrong side of its target (${target}): a long's stop is below its target, a short's above.`);
-  }
-  if (entry !== null && (long ? !(bracket.stop < entry && entry < target) : !(target < entry && entry < bracket.stop))) {
-    throw new InvalidInputError(`Bracket of a ${intent.side} at ${entry} needs the stop (${bracket.stop}) and the target (${target}) on either side of the entry.`);
-  }
-}
-
 export interface SubmitContext {
   tradeAccount: string | undefined;
   scale: PriceScale;
   isAutomated: boolean;
 }
 
-function prices(intent: Pick<OrderIntent, 'type' | 'price' | 'stopPrice'>, scale: PriceScale): { Price1?: number; Price2?: number } {
+function prices(intent: Pick<SierraOrder, 'type' | 'price' | 'stopPrice'>, scale: PriceScale): { Price1?: number; Price2?: number } {
   switch (intent.type) {
     case 'limit':
       return { Price1: scale.toWire(intent.price as number) };
@@ -141,7 +113,7 @@ function prices(intent: Pick<OrderIntent, 'type' | 'price' | 'stopPrice'>, scale
   }
 }
 
-export function singleOrderMessage(intent: OrderIntent, clientOrderId: string, ctx: SubmitContext, isParent: boolean): SubmitNewSingleOrder {
+export function singleOrderMessage(intent: SierraOrder, clientOrderId: string, ctx: SubmitContext, isParent: boolean): SubmitNewSingleOrder {
   return {
     Type: MessageType.SUBMIT_NEW_SINGLE_ORDER,
     Symbol: intent.symbol,
@@ -160,7 +132,7 @@ export function singleOrderMessage(intent: OrderIntent, clientOrderId: string, c
 
 /** The OCO of a bracket: leg 1 the profit target (limit), leg 2 the stop, both closing the parent's side (§3). */
 export function bracketOcoMessage(
-  intent: OrderIntent,
+  intent: SierraOrder,
   parentClientOrderId: string,
   ids: { target: string; stop: string },
   ctx: SubmitContext,
@@ -192,7 +164,7 @@ export function bracketOcoMessage(
 /** CANCEL_REPLACE_ORDER for a working order of `type`; fields not in `change` keep their value (…IsSet 0). */
 export function cancelReplaceMessage(
   order: { serverOrderId: string; clientOrderId: string; type: OrderType | null },
-  change: ModifyIntent,
+  change: SierraModify,
   ctx: Pick<SubmitContext, 'tradeAccount' | 'scale'>,
 ): CancelReplaceOrder {
   const msg: CancelReplaceOrder = {
@@ -222,7 +194,7 @@ export function cancelReplaceMessage(
 }
 
 /** Checks a modify against the order it changes: only the prices that order type has, a sane quantity. */
-export function validateModify(type: OrderType | null, change: ModifyIntent, filledQuantity: number, tickSize: number): void {
+export function validateModify(type: OrderType | null, change: SierraModify, filledQuantity: number, tickSize: number): void {
   if (change.price === undefined && change.stopPrice === undefined && change.quantity === undefined) {
     throw new InvalidInputError('Modify needs a new price, stopPrice or quantity: none was given.');
   }

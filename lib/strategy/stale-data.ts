@@ -6,7 +6,11 @@
 // Shared by the order nodes: sierra-order applies it through SierraConnection; ibkr-order can call the same
 // `StaleDataGuard.check` with its own position and working quantity.
 
-import { InvalidInputError } from '../errors';
+import { timeframeMs } from '../analytics/timeframe';
+import { InvalidInputError, describeValue } from '../errors';
+
+/** How far ahead of the market clock a data time may be (clock skew between feed and host) before it is refused. */
+export const FUTURE_TOLERANCE_MS = 2_000;
 
 /** The message topics that count as market data (ARCHITECTURE.md, "Message contracts"). */
 export const MARKET_DATA_TOPICS: readonly string[] = ['tick', 'quote', 'bar'];
@@ -63,17 +67,31 @@ export function checkStaleAfterSec(value: number): number {
 }
 
 /**
- * The time of the newest market data seen. `observe(now)` on every tick, quote or bar; `check(order, now,
- * staleAfterSec)` before a new order. Data is stale once `now - lastUpdate ≥ staleAfterSec`; with nothing seen yet
- * the guard fails closed (no entry on a feed that never started).
+ * The time of the newest market data seen, by the data's OWN time stamp (never its arrival): `observe(t, now)` on
+ * every tick, quote or bar; `check(order, now, staleAfterSec)` before a new order. Data is stale once
+ * `now - newest ≥ staleAfterSec`, so a message stamped hours ago refreshes nothing, and one stamped in the future
+ * (beyond FUTURE_TOLERANCE_MS) is refused. With nothing seen yet the guard fails closed (no entry on a feed that
+ * never started).
  */
 export class MarketDataClock {
   private lastUpdateAt: number | null = null;
 
-  /** Records market data arriving at `now`. Older times (a late message) never move the clock back. */
-  observe(now: number): void {
-    if (!Number.isFinite(now)) return;
-    if (this.lastUpdateAt === null || now > this.lastUpdateAt) this.lastUpdateAt = now;
+  /**
+   * Records market data whose own time is `dataTime`, seen when the market clock reads `now`. `from` (a bar's open)
+   * is what must not lie in the future; by default `dataTime`. Older times never move the clock back; a time in the
+   * future counts as `now`, and beyond the tolerance is refused with an InvalidInputError.
+   */
+  observe(dataTime: number, now: number, from = dataTime): void {
+    if (!Number.isFinite(dataTime) || !Number.isFinite(now) || !Number.isFinite(from)) {
+      throw new InvalidInputError(`Market data time ${describeValue(dataTime)} is not a time (epoch milliseconds).`);
+    }
+    if (from > now + FUTURE_TOLERANCE_MS) {
+      throw new InvalidInputError(
+        `Market data stamped ${new Date(from).toISOString()} is ${describeAge(from - now)} ahead of the market clock (${new Date(now).toISOString()}): refused, it cannot be fresh data. Check the feed's clock.`,
+      );
+    }
+    const t = Math.min(dataTime, now);
+    if (this.lastUpdateAt === null || t > this.lastUpdateAt) this.lastUpdateAt = t;
   }
 
   /** When market data last arrived (epoch ms), or null. */
@@ -109,6 +127,59 @@ export class MarketDataClock {
         : `market data is stale: the last tick, quote or bar arrived ${describeAge(ageMs)} ago (limit ${limit}), so the new entry ${order} is blocked until fresh data arrives; orders that reduce the position, cancels and flatten still go through`;
     return { allowed: false, rule: 'stale-data', reason, ageMs };
   }
+}
+
+/** A market data message as the stale-data guard reads it: its own time, and the price it carries (collar). */
+export interface MarketDataPoint {
+  /** When the data was true: a tick's or quote's `t`, a bar's close (open `t` + its `tf`). */
+  t: number;
+  /** What must not lie in the future: `t`, or a bar's open. */
+  from: number;
+  /** Last trade price (tick price, quote last, bar close), or null for a quote with only bid/ask. */
+  price: number | null;
+  /**
+   * The contract the price belongs to, so the price collar keys it by contract: `contract` ('ESM26', from
+   * ibkr-quote) names the month; a bare `symbol` such as 'ES' stands for the front month at `t`.
+   */
+  contract?: string;
+}
+
+function contractNamed(p: Record<string, unknown>): { contract?: string } {
+  const named = [p.contract, p.symbol].find((v) => typeof v === 'string' && v.trim() !== '');
+  return typeof named === 'string' ? { contract: named } : {};
+}
+
+const positive = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+const finiteTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
+
+/**
+ * Reads a tick, quote or bar (ARCHITECTURE.md contracts) for the guard: it needs its own time `t` and a price.
+ * Throws InvalidInputError naming what is missing. Both order nodes read market data through this.
+ */
+export function readMarketData(topic: 'tick' | 'quote' | 'bar', payload: unknown): MarketDataPoint {
+  if (topic === 'bar') {
+    checkBarPayload(payload);
+    const bar = payload as { t: number; c: number; tf?: unknown };
+    let length = 0;
+    if (bar.tf !== undefined) {
+      if (typeof bar.tf !== 'string') throw new InvalidInputError(`A bar's tf must be a timeframe such as "1min": got ${describeValue(bar.tf)}.`);
+      length = timeframeMs(bar.tf);
+    }
+    return { t: bar.t + length, from: bar.t, price: bar.c };
+  }
+  const p = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : null;
+  if (!p || !finiteTime(p.t)) {
+    throw new InvalidInputError(`A ${topic} message needs its time t (epoch milliseconds): got ${describeValue(p ? p.t : payload)}. Market data without its own time cannot show the feed is fresh.`);
+  }
+  if (topic === 'tick') {
+    if (!positive(p.price)) throw new InvalidInputError(`A tick message needs a positive price: got ${describeValue(p.price)}.`);
+    return { t: p.t, from: p.t, price: p.price, ...contractNamed(p) };
+  }
+  // A quote may lack a last trade (IBKR sends bid/ask first), but it needs one price.
+  if (!(positive(p.last) || positive(p.bid) || positive(p.ask))) {
+    throw new InvalidInputError(`A quote message needs a positive last, bid or ask: got ${describeValue(p.last)} / ${describeValue(p.bid)} / ${describeValue(p.ask)}.`);
+  }
+  return { t: p.t, from: p.t, price: positive(p.last) ? p.last : null, ...contractNamed(p) };
 }
 
 /** A `bar` message refreshes the guard only if it is a bar: an object with a positive close `c` and open time `t`. */

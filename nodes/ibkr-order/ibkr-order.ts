@@ -1,6 +1,7 @@
-// ibkr-order: `order` messages (place, modify, cancel, cancel-all; msg.whatIf for a what-if) and Battle Navale
-// `signal`s (LONG/SHORT → entry + bracket; NO_SIGNAL ignored) → IBKR orders, through the risk rules and the
-// confirmation-question rules. Out: `order-update`, `fill` (from the sor stream) and `what-if` messages.
+// ibkr-order: `order` messages (place, modify, cancel, cancel-all, flatten; msg.whatIf for a what-if), Battle
+// Navale `signal`s (LONG/SHORT → entry + bracket; NO_SIGNAL ignored) and the kill switch ('kill' / 'resume' /
+// 'kill-switch') → IBKR orders, through the risk rules and the confirmation-question rules. Messages are read by the
+// one parser both order nodes share (lib/trading/order-intent.ts). Out: `order-update`, `fill` (from the sor stream) and `what-if` messages.
 // Ticks, quotes and bars wired in (in simulator mode, the simulated market's own trades too) keep the market-data
 // clock: with none for "Stale data after (s)", new entries are refused (lib/strategy/stale-data.ts).
 // The work is lib/ibkr/order-desk.ts; this file reads settings and messages, and reports.
@@ -8,11 +9,11 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { InvalidInputError, errorMessage } from '../../lib/errors';
 import type { ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { IbkrOrderDesk, type DeskMessage, type DeskOutcome } from '../../lib/ibkr/order-desk';
-import { intentFromMessage, type SignalOrderSettings } from '../../lib/ibkr/order-intent';
+import { knownTickSize, parseOrderMessage, type ParseSettings, type SignalSettings } from '../../lib/trading/order-intent';
 import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings } from '../../lib/ibkr/question-rules';
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
 import { RiskGuard, type RiskLimits } from '../../lib/strategy/risk';
-import { checkBarPayload, checkStaleAfterSec, isMarketDataTopic } from '../../lib/strategy/stale-data';
+import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode, type IbkrStateEvent } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 
@@ -45,13 +46,13 @@ const DEFAULT_STALE_AFTER_SEC = 10;
 const flag = (v: unknown, fallback: boolean): boolean => (v === undefined || v === '' ? fallback : v === true || v === 'true');
 const num = (v: unknown): number | undefined => (v === undefined || v === null || v === '' ? undefined : Number(v));
 
-function signalSettings(config: IbkrOrderDef): SignalOrderSettings {
+function signalSettings(config: IbkrOrderDef): SignalSettings {
   const quantity = num(config.quantity) ?? 1;
   const entryType = config.entryType === 'limit' ? 'limit' : 'market';
-  const targetIndex = config.target === 'tp2' ? 1 : 0;
+  const target = config.target === 'tp2' ? 2 : 1;
   const tif = config.tif === 'gtc' ? 'gtc' : 'day';
   if (!Number.isInteger(quantity) || quantity <= 0) throw new InvalidInputError(`ibkr-order: "Quantity (contracts)" must be a whole number above 0; got ${String(config.quantity)}.`);
-  return { quantity, entryType, targetIndex, tif };
+  return { quantity, entryType, target, tif };
 }
 
 function riskLimits(config: IbkrOrderDef): Partial<RiskLimits> {
@@ -74,21 +75,6 @@ function staleAfterSec(config: IbkrOrderDef): number {
     return checkStaleAfterSec(value);
   } catch {
     throw new InvalidInputError(`ibkr-order: "Stale data after (s)" "${String(config.staleAfterSec)}" is not valid: use seconds ≥ 0 (0 turns the guard off).`);
-  }
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const positive = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
-
-/** A tick, quote or bar refreshes the stale-data clock only if it carries a price (ARCHITECTURE.md contracts). */
-function checkMarketData(topic: 'tick' | 'quote' | 'bar', payload: unknown): void {
-  if (topic === 'bar') return checkBarPayload(payload);
-  if (topic === 'tick' && !(isRecord(payload) && positive(payload.price))) {
-    throw new InvalidInputError(`A tick message needs a positive price: got ${JSON.stringify(payload)?.slice(0, 120)}.`);
-  }
-  // A quote may lack a last trade (IBKR sends bid/ask first), but it needs one price.
-  if (topic === 'quote' && !(isRecord(payload) && (positive(payload.last) || positive(payload.bid) || positive(payload.ask)))) {
-    throw new InvalidInputError(`A quote message needs a positive last, bid or ask: got ${JSON.stringify(payload)?.slice(0, 120)}.`);
   }
 }
 
@@ -124,8 +110,10 @@ export = function register(RED: NodeAPI): void {
         .catch((err: unknown) => node.warn(`IBKR live orders could not be read after the stream gap: ${errorMessage(err)}`));
     };
     let setupError: Error | undefined;
-    let signals: SignalOrderSettings = { quantity: 1, entryType: 'market', targetIndex: 0, tif: 'day' };
+    let signals: SignalSettings = { quantity: 1, entryType: 'market', target: 1, tif: 'day' };
     const whatIfDefault = flag(config.whatIf, false);
+    // The node's own contract: ES front month trades on a 0.25 tick; a conid's grid is checked by IBKR.
+    const tickSize = config.contract === 'conid' ? null : knownTickSize('ES');
 
     try {
       signals = signalSettings(config);
@@ -187,27 +175,38 @@ export = function register(RED: NodeAPI): void {
     handleInput(node, async (msg, send) => {
       if (setupError) throw setupError;
       if (ibkr?.settingsError) throw ibkr.settingsError;
-      if (msg.topic === 'kill-switch') {
-        const state = (await (desk as Promise<IbkrOrderDesk>)).setKillSwitch(msg.payload);
-        setStatus(node, state === 'ACTIVE' ? 'green' : 'red', state === 'ACTIVE' ? 'dot' : 'ring', `kill switch ${state}`);
-        return;
-      }
       if (isMarketDataTopic(msg.topic)) {
-        checkMarketData(msg.topic, msg.payload);
-        (await (desk as Promise<IbkrOrderDesk>)).noteMarketData();
+        // Judged by the data's own time t: a message stamped long ago does not make the feed look fresh.
+        const point = readMarketData(msg.topic, msg.payload);
+        (await (desk as Promise<IbkrOrderDesk>)).noteMarketData(point);
         return;
       }
       // ibkr-quote reports a stream gap on its quote output: not data (the stale clock keeps running), not an error.
       if (msg.topic === 'gap') return;
-      const whatIf = msg.whatIf === undefined ? whatIfDefault : msg.whatIf === true;
-      const { intent, conid, symbol } = intentFromMessage(msg.topic, msg.payload, signals, whatIf);
-      if (!intent) {
-        setStatus(node, 'grey', 'ring', 'NO_SIGNAL ignored');
+      const parseSettings: ParseSettings = { signal: signals, tickSize, whatIf: whatIfDefault };
+      const parsed = parseOrderMessage(msg, parseSettings);
+      if (parsed.kind === 'ignored') {
+        setStatus(node, 'grey', 'ring', `${parsed.reason} ignored`);
         return;
       }
       const engine = await (desk as Promise<IbkrOrderDesk>);
+      if (parsed.kind === 'kill-switch') {
+        if (parsed.state !== 'HALTED') {
+          engine.setKillSwitch(parsed.state);
+          setStatus(node, parsed.state === 'ACTIVE' ? 'green' : 'yellow', 'dot', `kill switch ${parsed.state}`);
+          return;
+        }
+        setStatus(node, 'red', 'ring', 'kill switch HALTED');
+        const outcome = await engine.kill();
+        for (const m of outcome.messages) send(asMessage(m));
+        setStatus(node, 'red', 'dot', outcome.error ? 'HALTED: cancel/flatten failed' : 'kill switch HALTED');
+        if (outcome.error) throw outcome.error;
+        node.warn(`Kill switch HALTED: ${outcome.status}. Send 'resume' to trade again.`);
+        return;
+      }
+      const { intent, instrument } = parsed;
       setStatus(node, 'blue', 'ring', `${intent.kind} sending…`);
-      const outcome = await engine.execute(intent, { conid, symbol });
+      const outcome = await engine.execute(intent, instrument);
       for (const m of outcome.messages) send(asMessage(m));
       report(outcome);
       if (outcome.error) throw outcome.error;

@@ -1,6 +1,7 @@
 // sierra-order: a Battle Navale signal or an order message in → Sierra Chart orders through the connection of its
 // sierra-config node (every order passes the risk gate first); order updates, fills, positions and account snapshots
-// out, one output each. `kill` halts trading, cancels working orders and flattens; `resume` returns to ACTIVE.
+// out, one output each. Messages are read by the one parser both order nodes share (lib/trading/order-intent.ts).
+// `kill` (or 'kill-switch' "HALTED") halts trading, cancels working orders and flattens; `resume` returns to ACTIVE.
 // Ticks, quotes and bars wired in keep the market-data clock: with none for "Stale data after (s)", new entries are
 // refused (lib/strategy/stale-data.ts) until fresh data returns.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
@@ -8,8 +9,9 @@ import type { AccountSnapshot, Fill, OrderUpdate, Position } from '../../lib/con
 import { InvalidInputError, errorMessage } from '../../lib/errors';
 import { metricsPeriodMs } from '../../lib/metrics';
 import type { ConnectionStatus, EntryRules, SierraConnection } from '../../lib/sierra/connection';
-import { classifyInput, orderRequestToCommand, signalToIntent, type OrderCommand } from '../../lib/sierra/signal-to-order';
-import { checkBarPayload, checkStaleAfterSec } from '../../lib/strategy/stale-data';
+import { toSierraCommand, type OrderCommand } from '../../lib/sierra/order-command';
+import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
+import { knownTickSize, parseOrderMessage, type SignalSettings as ParserSignalSettings } from '../../lib/trading/order-intent';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 import { sierraConfigNode } from '../sierra-config/api';
 
@@ -190,37 +192,38 @@ export = function register(RED: NodeAPI): void {
         node.send(metricsMessage(await connection));
         return;
       }
-      if (msg.topic === 'bar') {
-        checkBarPayload(msg.payload);
-        (await connection).noteMarketData();
+      if (isMarketDataTopic(msg.topic)) {
+        // Judged by the data's own time t: a message stamped long ago does not make the feed look fresh.
+        const point = readMarketData(msg.topic, msg.payload);
+        const c = await connection;
+        if (msg.topic !== 'bar' && point.price !== null) c.setLastTrade(point.price, point.contract, point.t);
+        c.noteMarketData(point);
         return;
       }
       // ibkr-quote reports a stream gap on its quote output: not data (the stale clock keeps running), not an error.
       if (msg.topic === 'gap') return;
-      const input = classifyInput(msg);
+      const signal: ParserSignalSettings = { quantity: settings.quantity, entryType: settings.entry, target: settings.target, tif: 'day' };
       const c = await connection;
+      const parsed = parseOrderMessage(msg, { signal, tickSize: knownTickSize(c.symbol), whatIf: false });
       const rules: EntryRules = { staleAfterSec: settings.staleAfterSec };
-      switch (input.kind) {
-        case 'price':
-          c.setLastTrade(input.price, input.symbol, input.t);
-          c.noteMarketData();
+      switch (parsed.kind) {
+        case 'ignored':
+          setStatus(node, 'grey', 'ring', `${parsed.reason} ignored`);
           return;
-        case 'kill': {
-          const result = await c.kill();
-          node.warn(`Kill switch HALTED: ${result.cancelled.length} order(s) cancelled, ${result.flattened.length} position(s) flattened. Send 'resume' to trade again.`);
+        case 'kill-switch':
+          if (parsed.state === 'HALTED') {
+            const result = await c.kill();
+            node.warn(`Kill switch HALTED: ${result.cancelled.length} order(s) cancelled, ${result.flattened.length} position(s) flattened. Send 'resume' to trade again.`);
+          } else if (parsed.state === 'ACTIVE') {
+            c.resume();
+            node.log('Kill switch back to ACTIVE: new orders pass the risk rules again.');
+          } else {
+            c.setKillSwitch('REDUCING');
+            node.log('Kill switch REDUCING: only orders that reduce the position pass.');
+          }
           return;
-        }
-        case 'resume':
-          c.resume();
-          node.log('Kill switch back to ACTIVE: new orders pass the risk rules again.');
-          return;
-        case 'signal': {
-          const intent = signalToIntent(input.payload, { ...settings, symbol: c.symbol });
-          if (intent) await c.submit(intent, rules);
-          return;
-        }
         case 'order':
-          await execute(c, orderRequestToCommand(input.payload, { symbol: c.symbol, quantity: settings.quantity }), rules);
+          await execute(c, toSierraCommand(parsed.intent, parsed.instrument, c.symbol), rules);
           return;
       }
     });

@@ -107,6 +107,19 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     await again;
   });
 
+  it('judges market data by its own time: a tick stamped hours ago refreshes nothing, one from the future is refused', async () => {
+    order.receive({ topic: 'tick', payload: { symbol: 'ES', t: Date.now() - 3 * 3_600_000, price: 6000, size: 1 } });
+    assert.match(await refused(() => buy()), /risk rule "stale-data": market data is stale: the last tick, quote or bar arrived 180 min \d+ s ago/);
+    const future = nextMessage(caught);
+    order.receive({ topic: 'tick', payload: { symbol: 'ES', t: Date.now() + 60_000, price: 6000, size: 1 } });
+    assert.match((await future).error?.message ?? '', /ahead of the market clock/);
+    assert.match(await refused(() => buy()), /stale-data/, 'the future tick did not make the feed fresh');
+    tick();
+    const filled = nextMessage(updates, (m) => m.payload.status === 'filled');
+    buy();
+    await filled;
+  });
+
   it('still lets the trader reduce, cancel and flatten while data is stale', async () => {
     tick();
     const filled = nextMessage(updates, (m) => m.payload.status === 'filled');

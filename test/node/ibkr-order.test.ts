@@ -105,7 +105,7 @@ describe('ibkr-order node (simulator mode)', function () {
     assert.equal(postsToOrders(), 0, 'NO_SIGNAL sends nothing');
     const last = tick(sim.market.esQuote().last);
     node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: last, stop: last - 7 * 0.25, targets: [last + 14 * 0.25, last + 21 * 0.25], bar: { t: Date.now() } } });
-    const entry = await out.first((m) => m.topic === 'order-update' && /^mia-/.test(String(m.payload.clientOrderId)) && m.payload.status === 'filled');
+    const entry = await out.first((m) => m.topic === 'order-update' && /^\d{8}-mia-\d+$/.test(String(m.payload.clientOrderId)) && m.payload.status === 'filled');
     const id = String(entry.payload.clientOrderId);
     assert.equal(entry.payload.quantity, 2);
     const stop = await out.first(isUpdate(`${id}:stop`, 'working'));
@@ -154,13 +154,13 @@ describe('ibkr-order node (simulator mode)', function () {
     const below = tick(sim.market.esQuote().last * 0.99);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: below, clientOrderId: 'test-mod' } });
     const working = await out.first(isUpdate('test-mod', 'working'));
-    node.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: 'test-mod', quantity: 1, type: 'limit', price: below - 1 } });
+    node.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: 'test-mod', quantity: 1, price: below - 1 } });
     const modified = await out.first((m) => isUpdate("test-mod")(m) && /modified/.test(String(m.payload.reason))).catch((e: Error) => { throw new Error(`${e.message} caught: ${JSON.stringify(caughtAll.all.map((m) => m.error?.message))}`); });
     assert.match(String(modified.payload.reason), new RegExp(`price ${below - 1}`));
     const orderId = Number(working.payload.serverOrderId);
     await wait(100);
     assert.ok(sor.some((o) => o.orderId === orderId && Number(o.price) === below - 1), 'IBKR holds the new price');
-    node.receive({ topic: 'order', payload: { action: 'cancel', clientOrderId: 'test-mod', quantity: 1, type: 'limit' } });
+    node.receive({ topic: 'order', payload: { action: 'cancel', clientOrderId: 'test-mod' } });
     await out.first(isUpdate('test-mod', 'cancelled'));
   });
 
@@ -171,7 +171,7 @@ describe('ibkr-order node (simulator mode)', function () {
     await out.first(isUpdate('test-ca-1', 'working'));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: below - 0.25, clientOrderId: 'test-ca-2' } });
     await out.first(isUpdate('test-ca-2', 'working'));
-    node.receive({ topic: 'order', payload: { action: 'cancel-all', quantity: 0, type: 'market' } });
+    node.receive({ topic: 'order', payload: { action: 'cancel-all' } });
     await out.first(isUpdate('test-ca-1', 'cancelled'));
     await out.first(isUpdate('test-ca-2', 'cancelled'));
     assert.ok(seen.some((s) => s.text === 'cancel-all sent'));
@@ -193,7 +193,7 @@ describe('ibkr-order node (simulator mode)', function () {
     const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /trading is disabled/);
     assert.match(String(err.error?.message), /Trading enabled/);
-    node.receive({ topic: 'order', payload: { action: 'cancel-all', quantity: 0, type: 'market' } });
+    node.receive({ topic: 'order', payload: { action: 'cancel-all' } });
     await caught.first((m) => /cancel-all not sent/.test(String(m.error?.message)));
     assert.equal(postsToOrders(), 0, 'the simulator saw no order request');
     assert.equal(seen.at(-1)?.fill, 'red');
@@ -236,7 +236,7 @@ describe('ibkr-order node (simulator mode)', function () {
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-active' } });
     await out.first(isUpdate('test-active', 'filled'));
     node.receive({ topic: 'kill-switch', payload: 'OFF' });
-    await caught.first((m) => /ACTIVE", "REDUCING" or "HALTED"/.test(String(m.error?.message)));
+    await caught.first((m) => /"HALTED", "REDUCING" or "ACTIVE"/.test(String(m.error?.message)));
   });
 
   it('reports a 429 on the order as a rate-limit failure and does not resend it', async () => {
@@ -267,15 +267,15 @@ describe('ibkr-order node (simulator mode)', function () {
     const { node, out, caught, seen, postsToOrders } = await load();
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: -1, type: 'market' } });
     const first = await caught.first(() => true);
-    assert.match(String(first.error?.message), /quantity must be a whole number of contracts above 0/);
+    assert.match(String(first.error?.message), /quantity -1 is not valid: use a whole number of contracts/);
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', bracket: { stop: 5000, targets: [4990] } } });
     await caught.first((m) => /limit price|price above 0/.test(String(m.error?.message)));
     node.receive({ topic: 'quote', payload: 42 });
-    await caught.first((m) => /quote message needs a positive last, bid or ask/.test(String(m.error?.message)));
+    await caught.first((m) => /quote message needs its time t/.test(String(m.error?.message)));
     node.receive({ topic: 'news', payload: 42 });
     await caught.first((m) => /not handled/.test(String(m.error?.message)));
     node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 5010, targets: [5020] } });
-    await caught.first((m) => /wrong way round|either side/.test(String(m.error?.message)));
+    await caught.first((m) => /wrong way round|either side|levels are inconsistent/.test(String(m.error?.message)));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-mkt-1' } });
     await caught.first((m) => /already used/.test(String(m.error?.message)));
@@ -292,12 +292,14 @@ describe('ibkr-order node (simulator mode)', function () {
   });
 
   it('takes ticks, quotes and bars as market data (nothing sent), and refuses one without a price', async () => {
-    const { node, caught, postsToOrders } = await load();
-    node.receive({ topic: 'tick', payload: { symbol: 'ES', t: Date.now(), price: 5000.25, size: 1 } });
-    node.receive({ topic: 'quote', payload: { symbol: 'ES', conid: 1, t: Date.now(), last: null, bid: 5000, ask: 5000.25 } });
-    node.receive({ topic: 'bar', payload: { t: Date.now(), o: 5000, h: 5001, l: 4999, c: 5000.5, v: 10 } });
+    const { node, caught, postsToOrders, sim } = await load();
+    // Stamped on the market clock the node trades by (the simulated market's, in simulator mode).
+    const t = sim.market.now();
+    node.receive({ topic: 'tick', payload: { symbol: 'ES', t, price: 5000.25, size: 1 } });
+    node.receive({ topic: 'quote', payload: { symbol: 'ES', conid: 1, t, last: null, bid: 5000, ask: 5000.25 } });
+    node.receive({ topic: 'bar', payload: { t: t - 60_000, tf: '1min', o: 5000, h: 5001, l: 4999, c: 5000.5, v: 10 } });
     node.receive({ topic: 'gap', payload: { reason: 'reconnect' } });
-    node.receive({ topic: 'tick', payload: { price: 0 } });
+    node.receive({ topic: 'tick', payload: { t, price: 0 } });
     const err = await caught.first(() => true);
     assert.match(String(err.error?.message), /tick message needs a positive price/);
     await wait(100);

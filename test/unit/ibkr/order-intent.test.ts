@@ -3,30 +3,40 @@ import fc from 'fast-check';
 import { InvalidInputError } from '../../../lib/errors';
 import { IbkrOrderDesk, RiskDeniedError, type DeskClient } from '../../../lib/ibkr/order-desk';
 import {
-  ClientOrderIds,
-  DEFAULT_SIGNAL_SETTINGS,
   applyModify,
-  intentFromMessage,
-  parseOrderRequest,
   planEntry,
-  signalToIntent,
-  type EntryIntent,
 } from '../../../lib/ibkr/order-intent';
+import { parseOrder, parseOrderMessage, parseSignal, type EntryIntent, type OrderIntent, type ParseSettings, type SignalSettings } from '../../../lib/trading/order-intent';
 import { RejectedError, TimeoutError } from '../../../lib/ibkr/errors';
 import type { LiveOrder, OrderRequest as IbkrOrderRequest, PlacedOrder } from '../../../lib/ibkr/types';
 import { RiskGuard } from '../../../lib/strategy/risk';
+
+const DEFAULT_SIGNAL_SETTINGS: SignalSettings = { quantity: 1, entryType: 'market', target: 1, tif: 'day' };
+const settingsOf = (signal: SignalSettings): ParseSettings => ({ signal, tickSize: null, whatIf: false });
+/** The one parser (lib/trading/order-intent.ts), as ibkr-order calls it, for an order payload. */
+function parseOrderRequest(payload: unknown): OrderIntent {
+  const parsed = parseOrder(payload, settingsOf(DEFAULT_SIGNAL_SETTINGS), false);
+  assert.equal(parsed.kind, 'order');
+  return (parsed as { intent: OrderIntent }).intent;
+}
+function signalToIntent(payload: unknown, signal: SignalSettings): EntryIntent | null {
+  const parsed = parseSignal(payload, settingsOf(signal), false);
+  return parsed.kind === 'order' ? (parsed.intent as EntryIntent) : null;
+}
 
 const LONG = { signal: 'LONG', entry: 5000, stop: 4998.25, targets: [5003.5, 5005.25], bar: { t: Date.UTC(2026, 2, 10, 14, 41) } };
 const CONTRACT = { conid: 495512557, secType: 'FUT' };
 
 /** A client that records every call the desk makes and answers like IBKR would. */
-function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrderRequest[]) => Promise<PlacedOrder[]>; live?: LiveOrder[] } = {}) {
+function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrderRequest[]) => Promise<PlacedOrder[]>; live?: LiveOrder[]; positions?: { conid: number; quantity: number; assetClass?: string }[] } = {}) {
   const calls: string[] = [];
+  const placed: IbkrOrderRequest[] = [];
   let nextId = 1000;
   const client = {
     tradingEnabled: options.trading ?? true,
     async placeOrders(orders: IbkrOrderRequest[]) {
       calls.push('placeOrders');
+      placed.push(...orders);
       if (options.place) return options.place(orders);
       return orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null }));
     },
@@ -48,7 +58,7 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
     },
     async positions() {
       calls.push('positions');
-      return [];
+      return (options.positions ?? []).map((p) => ({ accountId: 'DU1', description: `conid ${p.conid}`, marketPrice: null, marketValue: null, currency: 'USD', averageCost: null, averagePrice: 5000, realizedPnl: null, unrealizedPnl: null, assetClass: 'FUT', ...p }));
     },
     async futures() {
       // ESH26, the front month on the tests' 2026-03-10 (the instrument registry picks the conid by contract month).
@@ -61,7 +71,7 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
       return { conid, symbol: 'ES', secType: 'FUT', tradingClass: 'ES', localSymbol: 'ESZ9', underlyingConid: null, multiplier: 50, maturityDate: null, exchange: 'CME', currency: 'USD' };
     },
   };
-  return { client: client as unknown as DeskClient, calls };
+  return { client: client as unknown as DeskClient, calls, placed };
 }
 
 function desk(client: DeskClient, risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 })) {
@@ -85,7 +95,7 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
 
   it('mirrors a SHORT, with a limit entry at the signal price and TP2 when the node says so', () => {
     const short = { ...LONG, signal: 'SHORT', stop: 5001.75, targets: [4996.5, 4994.75] };
-    const intent = signalToIntent(short, { quantity: 2, entryType: 'limit', targetIndex: 1, tif: 'day' }) as EntryIntent;
+    const intent = signalToIntent(short, { quantity: 2, entryType: 'limit', target: 2, tif: 'day' }) as EntryIntent;
     const legs = planEntry(intent, CONTRACT, 'mia-2');
     assert.deepEqual(
       legs.map((l) => [l.order.side, l.order.orderType, l.order.price, l.order.quantity]),
@@ -102,7 +112,7 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
   });
 
   it('refuses a signal whose stop is on the wrong side of its entry', () => {
-    assert.throws(() => signalToIntent({ ...LONG, stop: 5002 }, DEFAULT_SIGNAL_SETTINGS), /either side of the entry|wrong way round/);
+    assert.throws(() => signalToIntent({ ...LONG, stop: 5002 }, DEFAULT_SIGNAL_SETTINGS), /either side of the entry|wrong way round|levels are inconsistent/);
   });
 
   it('maps a stop-limit order: IBKR takes the limit as price and the trigger as auxPrice', () => {
@@ -115,6 +125,8 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
     const intent = parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }) as EntryIntent;
     assert.throws(() => planEntry(intent, CONTRACT, 'x'), /not on the 0.25 price grid: use 5000/);
     assert.throws(() => parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', bracket: { stop: 4990, targets: [5010, 5020] } }), /exactly one take-profit/);
+    // With the instrument's tick known, the parser refuses it first, with the same words for both order nodes.
+    assert.throws(() => parseOrder({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }, { ...settingsOf(DEFAULT_SIGNAL_SETTINGS), tickSize: 0.25 }, false), /not on the instrument's 0.25 tick/);
   });
 
   it('modifies a stop by moving its price, and never sends the original cOID again', () => {
@@ -122,21 +134,15 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
     const next = applyModify(stop, { kind: 'modify', clientOrderId: 'a', stopPrice: 4992.5 });
     assert.equal(next.price, 4992.5);
     assert.equal(next.clientOrderId, undefined);
-    assert.throws(() => applyModify(stop, { kind: 'modify', price: 4993 }), /no limit price/);
-  });
-
-  it('makes a new client order id per intent and honours a trader’s own id only once', () => {
-    const ids = new ClientOrderIds();
-    const made = new Set(Array.from({ length: 500 }, () => ids.next(1_700_000_000_000)));
-    assert.equal(made.size, 500);
-    assert.equal(ids.claim('mine-1'), 'mine-1');
-    assert.throws(() => ids.claim('mine-1'), /never reused/);
+    assert.throws(() => applyModify(stop, { kind: 'modify', clientOrderId: 'a', price: 4993 }), /no limit price/);
   });
 
   it('reads the topic first, the payload shape without a topic, and refuses anything else', () => {
-    assert.equal(intentFromMessage(undefined, { action: 'cancel-all' }, DEFAULT_SIGNAL_SETTINGS, false).intent?.kind, 'cancel-all');
-    assert.equal(intentFromMessage('signal', LONG, DEFAULT_SIGNAL_SETTINGS, false).intent?.kind, 'entry');
-    assert.throws(() => intentFromMessage('quote', { last: 1 }, DEFAULT_SIGNAL_SETTINGS, false), /not handled/);
+    const read = (topic: unknown, payload: unknown) => parseOrderMessage({ topic, payload }, settingsOf(DEFAULT_SIGNAL_SETTINGS));
+    assert.deepEqual(read(undefined, { action: 'cancel-all' }), { kind: 'order', intent: { kind: 'cancel-all' } });
+    const signal = read('signal', LONG);
+    assert.equal(signal.kind === 'order' && signal.intent.kind, 'entry');
+    assert.throws(() => read('quote', { last: 1 }), /not handled/);
   });
 });
 
@@ -190,7 +196,7 @@ describe('order desk', () => {
   it('cancels a bracket leg by its local id, and cancel-all with -1', async () => {
     const { client, calls } = recordingClient();
     const d = desk(client);
-    await d.execute(signalToIntent(LONG, DEFAULT_SIGNAL_SETTINGS) as EntryIntent, {});
+    await d.execute(signalToIntent(LONG, DEFAULT_SIGNAL_SETTINGS) as EntryIntent);
     const placed = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', clientOrderId: 'p1', bracket: { stop: 4990, targets: [5010] } }));
     assert.equal(placed.error, undefined);
     await d.execute(parseOrderRequest({ action: 'cancel', clientOrderId: 'p1:stop' }));
@@ -266,8 +272,8 @@ describe('order desk', () => {
         const { client, calls } = recordingClient();
         let refusal: unknown;
         try {
-          const parsed = intentFromMessage(topic, payload, DEFAULT_SIGNAL_SETTINGS, false);
-          if (parsed.intent) refusal = (await desk(client).execute(parsed.intent, { conid: parsed.conid, symbol: parsed.symbol })).error;
+          const parsed = parseOrderMessage({ topic, payload }, settingsOf(DEFAULT_SIGNAL_SETTINGS));
+          if (parsed.kind === 'order') refusal = (await desk(client).execute(parsed.intent, parsed.instrument)).error;
         } catch (err) {
           refusal = err;
         }
@@ -353,5 +359,67 @@ describe('order desk: stale market data and the trade log', () => {
     assert.equal(logs[1], 'info IBKR order filled: log-1 buy 2 @ 4990');
     assert.match(logs[2] ?? '', /^warn IBKR order rejected: log-2 buy 1: risk rule stale-data/);
     assert.equal(logs.length, 3);
+  });
+});
+
+describe('order desk: flatten and the kill switch (the same meaning as sierra-order)', () => {
+  const LIVE = (conid: number, orderId: number, status = 'Submitted'): LiveOrder =>
+    ({ accountId: 'DU1', conid, orderId, clientOrderId: null, status, side: 'BUY', orderType: 'LMT', quantity: 1, filledQuantity: 0, remainingQuantity: 1, averagePrice: null, price: 4990, timeInForce: 'DAY', lastExecutionTime: null }) as LiveOrder;
+
+  it('flatten cancels the contract’s working orders, then closes the position with one market order', async () => {
+    const { client, calls, placed } = recordingClient({ positions: [{ conid: CONTRACT.conid, quantity: 3 }], live: [LIVE(CONTRACT.conid, 7), LIVE(CONTRACT.conid, 8, 'Filled'), LIVE(999, 9)] });
+    const outcome = await desk(client).execute({ kind: 'flatten' });
+    assert.equal(outcome.error, undefined);
+    assert.deepEqual(calls.filter((c) => c.startsWith('cancelOrder')), ['cancelOrder 7'], 'only the working order of this contract');
+    assert.ok(calls.indexOf('cancelOrder 7') < calls.indexOf('placeOrders'), 'cancels first, so no bracket leg re-opens');
+    assert.deepEqual(placed.map((o) => [o.side, o.orderType, o.quantity, o.conid]), [['SELL', 'MKT', 3, CONTRACT.conid]]);
+  });
+
+  it('flatten with no position sends no order', async () => {
+    const { client, calls } = recordingClient();
+    assert.equal((await desk(client).execute({ kind: 'flatten' })).error, undefined);
+    assert.ok(!calls.includes('placeOrders'));
+  });
+
+  it('kill: HALTED first, cancels every order of the account, flattens every position; new entries refused after', async () => {
+    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
+    const { client, calls, placed } = recordingClient({ positions: [{ conid: CONTRACT.conid, quantity: -2 }, { conid: 555, quantity: 1 }] });
+    const d = desk(client, risk);
+    const outcome = await d.kill();
+    assert.equal(outcome.error, undefined);
+    assert.equal(risk.state().killSwitch, 'HALTED');
+    assert.ok(calls.includes('cancelOrder -1'));
+    assert.deepEqual(placed.map((o) => [o.side, o.quantity, o.conid]).sort(), [['BUY', 2, CONTRACT.conid], ['SELL', 1, 555]].sort());
+    const after = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+    assert.match(String(after.error?.message), /kill-switch/);
+  });
+
+  it('kill never throws: with trading off it stays HALTED and says what did not happen', async () => {
+    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
+    const { client, calls } = recordingClient({ trading: false });
+    const outcome = await desk(client, risk).kill();
+    assert.equal(risk.state().killSwitch, 'HALTED');
+    assert.match(String(outcome.error?.message), /HALTED \(no new orders\), but cancelling and flattening did not complete/);
+    assert.ok(!calls.some((c) => c === 'placeOrders' || c.startsWith('cancelOrder')));
+  });
+});
+
+
+describe('order desk: a symbol override names exactly the contract the node trades', () => {
+  it('accepts the root or the root with the traded month, refuses another month or another root that starts alike', async () => {
+    for (const symbol of ['ES', 'es', 'ESZ9', 'ESZ99']) {
+      const { client, calls } = recordingClient();
+      const parsed = parseOrderMessage({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', symbol } }, settingsOf(DEFAULT_SIGNAL_SETTINGS));
+      assert.equal(parsed.kind, 'order');
+      const outcome = await desk(client).execute((parsed as { intent: OrderIntent }).intent, (parsed as { instrument?: { symbol: string } }).instrument);
+      assert.equal(outcome.error, undefined, `${symbol}: ${String(outcome.error)}`);
+      assert.ok(calls.includes('placeOrders'));
+    }
+    for (const symbol of ['ESH9', 'ESTX50', 'MES', 'ESZ8']) {
+      const { client, calls } = recordingClient();
+      const outcome = await desk(client).execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }), { symbol });
+      assert.match(String(outcome.error?.message), /is not the contract this node trades/, symbol);
+      assert.ok(!calls.includes('placeOrders'), `${symbol} never sent`);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { OrderTracker, liveOrderUpdate, orderStatus } from '../../../lib/ibkr/order-updates';
+import { OrderTracker, ibkrOrderState, liveOrderUpdate, orderStatus } from '../../../lib/ibkr/order-updates';
 
 const T = 1_773_000_000_000;
 
@@ -57,4 +57,14 @@ describe('IBKR order updates (sor stream → order-update / fill)', () => {
     assert.deepEqual([update.clientOrderId, update.status, update.side, update.quantity, update.t], ['ibkr-77', 'working', 'sell', 1, T]);
     assert.match(String(update.reason), /held by IBKR/);
   });
+
+  it('refuses to report a live order whose side is neither BUY nor SELL (never a buy by default)', () => {
+    const odd = { accountId: 'DU1', conid: 1, orderId: 78, clientOrderId: null, status: 'Submitted', side: 'SSHORT?', orderType: 'Limit', quantity: 1, filledQuantity: 0, remainingQuantity: 1, averagePrice: null, price: 4990, timeInForce: 'DAY', lastExecutionTime: null };
+    assert.throws(() => liveOrderUpdate(odd, T), /side "SSHORT\?", neither BUY nor SELL/);
+  });
+
+  it('maps IBKR words onto the one state machine: PendingCancel is pending-cancel there, working to a trader', () => {
+    assert.deepEqual(['PendingSubmit', 'Submitted', 'PendingCancel', 'Filled', 'ApiCancelled', 'Inactive'].map(ibkrOrderState), ['pending', 'working', 'pending-cancel', 'filled', 'cancelled', 'rejected']);
+  });
 });
+

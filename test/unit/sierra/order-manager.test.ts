@@ -31,6 +31,13 @@ describe('sierra order manager', function () {
       assert.equal(fills.length, 1);
     });
 
+    it("sends a trader's own clientOrderId once, as the DTC ClientOrderID; a second use is refused before anything is sent", async () => {
+      const { order } = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', clientOrderId: 'my-entry-1' });
+      assert.equal(order.clientOrderId, 'my-entry-1');
+      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', clientOrderId: 'my-entry-1' }), /already used/);
+      assert.equal(rig.manager.snapshot().filter((o) => o.clientOrderId === 'my-entry-1').length, 1);
+    });
+
     it('works a limit order through a partial fill to the full fill, each fill reported once', async () => {
       const fills = collect<Fill>(rig.manager, 'fill');
       const updates = collect<OrderUpdate>(rig.manager, 'order-update');
@@ -80,8 +87,8 @@ describe('sierra order manager', function () {
       const sent = rig.sim.orders().length;
       await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 0, type: 'market' }), InvalidInputError);
       await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit' }), /needs price/);
-      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5990.1 }), /tick grid/);
-      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 6010, targets: [5990] } }), /wrong side/);
+      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5990.1 }), /is not on the instrument's 0.25 tick/);
+      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 6010, targets: [5990] } }), /wrong way round for a buy/);
       await assert.rejects(rig.manager.modify('nope', { price: 1 }), OrderNotFoundError);
       assert.equal(rig.sim.orders().length, sent);
     });

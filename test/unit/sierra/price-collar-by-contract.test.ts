@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import { CHICAGO, zonedTime } from '../../../lib/clock';
 import { resolveContract } from '../../../lib/ibkr/contract-resolver';
 import { contractKey, SierraConnection } from '../../../lib/sierra/connection';
-import { classifyInput } from '../../../lib/sierra/signal-to-order';
+import { readMarketData } from '../../../lib/strategy/stale-data';
 import { startDtcSimulator, type DtcSimulator } from '../../../lib/sim/dtc';
 import { createMarket } from '../../../lib/sim/market';
 
@@ -53,16 +53,15 @@ describe('price collar keyed by contract', function () {
 
   it("reads the month of ibkr-quote's price from its contract field, so an old-contract quote after the roll is not the new one's", async () => {
     const t = chicago(2026, 6, 10, 0); // the roll date: ESU26 is the front month
-    const input = classifyInput({ topic: 'quote', payload: { symbol: 'ES', contract: 'ESM26', conid: 1, t, last: 7000, bid: null, ask: null } });
-    assert.deepEqual(input, { kind: 'price', price: 7000, symbol: 'ESM26', t });
+    const input = readMarketData('quote', { symbol: 'ES', contract: 'ESM26', conid: 1, t, last: 7000, bid: null, ask: null });
+    assert.deepEqual(input, { t, from: t, price: 7000, contract: 'ESM26' });
     const c = (connection = new SierraConnection({
       client: { tradeAccount: 'Sim1' },
       symbol: { root: 'ES', format: 'sierra-cme' },
       risk: { limits: OPEN, collarTicks: 8, tickSize: 0.25, maxOrdersPerMinute: 0 },
       clock: () => t,
     }));
-    if (input.kind !== 'price') throw new Error('not a price');
-    c.setLastTrade(input.price, input.symbol, input.t);
+    c.setLastTrade(input.price as number, input.contract, input.t);
     assert.equal(c.lastTrade(), null, 'ESU26 has no price yet');
     assert.equal(c.lastTrade('ESM26_FUT_CME'), 7000);
     // What ibkr-quote sends for the front month names it.

@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import { CHICAGO, zonedTime } from '../../../lib/clock';
 import { frontMonth as ibkrFrontMonth } from '../../../lib/ibkr/futures';
 import { IbkrOrderDesk, type DeskClient } from '../../../lib/ibkr/order-desk';
-import { parseOrderRequest } from '../../../lib/ibkr/order-intent';
+import type { EntryIntent } from '../../../lib/trading/order-intent';
 import type { FutureContract, OrderRequest as IbkrOrderRequest } from '../../../lib/ibkr/types';
 import { SierraConnection } from '../../../lib/sierra/connection';
 import { frontMonthSymbol, parseSymbol } from '../../../lib/sierra/symbols';
@@ -13,6 +13,8 @@ import { createMarket } from '../../../lib/sim/market';
 import { RiskGuard } from '../../../lib/strategy/risk';
 import { thirdFriday, yyyymmdd } from '../../../lib/trading/cme-calendar';
 import { contractCode, contractDates, QUARTERLY_MONTH_CODES, type FuturesContract } from '../../../lib/trading/instruments';
+
+const marketOrder = (side: 'buy' | 'sell'): EntryIntent => ({ kind: 'entry', side, quantity: 1, type: 'market', tif: 'day', whatIf: false, origin: 'order' });
 
 const chicago = (y: number, m: number, d: number, h = 12, min = 0): number => zonedTime(CHICAGO, y, m, d, h, min);
 const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 3, maxTradesPerDay: 100 };
@@ -120,7 +122,7 @@ describe('one front month for both brokers', () => {
 
       const sendBoth = async (): Promise<void> => {
         await front.submit({ symbol: front.symbol, side: 'buy', quantity: 1, type: 'market' });
-        const outcome = await desk.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
+        const outcome = await desk.execute(marketOrder('buy'));
         assert.equal(outcome.error, undefined, String(outcome.error));
       };
       await sendBoth();

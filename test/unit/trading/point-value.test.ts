@@ -1,12 +1,15 @@
 // Point value and tick size come from the contract traded (lib/trading/instruments.ts), not from an ES default.
 import { strict as assert } from 'assert';
 import { IbkrOrderDesk, type DeskClient } from '../../../lib/ibkr/order-desk';
-import { parseOrderRequest, tickFor } from '../../../lib/ibkr/order-intent';
+import { tickFor } from '../../../lib/ibkr/order-intent';
+import type { EntryIntent } from '../../../lib/trading/order-intent';
 import type { OrderRequest as IbkrOrderRequest } from '../../../lib/ibkr/types';
 import { DtcClient } from '../../../lib/sierra/client';
 import { startDtcSimulator } from '../../../lib/sim/dtc';
 import { createMarket } from '../../../lib/sim/market';
 import { RiskGuard } from '../../../lib/strategy/risk';
+
+const marketOrder = (side: 'buy' | 'sell'): EntryIntent => ({ kind: 'entry', side, quantity: 1, type: 'market', tif: 'day', whatIf: false, origin: 'order' });
 
 const NOW = Date.UTC(2026, 2, 10, 15);
 
@@ -32,9 +35,9 @@ async function roundTrip(symbol: string, entry: number, exit: number): Promise<n
   const desk = new IbkrOrderDesk({ client: c, risk, questions: { accepted: [], acceptAll: false }, contract: { conid: 730283085 }, now: () => NOW });
   const fill = (side: 'BUY' | 'SELL', orderId: number, price: number) =>
     desk.onStream([{ orderId, order_ref: placed.at(-1)?.clientOrderId, status: 'Filled', side, totalSize: '1', filledQuantity: '1', avgPrice: String(price), lastExecutionTime_r: NOW }]);
-  assert.equal((await desk.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }))).error, undefined);
+  assert.equal((await desk.execute(marketOrder('buy'))).error, undefined);
   fill('BUY', 500, entry);
-  assert.equal((await desk.execute(parseOrderRequest({ action: 'sell', quantity: 1, type: 'market' }))).error, undefined);
+  assert.equal((await desk.execute(marketOrder('sell'))).error, undefined);
   fill('SELL', 501, exit);
   return risk.state(NOW).realizedPnl;
 }

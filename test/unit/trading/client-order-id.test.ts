@@ -1,9 +1,9 @@
 import { strict as assert } from 'assert';
-import { ClientOrderIdGenerator } from '../../../lib/sierra/client-order-id';
+import { ClientOrderIdGenerator } from '../../../lib/trading/client-order-id';
 
 const NOW = Date.UTC(2025, 11, 3, 6, 0, 0); // 2025-12-03 00:00 Chicago: the clock floor is 0
 
-describe('sierra ClientOrderID generator', () => {
+describe('client order id generator (both brokers)', () => {
   it('issues YYYYMMDD-<prefix>-<n> ids dated by the Chicago day, never the same twice', () => {
     const ids = new ClientOrderIdGenerator('mia');
     const seen = new Set<string>();
@@ -59,5 +59,40 @@ describe('sierra ClientOrderID generator', () => {
     assert.throws(() => new ClientOrderIdGenerator('a-b'), /prefix/);
     assert.throws(() => new ClientOrderIdGenerator(''), /prefix/);
     assert.throws(() => new ClientOrderIdGenerator('abcdefghijklm'), /prefix/);
+  });
+});
+
+describe('client order ids: a trader’s own id, and ids seen at the broker', () => {
+  it('honours an own id once, and never one seen at the broker', () => {
+    const ids = new ClientOrderIdGenerator('mia');
+    assert.equal(ids.claim('mine-1'), 'mine-1');
+    assert.throws(() => ids.claim('mine-1'), /already used: a client order id is never reused/);
+    ids.observe('placed-in-tws');
+    assert.throws(() => ids.claim('placed-in-tws'), /already used/);
+    assert.throws(() => ids.claim('a:stop'), /not valid for a new order/);
+    assert.throws(() => ids.claim('x'.repeat(33)), /not valid for a new order/);
+    assert.throws(() => ids.claim(42), /not valid for a new order/);
+  });
+
+  it('never issues an id a trader claimed, and refuses a claim of one it may have issued', () => {
+    const ids = new ClientOrderIdGenerator('mia');
+    const first = ids.next(NOW);
+    assert.throws(() => ids.claim(first), /already used/);
+    assert.equal(ids.claim('20251203-mia-500'), '20251203-mia-500');
+    assert.equal(ids.next(NOW), '20251203-mia-501');
+    assert.equal(ids.lastSequence, 501, 'the high-water mark the journal persists');
+  });
+
+  it('continues above a persisted high-water mark and never repeats across 10 000 ids (property of next)', () => {
+    const ids = new ClientOrderIdGenerator('mia', 123_456);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10_000; i++) {
+      const id = ids.next(NOW + i * 0.01);
+      assert.ok(!seen.has(id));
+      assert.ok(id.length <= 32 && /^[A-Za-z0-9-]+$/.test(id), id);
+      seen.add(id);
+    }
+    assert.ok(Number(ids.next(NOW).split('-')[2]) > 123_456);
+    assert.throws(() => new ClientOrderIdGenerator('mia', -1), /high-water mark/);
   });
 });
