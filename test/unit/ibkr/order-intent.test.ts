@@ -407,7 +407,7 @@ describe('order desk: flatten and the kill switch (the same meaning as sierra-or
 
 describe('order desk: a symbol override names exactly the contract the node trades', () => {
   it('accepts the root or the root with the traded month, refuses another month or another root that starts alike', async () => {
-    for (const symbol of ['ES', 'es', 'ESZ9', 'ESZ99']) {
+    for (const symbol of ['ES', 'es', 'ESH6', 'ESH26']) {
       const { client, calls } = recordingClient();
       const parsed = parseOrderMessage({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', symbol } }, settingsOf(DEFAULT_SIGNAL_SETTINGS));
       assert.equal(parsed.kind, 'order');
@@ -415,7 +415,7 @@ describe('order desk: a symbol override names exactly the contract the node trad
       assert.equal(outcome.error, undefined, `${symbol}: ${String(outcome.error)}`);
       assert.ok(calls.includes('placeOrders'));
     }
-    for (const symbol of ['ESH9', 'ESTX50', 'MES', 'ESZ8']) {
+    for (const symbol of ['ESM6', 'ESTX50', 'MES', 'ESZ5']) {
       const { client, calls } = recordingClient();
       const outcome = await desk(client).execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }), { symbol });
       assert.match(String(outcome.error?.message), /is not the contract this node trades/, symbol);
