@@ -129,7 +129,16 @@ export interface GammaLevelsEs {
   absGammaStrike: number | null;
   flip: number | null;
   basis: number;
-  method: 'observed-basis' | 'fair-value' | 'none';
+  /**
+   * observed-basis: a live ES price; parity-forward: the chain's put-call-parity forward for the SPX AM series that
+   * settles with the ES front month; fixed-rate: SPX·e^((r − q)·T) with the node's rate and dividend settings (a
+   * guess: used only when neither exists); none: the chain is on ES itself.
+   */
+  method: 'observed-basis' | 'parity-forward' | 'fixed-rate' | 'none';
+  /** The ES contract's expiry the mapping carries to ('YYYYMMDD'), when the mapping depends on it. */
+  expiry?: string;
+  /** The forward (parity-forward) or ES price (observed-basis) the levels were mapped by. */
+  reference?: number;
 }
 
 export interface GammaPayload {

@@ -7,9 +7,9 @@
 // tight loop of multiply-adds and one exp per contract.
 import type { Chain, GammaByStrike, GammaLevelsEs, GammaPayload, OptionQuote, Settlement } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
-import { NEW_YORK, zonedParts, zonedTime } from '../clock';
-import { frontMonth, quarterlyExpiry } from '../sierra/symbols';
-import { MINUTES_PER_YEAR, isExpired, yearsToExpiry } from './expiry';
+import { NEW_YORK, zonedParts } from '../clock';
+import { esFrontExpiry, medianParityForward } from './es-price';
+import { isExpired, yearsToExpiry } from './expiry';
 import { brentRoot } from './root';
 
 export type GexUnit = GammaPayload['unit'];
@@ -69,7 +69,7 @@ export interface GammaAnalysis {
 export interface GammaOptions {
   /** Evaluation time (epoch ms); the chain's own `t` when omitted. */
   now?: number;
-  /** Observed ES price: maps levels by the live basis (ES − SPX) instead of fair value. */
+  /** Observed ES price: maps levels by the live basis (ES − SPX) instead of the parity forward. */
   esPrice?: number | null;
 }
 
@@ -305,7 +305,7 @@ export function analyzeGamma(chain: Chain, settings: Partial<GammaSettings> = {}
     flip,
     byStrike,
     profile,
-    es: esLevels(chain.underlying, spot, now, s, { ...levels, flip }, options.esPrice),
+    es: esLevels(chain, now, s, { ...levels, flip }, options.esPrice),
   };
   return { payload, diagnostics };
 }
@@ -354,22 +354,25 @@ function nearestSignChange(profile: readonly { spot: number; gex: number }[], sp
 }
 
 /**
- * SPX levels on ES: by the observed basis (ES − SPX) when an ES price is given, else by fair value
- * ES = SPX·e^((r − q)·T) to the front ES expiry (09:30 ET on the third Friday; rolled 8 days before).
- * A chain on ES itself needs no mapping.
+ * SPX levels on ES, best first (analytics.md §1): by the observed basis (ES − SPX) when a live ES price is given; else
+ * by the chain's own put-call-parity forward for the SPX AM series that settles with the ES front month (ES = F/S × SPX,
+ * the carry to that date read from the market); else, only when the chain lacks that series, by a fixed-rate fair
+ * value SPX·e^((r − q)·T), labelled 'fixed-rate'. A chain on ES itself needs no mapping.
  */
 function esLevels(
-  underlying: string,
-  spot: number,
+  chain: Chain,
   now: number,
   s: GammaSettings,
   levels: Levels & { flip: number | null },
   esPrice: number | null | undefined,
 ): GammaLevelsEs {
+  const spot = chain.spot;
   let map: (x: number) => number;
   let basis: number;
   let method: GammaLevelsEs['method'];
-  if (/^M?ES/i.test(underlying ?? '')) {
+  let expiry: string | undefined;
+  let reference: number | undefined;
+  if (/^M?ES/i.test(chain.underlying ?? '')) {
     map = (x) => x;
     basis = 0;
     method = 'none';
@@ -377,14 +380,17 @@ function esLevels(
     basis = esPrice - spot;
     map = (x) => x + basis;
     method = 'observed-basis';
+    reference = esPrice;
   } else {
-    const expiry = quarterlyExpiry(frontMonth(now));
-    const settle = zonedTime(NEW_YORK, Number(expiry.slice(0, 4)), Number(expiry.slice(4, 6)), Number(expiry.slice(6)), 9, 30);
-    const years = Math.max(0, Math.floor((settle - now) / 60_000)) / MINUTES_PER_YEAR;
-    const factor = Math.exp((s.rate - s.dividendYield) * years);
+    expiry = esFrontExpiry(now);
+    const years = yearsToExpiry(expiry, 'AM', now, 0);
+    const settling = isExpired(expiry, 'AM', now) ? [] : chain.contracts.filter((q) => q.expiry === expiry && q.settlement === 'AM');
+    const forward = medianParityForward(settling, years, s.rate);
+    const factor = forward !== null && forward > 0 ? forward / spot : Math.exp((s.rate - s.dividendYield) * years);
     basis = spot * (factor - 1);
     map = (x) => x * factor;
-    method = 'fair-value';
+    method = forward !== null && forward > 0 ? 'parity-forward' : 'fixed-rate';
+    if (method === 'parity-forward') reference = forward as number;
   }
   const m = (x: number | null): number | null => (x === null ? null : map(x));
   return {
@@ -394,5 +400,7 @@ function esLevels(
     flip: m(levels.flip),
     basis,
     method,
+    ...(expiry !== undefined ? { expiry } : {}),
+    ...(reference !== undefined ? { reference } : {}),
   };
 }

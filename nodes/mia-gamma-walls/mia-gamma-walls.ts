@@ -56,6 +56,8 @@ export = function register(RED: NodeAPI): void {
         esPrice = esPriceOf(msg.topic, msg.payload) ?? esPrice; // other symbols are ignored (see help)
         return;
       }
+      if (msg.topic === 'gap') return; // the ES quote stream's notice of missed data: no price in it
+
       if (msg.topic !== undefined && msg.topic !== 'chain' && msg.topic !== '') {
         throw new InvalidInputError(
           `mia-gamma-walls takes "chain" messages (and ES "quote"/"tick" for the basis); got topic ${describeValue(msg.topic)}`,

@@ -60,7 +60,7 @@ describe('mia-gamma-walls node', () => {
     assert.deepEqual([p.callWall, p.putWall, p.unit, p.convention], [5100, 4900, 'per-1pct', 'dealer-long-calls']);
     assert.ok(p.flip !== null && p.flip > 4800 && p.flip < 5200);
     assert.equal(p.profile.length, 60);
-    assert.equal(p.es.method, 'fair-value');
+    assert.equal(p.es.method, 'fixed-rate');
     assert.equal(statuses.at(-1)?.fill, 'green');
     assert.match(statuses.at(-1)?.text ?? '', /^flip \d+ CW 5100 PW 4900$/);
   });
@@ -86,6 +86,21 @@ describe('mia-gamma-walls node', () => {
     const got = nextMessage('out');
     (g as unknown as TestNode).receive({ topic: 'chain', payload: chain });
     assert.equal(((await got).payload as GammaPayload).callWall, 5100);
+  });
+
+  it('takes the ES stream as wired in the shipped flow: quotes set the basis, its gap notices are no error', async () => {
+    await helper.load(nodes, flow());
+    const g = helper.getNode('g') as unknown as TestNode;
+    const caught = nextMessage('caught');
+    g.receive({ topic: 'gap', payload: { symbol: 'ESM25', conid: 1, from: NOW - 5000, to: NOW, reason: 'reconnect' } });
+    g.receive({ topic: 'quote', payload: { symbol: 'ESM25', conid: 1, t: NOW, last: 5031.25, bid: 5031, ask: 5031.25, bidSize: 1, askSize: 1, volume: 1, delayed: false } });
+    const got = nextMessage('out');
+    g.receive({ topic: 'chain', payload: chain });
+    const es = ((await got).payload as GammaPayload).es;
+    assert.deepEqual([es.method, es.reference, es.callWall], ['observed-basis', 5031.25, 5131.25]);
+    // Errors reach the Catch node in order: the first one caught is this later, bad message, not the gap.
+    g.receive({ topic: 'bars', payload: [] });
+    assert.match((await caught).error?.message ?? '', /got topic "bars"/);
   });
 
   it('refuses other topics with a message naming what it takes', async () => {

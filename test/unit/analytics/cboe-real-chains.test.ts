@@ -3,7 +3,7 @@
 // method, and the last test shows by how much each shortcut of the publishers' scripts moves it.
 import assert from 'node:assert/strict';
 import { analyzeGamma } from '../../../lib/analytics/gamma-exposure';
-import { settlementTime } from '../../../lib/analytics/expiry';
+import { settlementTime, yearsToExpiry } from '../../../lib/analytics/expiry';
 import type { Chain } from '../../../lib/contracts';
 import { newYorkDate } from '../../../lib/ibkr/options-chain';
 import { CBOE_DIR, cboeAvailable, loadCboeChain } from '../../support/cboe';
@@ -14,11 +14,12 @@ interface Published {
   flip: number; // "Gamma Flip: …", printed to the point
   callWall?: number;
   putWall?: number;
+  esExpiry: string; // the ES front month's third Friday at the snapshot (ESH24, ESU22)
 }
 
 const CHAINS: Published[] = [
-  { file: 'spx-2024-01-07.csv', totalBn: -11.0, flip: 4734, callWall: 4800, putWall: 4600 },
-  { file: 'spx-2022-07-12.csv', totalBn: -17.49, flip: 3984 },
+  { file: 'spx-2024-01-07.csv', totalBn: -11.0, flip: 4734, callWall: 4800, putWall: 4600, esExpiry: '20240315' },
+  { file: 'spx-2022-07-12.csv', totalBn: -17.49, flip: 3984, esExpiry: '20220916' },
 ];
 
 const phi = (x: number): number => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
@@ -100,6 +101,39 @@ describe('real CBOE SPX chains against their published figures', function () {
           assert.deepEqual([payload.callWall, payload.putWall], [published.callWall, published.putWall]);
         });
       }
+
+      it('maps the levels to ES within 1 point of the parity forward of the SPX AM series ES settles on', () => {
+        const { payload } = analyzeGamma(chain);
+        // Independently: F = K + e^(rT)(C − P) at every strike within 1 % of spot where both sides quote, median.
+        const years = yearsToExpiry(published.esExpiry, 'AM', chain.t, 0);
+        const am = chain.contracts.filter((q) => q.expiry === published.esExpiry && q.settlement === 'AM');
+        const mid = (right: 'C' | 'P', strike: number): number | null => {
+          const q = am.find((x) => x.right === right && x.strike === strike);
+          return q && q.bid !== null && q.ask !== null && q.bid > 0 && q.ask >= q.bid ? (q.bid + q.ask) / 2 : null;
+        };
+        const forwards = [...new Set(am.map((q) => q.strike))]
+          .filter((k) => Math.abs(k / chain.spot - 1) <= 0.01)
+          .flatMap((k) => {
+            const [c, p] = [mid('C', k), mid('P', k)];
+            return c === null || p === null ? [] : [k + Math.exp(0.045 * years) * (c - p)];
+          })
+          .sort((a, b) => a - b);
+        assert.ok(forwards.length >= 5, `${forwards.length} strikes near the money`);
+        const forward = forwards[forwards.length >> 1];
+        const es = payload.es;
+        assert.deepEqual([es.method, es.expiry], ['parity-forward', published.esExpiry]);
+        for (const [spx, mapped] of [
+          [payload.callWall, es.callWall],
+          [payload.putWall, es.putWall],
+          [payload.absGammaStrike, es.absGammaStrike],
+          [payload.flip, es.flip],
+        ] as const) {
+          assert.ok(spx !== null && mapped !== null && Math.abs(mapped - (spx * forward) / chain.spot) <= 1, `${String(spx)} → ${String(mapped)}, forward ${forward}`);
+        }
+        // The fixed 4.5 % / 1.3 % guess it replaces is far off on both days (11.7 and 19.0 points here, measured).
+        const guess = chain.spot * (Math.exp((0.045 - 0.013) * years) - 1);
+        assert.ok(Math.abs(guess - (forward - chain.spot)) > 10, `guess ${guess} vs parity ${forward - chain.spot}`);
+      });
 
       it('reproduces the published flip with the publishers’ shortcuts, and explains ours by method', function () {
         this.timeout(60_000);
