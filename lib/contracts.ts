@@ -109,11 +109,37 @@ export interface OptionQuote {
   volume: number | null;
 }
 
+/**
+ * What part of the listed chain a `chain` message holds, as its producer chose it: the fetcher's scope. Consumers use
+ * it to say what was left out and whether the levels may be cut.
+ */
+export interface ChainScope {
+  /** The rule in words, e.g. "all expiries within 62 days, AM monthlies within 12 months, ...". */
+  rule: string;
+  /** Trading classes asked for (SPX = AM monthlies and quarterlies, SPXW = PM weeklies and dailies). */
+  classes: string[];
+  /** Expiries taken, 'YYYYMMDD CLASS'. */
+  expiries: string[];
+  /** Expiries listed (as far as the producer looked) but not taken, 'YYYYMMDD CLASS'. */
+  leftOut: string[];
+  /** Strikes taken lie within [lo, hi]. */
+  strikeBand: { lo: number; hi: number };
+  /** Distinct strikes taken, and listed for the expiries looked at. */
+  strikes: { taken: number; listed: number };
+  /**
+   * The scope's share of the whole chain's open interest and of its gamma (Σ Γ·OI), when the producer saw the whole
+   * chain (applyScope on a file). A live fetch does not quote what it leaves out, so it cannot say.
+   */
+  measured?: { openInterest: number; gamma: number };
+}
+
 export interface Chain {
   underlying: string;
   spot: number;
   t: number;
   contracts: OptionQuote[];
+  /** What the producer left out (absent: the producer did not say; taken for a whole chain). */
+  scope?: ChainScope;
 }
 
 export interface GammaByStrike {
