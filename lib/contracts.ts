@@ -181,6 +181,30 @@ export interface GammaPayload {
   byStrike: GammaByStrike[];
   profile: { spot: number; gex: number }[];
   es: GammaLevelsEs;
+  /** What share of the chain the levels stand on, and whether its scope may cut them. */
+  coverage?: GammaCoverage;
+}
+
+export type GammaCoverageWarningCode = 'no-am-series' | 'no-am-quarterly' | 'narrow-strike-band' | 'wall-at-band-edge' | 'low-coverage';
+
+export interface GammaCoverage {
+  /**
+   * The share of open interest and of gamma (Σ Γ·OI, the chain's gammas) the levels use. Of the whole listed chain
+   * when the chain's scope was measured against it (`of: 'whole-chain'`); else of the chain received (`'chain-received'`):
+   * a live fetch does not quote what it leaves out, so its cut shows only in `scope` and `warnings`.
+   */
+  openInterest: number;
+  gamma: number;
+  of: 'whole-chain' | 'chain-received';
+  /** The chain's scope as its producer reported it (null: not reported). */
+  scope: ChainScope | null;
+  /** Strikes the levels stand on, lowest and highest with open interest. */
+  strikes: { lo: number; hi: number } | null;
+  /** Days to the furthest expiry used, and whether AM-settled series (and an AM quarterly) are among them. */
+  furthestDays: number | null;
+  amSeries: boolean;
+  amQuarterly: boolean;
+  warnings: { code: GammaCoverageWarningCode; message: string }[];
 }
 
 export type SignalKind = 'LONG' | 'SHORT' | 'NO_SIGNAL';

@@ -1,6 +1,7 @@
 // Dealer gamma exposure (GEX) of an SPX option chain and its levels (analytics.md §1): GEX per strike and total, call
 // wall, put wall, absolute gamma strike, the zero-gamma flip found by re-pricing the whole chain, the profile over
-// ±range for plotting, and the levels mapped to ES. Outputs exactly the `gamma` contract.
+// ±range for plotting, the levels mapped to ES, and the coverage of the chain they stand on. Outputs exactly the
+// `gamma` contract.
 //
 // Speed: every contract's gamma at a hypothetical spot x is c·φ(a·ln x + b)/x with constants a, b, c fixed by its
 // strike, IV, T and forward, so they are computed once into Float64Arrays and each re-pricing of the chain is one
@@ -9,6 +10,7 @@ import type { Chain, GammaByStrike, GammaLevelsEs, GammaPayload, OptionQuote, Se
 import { InvalidInputError, describeValue } from '../errors';
 import { NEW_YORK, zonedParts } from '../clock';
 import { esFrontExpiry, medianParityForward } from './es-price';
+import { gammaCoverage } from './gamma-coverage';
 import { isExpired, yearsToExpiry } from './expiry';
 import { brentRoot } from './root';
 
@@ -306,6 +308,7 @@ export function analyzeGamma(chain: Chain, settings: Partial<GammaSettings> = {}
     byStrike,
     profile,
     es: esLevels(chain, now, s, { ...levels, flip }, options.esPrice),
+    coverage: gammaCoverage(chain, now, new Set(diagnostics.byExpiry.map((e) => `${e.expiry}${e.settlement}`)), levels),
   };
   return { payload, diagnostics };
 }

@@ -90,7 +90,10 @@ describe('chain scope on real CBOE chains', function () {
           assert.ok(scope?.measured);
           assert.ok(scope.expiries.some((e) => e.endsWith(' SPX')) && scope.expiries.some((e) => e.endsWith(' SPXW')));
           assert.ok(scope.leftOut.length > 0 && scope.strikes.taken < scope.strikes.listed);
-          assert.ok(scope.measured.gamma > 0.8 && scope.measured.openInterest > 0.5, JSON.stringify(scope.measured));
+          assert.ok(scope.measured.gamma > 0.9 && scope.measured.openInterest > 0.7, JSON.stringify(scope.measured));
+          // The gamma output reports that coverage and finds nothing cut.
+          const coverage = payload.coverage;
+          assert.deepEqual([coverage?.of, coverage?.gamma, coverage?.warnings], ['whole-chain', scope.measured.gamma, []]);
         });
       }
 
@@ -100,6 +103,17 @@ describe('chain scope on real CBOE chains', function () {
         assert.ok(Math.abs(payload.totalGex / reference.totalGex - 1) > 0.5);
         assert.notDeepEqual([payload.callWall, payload.putWall], [reference.callWall, reference.putWall]);
         assert.ok((cut.scope?.measured?.openInterest ?? 1) < 0.05);
+        // ... and the gamma output says so.
+        const codes = payload.coverage?.warnings.map((w) => w.code);
+        assert.deepEqual(codes, ['no-am-series', 'narrow-strike-band', 'low-coverage']);
+        assert.ok((payload.coverage?.gamma ?? 1) < 0.05);
+      });
+
+      it('a narrower band (±20 %) is flagged, and so is a scope without AM quarterlies', () => {
+        const narrow = analyzeGamma(cutChain(whole, chainRequestOf({ windowPct: 20 }), whole.t)).payload;
+        assert.deepEqual(narrow.coverage?.warnings.map((w) => w.code), ['narrow-strike-band']);
+        const near = analyzeGamma(cutChain(whole, chainRequestOf({ expiryMode: 'next', nextCount: 12 }), whole.t)).payload;
+        assert.ok(near.coverage?.warnings.some((w) => w.code === 'no-am-quarterly' || w.code === 'no-am-series'));
       });
     });
   }
