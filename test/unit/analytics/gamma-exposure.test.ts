@@ -226,6 +226,10 @@ describe('expiries, forwards and ES levels', () => {
     assert.ok(Math.abs((es.reference ?? 0) - F) < 1e-6, `forward ${String(es.reference)}`);
     assert.ok(Math.abs((es.callWall ?? 0) - (5100 * F) / SPOT) < 1e-6);
     assert.ok(Math.abs(es.basis - (F - SPOT)) < 1e-6);
+    // A holiday on the third Friday moves the AM settlement a day earlier: that series is the one.
+    const moved = chainOf([option(5100, 'C', 1000, 0.15), option(4900, 'P', 1000, 0.2), ...am.map((q) => ({ ...q, expiry: '20250320' }))]);
+    const esMoved = analyzeGamma(moved, { rate: r, dividendYield: 0.013 }).payload.es;
+    assert.deepEqual([esMoved.method, esMoved.expiry], ['parity-forward', '20250320']);
     // Without that series (here: only the PM series of the same date), the fixed rate, labelled as such.
     const pmOnly = chainOf([option(5100, 'C', 1000, 0.15), option(4900, 'P', 1000, 0.2), ...am.map((q) => ({ ...q, settlement: 'PM' as const, tradingClass: 'SPXW' }))]);
     assert.equal(analyzeGamma(pmOnly, { rate: r, dividendYield: 0.013 }).payload.es.method, 'fixed-rate');
@@ -235,5 +239,9 @@ describe('expiries, forwards and ES levels', () => {
     assert.throws(() => analyzeGamma({ underlying: 'SPX', spot: -1, t: NOW, contracts: [] }), /spot must be a positive price/);
     const bad = chainOf([option(5000, 'C', 1, 0.2), { ...option(5000, 'P', 1, 0.2), right: 'X' as 'P' }]);
     assert.throws(() => analyzeGamma(bad), /contract #1 right must be "C" or "P"/);
+    const scope = { rule: 'r', classes: ['SPXW'], expiries: ['20250411 SPXW'], leftOut: [], strikeBand: { lo: 4900, hi: 5100 }, strikes: { taken: 3, listed: 9 } };
+    assert.doesNotThrow(() => analyzeGamma({ ...chainOf([option(5000, 'C', 1, 0.2)]), scope }));
+    assert.throws(() => analyzeGamma({ ...chainOf([option(5000, 'C', 1, 0.2)]), scope: { ...scope, strikeBand: { lo: 5100, hi: 4900 } } }), /scope strikeBand/);
+    assert.throws(() => analyzeGamma({ ...chainOf([option(5000, 'C', 1, 0.2)]), scope: { ...scope, measured: { openInterest: 2, gamma: 0.5 } } }), /scope measured/);
   });
 });
