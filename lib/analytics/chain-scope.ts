@@ -9,13 +9,16 @@
 import type { Chain, OptionQuote, Settlement } from '../contracts';
 import { InvalidInputError } from '../errors';
 
-export interface ScopeRule {
+export interface ExpiryRule {
   /** Every expiry, AM or PM, at most this many calendar days ahead. */
   nearDays: number;
   /** AM-settled (SPX class) expiries at most this many months ahead. */
   amMonths: number;
   /** AM-settled quarterly expiries (March, June, September, December) at most this many months ahead. */
   amQuarterlyMonths: number;
+}
+
+export interface ScopeRule extends ExpiryRule {
   /** Strikes within ± this % of spot. */
   strikeBandPct: number;
 }
@@ -37,26 +40,24 @@ export function addMonths(today: string, months: number): string {
   return `${year}${String(month + 1).padStart(2, '0')}${String(day).padStart(2, '0')}`;
 }
 
-export function validateScopeRule(rule: ScopeRule): void {
+/** Refuses an expiry rule that is not whole days and months in range, saying which number to change. */
+export function validateExpiryRule(rule: ExpiryRule): void {
   const whole = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
   if (!whole(rule.nearDays, 400)) throw new InvalidInputError(`Chain scope: "all expiries within" must be 0 to 400 days (got ${String(rule.nearDays)}).`);
   if (!whole(rule.amMonths, 60)) throw new InvalidInputError(`Chain scope: "AM monthlies within" must be 0 to 60 months (got ${String(rule.amMonths)}).`);
   if (!whole(rule.amQuarterlyMonths, 120)) {
     throw new InvalidInputError(`Chain scope: "AM quarterlies within" must be 0 to 120 months (got ${String(rule.amQuarterlyMonths)}).`);
   }
-  if (!(rule.strikeBandPct > 0 && rule.strikeBandPct <= 50)) {
-    throw new InvalidInputError(`Chain scope: the strike band must be between 0 and 50 % around spot (got ${String(rule.strikeBandPct)}).`);
-  }
 }
 
 /** The last expiry date the rule can take (the fetcher lists expiries up to it and no further). */
-export function scopeHorizon(today: string, rule: ScopeRule): string {
+export function scopeHorizon(today: string, rule: ExpiryRule): string {
   const near = new Date((dayNumber(today) + rule.nearDays) * 86_400_000).toISOString().slice(0, 10).replace(/-/g, '');
   return [near, addMonths(today, rule.amMonths), addMonths(today, rule.amQuarterlyMonths)].sort().at(-1) as string;
 }
 
 /** Whether a listed expiry (not yet expired, `today` the New York date) is one the rule takes. */
-export function expiryInScope(expiry: string, settlement: Settlement, today: string, rule: ScopeRule): boolean {
+export function expiryInScope(expiry: string, settlement: Settlement, today: string, rule: ExpiryRule): boolean {
   if (expiry < today) return false;
   if (dayNumber(expiry) - dayNumber(today) <= rule.nearDays) return true;
   if (settlement !== 'AM') return false;
@@ -68,11 +69,8 @@ export function strikeBand(spot: number, pct: number): { lo: number; hi: number 
   return { lo: spot * (1 - pct / 100), hi: spot * (1 + pct / 100) };
 }
 
-export function describeScopeRule(rule: ScopeRule): string {
-  return (
-    `all expiries within ${rule.nearDays} days, AM monthlies within ${rule.amMonths} months, ` +
-    `AM quarterlies within ${rule.amQuarterlyMonths} months, strikes within ±${rule.strikeBandPct} % of spot`
-  );
+export function describeExpiryRule(rule: ExpiryRule): string {
+  return `all expiries within ${rule.nearDays} days, AM monthlies within ${rule.amMonths} months, AM quarterlies within ${rule.amQuarterlyMonths} months`;
 }
 
 /**

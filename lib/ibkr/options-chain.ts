@@ -7,7 +7,7 @@
 // The result is one `chain` message (lib/contracts Chain).
 
 import type { Chain, ChainScope, OptionQuote, Right } from '../contracts';
-import { MARKET_SCOPE, describeScopeRule, expiryInScope, measuredCoverage, scopeHorizon, type ScopeRule } from '../analytics/chain-scope';
+import { MARKET_SCOPE, describeExpiryRule, expiryInScope, measuredCoverage, scopeHorizon, validateExpiryRule, type ExpiryRule } from '../analytics/chain-scope';
 import { InvalidInputError } from '../errors';
 import { NEW_YORK, zonedParts } from '../clock';
 import { IbkrError, NotFoundError } from './errors';
@@ -23,12 +23,11 @@ export interface ChainApi {
 
 export type TradingClass = 'SPX' | 'SPXW';
 /** 'market': the expiries that carry the bulk of open interest and gamma (lib/analytics/chain-scope, MARKET_SCOPE). */
-export type MarketExpiries = Pick<ScopeRule, 'nearDays' | 'amMonths' | 'amQuarterlyMonths'>;
 export type ExpirySelection =
   | { kind: '0dte' }
   | { kind: 'next'; count: number }
   | { kind: 'range'; from: string; to: string }
-  | ({ kind: 'market' } & MarketExpiries);
+  | ({ kind: 'market' } & ExpiryRule);
 export type StrikeWindow = { kind: 'percent'; percent: number } | { kind: 'strikes'; count: number };
 
 export interface ChainRequest {
@@ -126,7 +125,7 @@ export function selectExpiries(listed: readonly ListedExpiry[], selection: Expir
     case 'range':
       return upcoming.filter((e) => e.expiry >= selection.from && e.expiry <= selection.to);
     case 'market':
-      return upcoming.filter((e) => expiryInScope(e.expiry, e.settlement, today, { ...selection, strikeBandPct: 1 }));
+      return upcoming.filter((e) => expiryInScope(e.expiry, e.settlement, today, selection));
   }
 }
 
@@ -205,7 +204,7 @@ function describeRequest(request: ChainRequest): string {
         ? `next ${e.count} expiries`
         : e.kind === 'range'
           ? `expiries ${e.from} to ${e.to}`
-          : describeScopeRule({ ...e, strikeBandPct: 0 }).replace(/, strikes within .*$/, '');
+          : describeExpiryRule(e);
   const w = request.window;
   const strikes = w.kind === 'percent' ? `strikes within ±${w.percent} % of spot` : `${w.count} strikes each side of spot`;
   return `${request.classes.join(' and ')}: ${expiries}, ${strikes}`;
@@ -276,14 +275,7 @@ export function validateChainRequest(request: ChainRequest): void {
   if (w.kind === 'strikes' && !(Number.isInteger(w.count) && w.count >= 1 && w.count <= 500)) {
     throw new InvalidInputError(`Options chain: the strike window must be 1 to 500 strikes each side of spot (got ${String(w.count)}).`);
   }
-  if (e.kind === 'market') {
-    const whole = (x: number, max: number): boolean => Number.isInteger(x) && x >= 0 && x <= max;
-    if (!whole(e.nearDays, 400) || !whole(e.amMonths, 60) || !whole(e.amQuarterlyMonths, 120)) {
-      throw new InvalidInputError(
-        `Options chain: the market scope needs whole numbers: all expiries within 0 to 400 days, AM monthlies within 0 to 60 months, AM quarterlies within 0 to 120 months (got ${e.nearDays}, ${e.amMonths}, ${e.amQuarterlyMonths}).`,
-      );
-    }
-  }
+  if (e.kind === 'market') validateExpiryRule(e);
   if (request.classes.length === 0 || !request.classes.every(isTradingClass)) {
     throw new InvalidInputError('Options chain: choose SPX (AM monthlies), SPXW (PM weeklies and dailies) or both.');
   }
@@ -424,7 +416,7 @@ export class OptionsChainFetcher {
     // Spot (a snapshot with its pre-flight wait) and the expiry listing (secdef) share no limit: run them together.
     // Every class is listed (what was left out is reported), the selection counts only the classes asked for.
     const asked = (found: ListedExpiry[]): ListedExpiry[] => found.filter((e) => request.classes.includes(e.tradingClass));
-    const last = selection.kind === 'range' ? selection.to : selection.kind === 'market' ? scopeHorizon(today, { ...selection, strikeBandPct: 1 }) : '';
+    const last = selection.kind === 'range' ? selection.to : selection.kind === 'market' ? scopeHorizon(today, selection) : '';
     const [{ conid }, spot, listed] = await Promise.all([
       this.search(cache),
       this.spot(),

@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MARKET_SCOPE, expiryInScope, scopeHorizon } from '../../../lib/analytics/chain-scope';
+import { MARKET_SCOPE, addMonths, expiryInScope, scopeHorizon } from '../../../lib/analytics/chain-scope';
 import { analyzeGamma } from '../../../lib/analytics/gamma-exposure';
 import type { Chain } from '../../../lib/contracts';
-import { CHAIN_NODE_DEFAULTS, chainRequestOf, cutChain, selectExpiries, type ChainNodeSettings, type ListedExpiry } from '../../../lib/ibkr/options-chain';
+import { CHAIN_NODE_DEFAULTS, chainRequestOf, cutChain, selectExpiries, validateChainRequest, type ChainNodeSettings, type ListedExpiry } from '../../../lib/ibkr/options-chain';
 import { CBOE_DIR, cboeAvailable, loadCboeChain } from '../../support/cboe';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -32,6 +32,13 @@ describe('chain scope rule', () => {
     assert.deepEqual(taken, ['20240108 SPXW', '20240119 SPX', '20240119 SPXW', '20240308 SPXW', '20240419 SPX', '20250321 SPX', '20251219 SPX']);
     assert.equal(expiryInScope('20240105', 'PM', today, MARKET_SCOPE), false); // already expired
     assert.equal(scopeHorizon(today, MARKET_SCOPE), '20260108'); // the fetcher lists months up to here
+    assert.deepEqual([addMonths('20240131', 1), addMonths('20241130', 3), addMonths('20240229', 12)], ['20240229', '20250228', '20250228']);
+  });
+
+  it('refuses a market scope that is not whole days and months, saying which', () => {
+    const market = { ...MARKET_SCOPE, kind: 'market' as const };
+    assert.throws(() => validateChainRequest({ ...chainRequestOf({}), expiries: { ...market, nearDays: -1 } }), /"all expiries within" must be 0 to 400 days/);
+    assert.throws(() => validateChainRequest({ ...chainRequestOf({}), expiries: { ...market, amMonths: 1.5 } }), /"AM monthlies within"/);
   });
 
   it('is the node default: SPX and SPXW, market expiries, ±30 % of spot; msg.expiries = "market" asks it too', () => {
