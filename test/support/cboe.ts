@@ -18,9 +18,12 @@ export function cboeAvailable(file: string): boolean {
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 const SHORT_MONTHS = MONTHS.map((m) => m.slice(0, 3));
 
-/** "Date: July 12, 2022, 11:55 AM EDT" or "Date: January 7, 2024 at 10:52 AM EST" → epoch ms (New York time). */
+/**
+ * "Date: July 12, 2022, 11:55 AM EDT", "Date: January 7, 2024 at 10:52 AM EST" or "Date: February 5 2022, 8:09 PM EST"
+ * (CBOE has printed all three) → epoch ms (New York time).
+ */
 function snapshotTime(line: string): number {
-  const m = /Date: (\w+) (\d+), (\d{4})(?:,| at) (\d+):(\d+) (AM|PM)/.exec(line);
+  const m = /Date: (\w+) (\d+),? (\d{4})(?:,| at) (\d+):(\d+) (AM|PM)/.exec(line);
   if (!m) throw new Error(`CBOE chain: no snapshot date in ${JSON.stringify(line)}`);
   const month = MONTHS.indexOf(m[1]) + 1;
   const hour = (Number(m[4]) % 12) + (m[6] === 'PM' ? 12 : 0);
