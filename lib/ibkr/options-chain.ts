@@ -160,9 +160,10 @@ function yyyymmdd(value: unknown): string {
   return String(value ?? '').replace(/-/g, '').trim();
 }
 
-/** The request of the node's settings (a missing one takes its default), with msg.expiries / msg.strikePct / msg.strikes overriding them. */
+/** The request of the node's settings, with msg.expiries / msg.strikePct / msg.strikes overriding them. */
 export function chainRequestOf(settings: Partial<ChainNodeSettings>, msg: Record<string, unknown> = {}): ChainRequest {
-  const c = { ...CHAIN_NODE_DEFAULTS, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined && v !== '')) } as ChainNodeSettings;
+  // A setting the node's saved config lacks (a flow from an older version) takes its default; a blank one is refused below.
+  const c = { ...CHAIN_NODE_DEFAULTS, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) } as ChainNodeSettings;
   const classes: TradingClass[] = c.classes === 'SPX' ? ['SPX'] : c.classes === 'SPXW' ? ['SPXW'] : ['SPX', 'SPXW'];
   let expiries: ExpirySelection =
     c.expiryMode === '0dte'

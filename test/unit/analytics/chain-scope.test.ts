@@ -48,6 +48,7 @@ describe('chain scope rule', () => {
     assert.equal(request.expiries.kind, 'market');
     assert.deepEqual(chainRequestOf({ classes: 'SPXW', expiryMode: 'next', nextCount: 2 }, { expiries: 'market' }).expiries, request.expiries);
     assert.throws(() => chainRequestOf({}, { expiries: 'all' }), /"market"/);
+    assert.throws(() => chainRequestOf({ windowPct: '' }), /strike window must be between 0 and 50 %/); // blank is refused, not defaulted
   });
 
   it('has the same defaults in the node dialog as in lib', () => {
