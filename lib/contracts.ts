@@ -113,11 +113,37 @@ export interface OptionQuote {
   volume: number | null;
 }
 
+/**
+ * What part of the listed chain a `chain` message holds, as its producer chose it: the fetcher's scope. Consumers use
+ * it to say what was left out and whether the levels may be cut.
+ */
+export interface ChainScope {
+  /** The rule in words, e.g. "all expiries within 62 days, AM monthlies within 12 months, ...". */
+  rule: string;
+  /** Trading classes asked for (SPX = AM monthlies and quarterlies, SPXW = PM weeklies and dailies). */
+  classes: string[];
+  /** Expiries taken, 'YYYYMMDD CLASS'. */
+  expiries: string[];
+  /** Expiries listed (as far as the producer looked) but not taken, 'YYYYMMDD CLASS'. */
+  leftOut: string[];
+  /** Strikes taken lie within [lo, hi]. */
+  strikeBand: { lo: number; hi: number };
+  /** Distinct strikes taken, and listed for the expiries looked at. */
+  strikes: { taken: number; listed: number };
+  /**
+   * The scope's share of the whole chain's open interest and of its gamma (Σ Γ·OI), when the producer saw the whole
+   * chain (applyScope on a file). A live fetch does not quote what it leaves out, so it cannot say.
+   */
+  measured?: { openInterest: number; gamma: number };
+}
+
 export interface Chain {
   underlying: string;
   spot: number;
   t: number;
   contracts: OptionQuote[];
+  /** What the producer left out (absent: the producer did not say; taken for a whole chain). */
+  scope?: ChainScope;
 }
 
 export interface GammaByStrike {
@@ -133,7 +159,16 @@ export interface GammaLevelsEs {
   absGammaStrike: number | null;
   flip: number | null;
   basis: number;
-  method: 'observed-basis' | 'fair-value' | 'none';
+  /**
+   * observed-basis: a live ES price; parity-forward: the chain's put-call-parity forward for the SPX AM series that
+   * settles with the ES front month; fixed-rate: SPX·e^((r − q)·T) with the node's rate and dividend settings (a
+   * guess: used only when neither exists); none: the chain is on ES itself.
+   */
+  method: 'observed-basis' | 'parity-forward' | 'fixed-rate' | 'none';
+  /** The ES contract's expiry the mapping carries to ('YYYYMMDD'), when the mapping depends on it. */
+  expiry?: string;
+  /** The forward (parity-forward) or ES price (observed-basis) the levels were mapped by. */
+  reference?: number;
 }
 
 export interface GammaPayload {
@@ -150,6 +185,30 @@ export interface GammaPayload {
   byStrike: GammaByStrike[];
   profile: { spot: number; gex: number }[];
   es: GammaLevelsEs;
+  /** What share of the chain the levels stand on, and whether its scope may cut them. */
+  coverage?: GammaCoverage;
+}
+
+export type GammaCoverageWarningCode = 'no-am-series' | 'no-am-quarterly' | 'narrow-strike-band' | 'wall-at-band-edge' | 'low-coverage';
+
+export interface GammaCoverage {
+  /**
+   * The share of open interest and of gamma (Σ Γ·OI, the chain's gammas) the levels use. Of the whole listed chain
+   * when the chain's scope was measured against it (`of: 'whole-chain'`); else of the chain received (`'chain-received'`):
+   * a live fetch does not quote what it leaves out, so its cut shows only in `scope` and `warnings`.
+   */
+  openInterest: number;
+  gamma: number;
+  of: 'whole-chain' | 'chain-received';
+  /** The chain's scope as its producer reported it (null: not reported). */
+  scope: ChainScope | null;
+  /** Strikes the levels stand on, lowest and highest with open interest. */
+  strikes: { lo: number; hi: number } | null;
+  /** Days to the furthest expiry used, and whether AM-settled series (and an AM quarterly) are among them. */
+  furthestDays: number | null;
+  amSeries: boolean;
+  amQuarterly: boolean;
+  warnings: { code: GammaCoverageWarningCode; message: string }[];
 }
 
 export type SignalKind = 'LONG' | 'SHORT' | 'NO_SIGNAL';

@@ -1,15 +1,17 @@
 // Dealer gamma exposure (GEX) of an SPX option chain and its levels (analytics.md §1): GEX per strike and total, call
 // wall, put wall, absolute gamma strike, the zero-gamma flip found by re-pricing the whole chain, the profile over
-// ±range for plotting, and the levels mapped to ES. Outputs exactly the `gamma` contract.
+// ±range for plotting, the levels mapped to ES, and the coverage of the chain they stand on. Outputs exactly the
+// `gamma` contract.
 //
 // Speed: every contract's gamma at a hypothetical spot x is c·φ(a·ln x + b)/x with constants a, b, c fixed by its
 // strike, IV, T and forward, so they are computed once into Float64Arrays and each re-pricing of the chain is one
 // tight loop of multiply-adds and one exp per contract.
-import type { Chain, GammaByStrike, GammaLevelsEs, GammaPayload, OptionQuote, Settlement } from '../contracts';
+import type { Chain, ChainScope, GammaByStrike, GammaLevelsEs, GammaPayload, OptionQuote, Settlement } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
-import { NEW_YORK, zonedParts, zonedTime } from '../clock';
-import { frontMonth } from '../trading/instruments';
-import { MINUTES_PER_YEAR, isExpired, yearsToExpiry } from './expiry';
+import { NEW_YORK, zonedParts } from '../clock';
+import { esFrontExpiry, medianParityForward } from './es-price';
+import { gammaCoverage } from './gamma-coverage';
+import { isExpired, yearsToExpiry } from './expiry';
 import { brentRoot } from './root';
 
 export type GexUnit = GammaPayload['unit'];
@@ -69,7 +71,7 @@ export interface GammaAnalysis {
 export interface GammaOptions {
   /** Evaluation time (epoch ms); the chain's own `t` when omitted. */
   now?: number;
-  /** Observed ES price: maps levels by the live basis (ES − SPX) instead of fair value. */
+  /** Observed ES price: maps levels by the live basis (ES − SPX) instead of the parity forward. */
   esPrice?: number | null;
 }
 
@@ -135,6 +137,7 @@ function validateChain(chain: Chain): void {
     throw new InvalidInputError(`chain: spot must be a positive price, got ${describeValue(chain.spot)}`);
   }
   if (!Array.isArray(chain.contracts)) throw new InvalidInputError('chain: contracts must be an array of options');
+  validateScope(chain.scope);
   const contracts = chain.contracts;
   for (let i = 0; i < contracts.length; i++) {
     const q = contracts[i] as Partial<OptionQuote> | null;
@@ -152,6 +155,24 @@ function validateChain(chain: Chain): void {
       throw new InvalidInputError(`chain: contract #${i} settlement must be "AM" or "PM", got ${describeValue(q.settlement)}`);
     }
   }
+}
+
+/** A chain's scope, when it has one, as lib/contracts ChainScope says: its coverage figures are reported as given. */
+function validateScope(scope: unknown): void {
+  if (scope === undefined) return;
+  const bad = (what: string): never => {
+    throw new InvalidInputError(`chain: scope ${what} (see the chain contract's scope: {rule, classes, expiries, leftOut, strikeBand, strikes, measured?})`);
+  };
+  if (scope === null || typeof scope !== 'object') bad(`must be an object, got ${describeValue(scope)}`);
+  const s = scope as Partial<ChainScope>;
+  for (const key of ['classes', 'expiries', 'leftOut'] as const) {
+    if (!Array.isArray(s[key]) || !s[key].every((x) => typeof x === 'string')) bad(`${key} must be an array of strings`);
+  }
+  const band = s.strikeBand;
+  if (!band || !(Number.isFinite(band.lo) && Number.isFinite(band.hi) && band.lo <= band.hi)) bad('strikeBand must be {lo, hi} with lo ≤ hi');
+  const m = s.measured;
+  const share = (x: unknown): boolean => typeof x === 'number' && x >= 0 && x <= 1;
+  if (m !== undefined && !(m !== null && typeof m === 'object' && share(m.openInterest) && share(m.gamma))) bad('measured must be {openInterest, gamma}, shares from 0 to 1');
 }
 
 function usable(x: number | null | undefined): x is number {
@@ -305,7 +326,8 @@ export function analyzeGamma(chain: Chain, settings: Partial<GammaSettings> = {}
     flip,
     byStrike,
     profile,
-    es: esLevels(chain.underlying, spot, now, s, { ...levels, flip }, options.esPrice),
+    es: esLevels(chain, now, s, { ...levels, flip }, options.esPrice),
+    coverage: gammaCoverage(chain, now, new Set(diagnostics.byExpiry.map((e) => `${e.expiry}${e.settlement}`)), levels),
   };
   return { payload, diagnostics };
 }
@@ -354,22 +376,39 @@ function nearestSignChange(profile: readonly { spot: number; gex: number }[], sp
 }
 
 /**
- * SPX levels on ES: by the observed basis (ES − SPX) when an ES price is given, else by fair value
- * ES = SPX·e^((r − q)·T) to the front ES expiry (09:30 ET on the third Friday; rolled 8 days before).
- * A chain on ES itself needs no mapping.
+ * The live SPX AM series that settles with ES expiring on `esExpiry`: that date's, or, when an exchange holiday moved
+ * it (Good Friday), the AM series at most 3 days earlier. `esExpiry` itself when the chain has neither.
+ */
+function settlingSeries(chain: Chain, esExpiry: string, now: number): string {
+  const day = (x: string): number => Date.UTC(Number(x.slice(0, 4)), Number(x.slice(4, 6)) - 1, Number(x.slice(6, 8))) / 86_400_000;
+  let best: string | null = null;
+  for (const q of chain.contracts) {
+    if (q.settlement !== 'AM' || q.expiry > esExpiry || day(esExpiry) - day(q.expiry) > 3 || isExpired(q.expiry, 'AM', now)) continue;
+    if (best === null || q.expiry > best) best = q.expiry;
+  }
+  return best ?? esExpiry;
+}
+
+/**
+ * SPX levels on ES, best first (analytics.md §1): by the observed basis (ES − SPX) when a live ES price is given; else
+ * by the chain's own put-call-parity forward for the SPX AM series that settles with the ES front month (ES = F/S × SPX,
+ * the carry to that date read from the market); else, only when the chain lacks that series, by a fixed-rate fair
+ * value SPX·e^((r − q)·T), labelled 'fixed-rate'. A chain on ES itself needs no mapping.
  */
 function esLevels(
-  underlying: string,
-  spot: number,
+  chain: Chain,
   now: number,
   s: GammaSettings,
   levels: Levels & { flip: number | null },
   esPrice: number | null | undefined,
 ): GammaLevelsEs {
+  const spot = chain.spot;
   let map: (x: number) => number;
   let basis: number;
   let method: GammaLevelsEs['method'];
-  if (/^M?ES/i.test(underlying ?? '')) {
+  let expiry: string | undefined;
+  let reference: number | undefined;
+  if (/^M?ES/i.test(chain.underlying ?? '')) {
     map = (x) => x;
     basis = 0;
     method = 'none';
@@ -377,14 +416,17 @@ function esLevels(
     basis = esPrice - spot;
     map = (x) => x + basis;
     method = 'observed-basis';
+    reference = esPrice;
   } else {
-    const expiry = frontMonth('ES', now).expiry;
-    const settle = zonedTime(NEW_YORK, Number(expiry.slice(0, 4)), Number(expiry.slice(4, 6)), Number(expiry.slice(6)), 9, 30);
-    const years = Math.max(0, Math.floor((settle - now) / 60_000)) / MINUTES_PER_YEAR;
-    const factor = Math.exp((s.rate - s.dividendYield) * years);
+    expiry = settlingSeries(chain, esFrontExpiry(now), now);
+    const years = yearsToExpiry(expiry, 'AM', now, 0);
+    const settling = chain.contracts.filter((q) => q.expiry === expiry && q.settlement === 'AM');
+    const forward = medianParityForward(settling, years, s.rate);
+    const factor = forward !== null && forward > 0 ? forward / spot : Math.exp((s.rate - s.dividendYield) * years);
     basis = spot * (factor - 1);
     map = (x) => x * factor;
-    method = 'fair-value';
+    method = forward !== null && forward > 0 ? 'parity-forward' : 'fixed-rate';
+    if (method === 'parity-forward') reference = forward as number;
   }
   const m = (x: number | null): number | null => (x === null ? null : map(x));
   return {
@@ -394,5 +436,7 @@ function esLevels(
     flip: m(levels.flip),
     basis,
     method,
+    ...(expiry !== undefined ? { expiry } : {}),
+    ...(reference !== undefined ? { reference } : {}),
   };
 }

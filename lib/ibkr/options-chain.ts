@@ -6,7 +6,8 @@
 //              them at IBKR's 10/s); greeks that arrive after the prices are asked again a bounded number of times.
 // The result is one `chain` message (lib/contracts Chain).
 
-import type { Chain, OptionQuote, Right } from '../contracts';
+import type { Chain, ChainScope, OptionQuote, Right } from '../contracts';
+import { MARKET_SCOPE, describeExpiryRule, expiryInScope, measuredCoverage, scopeHorizon, validateExpiryRule, type ExpiryRule } from '../analytics/chain-scope';
 import { InvalidInputError } from '../errors';
 import { NEW_YORK, zonedParts } from '../clock';
 import { IbkrError, NotFoundError } from './errors';
@@ -21,7 +22,12 @@ export interface ChainApi {
 }
 
 export type TradingClass = 'SPX' | 'SPXW';
-export type ExpirySelection = { kind: '0dte' } | { kind: 'next'; count: number } | { kind: 'range'; from: string; to: string };
+/** 'market': the expiries that carry the bulk of open interest and gamma (lib/analytics/chain-scope, MARKET_SCOPE). */
+export type ExpirySelection =
+  | { kind: '0dte' }
+  | { kind: 'next'; count: number }
+  | { kind: 'range'; from: string; to: string }
+  | ({ kind: 'market' } & ExpiryRule);
 export type StrikeWindow = { kind: 'percent'; percent: number } | { kind: 'strikes'; count: number };
 
 export interface ChainRequest {
@@ -118,7 +124,141 @@ export function selectExpiries(listed: readonly ListedExpiry[], selection: Expir
     }
     case 'range':
       return upcoming.filter((e) => e.expiry >= selection.from && e.expiry <= selection.to);
+    case 'market':
+      return upcoming.filter((e) => expiryInScope(e.expiry, e.settlement, today, selection));
   }
+}
+
+/** The ibkr-options-chain node's settings, as its dialog stores them (strings or numbers). */
+export interface ChainNodeSettings {
+  classes: 'SPX' | 'SPXW' | 'both';
+  expiryMode: '0dte' | 'next' | 'range' | 'market';
+  nextCount: string | number;
+  from: string;
+  to: string;
+  windowMode: 'percent' | 'strikes';
+  windowPct: string | number;
+  windowStrikes: string | number;
+}
+
+/**
+ * The node's defaults (its dialog shows the same): the market scope, SPX and SPXW, the expiries and the ±30 % band
+ * that carry the bulk of open interest and gamma.
+ */
+export const CHAIN_NODE_DEFAULTS: Readonly<ChainNodeSettings> = Object.freeze({
+  classes: 'both',
+  expiryMode: 'market',
+  nextCount: 4,
+  from: '',
+  to: '',
+  windowMode: 'percent',
+  windowPct: MARKET_SCOPE.strikeBandPct,
+  windowStrikes: 40,
+});
+
+function yyyymmdd(value: unknown): string {
+  return String(value ?? '').replace(/-/g, '').trim();
+}
+
+/** The request of the node's settings, with msg.expiries / msg.strikePct / msg.strikes overriding them. */
+export function chainRequestOf(settings: Partial<ChainNodeSettings>, msg: Record<string, unknown> = {}): ChainRequest {
+  // A setting the node's saved config lacks (a flow from an older version) takes its default; a blank one is refused below.
+  const c = { ...CHAIN_NODE_DEFAULTS, ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) } as ChainNodeSettings;
+  const classes: TradingClass[] = c.classes === 'SPX' ? ['SPX'] : c.classes === 'SPXW' ? ['SPXW'] : ['SPX', 'SPXW'];
+  let expiries: ExpirySelection =
+    c.expiryMode === '0dte'
+      ? { kind: '0dte' }
+      : c.expiryMode === 'range'
+        ? { kind: 'range', from: yyyymmdd(c.from), to: yyyymmdd(c.to) }
+        : c.expiryMode === 'market'
+          ? MARKET_REQUEST.expiries
+          : { kind: 'next', count: Number(c.nextCount) };
+  let window: StrikeWindow = c.windowMode === 'strikes' ? { kind: 'strikes', count: Number(c.windowStrikes) } : { kind: 'percent', percent: Number(c.windowPct) };
+  if (msg.expiries !== undefined) {
+    const e = msg.expiries;
+    if (e === '0dte') expiries = { kind: '0dte' };
+    else if (e === 'market') expiries = MARKET_REQUEST.expiries;
+    else if (typeof e === 'number') expiries = { kind: 'next', count: e };
+    else if (e && typeof e === 'object' && 'from' in e && 'to' in e) expiries = { kind: 'range', from: yyyymmdd(e.from), to: yyyymmdd(e.to) };
+    else throw new InvalidInputError('IBKR options chain: msg.expiries must be "0dte", "market", a number of expiries, or {from, to} dates.');
+  }
+  if (msg.strikePct !== undefined) window = { kind: 'percent', percent: Number(msg.strikePct) };
+  if (msg.strikes !== undefined) window = { kind: 'strikes', count: Number(msg.strikes) };
+  const request = { expiries, window, classes };
+  validateChainRequest(request);
+  return request;
+}
+
+/** The market scope as a request: SPX and SPXW, MARKET_SCOPE's expiries and strike band. */
+export const MARKET_REQUEST: ChainRequest = {
+  expiries: { kind: 'market', nearDays: MARKET_SCOPE.nearDays, amMonths: MARKET_SCOPE.amMonths, amQuarterlyMonths: MARKET_SCOPE.amQuarterlyMonths },
+  window: { kind: 'percent', percent: MARKET_SCOPE.strikeBandPct },
+  classes: ['SPX', 'SPXW'],
+};
+
+function describeRequest(request: ChainRequest): string {
+  const e = request.expiries;
+  const expiries =
+    e.kind === '0dte'
+      ? "today's expiry"
+      : e.kind === 'next'
+        ? `next ${e.count} expiries`
+        : e.kind === 'range'
+          ? `expiries ${e.from} to ${e.to}`
+          : describeExpiryRule(e);
+  const w = request.window;
+  const strikes = w.kind === 'percent' ? `strikes within ±${w.percent} % of spot` : `${w.count} strikes each side of spot`;
+  return `${request.classes.join(' and ')}: ${expiries}, ${strikes}`;
+}
+
+/**
+ * What a request takes of a listing: the scope a `chain` message carries. `listed` are all the expiries the fetcher
+ * saw (every class), `strikes` the distinct strikes listed and taken.
+ */
+export function scopeOf(request: ChainRequest, listed: readonly ListedExpiry[], chosen: readonly ListedExpiry[], strikes: { listed: number[]; taken: number[] }): ChainScope {
+  const key = (e: ListedExpiry): string => `${e.expiry} ${e.tradingClass}`;
+  const taken = new Set(chosen.map(key));
+  const taking = [...strikes.taken].sort((a, b) => a - b);
+  return {
+    rule: describeRequest(request),
+    classes: [...request.classes],
+    expiries: [...taken].sort(),
+    leftOut: [...new Set(listed.map(key))].filter((k) => !taken.has(k)).sort(),
+    strikeBand: { lo: taking[0] ?? 0, hi: taking.at(-1) ?? 0 },
+    strikes: { taken: new Set(strikes.taken).size, listed: new Set(strikes.listed).size },
+  };
+}
+
+/**
+ * A whole chain (a file, a vendor export) cut as the fetcher would cut it for `request`, on the same selection code,
+ * with the scope's share of the whole chain's open interest and gamma measured (scope.measured).
+ */
+export function cutChain(whole: Chain, request: ChainRequest, now: number): Chain {
+  validateChainRequest(request);
+  const today = newYorkDate(now);
+  const listedMap = new Map<string, ListedExpiry>();
+  for (const q of whole.contracts) {
+    if (isTradingClass(q.tradingClass)) listedMap.set(`${q.expiry}|${q.tradingClass}`, { expiry: q.expiry, tradingClass: q.tradingClass, settlement: q.settlement });
+  }
+  const listed = [...listedMap.values()].filter((e) => e.expiry >= today).sort((a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass));
+  const chosen = selectExpiries(listed.filter((e) => request.classes.includes(e.tradingClass)), request.expiries, today);
+  const wanted = new Set(chosen.map((e) => `${e.expiry}|${e.tradingClass}`));
+  // IBKR lists strikes per month: the window is taken from each month's strikes, as fetch does.
+  const months = new Map<string, number[]>();
+  for (const q of whole.contracts) {
+    const m = monthToken(q.expiry);
+    months.set(m, [...(months.get(m) ?? []), q.strike]);
+  }
+  const windowByMonth = new Map([...months].map(([m, strikes]) => [m, new Set(strikesInWindow(strikes, whole.spot, request.window))]));
+  const contracts = whole.contracts.filter((q) => wanted.has(`${q.expiry}|${q.tradingClass}`) && windowByMonth.get(monthToken(q.expiry))?.has(q.strike));
+  const looked = [...new Set(chosen.map((e) => monthToken(e.expiry)))];
+  const scope = scopeOf(request, listed, chosen, {
+    listed: looked.flatMap((m) => months.get(m) ?? []),
+    taken: contracts.map((q) => q.strike),
+  });
+  const cut: Chain = { ...whole, contracts, scope };
+  cut.scope = { ...scope, measured: measuredCoverage(whole, cut, today) };
+  return cut;
 }
 
 export function validateChainRequest(request: ChainRequest): void {
@@ -136,6 +276,7 @@ export function validateChainRequest(request: ChainRequest): void {
   if (w.kind === 'strikes' && !(Number.isInteger(w.count) && w.count >= 1 && w.count <= 500)) {
     throw new InvalidInputError(`Options chain: the strike window must be 1 to 500 strikes each side of spot (got ${String(w.count)}).`);
   }
+  if (e.kind === 'market') validateExpiryRule(e);
   if (request.classes.length === 0 || !request.classes.every(isTradingClass)) {
     throw new InvalidInputError('Options chain: choose SPX (AM monthlies), SPXW (PM weeklies and dailies) or both.');
   }
@@ -274,16 +415,17 @@ export class OptionsChainFetcher {
     const today = newYorkDate(now);
     const selection = request.expiries;
     // Spot (a snapshot with its pre-flight wait) and the expiry listing (secdef) share no limit: run them together.
+    // Every class is listed (what was left out is reported), the selection counts only the classes asked for.
+    const asked = (found: ListedExpiry[]): ListedExpiry[] => found.filter((e) => request.classes.includes(e.tradingClass));
+    const last = selection.kind === 'range' ? selection.to : selection.kind === 'market' ? scopeHorizon(today, selection) : '';
     const [{ conid }, spot, listed] = await Promise.all([
       this.search(cache),
       this.spot(),
-      this.listExpiries(
-        now,
-        (found) => selection.kind === '0dte' ? true : selection.kind === 'next' ? new Set(found.map((e) => e.expiry)).size >= selection.count : found.some((e) => e.expiry > selection.to),
-        request.classes,
+      this.listExpiries(now, (found) =>
+        selection.kind === '0dte' ? true : selection.kind === 'next' ? new Set(asked(found).map((e) => e.expiry)).size >= selection.count : found.some((e) => e.expiry > last),
       ),
     ]);
-    const chosen = selectExpiries(listed, selection, today);
+    const chosen = selectExpiries(asked(listed), selection, today);
     if (chosen.length === 0) {
       throw new NotFoundError(
         selection.kind === '0dte'
@@ -296,8 +438,11 @@ export class OptionsChainFetcher {
 
     // Discovery: every (month, strike, right) in the window, all submitted at once.
     const jobs: Array<{ month: string; strike: number; right: Right }> = [];
+    const listedStrikes: number[] = [];
     for (const month of months) {
-      for (const strike of strikesInWindow(await this.strikes(cache, conid, month), spot, request.window)) {
+      const strikes = await this.strikes(cache, conid, month);
+      listedStrikes.push(...strikes);
+      for (const strike of strikesInWindow(strikes, spot, request.window)) {
         jobs.push({ month, strike, right: 'C' }, { month, strike, right: 'P' });
       }
     }
@@ -339,7 +484,13 @@ export class OptionsChainFetcher {
 
     const quotes: OptionQuote[] = contracts.map((c) => toOptionQuote(c, rows.get(c.conid)));
     return {
-      chain: { underlying: 'SPX', spot, t: now, contracts: quotes },
+      chain: {
+        underlying: 'SPX',
+        spot,
+        t: now,
+        contracts: quotes,
+        scope: scopeOf(request, listed, chosen, { listed: listedStrikes, taken: quotes.map((q) => q.strike) }),
+      },
       stats: {
         discoveryCalls: this.discoveryCalls,
         snapshotRequests,

@@ -5,20 +5,12 @@ import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { InvalidInputError, MiaError, errorMessage } from '../../lib/errors';
 import type { IbkrConnection } from '../../lib/ibkr';
-import { OptionsChainFetcher, validateChainRequest, type ChainRequest, type ExpirySelection, type StrikeWindow, type TradingClass } from '../../lib/ibkr/options-chain';
+import { OptionsChainFetcher, chainRequestOf, type ChainNodeSettings, type ChainRequest } from '../../lib/ibkr/options-chain';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus } from '../shared/node-kit';
 
-interface IbkrOptionsChainDef extends NodeDef {
+interface IbkrOptionsChainDef extends NodeDef, Partial<ChainNodeSettings> {
   connection: string;
-  classes: 'SPX' | 'SPXW' | 'both';
-  expiryMode: '0dte' | 'next' | 'range';
-  nextCount: string | number;
-  from: string;
-  to: string;
-  windowMode: 'percent' | 'strikes';
-  windowPct: string | number;
-  windowStrikes: string | number;
   refreshSec: string | number;
 }
 
@@ -33,32 +25,10 @@ function fetcherFor(connection: IbkrConnection): OptionsChainFetcher {
   return fetcher;
 }
 
-function yyyymmdd(value: unknown): string {
-  return String(value ?? '').replace(/-/g, '').trim();
-}
-
-/** The node's settings, with msg.expiries / msg.window overriding them where the help says so. */
+/** The node's settings (a missing one takes lib's default), with msg.expiries / msg.window overriding them where the help says so. */
 function chainRequest(config: IbkrOptionsChainDef, msg: Record<string, unknown>): ChainRequest {
-  const classes: TradingClass[] = config.classes === 'SPX' ? ['SPX'] : config.classes === 'both' ? ['SPX', 'SPXW'] : ['SPXW'];
-  let expiries: ExpirySelection =
-    config.expiryMode === '0dte'
-      ? { kind: '0dte' }
-      : config.expiryMode === 'range'
-        ? { kind: 'range', from: yyyymmdd(config.from), to: yyyymmdd(config.to) }
-        : { kind: 'next', count: Number(config.nextCount) };
-  let window: StrikeWindow = config.windowMode === 'strikes' ? { kind: 'strikes', count: Number(config.windowStrikes) } : { kind: 'percent', percent: Number(config.windowPct) };
-  if (msg.expiries !== undefined) {
-    const e = msg.expiries;
-    if (e === '0dte') expiries = { kind: '0dte' };
-    else if (typeof e === 'number') expiries = { kind: 'next', count: e };
-    else if (e && typeof e === 'object' && 'from' in e && 'to' in e) expiries = { kind: 'range', from: yyyymmdd(e.from), to: yyyymmdd(e.to) };
-    else throw new InvalidInputError('IBKR options chain: msg.expiries must be "0dte", a number of expiries, or {from, to} dates.');
-  }
-  if (msg.strikePct !== undefined) window = { kind: 'percent', percent: Number(msg.strikePct) };
-  if (msg.strikes !== undefined) window = { kind: 'strikes', count: Number(msg.strikes) };
-  const request = { expiries, window, classes };
-  validateChainRequest(request);
-  return request;
+  const { classes, expiryMode, nextCount, from, to, windowMode, windowPct, windowStrikes } = config;
+  return chainRequestOf({ classes, expiryMode, nextCount, from, to, windowMode, windowPct, windowStrikes }, msg);
 }
 
 export = function register(RED: NodeAPI): void {

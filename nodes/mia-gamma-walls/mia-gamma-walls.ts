@@ -49,6 +49,7 @@ export = function register(RED: NodeAPI): void {
       maxExpiries: num(config.maxExpiries, 0),
     };
     let esPrice: EsPrice | null = null;
+    let warned = new Set<string>(); // coverage warnings of the last chain: each is logged once while it lasts
     setStatus(node, 'grey', 'ring', 'waiting for a chain');
 
     handleInput(node, (msg, send) => {
@@ -56,6 +57,8 @@ export = function register(RED: NodeAPI): void {
         esPrice = esPriceOf(msg.topic, msg.payload) ?? esPrice; // other symbols are ignored (see help)
         return;
       }
+      if (msg.topic === 'gap') return; // the ES quote stream's notice of missed data: no price in it
+
       if (msg.topic !== undefined && msg.topic !== 'chain' && msg.topic !== '') {
         throw new InvalidInputError(
           `mia-gamma-walls takes "chain" messages (and ES "quote"/"tick" for the basis); got topic ${describeValue(msg.topic)}`,
@@ -69,10 +72,15 @@ export = function register(RED: NodeAPI): void {
       const { payload, diagnostics } = analyzeGamma(chain, settings, {
         esPrice: override ?? (typeof chain.t === 'number' ? freshEsPrice(esPrice, chain.t) : null), // a bad t is refused by analyzeGamma
       });
+      const warnings = payload.coverage?.warnings ?? [];
+      for (const w of warnings) if (!warned.has(w.code)) node.warn(`gamma levels may be cut by the chain's scope: ${w.message}`);
+      warned = new Set(warnings.map((w) => w.code));
       if (diagnostics.contractsUsed === 0) {
         setStatus(node, 'yellow', 'ring', 'no live contracts with OI');
       } else {
-        setStatus(node, 'green', 'dot', `flip ${level(payload.flip)} CW ${level(payload.callWall)} PW ${level(payload.putWall)}`);
+        const text = `flip ${level(payload.flip)} CW ${level(payload.callWall)} PW ${level(payload.putWall)}`;
+        if (warnings.length > 0) setStatus(node, 'yellow', 'dot', `${text} ⚠ cut`); // the full story is in node.warn and payload.coverage
+        else setStatus(node, 'green', 'dot', text);
       }
       send({ topic: 'gamma', payload, diagnostics } as NodeMessage);
     });

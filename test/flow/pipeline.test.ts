@@ -53,6 +53,9 @@ async function tradeSession(day: string, side: 'LONG' | 'SHORT'): Promise<Seen> 
         speed: SPEED,
         // The IBKR simulator's certificate would be dated by the shifted clock; plain HTTP keeps it out of the way.
         simTls: false,
+        // A small chain, so the gamma levels arrive within the session's budget: the shipped market scope's first
+        // discovery takes minutes at 10 requests/s. The scope itself is tested on real chains (chain-scope.test.ts).
+        chain: { classes: 'both', expiryMode: 'next', nextCount: 2, windowMode: 'strikes', windowStrikes: 15 },
         probes: {
           p_hist: [`${id('ibkr-history')}:0`],
           p_vwap: [`${id('mia-vwap-delta')}:0`],

@@ -67,6 +67,11 @@ export interface PipelineOptions {
   /** Simulated ms per real ms for both simulators (the flow's own value when left out). */
   speed?: number;
   seed?: number;
+  /**
+   * Settings that replace the options-chain node's (the shipped market scope looks up several thousand contracts at
+   * IBKR's 10 requests/s on its first refresh: minutes, on the simulator too).
+   */
+  chain?: Record<string, unknown>;
   /** The IBKR simulator over HTTPS (the flow's setting) or plain HTTP. */
   simTls?: boolean;
   /** Probe id → the outputs it listens to, as `nodeId:outputIndex`. */
@@ -92,6 +97,7 @@ export function pipelineForTest(options: PipelineOptions = {}): FlowNode[] {
       if (options.seed !== undefined) copy.simSeed = options.seed;
     }
     if (copy.type === 'ibkr-config' && options.simTls !== undefined) copy.simTls = options.simTls;
+    if (copy.type === 'ibkr-options-chain' && options.chain !== undefined) Object.assign(copy, options.chain);
     return copy;
   });
   for (const [probe, outputs] of Object.entries(options.probes ?? {})) {

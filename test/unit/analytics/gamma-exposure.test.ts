@@ -192,21 +192,56 @@ describe('expiries, forwards and ES levels', () => {
     assert.ok(Math.abs(diagnostics.byExpiry[0].forward - F) < 1e-9);
   });
 
-  it('maps levels to ES by the observed basis when an ES price is given, else by fair value, and says which', () => {
+  it('maps levels to ES by the observed basis when an ES price is given, else (no SPX AM series of the ES expiry) by a fixed rate, and says which', () => {
     const chain = chainOf([option(5100, 'C', 1000, 0.15), option(4900, 'P', 1000, 0.2)]);
     const observed = analyzeGamma(chain, FLAT, { esPrice: 5031.25 }).payload.es;
     assert.deepEqual([observed.method, observed.basis, observed.callWall, observed.putWall], ['observed-basis', 31.25, 5131.25, 4931.25]);
     const fair = analyzeGamma(chain, { rate: 0.045, dividendYield: 0.013 }).payload.es;
-    assert.equal(fair.method, 'fair-value');
+    assert.equal(fair.method, 'fixed-rate');
     // front ES on 11 March 2025 is June (March rolled on the 13th? no: roll is 8 days before 21 March = 13 March)
     const years = Math.floor((zonedTime(NEW_YORK, 2025, 3, 21, 9, 30) - NOW) / 60000) / 525600;
     assert.ok(Math.abs(fair.basis - SPOT * (Math.exp(0.032 * years) - 1)) < 1e-9);
     assert.ok(Math.abs((fair.callWall ?? 0) - 5100 * Math.exp(0.032 * years)) < 1e-9);
   });
 
+  it('maps levels to ES by the parity forward of the SPX AM series that settles with the ES front month', () => {
+    // 11 March 2025: the front ES is March (rolls on the 13th), settling at the 21 March SOQ like SPX 20250321 AM.
+    const T = yearsToExpiry('20250321', 'AM', NOW, 0);
+    const F = 5017.25;
+    const r = 0.043;
+    const df = Math.exp(-r * T);
+    const am = [4980, 4990, 5000, 5010, 5020, 5030, 5040, 5050].flatMap((K) => {
+      const c = Math.max(F - K, 0) * df + 30;
+      const p = c - (F - K) * df;
+      const skew = K === 5010 ? 15 : 0; // one stale put: the median ignores it
+      return [
+        option(K, 'C', 0, 0.15, { expiry: '20250321', settlement: 'AM', tradingClass: 'SPX', bid: c - 0.25, ask: c + 0.25 }),
+        option(K, 'P', 0, 0.15, { expiry: '20250321', settlement: 'AM', tradingClass: 'SPX', bid: p - 0.25 + skew, ask: p + 0.25 + skew }),
+      ];
+    });
+    const chain = chainOf([option(5100, 'C', 1000, 0.15), option(4900, 'P', 1000, 0.2), ...am]);
+    const es = analyzeGamma(chain, { rate: r, dividendYield: 0.013 }).payload.es;
+    assert.equal(es.method, 'parity-forward');
+    assert.equal(es.expiry, '20250321');
+    assert.ok(Math.abs((es.reference ?? 0) - F) < 1e-6, `forward ${String(es.reference)}`);
+    assert.ok(Math.abs((es.callWall ?? 0) - (5100 * F) / SPOT) < 1e-6);
+    assert.ok(Math.abs(es.basis - (F - SPOT)) < 1e-6);
+    // A holiday on the third Friday moves the AM settlement a day earlier: that series is the one.
+    const moved = chainOf([option(5100, 'C', 1000, 0.15), option(4900, 'P', 1000, 0.2), ...am.map((q) => ({ ...q, expiry: '20250320' }))]);
+    const esMoved = analyzeGamma(moved, { rate: r, dividendYield: 0.013 }).payload.es;
+    assert.deepEqual([esMoved.method, esMoved.expiry], ['parity-forward', '20250320']);
+    // Without that series (here: only the PM series of the same date), the fixed rate, labelled as such.
+    const pmOnly = chainOf([option(5100, 'C', 1000, 0.15), option(4900, 'P', 1000, 0.2), ...am.map((q) => ({ ...q, settlement: 'PM' as const, tradingClass: 'SPXW' }))]);
+    assert.equal(analyzeGamma(pmOnly, { rate: r, dividendYield: 0.013 }).payload.es.method, 'fixed-rate');
+  });
+
   it('rejects a malformed chain with a message naming the contract and field', () => {
     assert.throws(() => analyzeGamma({ underlying: 'SPX', spot: -1, t: NOW, contracts: [] }), /spot must be a positive price/);
     const bad = chainOf([option(5000, 'C', 1, 0.2), { ...option(5000, 'P', 1, 0.2), right: 'X' as 'P' }]);
     assert.throws(() => analyzeGamma(bad), /contract #1 right must be "C" or "P"/);
+    const scope = { rule: 'r', classes: ['SPXW'], expiries: ['20250411 SPXW'], leftOut: [], strikeBand: { lo: 4900, hi: 5100 }, strikes: { taken: 3, listed: 9 } };
+    assert.doesNotThrow(() => analyzeGamma({ ...chainOf([option(5000, 'C', 1, 0.2)]), scope }));
+    assert.throws(() => analyzeGamma({ ...chainOf([option(5000, 'C', 1, 0.2)]), scope: { ...scope, strikeBand: { lo: 5100, hi: 4900 } } }), /scope strikeBand/);
+    assert.throws(() => analyzeGamma({ ...chainOf([option(5000, 'C', 1, 0.2)]), scope: { ...scope, measured: { openInterest: 2, gamma: 0.5 } } }), /scope measured/);
   });
 });

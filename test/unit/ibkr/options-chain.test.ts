@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { IbkrConnection } from '../../../lib/ibkr';
 import { NotFoundError } from '../../../lib/ibkr/errors';
-import { OptionsChainFetcher, selectExpiries, strikesInWindow, type ChainApi, type ListedExpiry } from '../../../lib/ibkr/options-chain';
+import { MARKET_REQUEST, OptionsChainFetcher, selectExpiries, strikesInWindow, type ChainApi, type ListedExpiry } from '../../../lib/ibkr/options-chain';
 import type { SnapshotRow } from '../../../lib/ibkr/types';
 import { parseAvailability } from '../../../lib/ibkr/wire';
 import { startIbkrSimulator, type IbkrSimulator } from '../../../lib/sim/ibkr';
@@ -79,6 +79,40 @@ describe('options chain', () => {
     assert.ok(first.stats.discoveryCalls > 0);
     assert.equal((await fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW + 60_000)).stats.discoveryCalls, 0);
     await assert.rejects(fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW + 86_400_000), NotFoundError); // no 0DTE listed on the 6th
+  });
+
+  it('fetches the market scope (SPX and SPXW) and says in the chain what it left out', async () => {
+    const months: Record<string, Array<[string, 'SPX' | 'SPXW']>> = {
+      JAN27: [['20270105', 'SPXW'], ['20270115', 'SPX'], ['20270115', 'SPXW']],
+      APR27: [['20270416', 'SPX'], ['20270430', 'SPXW']],
+      MAR28: [['20280317', 'SPX']],
+      MAR29: [['20290316', 'SPX']],
+    };
+    const conids = new Map<string, number>();
+    const conidOf = (key: string): number => conids.get(key) ?? (conids.set(key, 1000 + conids.size), conids.size + 999);
+    const api: ChainApi = {
+      ...fakeChainApi(1),
+      secdefSearch: async () => [{ conid: 416904, symbol: 'SPX', companyName: '', description: '', sections: [{ secType: 'OPT', months: Object.keys(months).join(';').split(';'), exchange: 'SMART' }] }],
+      secdefStrikes: async () => ({ call: [3000, 4900, 5000, 5100, 7000], put: [3000, 4900, 5000, 5100, 7000] }),
+      secdefInfo: async (r) =>
+        (months[r.month] ?? []).map(([expiry, tradingClass], i) => ({
+          conid: conidOf(`${expiry}|${tradingClass}|${String(r.strike)}|${String(r.right)}|${i}`),
+          symbol: 'SPX', secType: 'OPT', right: r.right ?? null, strike: r.strike ?? null, maturityDate: expiry, multiplier: 100, tradingClass, validExchanges: [],
+        })),
+    };
+    const fetcher = new OptionsChainFetcher(api, { greekRetryMs: 1 });
+    const { chain } = await fetcher.fetch(MARKET_REQUEST, NOW);
+    assert.deepEqual([...new Set(chain.contracts.map((c) => `${c.expiry} ${c.tradingClass}`))], ['20270105 SPXW', '20270115 SPX', '20270115 SPXW', '20270416 SPX', '20280317 SPX']);
+    assert.deepEqual([...new Set(chain.contracts.map((c) => c.strike))], [4900, 5000, 5100]); // ±30 % of 5010
+    assert.deepEqual(chain.scope?.leftOut, ['20270430 SPXW', '20290316 SPX']);
+    assert.deepEqual(chain.scope?.strikeBand, { lo: 4900, hi: 5100 });
+    assert.deepEqual(chain.scope?.strikes, { taken: 3, listed: 5 });
+    assert.match(chain.scope?.rule ?? '', /^SPX and SPXW: all expiries within 62 days, AM monthlies within 12 months, AM quarterlies within 24 months, strikes within ±30 % of spot$/);
+
+    // An SPXW-only request reports the AM series it passed over.
+    const spxw = await fetcher.fetch({ expiries: { kind: 'next', count: 2 }, window: { kind: 'strikes', count: 1 }, classes: ['SPXW'] }, NOW);
+    assert.deepEqual(spxw.chain.scope?.expiries, ['20270105 SPXW', '20270115 SPXW']);
+    assert.deepEqual(spxw.chain.scope?.leftOut, ['20270115 SPX']);
   });
 
   it('refuses a malformed request with what to change', async () => {
