@@ -122,6 +122,8 @@ export class IbkrOrderDesk {
   private readonly ids: ClientOrderIds;
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
+  /** Order warnings already told (order|warning), so each is logged once. */
+  private readonly warned = new Set<string>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
   private positionSynced = false;
   private queue: Promise<void> = Promise.resolve();
@@ -194,7 +196,14 @@ export class IbkrOrderDesk {
       this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
-    for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
+    for (const update of out.updates) {
+      if (update.status === 'rejected') this.warnRejected(update);
+      const key = `${update.serverOrderId ?? update.clientOrderId}|${update.warning ?? ''}`;
+      if (update.warning && !this.warned.has(key)) {
+        this.warned.add(key);
+        this.log.warn(`IBKR order warning: ${update.clientOrderId}: ${update.warning}`);
+      }
+    }
     return toMessages(out);
   }
 
@@ -304,12 +313,12 @@ export class IbkrOrderDesk {
     const messages: DeskMessage[] = [];
     const placedAt = this.now();
     placed.forEach((p, k) => {
-      const leg = legs[k];
+      const leg = legs[p.requestIndex ?? k];
       if (!leg || !p.orderId) return;
       this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
       const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
       messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, placedAt)));
-      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt)));
+      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt, p.warning)));
     });
     return { messages, status: `placed ${what}`, questions };
   }
