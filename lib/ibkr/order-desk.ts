@@ -181,6 +181,14 @@ export class IbkrOrderDesk {
     }
   }
 
+  /**
+   * True while IBKR streamed fills without their price (it omits avgPrice on later `sor` updates): a `reconcile()`
+   * reads live orders, whose avgPrice covers every fill, so the held fills are reported at their real price.
+   */
+  get awaitingFillPrices(): boolean {
+    return this.tracker.awaitingFillPrices();
+  }
+
   /** One `sor` stream message: updates and fills of this desk's orders; fills also feed the risk rules. */
   onStream(args: readonly unknown[]): DeskMessage[] {
     return this.report(this.tracker.applyStream(args, this.now()));

@@ -184,6 +184,15 @@ export class OrderTracker {
     };
   }
 
+  /** True while one of our orders has fills IBKR has not priced yet (it omits avgPrice on later `sor` updates). */
+  awaitingFillPrices(): boolean {
+    for (const id of this.own.keys()) {
+      const o = this.orders.get(id);
+      if (o && o.filledQuantity > o.pricedQuantity) return true;
+    }
+    return false;
+  }
+
   get(orderId: number): TrackedOrder | undefined {
     return this.orders.get(orderId);
   }

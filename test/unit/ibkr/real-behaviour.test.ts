@@ -169,6 +169,18 @@ describe('IBKR partial fills as IBKR streams them (sor sample: avgPrice on the f
     assert.deepEqual(c.updates.map((u) => [u.status, u.filledQuantity]), [['filled', 722]]);
   });
 
+  it('says fills await their price, and prices them from live orders (avgPrice covers every fill)', () => {
+    const tracker = new OrderTracker();
+    tracker.register(352055828, { clientOrderId: 'sell-722', side: 'sell', quantity: 722 }, 0);
+    tracker.applyStream(partial(), 1);
+    assert.equal(tracker.awaitingFillPrices(), true);
+    // What OrderDesk.reconcile() feeds from GET /iserver/account/orders (avgPrice as IBKR sends it: a string).
+    const out = tracker.applyStream([{ orderId: 352055828, status: 'Filled', filledQuantity: 722, avgPrice: '382.4169' }], 2);
+    assert.equal(tracker.awaitingFillPrices(), false);
+    assert.deepEqual(out.fills.map((f) => f.quantity), [622]);
+    assert.ok(Math.abs((out.fills[0]?.price ?? 0) * 622 + 100 * 382.45 - 382.4169 * 722) < 1e-4);
+  });
+
   it('prices the held fills from IBKR\'s executions (str) once they arrive, each counted once', () => {
     const tracker = new OrderTracker();
     tracker.register(352055828, { clientOrderId: 'sell-722', side: 'sell', quantity: 722 }, 0);
