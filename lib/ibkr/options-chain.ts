@@ -153,6 +153,8 @@ interface DayCache {
   searchSession?: number;
   /** The session in which an empty answer already made us search again (once per session). */
   researchedSession?: number;
+  /** (month|strike|right) IBKR answered with an error after a search in that session: no contract there. */
+  absent: Map<string, number>;
   strikes: Map<string, Promise<number[]>>;
   expiries: Map<string, Promise<ListedExpiry[]>>;
   info: Map<string, Promise<SecdefInfo[]>>;
@@ -181,7 +183,7 @@ export class OptionsChainFetcher {
 
   private day(now: number): DayCache {
     const day = newYorkDate(now);
-    if (this.cache?.day !== day) this.cache = { day, strikes: new Map(), expiries: new Map(), info: new Map() };
+    if (this.cache?.day !== day) this.cache = { day, strikes: new Map(), expiries: new Map(), info: new Map(), absent: new Map() };
     return this.cache;
   }
 
@@ -255,13 +257,19 @@ export class OptionsChainFetcher {
   }
 
   private info(cache: DayCache, conid: number, month: string, strike: number, right: Right): Promise<SecdefInfo[]> {
-    return this.uncachedIfEmpty(cache.info, `${month}|${strike}|${right}`, () =>
+    const key = `${month}|${strike}|${right}`;
+    if (cache.absent.get(key) === this.session()) return Promise.resolve([]);
+    return this.uncachedIfEmpty(cache.info, key, () =>
       this.unlessEmpty(cache, async () => {
         try {
           return await this.api.secdefInfo({ conid, month, secType: 'OPT', strike, right });
         } catch (err) {
-          // The strikes are only candidates: a strike no expiry of the month lists is answered with an error.
-          if (err instanceof IbkrError && (err.status === 500 || err.status === 400)) return [];
+          // The strikes are only candidates: a strike no expiry of the month lists is answered with an error,
+          // which (unlike an empty list) is an answer: remembered for the session, not asked again.
+          if (err instanceof IbkrError && (err.status === 500 || err.status === 400)) {
+            cache.absent.set(key, this.session());
+            return [];
+          }
           throw err;
         }
       }),

@@ -259,4 +259,20 @@ describe('Options chain discovery across IBKR brokerage sessions', () => {
     assert.deepEqual(api.calls.slice(0, 4), ['search', 'strikes', 'search', 'strikes']);
     assert.ok(chain.contracts.length >= 2);
   });
+
+  it('remembers for the session a candidate strike IBKR answers with an error (no contract), unlike an empty list', async () => {
+    const api = sessionIbkr();
+    const info = api.secdefInfo;
+    const asked: number[] = [];
+    api.secdefInfo = async (r: { conid: number; month: string; strike?: number; right?: 'C' | 'P' }) => {
+      asked.push(r.strike ?? 0);
+      if (r.strike === 5050) throw mapHttpError(500, { error: 'No contracts' }, '/iserver/secdef/info');
+      return info(r);
+    };
+    const fetcher = new OptionsChainFetcher(api, { greekRetries: 0 });
+    await fetcher.fetch(request, NOW);
+    const first = asked.filter((k) => k === 5050).length;
+    await fetcher.fetch(request, NOW + 60_000);
+    assert.strictEqual(asked.filter((k) => k === 5050).length, first, 'not asked again in the same session');
+  });
 });
