@@ -236,7 +236,7 @@ export class IbkrOrderDesk {
    * that happened while the stream was down is reported, not lost.
    */
   async reconcile(): Promise<DeskMessage[]> {
-    if (this.legs.size === 0) return [];
+    if (this.legs.size === 0 && !this.tracker.awaitingFillPrices()) return [];
     const live = await this.client.liveOrders();
     return this.onStream(
       live.map((o) => ({
