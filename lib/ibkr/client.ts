@@ -698,14 +698,18 @@ export class IbkrClient {
     if (symbols.length === 0) return;
     await this.primer.ensurePrimed();
     const session = this.primer.primings;
+    // A failed search does not fail the snapshot (IBKR may answer it anyway); it is tried again on the next one.
     await Promise.all(
       symbols.map(async (symbol) => {
-        if (this.derivativeSearches.get(symbol)?.session === session) return this.derivativeSearches.get(symbol)?.search;
-        const search = this.secdefSearch(symbol).then(() => undefined);
+        const known = this.derivativeSearches.get(symbol);
+        if (known?.session === session) return known.search;
+        const search = this.secdefSearch(symbol).then(
+          () => undefined,
+          () => {
+            if (this.derivativeSearches.get(symbol)?.search === search) this.derivativeSearches.delete(symbol);
+          },
+        );
         this.derivativeSearches.set(symbol, { session, search });
-        search.catch(() => {
-          if (this.derivativeSearches.get(symbol)?.search === search) this.derivativeSearches.delete(symbol);
-        });
         return search;
       }),
     );

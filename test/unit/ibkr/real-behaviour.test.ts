@@ -90,6 +90,19 @@ describe('IBKR client against real IBKR behaviour', () => {
     assert.deepEqual([row?.values.last, row?.lastFlag], [5000.25, 'prior-close']);
   });
 
+  it('still takes the futures snapshot when that search fails, and searches again on the next one', async () => {
+    const http = fakeIbkr({
+      '/trsrv/futures': () => body('trsrv-futures.cpapi'),
+      '/iserver/secdef/search': (_r, n) => (n === 1 ? mapHttpError(503, 'Service Unavailable', '/iserver/secdef/search') : []),
+      [SNAPSHOT]: () => [{ conid: 495512563, '31': '5000.25', '6509': 'RpB' }],
+    });
+    const c = new IbkrClient(http, fakePrimer(), { snapshotRetries: 0 });
+    await c.futures(['ES']);
+    assert.equal((await c.snapshot([495512563], ['last']))[0]?.values.last, 5000.25);
+    await c.snapshot([495512563], ['last']);
+    assert.deepEqual(http.asked, ['/trsrv/futures', '/iserver/secdef/search', SNAPSHOT, '/iserver/secdef/search', SNAPSHOT]);
+  });
+
   it('matches bracket acknowledgements by local_order_id (the cOID), not by their place in the array', async () => {
     const http = fakeIbkr({
       '/iserver/account/U1/orders': () => [
