@@ -293,7 +293,9 @@ export class IbkrOrderDesk {
     };
     await this.syncPosition(contract.conid);
     const now = this.now();
-    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position: this.risk.state().position, workingQuantity: this.workingEntries() };
+    // Fills IBKR has not priced yet are not in the risk position yet: counted here, so no limit is passed meanwhile.
+    const position = this.risk.state().position + this.tracker.unpricedPosition();
+    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position, workingQuantity: this.workingEntries() };
     const decision = this.risk.check({ ...exposure, now });
     // Stale data blocks only what adds exposure: an order that brings the position back toward flat always passes.
     const verdict = decision.allowed ? this.marketData.check(exposure, now, this.staleAfterSec) : decision;

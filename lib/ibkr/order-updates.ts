@@ -193,6 +193,21 @@ export class OrderTracker {
     return false;
   }
 
+  /**
+   * The signed quantity of our orders' fills IBKR has not priced yet (buys +, sells −): filled at IBKR, but not yet
+   * reported as fills, so not yet in the risk rules' position. Position checks must add it.
+   */
+  unpricedPosition(): number {
+    let sum = 0;
+    for (const [id, own] of this.own) {
+      const o = this.orders.get(id);
+      if (!o || o.filledQuantity <= o.pricedQuantity) continue;
+      const side = o.side ?? own.side;
+      sum += (side === 'buy' ? 1 : -1) * (o.filledQuantity - o.pricedQuantity);
+    }
+    return sum;
+  }
+
   get(orderId: number): TrackedOrder | undefined {
     return this.orders.get(orderId);
   }

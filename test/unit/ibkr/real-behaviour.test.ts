@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { IbkrClient, type Primer, type Requester } from '../../../lib/ibkr/client';
 import { mapHttpError, RejectedError } from '../../../lib/ibkr/errors';
 import { OptionsChainFetcher, type ChainApi } from '../../../lib/ibkr/options-chain';
+import { IbkrOrderDesk, RiskDeniedError, type DeskClient } from '../../../lib/ibkr/order-desk';
+import { parseOrderRequest } from '../../../lib/ibkr/order-intent';
 import { OrderTracker } from '../../../lib/ibkr/order-updates';
+import { RiskGuard } from '../../../lib/strategy/risk';
 import type { IbkrRequest } from '../../../lib/ibkr/transport';
 import type { SnapshotRow } from '../../../lib/ibkr/types';
 import { parseAvailability } from '../../../lib/ibkr/wire';
@@ -187,11 +190,37 @@ describe('IBKR partial fills as IBKR streams them (sor sample: avgPrice on the f
     tracker.register(352055828, { clientOrderId: 'sell-722', side: 'sell', quantity: 722 }, 0);
     tracker.applyStream(partial(), 1);
     assert.equal(tracker.awaitingFillPrices(), true);
+    assert.equal(tracker.unpricedPosition(), -622, 'a sell: 622 filled but not yet priced, for the position checks');
     // What OrderDesk.reconcile() feeds from GET /iserver/account/orders (avgPrice as IBKR sends it: a string).
     const out = tracker.applyStream([{ orderId: 352055828, status: 'Filled', filledQuantity: 722, avgPrice: '382.4169' }], 2);
     assert.equal(tracker.awaitingFillPrices(), false);
+    assert.equal(tracker.unpricedPosition(), 0);
     assert.deepEqual(out.fills.map((f) => f.quantity), [622]);
     assert.ok(Math.abs((out.fills[0]?.price ?? 0) * 622 + 100 * 382.45 - 382.4169 * 722) < 1e-4);
+  });
+
+  it('counts fills awaiting their price in the position limit, so a new entry cannot pass it meanwhile', async () => {
+    const ES = 495512557;
+    let nextId = 5000;
+    const client = {
+      tradingEnabled: true,
+      placeOrders: async (orders: Array<{ clientOrderId?: string }>) => orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null })),
+      positions: async () => [],
+      liveOrders: async () => [],
+      futures: async () => ({ ES: [{ symbol: 'ES', conid: ES, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] }),
+      secdefSearch: async () => [],
+      contractInfo: async () => ({}),
+    } as unknown as DeskClient;
+    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 3, maxOrderSize: 3 });
+    const desk = new IbkrOrderDesk({ client, risk, questions: { accepted: [], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
+    const first = await desk.execute(parseOrderRequest({ action: 'buy', quantity: 3, type: 'market', clientOrderId: 'e1' }));
+    assert.equal(first.error, undefined);
+    // IBKR fills 1 with its average, then 2 more without one (as its sor does): 3 long, only 1 priced.
+    desk.onStream([{ orderId: 5000, status: 'Submitted', filledQuantity: 1, avgPrice: '5000.25' }]);
+    desk.onStream([{ orderId: 5000, status: 'Filled', filledQuantity: 3 }]);
+    assert.equal(desk.awaitingFillPrices, true);
+    const second = await desk.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', clientOrderId: 'e2' }));
+    assert.ok(second.error instanceof RiskDeniedError, String(second.error));
   });
 
   it('prices the held fills from IBKR\'s executions (str) once they arrive, each counted once', () => {
