@@ -257,6 +257,8 @@ export interface OrderUpdate {
   filledQuantity: number;
   averageFillPrice: number | null;
   reason?: string;
+  /** IBKR's warning on the order (its `text` / `warning_message`, e.g. code 118), when it sent one. */
+  warning?: string;
   t: number;
 }
 

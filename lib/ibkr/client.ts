@@ -6,6 +6,7 @@
 import { InvalidInputError, errorMessage } from '../errors';
 import {
   AccountsNotPrimedError,
+  BadRequestError,
   IbkrError,
   NotFoundError,
   RejectedError,
@@ -16,6 +17,7 @@ import {
   serverText,
 } from './errors';
 import { frontMonth } from './futures';
+import { orderWarning } from './order-updates';
 import { formatStartTime, validateHistoryRequest } from './history';
 import { sleep, realScheduler, type Scheduler } from './scheduler';
 import type { IbkrRequest, QueryValue } from './transport';
@@ -93,6 +95,9 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined
 const asObject = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
 const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const bool = (v: unknown): boolean => v === true || v === 'true';
+/** A conid as IBKR names it: `conid` in most answers, `conId` in some reference lists, `con_id` in contract info. */
+const conidOf = (o: Json): number | null => parseWireInt(o.conid ?? o.conId ?? o.con_id);
+
 
 const LIVE_ORDERS_PATH = '/iserver/account/orders';
 /** Pre-flight plus data call, and one more round if the brokerage session was reset in between. */
@@ -189,6 +194,31 @@ function questionsOf(question: Json): Array<{ messageId: string; text: string }>
   return ids.map((messageId, k) => ({ messageId, text: (aligned ? texts[k]?.trim() : '') || whole }));
 }
 
+/**
+ * IBKR's acknowledgements matched to the orders sent: by `local_order_id` (IBKR echoes the cOID there) where it is
+ * given, the others in the order sent among the orders not matched yet (bracket children carry no cOID).
+ */
+function matchAcks(acks: Json[], clientOrderIds: Array<string | null>): PlacedOrder[] {
+  const unmatched = clientOrderIds.map((id, k) => ({ id, k }));
+  const take = (pred: (u: { id: string | null; k: number }) => boolean): { id: string | null; k: number } | undefined => {
+    const at = unmatched.findIndex(pred);
+    return at < 0 ? undefined : unmatched.splice(at, 1)[0];
+  };
+  const local = acks.map((a) => (typeof a.local_order_id === 'string' && a.local_order_id ? a.local_order_id : null));
+  const byLocal = local.map((id) => (id === null ? undefined : (take((u) => u.id === id) ?? { id, k: -1 })));
+  return acks.map((a, k) => {
+    const hit = byLocal[k] ?? take((u) => u.id === null || !local.includes(u.id));
+    const warning = orderWarning(a);
+    return {
+      orderId: parseWireInt(a.order_id) ?? 0,
+      status: str(a.order_status),
+      clientOrderId: hit?.id ?? null,
+      ...(warning ? { warning } : {}),
+      ...(hit && hit.k >= 0 && local.some((id) => id !== null) ? { requestIndex: hit.k } : {}),
+    };
+  });
+}
+
 export class IbkrClient {
   private readonly http: Requester;
   private readonly primer: Primer;
@@ -202,6 +232,9 @@ export class IbkrClient {
   /** The priming count for which GET /portfolio/accounts was called (fact sheet §1.9: before other /portfolio calls). */
   private portfolioPriming: number | undefined;
   private portfolioPrimingCall: Promise<void> | undefined;
+  /** Futures conids seen in /trsrv/futures, by symbol: their snapshots need a secdef/search in the session. */
+  private readonly futuresSymbols = new Map<number, string>();
+  private readonly derivativeSearches = new Map<string, { session: number; search: Promise<void> }>();
 
   constructor(http: Requester, primer: Primer, options: ClientOptions = {}) {
     this.http = http;
@@ -552,7 +585,7 @@ export class IbkrClient {
 
   private async resolveLostOrder(clientOrderId: string, cause: TimeoutError): Promise<PlacedOrder[]> {
     const lookup = await this.lookupOrderByClientId(clientOrderId);
-    if (lookup.state === 'found') return [{ orderId: lookup.order.orderId, status: lookup.order.status, clientOrderId }];
+    if (lookup.state === 'found') return [{ orderId: lookup.order.orderId, status: lookup.order.status, clientOrderId, warning: null }];
     const seen =
       lookup.state === 'not-found'
         ? 'and it is not in live orders'
@@ -573,13 +606,7 @@ export class IbkrClient {
       const itemRejection = items.map((i) => rejectionFromBody(i, 'order', path)).find(Boolean);
       if (itemRejection) throw itemRejection;
       const placed = items.filter((i) => i.order_id !== undefined && i.order_id !== null);
-      if (placed.length > 0) {
-        return placed.map((i, k) => ({
-          orderId: parseWireInt(i.order_id) ?? 0,
-          status: str(i.order_status),
-          clientOrderId: clientOrderIds[k] ?? null,
-        }));
-      }
+      if (placed.length > 0) return matchAcks(placed, clientOrderIds);
       const question = items.find((i) => i.id !== undefined);
       if (!question) {
         throw new ServerError(`IBKR answered the order with something unexpected ("${serverText(reply)}"): check live orders before sending it again.`, { path });
@@ -590,6 +617,13 @@ export class IbkrClient {
       if (refused.length > 0) {
         // Tell IBKR no, so the order is dropped on its side too; its answer does not change the outcome.
         await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: false }, idempotent: false }).catch(() => undefined);
+        if (refused.some((q) => q.messageId === '')) {
+          throw new RejectedError(
+            `IBKR asked to confirm the order in its older form, without a message id ("${serverText(refused.map((q) => q.text).join(' '))}"), so no per-question answer can allow it: the order was not placed. To send such orders, set the order node's answers to "accept all", or suppress that question in IBKR (POST /iserver/questions/suppress).`,
+            'question-without-id',
+            { path },
+          );
+        }
         const asked = refused.map((q) => `${q.messageId || 'question'}: "${serverText(q.text)}"`).join('; ');
         throw new RejectedError(
           `IBKR asked to confirm the order (${asked}) and the answer rule refused: the order was not placed. Allow ${refused.length > 1 ? 'these questions' : 'this question'} in the order node's answers to send such orders.`,
@@ -614,7 +648,7 @@ export class IbkrClient {
     await this.primer.ensurePrimed();
     const first = await this.http.request({ method: 'POST', path, body: this.wireOrder(order, acct), idempotent: false });
     const placed = await this.answerQuestions(first, path, answer, [order.clientOrderId ?? null]);
-    return placed[0] ?? { orderId, status: '', clientOrderId: order.clientOrderId ?? null };
+    return placed[0] ?? { orderId, status: '', clientOrderId: order.clientOrderId ?? null, warning: null };
   }
 
   /** Cancels one order, or every order with orderId -1. IBKR only acknowledges the request. */
@@ -656,14 +690,46 @@ export class IbkrClient {
     if (wanted.length > 50) throw new InvalidInputError(`Snapshot takes at most 50 fields (got ${wanted.length}).`);
     const query = { conids: conids.join(','), fields: wanted.join(',') };
     const retries = this.options.snapshotRetries ?? 3;
+    await this.searchDerivatives(conids);
     let rows: Json[] = [];
     for (let attempt = 0; attempt <= retries; attempt += 1) {
-      rows = asArray(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/snapshot', query }))).map(asObject);
+      rows = asArray(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/snapshot', query }), { badRequestMeansUnprimed: true })).map(asObject);
       const hasData = (r: Json) => ids.some((id) => r[id] !== undefined && id !== FIELD_IDS.availability);
       if (rows.length >= conids.length && rows.every(hasData)) break;
       if (attempt < retries) await sleep(this.scheduler, this.options.snapshotRetryMs ?? 500);
     }
     return rows.map((r) => this.snapshotRow(r, ids));
+  }
+
+  /**
+   * IBKR: "for derivative contracts the endpoint /iserver/secdef/search must be called first" (snapshot reference).
+   * A futures conid taken from /trsrv/futures is searched by its symbol once per brokerage session.
+   */
+  private async searchDerivatives(conids: number[]): Promise<void> {
+    const symbols = [...new Set(conids.map((c) => this.futuresSymbols.get(c)).filter((s): s is string => s !== undefined))];
+    if (symbols.length === 0) return;
+    await this.primer.ensurePrimed();
+    const session = this.primer.primings;
+    // A failed search does not fail the snapshot (IBKR may answer it anyway); it is tried again on the next one.
+    await Promise.all(
+      symbols.map(async (symbol) => {
+        const known = this.derivativeSearches.get(symbol);
+        if (known?.session === session) return known.search;
+        const search = this.secdefSearch(symbol).then(
+          () => undefined,
+          () => {
+            if (this.derivativeSearches.get(symbol)?.search === search) this.derivativeSearches.delete(symbol);
+          },
+        );
+        this.derivativeSearches.set(symbol, { session, search });
+        return search;
+      }),
+    );
+  }
+
+  /** The brokerage session the secdef answers belong to: a new one needs a new secdef/search (IBKR). */
+  get brokerageSession(): number {
+    return this.primer.primings;
   }
 
   private snapshotRow(r: Json, ids: string[]): SnapshotRow {
@@ -681,7 +747,7 @@ export class IbkrClient {
       else other[id] = num(r[id]);
     }
     return {
-      conid: parseWireInt(r.conid) ?? 0,
+      conid: conidOf(r) ?? 0,
       updated: num(r._updated),
       availability: parseAvailability(r[FIELD_IDS.availability]),
       lastFlag,
@@ -759,12 +825,13 @@ export class IbkrClient {
         .map(asObject)
         .map((c) => ({
           symbol: str(c.symbol) || symbol,
-          conid: parseWireInt(c.conid) ?? 0,
+          conid: conidOf(c) ?? 0,
           underlyingConid: parseWireInt(c.underlyingConid),
           expirationDate: parseYyyymmdd(c.expirationDate) ?? '',
           lastTradingDate: parseYyyymmdd(c.ltd),
         }))
         .filter((c) => c.conid > 0 && c.expirationDate !== '');
+      for (const c of out[symbol] ?? []) this.futuresSymbols.set(c.conid, c.symbol);
     }
     return out;
   }
@@ -777,7 +844,7 @@ export class IbkrClient {
   async secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]> {
     const raw = await this.http.request({ method: 'GET', path: '/iserver/secdef/search', query: { symbol, secType } });
     return asArray(raw).map(asObject).map((o) => ({
-      conid: parseWireInt(o.conid) ?? 0,
+      conid: conidOf(o) ?? 0,
       symbol: str(o.symbol),
       companyName: str(o.companyName),
       description: str(o.description),
@@ -817,7 +884,7 @@ export class IbkrClient {
     return asArray(raw).map(asObject).map((o) => {
       const right = str(o.right);
       return {
-        conid: parseWireInt(o.conid) ?? 0,
+        conid: conidOf(o) ?? 0,
         symbol: str(o.symbol),
         secType: str(o.secType),
         right: right === 'C' || right === 'P' ? right : null,
@@ -833,14 +900,14 @@ export class IbkrClient {
   async contractInfo(conid: number): Promise<ContractInfo> {
     const o = asObject(await this.http.request({ method: 'GET', path: `/iserver/contract/${conid}/info` }));
     return {
-      conid: parseWireInt(o.con_id) ?? conid,
-      symbol: str(o.symbol),
-      secType: str(o.instrument_type ?? o.sec_type),
-      tradingClass: str(o.trading_class),
-      localSymbol: str(o.local_symbol),
-      underlyingConid: parseWireInt(o.underlying_con_id),
+      conid: conidOf(o) ?? conid,
+      symbol: str(o.symbol ?? o.ticker),
+      secType: str(o.instrument_type ?? o.sec_type ?? o.secType),
+      tradingClass: str(o.trading_class ?? o.tradingClass),
+      localSymbol: str(o.local_symbol ?? o.localSymbol),
+      underlyingConid: parseWireInt(o.underlying_con_id ?? o.underlyingConid ?? o.underlyingConId),
       multiplier: num(o.multiplier),
-      maturityDate: parseYyyymmdd(o.maturity_date),
+      maturityDate: parseYyyymmdd(o.maturity_date ?? o.maturityDate),
       exchange: str(o.exchange),
       currency: str(o.currency),
     };
@@ -879,15 +946,27 @@ export class IbkrClient {
    * Runs a read that needs the accounts priming; on "Please query /accounts first" (lost after IBKR's nightly
    * reset) primes again and retries once.
    */
-  private async primed<T>(read: () => Promise<T>): Promise<T> {
+  private async primed<T>(read: () => Promise<T>, options: { badRequestMeansUnprimed?: boolean } = {}): Promise<T> {
     await this.primer.ensurePrimed();
     try {
       return await read();
     } catch (err) {
-      if (!(err instanceof AccountsNotPrimedError)) throw err;
+      // IBKR answers a snapshot made before /iserver/accounts with a bare 400, not the 500 "query /accounts first".
+      const unprimed = err instanceof AccountsNotPrimedError || (options.badRequestMeansUnprimed === true && err instanceof BadRequestError && err.status === 400);
+      if (!unprimed) throw err;
       this.primer.invalidatePriming();
       await this.primer.ensurePrimed();
-      return read();
+      try {
+        return await read();
+      } catch (again) {
+        if (again instanceof BadRequestError && again.status === 400 && options.badRequestMeansUnprimed === true) {
+          throw new BadRequestError(
+            `IBKR refused the request again after the accounts were queried (HTTP 400): the brokerage session may not be ready, or a conid or field is not valid. Check the conids and fields; the connection keeps priming on its own.`,
+            { status: 400, path: again.path, cause: again },
+          );
+        }
+        throw again;
+      }
     }
   }
 }

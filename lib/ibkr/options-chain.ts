@@ -19,6 +19,11 @@ export interface ChainApi {
   secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string }): Promise<OptionStrikes>;
   secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string }): Promise<SecdefInfo[]>;
   snapshot(conids: number[], fields: string[]): Promise<SnapshotRow[]>;
+  /**
+   * IBKR's brokerage session (a count that changes at each re-login and nightly reset): secdef/strikes and
+   * secdef/info answer empty lists in a session where secdef/search was not called (IBKR reference).
+   */
+  readonly brokerageSession?: number;
 }
 
 export type TradingClass = 'SPX' | 'SPXW';
@@ -285,6 +290,12 @@ export function validateChainRequest(request: ChainRequest): void {
 interface DayCache {
   day: string;
   search?: Promise<{ conid: number; months: string[] }>;
+  /** The brokerage session the search was made in. */
+  searchSession?: number;
+  /** The session in which an empty answer already made us search again (once per session). */
+  researchedSession?: number;
+  /** (month|strike|right) IBKR answered with an error after a search in that session: no contract there. */
+  absent: Map<string, number>;
   strikes: Map<string, Promise<number[]>>;
   expiries: Map<string, Promise<ListedExpiry[]>>;
   info: Map<string, Promise<SecdefInfo[]>>;
@@ -313,7 +324,7 @@ export class OptionsChainFetcher {
 
   private day(now: number): DayCache {
     const day = newYorkDate(now);
-    if (this.cache?.day !== day) this.cache = { day, strikes: new Map(), expiries: new Map(), info: new Map() };
+    if (this.cache?.day !== day) this.cache = { day, strikes: new Map(), expiries: new Map(), info: new Map(), absent: new Map() };
     return this.cache;
   }
 
@@ -329,9 +340,16 @@ export class OptionsChainFetcher {
     return hit;
   }
 
+  private session(): number {
+    return this.api.brokerageSession ?? 0;
+  }
+
+  /** The SPX search, made again whenever the brokerage session is new (IBKR forgets it at re-login and reset). */
   private search(cache: DayCache): Promise<{ conid: number; months: string[] }> {
+    if (cache.search && cache.searchSession !== this.session()) cache.search = undefined;
     if (!cache.search) {
       this.discoveryCalls += 1;
+      cache.searchSession = this.session();
       cache.search = this.api.secdefSearch('SPX').then((results) => {
         const spx = results.find((r) => r.conid === SPX_INDEX_CONID) ?? results.find((r) => r.symbol === 'SPX' && r.conid > 0);
         if (!spx) throw new NotFoundError('IBKR found no SPX index in secdef search: check the market-data permissions of the account (CBOE indices).');
@@ -345,28 +363,63 @@ export class OptionsChainFetcher {
     return cache.search;
   }
 
+  /**
+   * An empty answer means "no secdef/search in this brokerage session" as often as "nothing there": search again
+   * (once per session) and ask once more. Whatever the answer then, an empty one is never cached.
+   */
+  private async unlessEmpty<T>(cache: DayCache, ask: () => Promise<T[]>): Promise<T[]> {
+    const first = await ask();
+    if (first.length > 0 || cache.researchedSession === this.session()) return first;
+    cache.researchedSession = this.session();
+    cache.search = undefined;
+    await this.search(cache);
+    return ask();
+  }
+
+  private uncachedIfEmpty<T>(map: Map<string, Promise<T[]>>, key: string, load: () => Promise<T[]>): Promise<T[]> {
+    const hit = this.cached(map, key, load);
+    void hit.then(
+      (value) => {
+        if (value.length === 0 && map.get(key) === hit) map.delete(key);
+      },
+      () => undefined,
+    );
+    return hit;
+  }
+
   private strikes(cache: DayCache, conid: number, month: string): Promise<number[]> {
-    return this.cached(cache.strikes, month, async () => {
-      const s = await this.api.secdefStrikes({ conid, month, secType: 'OPT' });
-      return [...new Set([...s.call, ...s.put])].sort((a, b) => a - b);
+    return this.uncachedIfEmpty(cache.strikes, month, async () => {
+      const both = await this.unlessEmpty(cache, async () => {
+        const s = await this.api.secdefStrikes({ conid, month, secType: 'OPT' });
+        return [...s.call, ...s.put];
+      });
+      return [...new Set(both)].sort((a, b) => a - b);
     });
   }
 
   private info(cache: DayCache, conid: number, month: string, strike: number, right: Right): Promise<SecdefInfo[]> {
-    return this.cached(cache.info, `${month}|${strike}|${right}`, async () => {
-      try {
-        return await this.api.secdefInfo({ conid, month, secType: 'OPT', strike, right });
-      } catch (err) {
-        // The strikes are only candidates: a strike no expiry of the month lists is answered with an error.
-        if (err instanceof IbkrError && (err.status === 500 || err.status === 400)) return [];
-        throw err;
-      }
-    });
+    const key = `${month}|${strike}|${right}`;
+    if (cache.absent.get(key) === this.session()) return Promise.resolve([]);
+    return this.uncachedIfEmpty(cache.info, key, () =>
+      this.unlessEmpty(cache, async () => {
+        try {
+          return await this.api.secdefInfo({ conid, month, secType: 'OPT', strike, right });
+        } catch (err) {
+          // The strikes are only candidates: a strike no expiry of the month lists is answered with an error,
+          // which (unlike an empty list) is an answer: remembered for the session, not asked again.
+          if (err instanceof IbkrError && (err.status === 500 || err.status === 400)) {
+            cache.absent.set(key, this.session());
+            return [];
+          }
+          throw err;
+        }
+      }),
+    );
   }
 
   /** A month's listed expiries, read from the contracts at its middle strike (IBKR lists months, not dates). */
   private monthExpiries(cache: DayCache, conid: number, month: string): Promise<ListedExpiry[]> {
-    return this.cached(cache.expiries, month, async () => {
+    return this.uncachedIfEmpty(cache.expiries, month, async () => {
       const strikes = await this.strikes(cache, conid, month);
       const middle = strikes[Math.floor(strikes.length / 2)];
       if (middle === undefined) return [];

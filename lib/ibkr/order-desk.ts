@@ -129,6 +129,8 @@ export class IbkrOrderDesk {
   private readonly idClock: () => number;
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
+  /** Order warnings already told (order|warning), so each is logged once. */
+  private readonly warned = new Set<string>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
   /** The contract of each entry sent, by its cOID (bracket legs are `<cOID>:stop` / `<cOID>:target`). */
   private readonly contractOfOrder = new Map<string, ResolvedContract>();
@@ -196,6 +198,14 @@ export class IbkrOrderDesk {
     }
   }
 
+  /**
+   * True while IBKR streamed fills without their price (it omits avgPrice on later `sor` updates): a `reconcile()`
+   * reads live orders, whose avgPrice covers every fill, so the held fills are reported at their real price.
+   */
+  get awaitingFillPrices(): boolean {
+    return this.tracker.awaitingFillPrices();
+  }
+
   /** One `sor` stream message: updates and fills of this desk's orders; fills also feed the risk rules. */
   onStream(args: readonly unknown[]): DeskMessage[] {
     for (const raw of args) {
@@ -218,7 +228,14 @@ export class IbkrOrderDesk {
       this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t, ...(pointValue === undefined ? {} : { pointValue }) });
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
-    for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
+    for (const update of out.updates) {
+      if (update.status === 'rejected') this.warnRejected(update);
+      const key = `${update.serverOrderId ?? update.clientOrderId}|${update.warning ?? ''}`;
+      if (update.warning && !this.warned.has(key)) {
+        this.warned.add(key);
+        this.log.warn(`IBKR order warning: ${update.clientOrderId}: ${update.warning}`);
+      }
+    }
     for (const bad of out.invalid ?? []) {
       this.log.warn(`IBKR order update ignored for ${bad.clientOrderId ?? `order ${bad.orderId}`} (IBKR status ${bad.ibkrStatus || 'none'}): ${bad.reason}`);
     }
@@ -246,7 +263,7 @@ export class IbkrOrderDesk {
    * that happened while the stream was down is reported, not lost.
    */
   async reconcile(): Promise<DeskMessage[]> {
-    if (this.legs.size === 0) return [];
+    if (this.legs.size === 0 && !this.tracker.awaitingFillPrices()) return [];
     const live = await this.client.liveOrders();
     return this.onStream(
       live.map((o) => ({
@@ -303,7 +320,9 @@ export class IbkrOrderDesk {
     };
     await this.syncPosition(contract.conid);
     const now = this.now();
-    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position: this.risk.state().position, workingQuantity: this.workingEntries() };
+    // Fills IBKR has not priced yet are not in the risk position yet: counted here, so no limit is passed meanwhile.
+    const position = this.risk.state().position + this.tracker.unpricedPosition();
+    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position, workingQuantity: this.workingEntries() };
     const decision = this.risk.check({ ...exposure, now });
     // Stale data blocks only what adds exposure: an order that brings the position back toward flat always passes.
     const verdict = decision.allowed ? this.marketData.check(exposure, now, this.staleAfterSec) : decision;
@@ -332,12 +351,12 @@ export class IbkrOrderDesk {
     const messages: DeskMessage[] = [];
     const placedAt = this.now();
     placed.forEach((p, k) => {
-      const leg = legs[k];
+      const leg = legs[p.requestIndex ?? k];
       if (!leg || !p.orderId) return;
       this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
       const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
       messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, placedAt)));
-      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt)));
+      messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt, p.warning)));
     });
     return { messages, status: `placed ${what}`, questions };
   }

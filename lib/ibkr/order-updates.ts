@@ -11,6 +11,15 @@ import { contractStatus, isTerminal, transition, type OrderState } from '../trad
 import type { LiveOrder } from './types';
 import { parseWireInt, parseWireNumber } from './wire';
 
+/** IBKR's order warning (`text` with `warning_message`, e.g. 118) as one line; null when it sent none. */
+export function orderWarning(o: Record<string, unknown>): string | null {
+  const text = typeof o.text === 'string' ? o.text.trim() : '';
+  const code = o.warning_message === undefined || o.warning_message === null ? '' : String(o.warning_message).trim();
+  if (!text && !code) return null;
+  if (!text) return `IBKR warning ${code}`;
+  return code && !text.includes(code) ? `${text} (IBKR warning ${code})` : text;
+}
+
 type Json = Record<string, unknown>;
 
 /** An order as we know it, merged from every message about it. */
@@ -24,7 +33,17 @@ export interface TrackedOrder {
   quantity: number | null;
   filledQuantity: number;
   averageFillPrice: number | null;
+  /**
+   * The filled quantity `averageFillPrice` covers. IBKR sends avgPrice with the first fill and omits it on later
+   * `sor` updates, so fills beyond it have no known price yet: they are held, never priced at a stale average.
+   */
+  pricedQuantity: number;
   reason?: string;
+  warning?: string;
+  /** Executions (`str` trades) already counted, and their totals. */
+  executionIds: Set<string>;
+  executedQuantity: number;
+  executedNotional: number;
   /** IBKR's time of the latest execution, when it said. */
   lastExecution?: number;
   /** The filled quantity and average price already reported as fills. */
@@ -103,6 +122,8 @@ interface OwnOrder {
 interface Reported {
   status: OrderStatus;
   filled: number;
+  priced: number;
+  warning: string | undefined;
 }
 
 const MAX_REMEMBERED = 2000;
@@ -139,23 +160,24 @@ export class OrderTracker {
   private newFills(orderId: number, t: number): Fill[] {
     const own = this.own.get(orderId);
     const order = this.orders.get(orderId);
-    if (!own || !order || order.averageFillPrice === null || order.filledQuantity <= order.reportedFilled) return [];
+    if (!own || !order || order.averageFillPrice === null || order.pricedQuantity <= order.reportedFilled) return [];
     const before = order.reportedFilled;
-    const size = order.filledQuantity - before;
-    // The price of this fill, from the change of the average: (avg·filled − avg₀·filled₀) / size.
-    const px = before > 0 && order.reportedAverage !== null ? (order.averageFillPrice * order.filledQuantity - order.reportedAverage * before) / size : order.averageFillPrice;
-    order.reportedFilled = order.filledQuantity;
+    const size = order.pricedQuantity - before;
+    // The price of this fill, from the change of the average: (avg·priced − avg₀·filled₀) / size.
+    const px = before > 0 && order.reportedAverage !== null ? (order.averageFillPrice * order.pricedQuantity - order.reportedAverage * before) / size : order.averageFillPrice;
+    order.reportedFilled = order.pricedQuantity;
     order.reportedAverage = order.averageFillPrice;
     return [{ clientOrderId: own.clientOrderId, serverOrderId: String(orderId), side: order.side ?? own.side, quantity: size, price: Number(px.toFixed(8)), t }];
   }
 
   /** The status IBKR gave in its answer to the place request (order_status). */
-  acknowledge(orderId: number, ibkrStatus: string, now: number): TrackerOutput {
+  acknowledge(orderId: number, ibkrStatus: string, now: number, warning?: string | null): TrackerOutput {
     const order = this.record(orderId);
     if (ibkrStatus && order.state === null) {
       order.ibkrStatus = ibkrStatus;
       order.state = ibkrOrderState(ibkrStatus);
     }
+    if (warning) order.warning = warning;
     return this.report(orderId, now);
   }
 
@@ -188,6 +210,30 @@ export class OrderTracker {
     };
   }
 
+  /** True while one of our orders has fills IBKR has not priced yet (it omits avgPrice on later `sor` updates). */
+  awaitingFillPrices(): boolean {
+    for (const id of this.own.keys()) {
+      const o = this.orders.get(id);
+      if (o && o.filledQuantity > o.pricedQuantity) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The signed quantity of our orders' fills IBKR has not priced yet (buys +, sells −): filled at IBKR, but not yet
+   * reported as fills, so not yet in the risk rules' position. Position checks must add it.
+   */
+  unpricedPosition(): number {
+    let sum = 0;
+    for (const [id, own] of this.own) {
+      const o = this.orders.get(id);
+      if (!o || o.filledQuantity <= o.pricedQuantity) continue;
+      const side = o.side ?? own.side;
+      sum += (side === 'buy' ? 1 : -1) * (o.filledQuantity - o.pricedQuantity);
+    }
+    return sum;
+  }
+
   get(orderId: number): TrackedOrder | undefined {
     return this.orders.get(orderId);
   }
@@ -217,6 +263,8 @@ export class OrderTracker {
       const total = parseWireNumber(o.totalSize);
       const filled = parseWireNumber(o.filledQuantity);
       const avg = parseWireNumber(o.avgPrice);
+      const warning = orderWarning(o);
+      if (warning) order.warning = warning;
       const executed = parseWireNumber(o.lastExecutionTime_r);
       // The state machine judges status and quantities together; a refused message changes nothing of the order.
       const state = status !== null ? ibkrOrderState(status) : order.state;
@@ -237,10 +285,12 @@ export class OrderTracker {
       const side = sideOf(o.side);
       if (side) order.side = side;
       if (total !== null) order.quantity = total;
-      if (typeof o.text === 'string' && o.text) order.reason = o.text;
       const t = executed ?? now;
       if (filled !== null && filled > order.filledQuantity) order.filledQuantity = filled;
-      if (avg !== null) order.averageFillPrice = avg;
+      if (avg !== null) {
+        order.averageFillPrice = avg;
+        order.pricedQuantity = order.filledQuantity;
+      }
       if (executed !== null) order.lastExecution = executed;
       out.fills.push(...this.newFills(orderId, t));
       const r = this.report(orderId, t);
@@ -250,10 +300,57 @@ export class OrderTracker {
     return out;
   }
 
+  /**
+   * One `str` message: IBKR's executions (trades). They price the fills IBKR's `sor` updates left without an
+   * average: an order's executions are matched by `order_ref` (its cOID) and counted once each (`execution_id`).
+   */
+  applyTrades(args: readonly unknown[], now: number): TrackerOutput {
+    const out: TrackerOutput = { updates: [], fills: [] };
+    for (const raw of args) {
+      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) continue;
+      const x = raw as Json;
+      const ref = typeof x.order_ref === 'string' ? x.order_ref : '';
+      const id = typeof x.execution_id === 'string' ? x.execution_id : '';
+      const size = parseWireNumber(x.size);
+      const price = parseWireNumber(x.price);
+      const orderId = ref ? this.orderIdOf(ref) : undefined;
+      if (orderId === undefined || !id || size === null || !(size > 0) || price === null) continue;
+      const order = this.record(orderId);
+      if (order.executionIds.has(id)) continue;
+      order.executionIds.add(id);
+      order.executedQuantity += size;
+      order.executedNotional += size * price;
+      const t = parseWireNumber(x.trade_time_r) ?? now;
+      if (order.executedQuantity > order.pricedQuantity) {
+        order.averageFillPrice = order.executedNotional / order.executedQuantity;
+        order.pricedQuantity = order.executedQuantity;
+        if (order.executedQuantity > order.filledQuantity) order.filledQuantity = order.executedQuantity;
+      }
+      out.fills.push(...this.newFills(orderId, t));
+      out.updates.push(...this.report(orderId, t).updates);
+    }
+    return out;
+  }
+
   private record(orderId: number): TrackedOrder {
     let order = this.orders.get(orderId);
     if (!order) {
-      order = { orderId, clientOrderId: null, ibkrStatus: '', state: null, side: null, quantity: null, filledQuantity: 0, averageFillPrice: null, reportedFilled: 0, reportedAverage: null };
+      order = {
+        orderId,
+        clientOrderId: null,
+        ibkrStatus: '',
+        state: null,
+        side: null,
+        quantity: null,
+        filledQuantity: 0,
+        averageFillPrice: null,
+        pricedQuantity: 0,
+        executionIds: new Set(),
+        executedQuantity: 0,
+        executedNotional: 0,
+        reportedFilled: 0,
+        reportedAverage: null,
+      };
       this.orders.set(orderId, order);
     }
     return order;
@@ -266,9 +363,15 @@ export class OrderTracker {
     if (!own || !order || order.state === null) return { updates: [], fills: [] };
     const status = contractStatus({ state: order.state, filledQuantity: order.filledQuantity });
     const last = this.reported.get(orderId);
-    if (last && last.status === status && last.filled === order.filledQuantity) return { updates: [], fills: [] };
-    this.reported.set(orderId, { status, filled: order.filledQuantity });
-    const reason = order.reason ?? reasonFor(order.ibkrStatus);
+    if (last && last.status === status && last.filled === order.filledQuantity && last.priced === order.pricedQuantity && last.warning === order.warning) {
+      return { updates: [], fills: [] };
+    }
+    this.reported.set(orderId, { status, filled: order.filledQuantity, priced: order.pricedQuantity, warning: order.warning });
+    const unpriced = order.filledQuantity - order.pricedQuantity;
+    const reason =
+      unpriced > 0 && order.averageFillPrice !== null
+        ? `IBKR has not sent the price of the last ${unpriced} filled: the average shown covers the first ${order.pricedQuantity}`
+        : (order.reason ?? reasonFor(order.ibkrStatus));
     const update: OrderUpdate = {
       clientOrderId: own.clientOrderId,
       serverOrderId: String(orderId),
@@ -278,6 +381,7 @@ export class OrderTracker {
       filledQuantity: order.filledQuantity,
       averageFillPrice: order.averageFillPrice,
       ...(reason ? { reason } : {}),
+      ...(order.warning ? { warning: order.warning } : {}),
       t,
     };
     return { updates: [update], fills: [] };

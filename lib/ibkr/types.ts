@@ -136,6 +136,10 @@ export interface PlacedOrder {
   orderId: number;
   status: string;
   clientOrderId: string | null;
+  /** IBKR's warning on the acknowledgement (`text` / `warning_message`), or null: never dropped. */
+  warning?: string | null;
+  /** Which of the orders sent this acknowledges (IBKR's `local_order_id` = its cOID), when known. */
+  requestIndex?: number;
 }
 
 export interface CancelAck {

@@ -150,8 +150,22 @@ export = function register(RED: NodeAPI): void {
         }
         const stream = await configNode.stream();
         if (!closed) {
+          let pricing = false;
           orders = stream.subscribeOrders((args) => {
             for (const m of created.onStream(args)) node.send(asMessage(m));
+            // IBKR left later fills without a price: live orders carry the average of every fill.
+            if (created.awaitingFillPrices && !pricing) {
+              pricing = true;
+              void created
+                .reconcile()
+                .then((messages) => {
+                  for (const m of messages) node.send(asMessage(m));
+                })
+                .catch((err: unknown) => node.warn(`IBKR live orders could not be read to price the latest fills: ${errorMessage(err)}`))
+                .finally(() => {
+                  pricing = false;
+                });
+            }
           });
           stream.on('gap', onGap);
           stopGaps = () => stream.off('gap', onGap);

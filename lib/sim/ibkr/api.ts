@@ -15,7 +15,7 @@ import {
   SPX_CONID,
 } from './instruments';
 import { type Availability, GREEK_FIELDS, MarketView } from './market-view';
-import { isOpen, type OrderBook, type OrderTicket, parseTicket, type SimOrder } from './orders';
+import { type Execution, isOpen, type OrderBook, type OrderTicket, parseTicket, type SimOrder } from './orders';
 import type { GatewaySession } from './session';
 
 export interface ApiResponse {
@@ -216,6 +216,11 @@ export class IbkrApi {
   }
 
   // ── Accounts and portfolio ─────────────────────────────────────────────────────────────────────────────────────
+  /** The simulated user's account id. */
+  get accountId(): string {
+    return this.options.accountId;
+  }
+
   private get acct(): string {
     return this.options.accountId;
   }
@@ -493,7 +498,7 @@ export class IbkrApi {
     const pending = this.pending;
     this.pending = undefined;
     if (!pending || pending.id !== id) return error(400, 'reply id not found');
-    if (asRecord(req.body).confirmed !== true) return ok({ error: 'Order was not confirmed and has not been submitted' });
+    if (asRecord(req.body).confirmed !== true) return { status: 400, body: { error: 'Order was not confirmed and has not been submitted', statusCode: 400 } };
     const questions = pending.questions.slice(1);
     if (questions.length) return this.ask({ ...pending, questions });
     if (pending.modify) return this.applyModify(pending.modify, pending.tickets[0], req.now);
@@ -574,41 +579,13 @@ export class IbkrApi {
   private trades(req: ApiRequest): ApiResponse {
     const days = Math.min(Math.max(Number(req.query.get('days') ?? 1), 1), 7);
     const since = req.now - days * 86_400_000;
-    return ok(
-      this.book.executions
-        .filter((e) => e.time >= since)
-        .map((e) => ({
-          execution_id: e.executionId,
-          symbol: e.inst.kind === 'future' ? 'ES' : 'SPX',
-          side: e.side === 'BUY' ? 'B' : 'S',
-          order_description: `${e.side === 'BUY' ? 'Bot' : 'Sold'} ${e.size} @ ${e.price}`,
-          trade_time: new Date(e.time).toISOString().slice(0, 19).replace(/-/g, '').replace('T', '-'),
-          trade_time_r: e.time,
-          size: e.size,
-          price: String(e.price),
-          order_ref: e.cOID,
-          submitter: this.session.username,
-          exchange: e.inst.kind === 'future' ? 'CME' : 'CBOE',
-          commission: e.commission.toFixed(2),
-          net_amount: e.price * e.size * multiplier(e.inst),
-          account: this.acct,
-          accountCode: this.acct,
-          company_name: e.inst.kind === 'future' ? 'E-mini S&P 500' : 'S&P 500 Stock Index',
-          contract_description_1: instrumentDescription(e.inst),
-          sec_type: e.inst.kind === 'future' ? 'FUT' : 'OPT',
-          conid: e.inst.conid,
-          conidex: String(e.inst.conid),
-          clearing_id: 'IB',
-          clearing_name: 'IB',
-          liquidation_trade: '0',
-          is_event_trading: '0',
-        })),
-    );
+    return ok(this.book.executions.filter((e) => e.time >= since).map((e) => tradeRecord(e, this.acct, this.session.username, 'rest')));
   }
 
   // ── Market data ────────────────────────────────────────────────────────────────────────────────────────────────
   private snapshot(req: ApiRequest): ApiResponse {
-    if (!this.session.primed) return NOT_PRIMED();
+    // IBKR answers a snapshot made before /iserver/accounts with a 400, not the 500 other calls get (issue 12).
+    if (!this.session.primed) return { status: 400, body: { error: 'Bad Request', statusCode: 400 } };
     const conids = (req.query.get('conids') ?? '').split(',').map((c) => c.trim()).filter(Boolean);
     const fields = (req.query.get('fields') ?? '').split(',').map((f) => f.trim()).filter(Boolean);
     if (conids.length === 0) return error(400, 'conids is required');
@@ -741,7 +718,9 @@ export class IbkrApi {
 
   private strikes(req: ApiRequest): ApiResponse {
     const conid = Number(req.query.get('conid'));
-    if (!this.searched.has(conid)) return error(400, `Call /iserver/secdef/search for conid ${conid} first`);
+    // IBKR reference: "This endpoint will always return empty arrays unless /iserver/secdef/search is called for the
+    // same underlying symbol beforehand" (in this brokerage session).
+    if (!this.searched.has(conid)) return ok({ call: [], put: [] });
     if (conid !== SPX_CONID || (req.query.get('sectype') ?? '').toUpperCase() !== 'OPT') return ok({ call: [], put: [] });
     const expiries = this.expiriesInMonth(req.query.get('month') ?? '');
     const strikes = [...new Set(this.market.spxChain(expiries.map((e) => e.expiry)).map((o) => o.strike))].sort((a, b) => a - b);
@@ -750,7 +729,8 @@ export class IbkrApi {
 
   private secdefInfo(req: ApiRequest): ApiResponse {
     const conid = Number(req.query.get('conid'));
-    if (!this.searched.has(conid)) return error(400, `Call /iserver/secdef/search for conid ${conid} first`);
+    // IBKR reference: secdef/info needs secdef/search first; without it the answer is empty.
+    if (!this.searched.has(conid)) return ok([]);
     const sectype = (req.query.get('sectype') ?? '').toUpperCase();
     const month = (req.query.get('month') ?? '').toUpperCase();
     if (conid === ES_UNDERLYING_CONID && sectype === 'FUT') {
@@ -815,6 +795,40 @@ export class IbkrApi {
         return ok({ ...base, instrument_type: 'OPT', cfi_code: 'OCEICS', trading_class: inst.tradingClass, local_symbol: `SPX${inst.tradingClass === 'SPXW' ? 'W' : ''}  ${inst.expiry.slice(2)}${inst.right}${String(inst.strike * 1000).padStart(8, '0')}`, underlying_con_id: SPX_CONID, multiplier: '100', maturity_date: inst.expiry, expiry_full: inst.expiry, real_expiration_date: inst.expiry, contract_month: inst.expiry.slice(0, 6), exchange: 'SMART', valid_exchanges: 'SMART,CBOE,IBUSOPT', right: inst.right, strike: inst.strike });
     }
   }
+}
+
+/**
+ * An execution as IBKR reports it: GET /iserver/account/trades (conid a number, `conidEx`) or the `str` websocket
+ * topic (conid a string, `conidex`), per IBKR's samples in test/fixtures/ibkr (trades.cpapi, ws-str.oldws).
+ */
+export function tradeRecord(e: Execution, account: string, submitter: string, form: 'rest' | 'ws'): Record<string, unknown> {
+  return {
+    execution_id: e.executionId,
+    symbol: e.inst.kind === 'future' ? 'ES' : 'SPX',
+    supports_tax_opt: '1',
+    side: e.side === 'BUY' ? 'B' : 'S',
+    order_description: `${e.side === 'BUY' ? 'Bot' : 'Sold'} ${e.size} @ ${e.price} on ${e.inst.kind === 'future' ? 'CME' : 'CBOE'}`,
+    trade_time: new Date(e.time).toISOString().slice(0, 19).replace(/-/g, '').replace('T', '-'),
+    trade_time_r: e.time,
+    size: e.size,
+    price: String(e.price),
+    order_ref: e.cOID,
+    submitter,
+    exchange: e.inst.kind === 'future' ? 'CME' : 'CBOE',
+    commission: e.commission.toFixed(2),
+    net_amount: e.price * e.size * multiplier(e.inst),
+    account,
+    accountCode: account,
+    company_name: e.inst.kind === 'future' ? 'E-mini S&P 500' : 'S&P 500 Stock Index',
+    contract_description_1: instrumentDescription(e.inst),
+    sec_type: e.inst.kind === 'future' ? 'FUT' : 'OPT',
+    listing_exchange: e.inst.kind === 'future' ? 'CME' : 'CBOE',
+    ...(form === 'rest' ? { conid: e.inst.conid, conidEx: String(e.inst.conid) } : { conid: String(e.inst.conid), conidex: String(e.inst.conid) }),
+    clearing_id: 'IB',
+    clearing_name: 'IB',
+    liquidation_trade: '0',
+    ...(form === 'rest' ? { is_event_trading: '0' } : {}),
+  };
 }
 
 export function asRecord(x: unknown): Record<string, unknown> {

@@ -185,15 +185,27 @@ export class OrderBook extends EventEmitter {
     this.emit('order', { orderId: order.orderId, acct: order.acctId, conid: order.inst.conid, status, order_ccp_status: status });
   }
 
-  /** A market order, a marketable limit, or a triggered stop fills at the touch when the instrument is trading. */
+  /**
+   * A market order, a marketable limit, or a triggered stop fills at the touch when the instrument is trading: up to
+   * the size shown at the touch, the rest one tick through it (within the limit, else it keeps working partly
+   * filled). A large order so fills in several executions, as IBKR reports them (partial fills, avgPrice first).
+   */
   private tryFillAtQuote(order: SimOrder, now: number): void {
     if (!isOpen(order) || !this.parentFilled(order)) return;
     const q = this.view.quote(order.inst);
     if (!q || !q.trading || q.bid === undefined || q.ask === undefined) return;
-    const touch = order.side === 'BUY' ? q.ask : q.bid;
+    const buy = order.side === 'BUY';
+    const touch = buy ? q.ask : q.bid;
     if (!order.triggered && (order.orderType === 'STP' || order.orderType === 'STOP_LIMIT')) return;
     const limit = order.orderType === 'STP' || order.orderType === 'MKT' ? undefined : order.price;
-    if (limit === undefined || (order.side === 'BUY' ? touch <= limit : touch >= limit)) this.fill(order, touch, now);
+    const within = (px: number): boolean => limit === undefined || (buy ? px <= limit : px >= limit);
+    if (!within(touch)) return;
+    const shown = buy ? q.askSize : q.bidSize;
+    const remaining = order.quantity - order.filledQuantity;
+    const atTouch = shown !== undefined && shown > 0 ? Math.min(remaining, shown) : remaining;
+    this.execute(order, atTouch, touch, now);
+    const through = touch + (buy ? 1 : -1) * tickOf(order.inst);
+    if (order.quantity > order.filledQuantity && within(through)) this.execute(order, order.quantity - order.filledQuantity, through, now);
   }
 
   private matchTrade(trade: MarketTrade): void {
@@ -205,16 +217,16 @@ export class OrderBook extends EventEmitter {
         if (buy ? trade.price >= stop : trade.price <= stop) {
           order.triggered = true;
           if (order.orderType === 'STP') {
-            this.fill(order, trade.price, trade.t);
+            this.execute(order, order.quantity - order.filledQuantity, trade.price, trade.t);
             continue;
           }
           this.setStatus(order, 'Submitted');
         } else continue;
       }
-      if (order.orderType === 'MKT') this.fill(order, buy ? trade.ask : trade.bid, trade.t);
+      if (order.orderType === 'MKT') this.execute(order, order.quantity - order.filledQuantity, buy ? trade.ask : trade.bid, trade.t);
       else if (order.price !== undefined && (buy ? trade.price < order.price : trade.price > order.price)) {
         // Traded through the limit: a resting limit at that price was certainly filled.
-        this.fill(order, order.price, trade.t);
+        this.execute(order, order.quantity - order.filledQuantity, order.price, trade.t);
       }
     }
     if (trade.t - this.lastOptionSweep >= 1000) {
@@ -223,14 +235,17 @@ export class OrderBook extends EventEmitter {
     }
   }
 
-  private fill(order: SimOrder, price: number, now: number): void {
-    const size = order.quantity - order.filledQuantity;
-    order.filledQuantity = order.quantity;
-    order.avgPrice = price;
-    order.status = 'Filled';
+  /** One execution of `size` at `price`; the order is Filled when nothing remains. */
+  private execute(order: SimOrder, size: number, price: number, now: number): void {
+    if (!(size > 0)) return;
+    const before = order.filledQuantity;
+    order.filledQuantity = before + size;
+    order.avgPrice = before === 0 || order.avgPrice === undefined ? price : (order.avgPrice * before + price * size) / order.filledQuantity;
+    const done = order.filledQuantity >= order.quantity;
+    if (done) order.status = 'Filled';
     order.lastExecutionTime = now;
     const commission = COMMISSION_PER_CONTRACT[order.inst.kind] * size;
-    this.executions.push({
+    const execution: Execution = {
       executionId: `0000e0d5.${(this.nextExecution++).toString(16).padStart(8, '0')}.01.01`,
       orderId: order.orderId,
       inst: order.inst,
@@ -240,13 +255,15 @@ export class OrderBook extends EventEmitter {
       time: now,
       cOID: order.cOID,
       commission,
-    });
+    };
+    this.executions.push(execution);
     this.applyToPosition(order.inst, order.side === 'BUY' ? size : -size, price, commission);
-    this.emit('order', {
-      orderId: order.orderId,
-      ...this.changedWire(order, ['status', 'filledQuantity', 'remainingQuantity', 'avgPrice', 'lastExecutionTime_r']),
-    });
+    // IBKR's sor: avgPrice comes with the first fill only; later fill updates omit it (websocket docs' sample).
+    const changed = ['status', 'filledQuantity', 'remainingQuantity', 'lastExecutionTime_r', ...(before === 0 ? ['avgPrice'] : [])];
+    this.emit('order', { orderId: order.orderId, ...this.changedWire(order, changed) });
+    this.emit('execution', execution);
     this.emit('fill');
+    if (!done) return;
     for (const other of this.orders.values()) {
       if (order.parentId !== undefined && other !== order && other.parentId === order.parentId) this.cancel(other);
       if (order.cOID !== undefined && other.parentId === order.cOID) this.tryFillAtQuote(other, now);
@@ -322,6 +339,11 @@ export class OrderBook extends EventEmitter {
     for (const k of keys) for (const field of aliases[k] ?? [k]) out[field] = full[field];
     return out;
   }
+}
+
+/** The price step the simulator's fills walk through the book by: ES 0.25, SPX options 0.05. */
+function tickOf(inst: Instrument): number {
+  return inst.kind === 'future' ? 0.25 : 0.05;
 }
 
 export function isOpen(order: SimOrder): boolean {

@@ -42,8 +42,14 @@ export const IBKR_ENDPOINT_LIMITS: Record<RateFamily, RateRule> = {
 };
 export const IBKR_GLOBAL_PER_SEC = 10;
 export const IBKR_HISTORY_CONCURRENT = 5;
-/** [CP]: a 15-minute penalty box ([WA] says 10). */
-export const IBKR_PENALTY_BOX_MS = 15 * 60_000;
+/**
+ * IBKR Web API docs ("Pacing Limitations"): "Violator IP addresses may be put in a penalty box for 10 minutes";
+ * [CP] said 15. A single excess request is answered 429; repeated ones within a minute put the IP in the box.
+ */
+export const IBKR_PENALTY_BOX_MS = 10 * 60_000;
+/** How many 429s within VIOLATION_WINDOW_MS make a violator (a repeated offence, not one unlucky request). */
+export const PENALTY_AFTER_VIOLATIONS = 3;
+export const VIOLATION_WINDOW_MS = 60_000;
 
 export function rateFamily(method: string, path: string): RateFamily | undefined {
   if (path === '/iserver/marketdata/snapshot') return 'snapshot';
@@ -78,6 +84,7 @@ export class RateLimiter {
   private readonly historyConcurrent: number;
   private readonly accepted = new Map<string, number[]>();
   private readonly boxedUntil = new Map<string, number>();
+  private readonly violations = new Map<string, number[]>();
   private readonly arrivals: number[] = [];
   private historyInFlight = 0;
   private injected = 0;
@@ -124,11 +131,11 @@ export class RateLimiter {
     if ((this.boxedUntil.get('*') ?? 0) > now) return { ok: false, reason: 'penalty box' };
     if (family && (this.boxedUntil.get(family) ?? 0) > now) return { ok: false, reason: `penalty box (${family})` };
     if (!this.fits('*', this.global, now)) {
-      this.boxedUntil.set('*', now + this.penaltyBoxMs);
+      this.violate('*', now);
       return { ok: false, reason: `more than ${this.global.max} requests per second` };
     }
     if (family && !this.fits(family, this.endpoints[family], now)) {
-      this.boxedUntil.set(family, now + this.penaltyBoxMs);
+      this.violate(family, now);
       return { ok: false, reason: `${family} limit ${this.endpoints[family].max} per ${this.endpoints[family].perMs} ms` };
     }
     const verdict = this.admitHistory(path, false);
@@ -136,6 +143,22 @@ export class RateLimiter {
     this.record('*', now);
     if (family) this.record(family, now);
     return verdict;
+  }
+
+  /** One more 429 for `key`; the repeated offence boxes it for the penalty time. */
+  private violate(key: string, now: number): void {
+    const log = (this.violations.get(key) ?? []).filter((t) => t > now - VIOLATION_WINDOW_MS);
+    log.push(now);
+    this.violations.set(key, log);
+    if (log.length >= PENALTY_AFTER_VIOLATIONS) {
+      this.boxedUntil.set(key, now + this.penaltyBoxMs);
+      this.violations.set(key, []);
+    }
+  }
+
+  /** Whether `key` ('*' or an endpoint family) sits in the penalty box at `now`. */
+  boxed(key: string, now: number): boolean {
+    return (this.boxedUntil.get(key) ?? 0) > now;
   }
 
   private admitHistory(path: string, unlimited: boolean): RateVerdict {

@@ -6,9 +6,9 @@ import type { IncomingMessage } from 'http';
 import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Market } from '../market-types';
-import type { IbkrApi } from './api';
+import { type IbkrApi, tradeRecord } from './api';
 import { lookupInstrument } from './instruments';
-import type { OrderBook } from './orders';
+import type { Execution, OrderBook } from './orders';
 import type { GatewaySession } from './session';
 
 export interface StreamingOptions {
@@ -28,6 +28,8 @@ interface Client {
   authenticated: boolean; // presented the right session
   smd: Map<number, MarketDataStream>;
   sor: boolean;
+  /** `str` (trades): null when not subscribed. */
+  str: { realtimeOnly: boolean } | null;
   spl: boolean;
   splSent: string;
 }
@@ -59,6 +61,7 @@ export class StreamingHub {
     this.dirty = true;
   };
   private readonly onOrder = (update: Record<string, unknown>): void => this.pushOrder(update);
+  private readonly onExecution = (execution: Execution): void => this.pushTrade(execution);
 
   constructor(
     private readonly market: Market,
@@ -69,6 +72,7 @@ export class StreamingHub {
   ) {
     market.on('trade', this.onTrade);
     book.on('order', this.onOrder);
+    book.on('execution', this.onExecution);
     session.on('lost', () => this.dropAll());
     session.on('authenticated', () => {
       for (const c of this.clients) if (c.authenticated) this.send(c, this.stsMessage());
@@ -92,7 +96,7 @@ export class StreamingHub {
   }
 
   private accept(ws: WebSocket, authenticated: boolean): void {
-    const client: Client = { ws, authenticated: false, smd: new Map(), sor: false, spl: false, splSent: '' };
+    const client: Client = { ws, authenticated: false, smd: new Map(), sor: false, str: null, spl: false, splSent: '' };
     this.clients.add(client);
     ws.on('close', () => this.clients.delete(client));
     ws.on('error', () => this.clients.delete(client));
@@ -129,12 +133,13 @@ export class StreamingHub {
       if (text === 'ech+hb') this.send(client, { topic: 'ech', hb: Date.now() });
       return;
     }
-    const m = /^([su])(md|or|pl)\+([^+]*)(?:\+(.*))?$/s.exec(text);
+    const m = /^([su])(md|or|pl|tr)\+([^+]*)(?:\+(.*))?$/s.exec(text);
     if (!m) return;
     const [, action, topic, target, json] = m;
     const brokerage = topic !== 'pl';
     if (brokerage && !this.session.authenticated) return;
     if (topic === 'md') this.marketData(client, action === 's', target, json);
+    else if (topic === 'tr') this.trades(client, action === 's', target);
     else if (topic === 'or') {
       client.sor = action === 's';
       if (client.sor) this.send(client, { topic: 'sor', args: this.book.all().map((o) => this.book.wire(o)) });
@@ -192,6 +197,33 @@ export class StreamingHub {
     this.send(client, { server_id: 'q0', conidEx: String(conid), conid, _updated: this.market.now(), '6119': 'q0', ...changed, topic: `smd+${conid}` });
   }
 
+  /** `str+{"days":n,"realtimeUpdatesOnly":b}`: the trades of the last `days` (1 = today, up to 7), then new ones. */
+  private trades(client: Client, subscribe: boolean, json: string): void {
+    if (!subscribe) {
+      client.str = null;
+      return;
+    }
+    let args: Record<string, unknown> = {};
+    try {
+      const parsed: unknown = JSON.parse(json || '{}');
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) args = parsed as Record<string, unknown>;
+    } catch {
+      this.send(client, { topic: 'error', error: 'str: the arguments are not JSON' });
+      return;
+    }
+    client.str = { realtimeOnly: args.realtimeUpdatesOnly === true };
+    if (client.str.realtimeOnly) return;
+    const days = Math.min(Math.max(Number(args.days ?? 7) || 7, 1), 7);
+    const since = this.market.now() - days * 86_400_000;
+    const rows = this.book.executions.filter((e) => e.time >= since).map((e) => tradeRecord(e, this.api.accountId, this.session.username, 'ws'));
+    this.send(client, { topic: 'str', args: rows });
+  }
+
+  private pushTrade(execution: Execution): void {
+    const row = tradeRecord(execution, this.api.accountId, this.session.username, 'ws');
+    for (const c of this.clients) if (c.str && this.session.authenticated) this.send(c, { topic: 'str', args: [row] });
+  }
+
   private pushOrder(update: Record<string, unknown>): void {
     if (this.api.sorSuspended) return;
     for (const c of this.clients) if (c.sor && this.session.authenticated) this.send(c, { topic: 'sor', args: [update] });
@@ -222,6 +254,7 @@ export class StreamingHub {
   close(): void {
     this.market.off('trade', this.onTrade);
     this.book.off('order', this.onOrder);
+    this.book.off('execution', this.onExecution);
     for (const t of this.timers) clearInterval(t);
     this.dropAll();
     this.wss.close();

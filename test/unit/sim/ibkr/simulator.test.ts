@@ -112,15 +112,17 @@ describe('IBKR Web API simulator', function () {
           h.http.get('/iserver/account/orders').then((r) => r.status),
           h.http.delete('/iserver/account/DU1234567/order/1').then((r) => r.status),
         ]);
-      assert.deepStrictEqual(await primed(), [500, 500, 500]);
+      // IBKR answers the snapshot 400 (issue 12), the other calls 500 "Please query /accounts first".
+      assert.deepStrictEqual(await primed(), [400, 500, 500]);
       const refused = await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`);
-      assert.deepStrictEqual(refused.data, { error: 'Please query /accounts first' });
+      assert.deepStrictEqual(refused.data, { error: 'Bad Request', statusCode: 400 });
+      assert.deepStrictEqual((await h.http.get('/iserver/account/orders')).data, { error: 'Please query /accounts first' });
       await h.http.get('/iserver/accounts');
       assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 200);
       h.sim.control.nightlyReset();
       assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 401);
       await h.http.post('/iserver/auth/ssodh/init', { publish: true, compete: true });
-      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 500);
+      assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`)).status, 400);
     });
   });
 
