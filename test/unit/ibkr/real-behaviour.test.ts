@@ -209,7 +209,7 @@ describe('IBKR partial fills as IBKR streams them (sor sample: avgPrice on the f
       placeOrders: async (orders: Array<{ clientOrderId?: string }>) => orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null })),
       positions: async () => [],
       liveOrders: async () => [],
-      futures: async () => ({ ES: [{ symbol: 'ES', conid: ES, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] }),
+      futures: async () => ({ ES: [{ symbol: 'ES', conid: ES, underlyingConid: 11004968, expirationDate: '20260320', lastTradingDate: null }] }), // ESH26, the front month on the test's day
       secdefSearch: async () => [],
       contractInfo: async () => ({}),
     } as unknown as DeskClient;
