@@ -2,7 +2,7 @@
 // `handleInput`, so a thrown error or a rejected promise always reaches `done(err)` (and a Catch node) and the
 // status ring, never the process. Status text stays short (Node-RED shows ~20 characters).
 import type { Node, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { errorMessage } from '../../lib/errors';
+import { errorMessage, isRefusal } from '../../lib/errors';
 
 export type NodeMsg = NodeMessageInFlow & { [key: string]: unknown };
 export type Send = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[]) => void;
@@ -25,6 +25,11 @@ export function statusError(node: Node, err: unknown): void {
 /**
  * Registers `handler` for 'input'. The handler may be async; whatever it throws or rejects with is reported through
  * `done(err)` and a red status ring, and the message is not passed on.
+ *
+ * Logging policy: `done(err)` reaches a Catch node, and Node-RED logs it at error level only when no Catch node
+ * handled it, so an `[error]` line means something the trader must act on. An expected refusal (a risk rule said no:
+ * `isRefusal`) is the rules working, not a failure: it is one `warn` line (node.warn, which also shows in the Debug
+ * sidebar) and a yellow status ring (a Status node sees it), and `done()` completes the message without an error.
  */
 export function handleInput(node: Node, handler: InputHandler): void {
   node.on('input', (msg, send, done) => {
@@ -33,6 +38,12 @@ export function handleInput(node: Node, handler: InputHandler): void {
       if (settled) return;
       settled = true;
       if (err === undefined) {
+        done();
+        return;
+      }
+      if (isRefusal(err)) {
+        setStatus(node, 'yellow', 'ring', `refused: ${err.rule}`);
+        node.warn(err.message);
         done();
         return;
       }
