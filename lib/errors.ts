@@ -30,6 +30,14 @@ export function isRefusal(err: unknown): err is MiaError & { rule: string } {
   return typeof rule === 'string' && rule !== 'risk-check-failed';
 }
 
+/** Error codes of a request dropped because its connection is closing (a redeploy or a stop), not a failure. */
+const CLOSING_CODES: ReadonlySet<string> = new Set(['IBKR_CLOSED']);
+
+/** True for a request dropped by a redeploy or a stop: nothing the trader must act on. */
+export function isDroppedByClose(err: unknown): boolean {
+  return err instanceof MiaError && CLOSING_CODES.has(err.code);
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
