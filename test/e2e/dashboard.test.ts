@@ -169,15 +169,18 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
     assert.deepStrictEqual([...times].sort().reverse(), times, 'the fills are not newest first');
   });
 
-  it('draws the time axes in ET: the preloaded session reads 09:30 onwards, whatever the browser time zone', async () => {
-    // The charts draw in UTC (chartOptions.useUTC) and each t is moved by New York's offset: a point's UTC hour is its
-    // New York wall-clock hour. The simulated session opens at 09:30 ET, so every point lies between 09:00 and 17:00.
-    const points = await chartPoints(dashboard, 'mia_chart_price');
-    const hours = points.map((p) => new Date(p.x).getUTCHours() + new Date(p.x).getUTCMinutes() / 60);
-    assert.ok(hours.length > 100 && hours.every((h) => h >= 9 && h < 17), `hours outside the ET session: ${JSON.stringify(hours.filter((h) => h < 9 || h >= 17).slice(0, 5))}`);
-    assert.ok(Math.min(...hours) < 10, 'the preload from the 09:30 open is not on the axis');
-    const delta = await chartPoints(dashboard, 'mia_chart_delta');
-    assert.ok(delta.every((p) => new Date(p.x).getUTCHours() >= 9 && new Date(p.x).getUTCHours() < 17), 'the delta axis is not in ET');
+  it('draws the time axes in ET, whatever the browser time zone: the chart clock matches the signal text', async () => {
+    // The charts draw in UTC (chartOptions.useUTC) and each t is moved by New York's offset, so a point's UTC clock is
+    // its New York wall clock. "Last signal … at HH:MM ET" is worked out separately (JSONata in the flow): the newest
+    // ES point is at or after it, and less than an hour later (unshifted, the axis would be 4 or 5 hours off).
+    const clock = (x: number) => new Date(x).getUTCHours() + new Date(x).getUTCMinutes() / 60;
+    const signal = /at (\d\d):(\d\d) ET/.exec(await widgetText(dashboard, 'mia_text_signal'));
+    assert.ok(signal, 'no signal time to compare with');
+    const signalClock = Number(signal[1]) + Number(signal[2]) / 60;
+    const newest = Math.max(...(await chartPoints(dashboard, 'mia_chart_price')).filter((p) => p.series === 'ES').map((p) => clock(p.x)));
+    assert.ok(newest >= signalClock - 2 / 60 && newest - signalClock < 1, `newest ES point at ${newest.toFixed(2)} h on the axis, signal at ${signalClock.toFixed(2)} h ET`);
+    const delta = Math.max(...(await chartPoints(dashboard, 'mia_chart_delta')).map((p) => clock(p.x)));
+    assert.ok(delta >= signalClock - 2 / 60 && delta - signalClock < 1, `newest cumulative delta at ${delta.toFixed(2)} h on the axis, signal at ${signalClock.toFixed(2)} h ET`);
   });
 
   it('shows the risk state: kill switch, trades today, day P&L against its limit, losing streak', async () => {
