@@ -19,6 +19,25 @@ export class InvalidInputError extends MiaError {
   }
 }
 
+/** Error codes of expected refusals: a risk rule said no and nothing was sent (the rules working, not a failure). */
+const REFUSAL_CODES: ReadonlySet<string> = new Set(['RISK_DENIED', 'DTC_RISK_DENIED']);
+
+/** True for a risk refusal (IBKR's or Sierra's RiskDeniedError): logged as one warning, not as an error. */
+export function isRefusal(err: unknown): err is MiaError & { rule: string } {
+  if (!(err instanceof MiaError) || !REFUSAL_CODES.has(err.code)) return false;
+  const rule = (err as { rule?: unknown }).rule;
+  // A risk check that could not run is a failure, not the rules at work.
+  return typeof rule === 'string' && rule !== 'risk-check-failed';
+}
+
+/** Error codes of a request dropped because its connection is closing (a redeploy or a stop), not a failure. */
+const CLOSING_CODES: ReadonlySet<string> = new Set(['IBKR_CLOSED']);
+
+/** True for a request dropped by a redeploy or a stop: nothing the trader must act on. */
+export function isDroppedByClose(err: unknown): boolean {
+  return err instanceof MiaError && CLOSING_CODES.has(err.code);
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -129,6 +129,9 @@ export interface ExchangeEvent {
  * Events: 'rate-limited' ({path, pauseMs}), 'exchange' (ExchangeEvent) after every HTTP exchange, 'log' (level,
  * message) for retries, already redacted.
  */
+/** An idle kept-alive socket is closed after this long at most (sooner when the server hints a shorter keep-alive). */
+const IDLE_SOCKET_TIMEOUT_MS = 30_000;
+
 export class Transport extends EventEmitter implements AuthHttp {
   private readonly axios: AxiosInstance;
   private readonly options: TransportOptions;
@@ -160,30 +163,37 @@ export class Transport extends EventEmitter implements AuthHttp {
     return this.options.auth.baseUrl;
   }
 
-  /** A per-origin agent: only the connection's own host gets the pinned or self-signed trust; others verify. */
+  /**
+   * A per-origin agent: only the connection's own host gets the pinned or self-signed trust; others verify. Every agent
+   * has a socket `timeout`: Node's agent closes an idle kept-alive socket 1 s before the server's `Keep-Alive:
+   * timeout=N` hint only when it has one. Without it the agent kept a socket the server closes after 5 s idle (Node's
+   * default), and a request sent at that instant (the options chain's first one, 5 s after the start-up burst) died
+   * with ECONNRESET: for a POST an "outcome unknown" error. Axios sets each request's own timeout over this one.
+   */
   private agentFor(url: string): http.Agent {
     const { origin, protocol } = new URL(url);
     let agent = this.agents.get(origin);
     if (agent) return agent;
     if (protocol === 'http:') {
-      agent = new http.Agent({ keepAlive: true });
+      agent = new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS });
     } else if (origin !== this.ownOrigin) {
-      agent = new https.Agent({ keepAlive: true });
+      agent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS });
     } else {
       const trust = this.options.auth.tls;
       if (trust.certificatePem) {
         const pinned = new X509Certificate(trust.certificatePem).fingerprint256;
         agent = new https.Agent({
           keepAlive: true,
+          timeout: IDLE_SOCKET_TIMEOUT_MS,
           ca: trust.certificatePem,
           checkServerIdentity: (host, cert) =>
             cert.fingerprint256 === pinned ? undefined : tls.checkServerIdentity(host, cert),
         });
       } else if (trust.allowSelfSigned) {
         // The user ticked "accept the Gateway's self-signed certificate": for this one origin only.
-        agent = new https.Agent({ keepAlive: true, rejectUnauthorized: false });
+        agent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS, rejectUnauthorized: false });
       } else {
-        agent = new https.Agent({ keepAlive: true });
+        agent = new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_TIMEOUT_MS });
       }
     }
     this.agents.set(origin, agent);

@@ -6,7 +6,7 @@
 // clock: with none for "Stale data after (s)", new entries are refused (lib/strategy/stale-data.ts).
 // The work is lib/ibkr/order-desk.ts; this file reads settings and messages, and reports.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { InvalidInputError, errorMessage } from '../../lib/errors';
+import { InvalidInputError, errorMessage, isRefusal } from '../../lib/errors';
 import type { ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { IbkrOrderDesk, type DeskMessage, type DeskOutcome } from '../../lib/ibkr/order-desk';
 import { knownTickSize, parseOrderMessage, type ParseSettings, type SignalSettings } from '../../lib/trading/order-intent';
@@ -223,6 +223,11 @@ export = function register(RED: NodeAPI): void {
       const outcome = await engine.execute(intent, instrument);
       for (const m of outcome.messages) send(asMessage(m));
       report(outcome);
+      // A risk refusal was already reported by the desk (a 'rejected' update on the output and one warn line).
+      if (outcome.error && isRefusal(outcome.error)) {
+        setStatus(node, 'yellow', 'ring', outcome.status);
+        return;
+      }
       if (outcome.error) throw outcome.error;
     });
 

@@ -47,7 +47,9 @@ export = function register(RED: NodeAPI): void {
     let pollMs: number;
     try {
       cfg = ibkrConfigNode(RED, config.connection, 'IBKR quote');
-      spec = contractSpecOf({ conid: config.conid, symbol: config.symbol || 'ES', secType: config.secType });
+      const symbol = typeof config.symbol === 'string' ? config.symbol.trim() : '';
+      if (symbol === '') throw new InvalidInputError('IBKR quote: the symbol is empty: enter one (e.g. ES) or pick a contract with the search button.');
+      spec = contractSpecOf({ conid: config.conid, symbol, secType: config.secType });
       const pollSec = Number(config.pollSec ?? 5);
       if (mode === 'poll' && !(pollSec >= 1 && pollSec <= 3600)) throw new InvalidInputError(`IBKR quote: "Every (s)" must be 1 to 3600 seconds (got ${describeValue(config.pollSec)}).`);
       pollMs = pollSec * 1000;

@@ -2,7 +2,7 @@
 // `handleInput`, so a thrown error or a rejected promise always reaches `done(err)` (and a Catch node) and the
 // status ring, never the process. Status text stays short (Node-RED shows ~20 characters).
 import type { Node, NodeMessage, NodeMessageInFlow, NodeStatus } from 'node-red';
-import { errorMessage } from '../../lib/errors';
+import { errorMessage, isDroppedByClose, isRefusal } from '../../lib/errors';
 
 export type NodeMsg = NodeMessageInFlow & { [key: string]: unknown };
 export type Send = (msg: NodeMessage | (NodeMessage | NodeMessage[] | null)[]) => void;
@@ -25,14 +25,36 @@ export function statusError(node: Node, err: unknown): void {
 /**
  * Registers `handler` for 'input'. The handler may be async; whatever it throws or rejects with is reported through
  * `done(err)` and a red status ring, and the message is not passed on.
+ *
+ * Logging policy: `done(err)` reaches a Catch node, and Node-RED logs it at error level only when no Catch node
+ * handled it, so an `[error]` line means something the trader must act on. An expected refusal (a risk rule said no:
+ * `isRefusal`) is the rules working, not a failure: it is one `warn` line (node.warn, which also shows in the Debug
+ * sidebar) and a yellow status ring (a Status node sees it), and `done()` completes the message without an error.
+ * A message whose work was cut short by a redeploy or a stop (the node is closing, or its connection dropped the
+ * request for that reason) is logged at debug level only: every redeploy drops what was in flight.
  */
 export function handleInput(node: Node, handler: InputHandler): void {
+  let closing = false;
+  node.on('close', () => {
+    closing = true;
+  });
   node.on('input', (msg, send, done) => {
     let settled = false;
     const finish = (err?: unknown): void => {
       if (settled) return;
       settled = true;
       if (err === undefined) {
+        done();
+        return;
+      }
+      if (closing || isDroppedByClose(err)) {
+        node.debug(`dropped by the redeploy or stop: ${errorMessage(err)}`);
+        done();
+        return;
+      }
+      if (isRefusal(err)) {
+        setStatus(node, 'yellow', 'ring', `refused: ${err.rule}`);
+        node.warn(err.message);
         done();
         return;
       }

@@ -110,6 +110,30 @@ function metricsMessage(c: SierraConnection): (NodeMessage | null)[] {
   return [null, null, null, { topic: 'metrics', payload: c.metrics() }];
 }
 
+/** The risk state (kill switch, trades today, day P&L against its limit, losing streak) on the 4th output, topic 'risk'. */
+function riskMessage(c: SierraConnection): (NodeMessage | null)[] {
+  return [null, null, null, { topic: 'risk', payload: c.riskState() }];
+}
+
+/**
+ * Sends the risk state when it changed: after every status change (position, P&L, kill switch, connection), every
+ * fill, and on the metrics timer (a new session resets the day's counts without any event). Returns the sender.
+ */
+function observeRisk(node: Node, c: SierraConnection, detach: (() => void)[]): () => void {
+  let lastSent = '';
+  const sendIfChanged = (): void => {
+    const message = riskMessage(c);
+    const text = JSON.stringify(message[3]?.payload);
+    if (text === lastSent) return;
+    lastSent = text;
+    node.send(message);
+  };
+  c.on('status', sendIfChanged);
+  c.on('fill', sendIfChanged);
+  detach.push(() => c.off('status', sendIfChanged), () => c.off('fill', sendIfChanged));
+  return sendIfChanged;
+}
+
 /**
  * Orders sent and filled reach Node-RED's log at info (what Sierra was asked and what it did). An order reports
  * 'pending' more than once (when it is sent, then when Sierra Chart acknowledges it as pending): "order sent" is
@@ -176,8 +200,13 @@ export = function register(RED: NodeAPI): void {
         detach.push(() => c.off('status', onStatus));
         showStatus(node, c.status());
         observeOrders(node, c, detach);
+        const sendRisk = observeRisk(node, c, detach);
+        sendRisk();
         if (metricsMs > 0) {
-          const timer = setInterval(() => node.send(metricsMessage(c)), metricsMs);
+          const timer = setInterval(() => {
+            node.send(metricsMessage(c));
+            sendRisk();
+          }, metricsMs);
           detach.push(() => clearInterval(timer));
         }
       },
@@ -190,6 +219,10 @@ export = function register(RED: NodeAPI): void {
       if (setupError || !settings) throw setupError ?? new Error('sierra-order is not configured.');
       if (msg.payload === 'metrics') {
         node.send(metricsMessage(await connection));
+        return;
+      }
+      if (msg.payload === 'risk') {
+        node.send(riskMessage(await connection));
         return;
       }
       if (isMarketDataTopic(msg.topic)) {

@@ -155,6 +155,62 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
     const rows = dashboard.locator('#nrdb-ui-widget-mia_table_orders tbody tr', { hasText: /mia-/ });
     await rows.first().waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
     assert.match(await rows.first().innerText(), /\d\d:\d\d:\d\d\s+\S*mia-\d+\s+(buy|sell)\s+1\s/);
+    // The table's last row and its page footer sit inside the widget: nothing is cut.
+    const widget = await dashboard.locator('#nrdb-ui-widget-mia_table_orders').boundingBox();
+    const lastRow = await rows.last().boundingBox();
+    assert.ok(widget && lastRow && lastRow.y + lastRow.height <= widget.y + widget.height + 1, `the last order row is cut: ${JSON.stringify({ widget, lastRow })}`);
+  });
+
+  it('lists the fills newest first, with their ET time', async () => {
+    const rows = dashboard.locator('#nrdb-ui-widget-mia_table_fills_ui tbody tr', { hasText: /mia-/ });
+    await rows.nth(1).waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
+    const times = (await rows.allInnerTexts()).map((t) => /(\d\d:\d\d:\d\d)/.exec(t)?.[1] ?? '');
+    assert.ok(times.every((t) => t !== ''), `a fill row has no time: ${JSON.stringify(times)}`);
+    assert.deepStrictEqual([...times].sort().reverse(), times, 'the fills are not newest first');
+  });
+
+  it('draws the time axes in ET, whatever the browser time zone: the chart clock matches the signal text', async () => {
+    // The charts draw in UTC (chartOptions.useUTC) and each t is moved by New York's offset, so a point's UTC clock is
+    // its New York wall clock. "Last signal … at HH:MM ET" is worked out separately (JSONata in the flow): the newest
+    // ES point is at or after it, and less than an hour later (unshifted, the axis would be 4 or 5 hours off).
+    const clock = (x: number) => new Date(x).getUTCHours() + new Date(x).getUTCMinutes() / 60;
+    const signal = /at (\d\d):(\d\d) ET/.exec(await widgetText(dashboard, 'mia_text_signal'));
+    assert.ok(signal, 'no signal time to compare with');
+    const signalClock = Number(signal[1]) + Number(signal[2]) / 60;
+    const newest = Math.max(...(await chartPoints(dashboard, 'mia_chart_price')).filter((p) => p.series === 'ES').map((p) => clock(p.x)));
+    assert.ok(newest >= signalClock - 2 / 60 && newest - signalClock < 1, `newest ES point at ${newest.toFixed(2)} h on the axis, signal at ${signalClock.toFixed(2)} h ET`);
+    const delta = Math.max(...(await chartPoints(dashboard, 'mia_chart_delta')).map((p) => clock(p.x)));
+    assert.ok(delta >= signalClock - 2 / 60 && delta - signalClock < 1, `newest cumulative delta at ${delta.toFixed(2)} h on the axis, signal at ${signalClock.toFixed(2)} h ET`);
+  });
+
+  it('shows the risk state: kill switch, trades today, day P&L against its limit, losing streak', async () => {
+    assert.match(await waitForText(dashboard, 'mia_risk_kill', /ACTIVE|HALTED|REDUCING/), /Kill switch (ACTIVE|HALTED|REDUCING)/);
+    // Limits of the example's sierra-config: 10 trades a day, $500 daily loss, 4 losses in a row.
+    assert.match(await waitForText(dashboard, 'mia_risk_trades', /\d+ \/ 10/), /Trades today \/ max \d+ \/ 10/);
+    assert.match(await widgetText(dashboard, 'mia_risk_pnl'), /-?[\d,]+\.\d\d \/ −500/);
+    assert.match(await widgetText(dashboard, 'mia_risk_streak'), /Losing streak \/ max \d+ \/ 4/);
+  });
+
+  it('halts trading with KILL only after a confirmation, and trades again after Resume (also confirmed)', async () => {
+    const confirmDialog = dashboard.getByText(/Kill switch: halt trading, cancel every working order and flatten/);
+    await dashboard.locator('#nrdb-ui-widget-mia_btn_kill button').click();
+    await confirmDialog.waitFor({ state: 'visible' });
+    await dashboard.getByRole('button', { name: 'Cancel' }).click();
+    await confirmDialog.waitFor({ state: 'hidden' });
+    await dashboard.waitForTimeout(1500);
+    assert.match(await widgetText(dashboard, 'mia_risk_kill'), /ACTIVE/, 'a cancelled confirmation halted trading');
+
+    await dashboard.locator('#nrdb-ui-widget-mia_btn_kill button').click();
+    await confirmDialog.waitFor({ state: 'visible' });
+    await dashboard.getByRole('button', { name: 'Confirm' }).click();
+    assert.match(await waitForText(dashboard, 'mia_risk_kill', /HALTED/), /HALTED · no new orders/);
+    assert.match(nodeRed.output(), /Kill switch HALTED: \d+ order\(s\) cancelled/);
+
+    await dashboard.locator('#nrdb-ui-widget-mia_btn_resume button').click();
+    await dashboard.getByText(/Resume trading: new orders pass the risk rules again/).waitFor({ state: 'visible' });
+    await dashboard.getByRole('button', { name: 'Confirm' }).click();
+    assert.match(await waitForText(dashboard, 'mia_risk_kill', /ACTIVE/), /Kill switch ACTIVE/);
+    await browser.screenshot('pipeline-dashboard-risk', dashboard);
   });
 
   it('shows the position, the P&L and the balance', async () => {
@@ -190,5 +246,6 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
   it('renders with no error in the page or the runtime log', () => {
     assert.deepStrictEqual(browser.pageErrors, []);
     assert.doesNotMatch(nodeRed.output(), /\[(error|warn)\].*(ui-|dashboard)/i);
+    assert.doesNotMatch(nodeRed.output(), /does not match function signature|Error evaluating value property/);
   });
 });

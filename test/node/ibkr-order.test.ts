@@ -202,10 +202,10 @@ describe('ibkr-order node (simulator mode)', function () {
   it('refuses an order a risk rule denies, naming the rule, and sends nothing', async () => {
     const { node, out, caught, postsToOrders } = await load({ maxOrderSize: 1 });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'market', clientOrderId: 'test-risk' } });
-    const err = await caught.first(() => true);
-    assert.match(String(err.error?.message), /risk rule "max-order-size"/);
+    // An expected refusal: the 'rejected' update and one warning, not an error for a Catch node.
     const rejected = await out.first(isUpdate('test-risk', 'rejected'));
-    assert.match(String(rejected.payload.reason), /max-order-size/);
+    assert.match(String(rejected.payload.reason), /risk rule max-order-size/);
+    assert.deepStrictEqual(caught.all, []);
     assert.equal(postsToOrders(), 0);
   });
 
@@ -213,13 +213,12 @@ describe('ibkr-order node (simulator mode)', function () {
   // trading hours would refuse every order in the evening, and the cooldown would compare a simulated fill time with
   // the real time (hours or days apart) and never hold.
   it('runs its risk rules on the simulated market clock: trading hours open at any real hour, the cooldown holds', async () => {
-    const { node, out, caught, sim, postsToOrders } = await load({ tradingHoursEnabled: true, tradingStart: '09:35', tradingEnd: '15:45', cooldownMin: 15 });
+    const { node, out, sim, postsToOrders } = await load({ tradingHoursEnabled: true, tradingStart: '09:35', tradingEnd: '15:45', cooldownMin: 15 });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-clock-1' } });
     await out.first(isUpdate('test-clock-1', 'filled'));
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-clock-2' } });
-    const err = await caught.first(() => true);
-    assert.match(String(err.error?.message), /risk rule "cooldown".*0\.\d min since the last trade, 15 min required/);
     const rejected = await out.first(isUpdate('test-clock-2', 'rejected'));
+    assert.match(String(rejected.payload.reason), /risk rule cooldown.*0\.\d min since the last trade, 15 min required/);
     assert.ok(Math.abs(Number(rejected.payload.t) - sim.market.now()) < 60_000, 'stamped on the simulated clock');
     assert.equal(postsToOrders(), 1, 'the second order was not sent');
   });
@@ -228,8 +227,8 @@ describe('ibkr-order node (simulator mode)', function () {
     const { node, out, caught, postsToOrders, seen } = await load();
     node.receive({ topic: 'kill-switch', payload: 'HALTED' });
     node.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', clientOrderId: 'test-halted' } });
-    const err = await caught.first(() => true);
-    assert.match(String(err.error?.message), /risk rule "kill-switch".*HALTED/);
+    const rejected = await out.first(isUpdate('test-halted', 'rejected'));
+    assert.match(String(rejected.payload.reason), /risk rule kill-switch.*HALTED/);
     assert.ok(seen.some((s) => s.text === 'kill switch HALTED'));
     assert.equal(postsToOrders(), 0);
     node.receive({ topic: 'kill-switch', payload: 'ACTIVE' });

@@ -130,6 +130,15 @@ describe('ibkr-quote node', function () {
     assert.equal(sim.control.stats().requests['/iserver/marketdata/snapshot'] ?? 0, before);
   });
 
+  it('refuses an empty symbol instead of quoting ES, and says what to enter', async () => {
+    const sim = await load({ symbol: '  ' });
+    const before = sim.control.stats().requests['/iserver/marketdata/snapshot'] ?? 0;
+    const caught = nextMessage('caught', anyMessage, WAIT_MS);
+    (helper.getNode('q') as unknown as TestNode).receive({ payload: 1 });
+    assert.match((await caught).error?.message ?? '', /symbol is empty: enter one \(e\.g\. ES\)/);
+    assert.equal(sim.control.stats().requests['/iserver/marketdata/snapshot'] ?? 0, before, 'no quote was requested');
+  });
+
   it('sends malformed input (a bad conid) to Catch and turns the ring red', async () => {
     await load();
     const statuses: Array<{ fill?: string }> = [];

@@ -22,7 +22,8 @@ export async function openEditor(page: Page, url: string): Promise<void> {
     page.on('dialog', (dialog) => void dialog.accept().catch(() => undefined));
     acceptingDialogs.add(page);
   }
-  await page.goto(`${url}/`);
+  // The first load can wait behind the flows starting (the pipeline preloads its history at deploy).
+  await page.goto(`${url}/`, { timeout: 60000 });
   await page.waitForSelector('.red-ui-palette-node[data-palette-type="inject"]', { timeout: 30000 });
   await page.waitForFunction(
     'typeof RED !== "undefined" && !!RED.workspaces.active() && !$("#red-ui-loading-progress").is(":visible")',

@@ -48,6 +48,8 @@ export const PIPELINE_MODULES: NodeModule[] = [
   core('common/20-inject.js'),
   core('common/21-debug.js'),
   core('common/90-comment.js'),
+  core('common/60-link.js'),
+  core('function/10-function.js'),
   core('function/10-switch.js'),
   core('function/15-change.js'),
 ];

@@ -158,3 +158,28 @@ export async function loadWithIbkrConfig(nodes: Parameters<typeof helper.load>[0
   if (!sim) throw new Error('the flow\'s ibkr-config "cfg" started no simulator: set mode "simulator"');
   return sim;
 }
+
+/** A node as the runtime gives it: what it logs at warn level. */
+interface Warner {
+  warn(text: unknown): void;
+}
+
+/**
+ * Resolves with the text of the next warning `node` logs (node.warn) from now on, or rejects after `timeoutMs`.
+ * Expected refusals (a risk rule said no) are one warning, not an error a Catch node receives (nodes/shared/node-kit.ts).
+ */
+export function nextWarning(node: Warner, timeoutMs = DEFAULT_WAIT_MS): Promise<string> {
+  const original = node.warn;
+  return new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      node.warn = original;
+      reject(new Error(`no warning within ${timeoutMs} ms`));
+    }, timeoutMs);
+    node.warn = (text: unknown): void => {
+      clearTimeout(timer);
+      node.warn = original;
+      original.call(node, text);
+      resolve(String(text));
+    };
+  });
+}

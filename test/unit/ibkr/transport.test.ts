@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generate } from 'selfsigned';
 import { GatewayAuth } from '../../../lib/ibkr/auth/gateway';
 import { SimulatorAuth } from '../../../lib/ibkr/auth/simulator';
@@ -31,6 +33,32 @@ describe('IBKR transport', () => {
     });
     return transport;
   }
+
+  // Node's server closes an idle kept-alive socket after keepAliveTimeout (5 s by default) and says so in its
+  // Keep-Alive header; a client that reuses the socket at that instant gets ECONNRESET (an "outcome unknown" POST at the
+  // simulator's start-up). The agent must drop the idle socket first (1 s before the hint), never reuse it late.
+  it("drops an idle kept-alive socket before the server's Keep-Alive timeout instead of reusing it", async function () {
+    this.timeout(10_000);
+    let connections = 0;
+    const keepAlive = http.createServer((_req, res) => res.end('{"ok":1}'));
+    keepAlive.keepAliveTimeout = 2000; // announced as "timeout=2": the client must let go after 1 s idle
+    keepAlive.on('connection', () => connections++);
+    await new Promise<void>((resolve) => keepAlive.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(keepAlive.address() as AddressInfo).port}/v1/api`;
+    limiter = new IbkrLimiter();
+    transport = new Transport({ auth: new GatewayAuth({ baseUrl: base }), limiter, retryBaseMs: 10 });
+    try {
+      assert.deepEqual(await transport.request({ method: 'POST', path: '/iserver/auth/status' }), { ok: 1 });
+      assert.deepEqual(await transport.request({ method: 'POST', path: '/iserver/auth/status' }), { ok: 1 });
+      assert.equal(connections, 1, 'back-to-back requests share the kept-alive socket');
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // idle past the client's limit, short of the server's
+      assert.deepEqual(await transport.request({ method: 'POST', path: '/iserver/auth/status' }), { ok: 1 });
+      assert.equal(connections, 2, 'the socket idle for 1.5 s was reused: the server could have closed it under the request');
+    } finally {
+      keepAlive.closeAllConnections();
+      await new Promise((resolve) => keepAlive.close(resolve));
+    }
+  });
 
   it('retries a read after 5xx and returns the data', async () => {
     let calls = 0;
