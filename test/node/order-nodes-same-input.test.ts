@@ -10,13 +10,19 @@ import ibkrOrderModule = require('../../nodes/ibkr-order/ibkr-order');
 import sierraConfigModule = require('../../nodes/sierra-config/sierra-config');
 import sierraOrderModule = require('../../nodes/sierra-order/sierra-order');
 
-/** Every error a node reports through done(err) (what a Catch node would get), in order. */
+/**
+ * Every refusal a node reports, in order: through done(err) (what a Catch node gets) or, for an expected risk
+ * refusal such as the kill switch's, as its one warning.
+ */
 function errors(node: TestNode): { all: string[]; first(match: (text: string) => boolean, timeoutMs?: number): Promise<string> } {
   const all: string[] = [];
-  (node as unknown as { on(e: string, f: (call: { args: unknown[] }) => void): void }).on('call:error', (call) => {
+  const record = (call: { args: unknown[] }): void => {
     const err = call.args[0];
     all.push(err instanceof Error ? err.message : String(err));
-  });
+  };
+  const spied = node as unknown as { on(e: string, f: (call: { args: unknown[] }) => void): void };
+  spied.on('call:error', record);
+  spied.on('call:warn', record);
   return {
     all,
     async first(match, timeoutMs = 8000) {
