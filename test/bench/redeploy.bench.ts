@@ -43,14 +43,20 @@ async function main(): Promise<void> {
   buildOnce();
   const probeFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mia-loop-probe-')), 'delays.txt');
   const probe = path.join(__dirname, 'support', 'loop-probe.js');
-  // MIA_BENCH_CPU_PROF_DIR: also write a CPU profile of the Node-RED process there (for finding what blocks).
-  const prof = process.env.MIA_BENCH_CPU_PROF_DIR ? ` --cpu-prof --cpu-prof-dir=${process.env.MIA_BENCH_CPU_PROF_DIR}` : '';
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${probe}${prof}`.trim();
+  // MIA_BENCH_CPU_PROF_DIR: also write a CPU profile of the Node-RED process over the redeploys there.
+  const profDir = process.env.MIA_BENCH_CPU_PROF_DIR;
+  if (profDir) process.env.MIA_PROBE_CPU_PROF_DIR = profDir;
+  let profileStep = 0;
+  const toggleProfile = (): void => {
+    if (profDir) fs.writeFileSync(path.join(profDir, profileStep++ === 0 ? 'start' : 'stop'), '');
+  };
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --require ${probe}`.trim();
   process.env.MIA_BENCH_EPOCH = String(BENCH_EPOCH);
   process.env.MIA_LOOP_PROBE_FILE = probeFile;
   const pipeline = JSON.parse(fs.readFileSync(path.join(repoRoot, 'flows', 'mia-ia-pipeline.json'), 'utf8')) as FlowNode[];
   const nodeRed = await startNodeRed(pipeline);
   delete process.env.MIA_LOOP_PROBE_FILE; // Chromium and the rest of this process are not probed
+  delete process.env.MIA_PROBE_CPU_PROF_DIR;
   const browser = await openChromium();
   try {
     const page = browser.page;
@@ -60,6 +66,7 @@ async function main(): Promise<void> {
     const steadyFrom = Date.now();
     await sleep(STEADY_MS);
     const steadyTo = Date.now();
+    toggleProfile();
     const deployMs: number[] = [];
     for (let k = 0; k < REDEPLOYS; k++) {
       const t = performance.now();
@@ -68,18 +75,22 @@ async function main(): Promise<void> {
       await sleep(BETWEEN_MS);
     }
     const redeployTo = Date.now();
+    toggleProfile();
     const pricePoints = await page.evaluate(
       `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || []).length`,
     );
     await sleep(500); // the probe's last lines reach the file
     const steady = samples(probeFile, steadyFrom, steadyTo);
-    if (process.env.MIA_BENCH_CPU_PROF_DIR) fs.copyFileSync(probeFile, path.join(process.env.MIA_BENCH_CPU_PROF_DIR, `delays-${steadyFrom}-${steadyTo}-${redeployTo}.txt`));
+    if (profDir) fs.copyFileSync(probeFile, path.join(profDir, `delays-${steadyFrom}-${steadyTo}-${redeployTo}.txt`));
     const redeploy = samples(probeFile, steadyTo, redeployTo);
     if (steady.length < 100 || redeploy.length < 100) throw new Error(`too few loop-delay samples (${steady.length}, ${redeploy.length}): is the probe loaded?`);
     const max = (xs: number[]) => xs[xs.length - 1]!;
     const note = `${REDEPLOYS} full deploys ${BETWEEN_MS / 1000} s apart, dashboard open (${String(pricePoints)} price-chart points in the page after); deploy answered in p50 ${percentile([...deployMs].sort((a, b) => a - b), 50).toFixed(0)} ms; steady p99 ${percentile(steady, 99).toFixed(1)} ms, max ${max(steady).toFixed(1)} ms over ${(STEADY_MS / 1000).toFixed(0)} s; over the redeploys p50 ${percentile(redeploy, 50).toFixed(1)} ms, p99 ${percentile(redeploy, 99).toFixed(1)} ms, max ${max(redeploy).toFixed(1)} ms`;
     report({ id: 'redeploy.loop_delay.p99', value: percentile(redeploy, 99), unit: 'ms', baseline: percentile(steady, 99), goal: 'small', note });
     report({ id: 'redeploy.loop_delay.max', value: max(redeploy), unit: 'ms', baseline: max(steady), goal: '≤ 200 ms', note });
+  } catch (err) {
+    process.stderr.write(`Node-RED said:\n${nodeRed.output().slice(-4000)}\n`);
+    throw err;
   } finally {
     await browser.close();
     await nodeRed.stop();
