@@ -56,6 +56,8 @@ interface Run {
   latencies: number[];
   hops: number[];
   ticks: number;
+  /** CPU time of this process over the load, as a share of one core (what the flow costs, preemption aside). */
+  cpuShare: number;
 }
 
 /**
@@ -115,6 +117,7 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
   let price = 5000;
   let lastBarClose = price;
   const start = performance.now();
+  const cpuBefore = process.cpuUsage();
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const due = Math.min(Math.floor(((performance.now() - start) * ticksPerSec) / 1000), total);
@@ -137,11 +140,13 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
       }
     }, BATCH_MS);
   });
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - start);
   await new Promise((r) => setTimeout(r, 500));
   net.Socket.prototype.write = write;
   await helper.unload();
   await helper.stopServer();
-  return { latencies: latencies.sort((a, b) => a - b), hops: hops.sort((a, b) => a - b), ticks: i };
+  return { latencies: latencies.sort((a, b) => a - b), hops: hops.sort((a, b) => a - b), ticks: i, cpuShare };
 }
 
 /** The highest rate of the ladder whose p99 holds the goal (stopping at the first that does not), and what each gave. */
@@ -154,7 +159,7 @@ async function ladder(stageOnly: boolean): Promise<{ best: number; steps: string
     for (let attempt = 0; attempt < 2 && !held; attempt++) {
       const r = await run(rate, LADDER_RUN_MS, stageOnly, LADDER_BARS_PER_SEC);
       const p99 = percentile(r.latencies, 99);
-      steps.push(`${rate}/s p99 ${p99.toFixed(1)} ms (${r.latencies.length} bars)`);
+      steps.push(`${rate}/s p99 ${p99.toFixed(1)} ms (${r.latencies.length} bars, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core)`);
       held = p99 <= GOAL_P99_MS;
     }
     if (!held) break;
@@ -169,7 +174,7 @@ async function main(): Promise<void> {
   const hopSorted = r.hops;
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
-  const note = `${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s; p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms`;
+  const note = `${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core; p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms`;
   report({ id: 'e2e.tick_to_order.p99', value: p99, unit: 'ms', baseline: p50, goal: '≤ 5 ms', note });
 
   if (process.argv.includes('--no-ladder')) return;
