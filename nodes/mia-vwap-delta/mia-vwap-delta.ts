@@ -112,6 +112,13 @@ export = function register(RED: NodeAPI): void {
       priceChart.add('ES', bar.t, bar.c);
       deltaChart.add('cumulative delta', bar.t, s.cumDelta);
     };
+    /** A closed bar with the VWAP, σ and cumulative delta at its close (as its closed-bar vwap message says). */
+    const withContext = (bar: Bar): Bar => {
+      const e = engine as VwapDeltaEngine;
+      if (!e.hasVwap) return bar;
+      const s = e.snapshot(true);
+      return { ...bar, vwap: s.vwap, sigma: s.sigma, cumDelta: s.cumDelta };
+    };
     const chartMessage = (topic: string, batch: ChartBatch | null): NodeMessage | null =>
       batch && (batch.action === 'replace' || batch.points.length > 0) ? ({ topic, action: batch.action, payload: batch.points } as NodeMessage) : null;
 
@@ -214,32 +221,36 @@ export = function register(RED: NodeAPI): void {
       // Each closed bar leaves with its own closed-bar VWAP just before it, in one send per bar: Node-RED delivers
       // sends in order, so Battle Navale evaluates every bar with the context of that bar's close, however the ticks
       // were batched (one send for the whole batch would deliver every vwap before the first bar).
+      // A 'bars' batch (a history preload) leaves as ONE 'bars' message, each bar carrying the VWAP, σ and cumulative
+      // delta of its own close, then one vwap: Battle Navale evaluates it as one batch and the dashboard gets one
+      // update instead of one per bar.
+      const batch = input.kind === 'bars' && (msg.topic === 'bars' || Array.isArray(msg.payload));
       const steps: [NodeMessage | NodeMessage[] | null, NodeMessage][] = [];
+      const history: Bar[] = [];
       let barsCounted = 0;
       const onBar = (bar: Bar): void => {
         barsCounted += 1;
         chartBar(bar);
-        steps.push([emit === 'bar' && engine?.hasVwap ? vwapMessage(true) : null, { topic: 'bar', payload: bar } as NodeMessage]);
+        if (batch) history.push(withContext(bar));
+        else steps.push([emit === 'bar' && engine?.hasVwap ? vwapMessage(true) : null, { topic: 'bar', payload: bar } as NodeMessage]);
       };
-      // A recount's older bars leave as one 'bars' message, before the newer ones: a history batch, which every node
-      // of the suite takes (a single 'bar' older than the newest one seen would be refused downstream).
-      const recounted: Bar[] = [];
-      const olderVwaps: NodeMessage[] = [];
+      // A recount's older bars leave in that one 'bars' message too, before the newer ones (a single 'bar' older than
+      // the newest one seen would be refused downstream).
+      let recounted = false;
       const onOlderBar = (bar: Bar): void => {
-        recounted.push(bar);
+        recounted = true;
         chartBar(bar);
-        if (emit === 'bar' && engine?.hasVwap) olderVwaps.push(vwapMessage(true));
+        history.push(withContext(bar));
       };
       const after: NodeMessage[] = [];
-      const batch = input.kind === 'bars' && (msg.topic === 'bars' || Array.isArray(msg.payload));
       if (input.kind === 'ticks') {
         engine.ticks(input.ticks, onBar, symbolFilter);
         retain(input);
       } else {
         const skipped = countBars(input, batch, onBar, onOlderBar);
-        if (recounted.length > 0) {
-          steps.unshift([olderVwaps.length > 0 ? olderVwaps : null, { topic: 'bars', payload: recounted } as NodeMessage]);
-          if (emit === 'bar' && engine.hasVwap) after.push(vwapMessage(false)); // the VWAP as it now stands
+        if (history.length > 0) {
+          steps.unshift([null, { topic: 'bars', payload: history } as NodeMessage]);
+          if (emit === 'bar' && engine.hasVwap) after.push(vwapMessage(!recounted)); // the VWAP as it now stands
         }
         if (!batch) retain(input);
         if (skipped > 0) {

@@ -56,6 +56,8 @@ interface Run {
   latencies: number[];
   hops: number[];
   ticks: number;
+  /** Bar close → signal out of Battle Navale (whole flow only). */
+  signals: number[];
   /** CPU time of this process over the load, as a share of one core (what the flow costs, preemption aside). */
   cpuShare: number;
 }
@@ -67,7 +69,8 @@ interface Run {
  */
 async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPerSec = BARS_PER_SEC): Promise<Run> {
   await helper.startServer();
-  const base = pipelineForTest({ probes: { hop_out: [] } });
+  const bnId = nodeOfType(pipelineForTest(), 'mia-battle-navale').id;
+  const base = pipelineForTest({ probes: { hop_out: [], signal_out: stageOnly ? [] : [`${bnId}:0`] } });
   const vwapNode = nodeOfType(base, 'mia-vwap-delta');
   const tab = base.find((n) => n.type === 'tab')!;
   const flow = stageOnly
@@ -104,6 +107,15 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
     barOut.on('input', (msg: { payload: { c: number } }) => arrived(msg.payload.c, performance.now()));
   }
 
+  // Where the time goes: bar close → the signal leaving Battle Navale (same key: the entry price is the close).
+  const signalLatencies: number[] = [];
+  if (!stageOnly) {
+    const signalOut = helper.getNode('signal_out') as unknown as { on(e: 'input', cb: (msg: { payload: { entry: number } }) => void): void };
+    signalOut.on('input', (msg: { payload: { entry: number } }) => {
+      const entered = closeAt.get(msg.payload.entry);
+      if (entered !== undefined) signalLatencies.push(performance.now() - entered);
+    });
+  }
   const hop = helper.getNode('hop_in') as unknown as Receiver;
   const hopOut = helper.getNode('hop_out') as unknown as Receiver;
   const hops: number[] = [];
@@ -146,7 +158,7 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
   net.Socket.prototype.write = write;
   await helper.unload();
   await helper.stopServer();
-  return { latencies: latencies.sort((a, b) => a - b), hops: hops.sort((a, b) => a - b), ticks: i, cpuShare };
+  return { latencies: latencies.sort((a, b) => a - b), hops: hops.sort((a, b) => a - b), ticks: i, cpuShare, signals: signalLatencies.sort((a, b) => a - b) };
 }
 
 /** The highest rate of the ladder whose p99 holds the goal (stopping at the first that does not), and what each gave. */
@@ -174,7 +186,7 @@ async function main(): Promise<void> {
   const hopSorted = r.hops;
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
-  const note = `${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core; p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms`;
+  const note = `${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core; p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; close → signal p50 ${percentile(r.signals, 50).toFixed(2)} ms, p99 ${percentile(r.signals, 99).toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms`;
   report({ id: 'e2e.tick_to_order.p99', value: p99, unit: 'ms', baseline: p50, goal: '≤ 5 ms', note });
 
   if (process.argv.includes('--no-ladder')) return;

@@ -71,7 +71,7 @@ describe('mia-vwap-delta node', () => {
     assert.equal((vwaps[0].payload as VwapPayload).cumDelta, 60);
   });
 
-  it('emits a vwap per closed bar in bar mode and flags approximated delta for bar input', async () => {
+  it('sends a bars batch as one bars message, each bar with the VWAP of its close, then one vwap; flags approximated delta', async () => {
     await helper.load(nodes, flow({ emit: 'bar' }));
     const vwaps: Msg[] = [];
     const bars: Msg[] = [];
@@ -80,10 +80,14 @@ describe('mia-vwap-delta node', () => {
     const input: Bar[] = [0, 1, 2].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5002, l: 4999, c: 5001, v: 30 }));
     (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'bars', payload: input });
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(vwaps.length, 3);
-    assert.equal(bars.length, 3);
-    assert.equal((bars[0].payload as Bar).approxDelta, true);
-    assert.equal((vwaps[2].payload as VwapPayload).cumDelta, 3 * (bars[0].payload as Bar).delta!);
+    assert.equal(vwaps.length, 1);
+    assert.deepEqual(bars.map((m) => m.topic), ['bars']);
+    const out = bars[0].payload as Bar[];
+    assert.equal(out.length, 3);
+    assert.equal(out[0].approxDelta, true);
+    assert.deepEqual(out.map((b) => b.cumDelta), [1, 2, 3].map((k) => k * out[0].delta!), 'each bar with the cumulative delta of its close');
+    assert.ok(out.every((b) => b.vwap === (5002 + 4999 + 5001) / 3 && b.sigma === 0));
+    assert.equal((vwaps[0].payload as VwapPayload).cumDelta, 3 * out[0].delta!);
   });
 
   it('shows the cumulative delta rounded to whole contracts while the payload keeps it exact', async () => {
@@ -132,7 +136,7 @@ describe('mia-vwap-delta node', () => {
     for (const key of ['vwap', 'sigma', 'cumDelta', 'anchor', 'buyPressure'] as const) {
       assert.equal(late.vwap[key], inOrder.vwap[key], `${key} as if the preload had come first`);
     }
-    assert.deepEqual(late.topics, ['bars', 'bar', 'bar'], 'the older bars leave as one history batch (downstream refuses a single late bar)');
+    assert.deepEqual(late.topics, ['bars'], 'the older bars and the newer ones leave as one history batch (downstream refuses a single late bar)');
     assert.ok(late.vwap.vwap < 4995, `the preload's volume is in the VWAP: ${late.vwap.vwap}`);
     assert.equal(late.warnings.length, 1);
     assert.match(late.warnings[0]!, /recounted with its 2 bar\(s\) from before .*; 1 bar\(s\) overlapping the live data skipped/);
@@ -211,7 +215,7 @@ describe('mia-vwap-delta node', () => {
     const n1 = helper.getNode('n1') as unknown as TestNode;
     const statuses = recordStatuses('n1');
     const closed: Bar[] = [];
-    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(m.payload as Bar));
+    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(...(m.topic === 'bars' ? (m.payload as Bar[]) : [m.payload as Bar])));
     let errors = 0;
     (helper.getNode('caught') as unknown as TestNode).on('input', () => errors++);
     // The preload came first; live ticks follow it; then the same history is sent again.
