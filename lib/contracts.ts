@@ -62,6 +62,10 @@ export interface Bar {
   buyVolume?: number;
   sellVolume?: number;
   approxDelta?: boolean;
+  /** In a 'bars' batch from mia-vwap-delta: the session VWAP, σ and cumulative delta at this bar's close. */
+  vwap?: number;
+  sigma?: number;
+  cumDelta?: number;
 }
 
 export interface VwapBands {

@@ -75,16 +75,34 @@ export function tradeDateAtOrAfter(t: number): number {
 }
 
 
+// Expiry instants are asked for every option priced (thousands per chain): a time-zone conversion through Intl
+// each time was most of the IBKR simulator's CPU. They depend on the day only.
+const amExpiries = new Map<number, number>();
+const pmExpiries = new Map<number, number>();
+function cachedPerDay(cache: Map<number, number>, day: number, compute: () => number): number {
+  let t = cache.get(day);
+  if (t === undefined) {
+    t = compute();
+    if (cache.size > 4096) cache.clear();
+    cache.set(day, t);
+  }
+  return t;
+}
+
 /** ES and SPX AM expiry instant: 09:30 ET on `day`. */
 export function amExpiryTime(day: number): number {
-  const d = dateOfDay(day);
-  return zonedTime(NEW_YORK, d.year, d.month, d.day, 9, 30);
+  return cachedPerDay(amExpiries, day, () => {
+    const d = dateOfDay(day);
+    return zonedTime(NEW_YORK, d.year, d.month, d.day, 9, 30);
+  });
 }
 
 /** SPXW PM expiry instant: 16:00 ET on `day`. */
 export function pmExpiryTime(day: number): number {
-  const d = dateOfDay(day);
-  return zonedTime(NEW_YORK, d.year, d.month, d.day, 16, 0);
+  return cachedPerDay(pmExpiries, day, () => {
+    const d = dateOfDay(day);
+    return zonedTime(NEW_YORK, d.year, d.month, d.day, 16, 0);
+  });
 }
 
 /** The latest weekday 10:00 New York at or before `t`. */

@@ -50,6 +50,12 @@ export interface MarketOption {
  * The seeded market. Emits 'trade' (MarketTrade) for every ES trade while running, in time order.
  * Implemented by lib/sim/market.ts.
  */
+export interface ListedOption {
+  expiry: string;
+  tradingClass: 'SPX' | 'SPXW';
+  strike: number;
+}
+
 export interface Market extends EventEmitter {
   readonly seed: number;
   /** Simulated time now (epoch ms). */
@@ -62,6 +68,8 @@ export interface Market extends EventEmitter {
   esBars(from: number, to: number, barMs: number): MarketBar[];
   /** The SPX option chain now for the listed expiries (strikes every 5 points). */
   spxChain(expiries?: string[]): MarketOption[];
+  /** The SPX contracts listed for the given expiries, without pricing them (strikes every 5 points). */
+  spxListing(expiries: string[]): ListedOption[];
   /** Listed SPX/SPXW expiries from now on (YYYYMMDD). */
   spxExpiries(): { expiry: string; tradingClass: 'SPX' | 'SPXW' }[];
   /** ES quarterly futures not yet expired: [{ month code, expiry YYYYMMDD }]. */

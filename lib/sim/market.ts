@@ -27,10 +27,10 @@ import {
   tradeDateAtOrAfter,
   yyyymmdd,
 } from './calendar';
-import type { Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from './market-types';
+import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from './market-types';
 import { rngAt } from './prng';
 import { expiryDay as esExpiryDay, type MonthCode } from '../trading/instruments';
-import { type ChainContext, chainFor, type ListedExpiry } from './spx-chain';
+import { type ChainContext, chainFor, type ListedExpiry, strikesOf } from './spx-chain';
 
 export const ES_TICK = 0.25;
 const TARGET_ANNUAL_VOL = 0.17;
@@ -201,6 +201,7 @@ class SeededMarket extends EventEmitter implements Market {
   private readonly summaries = new Map<number, SessionSummary>();
   private readonly opens = new Map<number, number>(); // session open, absolute ticks
   private readonly minuteTrades = new Map<string, MarketTrade[]>();
+  private readonly listings = new Map<string, number[]>();
   private timer: NodeJS.Timeout | undefined;
   private cursor = 0;
 
@@ -427,6 +428,27 @@ class SeededMarket extends EventEmitter implements Market {
     const listed = this.spxExpiries();
     const wanted = expiries ? listed.filter((e) => expiries.includes(e.expiry)) : listed.slice(0, 1);
     return chainFor(this.chainContext(), wanted);
+  }
+
+  /**
+   * The contracts listed for the given expiries, unpriced: what /iserver/secdef/info and /secdef/strikes answer. The
+   * strikes are fixed for the trade date (around the prior close), so they are kept per expiry and trade date.
+   */
+  spxListing(expiries: string[]): ListedOption[] {
+    const ctx = this.chainContext();
+    const out: ListedOption[] = [];
+    for (const e of this.spxExpiries()) {
+      if (!expiries.includes(e.expiry)) continue;
+      const key = `${e.expiry}:${e.tradingClass}:${ctx.referenceTime}:${ctx.referenceSpot}`;
+      let strikes = this.listings.get(key);
+      if (!strikes) {
+        strikes = strikesOf(ctx, e.expiry, e.tradingClass);
+        if (this.listings.size > 256) this.listings.clear();
+        this.listings.set(key, strikes);
+      }
+      for (const strike of strikes) out.push({ expiry: e.expiry, tradingClass: e.tradingClass, strike });
+    }
+    return out;
   }
 
   /** Context for pricing single options (the IBKR simulator's snapshot and streaming). */

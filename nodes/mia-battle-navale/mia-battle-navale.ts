@@ -1,5 +1,5 @@
 // mia-battle-navale: closed bars in (msg.topic 'bar' / 'bars'), context in ('vwap', 'gamma', 'vix'); LONG/SHORT
-// signals out of output 1 (topic 'signal'), every evaluation out of output 2 (topic 'battle-navale').
+// signals out of output 1 (topic 'signal'), the newest evaluation of each input message out of output 2 (topic 'battle-navale').
 // The method lives in lib/strategy; this file only validates messages, calls the engine and reports.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { NEW_YORK } from '../../lib/clock';
@@ -53,9 +53,14 @@ export = function register(RED: NodeAPI): void {
 
     function evaluate(barLike: unknown, where: string, signals: NodeMessage[], evaluations: NodeMessage[]): void {
       const bar = validateBar(barLike, where);
-      const b = barLike as { symbol?: unknown; tf?: unknown };
+      const b = barLike as { symbol?: unknown; tf?: unknown; vwap?: unknown; sigma?: unknown };
       const now = bar.t + timeframeMs(b.tf);
       const symbol = typeof b.symbol === 'string' ? b.symbol : undefined;
+      // A bar from mia-vwap-delta's history batch carries the VWAP of its own close: the same context a 'vwap'
+      // message just before it would have set.
+      if (b.vwap !== undefined || b.sigma !== undefined) {
+        engine!.setContext({ vwap: numberOrNull(b.vwap, `${where}.vwap`), sigma: numberOrNull(b.sigma, `${where}.sigma`) });
+      }
       engine!.update(bar, now);
       const payload = engine!.payload(symbol)!;
       evaluations.push({ topic: 'battle-navale', payload } as NodeMessage);
@@ -108,7 +113,12 @@ export = function register(RED: NodeAPI): void {
         if (!Array.isArray(msg.payload)) throw new InvalidInputError(`a 'bars' message needs an array of bars, oldest first; got ${typeof msg.payload}.`);
         // Check every bar first so a bad one in the middle changes nothing.
         const batch: unknown[] = msg.payload;
-        const bars = batch.map((b, k) => validateBar(b, `bars[${k}]`));
+        const bars = batch.map((b, k) => {
+          const { vwap, sigma } = b as { vwap?: unknown; sigma?: unknown };
+          numberOrNull(vwap, `bars[${k}].vwap`);
+          numberOrNull(sigma, `bars[${k}].sigma`);
+          return validateBar(b, `bars[${k}]`);
+        });
         // A batch may overlap what was already evaluated (a history preload arriving after live bars): the bars at
         // or before the newest one seen are skipped and said so; a single 'bar' out of order stays an error.
         let newest = engine.lastBarTime ?? -Infinity;
@@ -128,7 +138,9 @@ export = function register(RED: NodeAPI): void {
         throw new InvalidInputError(`msg.topic "${topic}" is not handled: send 'bar', 'bars', 'vwap', 'gamma' or 'vix' (or msg.reset = true).`);
       }
       if (evaluations.length === 0) return;
-      send([signals.length ? signals : null, evaluations] as unknown as NodeMessage[]);
+      // Output 2 feeds dashboards (the live score): one message per input, the newest evaluation. A history batch
+      // of hundreds of bars used to send one message per bar into every widget at each deploy.
+      send([signals.length ? signals : null, evaluations[evaluations.length - 1]] as unknown as NodeMessage[]);
       const latest = evaluations[evaluations.length - 1].payload as SignalPayload;
       const fill = latest.signal === 'LONG' ? 'green' : latest.signal === 'SHORT' ? 'blue' : 'grey';
       setStatus(node, fill, 'dot', statusText(latest, lastSignal, skippedNote));

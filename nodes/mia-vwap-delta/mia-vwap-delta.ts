@@ -1,9 +1,11 @@
 // mia-vwap-delta: ticks or bars in → session VWAP with σ bands, delta, pressure and imbalances (output 1, `vwap`),
-// closed bars with delta (output 2, `bar`). Thin: the engine in lib/analytics does the work.
+// closed bars with delta (output 2, `bar`), chart batches for Dashboard 2.0 (outputs 3 and 4: price with VWAP and
+// bands, cumulative delta; one point per series per closed bar, bounded). Thin: lib/analytics does the work.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { Bar } from '../../lib/contracts';
 import { InvalidInputError, errorMessage } from '../../lib/errors';
 import type { ApproxDeltaMethod } from '../../lib/analytics/order-flow';
+import { ChartFeed, DEFAULT_CHART_POINTS, type ChartBatch } from '../../lib/analytics/chart-feed';
 import { type AnchorName, anchorSpec } from '../../lib/analytics/session';
 import { VwapDeltaEngine } from '../../lib/analytics/vwap-delta';
 import { readVwapDeltaInput, type VwapDeltaInput } from '../../lib/analytics/vwap-delta-input';
@@ -25,6 +27,7 @@ interface VwapDeltaNodeDef extends NodeDef {
   stackedLevels: string | number;
   pressureBars: string | number;
   approxMethod: ApproxDeltaMethod;
+  chartPoints?: string | number;
 }
 
 const STATUS_EVERY_MS = 250; // status updates reach every open editor: keep them to a few per second
@@ -85,6 +88,40 @@ export = function register(RED: NodeAPI): void {
       setStatus(node, 'red', 'ring', errorMessage(err));
     }
 
+    // Charts: one point per series per closed bar, at the bar's open time, flushed once per input message.
+    let priceChart: ChartFeed | null = null;
+    let deltaChart: ChartFeed | null = null;
+    try {
+      const points = num(config.chartPoints, DEFAULT_CHART_POINTS);
+      priceChart = new ChartFeed(points);
+      deltaChart = new ChartFeed(points);
+    } catch (err) {
+      setupError ??= new InvalidInputError(`mia-vwap-delta settings: ${errorMessage(err)}`);
+      setStatus(node, 'red', 'ring', errorMessage(err));
+      engine = null;
+    }
+    const chartBar = (bar: Bar): void => {
+      const e = engine as VwapDeltaEngine;
+      if (!e.hasVwap || !priceChart || !deltaChart) return;
+      const s = e.snapshot(true);
+      priceChart.add('VWAP', bar.t, s.vwap);
+      priceChart.add('+1σ', bar.t, s.bands.upper1);
+      priceChart.add('−1σ', bar.t, s.bands.lower1);
+      priceChart.add('+2σ', bar.t, s.bands.upper2);
+      priceChart.add('−2σ', bar.t, s.bands.lower2);
+      priceChart.add('ES', bar.t, bar.c);
+      deltaChart.add('cumulative delta', bar.t, s.cumDelta);
+    };
+    /** A closed bar with the VWAP, σ and cumulative delta at its close (as its closed-bar vwap message says). */
+    const withContext = (bar: Bar): Bar => {
+      const e = engine as VwapDeltaEngine;
+      if (!e.hasVwap) return bar;
+      const s = e.snapshot(true);
+      return { ...bar, vwap: s.vwap, sigma: s.sigma, cumDelta: s.cumDelta };
+    };
+    const chartMessage = (topic: string, batch: ChartBatch | null): NodeMessage | null =>
+      batch && (batch.action === 'replace' || batch.points.length > 0) ? ({ topic, action: batch.action, payload: batch.points } as NodeMessage) : null;
+
     let lastStatusAt = 0;
     const showStatus = (): void => {
       const now = Date.now();
@@ -136,11 +173,12 @@ export = function register(RED: NodeAPI): void {
       const live = retained ?? [];
       const fresh = makeEngine();
       engine = fresh;
+      priceChart?.clear();
+      deltaChart?.clear();
       for (const bar of older) onBar(fresh.bar(bar));
-      const silent = (): void => undefined;
       for (const input of live) {
-        if (input.kind === 'ticks') fresh.ticks(input.ticks, silent, symbolFilter);
-        else for (const bar of input.bars) fresh.bar(bar);
+        if (input.kind === 'ticks') fresh.ticks(input.ticks, chartBar, symbolFilter);
+        else for (const bar of input.bars) chartBar(fresh.bar(bar));
       }
     };
 
@@ -180,42 +218,62 @@ export = function register(RED: NodeAPI): void {
     handleInput(node, (msg, send) => {
       if (!engine) throw setupError ?? new Error('mia-vwap-delta is not configured');
       const input = readVwapDeltaInput(msg.topic, msg.payload);
-      const vwaps: NodeMessage[] = [];
-      const bars: NodeMessage[] = [];
-      const onBar = (bar: Bar): void => {
-        bars.push({ topic: 'bar', payload: bar } as NodeMessage);
-        if (emit === 'bar' && engine?.hasVwap) vwaps.push(vwapMessage(true));
-      };
-      // A recount's older bars leave as one 'bars' message, before the newer ones: a history batch, which every node
-      // of the suite takes (a single 'bar' older than the newest one seen would be refused downstream).
-      const recounted: Bar[] = [];
-      const onOlderBar = (bar: Bar): void => {
-        recounted.push(bar);
-        if (emit === 'bar' && engine?.hasVwap) vwaps.push(vwapMessage(true));
-      };
+      // Each closed bar leaves with its own closed-bar VWAP just before it, in one send per bar: Node-RED delivers
+      // sends in order, so Battle Navale evaluates every bar with the context of that bar's close, however the ticks
+      // were batched (one send for the whole batch would deliver every vwap before the first bar).
+      // A 'bars' batch (a history preload) leaves as ONE 'bars' message, each bar carrying the VWAP, σ and cumulative
+      // delta of its own close, then one vwap: Battle Navale evaluates it as one batch and the dashboard gets one
+      // update instead of one per bar.
       const batch = input.kind === 'bars' && (msg.topic === 'bars' || Array.isArray(msg.payload));
+      const steps: [NodeMessage | NodeMessage[] | null, NodeMessage][] = [];
+      const history: Bar[] = [];
+      let barsCounted = 0;
+      const onBar = (bar: Bar): void => {
+        barsCounted += 1;
+        chartBar(bar);
+        if (batch) history.push(withContext(bar));
+        else steps.push([emit === 'bar' && engine?.hasVwap ? vwapMessage(true) : null, { topic: 'bar', payload: bar } as NodeMessage]);
+      };
+      // A recount's older bars leave in that one 'bars' message too, before the newer ones (a single 'bar' older than
+      // the newest one seen would be refused downstream).
+      let recounted = false;
+      const onOlderBar = (bar: Bar): void => {
+        recounted = true;
+        chartBar(bar);
+        history.push(withContext(bar));
+      };
+      const after: NodeMessage[] = [];
       if (input.kind === 'ticks') {
         engine.ticks(input.ticks, onBar, symbolFilter);
         retain(input);
       } else {
         const skipped = countBars(input, batch, onBar, onOlderBar);
-        if (recounted.length > 0) {
-          bars.unshift({ topic: 'bars', payload: recounted } as NodeMessage);
-          if (emit === 'bar' && engine.hasVwap) vwaps.push(vwapMessage(false)); // the VWAP as it now stands
+        if (history.length > 0) {
+          steps.unshift([null, { topic: 'bars', payload: history } as NodeMessage]);
+          if (emit === 'bar' && engine.hasVwap) after.push(vwapMessage(!recounted)); // the VWAP as it now stands
         }
         if (!batch) retain(input);
         if (skipped > 0) {
           // Nothing retained to replay (the cap was passed): the overlapping bars are skipped and said so.
           skippedNote = `skipped ${skipped} old bar${skipped === 1 ? '' : 's'}`;
           skippedNoteUntil = Date.now() + SKIPPED_NOTE_MS;
-          node.warn(`skipped ${skipped} of ${input.bars.length} bars in a 'bars' batch: they are at or before the newest data already counted (a preload that arrived after live data); ${bars.length} newer bar(s) counted.`);
+          node.warn(`skipped ${skipped} of ${input.bars.length} bars in a 'bars' batch: they are at or before the newest data already counted (a preload that arrived after live data); ${barsCounted} newer bar(s) counted.`);
           lastStatusAt = 0; // show it now, whatever the status throttle says
           if (!engine.hasVwap) setStatus(node, 'yellow', 'ring', skippedNote);
         }
       }
-      if (emit === 'tick' && engine.hasVwap) vwaps.push(vwapMessage(input.kind === 'bars'));
+      if (emit === 'tick' && engine.hasVwap) {
+        // Per message: before the bars it closed when it closed any (they were counted from the same data).
+        const v = vwapMessage(input.kind === 'bars');
+        if (steps.length > 0) send([v, steps.map(([, b]) => b)]);
+        else after.push(v);
+      } else {
+        for (const [v, b] of steps) send([v, b]);
+      }
       dirty = true;
-      if (vwaps.length > 0 || bars.length > 0) send([vwaps.length > 0 ? vwaps : null, bars.length > 0 ? bars : null]);
+      const price = chartMessage('chart-price', priceChart?.flush() ?? null);
+      const delta = chartMessage('chart-delta', deltaChart?.flush() ?? null);
+      if (after.length > 0 || price || delta) send([after.length > 0 ? after : null, null, price, delta]);
       showStatus();
     });
 

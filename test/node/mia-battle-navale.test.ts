@@ -62,9 +62,9 @@ describe('mia-battle-navale node', () => {
     await helper.stopServer();
   });
 
-  it('replays bars into an evaluation each on output 2 and the LONG on output 1, with context from vwap and vix', async () => {
+  it('replays bars, sending the newest evaluation of each message on output 2 and the LONG on output 1, with context from vwap and vix', async () => {
     const { bn, signals, evaluations } = await load();
-    const evaluated = collect(evaluations, 25);
+    const evaluated = collect(evaluations, 2);
     const signalled = collect(signals, 1);
     // The worked case: 24 bars, then the VWAP one σ under the 25th close.
     bn.receive({ topic: 'vix', payload: 18 });
@@ -73,11 +73,30 @@ describe('mia-battle-navale node', () => {
     bn.receive({ topic: 'bar', payload: BARS[24] });
     const evals = await evaluated;
     assert.ok(evals.every((m) => m.topic === 'battle-navale'));
-    assert.match(evals[3].payload.reasons![0], /fewer than 20 bars/);
+    assert.deepEqual(evals.map((m) => (m.payload.bar as { t: number }).t), [BARS[23].t, BARS[24].t], 'one message per input: the batch gives its newest evaluation');
+    assert.equal(evals[1].payload.signal, 'LONG');
     const [signal] = await signalled;
     assert.equal(signal.topic, 'signal');
     assert.deepEqual([signal.payload.signal, signal.payload.score, signal.payload.symbol, signal.payload.entry, signal.payload.stop], ['LONG', 0.3542, 'ESM6', 5025, 5023.25]);
     assert.deepEqual(signal.payload.targets, [5028.5, 5030.25]);
+  });
+
+  it('evaluates each bar of a batch with the VWAP it carries, as if a vwap message had come just before it', async () => {
+    const viaMessages = await load();
+    const first = collect(viaMessages.signals, 1);
+    viaMessages.bn.receive({ topic: 'bars', payload: BARS.slice(0, 24) });
+    viaMessages.bn.receive({ topic: 'vwap', payload: { vwap: 5023, sigma: 2 } });
+    viaMessages.bn.receive({ topic: 'bar', payload: BARS[24] });
+    const expected = (await first)[0].payload;
+    await helper.unload();
+    const carried = await load();
+    const second = collect(carried.signals, 1);
+    const far = { vwap: 6000, sigma: 1 }; // a context that would make every earlier bar's VWAP component −1
+    carried.bn.receive({ topic: 'bars', payload: [...BARS.slice(0, 24).map((b) => ({ ...b, ...far })), { ...BARS[24], vwap: 5023, sigma: 2 }] });
+    assert.deepEqual((await second)[0].payload, expected);
+    const refused = collect(carried.caught, 1);
+    carried.bn.receive({ topic: 'bars', payload: [{ ...BARS[0], t: BARS[24].t + 60_000, vwap: 'high' }] });
+    assert.match(((await refused)[0] as unknown as { error: { message: string } }).error.message, /bars\[0\]\.vwap must be a number/);
   });
 
   it('reads gamma levels from payload.es and vetoes a LONG right under the call wall', async () => {
@@ -155,10 +174,11 @@ describe('mia-battle-navale node', () => {
     bn.receive({ topic: 'bar', payload: BARS[21] });
     await live;
     // The history preload (bars 0…23) lands after live bars 20 and 21.
-    const preload = collect(evaluations, 2);
+    const preload = collect(evaluations, 1);
     bn.receive({ topic: 'bars', payload: BARS.slice(0, 24) });
     const evaluated = await preload;
-    assert.deepEqual(evaluated.map((m) => (m.payload.bar as { t: number }).t), [BARS[22].t, BARS[23].t], 'only the newer bars, in order');
+    assert.deepEqual(evaluated.map((m) => (m.payload.bar as { t: number }).t), [BARS[23].t], 'the newer bars evaluated, the newest sent');
+    assert.equal(evaluated[0].payload.reasons!.length > 0, true);
     const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
       .filter((e) => e.type === 'mia-battle-navale' && e.level === 30) // Node-RED's level for node.warn;
     assert.equal(warnings.length, 1, 'one warning per batch');

@@ -71,7 +71,7 @@ describe('mia-vwap-delta node', () => {
     assert.equal((vwaps[0].payload as VwapPayload).cumDelta, 60);
   });
 
-  it('emits a vwap per closed bar in bar mode and flags approximated delta for bar input', async () => {
+  it('sends a bars batch as one bars message, each bar with the VWAP of its close, then one vwap; flags approximated delta', async () => {
     await helper.load(nodes, flow({ emit: 'bar' }));
     const vwaps: Msg[] = [];
     const bars: Msg[] = [];
@@ -80,10 +80,14 @@ describe('mia-vwap-delta node', () => {
     const input: Bar[] = [0, 1, 2].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5002, l: 4999, c: 5001, v: 30 }));
     (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'bars', payload: input });
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(vwaps.length, 3);
-    assert.equal(bars.length, 3);
-    assert.equal((bars[0].payload as Bar).approxDelta, true);
-    assert.equal((vwaps[2].payload as VwapPayload).cumDelta, 3 * (bars[0].payload as Bar).delta!);
+    assert.equal(vwaps.length, 1);
+    assert.deepEqual(bars.map((m) => m.topic), ['bars']);
+    const out = bars[0].payload as Bar[];
+    assert.equal(out.length, 3);
+    assert.equal(out[0].approxDelta, true);
+    assert.deepEqual(out.map((b) => b.cumDelta), [1, 2, 3].map((k) => k * out[0].delta!), 'each bar with the cumulative delta of its close');
+    assert.ok(out.every((b) => b.vwap === (5002 + 4999 + 5001) / 3 && b.sigma === 0));
+    assert.equal((vwaps[0].payload as VwapPayload).cumDelta, 3 * out[0].delta!);
   });
 
   it('shows the cumulative delta rounded to whole contracts while the payload keeps it exact', async () => {
@@ -132,10 +136,78 @@ describe('mia-vwap-delta node', () => {
     for (const key of ['vwap', 'sigma', 'cumDelta', 'anchor', 'buyPressure'] as const) {
       assert.equal(late.vwap[key], inOrder.vwap[key], `${key} as if the preload had come first`);
     }
-    assert.deepEqual(late.topics, ['bars', 'bar', 'bar'], 'the older bars leave as one history batch (downstream refuses a single late bar)');
+    assert.deepEqual(late.topics, ['bars'], 'the older bars and the newer ones leave as one history batch (downstream refuses a single late bar)');
     assert.ok(late.vwap.vwap < 4995, `the preload's volume is in the VWAP: ${late.vwap.vwap}`);
     assert.equal(late.warnings.length, 1);
     assert.match(late.warnings[0]!, /recounted with its 2 bar\(s\) from before .*; 1 bar\(s\) overlapping the live data skipped/);
+  });
+
+  describe('chart outputs (Dashboard 2.0 ui-chart batches)', () => {
+    const chartFlow = (props: Record<string, unknown> = {}) =>
+      [...flow({ wires: [['vwap'], ['bars'], ['price'], ['delta']], ...props }), { id: 'price', z: 'tab', type: 'helper', ...at }, { id: 'delta', z: 'tab', type: 'helper', ...at }];
+    type ChartMsg = { topic?: string; action?: string; payload: { series: string; t: number; y: number }[] };
+
+    /** Loads the node, sends `messages` one by one, and returns the chart messages and the charts they draw. */
+    async function charts(messages: object[], props: Record<string, unknown> = {}) {
+      await helper.load(nodes, chartFlow(props));
+      const n1 = helper.getNode('n1') as unknown as TestNode;
+      const sent = { price: [] as ChartMsg[], delta: [] as ChartMsg[] };
+      const drawn = { price: [] as ChartMsg['payload'], delta: [] as ChartMsg['payload'] };
+      for (const which of ['price', 'delta'] as const) {
+        (helper.getNode(which) as unknown as TestNode).on('input', (m) => {
+          const c = m as unknown as ChartMsg;
+          sent[which].push(c);
+          drawn[which] = c.action === 'replace' ? [...c.payload] : [...drawn[which], ...c.payload];
+        });
+      }
+      for (const m of messages) {
+        n1.receive(m);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      return { sent, drawn };
+    }
+
+    it('sends a preload as one replace, then one append per message that closes a bar, never a point per tick', async () => {
+      const ticks = Array.from({ length: 150 }, (_, i) => tick(300 + i, 5000 + (i % 4) * 0.25, 1, 'buy')); // 09:05:00 to 09:07:29
+      const { sent, drawn } = await charts([{ topic: 'bars', payload: history }, ...ticks.map((t) => ({ topic: 'tick', payload: t }))], { emit: 'tick' });
+      assert.deepEqual(sent.price.map((m) => [m.topic, m.action, m.payload.length]), [['chart-price', 'replace', 30], ['chart-price', 'append', 6], ['chart-price', 'append', 6]]);
+      assert.deepEqual(sent.delta.map((m) => [m.topic, m.action, m.payload.length]), [['chart-delta', 'replace', 5], ['chart-delta', 'append', 1], ['chart-delta', 'append', 1]]);
+      const es = drawn.price.filter((p) => p.series === 'ES');
+      assert.deepEqual(es.map((p) => p.t), [0, 1, 2, 3, 4, 5, 6].map((i) => T0 + i * 60_000));
+      assert.deepEqual(es.map((p) => p.y).slice(0, 5), [4990, 4990, 4990, 4990, 4990]);
+      assert.deepEqual([...new Set(drawn.price.map((p) => p.series))], ['VWAP', '+1σ', '−1σ', '+2σ', '−2σ', 'ES']);
+      const vwap = drawn.price.filter((p) => p.series === 'VWAP');
+      const upper1 = drawn.price.filter((p) => p.series === '+1σ');
+      assert.ok(vwap.every((p, k) => upper1[k]!.y >= p.y && p.y > 4980 && p.y < 5010));
+    });
+
+    it('keeps at most the set points per series, sending the thinned history as a replace', async () => {
+      const many: Bar[] = Array.from({ length: 25 }, (_, i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 4990, h: 4991 + i, l: 4989, c: 4990 + i, v: 100 }));
+      const { sent, drawn } = await charts(many.map((b) => ({ topic: 'bar', payload: b })), { chartPoints: 10 });
+      assert.ok(sent.price.length > 10 && sent.price.length <= 25, JSON.stringify(sent.price.map((m) => [m.action, m.payload.length])));
+      assert.ok(sent.price.every((m) => m.payload.length <= 6 * 10));
+      assert.equal(sent.price.filter((m) => m.action === 'replace').length, 3, 'the first message and two thinnings');
+      const es = drawn.price.filter((p) => p.series === 'ES');
+      assert.ok(es.length <= 10, `${es.length} ES points drawn`);
+      assert.deepEqual(es.map((p) => p.y), [0, 4, 8, 12, 16, 20, 24].map((i) => 4990 + i), 'every fourth bar, oldest first, up to the newest');
+    });
+
+    it('draws a preload that arrives after live data as if it had come first (one replace)', async () => {
+      const late = await charts([{ payload: live }, { topic: 'bars', payload: history }]);
+      await helper.unload();
+      const inOrder = await charts([{ topic: 'bars', payload: history.slice(0, 2) }, { payload: live }, { topic: 'bar', payload: history[3] }, { topic: 'bar', payload: history[4] }]);
+      assert.equal(late.sent.price.at(-1)!.action, 'replace');
+      assert.deepEqual(late.drawn.price.filter((p) => p.series === 'ES').map((p) => p.t), [0, 1, 3, 4].map((i) => T0 + i * 60_000));
+      assert.deepEqual(late.drawn, inOrder.drawn);
+    });
+
+    it('refuses a points setting outside 10 to 5,000 with a red status', async () => {
+      await helper.load(nodes, chartFlow({ chartPoints: 3 }));
+      const caught = nextMessage('caught');
+      (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'tick', payload: tick(0, 5000, 1) });
+      assert.match((await caught).error?.message ?? '', /chart points per series must be a whole number from 10 to 5000/);
+    });
   });
 
   it('skips the overlapping bars of a second batch, says so once, and refuses a single late bar', async () => {
@@ -143,7 +215,7 @@ describe('mia-vwap-delta node', () => {
     const n1 = helper.getNode('n1') as unknown as TestNode;
     const statuses = recordStatuses('n1');
     const closed: Bar[] = [];
-    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(m.payload as Bar));
+    (helper.getNode('bars') as unknown as TestNode).on('input', (m) => closed.push(...(m.topic === 'bars' ? (m.payload as Bar[]) : [m.payload as Bar])));
     let errors = 0;
     (helper.getNode('caught') as unknown as TestNode).on('input', () => errors++);
     // The preload came first; live ticks follow it; then the same history is sent again.

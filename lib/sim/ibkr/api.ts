@@ -723,7 +723,7 @@ export class IbkrApi {
     if (!this.searched.has(conid)) return ok({ call: [], put: [] });
     if (conid !== SPX_CONID || (req.query.get('sectype') ?? '').toUpperCase() !== 'OPT') return ok({ call: [], put: [] });
     const expiries = this.expiriesInMonth(req.query.get('month') ?? '');
-    const strikes = [...new Set(this.market.spxChain(expiries.map((e) => e.expiry)).map((o) => o.strike))].sort((a, b) => a - b);
+    const strikes = [...new Set(this.market.spxListing(expiries.map((e) => e.expiry)).map((o) => o.strike))].sort((a, b) => a - b);
     return ok({ call: strikes, put: strikes });
   }
 
@@ -743,11 +743,13 @@ export class IbkrApi {
     }
     if (conid !== SPX_CONID || sectype !== 'OPT') return error(400, `No ${sectype || '(missing sectype)'} contracts for conid ${conid}`);
     const strike = Number(req.query.get('strike'));
-    const right = (req.query.get('right') ?? '').toUpperCase().startsWith('P') ? 'P' : 'C';
+    const right: 'C' | 'P' = (req.query.get('right') ?? '').toUpperCase().startsWith('P') ? 'P' : 'C';
     const expiries = this.expiriesInMonth(month);
-    const chain = this.market.spxChain(expiries.map((e) => e.expiry));
-    const rows = chain
-      .filter((o) => o.strike === strike && o.right === right)
+    // The listing, not the priced chain: one answer per strike asked, hundreds per chain refresh.
+    const rows = this.market
+      .spxListing(expiries.map((e) => e.expiry))
+      .filter((o) => o.strike === strike)
+      .map((o) => ({ ...o, right }))
       .map((o) => ({
         conid: optionConid(o.expiry, o.tradingClass, o.strike, o.right),
         symbol: 'SPX',

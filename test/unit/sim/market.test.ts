@@ -1,5 +1,5 @@
 import assert from 'assert';
-import { esSession, tradeDateAtOrAfter } from '../../../lib/sim/calendar';
+import { amExpiryTime, dayNumber, esSession, pmExpiryTime, tradeDateAtOrAfter } from '../../../lib/sim/calendar';
 import { createMarket } from '../../../lib/sim/market';
 import { RISK_FREE_RATE, SPX_DIVIDEND_YIELD, yearsToExpiry } from '../../../lib/sim/spx-chain';
 import type { MarketBar, MarketTrade } from '../../../lib/sim/market-types';
@@ -134,6 +134,15 @@ describe('seeded market', () => {
       assert.ok(strikes[0] < spot * 0.95 && strikes[strikes.length - 1] > spot * 1.05);
     });
 
+    it('lists, unpriced, exactly the contracts of the priced chain (what /secdef/info answers), the same on a second call', () => {
+      const expiries = m.spxExpiries().slice(0, 4).map((e) => e.expiry);
+      const priced = m.spxChain(expiries).filter((o) => o.right === 'C').map((o) => `${o.expiry}:${o.tradingClass}:${o.strike}`);
+      const listed = m.spxListing(expiries).map((o) => `${o.expiry}:${o.tradingClass}:${o.strike}`);
+      assert.ok(priced.length > 100);
+      assert.deepStrictEqual(listed, priced);
+      assert.deepStrictEqual(m.spxListing(expiries).map((o) => `${o.expiry}:${o.tradingClass}:${o.strike}`), priced);
+    });
+
     it('peaks gamma near the money', () => {
       const peak = calls.reduce((a, b) => (b.gamma > a.gamma ? b : a));
       assert.ok(Math.abs(peak.strike - spot) < 40, `gamma peaks at ${peak.strike}, spot ${spot}`);
@@ -164,5 +173,16 @@ describe('seeded market', () => {
         assert.ok(Math.abs(o.strike - spot) < spot * 0.06);
       }
     });
+  });
+});
+
+describe('expiry calendar', () => {
+  it('gives the expiry instants across a daylight-saving change the same on first and repeated calls', () => {
+    // 2025-03-07 (EST) and 2025-03-10 (EDT): 16:00 ET is 21:00 UTC, then 20:00 UTC.
+    for (let round = 0; round < 2; round++) {
+      assert.strictEqual(pmExpiryTime(dayNumber(2025, 3, 7)), Date.UTC(2025, 2, 7, 21, 0));
+      assert.strictEqual(pmExpiryTime(dayNumber(2025, 3, 10)), Date.UTC(2025, 2, 10, 20, 0));
+      assert.strictEqual(amExpiryTime(dayNumber(2025, 3, 21)), Date.UTC(2025, 2, 21, 13, 30));
+    }
   });
 });
