@@ -25,7 +25,10 @@ export interface TradeRecord {
   pointValue: number;
   /** Profit in points per contract: (exit − entry) for a long, (entry − exit) for a short. */
   points: number;
-  /** Profit in dollars: the sum over exit fills of points × quantity × point value. */
+  /**
+   * Profit in dollars: over the exit fills, (exit − average cost of the open contracts) × quantity × point value.
+   * Equals points × quantity × point value unless contracts were added after a partial exit.
+   */
   pnl: number;
   /** The signal's stop; null for a trade without a signal. */
   stop: number | null;
@@ -93,8 +96,9 @@ interface PendingSignal {
 interface OpenTrade {
   side: TradeSide;
   dir: 1 | -1;
-  /** Contracts still open. */
+  /** Contracts still open, and their cost at the average price (average-cost accounting). */
   open: number;
+  openValue: number;
   entered: number;
   entryValue: number;
   entryTime: number;
@@ -187,11 +191,12 @@ export class TradeBook {
     const cur = this.current;
     if (cur && cur.dir !== dir) {
       const closing = Math.min(qty, cur.open);
-      const avgEntry = cur.entryValue / cur.entered;
+      const avgOpen = cur.openValue / cur.open;
+      cur.openValue -= closing * avgOpen;
       cur.open -= closing;
       cur.exited += closing;
       cur.exitValue += closing * price;
-      cur.pnlPoints += closing * (price - avgEntry) * cur.dir;
+      cur.pnlPoints += closing * (price - avgOpen) * cur.dir;
       qty -= closing;
       if (cur.open === 0) {
         out.push(this.close(cur, t));
@@ -201,6 +206,7 @@ export class TradeBook {
     if (qty > 0) {
       if (this.current) {
         this.current.open += qty;
+        this.current.openValue += qty * price;
         this.current.entered += qty;
         this.current.entryValue += qty * price;
       } else {
@@ -211,6 +217,7 @@ export class TradeBook {
           side,
           dir,
           open: qty,
+          openValue: qty * price,
           entered: qty,
           entryValue: qty * price,
           entryTime: t,

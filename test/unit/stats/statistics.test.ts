@@ -150,6 +150,18 @@ describe('trade statistics', () => {
     assert.equal(book.position(), 1);
   });
 
+  it('adds after a partial exit at the average cost of the contracts still open', () => {
+    const book = new TradeBook({ pointValue: 50 });
+    book.fill(fill('buy', 2, 5000, 1)); // long 2 @ 5000
+    book.fill(fill('sell', 1, 5004, 2)); // +4 on one contract; 1 left @ 5000
+    book.fill(fill('buy', 1, 5002, 3)); // 2 open, cost (5000 + 5002) / 2 = 5001
+    const [t] = book.fill(fill('sell', 2, 5003, 4)); // +2 on each: 4 + 2 × 2 = 8 points → $400
+    assert.equal(t.pnl, 400);
+    assert.equal(t.quantity, 3);
+    close(t.entryPrice, (2 * 5000 + 5002) / 3, 'entry average');
+    close(t.exitPrice, (5004 + 2 * 5003) / 3, 'exit average');
+  });
+
   it('does not give a signal to a position opened the other way', () => {
     const book = new TradeBook({ pointValue: 50 });
     book.signal(signal('LONG', 4998, { battle: 1 }));
