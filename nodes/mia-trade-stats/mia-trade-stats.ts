@@ -45,16 +45,23 @@ export = function register(RED: NodeAPI): void {
       statusError(node, err);
     }
 
-    function showStatus(b: TradeBook): void {
-      const trades = b.trades();
+    // Running totals for the status, so a fill costs O(1) here (the statistics are computed per closed trade).
+    let net = 0;
+    let wins = 0;
+    function showStatus(b: TradeBook, closed: readonly TradeRecord[] = []): void {
+      for (const t of closed) {
+        net += t.pnl;
+        if (t.pnl > 0) wins++;
+      }
+      const count = b.trades().length;
       const pos = b.position();
-      const open = pos === 0 ? '' : ` · open ${pos > 0 ? '+' : ''}${pos}`;
-      if (trades.length === 0) {
+      const open = pos === 0 ? '' : `, pos ${pos > 0 ? '+' : ''}${pos}`; // the status shows 32 characters
+      if (count === 0) {
+        net = wins = 0;
         setStatus(node, 'grey', 'ring', `no trade yet${open}`);
         return;
       }
-      const s = statistics(trades);
-      setStatus(node, s.netPnl >= 0 ? 'green' : 'red', 'dot', `${s.trades} trades · ${money(s.netPnl)} · win ${Math.round((s.winRate ?? 0) * 100)}%${open}`);
+      setStatus(node, net >= 0 ? 'green' : 'red', 'dot', `${count} trades ${money(net)} ${Math.round((wins / count) * 100)}%${open}`);
     }
 
     handleInput(node, (msg: NodeMsg, send: Send) => {
@@ -83,7 +90,7 @@ export = function register(RED: NodeAPI): void {
           `msg.topic "${topic}" is not handled: send 'signal' (mia-battle-navale output 1), 'fill' or 'order-update' (sierra-order, ibkr-order), or 'csv', 'stats', 'reset'.`,
         );
       }
-      showStatus(book);
+      showStatus(book, closed);
       if (closed.length === 0) return;
       send([statsMessage(book), closed.map((t) => ({ topic: 'trade', payload: t }) as NodeMessage)] as unknown as NodeMessage[]);
     });

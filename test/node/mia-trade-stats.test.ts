@@ -101,6 +101,13 @@ describe('mia-trade-stats node', () => {
 
   it('takes the point value from its setting (MES 5) and from msg.pointValue', async () => {
     const { ts, stats } = await load({ pointValue: '5' });
+    const texts: string[] = [];
+    const node = ts as unknown as { status(s: { text?: string }): void };
+    const original = node.status.bind(node);
+    node.status = (s) => {
+      texts.push(String(s.text));
+      original(s);
+    };
     ts.receive(fill('buy', 2, 5000, 0));
     ts.receive(fill('sell', 2, 5001.5, 1));
     ts.receive({ ...fill('buy', 1, 5000, 2), pointValue: 5 });
@@ -108,6 +115,7 @@ describe('mia-trade-stats node', () => {
     const [a, b] = await stats.count(2);
     assert.equal((a.payload as Stats).netPnl, 15); // 1.5 × 2 × 5
     assert.equal((b.payload as Stats).netPnl, 25); // + 2 × 1 × 5
+    assert.deepEqual(texts, ['no trade yet, pos +2', '1 trades +$15 100%', '1 trades +$15 100%, pos +1', '2 trades +$25 100%']);
   });
 
   it('reports malformed input and unknown topics to a Catch node, and keeps working', async () => {
