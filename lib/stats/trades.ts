@@ -1,8 +1,9 @@
 // Trade records from the messages a trading flow already carries: Battle Navale signals, order updates and fills
 // (sierra-order or ibkr-order; live, replay or backtest). Fills are the truth: the net position they build opens a
 // trade when it leaves flat and closes it when it returns to flat (a fill through zero closes one trade and opens the
-// next with the rest). The signal received last, in the direction of the opening fill, gives the trade its stop (for
-// the R multiple) and its dominant reason; a position opened without one is a 'no signal' trade (R unknown).
+// next with the rest). The signal received last, in the direction of the opening fill and at most signalMaxAgeMs
+// before it, gives the trade its stop (for the R multiple) and its dominant reason; a position opened without one is a
+// 'no signal' trade (R unknown).
 import type { Fill, OrderUpdate, SignalPayload } from '../contracts';
 import { NEW_YORK, zonedParts } from '../clock';
 import { InvalidInputError } from '../errors';
@@ -88,6 +89,8 @@ export function checkPointValue(value: unknown, where: string): number {
 }
 
 interface PendingSignal {
+  /** The signal's bar time (epoch ms); null when the payload has none (no age check then). */
+  t: number | null;
   side: TradeSide;
   stop: number | null;
   reason: string;
@@ -115,6 +118,11 @@ export interface TradeBookOptions {
   pointValue: number;
   /** Trades kept at most; one more is refused (send a reset). */
   maxTrades?: number;
+  /**
+   * A signal belongs to a position opened at most this long after its bar time (default 15 min): a signal the order
+   * node refused must not lend its stop and reason to a trade opened by hand hours later.
+   */
+  signalMaxAgeMs?: number;
 }
 
 export type FillInput = Fill & { pointValue?: number };
@@ -122,6 +130,7 @@ export type FillInput = Fill & { pointValue?: number };
 export class TradeBook {
   private readonly defaultPointValue: number;
   private readonly maxTrades: number;
+  private readonly signalMaxAgeMs: number;
   private readonly closed: TradeRecord[] = [];
   private pending: PendingSignal | null = null;
   private current: OpenTrade | null = null;
@@ -131,6 +140,8 @@ export class TradeBook {
   constructor(options: TradeBookOptions) {
     this.defaultPointValue = checkPointValue(options.pointValue, 'the point value');
     this.maxTrades = options.maxTrades ?? 100_000;
+    this.signalMaxAgeMs = options.signalMaxAgeMs ?? 15 * 60_000;
+    need(Number.isFinite(this.signalMaxAgeMs) && this.signalMaxAgeMs >= 0, 'the signal validity must be a number of minutes ≥ 0', options.signalMaxAgeMs);
   }
 
   /** A Battle Navale signal (topic 'signal'); NO_SIGNAL evaluations change nothing. */
@@ -143,7 +154,10 @@ export class TradeBook {
     const c = p.components as Record<string, unknown>;
     for (const key of Object.keys(REASON_WEIGHTS)) need(finite(c[key]), `signal component ${key} must be a number`, c[key]);
     need(p.stop === null || p.stop === undefined || finite(p.stop), 'signal stop must be a number or null', p.stop);
+    const bar = p.bar as { t?: unknown } | undefined;
+    need(bar === undefined || (isRecord(bar) && (bar.t === undefined || finite(bar.t))), 'signal bar.t must be a time in epoch ms', bar);
     this.pending = {
+      t: bar && finite(bar.t) ? bar.t : null,
       side: p.signal === 'LONG' ? 'long' : 'short',
       stop: finite(p.stop) ? p.stop : null,
       reason: dominantReason(p as unknown as SignalPayload),
@@ -211,8 +225,10 @@ export class TradeBook {
         this.current.entryValue += qty * price;
       } else {
         const side: TradeSide = dir === 1 ? 'long' : 'short';
-        const signal = this.pending && this.pending.side === side ? this.pending : null;
-        if (signal) this.pending = null;
+        const p = this.pending;
+        const fresh = p !== null && (p.t === null || t - p.t <= this.signalMaxAgeMs);
+        const signal = p && fresh && p.side === side ? p : null;
+        if (signal || !fresh) this.pending = null;
         this.current = {
           side,
           dir,

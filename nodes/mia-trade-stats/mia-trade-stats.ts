@@ -12,6 +12,17 @@ import { handleClose, handleInput, setStatus, statusError, type NodeMsg, type Se
 
 interface TradeStatsDef extends NodeDef {
   pointValue?: number | string;
+  /** "Signal valid for (min)": how long after its bar a signal may still give a trade its stop and reason. */
+  signalMaxAgeMin?: number | string;
+}
+
+function minutes(value: unknown): number {
+  const raw = value === undefined || value === '' ? 15 : value;
+  const n = typeof raw === 'string' ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+    throw new InvalidInputError(`trade stats: "Signal valid for (min)" must be a number of minutes ≥ 0; got ${JSON.stringify(value)}.`);
+  }
+  return n;
 }
 
 /** Topics the order nodes also send that carry nothing for the statistics. */
@@ -37,7 +48,7 @@ export = function register(RED: NodeAPI): void {
     let configError: unknown = null;
     try {
       const pv = config.pointValue === undefined || config.pointValue === '' ? 50 : config.pointValue;
-      book = new TradeBook({ pointValue: pv as number });
+      book = new TradeBook({ pointValue: pv as number, signalMaxAgeMs: minutes(config.signalMaxAgeMin) * 60_000 });
       books.set(node.id, book);
       setStatus(node, 'grey', 'ring', 'no trade yet');
     } catch (err) {

@@ -136,6 +136,12 @@ describe('mia-trade-stats node', () => {
     assert.match((await caught.count(1))[0].error!.message, /point value \(dollars per point\) must be a positive number/);
   });
 
+  it('refuses a bad signal validity setting, naming it', async () => {
+    const { ts, caught } = await load({ signalMaxAgeMin: '-1' });
+    ts.receive(fill('buy', 1, 5000, 0));
+    assert.match((await caught.count(1))[0].error!.message, /"Signal valid for \(min\)" must be a number of minutes ≥ 0; got "-1"/);
+  });
+
   it('forgets its trades on reset, and serves them as CSV on the admin route', async () => {
     const { ts, stats } = await load();
     ts.receive(fill('buy', 1, 5000, 0));

@@ -162,6 +162,26 @@ describe('trade statistics', () => {
     close(t.exitPrice, (5004 + 2 * 5003) / 3, 'exit average');
   });
 
+  it('gives a signal only to a position opened within its validity (15 min by default) after its bar', () => {
+    const book = new TradeBook({ pointValue: 50 });
+    // A LONG on the 10:00 bar, refused by the order node; a long opened by hand at 10:16 is not its trade.
+    book.signal({ ...signal('LONG', 4998, { battle: 1 }), bar: { t: at(3, 10, 0) } });
+    book.fill(fill('buy', 1, 5000, at(3, 10, 16)));
+    assert.equal(book.fill(fill('sell', 1, 5001, at(3, 10, 17)))[0].reason, 'no signal');
+    // Nor is a later one: the stale signal was dropped.
+    book.fill(fill('buy', 1, 5000, at(3, 10, 18)));
+    assert.equal(book.fill(fill('sell', 1, 5001, at(3, 10, 19)))[0].reason, 'no signal');
+    // Within 15 min (exactly 15 here) it is.
+    book.signal({ ...signal('LONG', 4998, { battle: 1 }), bar: { t: at(3, 11, 0) } });
+    book.fill(fill('buy', 1, 5000, at(3, 11, 15)));
+    assert.equal(book.fill(fill('sell', 1, 5001, at(3, 11, 20)))[0].reason, 'battle');
+    const strict = new TradeBook({ pointValue: 50, signalMaxAgeMs: 60_000 });
+    strict.signal({ ...signal('SHORT', 5002, { vwap: -1 }), bar: { t: at(3, 12, 0) } });
+    strict.fill(fill('sell', 1, 5000, at(3, 12, 2)));
+    assert.equal(strict.fill(fill('buy', 1, 4999, at(3, 12, 3)))[0].reason, 'no signal');
+    assert.throws(() => book.signal({ ...signal('LONG', 4998, {}), bar: { t: 'now' } }), /signal bar.t must be a time/);
+  });
+
   it('does not give a signal to a position opened the other way', () => {
     const book = new TradeBook({ pointValue: 50 });
     book.signal(signal('LONG', 4998, { battle: 1 }));
