@@ -6,7 +6,7 @@
 // 'no signal' trade (R unknown).
 import type { Fill, OrderUpdate, SignalPayload } from '../contracts';
 import { NEW_YORK, zonedParts } from '../clock';
-import { InvalidInputError } from '../errors';
+import { InvalidInputError, describeValue } from '../errors';
 
 export type TradeSide = 'long' | 'short';
 
@@ -74,7 +74,7 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 
 function need(ok: boolean, what: string, got: unknown): void {
-  if (!ok) throw new InvalidInputError(`trade stats: ${what}; got ${JSON.stringify(got)}.`);
+  if (!ok) throw new InvalidInputError(`trade stats: ${what}; got ${describeValue(got)}.`);
 }
 
 export function nyDay(t: number): string {

@@ -4,7 +4,7 @@
 // The bookkeeping and the arithmetic live in lib/stats; this file routes messages and reports.
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { InvalidInputError } from '../../lib/errors';
+import { InvalidInputError, describeValue } from '../../lib/errors';
 import { tradesToCsv } from '../../lib/stats/csv';
 import { statistics } from '../../lib/stats/statistics';
 import { TradeBook, type TradeRecord } from '../../lib/stats/trades';
@@ -20,7 +20,7 @@ function minutes(value: unknown): number {
   const raw = value === undefined || value === '' ? 15 : value;
   const n = typeof raw === 'string' ? Number(raw) : raw;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    throw new InvalidInputError(`trade stats: "Signal valid for (min)" must be a number of minutes ≥ 0; got ${JSON.stringify(value)}.`);
+    throw new InvalidInputError(`trade stats: "Signal valid for (min)" must be a number of minutes ≥ 0; got ${describeValue(value)}.`);
   }
   return n;
 }
