@@ -72,6 +72,18 @@ describe('Battle Navale score expression', () => {
     assert.equal(compileScoreFormula('max(battle, trend) > 0.5 ? 1 : 0').evaluate(v), 1);
   });
 
+  it('says in the reasons when the score comes from a trader expression, and not for the default', () => {
+    const bars = randomSession({ seed: 3, bars: 30, start: zonedTime(NEW_YORK, 2026, 3, 3, 10, 0) });
+    const custom = new BattleNavaleEngine(resolveSettings({ scoreExpression: '0.5 * trend + 0.5 * battle' }));
+    const plain = new BattleNavaleEngine(DEFAULT_SETTINGS);
+    for (const bar of bars) {
+      custom.update(bar, bar.t + 60_000);
+      plain.update(bar, bar.t + 60_000);
+    }
+    assert.equal(custom.payload()!.reasons.at(-1), 'score expression: 0.5 * trend + 0.5 * battle');
+    assert.ok(!plain.payload()!.reasons.some((r) => r.startsWith('score expression')));
+  });
+
   const refused: Array<[string, RegExp]> = [
     ['battle + momentum', /unknown symbol "momentum"/],
     ['0.5 * battel', /unknown symbol "battel"/],
