@@ -9,7 +9,7 @@ import { BarWindow, type BarInput } from './bar-window';
 import { BaseMemory, ContextLevels } from './components';
 import { Evaluation, NO_SIGNAL, evaluateWindow, type EvaluationClock } from './evaluate';
 import { toSignalPayload } from './payload';
-import { resolveSettings, type ResolvedSettings, type SettingKey } from './settings';
+import { resolveSettings, type ResolvedSettings, type SettingsInput } from './settings';
 import { TradingHours } from './trading-hours';
 
 /** The latest context; a missing or null field is unknown (its component reads 0). ES prices for the levels. */
@@ -148,7 +148,7 @@ export class BattleNavaleEngine {
   private evaluated = false;
 
   /** `settings`: resolved settings, or raw values (text accepted) resolved and validated here. */
-  constructor(settings: ResolvedSettings | Partial<Record<SettingKey, unknown>> = {}) {
+  constructor(settings: ResolvedSettings | SettingsInput = {}) {
     this.settings = 'cooldownMs' in settings ? (settings as ResolvedSettings) : resolveSettings(settings);
     this.window = new BarWindow(this.settings.windowBars);
     this.hours = new TradingHours(this.settings.tradingStartMin, this.settings.tradingEndMin);

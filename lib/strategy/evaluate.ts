@@ -22,6 +22,7 @@ import {
 } from './components';
 import { PATTERN_DIRECTION, PatternHits, findPatterns } from './patterns';
 import type { ResolvedSettings } from './settings';
+import { SCORE_WEIGHTS, type ScoreSymbol, type ScoreValues } from './score-formula';
 
 export const LONG = 1;
 export const SHORT = -1;
@@ -127,12 +128,13 @@ export function evaluateWindow(
 
   out.core = s.coreBattleWeight * out.battle + s.coreTrendWeight * out.trend + s.coreBaseWeight * out.base;
   out.vixFactor = vixFactor(ctx.vix, s);
-  const raw =
-    (s.scoreCoreWeight * out.core +
-      s.scoreVwapWeight * out.vwap +
-      s.scoreOrderflowWeight * out.orderflow +
-      s.scoreGammaWeight * out.gamma) *
-    out.vixFactor;
+  const raw = s.scoreFormula.isDefault
+    ? (s.scoreCoreWeight * out.core +
+        s.scoreVwapWeight * out.vwap +
+        s.scoreOrderflowWeight * out.orderflow +
+        s.scoreGammaWeight * out.gamma) *
+      out.vixFactor
+    : s.scoreFormula.evaluate(scoreValues(out, s));
   const score = raw > 1 ? 1 : raw < -1 ? -1 : raw;
   out.score = score;
   const candidate = score >= s.longThreshold ? LONG : score <= -s.shortThreshold ? SHORT : NO_SIGNAL;
@@ -170,6 +172,22 @@ export function evaluateWindow(
     suggestOrders(signal, close, base, s, out);
   }
   return out;
+}
+
+const SCORE_VALUES = {} as Record<ScoreSymbol, number>;
+/** The named values a trader's score expression reads (one reused object: the engine allocates nothing per bar). */
+function scoreValues(ev: Evaluation, s: ResolvedSettings): ScoreValues {
+  const v = SCORE_VALUES;
+  v.battle = ev.battle;
+  v.trend = ev.trend;
+  v.base = ev.base;
+  v.core = ev.core;
+  v.vwap = ev.vwap;
+  v.orderflow = ev.orderflow;
+  v.gamma = ev.gamma;
+  v.vix = ev.vixFactor;
+  for (const w of SCORE_WEIGHTS) v[w] = s[w];
+  return v;
 }
 
 /**

@@ -73,6 +73,7 @@ export function describeEvaluation(ev: Evaluation, s: ResolvedSettings): string[
     reasons.push(ev.rule.side === BASE_GREEN ? 'golden rule intact: above the green base' : 'golden rule intact: below the red base');
   }
   if (ev.vixFactor !== 1) reasons.push(`VIX factor ×${ev.vixFactor}`);
+  if (!s.scoreFormula.isDefault) reasons.push(`score expression: ${s.scoreFormula.text}`);
   return reasons;
 }
 

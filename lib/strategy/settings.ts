@@ -3,6 +3,7 @@
 // shows one field per entry (grouped as below), and the validation reports a bad value in a trader's words.
 import { InvalidInputError } from '../errors';
 import { parseHhMm } from '../clock';
+import { compileScoreFormula, type ScoreFormula } from './score-formula';
 
 export type SettingsGroup =
   | 'window'
@@ -169,7 +170,13 @@ export interface ResolvedSettings extends BattleNavaleSettings {
   readonly tradingStartMin: number;
   readonly tradingEndMin: number;
   readonly cooldownMs: number;
+  /** The score expression (empty = today's formula), compiled once; see score-formula.ts. */
+  readonly scoreExpression: string;
+  readonly scoreFormula: ScoreFormula;
 }
+
+/** The settings a node or caller may give: the schema's values plus the score expression. */
+export type SettingsInput = Partial<Record<SettingKey, unknown>> & { scoreExpression?: unknown };
 
 export const SETTING_KEYS = Object.keys(SETTINGS_SCHEMA) as SettingKey[];
 
@@ -212,7 +219,7 @@ function readValue(key: SettingKey, field: SettingField, raw: unknown): number |
  * The settings with every missing value at its documented default, numbers given as text accepted (node config),
  * and each value checked. Throws InvalidInputError naming the setting.
  */
-export function resolveSettings(input: Partial<Record<SettingKey, unknown>> = {}): ResolvedSettings {
+export function resolveSettings(input: SettingsInput = {}): ResolvedSettings {
   const out: Record<string, number | boolean | string> = {};
   for (const key of SETTING_KEYS) out[key] = readValue(key, SETTINGS_SCHEMA[key], input[key]);
   const s = out as unknown as BattleNavaleSettings;
@@ -248,5 +255,10 @@ export function resolveSettings(input: Partial<Record<SettingKey, unknown>> = {}
       `Battle Navale window of ${s.windowBars} bars is shorter than the longest look-back (${needed} bars): raise "Window (bars)".`,
     );
   }
-  return Object.freeze({ ...s, tradingStartMin, tradingEndMin, cooldownMs: s.cooldownMin * 60_000 });
+  const expression = input.scoreExpression ?? '';
+  if (typeof expression !== 'string') {
+    throw new InvalidInputError(`Battle Navale score expression must be text; got ${JSON.stringify(expression)}.`);
+  }
+  const scoreFormula = compileScoreFormula(expression, s);
+  return Object.freeze({ ...s, tradingStartMin, tradingEndMin, cooldownMs: s.cooldownMin * 60_000, scoreExpression: scoreFormula.text, scoreFormula });
 }

@@ -1,16 +1,18 @@
 // mia-battle-navale: closed bars in (msg.topic 'bar' / 'bars'), context in ('vwap', 'gamma', 'vix'); LONG/SHORT
 // signals out of output 1 (topic 'signal'), the newest evaluation of each input message out of output 2 (topic 'battle-navale').
 // The method lives in lib/strategy; this file only validates messages, calls the engine and reports.
+import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { NEW_YORK } from '../../lib/clock';
 import type { SignalPayload } from '../../lib/contracts';
 import { InvalidInputError } from '../../lib/errors';
 import { BattleNavaleEngine } from '../../lib/strategy/battle-navale';
 import { timeframeMs, validateBar } from '../../lib/strategy/bar-window';
-import { SETTING_KEYS, type SettingKey } from '../../lib/strategy/settings';
+import { compileScoreFormula } from '../../lib/strategy/score-formula';
+import { DEFAULT_SETTINGS, SETTING_KEYS, type SettingsInput } from '../../lib/strategy/settings';
 import { handleInput, setStatus, statusError, type NodeMsg, type Send } from '../shared/node-kit';
 
-type BattleNavaleDef = NodeDef & Partial<Record<SettingKey, unknown>>;
+type BattleNavaleDef = NodeDef & SettingsInput;
 
 function numberOrNull(value: unknown, field: string): number | null {
   if (value === undefined || value === null) return null;
@@ -38,7 +40,7 @@ export = function register(RED: NodeAPI): void {
   function MiaBattleNavaleNode(this: Node, config: BattleNavaleDef): void {
     RED.nodes.createNode(this, config);
     const node: Node = this; // eslint-disable-line @typescript-eslint/no-this-alias -- used by the closures below
-    const raw: Partial<Record<SettingKey, unknown>> = {};
+    const raw: SettingsInput = { scoreExpression: config.scoreExpression };
     for (const key of SETTING_KEYS) raw[key] = config[key];
     let engine: BattleNavaleEngine | null = null;
     let configError: unknown = null;
@@ -160,4 +162,20 @@ export = function register(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('mia-battle-navale', MiaBattleNavaleNode);
+
+  // The editor checks the score expression as the trader types: the same compile the deploy runs (the weights are
+  // the defaults here; the deploy checks again with the node's own weights).
+  RED.httpAdmin.post('/mia-battle-navale/score-expression', RED.auth.needsPermission('mia-battle-navale.read'), (req: Request, res: Response) => {
+    const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { expression?: unknown };
+    if (typeof body.expression !== 'string') {
+      res.json({ ok: false, message: 'send {"expression": "<text>"}' });
+      return;
+    }
+    try {
+      const formula = compileScoreFormula(body.expression, DEFAULT_SETTINGS);
+      res.json({ ok: true, isDefault: formula.isDefault });
+    } catch (err) {
+      res.json({ ok: false, message: err instanceof Error ? err.message : String(err) });
+    }
+  });
 };

@@ -21,6 +21,7 @@ import miaGammaWalls = require('../../nodes/mia-gamma-walls/mia-gamma-walls');
 import miaBattleNavale = require('../../nodes/mia-battle-navale/mia-battle-navale');
 import sierraConfig = require('../../nodes/sierra-config/sierra-config');
 import sierraOrder = require('../../nodes/sierra-order/sierra-order');
+import miaTradeStats = require('../../nodes/mia-trade-stats/mia-trade-stats');
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const completeNode = require('@node-red/nodes/core/common/24-complete.js');
@@ -95,7 +96,7 @@ const onFault = (err: unknown): void => {
 };
 
 async function fuzz(types: string[], seed: number): Promise<FuzzResult> {
-  await helper.load([ibkrConfig, ibkrAuth, ibkrQuote, ibkrHistory, ibkrOptionsChain, ibkrAccount, ibkrOrder, miaVwapDelta, miaGammaWalls, miaBattleNavale, sierraConfig, sierraOrder, catchNode, completeNode], fuzzFlow(types) as unknown as Parameters<typeof helper.load>[1]);
+  await helper.load([ibkrConfig, ibkrAuth, ibkrQuote, ibkrHistory, ibkrOptionsChain, ibkrAccount, ibkrOrder, miaVwapDelta, miaGammaWalls, miaBattleNavale, sierraConfig, sierraOrder, miaTradeStats, catchNode, completeNode], fuzzFlow(types) as unknown as Parameters<typeof helper.load>[1]);
   const ibkr = helper.getNode('ibkr') as unknown as IbkrConfigNode;
   const sierra = helper.getNode('sierra') as unknown as SierraConfigNode;
   const dtc = (await sierra.connection()).simulator;
@@ -181,6 +182,7 @@ describe('fuzz: 10,000 hostile messages per node type, in the Node-RED runtime',
     // A config node has no input: it is fuzzed through every node that shares it, all at once.
     ['ibkr-config', IBKR_NODES],
     ['sierra-config', ['sierra-order', 'sierra-order']],
+    ['mia-trade-stats', ['mia-trade-stats']],
   ];
   runs.forEach(([name, types], k) => {
     it(`${name}: no crash, every message handled or reported in readable words, no order reaches a broker`, async function () {

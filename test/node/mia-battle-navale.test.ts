@@ -201,8 +201,37 @@ describe('mia-battle-navale node', () => {
     assert.match(((await error)[0] as unknown as { error: { message: string } }).error.message, /"Stop \(ticks\)" \(stopTicks\) must be a number/);
   });
 
+  it('refuses a score expression with an unknown symbol at deploy, naming it, on every message', async () => {
+    const { bn, caught } = await load({ scoreExpression: 'battle + momentum' });
+    const error = collect(caught, 1);
+    bn.receive({ payload: BARS[0] });
+    assert.match(((await error)[0] as unknown as { error: { message: string } }).error.message, /score expression "battle \+ momentum" is refused: unknown symbol "momentum"/);
+  });
+
+  it('scores with a trader expression: a constant 1 fires a LONG with score 1 once the warm-up is over', async () => {
+    const { bn, signals } = await load({ scoreExpression: '1' });
+    const got = collect(signals, 1);
+    bn.receive({ topic: 'bars', payload: BARS });
+    const [msg] = await got;
+    assert.equal(msg.payload.signal, 'LONG');
+    assert.equal(msg.payload.score, 1);
+  });
+
+  it('checks a score expression for the editor on the admin route', async () => {
+    await load();
+    const bad = await helper.request().post('/mia-battle-navale/score-expression').send({ expression: 'battle * foo' }).expect(200);
+    assert.equal(bad.body.ok, false);
+    assert.match(bad.body.message, /unknown symbol "foo"/);
+    const good = await helper.request().post('/mia-battle-navale/score-expression').send({ expression: '0.5 * trend + 0.5 * battle' }).expect(200);
+    assert.deepEqual(good.body, { ok: true, isDefault: false });
+    const dflt = await helper.request().post('/mia-battle-navale/score-expression').send({ expression: '' }).expect(200);
+    assert.deepEqual(dflt.body, { ok: true, isDefault: true });
+  });
+
   it('declares every setting in the editor with the documented default', () => {
     const html = readFileSync(path.join(__dirname, '../../nodes/mia-battle-navale/mia-battle-navale.html'), 'utf8');
+    assert.match(html, /\n\s+scoreExpression: \{ value: '',/);
+    assert.ok(html.includes('id="node-input-scoreExpression"'));
     for (const key of SETTING_KEYS) {
       const m = new RegExp(`\\n\\s+${key}: \\{ value: ('([^']*)'|[^, }]+)`).exec(html);
       assert.ok(m, `${key} is missing from the editor`);

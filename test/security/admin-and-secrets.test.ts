@@ -21,6 +21,8 @@ const READ_ENDPOINTS = [
   { method: 'GET', path: '/sierra-config/symbol?root=ES' },
   { method: 'GET', path: '/ibkr-quote/contracts?config=none&q=ES' },
   { method: 'GET', path: '/ibkr-options-chain/expiries?config=none' },
+  { method: 'POST', path: '/mia-battle-navale/score-expression', body: { expression: 'battle' } },
+  { method: 'GET', path: '/mia-trade-stats/none/trades.csv' },
 ];
 
 const IBKR_UNREACHABLE = 'https://127.0.0.1:1/v1/api';
