@@ -17,6 +17,7 @@ import gammaModule = require('../../../nodes/mia-gamma-walls/mia-gamma-walls');
 import battleModule = require('../../../nodes/mia-battle-navale/mia-battle-navale');
 import sierraConfigModule = require('../../../nodes/sierra-config/sierra-config');
 import sierraOrderModule = require('../../../nodes/sierra-order/sierra-order');
+import tradeStatsModule = require('../../../nodes/mia-trade-stats/mia-trade-stats');
 
 export const PIPELINE_FILE = path.join(__dirname, '..', '..', '..', 'flows', 'mia-ia-pipeline.json');
 
@@ -31,7 +32,7 @@ export interface FlowNode {
 type NodeModule = NodeInitializer;
 const core = (file: string): NodeModule => require(require.resolve(`@node-red/nodes/core/${file}`)) as NodeModule;
 
-/** All twelve node modules of this package, then the core nodes the pipeline uses (the test helper registers status and catch itself). */
+/** Every node module of this package, then the core nodes the pipeline uses (the test helper registers status and catch itself). */
 export const PIPELINE_MODULES: NodeModule[] = [
   configModule,
   authModule,
@@ -45,6 +46,7 @@ export const PIPELINE_MODULES: NodeModule[] = [
   battleModule,
   sierraConfigModule,
   sierraOrderModule,
+  tradeStatsModule,
   core('common/20-inject.js'),
   core('common/21-debug.js'),
   core('common/90-comment.js'),
