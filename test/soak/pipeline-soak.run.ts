@@ -29,7 +29,7 @@ export interface SoakReport {
   limiters: { created: number; runningAfterClose: number; reachableAfterClose: number };
   /** Ports the simulators listened on: one IBKR and one DTC per deployment (an ephemeral port may come round again). */
   simulatorPorts: { recorded: number; distinct: number; stillAccepting: number[] };
-  counts: { ticks: number; bars: number; historyBars: number; gammaUpdates: number; signals: number; orderUpdates: number; fills: number; nodeErrors: number };
+  counts: { ticks: number; bars: number; liveBars: number; historyBars: number; gammaUpdates: number; signals: number; orderUpdates: number; fills: number; nodeErrors: number };
   errors: string[];
 }
 
@@ -144,13 +144,23 @@ async function main(): Promise<SoakReport> {
       p_fill: [`${id('sierra-order')}:1`],
     },
   });
-  const counts: SoakReport['counts'] = { ticks: 0, bars: 0, historyBars: 0, gammaUpdates: 0, signals: 0, orderUpdates: 0, fills: 0, nodeErrors: 0 };
+  const counts: SoakReport['counts'] = { ticks: 0, bars: 0, liveBars: 0, historyBars: 0, gammaUpdates: 0, signals: 0, orderUpdates: 0, fills: 0, nodeErrors: 0 };
   const errors: string[] = [];
   const watch = (): void => {
     const on = (probe: string, count: (m: Msg) => void): void => (helper.getNode(probe) as unknown as Probe).on('input', count);
     on('p_tick', () => counts.ticks++);
-    on('p_hist', (m) => (counts.historyBars += Array.isArray(m.payload) ? m.payload.length : 0));
-    on('p_bar', () => counts.bars++);
+    // A live bar is one built from ticks: newer than every history bar this deployment has received so far.
+    let newestHistoryBar = -Infinity;
+    on('p_hist', (m) => {
+      if (!Array.isArray(m.payload)) return;
+      counts.historyBars += m.payload.length;
+      for (const bar of m.payload as Array<{ t?: unknown }>) if (typeof bar.t === 'number') newestHistoryBar = Math.max(newestHistoryBar, bar.t);
+    });
+    on('p_bar', (m) => {
+      counts.bars++;
+      const bar = m.payload as { t?: unknown } | undefined;
+      if (m.topic === 'bar' && typeof bar?.t === 'number' && bar.t > newestHistoryBar) counts.liveBars++;
+    });
     on('p_gamma', () => counts.gammaUpdates++);
     on('p_signal', () => counts.signals++);
     on('p_update', () => counts.orderUpdates++);
