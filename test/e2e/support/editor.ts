@@ -23,7 +23,7 @@ export async function openEditor(page: Page, url: string): Promise<void> {
     acceptingDialogs.add(page);
   }
   await page.goto(`${url}/`);
-  await page.waitForSelector('.red-ui-palette-node[data-palette-type="inject"]', { timeout: 30000 });
+  await page.waitForSelector('.red-ui-palette-node[data-palette-type="inject"]');
   await page.waitForFunction(
     'typeof RED !== "undefined" && !!RED.workspaces.active() && !$("#red-ui-loading-progress").is(":visible")',
   );
@@ -186,5 +186,5 @@ export async function deploy(page: Page): Promise<void> {
   await page.locator('#red-ui-header-button-deploy').click();
   const confirm = page.locator('#red-ui-deploy-dialog-confirm-deploy-deploy');
   await Promise.race([confirm.waitFor({ state: 'visible', timeout: 3000 }).then(() => confirm.click()), page.waitForFunction('!RED.nodes.dirty()', undefined, { timeout: 3000 })]).catch(() => undefined);
-  await page.waitForFunction('!RED.nodes.dirty()', undefined, { timeout: 15000 });
+  await page.waitForFunction('!RED.nodes.dirty()');
 }
