@@ -48,8 +48,11 @@ async function widgetText(page: Page, id: string): Promise<string> {
   return (await page.locator(`#nrdb-ui-widget-${id}`).innerText()).replace(/\s+/g, ' ');
 }
 
-/** Waits until a text widget shows something matching `pattern`, then returns what it shows. */
-async function waitForText(page: Page, id: string, pattern: RegExp, timeout = 20000): Promise<string> {
+/**
+ * Waits until a text widget shows something matching `pattern`, then returns what it shows. Without `timeout`, until
+ * just before the running test's own timeout (support/chromium.ts).
+ */
+async function waitForText(page: Page, id: string, pattern: RegExp, timeout?: number): Promise<string> {
   await page.locator(`#nrdb-ui-widget-${id}`).filter({ hasText: pattern }).waitFor({ state: 'visible', timeout });
   return widgetText(page, id);
 }
@@ -96,8 +99,6 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
     await dashboard.waitForFunction(
       `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || [])
         .filter((m) => m.series === 'ES').length > 100`,
-      undefined,
-      { timeout: 30000 },
     );
     const points = await chartPoints(dashboard, 'mia_chart_price');
     for (const series of ['ES', 'VWAP', '+1σ', '−1σ', '+2σ', '−2σ']) {
@@ -121,8 +122,6 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
     await dashboard.waitForFunction(
       `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || [])
         .some((m) => m._datapoint.x > ${newestBefore})`,
-      undefined,
-      { timeout: 15000 },
     );
     const after = await chartPoints(dashboard, 'mia_chart_price');
     // Points by series and time: a live point that lands while the page loads may be drawn twice, never lost.
@@ -137,8 +136,6 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
   it('draws the net GEX by strike and the gamma walls', async () => {
     await dashboard.waitForFunction(
       `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_gex || []).length > 10`,
-      undefined,
-      { timeout: 20000 },
     );
     await dashboard.waitForTimeout(500);
     assert.ok((await seriesPixels(dashboard, 'mia_chart_gex', colour('mia_chart_gex', 0))) > 500, 'no GEX bars drawn');

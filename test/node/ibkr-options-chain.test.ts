@@ -5,7 +5,7 @@ import type { Chain } from '../../lib/contracts';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import nodeModule = require('../../nodes/ibkr-options-chain/ibkr-options-chain');
-import { anyMessage, loadWithIbkrConfig, nextMessage, type TestMessage } from './support/messages';
+import { anyMessage, loadWithIbkrConfig, nextMessage, testBudget, type TestMessage } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -16,8 +16,8 @@ type Flow = Parameters<typeof helper.load>[1];
 type TestNode = { receive(msg: unknown): void };
 type StatusNode = { on(event: 'call:status', cb: (call: { args: [{ fill?: string; text?: string }] }) => void): void };
 const at = { x: 0, y: 0 };
-/** How long a reply from the simulated gateway may take before a test fails. */
-const WAIT_MS = 12_000;
+/** A chain is paced by the real IBKR limiter: it may take the test's whole budget on a busy machine. */
+const budget = testBudget();
 
 function flow(chain: Record<string, unknown> = {}, config: Record<string, unknown> = {}): object[] {
   return [
@@ -35,7 +35,10 @@ const load = (chain: Record<string, unknown> = {}, config: Record<string, unknow
 
 describe('ibkr-options-chain node', function () {
   this.timeout(30_000);
-  beforeEach(() => helper.startServer());
+  beforeEach(async function () {
+    await helper.startServer();
+    budget.start(this);
+  });
   afterEach(async () => {
     await helper.unload();
     await helper.stopServer();
@@ -45,7 +48,7 @@ describe('ibkr-options-chain node', function () {
     const sim = await load();
     const statuses: string[] = [];
     (helper.getNode('c') as unknown as StatusNode).on('call:status', (s) => statuses.push(s.args[0].text ?? ''));
-    const out = nextMessage('out', anyMessage, WAIT_MS);
+    const out = nextMessage('out', anyMessage, budget.left());
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     const msg = await out;
     assert.equal(msg.topic, 'chain');
@@ -64,7 +67,7 @@ describe('ibkr-options-chain node', function () {
     sim.control.setMarketDataAvailability('D');
     const statuses: Array<{ fill?: string; text?: string }> = [];
     (helper.getNode('c') as unknown as StatusNode).on('call:status', (s) => statuses.push(s.args[0]));
-    const out = nextMessage('out', anyMessage, WAIT_MS);
+    const out = nextMessage('out', anyMessage, budget.left());
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     assert.equal(((await out) as TestMessage & { stats: { delayed: boolean } }).stats.delayed, true);
     assert.equal(statuses.at(-1)?.fill, 'yellow');
@@ -74,7 +77,7 @@ describe('ibkr-options-chain node', function () {
   it('reports an expired session to Catch', async () => {
     const sim = await load();
     sim.control.expireSession();
-    const caught = nextMessage('caught', anyMessage, 15_000);
+    const caught = nextMessage('caught', anyMessage, budget.left());
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught).error?.message ?? '', /IBKR/);
   });
@@ -82,7 +85,7 @@ describe('ibkr-options-chain node', function () {
   it('runs its example flow: an SPXW chain at deploy', async () => {
     const example = require('../../flows/nodes/ibkr-options-chain.json') as object[];
     await helper.load([configModule, nodeModule, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/common/21-debug.js')], example as Flow);
-    const msg = await nextMessage('chain-out', anyMessage, 25_000);
+    const msg = await nextMessage('chain-out', anyMessage, budget.left());
     assert.equal(msg.topic, 'chain');
     assert.equal(new Set((msg.payload as Chain).contracts.map((c) => c.expiry)).size, 2);
   });
@@ -97,7 +100,7 @@ describe('ibkr-options-chain node', function () {
 
   it('requests nothing when market data is off', async () => {
     const sim = await load({}, { marketData: false });
-    const caught = nextMessage('caught', anyMessage, WAIT_MS);
+    const caught = nextMessage('caught', anyMessage, budget.left());
     (helper.getNode('c') as unknown as TestNode).receive({ payload: 1 });
     assert.match((await caught).error?.message ?? '', /market data is switched off/);
     assert.equal(sim.control.stats().requests['/iserver/secdef/search'] ?? 0, 0);
@@ -107,7 +110,7 @@ describe('ibkr-options-chain node', function () {
     await load();
     const statuses: Array<{ fill?: string }> = [];
     (helper.getNode('c') as unknown as StatusNode).on('call:status', (s) => statuses.push(s.args[0]));
-    const caught = nextMessage('caught', anyMessage, WAIT_MS);
+    const caught = nextMessage('caught', anyMessage, budget.left());
     (helper.getNode('c') as unknown as TestNode).receive({ expiries: 'soon' });
     assert.match((await caught).error?.message ?? '', /msg.expiries must be/);
     assert.equal(statuses.at(-1)?.fill, 'red');

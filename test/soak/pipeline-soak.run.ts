@@ -29,7 +29,7 @@ export interface SoakReport {
   limiters: { created: number; runningAfterClose: number; reachableAfterClose: number };
   /** Ports the simulators listened on: one IBKR and one DTC per deployment (an ephemeral port may come round again). */
   simulatorPorts: { recorded: number; distinct: number; stillAccepting: number[] };
-  counts: { ticks: number; bars: number; historyBars: number; gammaUpdates: number; signals: number; orderUpdates: number; fills: number; nodeErrors: number };
+  counts: { ticks: number; bars: number; liveBars: number; historyBars: number; gammaUpdates: number; signals: number; orderUpdates: number; fills: number; riskRefusals: number; nodeErrors: number };
   errors: string[];
 }
 
@@ -42,8 +42,11 @@ const SIMULATED_MS_PER_DEPLOYMENT = (SIMULATED_HOURS * 3_600_000) / DEPLOYMENTS;
 /** After a close, what the runtime still has in flight (sockets half-closed, a last timer) gets this long to settle. */
 const SETTLE_MS = 1000;
 
-/** Node-RED's log level numbers: FATAL 10, ERROR 20. */
+/** Node-RED's log level numbers: FATAL 10, ERROR 20, WARN 30. */
 const ERROR_LEVEL = 20;
+const WARN_LEVEL = 30;
+/** How the order nodes say that a risk rule refused an order (an error or, on later versions, a warning). */
+const RISK_REFUSAL = /Order refused by the risk rule/;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const tally = (types: string[]): Record<string, number> => types.reduce<Record<string, number>>((acc, t) => ({ ...acc, [t]: (acc[t] ?? 0) + 1 }), {});
@@ -144,13 +147,23 @@ async function main(): Promise<SoakReport> {
       p_fill: [`${id('sierra-order')}:1`],
     },
   });
-  const counts: SoakReport['counts'] = { ticks: 0, bars: 0, historyBars: 0, gammaUpdates: 0, signals: 0, orderUpdates: 0, fills: 0, nodeErrors: 0 };
+  const counts: SoakReport['counts'] = { ticks: 0, bars: 0, liveBars: 0, historyBars: 0, gammaUpdates: 0, signals: 0, orderUpdates: 0, fills: 0, riskRefusals: 0, nodeErrors: 0 };
   const errors: string[] = [];
   const watch = (): void => {
     const on = (probe: string, count: (m: Msg) => void): void => (helper.getNode(probe) as unknown as Probe).on('input', count);
     on('p_tick', () => counts.ticks++);
-    on('p_hist', (m) => (counts.historyBars += Array.isArray(m.payload) ? m.payload.length : 0));
-    on('p_bar', () => counts.bars++);
+    // A live bar is one built from ticks: newer than every history bar this deployment has received so far.
+    let newestHistoryBar = -Infinity;
+    on('p_hist', (m) => {
+      if (!Array.isArray(m.payload)) return;
+      counts.historyBars += m.payload.length;
+      for (const bar of m.payload as Array<{ t?: unknown }>) if (typeof bar.t === 'number') newestHistoryBar = Math.max(newestHistoryBar, bar.t);
+    });
+    on('p_bar', (m) => {
+      counts.bars++;
+      const bar = m.payload as { t?: unknown } | undefined;
+      if (m.topic === 'bar' && typeof bar?.t === 'number' && bar.t > newestHistoryBar) counts.liveBars++;
+    });
     on('p_gamma', () => counts.gammaUpdates++);
     on('p_signal', () => counts.signals++);
     on('p_update', () => counts.orderUpdates++);
@@ -184,6 +197,7 @@ async function main(): Promise<SoakReport> {
     if (d === 0) {
       await helper.load(PIPELINE_MODULES, flow);
       stopLogCount = detachHelperSpies((entry) => {
+        if (entry.level !== undefined && entry.level <= WARN_LEVEL && RISK_REFUSAL.test(String(entry.msg))) counts.riskRefusals++;
         if (entry.level === undefined || entry.level > ERROR_LEVEL) return;
         counts.nodeErrors++;
         if (errors.length < 10) errors.push(String(entry.msg).slice(0, 300));

@@ -19,6 +19,27 @@ export interface OpenChromium {
   close(): Promise<void>;
 }
 
+/**
+ * How long a Playwright wait that names no timeout of its own may last (goto, reload, locator.waitFor,
+ * waitForFunction): the running test's own mocha timeout less a second, so that on a busy machine a slow page load
+ * uses the test's budget rather than a shorter fixed guess, and a wait that never ends still fails with Playwright's
+ * message (what it waited for) just before mocha's. In a before hook (Chromium launch, the first editor load) no test
+ * is running: the wait is bounded by the hook's own timeout.
+ */
+const openContexts = new Set<BrowserContext>();
+let waitBudgetMs = 0; // 0: Playwright sets no limit of its own
+const WAIT_MARGIN_MS = 1000;
+
+beforeEach(function () {
+  const timeout = this.currentTest?.timeout() ?? 0;
+  waitBudgetMs = timeout > WAIT_MARGIN_MS ? timeout - WAIT_MARGIN_MS : 0;
+  for (const context of openContexts) context.setDefaultTimeout(waitBudgetMs);
+});
+afterEach(() => {
+  waitBudgetMs = 0;
+  for (const context of openContexts) context.setDefaultTimeout(0);
+});
+
 export async function openChromium(): Promise<OpenChromium> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -34,9 +55,10 @@ export async function openChromium(): Promise<OpenChromium> {
       '--disable-component-update',
       '--disable-sync',
     ],
-    timeout: 30000,
+    timeout: 0, // bounded by the calling hook's own mocha timeout
   });
-  context.setDefaultTimeout(15000);
+  context.setDefaultTimeout(waitBudgetMs);
+  openContexts.add(context);
   const page = context.pages()[0] ?? (await context.newPage());
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -51,6 +73,7 @@ export async function openChromium(): Promise<OpenChromium> {
       return file;
     },
     async close(): Promise<void> {
+      openContexts.delete(context);
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });
     },

@@ -22,9 +22,8 @@ export async function openEditor(page: Page, url: string): Promise<void> {
     page.on('dialog', (dialog) => void dialog.accept().catch(() => undefined));
     acceptingDialogs.add(page);
   }
-  // The first load can wait behind the flows starting (the pipeline preloads its history at deploy).
-  await page.goto(`${url}/`, { timeout: 60000 });
-  await page.waitForSelector('.red-ui-palette-node[data-palette-type="inject"]', { timeout: 30000 });
+  await page.goto(`${url}/`);
+  await page.waitForSelector('.red-ui-palette-node[data-palette-type="inject"]');
   await page.waitForFunction(
     'typeof RED !== "undefined" && !!RED.workspaces.active() && !$("#red-ui-loading-progress").is(":visible")',
   );
@@ -187,5 +186,5 @@ export async function deploy(page: Page): Promise<void> {
   await page.locator('#red-ui-header-button-deploy').click();
   const confirm = page.locator('#red-ui-deploy-dialog-confirm-deploy-deploy');
   await Promise.race([confirm.waitFor({ state: 'visible', timeout: 3000 }).then(() => confirm.click()), page.waitForFunction('!RED.nodes.dirty()', undefined, { timeout: 3000 })]).catch(() => undefined);
-  await page.waitForFunction('!RED.nodes.dirty()', undefined, { timeout: 15000 });
+  await page.waitForFunction('!RED.nodes.dirty()');
 }

@@ -31,6 +31,22 @@ export const DEFAULT_WAIT_MS = 5000;
 
 export const anyMessage = (): boolean => true;
 
+/**
+ * For a wait on slow real work (a chain paced by the real IBKR limiter, a first Node-RED start): the time left before
+ * the running test's own mocha timeout, less `marginMs` so that the wait's message (what it waited for) is the one
+ * reported. A fixed shorter guess fails on a busy machine while the test's own budget still has room. Call `start`
+ * from a beforeEach once the setup is done; `left()` is then the budget for a wait.
+ */
+export function testBudget(marginMs = 1000): { start(ctx: Mocha.Context): void; left(): number } {
+  let deadline = 0;
+  return {
+    start: (ctx) => {
+      deadline = Date.now() + (ctx.currentTest?.timeout() ?? DEFAULT_WAIT_MS) - marginMs;
+    },
+    left: () => Math.max(1, deadline - Date.now()),
+  };
+}
+
 function sourceOf<M>(node: MessageNode<M>): { source: MessageSource<M>; name: string } {
   if (typeof node !== 'string') return { source: node, name: node.id ?? 'the helper node' };
   return { source: helper.getNode(node) as unknown as MessageSource<M>, name: node };

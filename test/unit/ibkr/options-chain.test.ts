@@ -3,6 +3,7 @@ import { IbkrConnection } from '../../../lib/ibkr';
 import { NotFoundError } from '../../../lib/ibkr/errors';
 import { MARKET_REQUEST, OptionsChainFetcher, selectExpiries, strikesInWindow, type ChainApi, type ListedExpiry } from '../../../lib/ibkr/options-chain';
 import type { SnapshotRow } from '../../../lib/ibkr/types';
+import type { Scheduler } from '../../../lib/ibkr/scheduler';
 import { parseAvailability } from '../../../lib/ibkr/wire';
 import { startIbkrSimulator, type IbkrSimulator } from '../../../lib/sim/ibkr';
 
@@ -39,6 +40,12 @@ function fakeChainApi(greeksFrom: number): ChainApi & { snapshotSizes: number[] 
     },
   };
 }
+
+/** A scheduler whose waits end at the next turn of the event loop: the fetcher's pacing in no wall-clock time. */
+const IMMEDIATE: Scheduler = {
+  setTimeout: (fn) => setImmediate(fn),
+  clearTimeout: (handle) => clearImmediate(handle as NodeJS.Immediate),
+};
 
 const NOW = Date.UTC(2027, 0, 5, 15); // a Tuesday, 10:00 New York
 
@@ -135,10 +142,14 @@ describe('options chain', () => {
     });
 
     it('returns the chosen SPXW expiries around spot with quotes and greeks, in batches of at most 100', async () => {
-      const fetcher = new OptionsChainFetcher(connection.client);
-      const { chain, stats } = await fetcher.fetch({ expiries: { kind: 'next', count: 3 }, window: { kind: 'strikes', count: 10 }, classes: ['SPXW'] }, sim.market.now());
+      // The greeks' second ask waits on a scheduler that runs at once. Discovery asks secdef/info per strike and right
+      // of a month, so more expiries and fewer strikes pass 100 contracts with a third of the requests that 3 × 20
+      // strikes took: each one is paced by the real limiter and costs the simulator a chain's worth of CPU.
+      const fetcher = new OptionsChainFetcher(connection.client, { scheduler: IMMEDIATE });
+      const { chain, stats } = await fetcher.fetch({ expiries: { kind: 'next', count: 9 }, window: { kind: 'strikes', count: 3 }, classes: ['SPXW'] }, sim.market.now());
       const expiries = [...new Set(chain.contracts.map((c) => c.expiry))];
-      assert.equal(expiries.length, 3);
+      assert.equal(expiries.length, 9);
+      assert.ok(stats.snapshotRequests > stats.batches, 'asked again for the greeks of the first ask');
       assert.ok(chain.contracts.length > 100, 'spans several snapshot batches');
       assert.equal(stats.batches, Math.ceil(chain.contracts.length / 100));
       assert.ok(chain.contracts.every((c) => c.tradingClass === 'SPXW' && c.settlement === 'PM'));
