@@ -15,7 +15,8 @@
 import https from 'https';
 import axios from 'axios';
 import { IbkrConnection } from '../../lib/ibkr';
-import { JITTER_MARGIN } from '../../lib/ibkr/limiter';
+import { ARRIVAL_MARGIN_MS } from '../../lib/ibkr/limits';
+const JITTER_MARGIN = 1 + ARRIVAL_MARGIN_MS / 1000;
 import { startIbkrSimulator } from '../../lib/sim/ibkr';
 import { percentile, report } from './harness';
 
