@@ -17,7 +17,20 @@ export interface BackoffOptions {
   floorMs?: number;
   /** [0, 1) like Math.random; injectable for tests. */
   random?: () => number;
+  /** Timers for sleep(); injectable for tests in virtual time. Default: Node's timers. */
+  scheduler?: BackoffScheduler;
 }
+
+/** The timer half of lib/ibkr/scheduler.ts's Scheduler (structurally the same). */
+export interface BackoffScheduler {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const nodeTimers: BackoffScheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 /** The n-th full-jitter wait (n ≥ 0): uniform in [floor, max(floor, min(cap, base × 2^n))]. A pure function. */
 export function fullJitterMs(attempt: number, options: BackoffOptions, random: () => number = options.random ?? Math.random): number {
@@ -49,6 +62,13 @@ export class Backoff {
   /** How many failures in a row so far. */
   get attempts(): number {
     return this.failures;
+  }
+
+  /** Waits next() on the scheduler; resolves with the wait. */
+  sleep(): Promise<number> {
+    const ms = this.next();
+    const scheduler = this.options.scheduler ?? nodeTimers;
+    return new Promise((resolve) => scheduler.setTimeout(() => resolve(ms), ms));
   }
 
   /** A success: the next failure starts from the first interval again. */

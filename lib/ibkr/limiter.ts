@@ -28,7 +28,7 @@ import { DepartureGate } from './departure-gate';
 import { LocalDepartures, departureRule, type DepartureRule, type DepartureStore } from './departures';
 import { ConnectionClosedError, IbkrError } from './errors';
 import { FAMILY_LIMITS, RATE_PRESETS, endpointFamily, familyWindow, priorityRank, type FamilyLimit, type Priority, type RatePreset } from './limits';
-import { realScheduler, type Scheduler } from './scheduler';
+import type { Scheduler } from './scheduler';
 
 export type { ClusterSettings } from './cluster';
 export { FAMILY_LIMITS, RATE_PRESETS, endpointFamily, type EndpointFamily, type FamilyLimit, type Priority, type RatePreset, type RateWindow } from './limits';
@@ -36,6 +36,12 @@ export { FAMILY_LIMITS, RATE_PRESETS, endpointFamily, type EndpointFamily, type 
 /** Clustered: how long a request waits for Redis before it fails with ClusterUnavailableError. */
 export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
 const WARNING_INTERVAL_MS = 30_000;
+
+/** Node's timers, kept referenced: a request waiting for its turn keeps the process alive, as its socket would. */
+const requestTimers: Scheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 /** One request as the limiter sees it: where it goes and how urgent its caller says it is. */
 export interface LimitedRequest {
@@ -109,7 +115,7 @@ export class IbkrLimiter extends EventEmitter {
     super();
     this.options = options;
     this.now = options.now ?? (() => performance.now());
-    this.scheduler = options.scheduler ?? realScheduler;
+    this.scheduler = options.scheduler ?? requestTimers;
     this.backoff = new Backoff({
       baseMs: options.backoffInitialMs ?? 2_000,
       capMs: options.backoffMaxMs ?? 60_000,

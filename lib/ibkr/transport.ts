@@ -295,7 +295,7 @@ export class Transport extends EventEmitter implements AuthHttp {
     const maxRateRetries = this.options.maxRateLimitRetries ?? 3;
     const url = buildUrl(this.baseUrl, req.path, req.query);
     const limiter = this.options.limiter;
-    const backoff = new Backoff({ baseMs: this.options.retryBaseMs ?? 250, capMs: this.options.retryCapMs ?? 8_000, random: this.random });
+    const backoff = new Backoff({ baseMs: this.options.retryBaseMs ?? 250, capMs: this.options.retryCapMs ?? 8_000, random: this.random, scheduler: this.scheduler });
     const priority = req.priority ?? 'quote';
     let retries = 0;
     let rateRetries = 0;
