@@ -8,10 +8,18 @@
 // requests behind it may leave, unless its own rule opens within one pace of the shared window: then the walk stops
 // too, so that a lower-priority request does not take the shared slot it is about to need (a polled quote would
 // otherwise wait a snapshot pace, then a global one, behind an options-chain refresh).
+//
+// After an event-loop stall (the gate's timer fired more than STALL_MS late), a request granted just before the
+// stall may still be on its way to IBKR (an in-process server counts it only now, and a write queued in our own
+// loop left only now): it would arrive together with the next one. The gate therefore holds this instance for one
+// pace of the shared window before it lets anything else go.
 
 import { PriorityQueue } from './priority-queue';
 import type { DepartureRule, DepartureStore } from './departures';
 import type { Scheduler } from './scheduler';
+
+/** A timer this late means the event loop was blocked (a 1-2 ms lateness is normal). */
+export const STALL_MS = 20;
 
 interface Waiter {
   rules: readonly DepartureRule[];
@@ -31,6 +39,8 @@ export interface GateEvents {
 export class DepartureGate {
   private readonly queue = new PriorityQueue<Waiter>();
   private timer: unknown;
+  private timerDueAt = 0;
+  private heldUntil = -Infinity;
   private pumping = false;
   private again = false;
   private closedWith: Error | undefined;
@@ -38,6 +48,7 @@ export class DepartureGate {
   constructor(
     private readonly store: DepartureStore,
     private readonly scheduler: Scheduler,
+    private readonly now: () => number,
     private readonly events: GateEvents = {},
   ) {}
 
@@ -63,6 +74,7 @@ export class DepartureGate {
   }
 
   private async pump(): Promise<void> {
+    this.noteStall();
     if (this.pumping) {
       this.again = true;
       return;
@@ -74,15 +86,30 @@ export class DepartureGate {
         this.cancelTimer();
         const soonest = await this.walk();
         if (this.closedWith) return;
-        if (Number.isFinite(soonest) && !this.again) this.timer = this.scheduler.setTimeout(() => void this.pump(), Math.max(1, Math.ceil(soonest)));
+        if (Number.isFinite(soonest) && !this.again) {
+          const ms = Math.max(1, Math.ceil(soonest));
+          this.timerDueAt = this.now() + ms;
+          this.timer = this.scheduler.setTimeout(() => void this.pump(), ms);
+        }
       } while (this.again);
     } finally {
       this.pumping = false;
     }
   }
 
+  /** Whatever wakes the gate first after a stall (its timer, a new request) finds its timer overdue. */
+  private noteStall(): void {
+    if (this.timer === undefined) return;
+    const now = this.now();
+    if (now - this.timerDueAt <= STALL_MS) return;
+    const pace = Math.max(0, ...this.queue.inOrder().map((w) => w.sharedPaceMs));
+    this.heldUntil = Math.max(this.heldUntil, now + pace);
+  }
+
   /** Lets every request through that may leave now; returns the wait until the next one might (Infinity: none). */
   private async walk(): Promise<number> {
+    const held = this.heldUntil - this.now();
+    if (held > 0 && this.queue.length > 0) return held;
     let soonest = Infinity;
     const heldFamilies = new Set<string>();
     for (const waiter of this.queue.inOrder()) {
@@ -115,6 +142,7 @@ export class DepartureGate {
     if (this.timer !== undefined) this.scheduler.clearTimeout(this.timer);
     this.timer = undefined;
   }
+
 
   /** Rejects every waiting request with `err`, and any later one. */
   close(err: Error): void {

@@ -37,6 +37,9 @@ export { FAMILY_LIMITS, RATE_PRESETS, endpointFamily, type EndpointFamily, type 
 export const CLUSTER_CONNECT_TIMEOUT_MS = 5_000;
 const WARNING_INTERVAL_MS = 30_000;
 
+/** A pause read back from Redis within this of our own is our own (clock and round-trip differences). */
+const PAUSE_ECHO_MS = 250;
+
 /** Node's timers, kept referenced: a request waiting for its turn keeps the process alive, as its socket would. */
 const requestTimers: Scheduler = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -132,7 +135,12 @@ export class IbkrLimiter extends EventEmitter {
     } else {
       this.store = new LocalDepartures(this.now);
     }
-    this.gate = new DepartureGate(this.store, this.scheduler, { onPause: (ms) => this.holdFor(ms, 'rate limited on another instance sharing this IBKR username') });
+    this.gate = new DepartureGate(this.store, this.scheduler, this.now, {
+      // Clustered, a pause in Redis may come from another instance: show it here too (once, not per request).
+      onPause: (ms) => {
+        if (this.cluster && this.now() + ms > this.pausedUntil + PAUSE_ECHO_MS) this.holdFor(ms, 'rate limited on another instance sharing this IBKR username');
+      },
+    });
   }
 
   get clusterId(): string | undefined {
