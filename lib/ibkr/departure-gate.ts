@@ -16,10 +16,14 @@
 
 import { PriorityQueue } from './priority-queue';
 import type { DepartureRule, DepartureStore } from './departures';
+import { ARRIVAL_MARGIN_MS } from './limits';
 import type { Scheduler } from './scheduler';
 
-/** A timer this late means the event loop was blocked (a 1-2 ms lateness is normal). */
-export const STALL_MS = 20;
+/**
+ * A timer this late means the event loop was blocked. Less is normal on a busy machine and covered by the arrival
+ * margin the windows keep (a request delivered that much late still fits).
+ */
+export const STALL_MS = ARRIVAL_MARGIN_MS;
 
 interface Waiter {
   rules: readonly DepartureRule[];
@@ -40,6 +44,9 @@ export class DepartureGate {
   private readonly queue = new PriorityQueue<Waiter>();
   private timer: unknown;
   private timerDueAt = 0;
+  /** The pending timer only waits out a stall hold: its own lateness is no new stall (else a loop that is always
+   * late would hold for ever). */
+  private timerIsHold = false;
   private heldUntil = -Infinity;
   private pumping = false;
   private again = false;
@@ -84,11 +91,12 @@ export class DepartureGate {
       do {
         this.again = false;
         this.cancelTimer();
-        const soonest = await this.walk();
+        const { soonest, hold } = await this.walk();
         if (this.closedWith) return;
         if (Number.isFinite(soonest) && !this.again) {
           const ms = Math.max(1, Math.ceil(soonest));
           this.timerDueAt = this.now() + ms;
+          this.timerIsHold = hold;
           this.timer = this.scheduler.setTimeout(() => void this.pump(), ms);
         }
       } while (this.again);
@@ -99,7 +107,7 @@ export class DepartureGate {
 
   /** Whatever wakes the gate first after a stall (its timer, a new request) finds its timer overdue. */
   private noteStall(): void {
-    if (this.timer === undefined) return;
+    if (this.timer === undefined || this.timerIsHold) return;
     const now = this.now();
     if (now - this.timerDueAt <= STALL_MS) return;
     const pace = Math.max(0, ...this.queue.inOrder().map((w) => w.sharedPaceMs));
@@ -107,13 +115,13 @@ export class DepartureGate {
   }
 
   /** Lets every request through that may leave now; returns the wait until the next one might (Infinity: none). */
-  private async walk(): Promise<number> {
+  private async walk(): Promise<{ soonest: number; hold: boolean }> {
     const held = this.heldUntil - this.now();
-    if (held > 0 && this.queue.length > 0) return held;
+    if (held > 0 && this.queue.length > 0) return { soonest: held, hold: true };
     let soonest = Infinity;
     const heldFamilies = new Set<string>();
     for (const waiter of this.queue.inOrder()) {
-      if (this.closedWith) return Infinity;
+      if (this.closedWith) return { soonest: Infinity, hold: false };
       if (heldFamilies.has(waiter.familyKey)) continue;
       let verdict;
       try {
@@ -135,7 +143,7 @@ export class DepartureGate {
       if (verdict.blocker === 'pause') this.events.onPause?.(verdict.waitMs);
       break;
     }
-    return soonest;
+    return { soonest, hold: false };
   }
 
   private cancelTimer(): void {

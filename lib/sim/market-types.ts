@@ -62,6 +62,8 @@ export interface Market extends EventEmitter {
   esBars(from: number, to: number, barMs: number): MarketBar[];
   /** The SPX option chain now for the listed expiries (strikes every 5 points). */
   spxChain(expiries?: string[]): MarketOption[];
+  /** The same contracts as spxChain, listed without pricing them (what IBKR's contract lookups answer). */
+  spxListings(expiries?: string[]): { expiry: string; tradingClass: 'SPX' | 'SPXW'; strike: number }[];
   /** Listed SPX/SPXW expiries from now on (YYYYMMDD). */
   spxExpiries(): { expiry: string; tradingClass: 'SPX' | 'SPXW' }[];
   /** ES quarterly futures not yet expired: [{ month code, expiry YYYYMMDD }]. */

@@ -29,7 +29,7 @@ import {
 } from './calendar';
 import type { Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from './market-types';
 import { rngAt } from './prng';
-import { type ChainContext, chainFor, type ListedExpiry } from './spx-chain';
+import { type ChainContext, chainFor, strikesOf, type ListedExpiry } from './spx-chain';
 
 export const ES_TICK = 0.25;
 const TARGET_ANNUAL_VOL = 0.17;
@@ -426,6 +426,13 @@ class SeededMarket extends EventEmitter implements Market {
     const listed = this.spxExpiries();
     const wanted = expiries ? listed.filter((e) => expiries.includes(e.expiry)) : listed.slice(0, 1);
     return chainFor(this.chainContext(), wanted);
+  }
+
+  spxListings(expiries?: string[]): { expiry: string; tradingClass: 'SPX' | 'SPXW'; strike: number }[] {
+    const listed = this.spxExpiries();
+    const wanted = expiries ? listed.filter((e) => expiries.includes(e.expiry)) : listed.slice(0, 1);
+    const ctx = this.chainContext();
+    return wanted.flatMap(({ expiry, tradingClass }) => strikesOf(ctx, expiry, tradingClass).map((strike) => ({ expiry, tradingClass, strike })));
   }
 
   /** Context for pricing single options (the IBKR simulator's snapshot and streaming). */

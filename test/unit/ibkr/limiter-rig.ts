@@ -12,12 +12,14 @@ export class VirtualClock {
   now = 0;
   /** Awaited after every timer; a test with real I/O (Redis) replaces it to wait for that I/O too. */
   settle: () => Promise<void> = settle;
+  /** Every timer fires this much late (a machine so busy that the loop is always behind). */
+  lateMs = 0;
   private seq = 0;
   private readonly timers = new Map<number, { at: number; seq: number; fn: () => void }>();
 
   setTimeout = (fn: () => void, ms: number): unknown => {
     const id = ++this.seq;
-    this.timers.set(id, { at: this.now + Math.max(0, ms), seq: id, fn });
+    this.timers.set(id, { at: this.now + Math.max(0, ms) + this.lateMs, seq: id, fn });
     return id;
   };
 

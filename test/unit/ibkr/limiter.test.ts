@@ -66,6 +66,16 @@ describe('IBKR limiter (virtual time)', () => {
     assert.ok(peakInWindow(rig.sent.map((s) => s.sentAt), 1000 + ARRIVAL_MARGIN_MS) <= 10);
   });
 
+  it('keeps going, without a 429, when every timer fires late (a loop that is always behind)', async () => {
+    const limiter = rig.limiter();
+    rig.sched.lateMs = 60; // more than a stall: each late timer holds one more pace, none may hold for ever
+    const asked = Array.from({ length: 30 }, (_, i) => rig.request(limiter, ...INFO, 'quote', `r${i}`));
+    await rig.sched.advance(20_000);
+    assert.equal(rig.sent.length, 30, 'every request was sent');
+    await Promise.all(asked);
+    assert.equal(rig.rejected, 0);
+  });
+
   it('sends an order and a polled quote within 150 ms while a 2,000-contract chain refresh is in progress', async () => {
     const limiter = rig.limiter();
     // A 2,000-contract refresh: ~200 contract-detail calls and 20 snapshot batches (each twice: pre-flight), all at once.
