@@ -111,24 +111,24 @@ export async function readAccountView(client: IbkrClient, view: AccountView, now
   switch (view) {
     case 'summary': {
       const acct = await client.accountId();
-      return [{ topic: 'account', payload: summaryToAccount(acct, await client.accountSummary(acct), now()) }];
+      return [{ topic: 'account', payload: summaryToAccount(acct, await client.accountSummary(acct, 'account'), now()) }];
     }
     case 'ledger': {
       const acct = await client.accountId();
-      return [{ topic: 'account', payload: ledgerToAccount(acct, await client.ledger(acct), now()) }];
+      return [{ topic: 'account', payload: ledgerToAccount(acct, await client.ledger(acct, 'account'), now()) }];
     }
     case 'positions': {
-      const positions = await client.positions();
+      const positions = await client.positions(undefined, 'account');
       const t = now();
       return positions.filter((p) => p.quantity !== 0).map((p) => ({ topic: 'position', payload: positionPayload(p, t) }));
     }
     case 'orders': {
-      const orders = await client.liveOrders();
+      const orders = await client.liveOrders({ priority: 'account' });
       const t = now();
       return orders.map((o) => ({ topic: 'order-update', payload: liveOrderUpdate(o, t) }));
     }
     case 'pnl': {
-      const rows = await client.pnl();
+      const rows = await client.pnl('account');
       const t = now();
       return pnlToAccounts(rows, t).map((payload) => ({ topic: 'account', payload }));
     }

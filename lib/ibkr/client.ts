@@ -20,6 +20,7 @@ import { frontMonth } from './futures';
 import { orderWarning } from './order-updates';
 import { formatStartTime, validateHistoryRequest } from './history';
 import { sleep, realScheduler, type Scheduler } from './scheduler';
+import type { Priority } from './limits';
 import type { IbkrRequest, QueryValue } from './transport';
 import type {
   AnswerRule,
@@ -262,11 +263,11 @@ export class IbkrClient {
   // ---- session ----
 
   async authStatus(): Promise<AuthStatus> {
-    return parseAuthStatus(await this.http.request({ method: 'POST', path: '/iserver/auth/status', idempotent: true }));
+    return parseAuthStatus(await this.http.request({ method: 'POST', path: '/iserver/auth/status', idempotent: true, priority: 'session' }));
   }
 
   async tickle(): Promise<TickleResult> {
-    const o = asObject(await this.http.request({ method: 'POST', path: '/tickle', idempotent: true }));
+    const o = asObject(await this.http.request({ method: 'POST', path: '/tickle', idempotent: true, priority: 'session' }));
     const iserver = asObject(o.iserver);
     const hmds = asObject(o.hmds);
     return {
@@ -280,23 +281,23 @@ export class IbkrClient {
   /** Opens the brokerage session (publish and compete: with publish:false IBKR answers 500). */
   async ssodhInit(): Promise<AuthStatus> {
     return parseAuthStatus(
-      await this.http.request({ method: 'POST', path: '/iserver/auth/ssodh/init', body: { publish: true, compete: true }, idempotent: true }),
+      await this.http.request({ method: 'POST', path: '/iserver/auth/ssodh/init', body: { publish: true, compete: true }, idempotent: true, priority: 'session' }),
     );
   }
 
   /** Deprecated by IBKR in favour of ssodh/init, still the fallback when ssodh/init answers 410/503 (ibeam #174). */
   async reauthenticate(): Promise<string> {
-    return str(asObject(await this.http.request({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true })).message);
+    return str(asObject(await this.http.request({ method: 'POST', path: '/iserver/reauthenticate', idempotent: true, priority: 'session' })).message);
   }
 
   async logout(): Promise<boolean> {
-    return bool(asObject(await this.http.request({ method: 'POST', path: '/logout', idempotent: true })).status);
+    return bool(asObject(await this.http.request({ method: 'POST', path: '/logout', idempotent: true, priority: 'session' })).status);
   }
 
   // ---- accounts and portfolio ----
 
   async accounts(): Promise<BrokerageAccounts> {
-    const o = asObject(await this.http.request({ method: 'GET', path: '/iserver/accounts' }));
+    const o = asObject(await this.http.request({ method: 'GET', path: '/iserver/accounts', priority: 'session' }));
     const props = asObject(o.acctProps);
     const allowCustomerTime: Record<string, boolean> = {};
     for (const [acct, p] of Object.entries(props)) allowCustomerTime[acct] = bool(asObject(p).allowCustomerTime);
@@ -321,7 +322,7 @@ export class IbkrClient {
   /** Also IBKR's portfolio priming for the session it is called in (the limiter keeps its 1-per-5-s rule). */
   async portfolioAccounts(): Promise<PortfolioAccount[]> {
     const session = this.primer.primings;
-    const answer = await this.http.request({ method: 'GET', path: '/portfolio/accounts' });
+    const answer = await this.http.request({ method: 'GET', path: '/portfolio/accounts', priority: 'account' });
     this.portfolioPriming = session;
     return asArray(answer).map((raw) => {
       const o = asObject(raw);
@@ -335,9 +336,9 @@ export class IbkrClient {
     });
   }
 
-  async accountSummary(accountId?: string): Promise<Record<string, SummaryItem>> {
+  async accountSummary(accountId?: string, priority: Priority = 'account'): Promise<Record<string, SummaryItem>> {
     const acct = accountId ?? (await this.accountId());
-    const o = asObject(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/summary`));
+    const o = asObject(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/summary`, priority));
     const out: Record<string, SummaryItem> = {};
     for (const [key, raw] of Object.entries(o)) {
       const v = asObject(raw);
@@ -351,9 +352,9 @@ export class IbkrClient {
     return out;
   }
 
-  async ledger(accountId?: string): Promise<LedgerEntry[]> {
+  async ledger(accountId?: string, priority: Priority = 'account'): Promise<LedgerEntry[]> {
     const acct = accountId ?? (await this.accountId());
-    const o = asObject(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/ledger`));
+    const o = asObject(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/ledger`, priority));
     return Object.entries(o).map(([currency, raw]) => {
       const v = asObject(raw);
       return {
@@ -369,11 +370,11 @@ export class IbkrClient {
   }
 
   /** Every position: pages of 100 until a page holds fewer (fact sheet: pages start at 0). */
-  async positions(accountId?: string): Promise<Position[]> {
+  async positions(accountId?: string, priority: Priority = 'account'): Promise<Position[]> {
     const acct = accountId ?? (await this.accountId());
     const all: Position[] = [];
     for (let page = 0; page < 1000; page += 1) {
-      const rows = asArray(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/positions/${page}`));
+      const rows = asArray(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/positions/${page}`, priority));
       for (const raw of rows) {
         const o = asObject(raw);
         all.push({
@@ -396,8 +397,8 @@ export class IbkrClient {
     return all;
   }
 
-  async pnl(): Promise<PnlRow[]> {
-    const o = asObject(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/account/pnl/partitioned' })));
+  async pnl(priority: Priority = 'account'): Promise<PnlRow[]> {
+    const o = asObject(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/account/pnl/partitioned', priority })));
     return Object.entries(asObject(o.upnl)).map(([key, raw]) => {
       const v = asObject(raw);
       return { key, dailyPnl: num(v.dpl), netLiquidation: num(v.nl), unrealizedPnl: num(v.upl), excessLiquidity: num(v.el), marketValue: num(v.mv) };
@@ -414,8 +415,8 @@ export class IbkrClient {
    * parameter stops the `sor` order stream until a later force call. Throws when IBKR's order feed was reopened
    * under the read (session reset) more times than it was worth asking again: an empty list would be a lie.
    */
-  async liveOrders(options: { force?: boolean; statuses?: readonly string[] } = {}): Promise<LiveOrder[]> {
-    const read = await this.readLiveOrders(options.force === true);
+  async liveOrders(options: { force?: boolean; statuses?: readonly string[]; priority?: Priority } = {}): Promise<LiveOrder[]> {
+    const read = await this.readLiveOrders(options.force === true, options.priority ?? 'account');
     if (!read.complete) {
       throw new IbkrError(
         'IBKR_LIVE_ORDERS_UNCONFIRMED',
@@ -435,7 +436,7 @@ export class IbkrClient {
   async lookupOrderByClientId(clientOrderId: string): Promise<OrderLookup> {
     let read: LiveOrdersRead;
     try {
-      read = await this.readLiveOrders(false);
+      read = await this.readLiveOrders(false, 'order');
     } catch (err) {
       return { state: 'unknown', reason: `IBKR's live orders could not be read: ${errorMessage(err)}` };
     }
@@ -464,16 +465,16 @@ export class IbkrClient {
    * concurrent callers). `complete` is false when the brokerage session changed under every attempt, so the
    * answer may be a pre-flight's empty list.
    */
-  private async readLiveOrders(force: boolean): Promise<LiveOrdersRead> {
+  private async readLiveOrders(force: boolean, priority: Priority): Promise<LiveOrdersRead> {
     if (force) {
-      await this.primed(() => this.requestLiveOrders({ force: true }));
+      await this.primed(() => this.requestLiveOrders({ force: true }, priority));
       // Whether the call after a force answers data is not documented: open the feed again, to be safe.
       this.ordersFeedPriming = undefined;
     }
     let orders: LiveOrder[] = [];
     for (let attempt = 0; attempt < LIVE_ORDERS_ATTEMPTS; attempt += 1) {
-      const feed = await this.openOrdersFeed();
-      orders = parseLiveOrders(await this.primed(() => this.requestLiveOrders({})));
+      const feed = await this.openOrdersFeed(priority);
+      orders = parseLiveOrders(await this.primed(() => this.requestLiveOrders({}, priority)));
       // Same priming before and after: no session reset in between, so this was not a pre-flight answer.
       if (this.ordersFeedPriming === feed && this.primer.primings === feed) return { orders, complete: true, reason: '' };
     }
@@ -485,11 +486,11 @@ export class IbkrClient {
   }
 
   /** IBKR's pre-flight live-orders call, once per priming; resolves with the priming the feed is open for. */
-  private async openOrdersFeed(): Promise<number> {
+  private async openOrdersFeed(priority: Priority): Promise<number> {
     await this.primer.ensurePrimed();
     if (this.ordersFeedPriming === this.primer.primings) return this.ordersFeedPriming;
     if (!this.ordersFeedOpening) {
-      this.ordersFeedOpening = this.primed(() => this.requestLiveOrders({}))
+      this.ordersFeedOpening = this.primed(() => this.requestLiveOrders({}, priority))
         .then(() => {
           this.ordersFeedPriming = this.primer.primings;
           return this.ordersFeedPriming;
@@ -501,10 +502,10 @@ export class IbkrClient {
     return this.ordersFeedOpening;
   }
 
-  private requestLiveOrders(flags: { force?: true }): Promise<unknown> {
+  private requestLiveOrders(flags: { force?: true }, priority: Priority): Promise<unknown> {
     const query: Record<string, QueryValue> = { ...flags };
     if (this.selectedAccount) query.accountId = this.selectedAccount;
-    return this.http.request({ method: 'GET', path: LIVE_ORDERS_PATH, query });
+    return this.http.request({ method: 'GET', path: LIVE_ORDERS_PATH, query, priority });
   }
 
   private wireOrder(order: OrderRequest, accountId: string): Json {
@@ -573,7 +574,7 @@ export class IbkrClient {
     await this.primer.ensurePrimed();
     let first: unknown;
     try {
-      first = await this.http.request({ method: 'POST', path, body: { orders: wire }, idempotent: false });
+      first = await this.http.request({ method: 'POST', path, body: { orders: wire }, idempotent: false, priority: 'order' });
     } catch (err) {
       if (err instanceof AccountsNotPrimedError) this.primer.invalidatePriming();
       const cOID = orders[0]?.clientOrderId;
@@ -616,7 +617,7 @@ export class IbkrClient {
       const refused = questionsOf(question).filter((q) => !answer(q.messageId, q.text));
       if (refused.length > 0) {
         // Tell IBKR no, so the order is dropped on its side too; its answer does not change the outcome.
-        await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: false }, idempotent: false }).catch(() => undefined);
+        await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: false }, idempotent: false, priority: 'order' }).catch(() => undefined);
         if (refused.some((q) => q.messageId === '')) {
           throw new RejectedError(
             `IBKR asked to confirm the order in its older form, without a message id ("${serverText(refused.map((q) => q.text).join(' '))}"), so no per-question answer can allow it: the order was not placed. To send such orders, set the order node's answers to "accept all", or suppress that question in IBKR (POST /iserver/questions/suppress).`,
@@ -631,7 +632,7 @@ export class IbkrClient {
           { path },
         );
       }
-      reply = await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: true }, idempotent: false });
+      reply = await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: true }, idempotent: false, priority: 'order' });
     }
     throw new RejectedError(
       `IBKR kept asking confirmation questions (more than ${maxRounds}): the order was not placed. Check live orders, then review the order.`,
@@ -646,7 +647,7 @@ export class IbkrClient {
     const acct = await this.accountId();
     const path = `/iserver/account/${encodeURIComponent(acct)}/order/${orderId}`;
     await this.primer.ensurePrimed();
-    const first = await this.http.request({ method: 'POST', path, body: this.wireOrder(order, acct), idempotent: false });
+    const first = await this.http.request({ method: 'POST', path, body: this.wireOrder(order, acct), idempotent: false, priority: 'order' });
     const placed = await this.answerQuestions(first, path, answer, [order.clientOrderId ?? null]);
     return placed[0] ?? { orderId, status: '', clientOrderId: order.clientOrderId ?? null, warning: null };
   }
@@ -658,7 +659,7 @@ export class IbkrClient {
     const path = `/iserver/account/${encodeURIComponent(acct)}/order/${orderId}`;
     const query: Record<string, QueryValue> = options.futures ? this.futuresTags() : {};
     await this.primer.ensurePrimed();
-    const raw = await this.http.request({ method: 'DELETE', path, query, idempotent: false });
+    const raw = await this.http.request({ method: 'DELETE', path, query, idempotent: false, priority: 'order' });
     const rejection = rejectionFromBody(raw, 'cancel', path);
     if (rejection) throw rejection;
     const o = asObject(raw);
@@ -668,9 +669,9 @@ export class IbkrClient {
   /** Margin and commission impact of an order, without placing it (IBKR wants a snapshot of the instrument first). */
   async whatIf(order: OrderRequest): Promise<WhatIfQuote> {
     const acct = await this.accountId();
-    await this.snapshot([order.conid], ['last']);
+    await this.snapshot([order.conid], ['last'], 'quote');
     const path = `/iserver/account/${encodeURIComponent(acct)}/orders/whatif`;
-    return parseWhatIf(await this.http.request({ method: 'POST', path, body: { orders: [this.wireOrder(order, acct)] }, idempotent: true }));
+    return parseWhatIf(await this.http.request({ method: 'POST', path, body: { orders: [this.wireOrder(order, acct)] }, idempotent: true, priority: 'quote' }));
   }
 
   // ---- market data ----
@@ -679,7 +680,7 @@ export class IbkrClient {
    * Snapshot of up to 100 conids × 50 fields (names of FIELD_IDS or numeric ids). The first call for a conid is
    * IBKR's "pre-flight" that returns no values: it is asked again after a short wait, so callers get data.
    */
-  async snapshot(conids: number[], fields: string[]): Promise<SnapshotRow[]> {
+  async snapshot(conids: number[], fields: string[], priority: Priority = 'quote'): Promise<SnapshotRow[]> {
     if (conids.length === 0 || conids.length > 100) throw new InvalidInputError(`Snapshot takes 1 to 100 conids (got ${conids.length}).`);
     const ids = fields.map((f) => {
       const id = fieldId(f);
@@ -693,7 +694,7 @@ export class IbkrClient {
     await this.searchDerivatives(conids);
     let rows: Json[] = [];
     for (let attempt = 0; attempt <= retries; attempt += 1) {
-      rows = asArray(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/snapshot', query }), { badRequestMeansUnprimed: true })).map(asObject);
+      rows = asArray(await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/snapshot', query, priority }), { badRequestMeansUnprimed: true })).map(asObject);
       const hasData = (r: Json) => ids.some((id) => r[id] !== undefined && id !== FIELD_IDS.availability);
       if (rows.length >= conids.length && rows.every(hasData)) break;
       if (attempt < retries) await sleep(this.scheduler, this.options.snapshotRetryMs ?? 500);
@@ -764,6 +765,7 @@ export class IbkrClient {
     startTime?: number;
     outsideRth?: boolean;
     source?: 'trades' | 'midpoint' | 'bid_ask';
+    priority?: Priority;
   }): Promise<HistoryResult> {
     validateHistoryRequest(request.bar, request.period);
     const query: Record<string, QueryValue> = {
@@ -777,7 +779,7 @@ export class IbkrClient {
     };
     let raw: unknown;
     try {
-      raw = await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/history', query }));
+      raw = await this.primed(() => this.http.request({ method: 'GET', path: '/iserver/marketdata/history', query, priority: request.priority ?? 'history' }));
     } catch (err) {
       if (err instanceof IbkrError && /no data/i.test(err.message)) {
         throw new NotFoundError(`IBKR has no ${request.bar} bars for conid ${request.conid} over ${request.period}: widen the period or check the contract.`, { path: '/iserver/marketdata/history', cause: err });
@@ -804,7 +806,7 @@ export class IbkrClient {
   /** Stops IBKR's feed for one conid; false when no feed was open (IBKR answers 500 "unknown"). */
   async unsubscribe(conid: number): Promise<boolean> {
     try {
-      return bool(asObject(await this.http.request({ method: 'POST', path: '/iserver/marketdata/unsubscribe', body: { conid }, idempotent: true })).success);
+      return bool(asObject(await this.http.request({ method: 'POST', path: '/iserver/marketdata/unsubscribe', body: { conid }, idempotent: true, priority: 'quote' })).success);
     } catch (err) {
       if (err instanceof ServerError && err.status === 500) return false;
       throw err;
@@ -817,8 +819,8 @@ export class IbkrClient {
 
   // ---- contracts ----
 
-  async futures(symbols: string[]): Promise<Record<string, FutureContract[]>> {
-    const o = asObject(await this.http.request({ method: 'GET', path: '/trsrv/futures', query: { symbols: symbols.join(',') } }));
+  async futures(symbols: string[], priority: Priority = 'quote'): Promise<Record<string, FutureContract[]>> {
+    const o = asObject(await this.http.request({ method: 'GET', path: '/trsrv/futures', query: { symbols: symbols.join(',') }, priority }));
     const out: Record<string, FutureContract[]> = {};
     for (const [symbol, list] of Object.entries(o)) {
       out[symbol] = asArray(list)
@@ -841,8 +843,8 @@ export class IbkrClient {
     return frontMonth((await this.futures(['ES'])).ES ?? [], now);
   }
 
-  async secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]> {
-    const raw = await this.http.request({ method: 'GET', path: '/iserver/secdef/search', query: { symbol, secType } });
+  async secdefSearch(symbol: string, secType?: string, priority: Priority = 'quote'): Promise<SecdefSearchResult[]> {
+    const raw = await this.http.request({ method: 'GET', path: '/iserver/secdef/search', query: { symbol, secType }, priority });
     return asArray(raw).map(asObject).map((o) => ({
       conid: conidOf(o) ?? 0,
       symbol: str(o.symbol),
@@ -856,19 +858,20 @@ export class IbkrClient {
     }));
   }
 
-  async secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string }): Promise<OptionStrikes> {
+  async secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string; priority?: Priority }): Promise<OptionStrikes> {
     const o = asObject(
       await this.http.request({
         method: 'GET',
         path: '/iserver/secdef/strikes',
         query: { conid: request.conid, sectype: request.secType ?? 'OPT', month: request.month, exchange: request.exchange },
+        priority: request.priority ?? 'quote',
       }),
     );
     const strikes = (v: unknown) => asArray(v).map(num).filter((n): n is number => n !== null);
     return { call: strikes(o.call), put: strikes(o.put) };
   }
 
-  async secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string }): Promise<SecdefInfo[]> {
+  async secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string; priority?: Priority }): Promise<SecdefInfo[]> {
     const raw = await this.http.request({
       method: 'GET',
       path: '/iserver/secdef/info',
@@ -880,6 +883,7 @@ export class IbkrClient {
         right: request.right,
         exchange: request.exchange,
       },
+      priority: request.priority ?? 'quote',
     });
     return asArray(raw).map(asObject).map((o) => {
       const right = str(o.right);
@@ -897,8 +901,8 @@ export class IbkrClient {
     });
   }
 
-  async contractInfo(conid: number): Promise<ContractInfo> {
-    const o = asObject(await this.http.request({ method: 'GET', path: `/iserver/contract/${conid}/info` }));
+  async contractInfo(conid: number, priority: Priority = 'quote'): Promise<ContractInfo> {
+    const o = asObject(await this.http.request({ method: 'GET', path: `/iserver/contract/${conid}/info`, priority }));
     return {
       conid: conidOf(o) ?? conid,
       symbol: str(o.symbol ?? o.ticker),
@@ -918,16 +922,16 @@ export class IbkrClient {
    * session and shared by concurrent readers; on "Please query /accounts first" both primings are redone and the
    * read is retried once.
    */
-  private async portfolioRead(path: string): Promise<unknown> {
+  private async portfolioRead(path: string, priority: Priority): Promise<unknown> {
     await this.primePortfolio();
     try {
-      return await this.http.request({ method: 'GET', path });
+      return await this.http.request({ method: 'GET', path, priority });
     } catch (err) {
       if (!(err instanceof AccountsNotPrimedError)) throw err;
       this.primer.invalidatePriming();
       this.portfolioPriming = undefined;
       await this.primePortfolio();
-      return this.http.request({ method: 'GET', path });
+      return this.http.request({ method: 'GET', path, priority });
     }
   }
 

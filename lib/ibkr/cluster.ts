@@ -1,24 +1,23 @@
 // Scale-out: several Node-RED instances that trade under the same IBKR username share one set of limits, because
 // IBKR counts requests per username (10 req/s through the Gateway, the per-endpoint table; fact sheet, section 5).
-// The limiter tree keeps its Bottleneck limiters but stores their state in Redis (Bottleneck's own clustering), under
-// an id derived from the username: every instance of one username waits for the others, two usernames never do.
-//
-// What Bottleneck shares over Redis, and what it does not (checked against bottleneck 2.19 lua scripts):
-// - minTime (the global limiter): `nextRequest` lives in Redis, so spacing is measured across every instance.
-// - maxConcurrent (every family limiter): `running` lives in Redis; a freed slot is offered to the instance with
-//   the fewest running jobs that has one waiting ("capacity-priority" message).
-// - Queues stay local: each instance keeps its own waiting requests; only the right to start one is shared.
-// - A slot held by an instance that dies is never freed unless the job has an `expiration`; jobs carry one
-//   (CLUSTER_JOB_GRACE_MS past the family's interval), so a crash blocks a family for minutes, not for ever.
-// - The reservoir would be shared too, which is why a 429 pause is not kept there (a crash mid-pause would freeze
-//   every instance for good): the paused instance broadcasts the pause and each instance holds itself.
-// - Settings are written by the first instance that creates the keys; later ones overwrite them on start, so the
-//   last started instance's preset wins. Keys expire CLUSTER_KEY_TTL_MS after the last activity.
+// Every key lives under an id derived from the username: every instance of one username waits for the others, two
+// usernames never do. What is shared, and how:
+// - Every window rule (the global window, the per-endpoint rates and 1-per-interval families) and the 429 pause:
+//   RedisDepartures below, one Lua script that checks every rule of a request and records its departure in the same
+//   atomic step (a sorted set of departures per window, the paced slot beside it, the pause as a key that expires by
+//   itself, so an instance that dies mid-pause cannot freeze the others). Bottleneck cannot express these: its
+//   minTime and reservoir are decided when a job is registered, not when the request leaves, and its reservoir
+//   refreshes in fixed intervals where IBKR slides.
+// - The concurrency limits (history: at most 4 at once): Bottleneck's own clustering (its `running` count in Redis),
+//   with a job expiration so that a slot held by an instance that dies is freed.
+// Times come from Redis (TIME), one clock for every instance, unless a clock is injected (tests in virtual time).
 
 import { createHash } from 'node:crypto';
 import Bottleneck from 'bottleneck';
+import Redis from 'ioredis';
 import { InvalidInputError } from '../errors';
 import { IbkrError } from './errors';
+import { PACE_TOLERANCE_MS, type Blocker, type DepartureRule, type DepartureStore, type Verdict } from './departures';
 
 export interface ClusterRedis {
   host: string;
@@ -71,45 +70,125 @@ export class ClusterUnavailableError extends IbkrError {
   }
 }
 
-/**
- * One pair of Redis sockets (commands + subscriptions) for a whole limiter tree; without it each of the ~16
- * limiters would open its own pair. The tree closes it in stop().
- */
-export function openClusterConnection(redis: ClusterRedis): Bottleneck.IORedisConnection {
-  return new Bottleneck.IORedisConnection({
-    clientOptions: {
-      host: redis.host,
-      port: redis.port,
-      password: redis.password,
-      // A command fails after a few retries instead of waiting for ever: a request never hangs silently.
-      maxRetriesPerRequest: 3,
-      connectionName: 'mia-ibkr-limiter',
-    },
+/** One ioredis client per limiter; a command fails after a few retries instead of waiting for ever. */
+export function openClusterClient(redis: ClusterRedis): Redis {
+  return new Redis({
+    host: redis.host,
+    port: redis.port,
+    password: redis.password,
+    maxRetriesPerRequest: 3,
+    connectionName: 'mia-ibkr-limiter',
   });
 }
 
-/** Broadcast on the global limiter's channel so every instance of the username holds itself after a 429. */
-export interface PauseMessage {
-  from: string;
-  ms: number;
-  reason: string;
+/** Bottleneck's clustering on the limiter's own ioredis client (it duplicates it for its subscriptions). */
+export function bottleneckConnection(client: Redis): Bottleneck.IORedisConnection {
+  return new Bottleneck.IORedisConnection({ client });
 }
 
-const PAUSE_PREFIX = 'pause:';
+/**
+ * KEYS: the pause key, then for each rule its departures (sorted set) and its next paced slot.
+ * ARGV: now ('' = Redis TIME), a unique member, the pace tolerance, then per rule max, span, pace, shared (1/0).
+ * Returns {1} when the request may leave (recorded), else {0, wait ms, 'pause'|'shared'|'family'}.
+ * Mirrors LocalDepartures (./departures.ts); the tests run both against the same cases.
+ */
+export const DEPART_LUA = `
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local pausedUntil = tonumber(redis.call('GET', KEYS[1]) or '-1e300')
+if pausedUntil > now then return {0, tostring(pausedUntil - now), 'pause'} end
+local tolerance = tonumber(ARGV[3])
+local rules = (#KEYS - 1) / 2
+local worst, blocker = 0, ''
+for i = 1, rules do
+  local log, slot = KEYS[2 * i], KEYS[2 * i + 1]
+  local a = 3 + (i - 1) * 4
+  local max, span = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - span)
+  local count = redis.call('ZCARD', log)
+  local wait = 0
+  if count >= max then
+    local held = redis.call('ZRANGE', log, count - max, count - max, 'WITHSCORES')
+    wait = tonumber(held[2]) + span - now
+  end
+  local nextSlot = tonumber(redis.call('GET', slot) or '-1e300')
+  if nextSlot - tolerance - now > wait then wait = nextSlot - tolerance - now end
+  if wait > worst then
+    worst = wait
+    if ARGV[a + 4] == '1' then blocker = 'shared' else blocker = 'family' end
+  end
+end
+if worst > 0 then return {0, tostring(worst), blocker} end
+for i = 1, rules do
+  local log, slot = KEYS[2 * i], KEYS[2 * i + 1]
+  local a = 3 + (i - 1) * 4
+  local span, pace = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  redis.call('ZADD', log, now, ARGV[2])
+  redis.call('PEXPIRE', log, math.ceil(span))
+  local nextSlot = math.max(tonumber(redis.call('GET', slot) or '-1e300'), now) + pace
+  redis.call('SET', slot, tostring(nextSlot), 'PX', math.ceil(span + pace))
+end
+return {1}
+`;
 
-export function encodePause(message: PauseMessage): string {
-  return PAUSE_PREFIX + JSON.stringify(message);
-}
+/** KEYS: the pause key. ARGV: now ('' = Redis TIME), ms. The pause ends at now + ms unless one ends later. */
+export const PAUSE_LUA = `
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+local pausedUntil = math.max(tonumber(redis.call('GET', KEYS[1]) or '-1e300'), now + tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], tostring(pausedUntil), 'PX', math.ceil(pausedUntil - now) + 1000)
+return 1
+`;
 
-export function decodePause(text: string): PauseMessage | undefined {
-  if (!text.startsWith(PAUSE_PREFIX)) return undefined;
-  try {
-    const value: unknown = JSON.parse(text.slice(PAUSE_PREFIX.length));
-    if (typeof value !== 'object' || value === null) return undefined;
-    const { from, ms, reason } = value as Record<string, unknown>;
-    if (typeof from !== 'string' || typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || typeof reason !== 'string') return undefined;
-    return { from, ms, reason };
-  } catch {
-    return undefined;
+const sha1 = (script: string): string => createHash('sha1').update(script).digest('hex');
+
+/** The departure ledger of every instance of one username, in Redis (see DEPART_LUA). */
+export class RedisDepartures implements DepartureStore {
+  private seq = 0;
+  private readonly self = Math.random().toString(36).slice(2);
+
+  constructor(
+    private readonly client: Redis,
+    private readonly id: string,
+    /** Injected for tests in virtual time; by default Redis's own clock, shared by every instance. */
+    private readonly now?: () => number,
+  ) {}
+
+  private get pauseKey(): string {
+    return `${this.id}:pause`;
+  }
+
+  async tryDepart(rules: readonly DepartureRule[]): Promise<Verdict> {
+    const keys = [this.pauseKey, ...rules.flatMap((r) => [`${this.id}:w:${r.key}`, `${this.id}:slot:${r.key}`])];
+    const args = [this.now ? String(this.now()) : '', `${this.self}:${(this.seq += 1)}`, String(PACE_TOLERANCE_MS)];
+    for (const r of rules) args.push(String(r.max), String(r.spanMs), String(r.paceMs), r.shared ? '1' : '0');
+    const reply = (await this.evaluate(DEPART_LUA, keys, args)) as [number, string?, string?];
+    if (reply[0] === 1) return { ok: true };
+    return { ok: false, waitMs: Number(reply[1]), blocker: reply[2] as Blocker };
+  }
+
+  /** EVALSHA, loading the script on its first use (or after a Redis restart). */
+  private async evaluate(script: string, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await this.client.evalsha(sha1(script), keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.client.eval(script, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** Sets the shared pause (a longer one in force is kept); the key expires a second after the pause ends. */
+  async pause(ms: number): Promise<void> {
+    await this.evaluate(PAUSE_LUA, [this.pauseKey], [this.now ? String(this.now()) : '', String(ms)]);
   }
 }

@@ -6,13 +6,14 @@ import { InvalidInputError, describeValue } from '../errors';
 import { IbkrError, NotFoundError } from './errors';
 import { contractOfExpiry } from '../trading/instruments';
 import { frontMonth } from './futures';
+import type { Priority } from './limits';
 import type { ContractInfo, FutureContract, SecdefSearchResult } from './types';
 
 /** The client calls the resolver needs (IbkrClient has them all). */
 export interface ContractApi {
-  futures(symbols: string[]): Promise<Record<string, FutureContract[]>>;
-  secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]>;
-  contractInfo(conid: number): Promise<ContractInfo>;
+  futures(symbols: string[], priority?: Priority): Promise<Record<string, FutureContract[]>>;
+  secdefSearch(symbol: string, secType?: string, priority?: Priority): Promise<SecdefSearchResult[]>;
+  contractInfo(conid: number, priority?: Priority): Promise<ContractInfo>;
 }
 
 /** The roll of futures outside the instrument registry (ES, MES, NQ, MNQ follow lib/trading/instruments.ts). */
@@ -67,12 +68,12 @@ export function contractSpecOf(input: { conid?: unknown; symbol?: unknown; secTy
   return { symbol, secType: secTypeText };
 }
 
-export async function resolveContract(api: ContractApi, spec: ContractSpec, now: number, rollDays = DEFAULT_ROLL_DAYS): Promise<ResolvedContract> {
+export async function resolveContract(api: ContractApi, spec: ContractSpec, now: number, priority: Priority = 'quote', rollDays = DEFAULT_ROLL_DAYS): Promise<ResolvedContract> {
   if ('conid' in spec) {
     if (spec.symbol) return { conid: spec.conid, symbol: spec.symbol, secType: '', expiry: null, description: `${spec.symbol} (conid ${spec.conid})` };
     let info: ContractInfo;
     try {
-      info = await api.contractInfo(spec.conid);
+      info = await api.contractInfo(spec.conid, priority);
     } catch (err) {
       if (err instanceof IbkrError && (err.status === 500 || err.status === 404 || err.status === 400)) {
         throw new NotFoundError(`IBKR knows no contract with conid ${spec.conid}: check the number, or pick the contract by symbol.`, { cause: err });
@@ -83,13 +84,13 @@ export async function resolveContract(api: ContractApi, spec: ContractSpec, now:
   }
   const secType = spec.secType ?? 'FUT';
   if (secType === 'FUT') {
-    const list = (await api.futures([spec.symbol]))[spec.symbol] ?? [];
+    const list = (await api.futures([spec.symbol], priority))[spec.symbol] ?? [];
     if (list.length === 0) {
       throw new NotFoundError(`IBKR lists no futures for "${spec.symbol}": check the symbol (e.g. ES) or choose another security type.`);
     }
     return futureChoice(frontMonth(list, now, rollDays), true);
   }
-  const found = (await api.secdefSearch(spec.symbol, secType)).find((r) => r.conid > 0 && (r.sections.length === 0 || r.sections.some((s) => s.secType === secType)));
+  const found = (await api.secdefSearch(spec.symbol, secType, priority)).find((r) => r.conid > 0 && (r.sections.length === 0 || r.sections.some((s) => s.secType === secType)));
   if (!found) {
     throw new NotFoundError(`IBKR found no ${secType} contract for "${spec.symbol}": check the symbol and the security type.`);
   }

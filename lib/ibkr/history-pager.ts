@@ -16,6 +16,7 @@
 // window edges fall on bar boundaries (bars under a day), because `startTime` cuts the bar it falls in and a page
 // reaching back past its window starts with a cut bar: a bar never straddles an edge, so no cut copy survives.
 
+import type { Priority } from './limits';
 import type { Bar } from '../contracts';
 import { InvalidInputError } from '../errors';
 import { NotFoundError } from './errors';
@@ -108,7 +109,7 @@ export function planPages(bar: BarSize, start: number, end: number): HistoryPage
 }
 
 export interface HistoryApi {
-  history(request: { conid: number; bar: string; period: string; startTime?: number; outsideRth?: boolean; source?: 'trades' | 'midpoint' | 'bid_ask'; exchange?: string }): Promise<HistoryResult>;
+  history(request: { conid: number; bar: string; period: string; startTime?: number; outsideRth?: boolean; source?: 'trades' | 'midpoint' | 'bid_ask'; exchange?: string; priority: Priority }): Promise<HistoryResult>;
 }
 
 export type HistoryRange = { period: string } | { start: number; end: number };
@@ -164,7 +165,7 @@ export async function fetchBars(api: HistoryApi, request: FetchBarsRequest, opti
       let result: HistoryResult;
       requests += 1;
       try {
-        result = await api.history({ conid: request.conid, bar, period: page.period, startTime: to, outsideRth: request.outsideRth, source: request.source, exchange: request.exchange });
+        result = await api.history({ conid: request.conid, bar, period: page.period, startTime: to, outsideRth: request.outsideRth, source: request.source, exchange: request.exchange, priority: 'history' });
       } catch (err) {
         if (err instanceof NotFoundError) return; // "No data." for this window: a closed market
         throw err;

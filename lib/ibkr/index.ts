@@ -91,7 +91,14 @@ export class IbkrConnection extends EventEmitter {
     this.auth = authFor(options, now);
     // IBKR counts requests per username; without an explicit id the instances of one account share its limits.
     const cluster = options.cluster && { ...options.cluster, username: options.cluster.username ?? options.accountId };
-    this.limiter = new IbkrLimiter({ preset: options.ratePreset, cluster, familyLimits: options.familyLimits, now });
+    // The limiter keeps its own monotonic clock unless the connection runs on an injected one (tests).
+    this.limiter = new IbkrLimiter({
+      preset: options.ratePreset,
+      cluster,
+      familyLimits: options.familyLimits,
+      ...(options.clock ? { now: options.clock } : {}),
+      ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+    });
     this.transport = new Transport({
       auth: this.auth,
       limiter: this.limiter,

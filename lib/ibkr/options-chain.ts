@@ -12,13 +12,15 @@ import { InvalidInputError } from '../errors';
 import { NEW_YORK, zonedParts } from '../clock';
 import { IbkrError, NotFoundError } from './errors';
 import { sleep, realScheduler, type Scheduler } from './scheduler';
+import type { Priority } from './limits';
 import type { OptionStrikes, SecdefInfo, SecdefSearchResult, SnapshotRow } from './types';
 
+/** The client calls a chain refresh makes, each at the 'chain' priority: after every other request waiting. */
 export interface ChainApi {
-  secdefSearch(symbol: string, secType?: string): Promise<SecdefSearchResult[]>;
-  secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string }): Promise<OptionStrikes>;
-  secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string }): Promise<SecdefInfo[]>;
-  snapshot(conids: number[], fields: string[]): Promise<SnapshotRow[]>;
+  secdefSearch(symbol: string, secType: string | undefined, priority: Priority): Promise<SecdefSearchResult[]>;
+  secdefStrikes(request: { conid: number; month: string; secType?: string; exchange?: string; priority: Priority }): Promise<OptionStrikes>;
+  secdefInfo(request: { conid: number; month: string; secType?: string; strike?: number; right?: 'C' | 'P'; exchange?: string; priority: Priority }): Promise<SecdefInfo[]>;
+  snapshot(conids: number[], fields: string[], priority: Priority): Promise<SnapshotRow[]>;
   /**
    * IBKR's brokerage session (a count that changes at each re-login and nightly reset): secdef/strikes and
    * secdef/info answer empty lists in a session where secdef/search was not called (IBKR reference).
@@ -350,7 +352,7 @@ export class OptionsChainFetcher {
     if (!cache.search) {
       this.discoveryCalls += 1;
       cache.searchSession = this.session();
-      cache.search = this.api.secdefSearch('SPX').then((results) => {
+      cache.search = this.api.secdefSearch('SPX', undefined, 'chain').then((results) => {
         const spx = results.find((r) => r.conid === SPX_INDEX_CONID) ?? results.find((r) => r.symbol === 'SPX' && r.conid > 0);
         if (!spx) throw new NotFoundError('IBKR found no SPX index in secdef search: check the market-data permissions of the account (CBOE indices).');
         const months = spx.sections.filter((s) => s.secType === 'OPT').flatMap((s) => s.months.map((m) => m.toUpperCase()));
@@ -390,7 +392,7 @@ export class OptionsChainFetcher {
   private strikes(cache: DayCache, conid: number, month: string): Promise<number[]> {
     return this.uncachedIfEmpty(cache.strikes, month, async () => {
       const both = await this.unlessEmpty(cache, async () => {
-        const s = await this.api.secdefStrikes({ conid, month, secType: 'OPT' });
+        const s = await this.api.secdefStrikes({ conid, month, secType: 'OPT', priority: 'chain' });
         return [...s.call, ...s.put];
       });
       return [...new Set(both)].sort((a, b) => a - b);
@@ -403,7 +405,7 @@ export class OptionsChainFetcher {
     return this.uncachedIfEmpty(cache.info, key, () =>
       this.unlessEmpty(cache, async () => {
         try {
-          return await this.api.secdefInfo({ conid, month, secType: 'OPT', strike, right });
+          return await this.api.secdefInfo({ conid, month, secType: 'OPT', strike, right, priority: 'chain' });
         } catch (err) {
           // The strikes are only candidates: a strike no expiry of the month lists is answered with an error,
           // which (unlike an empty list) is an answer: remembered for the session, not asked again.
@@ -448,7 +450,7 @@ export class OptionsChainFetcher {
 
   /** SPX spot: the index's last price (a prior close outside hours). */
   async spot(): Promise<number> {
-    const [row] = await this.api.snapshot([SPX_INDEX_CONID], ['last']);
+    const [row] = await this.api.snapshot([SPX_INDEX_CONID], ['last'], 'chain');
     const spot = row?.values.last ?? null;
     if (spot === null || !(spot > 0)) {
       throw new NotFoundError('IBKR gave no SPX index price: check the CBOE index market-data subscription (or that market data is not delayed-only).');
@@ -462,7 +464,7 @@ export class OptionsChainFetcher {
     let snapshotRequests = 0;
     const snapshot = (conids: number[], fields: string[]): Promise<SnapshotRow[]> => {
       snapshotRequests += 1;
-      return this.api.snapshot(conids, fields);
+      return this.api.snapshot(conids, fields, 'chain');
     };
     const cache = this.day(now);
     const today = newYorkDate(now);

@@ -264,7 +264,7 @@ export class IbkrOrderDesk {
    */
   async reconcile(): Promise<DeskMessage[]> {
     if (this.legs.size === 0 && !this.tracker.awaitingFillPrices()) return [];
-    const live = await this.client.liveOrders();
+    const live = await this.client.liveOrders({ priority: 'order' });
     return this.onStream(
       live.map((o) => ({
         orderId: o.orderId,
@@ -285,7 +285,7 @@ export class IbkrOrderDesk {
     const spec: ContractSpec = overrides.conid !== undefined ? { conid: overrides.conid } : this.spec;
     // Re-resolved each Chicago day, so the front month rolls without a redeploy.
     const key = `${JSON.stringify(spec)}@${chicagoDate(now)}`;
-    if (this.contractCache?.key !== key) this.contractCache = { key, contract: await resolveContract(this.client, spec, now) };
+    if (this.contractCache?.key !== key) this.contractCache = { key, contract: await resolveContract(this.client, spec, now, 'order') };
     const contract = this.contractCache.contract;
     if (overrides.symbol !== undefined && overrides.conid === undefined) {
       const asked = overrides.symbol.trim().toUpperCase();
@@ -516,7 +516,7 @@ export class IbkrOrderDesk {
   /** The broker's position for the contract, read once; the fills this node sees keep it current afterwards. */
   private async syncPosition(conid: number): Promise<void> {
     if (this.positionSynced) return;
-    const positions = await this.client.positions();
+    const positions = await this.client.positions(undefined, 'order');
     const held = positions.find((p) => p.conid === conid);
     this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
     this.positionSynced = true;

@@ -118,7 +118,7 @@ export class QuoteFeed {
     const now = this.now();
     const day = chicagoDate(now);
     if (spec === this.options.spec && this.resolved?.day === day) return this.resolved.contract;
-    const contract = await resolveContract(connection.client, spec, now);
+    const contract = await resolveContract(connection.client, spec, now, 'quote');
     if (spec === this.options.spec) this.resolved = { day, contract };
     return contract;
   }
@@ -133,7 +133,7 @@ export class QuoteFeed {
   async snapshot(spec?: ContractSpec): Promise<SourcedQuote> {
     const connection = await this.marketDataConnection();
     const contract = await this.contract(connection, spec);
-    const [row] = await connection.client.snapshot([contract.conid], SNAPSHOT_FIELDS);
+    const [row] = await connection.client.snapshot([contract.conid], SNAPSHOT_FIELDS, 'quote');
     if (!row) throw new MiaError('IBKR_NO_DATA', `IBKR returned no quote for ${contract.symbol} (conid ${contract.conid}): check the market-data permissions for it.`);
     return snapshotQuote(contract, row, this.now());
   }

@@ -5,6 +5,7 @@
 // a trader can read. Timers come from an injectable scheduler; close() clears them all.
 
 import { EventEmitter } from 'node:events';
+import { Backoff } from '../backoff';
 import { errorMessage } from '../errors';
 import {
   IbkrError,
@@ -42,9 +43,12 @@ export interface SessionKeeperOptions {
   canRenew?: boolean;
   scheduler?: Scheduler;
   tickleIntervalMs?: number;
-  /** First retry after a failure; doubled up to maxRetryMs (the nightly restart lasts minutes). */
+  /** Retries after a failure: full jitter up to retryMs, doubled per failure up to maxRetryMs (the nightly restart
+   * lasts minutes). */
   retryMs?: number;
   maxRetryMs?: number;
+  /** [0, 1), the retries' jitter. */
+  random?: () => number;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -56,7 +60,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
   private beforeRateLimit: SessionState | undefined;
   private timer: unknown;
   private closed = false;
-  private failures = 0;
+  private readonly retries: Backoff;
   private primed = false;
   private priming: Promise<void> | undefined;
   private primingCount = 0;
@@ -67,6 +71,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
     super();
     this.options = options;
     this.scheduler = options.scheduler ?? realScheduler;
+    this.retries = new Backoff({ baseMs: options.retryMs ?? 5_000, capMs: Math.max(options.maxRetryMs ?? 60_000, options.retryMs ?? 5_000), random: options.random });
   }
 
   get state(): SessionState {
@@ -184,7 +189,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
       this.scheduleRetry();
       return;
     }
-    this.failures = 0;
+    this.retries.reset();
     this.setState('authenticated', 'IBKR session authenticated');
     this.scheduleTickle();
     void this.ensurePrimed().catch((err: unknown) => this.log('warn', `IBKR account priming failed: ${errorMessage(err)}`));
@@ -195,9 +200,7 @@ export class SessionKeeper extends EventEmitter implements Primer {
   }
 
   private scheduleRetry(): void {
-    const first = this.options.retryMs ?? 5_000;
-    const ms = Math.min(this.options.maxRetryMs ?? 60_000, first * 2 ** this.failures);
-    this.failures += 1;
+    const ms = this.retries.next();
     if (this.timer !== undefined) this.scheduler.clearTimeout(this.timer);
     this.timer = this.scheduler.setTimeout(() => {
       this.timer = undefined;

@@ -23,6 +23,7 @@ import WebSocket from 'ws';
 import { InvalidInputError, errorMessage } from '../errors';
 import { IbkrError } from './errors';
 import { redactText } from './redact';
+import { Backoff } from '../backoff';
 import { realScheduler, type Scheduler } from './scheduler';
 import { TIC, readServerFrame, sessionFromCookie, sessionMessage, type ServerFrame } from './stream-protocol';
 import {
@@ -153,15 +154,13 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   /** The merged latest fields per contract, so a second listener starts with a full quote, not only the next changes. */
   private readonly latestFields = new Map<string, Record<string, unknown>>();
   private readonly timing: StreamTiming;
-  private readonly backoff: StreamBackoff;
+  private readonly reconnects: Backoff;
   private readonly scheduler: Scheduler;
   private readonly now: () => number;
-  private readonly random: () => number;
 
   private socket: WebSocket | null = null;
   /** Bumped for every attempt and on close, so a late callback of an old attempt does nothing. */
   private generation = 0;
-  private attempts = 0;
   private openedAt: number | null = null;
   private lastSocketError = '';
   private gapStart: { from: number; reason: string; subscriptions: string[] } | null = null;
@@ -176,10 +175,10 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   constructor(private readonly options: IbkrStreamOptions) {
     super();
     this.timing = { ...DEFAULT_STREAM_TIMING, ...options.timing };
-    this.backoff = { ...DEFAULT_STREAM_BACKOFF, ...options.backoff };
+    const backoff = { ...DEFAULT_STREAM_BACKOFF, ...options.backoff };
+    this.reconnects = new Backoff({ baseMs: backoff.initialMs, capMs: backoff.maxMs, random: options.random });
     this.scheduler = options.scheduler ?? realScheduler;
     this.now = options.now ?? Date.now;
-    this.random = options.random ?? Math.random;
   }
 
   get state(): StreamState {
@@ -313,9 +312,9 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
     this.generation++;
     void this.dropSocket();
     this.clearTimers();
-    if (this.openedAt !== null && this.now() - this.openedAt >= this.timing.heartbeatTimeoutMs) this.attempts = 0;
+    if (this.openedAt !== null && this.now() - this.openedAt >= this.timing.heartbeatTimeoutMs) this.reconnects.reset();
     this.openedAt = null;
-    const delayMs = reconnectDelayMs(this.attempts++, this.backoff, this.random);
+    const delayMs = this.reconnects.next();
     this.options.logger?.warn?.(`IBKR stream lost: ${reason}; reconnecting in ${seconds(delayMs)} s`);
     this.setState('reconnecting', `${reason}; reconnecting in ${seconds(delayMs)} s`, reason);
     this.reconnectTimer = this.scheduler.setTimeout(() => {
@@ -534,14 +533,6 @@ export class IbkrStream extends EventEmitter<StreamEvents> {
   }
 }
 
-/**
- * The wait before reconnect attempt `attempt` (0-based): doubling from initialMs, capped at maxMs, then jittered
- * down to between half and all of it so that many clients cut off together do not reconnect in step.
- */
-export function reconnectDelayMs(attempt: number, backoff: StreamBackoff, random: () => number = Math.random): number {
-  const capped = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(capped * (0.5 + random() / 2));
-}
 
 function seconds(ms: number): string {
   return String(Math.round(ms / 100) / 10);

@@ -19,6 +19,8 @@ import {
   AccountsNotPrimedError,
 } from './errors';
 import type { IbkrLimiter } from './limiter';
+import type { Priority } from './limits';
+import { Backoff } from '../backoff';
 import { redact, redactText } from './redact';
 import { realScheduler, sleep, type Scheduler } from './scheduler';
 
@@ -33,6 +35,8 @@ export interface IbkrRequest {
   /** Safe to send twice. Defaults to true for GET only. */
   idempotent?: boolean;
   timeoutMs?: number;
+  /** Who goes first when requests wait (./limits.ts). Default: 'quote', the middle of the order. */
+  priority?: Priority;
 }
 
 export interface TraceEntry {
@@ -52,6 +56,8 @@ export interface TransportOptions {
   /** Retries of an idempotent read after a timeout, a network error or a 5xx (IBKR: ibind retries 3 times). */
   maxRetries?: number;
   retryBaseMs?: number;
+  /** The longest wait between two retries (default 8 s). */
+  retryCapMs?: number;
   /** Retries of an idempotent read after a 429, each after the limiter's pause. */
   maxRateLimitRetries?: number;
   userAgent?: string;
@@ -275,7 +281,8 @@ export class Transport extends EventEmitter implements AuthHttp {
 
   /** AuthHttp: an undecorated exchange through the limiter, for a provider's own token calls. */
   send(request: OutgoingRequest): Promise<RawResponse> {
-    return this.options.limiter.schedule(request.method, request.url, () => this.exchange(request));
+    // The provider's own token calls keep the session alive: they go before account and market-data reads.
+    return this.options.limiter.schedule({ method: request.method, path: request.url, priority: 'session' }, () => this.exchange(request));
   }
 
   /** Renews the provider's tokens once, however many requests notice the expiry at the same time. */
@@ -298,6 +305,8 @@ export class Transport extends EventEmitter implements AuthHttp {
     const maxRateRetries = this.options.maxRateLimitRetries ?? 3;
     const url = buildUrl(this.baseUrl, req.path, req.query);
     const limiter = this.options.limiter;
+    const backoff = new Backoff({ baseMs: this.options.retryBaseMs ?? 250, capMs: this.options.retryCapMs ?? 8_000, random: this.random, scheduler: this.scheduler });
+    const priority = req.priority ?? 'quote';
     let retries = 0;
     let rateRetries = 0;
     let renewed = false;
@@ -305,7 +314,7 @@ export class Transport extends EventEmitter implements AuthHttp {
       await this.ensureAuth();
       let res: RawResponse;
       try {
-        res = await limiter.schedule(req.method, req.path, () => {
+        res = await limiter.schedule({ method: req.method, path: req.path, priority }, () => {
           const outgoing: OutgoingRequest = { method: req.method, url, headers: {}, body: req.body };
           // IBKR answers 411 to a body-less POST: send {} (fact sheet, section 1).
           if (outgoing.body === undefined && req.method === 'POST') outgoing.body = {};
@@ -316,7 +325,7 @@ export class Transport extends EventEmitter implements AuthHttp {
         const retryable = err instanceof TimeoutError || err instanceof NetworkError;
         if (idempotent && retryable && retries < maxRetries) {
           retries += 1;
-          const waitMs = this.backoffMs(retries);
+          const waitMs = backoff.next();
           this.log('warn', `${(err as Error).message} Retry ${retries} of ${maxRetries} in ${waitMs} ms.`);
           await sleep(this.scheduler, waitMs);
           continue;
@@ -347,19 +356,13 @@ export class Transport extends EventEmitter implements AuthHttp {
       }
       if (idempotent && res.status >= 500 && !(error instanceof AccountsNotPrimedError) && retries < maxRetries) {
         retries += 1;
-        const waitMs = this.backoffMs(retries);
+        const waitMs = backoff.next();
         this.log('warn', `IBKR answered ${res.status} to ${req.method} ${req.path}: retry ${retries} of ${maxRetries} in ${waitMs} ms.`);
         await sleep(this.scheduler, waitMs);
         continue;
       }
       throw error;
     }
-  }
-
-  /** Full-jitter exponential backoff: uniform in [0.5, 1] × base × 2^(n-1). */
-  private backoffMs(attempt: number): number {
-    const base = (this.options.retryBaseMs ?? 250) * 2 ** (attempt - 1);
-    return Math.round(base * (0.5 + this.random() / 2));
   }
 
   close(): void {

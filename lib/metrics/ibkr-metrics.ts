@@ -3,7 +3,7 @@
 // exchange, the link reports state changes and market data; snapshot(now) turns them into the payload.
 // Pure: every time is passed in.
 
-import { endpointFamily, type FamilyLimit } from '../ibkr/limiter';
+import { endpointFamily, familyIntervalMs, type FamilyLimit } from '../ibkr/limits';
 import { EventWindow } from './event-window';
 import { LatencyWindow, type LatencySummary } from './latency-window';
 import { UptimeClock } from './uptime';
@@ -125,7 +125,7 @@ export class IbkrMetrics {
     }
     let window = this.families.get(family);
     if (!window) {
-      window = new EventWindow(Math.max(UTILISATION_WINDOW_MS, limit.intervalMs));
+      window = new EventWindow(Math.max(UTILISATION_WINDOW_MS, familyIntervalMs(limit) ?? 0));
       this.families.set(family, window);
     }
     window.add(record.startedAt);
@@ -155,9 +155,10 @@ export class IbkrMetrics {
     const families: Record<string, number> = {};
     for (const [family, window] of this.families) {
       const limit = this.options.familyLimits[family];
-      if (limit?.kind !== 'interval') continue;
+      const intervalMs = limit && familyIntervalMs(limit);
+      if (!intervalMs) continue;
       const used = window.count(now);
-      if (used > 0) families[family] = round3(used / (window.windowMs / limit.intervalMs));
+      if (used > 0) families[family] = round3(used / (window.windowMs / intervalMs));
     }
     for (const [family, list] of this.concurrent) {
       const limit = this.options.familyLimits[family];

@@ -1,5 +1,5 @@
 // DtcClient: one DTC connection to Sierra Chart's DTC Protocol Server (dtc-protocol.md), JSON over TCP or WebSocket.
-// It owns the socket, the encoding handshake, logon, heartbeats both ways, reconnect with jittered capped backoff,
+// It owns the socket, the encoding handshake, logon, heartbeats both ways, reconnect with full-jitter capped backoff (../backoff.ts),
 // RequestID correlation and batch assembly, and the trading gate: it is the only writer to the socket, so when
 // trading is off no order-entry message (types 200-299) can leave the process, whoever asks.
 //
@@ -13,6 +13,7 @@
 import { EventEmitter } from 'events';
 import net from 'net';
 import WebSocket from 'ws';
+import { Backoff } from '../backoff';
 import type { MiaError } from '../errors';
 import {
   DTC_PROTOCOL_VERSION,
@@ -173,14 +174,14 @@ export class DtcClient extends EventEmitter {
   private readonly username: string | undefined;
   readonly tradeAccount: string | undefined;
   private tradingOn: boolean;
-  private readonly random: () => number;
   private readonly logFn: (level: DtcLogLevel, text: string) => void;
 
   private currentState: DtcClientState = 'idle';
   private link: Link | null = null;
   private info: LogonInfo | null = null;
   private logons = 0;
-  private failures = 0;
+  /** Full jitter above half the first delay: never an immediate reconnect, never above the cap (../backoff.ts). */
+  private readonly reconnects: Backoff;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private watchdogTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -219,7 +220,12 @@ export class DtcClient extends EventEmitter {
     this.username = options.username;
     this.tradeAccount = options.tradeAccount;
     this.tradingOn = this.opts.tradingEnabled;
-    this.random = options.random ?? Math.random;
+    this.reconnects = new Backoff({
+      baseMs: this.opts.initialDelayMs,
+      capMs: Math.max(this.opts.maxDelayMs, this.opts.initialDelayMs),
+      floorMs: this.opts.initialDelayMs / 2,
+      random: options.random,
+    });
     this.logFn = options.log ?? (() => undefined);
   }
 
@@ -437,7 +443,7 @@ export class DtcClient extends EventEmitter {
   }
 
   private onLoggedOn(link: Link, response: LogonResponse): void {
-    this.failures = 0;
+    this.reconnects.reset();
     this.failure = null;
     this.info = {
       serverName: response.ServerName ?? '',
@@ -486,9 +492,7 @@ export class DtcClient extends EventEmitter {
       this.stop(error);
       return;
     }
-    const base = Math.min(this.opts.maxDelayMs, this.opts.initialDelayMs * 2 ** Math.min(this.failures, 20));
-    const delay = Math.round(base / 2 + (this.random() * base) / 2); // "equal jitter": never 0, never above the cap
-    this.failures += 1;
+    const delay = this.reconnects.next();
     this.setState('waiting-to-reconnect');
     this.emit('disconnected', { error, willReconnect: true, retryInMs: delay } satisfies DisconnectInfo);
     this.emitError(error);

@@ -83,7 +83,7 @@ export = function register(RED: NodeAPI): void {
         setStatus(node, 'grey', 'ring', 'market data off');
         throw new MiaError('IBKR_MARKET_DATA_OFF', 'IBKR history: market data is switched off in the IBKR connection, so nothing was requested. Tick "Market data" in the ibkr-config node to allow it.');
       }
-      const contract = await resolveContract(connection.client, override, now);
+      const contract = await resolveContract(connection.client, override, now, 'history');
       setStatus(node, 'blue', 'ring', 'history 0 %');
       const result = await fetchBars(
         connection.client,

@@ -14,8 +14,9 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { IbkrConnection } from '../../lib/ibkr';
 import { OptionsChainFetcher, monthToken } from '../../lib/ibkr/options-chain';
 import { startIbkrSimulator } from '../../lib/sim/ibkr';
+import { createMarket } from '../../lib/sim/market';
 import type { RateStats } from '../../lib/sim/ibkr/rate-limiter';
-import { report } from './harness';
+import { percentile, report } from './harness';
 
 const TARGET = 2000;
 const SIMULATOR_FLAG = '--simulator';
@@ -27,12 +28,24 @@ interface SimulatorReady {
   expiries: Array<{ expiry: string; tradingClass: string }>;
 }
 
+/**
+ * The simulator's market starts at this moment, whatever today's date: the same chain (the same expiries listed,
+ * the same strikes around the same spot) is fetched every day. Monday 2 March 2026, 10:00 New York (15:00 UTC):
+ * the month's 22 SPXW expiries are all still listed.
+ */
+export const MARKET_START = Date.UTC(2026, 2, 2, 15, 0, 0);
+
 /** The child: a simulator that answers 'stats' and exits on 'close'. */
 async function runSimulator(): Promise<void> {
-  const sim = await startIbkrSimulator({ seed: 21 });
+  const market = createMarket({ seed: 21, startTime: MARKET_START });
+  market.start();
+  const sim = await startIbkrSimulator({ seed: 21, market });
   process.on('message', (m: string) => {
     if (m === 'stats') process.send?.({ stats: sim.control.stats() });
-    if (m === 'close') void sim.close().then(() => process.exit(0));
+    if (m === 'close') void sim.close().then(() => {
+      market.stop();
+      process.exit(0);
+    });
   });
   const ready: SimulatorReady = { baseUrl: sim.baseUrl, certificatePem: sim.certificatePem, now: sim.market.now(), expiries: sim.market.spxExpiries() };
   process.send?.({ ready });
@@ -94,9 +107,64 @@ async function scenario(id: string, pickMonth: MonthPick): Promise<void> {
   }
 }
 
+/**
+ * How long an order and a polled quote wait in the limiter while a 2,000-contract chain refresh is in progress:
+ * from the moment each is asked to the moment the limiter lets it leave. The probes go through the connection's own
+ * limiter with the priority their callers give them ('order' on the order path, 'quote' on the snapshot path) and
+ * send nothing (the limiter counts them against IBKR's windows all the same). An order every second and a quote
+ * every second half a second later, at no particular phase of the limiter's pace. Baseline, in the same run: the
+ * same probes with the limiter idle, before the refresh.
+ */
+async function orderWaitDuringChain(): Promise<void> {
+  const child = fork(__filename, [SIMULATOR_FLAG], { execArgv: ['--import', 'tsx'] });
+  const ready = await ask<SimulatorReady>(child, 'ready');
+  const connection = new IbkrConnection({ mode: 'simulator', baseUrl: ready.baseUrl, simulatorCertificatePem: ready.certificatePem });
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+  const probe = async (priority: 'order' | 'quote'): Promise<number> => {
+    const path = priority === 'order' ? '/iserver/account/DU1234567/orders' : '/iserver/marketdata/snapshot';
+    const asked = performance.now();
+    return connection.limiter.schedule({ method: priority === 'order' ? 'POST' : 'GET', path, priority }, () => Promise.resolve(performance.now() - asked));
+  };
+  const p99 = (xs: number[]): number => percentile([...xs].sort((a, b) => a - b), 99);
+  try {
+    await connection.start();
+    const idle: number[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      idle.push(await probe('order'));
+      await sleep(250);
+    }
+    const expiries = ready.expiries.filter((x) => x.tradingClass === 'SPXW').map((x) => x.expiry);
+    const month = expiries.filter((e) => monthToken(e) === monthToken(expiries[0]!));
+    const fetcher = new OptionsChainFetcher(connection.client);
+    let done = false;
+    const fetching = fetcher
+      .fetch({ expiries: { kind: 'range', from: month[0]!, to: month.at(-1)! }, window: { kind: 'strikes', count: Math.round(TARGET / (month.length * 4)) }, classes: ['SPXW'] }, ready.now)
+      .finally(() => (done = true));
+    const waits = { order: [] as number[], quote: [] as number[] };
+    for (let i = 0; !done; i += 1) {
+      await sleep(i === 0 ? 1_037 : 500 + (i % 7) * 11);
+      if (done) break;
+      waits[i % 2 === 0 ? 'order' : 'quote'].push(await probe(i % 2 === 0 ? 'order' : 'quote'));
+    }
+    const { chain } = await fetching;
+    report({
+      id: 'ibkr.order_wait_during_chain.p99',
+      value: Number(p99(waits.order).toFixed(1)),
+      unit: 'ms (p99)',
+      baseline: Number(p99(idle).toFixed(1)),
+      goal: '≤ 150 ms',
+      note: `${waits.order.length} orders during a ${chain.contracts.length}-contract refresh; max ${Math.max(...waits.order).toFixed(1)} ms; polled quotes p99 ${p99(waits.quote).toFixed(1)} ms (max ${Math.max(...waits.quote).toFixed(1)} ms, ${waits.quote.length} polls); baseline = the same order probe, limiter idle`,
+    });
+  } finally {
+    await connection.close();
+    child.send('close');
+  }
+}
+
 async function main(): Promise<void> {
   await scenario('ibkr.chain.2000', (byMonth) => [...byMonth.values()][0]!);
   await scenario('ibkr.chain.2000.dense', (byMonth) => [...byMonth.values()].sort((a, b) => b.length - a.length)[0]!);
+  await orderWaitDuringChain();
 }
 
 if (process.argv.includes(SIMULATOR_FLAG)) void runSimulator();

@@ -751,18 +751,18 @@ export class IbkrApi {
       .filter((o) => o.strike === strike)
       .map((o) => ({ ...o, right }))
       .map((o) => ({
-        conid: optionConid(o.expiry, o.tradingClass, o.strike, o.right),
+        conid: optionConid(o.expiry, o.tradingClass, o.strike, right),
         symbol: 'SPX',
         secType: 'OPT',
         exchange: 'SMART',
         listingExchange: null,
-        right: o.right,
+        right,
         strike: o.strike,
         currency: 'USD',
         cusip: null,
         coupon: 'No Coupon',
         desc1: 'SPX',
-        desc2: `${expiryLabel(o.expiry)} ${o.strike} ${o.right === 'C' ? 'Call' : 'Put'}${o.tradingClass === 'SPXW' ? ' (SPXW)' : ''}`,
+        desc2: `${expiryLabel(o.expiry)} ${o.strike} ${right === 'C' ? 'Call' : 'Put'}${o.tradingClass === 'SPXW' ? ' (SPXW)' : ''}`,
         maturityDate: o.expiry,
         multiplier: '100',
         tradingClass: o.tradingClass,

@@ -3,7 +3,7 @@
 import { CHICAGO, minuteOfDay } from '../../clock';
 import { esSession, tradeDateAtOrAfter } from '../calendar';
 import type { Market, MarketOption } from '../market-types';
-import { atmVolatility, type ChainContext, optionVegaTheta } from '../spx-chain';
+import { atmVolatility, type ChainContext, optionVegaTheta, priceOption, strikesOf } from '../spx-chain';
 import type { Instrument } from './instruments';
 import { ES_UNDERLYING_CONID, SPX_CONID } from './instruments';
 
@@ -29,7 +29,9 @@ export interface InstrumentQuote {
 }
 
 export class MarketView {
-  private readonly chains = new Map<string, { at: number; options: MarketOption[] }>();
+  private pricing:
+    | { at: number; ctx: ChainContext; expiries: Set<string>; strikes: Map<string, Set<number>>; options: Map<string, MarketOption> }
+    | undefined;
 
   constructor(private readonly market: Market) {}
 
@@ -45,16 +47,41 @@ export class MarketView {
     return t >= s.open && m >= 8 * 60 + 30 && m < 15 * 60 + 15;
   }
 
+  /**
+   * One option, priced on its own: the same numbers as the market's chain (spxChain prices every listed strike the
+   * same way), without pricing the whole expiry for each conid of a snapshot. Prices refresh every CHAIN_CACHE_MS.
+   */
   option(inst: Extract<Instrument, { kind: 'option' }>): MarketOption | undefined {
-    const key = `${inst.expiry}:${inst.tradingClass}`;
-    let cached = this.chains.get(key);
     const realNow = performance.now();
-    if (!cached || realNow - cached.at > CHAIN_CACHE_MS) {
-      const options = this.market.spxChain([inst.expiry]).filter((o) => o.tradingClass === inst.tradingClass);
-      cached = { at: realNow, options };
-      this.chains.set(key, cached);
+    if (!this.pricing || realNow - this.pricing.at > CHAIN_CACHE_MS) {
+      const pricing = this.market as Market & { chainContextNow?: () => ChainContext };
+      if (!pricing.chainContextNow) {
+        return this.market.spxChain([inst.expiry]).find((o) => o.tradingClass === inst.tradingClass && o.strike === inst.strike && o.right === inst.right);
+      }
+      this.pricing = {
+        at: realNow,
+        ctx: pricing.chainContextNow(),
+        expiries: new Set(this.market.spxExpiries().map((e) => `${e.expiry}:${e.tradingClass}`)),
+        strikes: new Map(),
+        options: new Map(),
+      };
     }
-    return cached.options.find((o) => o.strike === inst.strike && o.right === inst.right);
+    const { ctx, expiries, strikes, options } = this.pricing;
+    const listing = `${inst.expiry}:${inst.tradingClass}`;
+    if (!expiries.has(listing)) return undefined;
+    let listed = strikes.get(listing);
+    if (!listed) {
+      listed = new Set(strikesOf(ctx, inst.expiry, inst.tradingClass));
+      strikes.set(listing, listed);
+    }
+    if (!listed.has(inst.strike)) return undefined;
+    const key = `${listing}:${inst.strike}:${inst.right}`;
+    let option = options.get(key);
+    if (!option) {
+      option = priceOption(ctx, inst.expiry, inst.tradingClass, inst.strike, inst.right);
+      options.set(key, option);
+    }
+    return option;
   }
 
   quote(inst: Instrument): InstrumentQuote | undefined {
@@ -126,9 +153,9 @@ export class MarketView {
       put('7089', String(o.volume));
       put('7308', significant(o.delta));
       put('7309', significant(o.gamma));
-      const pricing = this.market as Market & { chainContextNow?: () => ChainContext };
-      if (pricing.chainContextNow) {
-        const { theta, vega } = optionVegaTheta(pricing.chainContextNow(), o);
+      const ctx = this.pricing?.ctx ?? (this.market as Market & { chainContextNow?: () => ChainContext }).chainContextNow?.();
+      if (ctx) {
+        const { theta, vega } = optionVegaTheta(ctx, o);
         put('7310', significant(theta));
         put('7311', significant(vega));
       }

@@ -1,252 +1,192 @@
+// The IBKR limiter in virtual time (./limiter-rig.ts): IBKR's documented windows, the priority a caller gives its
+// request, the 429 pause, stop(). No test here waits on the wall clock.
 import assert from 'node:assert/strict';
-import Bottleneck from 'bottleneck';
-import { GatewayAuth } from '../../../lib/ibkr/auth/gateway';
-import { CHECK_PHASE_YIELD, IbkrLimiter, endpointFamily, requestPriority, withoutTimerHops, type PauseEvent } from '../../../lib/ibkr/limiter';
-import { RateLimitedError } from '../../../lib/ibkr/errors';
-import { Transport } from '../../../lib/ibkr/transport';
-import { startLoopback, type Loopback } from './loopback';
+import { ConnectionClosedError } from '../../../lib/ibkr/errors';
+import type { PauseEvent } from '../../../lib/ibkr/limiter';
+import { ARRIVAL_MARGIN_MS, endpointFamily, priorityRank, type Priority } from '../../../lib/ibkr/limits';
+import { LimiterRig, peakInWindow, type Sent } from './limiter-rig';
 
-describe('IBKR limiter tree', () => {
-  let server: Loopback | undefined;
-  let limiter: IbkrLimiter | undefined;
-  let transport: Transport | undefined;
+const ORDER: [string, string] = ['POST', '/iserver/account/U1/orders'];
+const SNAPSHOT: [string, string] = ['GET', '/iserver/marketdata/snapshot?conids=1'];
+const INFO: [string, string] = ['GET', '/iserver/secdef/info?conid=416904'];
+
+describe('IBKR limiter (virtual time)', () => {
+  let rig: LimiterRig;
+  beforeEach(() => {
+    rig = new LimiterRig({ jitterMs: 30, seed: 5 });
+  });
   afterEach(async () => {
-    transport?.close();
-    await limiter?.stop();
-    await server?.close();
-    server = limiter = transport = undefined;
+    await rig.stop();
   });
 
-  it('maps request paths to their endpoint families', () => {
+  it('maps request paths to their endpoint families, and priorities to ranks', () => {
     assert.equal(endpointFamily('GET', '/iserver/marketdata/snapshot?conids=1'), 'snapshot');
     assert.equal(endpointFamily('GET', 'https://localhost:5000/v1/api/iserver/marketdata/history'), 'history');
     assert.equal(endpointFamily('GET', '/iserver/account/orders'), 'live-orders');
     assert.equal(endpointFamily('POST', '/iserver/account/U1/orders'), 'other');
     assert.equal(endpointFamily('GET', '/iserver/account/pnl/partitioned'), 'pnl');
-    assert.equal(endpointFamily('GET', '/portfolio/accounts'), 'portfolio-accounts');
+    assert.equal(endpointFamily('GET', '/portfolio/subaccounts'), 'portfolio-accounts');
+    assert.equal(endpointFamily('GET', '/pa/summary'), 'pa');
     assert.equal(endpointFamily('POST', '/tickle'), 'tickle');
     assert.equal(endpointFamily('GET', '/fyi/unreadnumber'), 'fyi');
     assert.equal(endpointFamily('GET', '/sso/validate'), 'sso-validate');
+    const order: Priority[] = ['chain', 'history', 'quote', 'account', 'session', 'order'];
+    assert.deepEqual([...order].sort((a, b) => priorityRank(a) - priorityRank(b)), [...order].reverse());
+    assert.throws(() => priorityRank('urgent' as Priority), /Unknown IBKR request priority "urgent"/);
   });
 
-  it('runs every local limiter of the tree on check-phase yields, not 1-ms timers', async () => {
-    limiter = new IbkrLimiter();
-    for (const path of ['/iserver/secdef/search', '/iserver/marketdata/snapshot', '/iserver/marketdata/history', '/iserver/account/orders']) {
-      assert.equal(await limiter.schedule('GET', path, () => Promise.resolve('answered')), 'answered');
+  it('takes a burst at 10× the allowed rate without one 429, at ≥ 95 % of the allowed rate', async () => {
+    const limiter = rig.limiter();
+    const asked: Promise<Sent>[] = [];
+    // 100 req/s for 3 s, a third of them snapshots (their own 10/s), with up to 30 ms of network jitter.
+    for (let i = 0; i < 300; i += 1) {
+      asked.push(rig.request(limiter, ...(i % 3 === 0 ? SNAPSHOT : INFO), 'quote'));
+      await rig.sched.advance(10);
     }
-    const tree = limiter as unknown as { global: Bottleneck; families: Map<string, Bottleneck> };
-    const limiters = [tree.global, ...tree.families.values()];
-    assert.equal(limiters.length, 4, 'the global limiter and the snapshot, history and live-orders families');
-    for (const l of limiters) assert.equal((l as unknown as { _store: { yieldLoop: unknown } })._store.yieldLoop, CHECK_PHASE_YIELD);
+    await rig.sched.advance(40_000);
+    const sent = await Promise.all(asked);
+    assert.equal(rig.rejected, 0, 'IBKR never had to say 429');
+    assert.ok(rig.ibkr.snapshot().maxRatePerSec <= 10);
+    const first = Math.min(...sent.map((s) => s.sentAt));
+    const last = Math.max(...sent.map((s) => s.sentAt));
+    const rate = (sent.length - 1) / ((last - first) / 1000);
+    assert.ok(rate >= 9.5 && rate <= 10, `${rate.toFixed(3)} req/s`);
   });
 
-  it('sends a request the tree has room for without waiting on any timer, through every limiter it passes', async () => {
-    const realSetTimeout = globalThis.setTimeout;
-    for (const path of ['/iserver/secdef/search', '/iserver/marketdata/snapshot', '/iserver/marketdata/history', '/iserver/account/orders']) {
-      await limiter?.stop();
-      limiter = new IbkrLimiter(); // idle: the global spacing reserves no wait for its first request
-      const timers: number[] = [];
-      let timersBeforeSend = -1;
-      globalThis.setTimeout = ((fn: () => void, ms?: number) => {
-        timers.push(ms ?? 0);
-        return realSetTimeout(fn, ms);
-      }) as typeof setTimeout;
-      try {
-        await limiter.schedule('GET', path, () => {
-          timersBeforeSend = timers.length;
-          return Promise.resolve('answered');
-        });
-      } finally {
-        globalThis.setTimeout = realSetTimeout;
-      }
-      assert.equal(timersBeforeSend, 0, `${path}: a start timer (Node clamps 0 ms to 1 ms) was set before the request left`);
+  it('keeps IBKR\'s window through event-loop stalls: requests due during a stall do not leave in a bunch', async () => {
+    const limiter = rig.limiter();
+    const asked = Array.from({ length: 40 }, (_, i) => rig.request(limiter, ...INFO, 'quote', `r${i}`));
+    for (const at of [350, 1250, 2150]) {
+      await rig.sched.advance(at - rig.sched.now);
+      rig.sched.stall(400); // the loop is blocked: every timer due meanwhile fires late, together
     }
+    await rig.sched.advance(10_000);
+    await Promise.all(asked);
+    assert.equal(rig.rejected, 0);
+    assert.ok(peakInWindow(rig.sent.map((s) => s.sentAt), 1000 + ARRIVAL_MARGIN_MS) <= 10);
   });
 
-  it('refuses to start on a Bottleneck whose internals are not the ones it patches', () => {
-    const changedInternals = { _store: {} } as unknown as Bottleneck;
-    assert.throws(() => withoutTimerHops(changedInternals), (err: unknown) => {
-      assert.ok(err instanceof Error && 'code' in err && err.code === 'IBKR_LIMITER_INCOMPATIBLE');
-      assert.match(err.message, /Reinstall bottleneck 2\.19/);
-      return true;
-    });
+  it('keeps going, without a 429, when every timer fires late (a loop that is always behind)', async () => {
+    const limiter = rig.limiter();
+    rig.sched.lateMs = 60; // more than a stall: each late timer holds one more pace, none may hold for ever
+    const asked = Array.from({ length: 30 }, (_, i) => rig.request(limiter, ...INFO, 'quote', `r${i}`));
+    await rig.sched.advance(20_000);
+    assert.equal(rig.sent.length, 30, 'every request was sent');
+    await Promise.all(asked);
+    assert.equal(rig.rejected, 0);
   });
 
-  it('sends a burst of 10x the allowed rate without a single 429 from a 10 req/s sliding window', async function () {
-    this.timeout(10_000);
-    const arrivals: number[] = [];
-    let rejected = 0;
-    server = await startLoopback(() => {
-      const now = performance.now();
-      const inWindow = arrivals.filter((t) => now - t < 1000).length;
-      arrivals.push(now);
-      if (inWindow >= 10) {
-        rejected += 1;
-        return { status: 429 };
-      }
-      return { body: { ok: true } };
-    });
-    limiter = new IbkrLimiter({ preset: 'ibkr-10rps' });
-    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
-    const burst = Array.from({ length: 28 }, (_, i) => transport!.request({ method: 'GET', path: `/iserver/contract/${i}/info` }));
-    await Promise.all(burst);
-    assert.equal(rejected, 0);
-    assert.equal(limiter.getCounts().rateLimited, 0);
-    assert.equal(limiter.getCounts().sent, 28);
-  });
-
-  it('spaces a "1 per interval" family by the time its requests were actually sent', async () => {
-    const sentAt: number[] = [];
-    server = await startLoopback(() => {
-      sentAt.push(performance.now());
-      return { body: { orders: [] } };
-    });
-    limiter = new IbkrLimiter({ familyLimits: { 'live-orders': { kind: 'interval', intervalMs: 300 } } });
-    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
-    const first = transport.request({ method: 'GET', path: '/iserver/account/orders' });
-    limiter.pause(400, 'test'); // the first request waits in the paused global limiter
-    await Promise.all([first, transport.request({ method: 'GET', path: '/iserver/account/orders' }), transport.request({ method: 'GET', path: '/iserver/account/orders' })]);
-    assert.equal(sentAt.length, 3);
-    for (let i = 1; i < sentAt.length; i += 1) {
-      assert.ok(sentAt[i]! - sentAt[i - 1]! >= 290, `gap ${sentAt[i]! - sentAt[i - 1]!} ms`);
+  it('sends an order and a polled quote within 150 ms while a 2,000-contract chain refresh is in progress', async () => {
+    const limiter = rig.limiter();
+    // A 2,000-contract refresh: ~200 contract-detail calls and 20 snapshot batches (each twice: pre-flight), all at once.
+    const chain = [
+      ...Array.from({ length: 200 }, (_, i) => rig.request(limiter, ...INFO, 'chain', `info${i}`)),
+      ...Array.from({ length: 40 }, (_, i) => rig.request(limiter, ...SNAPSHOT, 'chain', `batch${i}`)),
+    ];
+    const waits: Record<string, number[]> = { order: [], quote: [] };
+    const others: Promise<Sent>[] = [];
+    // An order every second, and a quote polled every second half a second later, at no particular phase of the pace.
+    // (Two urgent requests asked at the same instant share the pace: the second leaves one pace, ~104 ms, later.)
+    for (let t = 0; t < 20_000; t += 1_000) {
+      await rig.sched.advance(t + 37 - rig.sched.now);
+      others.push(rig.request(limiter, ...ORDER, 'order', 'order').then((s) => (waits.order!.push(s.sentAt - s.askedAt), s)));
+      await rig.sched.advance(t + 537 + (t % 7) * 13 - rig.sched.now);
+      others.push(rig.request(limiter, ...SNAPSHOT, 'quote', 'quote').then((s) => (waits.quote!.push(s.sentAt - s.askedAt), s)));
     }
-  });
-
-  it('paces queued snapshots at the global rate, never more than 10 in a second, without a second jitter margin', async () => {
-    const sentAt: number[] = [];
-    limiter = new IbkrLimiter();
-    await Promise.all(
-      Array.from({ length: 13 }, () =>
-        limiter!.schedule('GET', '/iserver/marketdata/snapshot', () => Promise.resolve(sentAt.push(performance.now()))),
-      ),
-    );
-    const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]!);
-    for (let i = 10; i < sentAt.length; i += 1) {
-      assert.ok(sentAt[i]! - sentAt[i - 10]! >= 1000, `11 snapshots within ${(sentAt[i]! - sentAt[i - 10]!).toFixed(0)} ms`);
+    await rig.sched.advance(60_000);
+    await Promise.all([...chain, ...others]);
+    const chainLeft = rig.sent.filter((s) => s.priority === 'chain').map((s) => s.sentAt);
+    assert.ok(Math.max(...chainLeft) > 20_000, 'the refresh was still in progress when the last order came');
+    assert.equal(waits.order!.length, 20);
+    for (const [what, list] of Object.entries(waits)) {
+      assert.ok(Math.max(...list) <= 150, `${what} waited up to ${Math.max(...list).toFixed(0)} ms`);
     }
-    // IBKR's snapshot limit is a rate (10/s), counted with its margin by the departure window: a hold of
-    // 100 ms + 50 ms on top would leave them 150 ms apart (6.7/s).
-    const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!;
-    assert.ok(median < 140, `snapshots ${median.toFixed(0)} ms apart (median)`);
+    assert.equal(rig.rejected, 0);
   });
 
-  it('sends a queued order ahead of an options-chain refresh, and chain requests after everything else', async () => {
-    assert.equal(requestPriority('POST', '/iserver/account/U1/orders'), 0);
-    assert.equal(requestPriority('DELETE', '/v1/api/iserver/account/U1/order/42'), 0);
-    assert.equal(requestPriority('POST', '/iserver/reply/abc'), 0);
-    assert.equal(requestPriority('GET', '/iserver/account/orders'), 5, 'reading live orders is not an order');
-    assert.equal(requestPriority('GET', '/iserver/marketdata/history?conid=1'), 5);
-    assert.equal(requestPriority('GET', '/iserver/secdef/info?conid=416904'), 9);
-    limiter = new IbkrLimiter();
-    const sent: string[] = [];
-    const send = (what: string) => () => {
-      sent.push(what);
-      return Promise.resolve(what);
-    };
-    // A chain refresh queues its contract details at once; a history request and then an order come after them.
-    const chain = Array.from({ length: 12 }, (_, i) => limiter!.schedule('GET', `/iserver/secdef/info?conid=${i}`, send(`info${i}`)));
-    const history = limiter.schedule('GET', '/iserver/marketdata/history?conid=1', send('history'));
-    const order = limiter.schedule('POST', '/iserver/account/U1/orders', send('order'));
-    await Promise.all([...chain, history, order]);
-    // At most the requests already handed to the global limiter (its lookahead) leave before the order.
-    assert.ok(sent.indexOf('order') <= 3, `the order left ${sent.indexOf('order') + 1}th: ${sent.join(' ')}`);
-    assert.equal(sent.indexOf('history'), sent.indexOf('order') + 1, `the history request next: ${sent.join(' ')}`);
+  it('holds a "1 per interval" family from the actual send, and lets other requests pass the held one', async () => {
+    const limiter = rig.limiter({ familyLimits: { 'live-orders': { kind: 'interval', intervalMs: 300 } } });
+    limiter.pause(400, 'test');
+    const reads = Array.from({ length: 3 }, (_, i) => rig.request(limiter, 'GET', '/iserver/account/orders', 'account', `orders${i}`));
+    const search = rig.request(limiter, 'GET', '/iserver/secdef/search', 'quote', 'search');
+    await rig.sched.advance(5_000);
+    const sent = await Promise.all(reads);
+    assert.ok(sent[0]!.sentAt >= 400, 'nothing leaves during the pause');
+    for (let i = 1; i < sent.length; i += 1) assert.ok(sent[i]!.sentAt - sent[i - 1]!.sentAt >= 300 + ARRIVAL_MARGIN_MS);
+    assert.ok((await search).sentAt < sent[1]!.sentAt, 'the search did not wait behind the held live-orders read');
   });
 
-  it('runs at most 4 history requests at once', async () => {
+  it('pauses every request on a 429 for Retry-After, else a full-jitter backoff a success resets', async () => {
+    const limiter = rig.limiter({ backoffInitialMs: 2_000, backoffMaxMs: 60_000, backoffMinMs: 1_000, random: () => 0.5 });
+    const pauses: PauseEvent[] = [];
+    let resumed = 0;
+    limiter.on('paused', (e: PauseEvent) => pauses.push(e));
+    limiter.on('resumed', () => (resumed += 1));
+    assert.equal(limiter.penalize(undefined, '429'), 1_500, 'uniform in [1 s, 2 s]: the middle');
+    assert.equal(limiter.penalize(undefined, 'a second 429 from a request already on the wire'), 1_500, 'no second step during the pause');
+    const during = rig.request(limiter, ...INFO, 'order');
+    await rig.sched.advance(1_499);
+    assert.equal(rig.sent.length, 0, 'nothing leaves during the pause');
+    await rig.sched.advance(100);
+    await during;
+    assert.equal(rig.sent[0]?.sentAt, 1_500, 'it leaves as the pause ends');
+    assert.equal(resumed, 1);
+    assert.equal(limiter.penalize(undefined, '429'), 2_500, 'the next step: uniform in [1 s, 4 s]');
+    await rig.sched.advance(2_500);
+    limiter.recordSuccess();
+    assert.equal(limiter.penalize(undefined, '429'), 1_500, 'a success resets the backoff');
+    await rig.sched.advance(1_500);
+    assert.equal(limiter.penalize(7_000, '429 with Retry-After: 7'), 7_000);
+    assert.equal(pauses.length, 4);
+    assert.equal(limiter.getCounts().rateLimited, 5);
+  });
+
+  it('runs at most 4 history requests at once (Bottleneck), highest priority first', async () => {
+    const limiter = rig.limiter();
     let open = 0;
     let peak = 0;
-    server = await startLoopback(() => {
-      open += 1;
-      peak = Math.max(peak, open);
-      return new Promise((resolve) => setTimeout(() => {
-        open -= 1;
-        resolve({ body: { data: [] } });
-      }, 700));
-    });
-    limiter = new IbkrLimiter();
-    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
-    await Promise.all(Array.from({ length: 8 }, () => transport!.request({ method: 'GET', path: '/iserver/marketdata/history', query: { conid: 1 } })));
+    const order: string[] = [];
+    const answers: Array<() => void> = [];
+    const history = (name: string, priority: Priority): Promise<void> =>
+      limiter.schedule({ method: 'GET', path: '/iserver/marketdata/history?conid=1', priority }, () => {
+        order.push(name);
+        open += 1;
+        peak = Math.max(peak, open);
+        return new Promise<void>((resolve) => answers.push(() => {
+          open -= 1;
+          resolve();
+        }));
+      });
+    const all = [...Array.from({ length: 6 }, (_, i) => history(`chain${i}`, 'chain')), history('quote', 'quote')];
+    // Bottleneck hands jobs over on its own event-loop turns; the gate's pace on the virtual clock.
+    for (let i = 0; i < 200 && order.length < 7; i += 1) {
+      await rig.sched.advance(200);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (limiter.concurrencyCounts().history?.QUEUED === 3 || order.length > 4) answers.shift()?.();
+    }
+    while (answers.length) answers.shift()?.();
+    await Promise.all(all);
     assert.equal(peak, 4);
+    assert.ok(order.indexOf('quote') === 4, `the quote was the first to take a freed slot: ${order.join(' ')}`);
   });
 
-  it('pauses the connection on 429 and resumes after the penalty, without a storm', async () => {
-    let penaltyUntil = 0;
-    let during = 0;
-    let served429 = 0;
-    let first = true;
-    server = await startLoopback(() => {
-      const now = performance.now();
-      if (first) {
-        first = false;
-        penaltyUntil = now + 300;
-        served429 += 1;
-        return { status: 429 };
-      }
-      if (now < penaltyUntil) {
-        during += 1;
-        served429 += 1;
-        return { status: 429 };
-      }
-      return { body: { ok: true } };
-    });
-    limiter = new IbkrLimiter({ backoffInitialMs: 400 });
-    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
-    const pauses: PauseEvent[] = [];
-    const rateEvents: unknown[] = [];
-    limiter.on('paused', (e: PauseEvent) => pauses.push(e));
-    transport.on('rate-limited', (e) => rateEvents.push(e));
-    let resumed = 0;
-    limiter.on('resumed', () => (resumed += 1));
-    await Promise.all(Array.from({ length: 6 }, (_, i) => transport!.request({ method: 'GET', path: `/iserver/contract/${i}/info` })));
-    assert.equal(pauses.length, 1, 'one pause for the whole connection');
-    assert.equal(pauses[0]?.ms, 400);
-    assert.ok(rateEvents.length >= 1);
-    assert.equal(resumed, 1);
-    assert.equal(served429, 1, 'no request is sent while the connection is paused');
-    assert.equal(during, 0);
-  });
-
-  it('does not retry an order after a 429: the caller gets RateLimitedError with the pause', async () => {
-    server = await startLoopback(() => ({ status: 429, headers: { 'retry-after': '1' } }));
-    limiter = new IbkrLimiter();
-    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
-    await assert.rejects(transport.request({ method: 'POST', path: '/iserver/account/U1/orders', body: { orders: [] } }), (err: unknown) => {
-      assert.ok(err instanceof RateLimitedError);
-      assert.equal(err.retryAfterMs, 1000);
-      return true;
-    });
-    assert.equal(server.requests.length, 1);
-  });
-
-  it('drops waiting requests on stop() with a clear error', async () => {
-    server = await startLoopback(() => ({ body: {} }));
-    limiter = new IbkrLimiter({ preset: 'conservative-50rpm' });
-    transport = new Transport({ auth: new GatewayAuth({ baseUrl: server.baseUrl }), limiter });
-    const a = transport.request({ method: 'GET', path: '/iserver/accounts' });
-    const b = assert.rejects(transport.request({ method: 'GET', path: '/iserver/accounts' }), /connection is closing/);
-    await a;
-    await limiter.stop();
-    await b;
-    assert.equal(server.requests.length, 1);
-  });
-
-  it('waits on stop() for the answer to a request already sent, so an order in flight is not cut off', async () => {
-    limiter = new IbkrLimiter();
+  it('drops waiting requests on stop() with a clear error, and waits for the answer of one already sent', async () => {
+    const limiter = rig.limiter({ preset: 'conservative-50rpm' });
     let answer: (() => void) | undefined;
-    const order = limiter.schedule('POST', '/iserver/account/U1/orders', () => new Promise<string>((resolve) => {
+    const order = limiter.schedule({ method: ORDER[0], path: ORDER[1], priority: 'order' }, () => new Promise<string>((resolve) => {
       answer = () => resolve('order acknowledged');
     }));
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.ok(answer, 'an idle tree sends at once');
+    const waiting = limiter.schedule({ method: 'GET', path: '/iserver/accounts', priority: 'account' }, () => Promise.resolve('never'));
+    await rig.sched.advance(0);
+    assert.ok(answer, 'an idle limiter sends at once');
     let stopped = false;
-    const stopping = limiter.stop().then(() => {
-      stopped = true;
-    });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const stopping = limiter.stop().then(() => (stopped = true));
+    await assert.rejects(waiting, (err: unknown) => err instanceof ConnectionClosedError);
+    await rig.sched.advance(10);
     assert.equal(stopped, false, 'stop() returned while the order was still on the wire');
     answer();
     assert.equal(await order, 'order acknowledged');
     await stopping;
+    await assert.rejects(limiter.schedule({ method: 'GET', path: '/x', priority: 'quote' }, () => Promise.resolve(1)), ConnectionClosedError);
   });
 });

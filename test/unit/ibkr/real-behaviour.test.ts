@@ -11,6 +11,7 @@ import { RiskGuard } from '../../../lib/strategy/risk';
 import type { IbkrRequest } from '../../../lib/ibkr/transport';
 import type { SnapshotRow } from '../../../lib/ibkr/types';
 import { parseAvailability } from '../../../lib/ibkr/wire';
+import type { Priority } from '../../../lib/ibkr/limits';
 import { body } from './support/corpus';
 
 const buy = (quantity: number, clientOrderId: string): EntryIntent => ({ kind: 'entry', side: 'buy', quantity, type: 'market', tif: 'day', clientOrderId, whatIf: false, origin: 'order' });
@@ -291,7 +292,7 @@ describe('Options chain discovery across IBKR brokerage sessions', () => {
     // Someone else's search "expired" between ours and the strikes call: IBKR answers empty lists once.
     const strikes = api.secdefStrikes;
     let emptyOnce = true;
-    api.secdefStrikes = async (r: { conid: number; month: string }) => {
+    api.secdefStrikes = async (r: { conid: number; month: string; priority: Priority }) => {
       if (emptyOnce) {
         emptyOnce = false;
         api.calls.push('strikes');
@@ -308,7 +309,7 @@ describe('Options chain discovery across IBKR brokerage sessions', () => {
     const api = sessionIbkr();
     const info = api.secdefInfo;
     const asked: number[] = [];
-    api.secdefInfo = async (r: { conid: number; month: string; strike?: number; right?: 'C' | 'P' }) => {
+    api.secdefInfo = async (r: { conid: number; month: string; strike?: number; right?: 'C' | 'P'; priority: Priority }) => {
       asked.push(r.strike ?? 0);
       if (r.strike === 5050) throw mapHttpError(500, { error: 'No contracts' }, '/iserver/secdef/info');
       return info(r);

@@ -147,16 +147,16 @@ describe('IBKR session keeper', () => {
         return ok;
       },
     });
-    keeper = new SessionKeeper({ api, scheduler, retryMs: 5_000 });
+    keeper = new SessionKeeper({ api, scheduler, retryMs: 5_000, random: () => 0.5 });
     await keeper.start();
     down = true;
     await scheduler.advance(60_000);
     assert.equal(keeper.state, 'reconnecting');
-    assert.deepEqual(scheduler.delays(), [5_000]);
-    await scheduler.advance(5_000);
-    assert.deepEqual(scheduler.delays(), [10_000], 'backoff doubles while IBKR is down');
+    assert.deepEqual(scheduler.delays(), [2_500], 'full jitter: uniform in [0, 5 s]');
+    await scheduler.advance(2_500);
+    assert.deepEqual(scheduler.delays(), [5_000], 'the interval doubles while IBKR is down: uniform in [0, 10 s]');
     down = false;
-    await scheduler.advance(10_000);
+    await scheduler.advance(5_000);
     assert.equal(keeper.state, 'authenticated');
     assert.equal(calls.filter((c) => c === 'accounts').length, 2, 're-primed after the reset');
   });
