@@ -114,7 +114,7 @@ describe('IBKR OAuth 2.0', () => {
         return { body: {} };
       });
       const auth = new OAuth2Auth({ baseUrl: server.baseUrl, clientId: 'c', clientSecret: 's', now: () => now, renewBeforeMs: 60_000 });
-      limiter = new IbkrLimiter({ now: () => now });
+      limiter = new IbkrLimiter(); // the limiter paces on its own clock; only the token's expiry is simulated
       transport = new Transport({ auth, limiter, now: () => now });
       await transport.request({ method: 'GET', path: '/iserver/accounts' });
       now = 541_000; // 9 min 1 s: inside the 1 min margin of the 10 min token
