@@ -68,7 +68,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     try {
-      link = new IbkrLink(planConnection(config, node.credentials ?? {}), { logger });
+      link = new IbkrLink(planConnection(config, node.credentials ?? {}, RED.settings.userDir), { logger });
     } catch (err) {
       settingsError = err instanceof Error ? err : new Error(errorMessage(err));
       errorState = { state: 'error', previous: 'disconnected', reason: settingsError.message, accountId: undefined, t: Date.now() };

@@ -7,6 +7,9 @@ import { IbkrConnection, type TraceEntry, type SessionState, type SessionStateEv
 import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrMetrics, IbkrMetricsPayload } from '../../lib/metrics';
 import { startIbkrSimulator, type IbkrSimulator } from '../../lib/sim/ibkr';
+import { Recorder } from '../../lib/replay/recorder';
+import type { RecordedMarket, ReplayStatus } from '../../lib/replay/recorded-market';
+import { acquireReplay, type ReplayLease } from '../../lib/replay/registry';
 import { ObservedStream, formatTrace, metricsFor, observeConnection, type LinkLogger } from './link-observer';
 import type { ConnectionPlan } from './settings';
 
@@ -63,6 +66,8 @@ export class IbkrLink extends EventEmitter {
   private relay: Promise<void> = Promise.resolve();
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private replayLease: ReplayLease | undefined;
+  private readonly recorder: Recorder | undefined;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -72,6 +77,42 @@ export class IbkrLink extends EventEmitter {
     this.metricsRecorder = metricsFor(plan.connection);
     this.knownAccountId = plan.connection.accountId;
     this.last = { state: 'disconnected', previous: 'disconnected', reason: 'IBKR connection not started', accountId: this.knownAccountId, t: this.now() };
+    if (plan.record) {
+      this.recorder = new Recorder({
+        dir: plan.record.dir,
+        maxBytes: plan.record.maxBytes,
+        onWarning: (message) => options.logger.warn(message),
+        meta: { mode: plan.mode },
+      });
+    }
+  }
+
+  /** Whether market data is being recorded (the recorder node API for the IBKR data nodes). */
+  get recording(): boolean {
+    return this.recorder !== undefined;
+  }
+
+  /**
+   * Records one thing the IBKR side received (topic: trade, quote, bar, chain; payload as lib/replay/recording.ts
+   * documents). A record the recorder refuses (time going back) is reported once as a warning, never thrown at the
+   * data node: recording must not change what the flow does.
+   */
+  record(topic: string, payload: object, t: number): void {
+    if (!this.recorder) return;
+    try {
+      this.recorder.record(topic, payload, t);
+    } catch (err) {
+      this.options.logger.warn(`recording: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
+  get replay(): RecordedMarket | undefined {
+    return this.replayLease?.market;
+  }
+
+  replayStatus(): ReplayStatus | undefined {
+    return this.replayLease?.market.status();
   }
 
   get state(): IbkrLinkState {
@@ -122,8 +163,13 @@ export class IbkrLink extends EventEmitter {
       // "Trace requests": entries arrive redacted by the transport (lib/ibkr/redact.ts).
       ...(this.plan.traceRequests ? { debug: (entry: TraceEntry) => logger.debug(formatTrace(entry)) } : {}),
     };
+    if (this.plan.replay) {
+      // The same recording replayed by a sierra-config simulator is the same market (lib/replay/registry.ts).
+      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed });
+      this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
+    }
     if (this.plan.simulator) {
-      this.simulatorStarting = startIbkrSimulator(this.plan.simulator);
+      this.simulatorStarting = startIbkrSimulator(this.replayLease ? { ...this.plan.simulator, market: this.replayLease.market } : this.plan.simulator);
       const simulator = await this.simulatorStarting;
       this.simulatorInstance = simulator;
       if (this.closing) return;
@@ -259,6 +305,8 @@ export class IbkrLink extends EventEmitter {
     await this.streamInstance?.close();
     await this.connectionInstance?.close();
     await simulator?.close();
+    this.replayLease?.release();
+    await this.recorder?.close();
     this.removeAllListeners();
   }
 }
