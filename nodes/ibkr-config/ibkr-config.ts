@@ -102,6 +102,8 @@ export = function register(RED: NodeAPI): void {
     node.simulator = () => link?.simulator;
     node.marketNow = () => link?.simulator?.market.now() ?? Date.now();
     node.metrics = () => link?.metrics();
+    node.replay = () => link?.replay;
+    node.record = (topic: string, payload: object, t: number) => link?.record(topic, payload, t);
     node.onState = (listener: StateListener): (() => void) => {
       listeners.add(listener);
       return () => {
