@@ -104,31 +104,99 @@ export function checkBars(bars: readonly MarketBar[]): void {
   }
 }
 
-export function runBacktest(bars: readonly MarketBar[], options: BacktestOptions = {}): BacktestResult {
-  checkBars(bars);
-  const engine = new BattleNavaleEngine(options.settings ?? {});
-  const tick = engine.settings.tickSize;
-  const guard = new RiskGuard(options.risk ?? {});
-  const pointValue = guard.state(bars[0]?.t ?? 0).limits.pointValue;
-  const commission = nonNegative(options.commissionPerContract, 'commission per contract', 0);
-  const slip = nonNegative(options.slippageTicks, 'slippage (ticks)', 1) * tick;
-  const qty = options.quantity ?? 1;
-  if (!Number.isInteger(qty) || qty <= 0) throw new InvalidInputError(`backtest: quantity must be a whole number > 0, got ${JSON.stringify(qty)}`);
+/**
+ * The backtest's state machine, bar by bar: `onBar` takes each closed 1-minute bar in time order, `finish` closes
+ * what is open at the last bar. runBacktest drives it over an array; the replay pipeline drives it from trades.
+ */
+export class BacktestRunner {
+  readonly result: BacktestResult = { signals: [], trades: [], bars: 0, days: 0, pnl: 0 };
+  private readonly engine: BattleNavaleEngine;
+  private readonly guard: RiskGuard;
+  private readonly pointValue: number;
+  private readonly commission: number;
+  private readonly slip: number;
+  private readonly qty: number;
+  private readonly vwap = new VwapAccumulator();
+  private open: Open | null = null;
+  private pending: Omit<Open, 'entryT' | 'entry'> | null = null;
+  private day = NaN;
+  private last: MarketBar | null = null;
 
-  const days = new Set<number>();
-  for (const b of bars) days.add(tradeDateAtOrAfter(b.t));
-  const result: BacktestResult = { signals: [], trades: [], bars: bars.length, days: days.size, pnl: 0 };
-  const vwap = new VwapAccumulator();
-  let open: Open | null = null;
-  let pending: Omit<Open, 'entryT' | 'entry'> | null = null;
-  let day = bars.length > 0 ? tradeDateAtOrAfter(bars[0].t) : 0;
-  let daysDone = 0;
+  constructor(private readonly options: BacktestOptions = {}, private readonly totalDays = 0) {
+    this.engine = new BattleNavaleEngine(options.settings ?? {});
+    this.guard = new RiskGuard(options.risk ?? {});
+    this.pointValue = this.guard.state(0).limits.pointValue;
+    this.commission = nonNegative(options.commissionPerContract, 'commission per contract', 0);
+    this.slip = nonNegative(options.slippageTicks, 'slippage (ticks)', 1) * this.engine.settings.tickSize;
+    this.qty = options.quantity ?? 1;
+    if (!Number.isInteger(this.qty) || this.qty <= 0) throw new InvalidInputError(`backtest: quantity must be a whole number > 0, got ${JSON.stringify(this.qty)}`);
+  }
 
-  const close = (exitT: number, exit: number, reason: BacktestTrade['exitReason']): void => {
-    const o = open as Open;
+  onBar(b: MarketBar): void {
+    const last = this.last;
+    if (last && !(b.t > last.t)) throw new InvalidInputError(`backtest: bar ${new Date(b.t).toISOString()} is not after the previous bar`);
+    const barDay = tradeDateAtOrAfter(b.t);
+    if (barDay !== this.day) {
+      if (last) {
+        if (this.open) this.close(last.t + BAR_MS, last.c - (this.open.side === 'buy' ? this.slip : -this.slip), 'day-end');
+        this.endDay();
+      }
+      this.pending = null;
+      this.vwap.reset();
+      this.day = barDay;
+    }
+    this.last = b;
+    this.result.bars++;
+    const pending = this.pending;
+    if (pending) {
+      this.pending = null;
+      const entry = b.o + (pending.side === 'buy' ? this.slip : -this.slip);
+      this.guard.recordFill({ side: pending.side, quantity: this.qty, price: entry, now: b.t, realizedPnl: -this.commission * this.qty });
+      this.open = { ...pending, entryT: b.t, entry };
+    }
+    if (this.open) this.exits(b, this.open);
+
+    this.vwap.add(typicalPrice(b.h, b.l, b.c), b.v);
+    this.engine.setContext({ vwap: this.vwap.vwap, sigma: this.vwap.sigma });
+    const now = b.t + BAR_MS;
+    const ev = this.engine.update(b, now);
+    if (ev.signal !== NO_SIGNAL) {
+      const side: Side = ev.signal === LONG ? 'buy' : 'sell';
+      const signal: BacktestSignal = { t: now, side, entry: ev.entry, stop: ev.stop, target: ev.tp1, score: ev.score };
+      if (this.open || this.pending) {
+        signal.refused = 'a position is already open';
+      } else {
+        const decision = this.guard.check({ side, quantity: this.qty, now, position: 0 });
+        if (decision.allowed) this.pending = { side, signalT: now, stop: ev.stop, target: ev.tp1 };
+        else signal.refused = `${decision.rule}: ${decision.reason}`;
+      }
+      this.result.signals.push(signal);
+    }
+  }
+
+  /** Closes a position left open at the last bar and reports the last day. */
+  finish(): BacktestResult {
+    const last = this.last;
+    if (last) {
+      if (this.open) this.close(last.t + BAR_MS, last.c - (this.open.side === 'buy' ? this.slip : -this.slip), 'data-end');
+      this.endDay();
+      this.last = null;
+    }
+    return this.result;
+  }
+
+  private endDay(): void {
+    const r = this.result;
+    r.days++;
+    this.options.onProgress?.({ day: isoDate(this.day), daysDone: r.days, days: Math.max(this.totalDays, r.days), bars: r.bars, trades: r.trades.length, pnl: r.pnl });
+  }
+
+  private close(exitT: number, exit: number, reason: BacktestTrade['exitReason']): void {
+    const o = this.open as Open;
+    const qty = this.qty;
     const dir = o.side === 'buy' ? 1 : -1;
-    const gross = (exit - o.entry) * dir * qty * pointValue;
-    guard.recordFill({ side: o.side === 'buy' ? 'sell' : 'buy', quantity: qty, price: exit, now: exitT, realizedPnl: gross - commission * qty });
+    const gross = (exit - o.entry) * dir * qty * this.pointValue;
+    this.guard.recordFill({ side: o.side === 'buy' ? 'sell' : 'buy', quantity: qty, price: exit, now: exitT, realizedPnl: gross - this.commission * qty });
     const trade: BacktestTrade = {
       side: o.side,
       signalT: o.signalT,
@@ -140,67 +208,30 @@ export function runBacktest(bars: readonly MarketBar[], options: BacktestOptions
       stop: o.stop,
       target: o.target,
       quantity: qty,
-      commission: 2 * commission * qty,
-      pnl: gross - 2 * commission * qty,
+      commission: 2 * this.commission * qty,
+      pnl: gross - 2 * this.commission * qty,
     };
-    result.trades.push(trade);
-    result.pnl += trade.pnl;
-    open = null;
-  };
+    this.result.trades.push(trade);
+    this.result.pnl += trade.pnl;
+    this.open = null;
+  }
 
   /** Exits on bar b (stop first when both are touched). */
-  const exits = (b: MarketBar): void => {
-    const o = open as Open;
+  private exits(b: MarketBar, o: Open): void {
     const end = b.t + BAR_MS;
     if (o.side === 'buy') {
-      if (b.l <= o.stop) close(end, Math.min(b.o, o.stop) - slip, 'stop');
-      else if (b.h >= o.target) close(end, o.target, 'target');
-    } else if (b.h >= o.stop) close(end, Math.max(b.o, o.stop) + slip, 'stop');
-    else if (b.l <= o.target) close(end, o.target, 'target');
-  };
-
-  for (let i = 0; i < bars.length; i++) {
-    const b = bars[i];
-    const barDay = tradeDateAtOrAfter(b.t);
-    if (barDay !== day) {
-      if (open) close(bars[i - 1].t + BAR_MS, bars[i - 1].c - ((open as Open).side === 'buy' ? slip : -slip), 'day-end');
-      pending = null;
-      vwap.reset();
-      daysDone++;
-      options.onProgress?.({ day: isoDate(day), daysDone, days: days.size, bars: i, trades: result.trades.length, pnl: result.pnl });
-      day = barDay;
-    }
-    if (pending) {
-      const p = pending;
-      pending = null;
-      const entry = b.o + (p.side === 'buy' ? slip : -slip);
-      guard.recordFill({ side: p.side, quantity: qty, price: entry, now: b.t, realizedPnl: -commission * qty });
-      open = { ...p, entryT: b.t, entry };
-    }
-    if (open) exits(b);
-
-    vwap.add(typicalPrice(b.h, b.l, b.c), b.v);
-    engine.setContext({ vwap: vwap.vwap, sigma: vwap.sigma });
-    const now = b.t + BAR_MS;
-    const ev = engine.update(b, now);
-    if (ev.signal !== NO_SIGNAL) {
-      const side: Side = ev.signal === LONG ? 'buy' : 'sell';
-      const signal: BacktestSignal = { t: now, side, entry: ev.entry, stop: ev.stop, target: ev.tp1, score: ev.score };
-      if (open || pending) {
-        signal.refused = 'a position is already open';
-      } else {
-        const decision = guard.check({ side, quantity: qty, now, position: 0 });
-        if (decision.allowed) pending = { side, signalT: now, stop: ev.stop, target: ev.tp1 };
-        else signal.refused = `${decision.rule}: ${decision.reason}`;
-      }
-      result.signals.push(signal);
-    }
+      if (b.l <= o.stop) this.close(end, Math.min(b.o, o.stop) - this.slip, 'stop');
+      else if (b.h >= o.target) this.close(end, o.target, 'target');
+    } else if (b.h >= o.stop) this.close(end, Math.max(b.o, o.stop) + this.slip, 'stop');
+    else if (b.l <= o.target) this.close(end, o.target, 'target');
   }
-  if (bars.length > 0) {
-    const last = bars[bars.length - 1];
-    if (open) close(last.t + BAR_MS, last.c - ((open as Open).side === 'buy' ? slip : -slip), 'data-end');
-    daysDone++;
-    options.onProgress?.({ day: isoDate(day), daysDone, days: days.size, bars: bars.length, trades: result.trades.length, pnl: result.pnl });
-  }
-  return result;
+}
+
+export function runBacktest(bars: readonly MarketBar[], options: BacktestOptions = {}): BacktestResult {
+  checkBars(bars);
+  const days = new Set<number>();
+  for (const b of bars) days.add(tradeDateAtOrAfter(b.t));
+  const runner = new BacktestRunner(options, days.size);
+  for (const b of bars) runner.onBar(b);
+  return runner.finish();
 }
