@@ -9,7 +9,7 @@
 import type { Side } from '../contracts';
 import { InvalidInputError } from '../errors';
 import { VwapAccumulator, typicalPrice } from '../analytics/vwap';
-import { tradeDateAtOrAfter } from '../sim/calendar';
+import { esSession, tradeDateAtOrAfter } from '../sim/calendar';
 import { isoDate } from '../trading/cme-calendar';
 import type { MarketBar } from '../sim/market-types';
 import { BattleNavaleEngine } from '../strategy/battle-navale';
@@ -121,6 +121,7 @@ export class BacktestRunner {
   private pending: Omit<Open, 'entryT' | 'entry'> | null = null;
   private day = NaN;
   private last: MarketBar | null = null;
+  private readonly sessions = new SessionDays();
 
   constructor(private readonly options: BacktestOptions = {}, private readonly totalDays = 0) {
     this.engine = new BattleNavaleEngine(options.settings ?? {});
@@ -135,7 +136,7 @@ export class BacktestRunner {
   onBar(b: MarketBar): void {
     const last = this.last;
     if (last && !(b.t > last.t)) throw new InvalidInputError(`backtest: bar ${new Date(b.t).toISOString()} is not after the previous bar`);
-    const barDay = tradeDateAtOrAfter(b.t);
+    const barDay = this.sessions.of(b.t);
     if (barDay !== this.day) {
       if (last) {
         if (this.open) this.close(last.t + BAR_MS, last.c - (this.open.side === 'buy' ? this.slip : -this.slip), 'day-end');
@@ -227,10 +228,29 @@ export class BacktestRunner {
   }
 }
 
+/** tradeDateAtOrAfter for times in order, reckoning the calendar once per session rather than once per bar. */
+class SessionDays {
+  private open = Infinity;
+  private close = -Infinity;
+  private day = NaN;
+
+  of(t: number): number {
+    if (t >= this.open && t < this.close) return this.day;
+    this.day = tradeDateAtOrAfter(t);
+    const s = esSession(this.day);
+    this.open = s.open;
+    this.close = s.close;
+    // A time in the daily break belongs to the next session but is not inside it: no caching then.
+    if (t < s.open) this.open = Infinity;
+    return this.day;
+  }
+}
+
 export function runBacktest(bars: readonly MarketBar[], options: BacktestOptions = {}): BacktestResult {
   checkBars(bars);
   const days = new Set<number>();
-  for (const b of bars) days.add(tradeDateAtOrAfter(b.t));
+  const sessions = new SessionDays();
+  for (const b of bars) days.add(sessions.of(b.t));
   const runner = new BacktestRunner(options, days.size);
   for (const b of bars) runner.onBar(b);
   return runner.finish();
