@@ -71,5 +71,5 @@ report({
   unit: 's',
   baseline: Number((engineMs / 1000).toFixed(3)),
   goal: '≤ 30 s',
-  note: `${days} trading days, ${bars.length} bars of ${source}; ${result.signals.length} signals, ${result.trades.length} trades, net P&L ${result.pnl.toFixed(2)} $; ${progressLines} progress lines`,
+  note: `${days} trading days, ${bars.length} bars of ${source}; ${result.signals.length} signals (engine alone: ${signals}), ${result.trades.length} trades, net P&L ${result.pnl.toFixed(2)} $; ${progressLines} progress lines`,
 });
