@@ -9,7 +9,7 @@ import { InvalidInputError } from '../errors';
 import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter } from '../sim/calendar';
 import { listedEsContracts } from '../sim/market';
 import type { Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
-import type { Recording } from './recording';
+import type { RecordedTick, Recording } from './recording';
 
 export type ReplaySpeed = number | 'max';
 
@@ -26,6 +26,8 @@ export interface RecordedMarketOptions {
   maxBatch?: number;
   /** Pump period at paced speeds (real ms). Default 20. */
   pumpMs?: number;
+  /** The symbol whose ticks are replayed when the recording has no trade records. Default 'ES'. */
+  symbol?: string;
 }
 
 export interface ReplayStatus {
@@ -88,10 +90,11 @@ export class RecordedMarket extends EventEmitter implements Market {
 
   constructor(recording: Recording, options: RecordedMarketOptions = {}) {
     super();
-    if (recording.trades.length === 0 && recording.bars.length === 0) {
-      throw new InvalidInputError('replay: the recording holds no ES trade and no bar: nothing to replay');
+    const ticks = recording.trades.length > 0 ? [] : tradesFromTicks(recording.ticks, options.symbol ?? 'ES');
+    if (recording.trades.length === 0 && ticks.length === 0 && recording.bars.length === 0) {
+      throw new InvalidInputError('replay: the recording holds no ES trade, tick or bar: nothing to replay');
     }
-    this.trades = recording.trades.length > 0 ? recording.trades : tradesFromBars(recording.bars);
+    this.trades = recording.trades.length > 0 ? recording.trades : ticks.length > 0 ? ticks : tradesFromBars(recording.bars);
     this.cumVolume = new Float64Array(this.trades.length + 1);
     for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
     this.minuteBars = recording.bars.length > 0 ? recording.bars : minuteBarsOf(this.trades);
@@ -310,6 +313,26 @@ export class RecordedMarket extends EventEmitter implements Market {
   esContracts(): { localSymbol: string; expiry: string; conid: number }[] {
     return listedEsContracts(this.now());
   }
+}
+
+/**
+ * Trades from recorded ticks of `symbol` (the root, e.g. ES, or the exact symbol), in time order. A tick without an
+ * aggressor side is a buy at or above the ask (or above the previous price), a sell otherwise; without a touch, the
+ * touch is the tick's price and one tick beside it.
+ */
+export function tradesFromTicks(ticks: readonly RecordedTick[], symbol: string): MarketTrade[] {
+  const mine = ticks.filter((x) => x.symbol === symbol || x.symbol.startsWith(symbol)).slice();
+  mine.sort((a, b) => a.t - b.t);
+  const out: MarketTrade[] = [];
+  let prev = NaN;
+  for (const x of mine) {
+    const side = x.side ?? (x.ask !== undefined && x.ask !== null ? (x.price >= x.ask ? 'buy' : 'sell') : x.price >= prev ? 'buy' : 'sell');
+    const bid = x.bid ?? (side === 'buy' ? x.price - 0.25 : x.price);
+    const ask = x.ask ?? bid + 0.25;
+    out.push({ t: x.t, price: x.price, size: x.size, side, bid, ask });
+    prev = x.price;
+  }
+  return out;
 }
 
 /** 1-minute bars built from trades (bar t = minute open). */

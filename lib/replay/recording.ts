@@ -6,6 +6,8 @@
 //   quote  MarketQuote  {t, last, bid, ask, bidSize, askSize, volume}
 //   bar    MarketBar    {t, o, h, l, c, v} of 1 minute (t = bar open)
 //   chain  {spot: SPX index, options: MarketOption[]}
+//   tick   Tick (lib/contracts.ts) as ibkr-quote receives it {symbol, t, price, size, bid?, ask?, side?}; the replay
+//          trades the ticks of its symbol (default ES) when the file has no trade records
 //   meta   {version, symbol?, ...} the first record a recorder writes
 import fs from 'fs';
 import zlib from 'zlib';
@@ -13,7 +15,17 @@ import { InvalidInputError } from '../errors';
 import type { MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 
 export const RECORDING_VERSION = 1;
-export const RECORDING_TOPICS = ['meta', 'trade', 'quote', 'bar', 'chain'] as const;
+export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain'] as const;
+
+export interface RecordedTick {
+  symbol: string;
+  t: number;
+  price: number;
+  size: number;
+  bid?: number;
+  ask?: number;
+  side?: 'buy' | 'sell';
+}
 
 export interface RecordLine {
   t: number;
@@ -30,6 +42,8 @@ export interface ChainSnapshot {
 export interface Recording {
   meta: Record<string, unknown>[];
   trades: MarketTrade[];
+  /** Ticks as received (several symbols possible), in record order. */
+  ticks: RecordedTick[];
   quotes: MarketQuote[];
   bars: MarketBar[];
   chains: { t: number; snapshot: ChainSnapshot }[];
@@ -70,7 +84,7 @@ export function parseRecordLine(line: string, where: string): RecordLine {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], quotes: [], bars: [], chains: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], chains: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
   for (const r of records) {
@@ -89,6 +103,13 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         checkFields(where, p, ['t', 'price', 'size', 'bid', 'ask']);
         if (p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell"');
         rec.trades.push(p as unknown as MarketTrade);
+        break;
+      case 'tick':
+        checkFields(where, p, ['t', 'price', 'size']);
+        if (typeof p.symbol !== 'string') refuse(where, 'payload.symbol must be a string');
+        for (const k of ['bid', 'ask']) if (p[k] !== undefined && p[k] !== null && !finite(p[k])) refuse(where, `payload.${k} must be a number when present`);
+        if (p.side !== undefined && p.side !== null && p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell" when present');
+        rec.ticks.push(p as unknown as RecordedTick);
         break;
       case 'quote':
         checkFields(where, p, ['t', 'last', 'bid', 'ask', 'bidSize', 'askSize', 'volume']);

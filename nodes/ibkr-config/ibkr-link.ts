@@ -68,6 +68,7 @@ export class IbkrLink extends EventEmitter {
   private closing: Promise<void> | undefined;
   private replayLease: ReplayLease | undefined;
   private readonly recorder: Recorder | undefined;
+  private recordWarned = false;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -102,7 +103,9 @@ export class IbkrLink extends EventEmitter {
     try {
       this.recorder.record(topic, payload, t);
     } catch (err) {
-      this.options.logger.warn(`recording: ${errorMessage(err)}`);
+      // Once per connection: a clock that goes back would otherwise warn on every tick.
+      if (!this.recordWarned) this.options.logger.warn(`recording: ${errorMessage(err)} (further refusals are not logged)`);
+      this.recordWarned = true;
     }
   }
 

@@ -82,3 +82,26 @@ describe('replay: recorded market', () => {
     assert.throws(() => new RecordedMarket(recordingOf([{ t: FROM, topic: 'meta', payload: {} }])), /nothing to replay/);
   });
 });
+
+describe('replay: a recording of ibkr-quote ticks', () => {
+  it('replays the ticks of its symbol as trades, in time order, the side taken from the touch when absent', () => {
+    const ticks: RecordLine[] = [
+      { t: FROM + 10, topic: 'tick', payload: { symbol: 'ES', contract: 'ESM5', t: FROM + 5, price: 6000, size: 2, bid: 5999.75, ask: 6000 } },
+      { t: FROM + 20, topic: 'tick', payload: { symbol: 'SPX', t: FROM + 6, price: 5975, size: 0 } },
+      { t: FROM + 30, topic: 'tick', payload: { symbol: 'ES', t: FROM + 25, price: 5999.75, size: 1, bid: 5999.75, ask: 6000 } },
+      { t: FROM + 40, topic: 'tick', payload: { symbol: 'ES', t: FROM + 15, price: 6000.25, size: 3, side: 'buy' } },
+    ];
+    const m = new RecordedMarket(recordingOf([{ t: FROM, topic: 'meta', payload: {} }, ...ticks]), { speed: 'max' });
+    const seen = collect(m);
+    m.step(60_000);
+    assert.deepStrictEqual(
+      seen.map((x) => [x.t, x.price, x.size, x.side, x.bid, x.ask]),
+      [
+        [FROM + 5, 6000, 2, 'buy', 5999.75, 6000],
+        [FROM + 15, 6000.25, 3, 'buy', 6000, 6000.25],
+        [FROM + 25, 5999.75, 1, 'sell', 5999.75, 6000],
+      ],
+    );
+    assert.throws(() => recordingOf([{ t: FROM, topic: 'tick', payload: { symbol: 'ES', t: FROM, price: 'x', size: 1 } }]), /payload\.price/);
+  });
+});
