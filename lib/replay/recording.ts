@@ -5,7 +5,9 @@
 //   trade  MarketTrade  {t, price, size, side, bid, ask}
 //   quote  MarketQuote  {t, last, bid, ask, bidSize, askSize, volume}
 //   bar    MarketBar    {t, o, h, l, c, v} of 1 minute (t = bar open)
-//   chain  {spot: SPX index, options: MarketOption[]}
+//   chain  {spot: SPX index, options: MarketOption[]}, or the chain message ibkr-options-chain emits
+//          {spot, contracts: OptionQuote[]} (contracts without a bid, ask, last, iv, delta, gamma, open interest or
+//          volume are not served by the replay: it cannot make them up)
 //   tick   Tick (lib/contracts.ts) as ibkr-quote receives it {symbol, t, price, size, bid?, ask?, side?}; the replay
 //          trades the ticks of its symbol (default ES) when the file has no trade records
 //   meta   {version, symbol?, ...} the first record a recorder writes
@@ -82,6 +84,37 @@ export function parseRecordLine(line: string, where: string): RecordLine {
   return { t: r.t, topic: r.topic, payload: r.payload };
 }
 
+const OPTION_NUMBERS = ['strike', 'bid', 'ask', 'last', 'iv', 'delta', 'gamma', 'openInterest', 'volume'] as const;
+
+/** The options of an ibkr-options-chain message that carry every figure the simulator serves. */
+function completeOptions(contracts: unknown[]): MarketOption[] {
+  const out: MarketOption[] = [];
+  for (const c of contracts) {
+    if (typeof c !== 'object' || c === null) continue;
+    const o = c as Record<string, unknown>;
+    if (!OPTION_NUMBERS.every((k) => finite(o[k]))) continue;
+    if (typeof o.expiry !== 'string' || (o.right !== 'C' && o.right !== 'P')) continue;
+    if (o.tradingClass !== 'SPX' && o.tradingClass !== 'SPXW') continue;
+    if (o.settlement !== 'AM' && o.settlement !== 'PM') continue;
+    out.push({
+      expiry: o.expiry,
+      settlement: o.settlement,
+      tradingClass: o.tradingClass,
+      strike: o.strike as number,
+      right: o.right,
+      bid: o.bid as number,
+      ask: o.ask as number,
+      last: o.last as number,
+      iv: o.iv as number,
+      delta: o.delta as number,
+      gamma: o.gamma as number,
+      openInterest: o.openInterest as number,
+      volume: o.volume as number,
+    });
+  }
+  return out;
+}
+
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
   const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], chains: [], from: NaN, to: NaN, other: 0 };
@@ -120,8 +153,8 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         rec.bars.push(p as unknown as MarketBar);
         break;
       case 'chain':
-        if (!finite(p.spot) || !Array.isArray(p.options)) refuse(where, 'a chain payload is {spot, options: []}');
-        rec.chains.push({ t: r.t, snapshot: p as unknown as ChainSnapshot });
+        if (!finite(p.spot) || !(Array.isArray(p.options) || Array.isArray(p.contracts))) refuse(where, 'a chain payload is {spot, options: []} or {spot, contracts: []}');
+        rec.chains.push({ t: r.t, snapshot: { spot: p.spot, options: Array.isArray(p.options) ? (p.options as MarketOption[]) : completeOptions(p.contracts as unknown[]) } });
         break;
       default:
         rec.other++;

@@ -105,3 +105,22 @@ describe('replay: a recording of ibkr-quote ticks', () => {
     assert.throws(() => recordingOf([{ t: FROM, topic: 'tick', payload: { symbol: 'ES', t: FROM, price: 'x', size: 1 } }]), /payload\.price/);
   });
 });
+
+describe('replay: recorded option chains', () => {
+  it('serves the latest chain snapshot at or before its clock, only the options IBKR gave every figure of', () => {
+    const option = (strike: number, bid: number | null) => ({
+      conid: strike, expiry: '20250611', settlement: 'PM', tradingClass: 'SPXW', strike, right: 'C',
+      bid, ask: 10, last: 9.5, iv: 0.15, delta: 0.5, gamma: 0.01, openInterest: 100, volume: 5,
+    });
+    const chainAt = (t: number, spot: number): RecordLine => ({ t, topic: 'chain', payload: { underlying: 'SPX', spot, contracts: [option(6000, 9), option(6005, null)] } });
+    const withChains = [...lines.slice(0, 1), chainAt(FROM + 1, 5990), ...lines.slice(1)].sort((a, b) => a.t - b.t);
+    withChains.push(chainAt(TO, 5999));
+    const m = new RecordedMarket(recordingOf(withChains), { startTime: FROM + 60_000 });
+    assert.deepStrictEqual(m.spxExpiries(), [{ expiry: '20250611', tradingClass: 'SPXW' }]);
+    const chain = m.spxChain();
+    assert.deepStrictEqual(chain.map((o) => o.strike), [6000]);
+    // SPX follows ES from the snapshot with the basis the snapshot showed.
+    const esAtSnapshot = recordingOf(lines).trades.filter((x) => x.t <= FROM + 1).pop()?.price ?? NaN;
+    assert.ok(Math.abs(m.spxSpot() - (m.esQuote().last - (esAtSnapshot - 5990))) < 1e-9);
+  });
+});
