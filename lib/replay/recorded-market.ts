@@ -98,7 +98,10 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.cumVolume = new Float64Array(this.trades.length + 1);
     for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
     this.minuteBars = recording.bars.length > 0 ? recording.bars : minuteBarsOf(this.trades);
-    this.quotes = recording.quotes;
+    const symbol = options.symbol ?? 'ES';
+    this.quotes = recording.quotes
+      .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
+      .sort((a, b) => a.t - b.t);
     this.chains = recording.chains;
     this.from = recording.from;
     this.to = recording.to;

@@ -3,7 +3,7 @@
 // restart appends a new member); gunzip reads them as one stream. Records are in time order within a file.
 // Topics the market replay understands (others are kept and ignored):
 //   trade  MarketTrade  {t, price, size, side, bid, ask}
-//   quote  MarketQuote  {t, last, bid, ask, bidSize, askSize, volume}
+//   quote  MarketQuote  {t, last, bid, ask, bidSize, askSize, volume} or ibkr-quote's Quote (symbol, nulls allowed)
 //   bar    MarketBar    {t, o, h, l, c, v} of 1 minute (t = bar open)
 //   chain  {spot: SPX index, options: MarketOption[]}, or the chain message ibkr-options-chain emits
 //          {spot, contracts: OptionQuote[]} (contracts without a bid, ask, last, iv, delta, gamma, open interest or
@@ -46,7 +46,7 @@ export interface Recording {
   trades: MarketTrade[];
   /** Ticks as received (several symbols possible), in record order. */
   ticks: RecordedTick[];
-  quotes: MarketQuote[];
+  quotes: (MarketQuote & { symbol?: string })[];
   bars: MarketBar[];
   chains: { t: number; snapshot: ChainSnapshot }[];
   /** First and last record time. */
@@ -145,8 +145,12 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         rec.ticks.push(p as unknown as RecordedTick);
         break;
       case 'quote':
-        checkFields(where, p, ['t', 'last', 'bid', 'ask', 'bidSize', 'askSize', 'volume']);
-        rec.quotes.push(p as unknown as MarketQuote);
+        // Live quotes (ibkr-quote) may lack a figure (null); the replay uses the complete ones of its symbol.
+        checkFields(where, p, ['t']);
+        for (const k of ['last', 'bid', 'ask', 'bidSize', 'askSize', 'volume']) {
+          if (p[k] !== null && p[k] !== undefined && !finite(p[k])) refuse(where, `payload.${k} must be a number or null`);
+        }
+        rec.quotes.push(p as unknown as MarketQuote & { symbol?: string });
         break;
       case 'bar':
         checkFields(where, p, ['t', 'o', 'h', 'l', 'c', 'v']);

@@ -69,6 +69,7 @@ export = function register(RED: NodeAPI): void {
       {
         quote: (q) => {
           showQuote(q);
+          cfg.record('quote', q, cfg.marketNow());
           node.send([{ topic: 'quote', payload: q } as NodeMessage, null]);
         },
         tick: (t) => {

@@ -59,6 +59,8 @@ describe('replay: record and replay through ibkr-config', function () {
     const rec = readRecording(path.join(folder, files[0]));
     assert.ok(rec.ticks.length >= received.length);
     assert.deepEqual(rec.ticks.slice(0, received.length), received);
+    assert.ok(rec.quotes.length > 0, 'the streamed quotes are recorded too');
+    assert.ok(rec.quotes.every((q) => q.symbol === 'ES'));
   });
 
   it('serves a recording to an unchanged ibkr-quote node, with pause and step from ibkr-auth', async () => {
