@@ -30,6 +30,15 @@ export interface IbkrStateEvent {
 export type SessionCommand = 'status' | 'login' | 'reauth' | 'logout';
 export const SESSION_COMMANDS: readonly SessionCommand[] = ['status', 'login', 'reauth', 'logout'];
 
+/**
+ * IBKR streams market data about every 250 ms of real time; a replay at N× keeps that cadence in market time (250/N
+ * real ms, at least 5 ms), so the flow sees as many updates per market minute as live.
+ */
+export function replayStreamIntervalMs(speed: number | 'max'): number {
+  if (speed === 'max') return 5;
+  return Math.min(250, Math.max(5, Math.round(250 / speed)));
+}
+
 /** Node-RED allows 15 s for a node's close; keep a margin for the rest of the redeploy. */
 const CLOSE_BUDGET_MS = 10_000;
 
@@ -168,11 +177,14 @@ export class IbkrLink extends EventEmitter {
     };
     if (this.plan.replay) {
       // The same recording replayed by a sierra-config simulator is the same market (lib/replay/registry.ts).
-      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed });
+      // Small batches at 'max' so the WebSocket's updates stay a few market seconds apart, not minutes.
+      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed, maxBatch: 100 });
       this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
     }
     if (this.plan.simulator) {
-      this.simulatorStarting = startIbkrSimulator(this.replayLease ? { ...this.plan.simulator, market: this.replayLease.market } : this.plan.simulator);
+      this.simulatorStarting = startIbkrSimulator(
+        this.replayLease ? { ...this.plan.simulator, market: this.replayLease.market, streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1) } : this.plan.simulator,
+      );
       const simulator = await this.simulatorStarting;
       this.simulatorInstance = simulator;
       if (this.closing) return;
