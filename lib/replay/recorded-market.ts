@@ -24,6 +24,8 @@ export interface RecordedMarketOptions {
   realNow?: () => number;
   /** Trades per batch at speed 'max'. Default 2000. */
   maxBatch?: number;
+  /** At speed 'max', real ms between batches (0: the next turn of the event loop). Default 0. */
+  maxBatchIntervalMs?: number;
   /** Pump period at paced speeds (real ms). Default 20. */
   pumpMs?: number;
   /** The symbol whose ticks are replayed when the recording has no trade records. Default 'ES'. */
@@ -75,6 +77,7 @@ export class RecordedMarket extends EventEmitter implements Market {
   private readonly basis: number;
   private readonly realNow: () => number;
   private readonly maxBatch: number;
+  private readonly maxBatchIntervalMs: number;
   private readonly pumpMs: number;
   private speed: ReplaySpeed;
   private paused = false;
@@ -109,6 +112,7 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.speed = checkSpeed(options.speed ?? 1);
     this.realNow = options.realNow ?? (() => performance.now());
     this.maxBatch = options.maxBatch ?? 2000;
+    this.maxBatchIntervalMs = options.maxBatchIntervalMs ?? 0;
     this.pumpMs = options.pumpMs ?? 20;
     this.anchorT = options.startTime ?? this.from;
     if (!(this.anchorT >= this.from && this.anchorT <= this.to)) {
@@ -189,7 +193,10 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.immediate = undefined;
     if (!this.running || this.paused) return;
     if (this.speed === 'max') {
-      this.immediate = setImmediate(() => this.pumpMax());
+      if (this.maxBatchIntervalMs > 0) {
+        this.timer = setInterval(() => this.pumpMaxTimed(), this.maxBatchIntervalMs);
+        this.timer.unref();
+      } else this.immediate = setImmediate(() => this.pumpMax());
     } else {
       this.timer = setInterval(() => this.emitUpTo(this.now()), this.pumpMs);
       this.timer.unref();
@@ -201,6 +208,13 @@ export class RecordedMarket extends EventEmitter implements Market {
     if (!this.running || this.paused || this.speed !== 'max') return;
     this.pumpBatch();
     if (this.cursor < this.trades.length) this.immediate = setImmediate(() => this.pumpMax());
+  }
+
+  private pumpMaxTimed(): void {
+    if (!this.pumpBatch() && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 
   /** Emits the next batch of trades at speed 'max'; the clock jumps to the batch's last trade. Returns whether any. */

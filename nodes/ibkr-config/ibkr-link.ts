@@ -78,6 +78,7 @@ export class IbkrLink extends EventEmitter {
   private replayLease: ReplayLease | undefined;
   private readonly recorder: Recorder | undefined;
   private recordWarned = false;
+  private onReplaySubscribed: () => void = () => undefined;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -177,13 +178,30 @@ export class IbkrLink extends EventEmitter {
     };
     if (this.plan.replay) {
       // The same recording replayed by a sierra-config simulator is the same market (lib/replay/registry.ts).
-      // Small batches at 'max' so the WebSocket's updates stay a few market seconds apart, not minutes.
-      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed, maxBatch: 100 });
+      // At 'max', a batch of 100 trades per WebSocket update, so updates stay a few market seconds apart.
+      const interval = replayStreamIntervalMs(this.plan.replay.speed);
+      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed, maxBatch: 100, maxBatchIntervalMs: interval });
+      // Paused until the flow subscribes to market data: at 'max' a whole day could otherwise be over before it listens.
+      const market = this.replayLease.market;
+      if (market.status().emitted === 0) market.pause();
+      let waiting = market.status().paused;
+      this.onReplaySubscribed = () => {
+        if (!waiting) return;
+        waiting = false;
+        market.resume();
+      };
       this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
     }
     if (this.plan.simulator) {
       this.simulatorStarting = startIbkrSimulator(
-        this.replayLease ? { ...this.plan.simulator, market: this.replayLease.market, streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1) } : this.plan.simulator,
+        this.replayLease
+          ? {
+              ...this.plan.simulator,
+              market: this.replayLease.market,
+              streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1),
+              onMarketDataSubscribed: () => this.onReplaySubscribed(),
+            }
+          : this.plan.simulator,
       );
       const simulator = await this.simulatorStarting;
       this.simulatorInstance = simulator;
