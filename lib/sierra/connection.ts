@@ -11,6 +11,8 @@ import type { AccountSnapshot, Fill, OrderUpdate, Position } from '../contracts'
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { RiskGuard, type KillSwitchState, type RiskLimits, type RiskState } from '../strategy/risk';
 import { MarketDataClock } from '../strategy/stale-data';
+import type { Market } from '../sim/market-types';
+import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
@@ -140,6 +142,11 @@ export interface SimulatorSettings {
   seed: number;
   /** Simulated ms per real ms. */
   speed: number;
+  /**
+   * Fill against the replay of this recording (absolute path) instead of the seeded market: the very market an
+   * ibkr-config in replay mode of the same file serves (lib/replay/registry.ts). Seed and speed are then unused.
+   */
+  replayFile?: string;
 }
 
 export interface SierraConnectionOptions {
@@ -216,7 +223,8 @@ export class SierraConnection extends EventEmitter {
   private readonly gate: RiskGate;
   private readonly log: (level: DtcLogLevel, text: string) => void;
   private simulatorInstance: DtcSimulator | undefined;
-  private market: ReturnType<typeof createMarket> | undefined;
+  private market: Market | undefined;
+  private replayLease: ReplayLease | undefined;
   private client: DtcClient | undefined;
   private manager: OrderManager | undefined;
   private state: ConnectionState = 'starting';
@@ -309,8 +317,15 @@ export class SierraConnection extends EventEmitter {
   private async start(): Promise<void> {
     let port = this.options.client.port ?? 0;
     if (this.options.simulator) {
-      const market = createMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
-      market.start();
+      let market: Market;
+      if (this.options.simulator.replayFile) {
+        // Shared and started by the registry: whichever of ibkr-config and sierra-config opens first reads the file.
+        this.replayLease = acquireReplay(this.options.simulator.replayFile);
+        market = this.replayLease.market;
+      } else {
+        market = createMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
+        market.start();
+      }
       this.market = market;
       // The simulated market is live from the instant it starts; its trades keep it fresh while it runs.
       this.marketData.observe(market.now(), market.now());
@@ -323,7 +338,8 @@ export class SierraConnection extends EventEmitter {
         account: this.options.client.tradeAccount || 'Sim1',
         symbol: this.symbolAt,
       }).catch((err: unknown) => {
-        market.stop();
+        if (this.replayLease) this.replayLease.release();
+        else market.stop();
         this.setState('error', `The Sierra Chart simulator could not start: ${errorMessage(err)}`);
         throw err;
       });
@@ -386,7 +402,8 @@ export class SierraConnection extends EventEmitter {
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
     await this.simulatorInstance?.close().catch(() => undefined);
     this.market?.off('trade', this.onMarketTrade);
-    this.market?.stop();
+    if (this.replayLease) this.replayLease.release();
+    else this.market?.stop();
     this.setState('closed', '');
     this.removeAllListeners();
   }

@@ -475,24 +475,7 @@ class SeededMarket extends EventEmitter implements Market {
   }
 
   esContracts(): { localSymbol: string; expiry: string; conid: number }[] {
-    const now = this.now();
-    const d = dateOfDay(newYorkDay(now));
-    const out: { localSymbol: string; expiry: string; conid: number }[] = [];
-    let y = d.year;
-    let m = Math.ceil(d.month / 3) * 3;
-    while (out.length < ES_CONTRACTS_LISTED) {
-      // The last trading day as IBKR lists it: the third Friday, or the business day before when it is a holiday.
-      const expiryDay = esExpiryDay({ root: 'ES', monthCode: FUTURES_MONTH_CODES[m] as MonthCode, year: y });
-      if (amExpiryTime(expiryDay) > now) {
-        out.push({ localSymbol: `ES${FUTURES_MONTH_CODES[m]}${y % 10}`, expiry: yyyymmdd(expiryDay), conid: esConid(y, m) });
-      }
-      m += 3;
-      if (m > 12) {
-        m = 3;
-        y++;
-      }
-    }
-    return out;
+    return listedEsContracts(this.now());
   }
 
   start(): void {
@@ -513,6 +496,27 @@ class SeededMarket extends EventEmitter implements Market {
     this.cursor = to;
     for (const trade of trades) this.emit('trade', trade);
   }
+}
+
+/** The ES quarterlies listed at `now`, nearest first: what IBKR lists (also used by the replayed market). */
+export function listedEsContracts(now: number): { localSymbol: string; expiry: string; conid: number }[] {
+    const d = dateOfDay(newYorkDay(now));
+    const out: { localSymbol: string; expiry: string; conid: number }[] = [];
+    let y = d.year;
+    let m = Math.ceil(d.month / 3) * 3;
+    while (out.length < ES_CONTRACTS_LISTED) {
+      // The last trading day as IBKR lists it: the third Friday, or the business day before when it is a holiday.
+      const expiryDay = esExpiryDay({ root: 'ES', monthCode: FUTURES_MONTH_CODES[m] as MonthCode, year: y });
+      if (amExpiryTime(expiryDay) > now) {
+        out.push({ localSymbol: `ES${FUTURES_MONTH_CODES[m]}${y % 10}`, expiry: yyyymmdd(expiryDay), conid: esConid(y, m) });
+      }
+      m += 3;
+      if (m > 12) {
+        m = 3;
+        y++;
+      }
+    }
+    return out;
 }
 
 /** Stable conid of the ES quarterly expiring in year/month (independent of the seed, like a real contract id). */

@@ -5,6 +5,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { InvalidInputError } from '../../lib/errors';
 import { metricsPeriodMs } from '../../lib/metrics';
+import { runReplayCommand } from '../../lib/replay/controls';
 import { SESSION_COMMANDS, type IbkrStateEvent, type SessionCommand } from '../ibkr-config/ibkr-link';
 import { readMetrics } from '../ibkr-config/metrics-source';
 import { ibkrConfigNode, showSessionStatus } from '../shared/ibkr-connection-registry';
@@ -62,6 +63,14 @@ export = function register(RED: NodeAPI): void {
     }
 
     handleInput(node, async (msg, send) => {
+      if (typeof msg.payload === 'object' && msg.payload !== null && 'replay' in msg.payload) {
+        if (configError) throw configError;
+        const ibkr = ibkrConfigNode(RED, config.connection, 'ibkr-auth');
+        msg.topic = 'replay';
+        msg.payload = runReplayCommand(ibkr.replay(), msg.payload as Record<string, unknown>);
+        send(msg);
+        return;
+      }
       const command = readCommand(msg.payload);
       if (configError) throw configError;
       const ibkr = ibkrConfigNode(RED, config.connection, 'ibkr-auth');

@@ -68,7 +68,7 @@ export = function register(RED: NodeAPI): void {
     };
 
     try {
-      link = new IbkrLink(planConnection(config, node.credentials ?? {}), { logger });
+      link = new IbkrLink(planConnection(config, node.credentials ?? {}, RED.settings.userDir), { logger });
     } catch (err) {
       settingsError = err instanceof Error ? err : new Error(errorMessage(err));
       errorState = { state: 'error', previous: 'disconnected', reason: settingsError.message, accountId: undefined, t: Date.now() };
@@ -102,6 +102,8 @@ export = function register(RED: NodeAPI): void {
     node.simulator = () => link?.simulator;
     node.marketNow = () => link?.simulator?.market.now() ?? Date.now();
     node.metrics = () => link?.metrics();
+    node.replay = () => link?.replay;
+    node.record = (topic: string, payload: object, t: number) => link?.record(topic, payload, t);
     node.onState = (listener: StateListener): (() => void) => {
       listeners.add(listener);
       return () => {

@@ -7,6 +7,9 @@ import { IbkrConnection, type TraceEntry, type SessionState, type SessionStateEv
 import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrMetrics, IbkrMetricsPayload } from '../../lib/metrics';
 import { startIbkrSimulator, type IbkrSimulator } from '../../lib/sim/ibkr';
+import { Recorder } from '../../lib/replay/recorder';
+import type { RecordedMarket, ReplayStatus } from '../../lib/replay/recorded-market';
+import { acquireReplay, type ReplayLease } from '../../lib/replay/registry';
 import { ObservedStream, formatTrace, metricsFor, observeConnection, type LinkLogger } from './link-observer';
 import type { ConnectionPlan } from './settings';
 
@@ -26,6 +29,15 @@ export interface IbkrStateEvent {
 
 export type SessionCommand = 'status' | 'login' | 'reauth' | 'logout';
 export const SESSION_COMMANDS: readonly SessionCommand[] = ['status', 'login', 'reauth', 'logout'];
+
+/**
+ * IBKR streams market data about every 250 ms of real time; a replay at N× keeps that cadence in market time (250/N
+ * real ms, at least 5 ms), so the flow sees as many updates per market minute as live.
+ */
+export function replayStreamIntervalMs(speed: number | 'max'): number {
+  if (speed === 'max') return 5;
+  return Math.min(250, Math.max(5, Math.round(250 / speed)));
+}
 
 /** Node-RED allows 15 s for a node's close; keep a margin for the rest of the redeploy. */
 const CLOSE_BUDGET_MS = 10_000;
@@ -63,6 +75,10 @@ export class IbkrLink extends EventEmitter {
   private relay: Promise<void> = Promise.resolve();
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private replayLease: ReplayLease | undefined;
+  private readonly recorder: Recorder | undefined;
+  private recordWarned = false;
+  private onReplaySubscribed: () => void = () => undefined;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -72,6 +88,44 @@ export class IbkrLink extends EventEmitter {
     this.metricsRecorder = metricsFor(plan.connection);
     this.knownAccountId = plan.connection.accountId;
     this.last = { state: 'disconnected', previous: 'disconnected', reason: 'IBKR connection not started', accountId: this.knownAccountId, t: this.now() };
+    if (plan.record) {
+      this.recorder = new Recorder({
+        dir: plan.record.dir,
+        maxBytes: plan.record.maxBytes,
+        onWarning: (message) => options.logger.warn(message),
+        meta: { mode: plan.mode },
+      });
+    }
+  }
+
+  /** Whether market data is being recorded (the recorder node API for the IBKR data nodes). */
+  get recording(): boolean {
+    return this.recorder !== undefined;
+  }
+
+  /**
+   * Records one thing the IBKR side received (topic: trade, quote, bar, chain; payload as lib/replay/recording.ts
+   * documents). A record the recorder refuses (time going back) is reported once as a warning, never thrown at the
+   * data node: recording must not change what the flow does.
+   */
+  record(topic: string, payload: object, t: number): void {
+    if (!this.recorder) return;
+    try {
+      this.recorder.record(topic, payload, t);
+    } catch (err) {
+      // Once per connection: a clock that goes back would otherwise warn on every tick.
+      if (!this.recordWarned) this.options.logger.warn(`recording: ${errorMessage(err)} (further refusals are not logged)`);
+      this.recordWarned = true;
+    }
+  }
+
+  /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
+  get replay(): RecordedMarket | undefined {
+    return this.replayLease?.market;
+  }
+
+  replayStatus(): ReplayStatus | undefined {
+    return this.replayLease?.market.status();
   }
 
   get state(): IbkrLinkState {
@@ -122,8 +176,33 @@ export class IbkrLink extends EventEmitter {
       // "Trace requests": entries arrive redacted by the transport (lib/ibkr/redact.ts).
       ...(this.plan.traceRequests ? { debug: (entry: TraceEntry) => logger.debug(formatTrace(entry)) } : {}),
     };
+    if (this.plan.replay) {
+      // The same recording replayed by a sierra-config simulator is the same market (lib/replay/registry.ts).
+      // At 'max', a batch of 100 trades per WebSocket update, so updates stay a few market seconds apart.
+      const interval = replayStreamIntervalMs(this.plan.replay.speed);
+      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed, maxBatch: 100, maxBatchIntervalMs: interval });
+      // Paused until the flow subscribes to market data: at 'max' a whole day could otherwise be over before it listens.
+      const market = this.replayLease.market;
+      if (market.status().emitted === 0) market.pause();
+      let waiting = market.status().paused;
+      this.onReplaySubscribed = () => {
+        if (!waiting) return;
+        waiting = false;
+        market.resume();
+      };
+      this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
+    }
     if (this.plan.simulator) {
-      this.simulatorStarting = startIbkrSimulator(this.plan.simulator);
+      this.simulatorStarting = startIbkrSimulator(
+        this.replayLease
+          ? {
+              ...this.plan.simulator,
+              market: this.replayLease.market,
+              streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1),
+              onMarketDataSubscribed: () => this.onReplaySubscribed(),
+            }
+          : this.plan.simulator,
+      );
       const simulator = await this.simulatorStarting;
       this.simulatorInstance = simulator;
       if (this.closing) return;
@@ -259,6 +338,8 @@ export class IbkrLink extends EventEmitter {
     await this.streamInstance?.close();
     await this.connectionInstance?.close();
     await simulator?.close();
+    this.replayLease?.release();
+    await this.recorder?.close();
     this.removeAllListeners();
   }
 }

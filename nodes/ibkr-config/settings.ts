@@ -6,8 +6,15 @@ import type { ConnectionMode, IbkrConnectionOptions } from '../../lib/ibkr';
 import { publicIpProblem } from '../../lib/ibkr/auth/oauth2';
 import type { ClusterSettings, RatePreset } from '../../lib/ibkr';
 import type { IbkrSimulatorOptions } from '../../lib/sim/ibkr';
+import path from 'path';
+import { checkSpeed, type ReplaySpeed } from '../../lib/replay/recorded-market';
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['simulator', 'gateway', 'oauth1a', 'oauth2'];
+/** The dialog's modes: the connection modes plus replay (the simulator serving a recording). */
+export const DIALOG_MODES: readonly string[] = [...CONNECTION_MODES, 'replay'];
+/** Recordings live here under the Node-RED user dir; a relative replay file is resolved against it. */
+export const RECORDINGS_FOLDER = 'mia-recordings';
+export const DEFAULT_RECORD_MAX_MB = 200;
 export const RATE_PRESET_NAMES: readonly RatePreset[] = ['ibkr-10rps', 'conservative-50rpm'];
 
 /** IBKR fact sheet §1: the Gateway's and the OAuth host's /v1/api bases. */
@@ -44,6 +51,14 @@ export interface IbkrConfigSettings {
    * to (fact sheet 1(c)). A plain setting, not a credential: it is not a secret.
    */
   publicIp?: string;
+  /** "Record market data": what the IBKR nodes receive, to <userDir>/mia-recordings, one file per trading day. */
+  record?: boolean | string;
+  /** Per-day cap of a recording file, MB. */
+  recordMaxMb?: number | string;
+  /** Replay mode: the recording (a path, relative to <userDir>/mia-recordings unless absolute). */
+  replayFile?: string;
+  /** Replay mode: a multiple of real time (1 to 100000) or "max". */
+  replaySpeed?: number | string;
 }
 
 /** The credential store's fields (Node-RED keeps them encrypted in flows_cred.json, never in the flow export). */
@@ -89,6 +104,10 @@ export interface ConnectionPlan {
   simulator?: IbkrSimulatorOptions;
   /** Log every request and answer (redacted) at debug level. */
   traceRequests: boolean;
+  /** Replay mode: the simulator serves this recording (mode and connection stay 'simulator': same client paths). */
+  replay?: { file: string; speed: ReplaySpeed };
+  /** Recording switched on: folder and per-day cap. */
+  record?: { dir: string; maxBytes: number };
 }
 
 function flag(value: boolean | string | undefined, fallback: boolean): boolean {
@@ -226,11 +245,55 @@ export function planCluster(settings: IbkrConfigSettings, credentials: IbkrConfi
 }
 
 /** Turns the dialog's settings into a connection plan, or throws an InvalidInputError a trader can act on. */
-export function planConnection(settings: IbkrConfigSettings, credentials: IbkrConfigCredentials = {}): ConnectionPlan {
-  const mode = (text(settings.mode) || 'simulator') as ConnectionMode;
-  if (!CONNECTION_MODES.includes(mode)) {
-    throw new InvalidInputError(`IBKR connection settings: unknown mode "${mode}": choose simulator, gateway, OAuth 1.0a or OAuth 2.0.`);
+export function planConnection(settings: IbkrConfigSettings, credentials: IbkrConfigCredentials = {}, userDir?: string): ConnectionPlan {
+  const dialogMode = text(settings.mode) || 'simulator';
+  if (!DIALOG_MODES.includes(dialogMode)) {
+    throw new InvalidInputError(`IBKR connection settings: unknown mode "${dialogMode}": choose simulator, replay, gateway, OAuth 1.0a or OAuth 2.0.`);
   }
+  const replay = dialogMode === 'replay';
+  const mode = (replay ? 'simulator' : dialogMode) as ConnectionMode;
+  const record = planRecord(settings, userDir, replay);
+  const plan = planMode(mode, settings, credentials);
+  if (record) plan.record = record;
+  if (replay) {
+    plan.replay = planReplay(settings, userDir);
+    delete plan.simulator?.seed;
+    delete plan.simulator?.speed;
+  }
+  return plan;
+}
+
+function recordingsDir(userDir: string | undefined, what: string): string {
+  if (!userDir) throw new InvalidInputError(`IBKR connection settings: ${what} needs the Node-RED user directory, which is unknown here.`);
+  return path.join(userDir, RECORDINGS_FOLDER);
+}
+
+function planRecord(settings: IbkrConfigSettings, userDir: string | undefined, replay: boolean): ConnectionPlan['record'] {
+  if (!flag(settings.record, false)) return undefined;
+  if (replay) {
+    throw new InvalidInputError('IBKR connection settings: "Record market data" is on in replay mode: a replay is already a recording. Untick it or choose another mode.');
+  }
+  const mb = numberSetting(settings.recordMaxMb, DEFAULT_RECORD_MAX_MB, 'recording cap', 'a number of MB above 0 and at most 10000', (n) => n > 0 && n <= 10_000);
+  return { dir: recordingsDir(userDir, 'recording'), maxBytes: Math.round(mb * 1024 * 1024) };
+}
+
+function planReplay(settings: IbkrConfigSettings, userDir: string | undefined): NonNullable<ConnectionPlan['replay']> {
+  const file = text(settings.replayFile);
+  if (file === '') throw new InvalidInputError('IBKR connection settings: replay mode needs the recording to replay (e.g. ES-2026-03-03.jsonl.gz).');
+  const raw = text(typeof settings.replaySpeed === 'number' ? String(settings.replaySpeed) : settings.replaySpeed) || '1';
+  let speed: ReplaySpeed;
+  try {
+    speed = checkSpeed(raw === 'max' ? 'max' : Number(raw));
+  } catch {
+    throw new InvalidInputError(`IBKR connection settings: replay speed ${describeValue(settings.replaySpeed)} is not valid: use a number from 1 to 100000 (1 = real time) or "max".`);
+  }
+  if (speed !== 'max' && (speed < 1 || speed > 100_000)) {
+    throw new InvalidInputError(`IBKR connection settings: replay speed ${describeValue(settings.replaySpeed)} is not valid: use a number from 1 to 100000 (1 = real time) or "max".`);
+  }
+  return { file: path.isAbsolute(file) ? file : path.join(recordingsDir(userDir, 'a relative replay file'), file), speed };
+}
+
+function planMode(mode: ConnectionMode, settings: IbkrConfigSettings, credentials: IbkrConfigCredentials): ConnectionPlan {
   const ratePreset = (text(settings.ratePreset) || 'ibkr-10rps') as RatePreset;
   if (!RATE_PRESET_NAMES.includes(ratePreset)) {
     throw new InvalidInputError(`IBKR connection settings: unknown rate-limit preset "${ratePreset}": choose ${RATE_PRESET_NAMES.join(' or ')}.`);

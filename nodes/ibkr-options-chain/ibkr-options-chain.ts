@@ -73,6 +73,7 @@ export = function register(RED: NodeAPI): void {
         if (stats.delayed) setStatus(node, 'yellow', 'dot', `${chain.contracts.length} options, delayed data`);
         else if (stats.missingGreeks > 0) setStatus(node, 'yellow', 'dot', `${chain.contracts.length} options, ${stats.missingGreeks} without greeks`);
         else setStatus(node, 'green', 'dot', `${chain.contracts.length} options, SPX ${chain.spot}`);
+        cfg.record('chain', chain, cfg.marketNow());
         return { topic: 'chain', payload: chain, stats } as NodeMessage;
       })().finally(() => {
         running = undefined;

@@ -71,9 +71,14 @@ export = function register(RED: NodeAPI): void {
       {
         quote: (q) => {
           showQuote(q);
+          cfg.record('quote', q, cfg.marketNow());
           node.send([{ topic: 'quote', payload: q } as NodeMessage, null]);
         },
-        tick: (t) => node.send([null, { topic: 'tick', payload: t } as NodeMessage]),
+        tick: (t) => {
+          // "Record market data" on the connection: the tick as received, stamped with the market's clock.
+          cfg.record('tick', t, cfg.marketNow());
+          node.send([null, { topic: 'tick', payload: t } as NodeMessage]);
+        },
         gap: (gap) => {
           const seconds = Math.round((gap.to - gap.from) / 1000);
           setStatus(node, 'yellow', 'ring', `gap ${seconds} s: ${gap.reason}`);

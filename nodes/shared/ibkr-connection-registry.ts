@@ -1,6 +1,7 @@
 // How an IBKR node reaches its ibkr-config node: one typed lookup (RED.nodes.getNode(configId)), the API the config
 // node offers (its one connection, its one stream, session state events, session commands), and the one mapping
 // from a session state to a status ring, so every ibkr-* node shows the session the same way.
+import type { RecordedMarket } from '../../lib/replay/recorded-market';
 import type { Node, NodeAPI, NodeStatus } from 'node-red';
 import { InvalidInputError } from '../../lib/errors';
 import type { IbkrConnection } from '../../lib/ibkr';
@@ -33,6 +34,13 @@ export interface IbkrConfigApi {
    * and the risk rules are reckoned on it, so they match the data.
    */
   marketNow(): number;
+  /** Replay mode: the replayed market (pause, resume, step, setSpeed, status); undefined in other modes. */
+  replay(): RecordedMarket | undefined;
+  /**
+   * "Record market data": the IBKR data nodes hand what they receive here (topic trade | quote | bar | chain, the
+   * payload as lib/replay/recording.ts documents, t = market time). A no-op when recording is off.
+   */
+  record(topic: string, payload: object, t: number): void;
   /** Set when the settings cannot open a connection (missing credentials, bad URL). */
   readonly settingsError: Error | undefined;
 }

@@ -1,6 +1,7 @@
 // The sierra-config dialog's settings and credentials → the options of one SierraConnection. Pure: no Node-RED, no
 // sockets, so every rule (defaults, ranges, the symbol, trading off unless ticked) is shared by the node and its
 // "Test connection" endpoint, and tested on its own.
+import path from 'path';
 import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { FrontMonthSymbol, SierraConnectionOptions } from '../../lib/sierra/connection';
 import { buildSymbol, frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from '../../lib/sierra/symbols';
@@ -37,6 +38,11 @@ export interface SierraConfigSettings {
   cooldownMin?: number | string;
   simSeed?: number | string;
   simSpeed?: number | string;
+  /**
+   * Simulator mode: fill against the replay of this recording (the same file as an ibkr-config in replay mode;
+   * relative to <userDir>/mia-recordings unless absolute) instead of the seeded market. Empty: the seeded market.
+   */
+  simReplayFile?: string;
 }
 
 export interface SierraConfigCredentials {
@@ -182,7 +188,7 @@ function timeOfDay(value: string | undefined, fallback: string, what: string): s
 }
 
 /** Turns the dialog's settings into connection options, or throws an InvalidInputError a trader can act on. */
-export function planConnection(settings: SierraConfigSettings, credentials: SierraConfigCredentials = {}): SierraConnectionOptions {
+export function planConnection(settings: SierraConfigSettings, credentials: SierraConfigCredentials = {}, userDir?: string): SierraConnectionOptions {
   const mode = text(settings.mode) || 'simulator';
   if (mode !== 'simulator' && mode !== 'sierra') throw new InvalidInputError(`Sierra Chart connection settings: unknown mode "${mode}": choose simulator or Sierra Chart.`);
   const transport = text(settings.transport) || 'tcp';
@@ -233,6 +239,13 @@ export function planConnection(settings: SierraConfigSettings, credentials: Sier
       seed: numberSetting(settings.simSeed, 1, 'simulator seed', Number.isInteger, 'use a whole number'),
       speed: numberSetting(settings.simSpeed, 1, 'simulator speed', (n) => n > 0 && n <= 1000, 'use a number between 0 and 1000'),
     };
+    const replayFile = text(settings.simReplayFile);
+    if (replayFile !== '') {
+      if (!path.isAbsolute(replayFile) && !userDir) {
+        throw new InvalidInputError('Sierra Chart connection settings: a relative replay file needs the Node-RED user directory, which is unknown here.');
+      }
+      options.simulator.replayFile = path.isAbsolute(replayFile) ? replayFile : path.join(userDir as string, 'mia-recordings', replayFile);
+    }
   }
   return options;
 }

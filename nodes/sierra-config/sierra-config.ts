@@ -36,7 +36,7 @@ export = function register(RED: NodeAPI): void {
     let connection: SierraConnection | undefined;
     let opened: Promise<void> = Promise.resolve();
     try {
-      const plan = planConnection(config, node.credentials ?? {});
+      const plan = planConnection(config, node.credentials ?? {}, RED.settings.userDir);
       // A kill survives a redeploy: the stricter of the dialog's state and the last one this connection had.
       plan.risk.killSwitch = stricter(plan.risk.killSwitch ?? 'ACTIVE', rememberedKillSwitch.get(node.id));
       connection = new SierraConnection({ ...plan, log });

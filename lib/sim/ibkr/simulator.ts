@@ -33,6 +33,8 @@ export interface IbkrSimulatorOptions {
   /** Market-data streams end after this long unless renewed ([IBWS2]: 10 min). */
   mdStreamTtlMs?: number;
   streamIntervalMs?: number;
+  /** Called on every WebSocket market-data subscription. */
+  onMarketDataSubscribed?: () => void;
   historyLatencyMs?: number;
   positionsCacheMs?: number;
   cancelDelayMs?: number;
@@ -128,6 +130,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     mdStreamTtlMs: options.mdStreamTtlMs ?? DEFAULT_MD_TTL_MS,
     streamIntervalMs: options.streamIntervalMs ?? 250,
+    onMarketDataSubscribed: options.onMarketDataSubscribed,
   });
   session.on('lost', () => api.resetBrokerageState());
   // Sessions also idle out without traffic, so sockets drop even when nobody calls.

@@ -15,6 +15,8 @@ export interface StreamingOptions {
   heartbeatMs: number;
   mdStreamTtlMs: number;
   streamIntervalMs: number;
+  /** Called on every market-data subscription (a replay waits for the flow's first one before it starts). */
+  onMarketDataSubscribed?: () => void;
 }
 
 interface MarketDataStream {
@@ -169,6 +171,7 @@ export class StreamingHub {
     // Re-subscribing renews the stream; new fields are added, values already sent are not repeated.
     client.smd.set(conid, { fields: [...new Set([...(existing?.fields ?? []), ...fields])], sent: existing?.sent ?? {}, renewedAt: Date.now() });
     this.pushMarketData(client, conid);
+    this.options.onMarketDataSubscribed?.();
   }
 
   private flush(): void {

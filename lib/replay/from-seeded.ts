@@ -1,0 +1,27 @@
+// A recording of the seeded simulator market (lib/sim/market.ts) over [from, to): its trades and 1-minute bars
+// (no chain snapshots: the seeded chain depends on the market's anchor). For tests and benchmarks that need a full realistic day, and to try the
+// replay mode without a live recording.
+import { MINUTE_MS } from '../sim/calendar';
+import { createMarket } from '../sim/market';
+import type { RecordLine } from './recording';
+
+export function seededRecordLines(seed: number, from: number, to: number): RecordLine[] {
+  const lines: RecordLine[] = [{ t: from, topic: 'meta', payload: { version: 1, source: 'seeded', seed } }];
+  const market = createMarket({ seed, startTime: to, speed: 0 });
+  const trades = market.tradesBetween(from - 1, to - 1); // [from, to)
+  const bars = market.esBars(from, to, MINUTE_MS);
+  let b = 0;
+  for (const trade of trades) {
+    // A bar is recorded when it closes (at its end), before the first trade of the next minute.
+    while (b < bars.length && bars[b].t + MINUTE_MS <= trade.t) {
+      lines.push({ t: bars[b].t + MINUTE_MS, topic: 'bar', payload: bars[b] });
+      b++;
+    }
+    lines.push({ t: trade.t, topic: 'trade', payload: trade });
+  }
+  while (b < bars.length && bars[b].t + MINUTE_MS <= to) {
+    lines.push({ t: bars[b].t + MINUTE_MS, topic: 'bar', payload: bars[b] });
+    b++;
+  }
+  return lines;
+}

@@ -1,0 +1,389 @@
+// A recording served as the simulators' Market (lib/sim/market-types.ts): the IBKR simulator answers REST and
+// WebSocket from it and the DTC simulator fills on its trades, exactly as they do from the seeded market, so the
+// client paths are the live ones. Time is the replay clock: 1× real time up to `speed` × real time, or 'max' (as fast
+// as the event loop lets the flow keep up: trades are emitted in batches, one batch per turn of the loop), with
+// pause, resume and step. Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at
+// or before now().
+import { EventEmitter } from 'events';
+import { InvalidInputError } from '../errors';
+import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter } from '../sim/calendar';
+import { listedEsContracts } from '../sim/market';
+import type { Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
+import type { RecordedTick, Recording } from './recording';
+
+export type ReplaySpeed = number | 'max';
+
+export interface RecordedMarketOptions {
+  /** Real-time multiple (≥ 1 is usual; any > 0 accepted) or 'max'. Default 1. */
+  speed?: ReplaySpeed;
+  /** Replay start (epoch ms); default the recording's first record. */
+  startTime?: number;
+  /** ES − SPX when the recording has no chain snapshot to tell it. Default 25. */
+  basis?: number;
+  /** Real-time source for paced speeds (ms); default performance.now. */
+  realNow?: () => number;
+  /** Trades per batch at speed 'max'. Default 2000. */
+  maxBatch?: number;
+  /** At speed 'max', real ms between batches (0: the next turn of the event loop). Default 0. */
+  maxBatchIntervalMs?: number;
+  /** Pump period at paced speeds (real ms). Default 20. */
+  pumpMs?: number;
+  /** The symbol whose ticks are replayed when the recording has no trade records. Default 'ES'. */
+  symbol?: string;
+}
+
+export interface ReplayStatus {
+  now: number;
+  from: number;
+  to: number;
+  speed: ReplaySpeed;
+  paused: boolean;
+  ended: boolean;
+  /** Trades emitted so far of the total. */
+  emitted: number;
+  total: number;
+}
+
+/** Index of the last element with key ≤ t, or −1. */
+function lastAtOrBefore<T>(xs: readonly T[], t: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = xs.length - 1;
+  let ans = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(xs[mid]) <= t) {
+      ans = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return ans;
+}
+
+export function checkSpeed(speed: unknown): ReplaySpeed {
+  if (speed === 'max') return 'max';
+  if (typeof speed === 'number' && Number.isFinite(speed) && speed > 0) return speed;
+  throw new InvalidInputError(`replay speed must be a number > 0 (1 = real time) or "max", got ${JSON.stringify(speed)}`);
+}
+
+export class RecordedMarket extends EventEmitter implements Market {
+  readonly seed = 0;
+  readonly from: number;
+  readonly to: number;
+  private readonly trades: MarketTrade[];
+  private readonly cumVolume: Float64Array; // volume of trades before index i
+  private readonly minuteBars: MarketBar[];
+  private readonly quotes: MarketQuote[];
+  private readonly chains: Recording['chains'];
+  private readonly basis: number;
+  private readonly realNow: () => number;
+  private readonly maxBatch: number;
+  private readonly maxBatchIntervalMs: number;
+  private readonly pumpMs: number;
+  private speed: ReplaySpeed;
+  private paused = false;
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  /** Virtual time at `anchorReal` (paced) or the clock itself (paused, max). */
+  private anchorT: number;
+  private anchorReal = 0;
+  /** Trades with index < cursor were emitted. */
+  private cursor = 0;
+  private endedEmitted = false;
+
+  constructor(recording: Recording, options: RecordedMarketOptions = {}) {
+    super();
+    const ticks = recording.trades.length > 0 ? [] : tradesFromTicks(recording.ticks, options.symbol ?? 'ES');
+    if (recording.trades.length === 0 && ticks.length === 0 && recording.bars.length === 0) {
+      throw new InvalidInputError('replay: the recording holds no ES trade, tick or bar: nothing to replay');
+    }
+    this.trades = recording.trades.length > 0 ? recording.trades : ticks.length > 0 ? ticks : tradesFromBars(recording.bars);
+    this.cumVolume = new Float64Array(this.trades.length + 1);
+    for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
+    this.minuteBars = recording.bars.length > 0 ? recording.bars : minuteBarsOf(this.trades);
+    const symbol = options.symbol ?? 'ES';
+    this.quotes = recording.quotes
+      .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
+      .sort((a, b) => a.t - b.t);
+    this.chains = recording.chains;
+    this.from = recording.from;
+    this.to = recording.to;
+    this.basis = options.basis ?? 25;
+    this.speed = checkSpeed(options.speed ?? 1);
+    this.realNow = options.realNow ?? (() => performance.now());
+    this.maxBatch = options.maxBatch ?? 2000;
+    this.maxBatchIntervalMs = options.maxBatchIntervalMs ?? 0;
+    this.pumpMs = options.pumpMs ?? 20;
+    this.anchorT = options.startTime ?? this.from;
+    if (!(this.anchorT >= this.from && this.anchorT <= this.to)) {
+      throw new InvalidInputError(`replay start ${new Date(this.anchorT).toISOString()} is outside the recording`);
+    }
+    // From the beginning every trade is emitted; from a later start, the trades up to it have already happened.
+    this.cursor = options.startTime === undefined ? 0 : lastAtOrBefore(this.trades, this.anchorT, (x) => x.t) + 1;
+  }
+
+  now(): number {
+    if (this.paused || !this.running || this.speed === 'max') return this.anchorT;
+    return Math.min(this.to, this.anchorT + Math.floor((this.realNow() - this.anchorReal) * this.speed));
+  }
+
+  status(): ReplayStatus {
+    return {
+      now: this.now(),
+      from: this.from,
+      to: this.to,
+      speed: this.speed,
+      paused: this.paused,
+      ended: this.cursor >= this.trades.length && this.now() >= this.to,
+      emitted: this.cursor,
+      total: this.trades.length,
+    };
+  }
+
+  // ---- controls -------------------------------------------------------------------------------------------------
+
+  setSpeed(speed: unknown): void {
+    const s = checkSpeed(speed);
+    this.anchorT = this.now();
+    this.anchorReal = this.realNow();
+    this.speed = s;
+    this.reschedule();
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.anchorT = this.now();
+    this.paused = true;
+    this.reschedule();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.anchorReal = this.realNow();
+    this.reschedule();
+  }
+
+  /** Moves the clock `ms` forward (paused or not) and emits the trades crossed, synchronously. */
+  step(ms: number): void {
+    if (!(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) throw new InvalidInputError(`replay step must be ms > 0, got ${JSON.stringify(ms)}`);
+    this.anchorT = Math.min(this.to, this.now() + ms);
+    this.anchorReal = this.realNow();
+    this.emitUpTo(this.anchorT);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.anchorReal = this.realNow();
+    this.reschedule();
+  }
+
+  stop(): void {
+    if (!this.running) return;
+    this.anchorT = this.now();
+    this.running = false;
+    this.reschedule();
+  }
+
+  private reschedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    if (!this.running || this.paused) return;
+    if (this.speed === 'max') {
+      if (this.maxBatchIntervalMs > 0) {
+        this.timer = setInterval(() => this.pumpMaxTimed(), this.maxBatchIntervalMs);
+        this.timer.unref();
+      } else this.immediate = setImmediate(() => this.pumpMax());
+    } else {
+      this.timer = setInterval(() => this.emitUpTo(this.now()), this.pumpMs);
+      this.timer.unref();
+    }
+  }
+
+  private pumpMax(): void {
+    this.immediate = undefined;
+    if (!this.running || this.paused || this.speed !== 'max') return;
+    this.pumpBatch();
+    if (this.cursor < this.trades.length) this.immediate = setImmediate(() => this.pumpMax());
+  }
+
+  private pumpMaxTimed(): void {
+    if (!this.pumpBatch() && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Emits the next batch of trades at speed 'max'; the clock jumps to the batch's last trade. Returns whether any. */
+  pumpBatch(): boolean {
+    const end = Math.min(this.trades.length, this.cursor + this.maxBatch);
+    if (end <= this.cursor) {
+      this.anchorT = this.to;
+      this.checkEnded();
+      return false;
+    }
+    this.emitUpTo(this.trades[end - 1].t, end);
+    return true;
+  }
+
+  private emitUpTo(t: number, endIndex = this.trades.length): void {
+    if (t > this.anchorT && (this.speed === 'max' || this.paused || !this.running)) this.anchorT = t;
+    const trades = this.trades;
+    while (this.cursor < endIndex && trades[this.cursor].t <= t) {
+      const trade = trades[this.cursor++];
+      this.emit('trade', trade);
+    }
+    this.checkEnded();
+  }
+
+  private checkEnded(): void {
+    if (!this.endedEmitted && this.cursor >= this.trades.length && this.now() >= this.trades[this.trades.length - 1].t) {
+      this.endedEmitted = true;
+      this.emit('end');
+    }
+  }
+
+  // ---- the Market interface -------------------------------------------------------------------------------------
+
+  esQuote(): MarketQuote {
+    const t = this.now();
+    const i = lastAtOrBefore(this.trades, t, (x) => x.t);
+    const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
+    const q = qi >= 0 ? this.quotes[qi] : undefined;
+    if (i < 0) {
+      if (q) return { ...q, t };
+      throw new InvalidInputError(`replay: no ES price recorded at or before ${new Date(t).toISOString()}`);
+    }
+    const trade = this.trades[i];
+    const sessionOpen = esSession(tradeDateAtOrAfter(t)).open;
+    const first = lastAtOrBefore(this.trades, sessionOpen - 1, (x) => x.t) + 1;
+    const volume = this.cumVolume[i + 1] - this.cumVolume[Math.min(first, i + 1)];
+    if (q && q.t >= trade.t) return { ...q, t, last: trade.price, volume };
+    return { t, last: trade.price, bid: trade.bid, ask: trade.ask, bidSize: q?.bidSize ?? 1, askSize: q?.askSize ?? 1, volume };
+  }
+
+  spxSpot(): number {
+    const t = this.now();
+    const ci = lastAtOrBefore(this.chains, t, (x) => x.t);
+    const last = this.esQuote().last;
+    if (ci < 0) return last - this.basis;
+    const snap = this.chains[ci];
+    // The basis as it was at the snapshot, applied to the ES price now.
+    const i = lastAtOrBefore(this.trades, snap.t, (x) => x.t);
+    const esThen = i >= 0 ? this.trades[i].price : last;
+    return last - (esThen - snap.snapshot.spot);
+  }
+
+  esBars(from: number, to: number, barMs: number): MarketBar[] {
+    const now = this.now();
+    const end = Math.min(to, now + 1);
+    const out: MarketBar[] = [];
+    const daily = barMs >= DAY_MS;
+    const key = (t: number): number => (daily ? esSession(tradeDateAtOrAfter(t)).open : Math.floor(t / barMs) * barMs);
+    const push = (k: number, b: { o: number; h: number; l: number; c: number; v: number }): void => {
+      const last = out[out.length - 1];
+      if (last && last.t === k) {
+        last.h = Math.max(last.h, b.h);
+        last.l = Math.min(last.l, b.l);
+        last.c = b.c;
+        last.v += b.v;
+      } else out.push({ t: k, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v });
+    };
+    const bars = this.minuteBars;
+    let lastClosedEnd = from;
+    for (let i = Math.max(0, lastAtOrBefore(bars, from - 1, (b) => b.t) + 1); i < bars.length; i++) {
+      const b = bars[i];
+      if (b.t + MINUTE_MS > end) break;
+      push(key(b.t), b);
+      lastClosedEnd = b.t + MINUTE_MS;
+    }
+    // The minute in progress: only the trades printed so far (never a bar's close before its minute ends).
+    const partialFrom = Math.max(lastClosedEnd, Math.floor((end - 1) / MINUTE_MS) * MINUTE_MS, from);
+    for (let i = lastAtOrBefore(this.trades, partialFrom - 1, (x) => x.t) + 1; i < this.trades.length; i++) {
+      const x = this.trades[i];
+      if (x.t >= end) break;
+      push(key(x.t), { o: x.price, h: x.price, l: x.price, c: x.price, v: x.size });
+    }
+    return out;
+  }
+
+  private chainNow(): MarketOption[] {
+    const ci = lastAtOrBefore(this.chains, this.now(), (x) => x.t);
+    return ci < 0 ? [] : this.chains[ci].snapshot.options;
+  }
+
+  spxChain(expiries?: string[]): MarketOption[] {
+    const options = this.chainNow();
+    const wanted = expiries ?? this.spxExpiries().slice(0, 1).map((e) => e.expiry);
+    return options.filter((o) => wanted.includes(o.expiry));
+  }
+
+  spxExpiries(): { expiry: string; tradingClass: 'SPX' | 'SPXW' }[] {
+    const seen = new Map<string, { expiry: string; tradingClass: 'SPX' | 'SPXW' }>();
+    for (const o of this.chainNow()) seen.set(`${o.expiry}:${o.tradingClass}`, { expiry: o.expiry, tradingClass: o.tradingClass });
+    return [...seen.values()].sort((a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass));
+  }
+
+  esContracts(): { localSymbol: string; expiry: string; conid: number }[] {
+    return listedEsContracts(this.now());
+  }
+}
+
+/**
+ * Trades from recorded ticks of `symbol` (the root, e.g. ES, or the exact symbol), in time order. A tick without an
+ * aggressor side is a buy at or above the ask (or above the previous price), a sell otherwise; without a touch, the
+ * touch is the tick's price and one tick beside it.
+ */
+export function tradesFromTicks(ticks: readonly RecordedTick[], symbol: string): MarketTrade[] {
+  const mine = ticks.filter((x) => x.symbol === symbol || x.symbol.startsWith(symbol)).slice();
+  mine.sort((a, b) => a.t - b.t);
+  const out: MarketTrade[] = [];
+  let prev = NaN;
+  for (const x of mine) {
+    const side = x.side ?? (x.ask !== undefined && x.ask !== null ? (x.price >= x.ask ? 'buy' : 'sell') : x.price >= prev ? 'buy' : 'sell');
+    const bid = x.bid ?? (side === 'buy' ? x.price - 0.25 : x.price);
+    const ask = x.ask ?? bid + 0.25;
+    out.push({ t: x.t, price: x.price, size: x.size, side, bid, ask });
+    prev = x.price;
+  }
+  return out;
+}
+
+/** 1-minute bars built from trades (bar t = minute open). */
+export function minuteBarsOf(trades: readonly MarketTrade[]): MarketBar[] {
+  const bars: MarketBar[] = [];
+  for (const x of trades) {
+    const k = Math.floor(x.t / MINUTE_MS) * MINUTE_MS;
+    const last = bars[bars.length - 1];
+    if (last && last.t === k) {
+      last.h = Math.max(last.h, x.price);
+      last.l = Math.min(last.l, x.price);
+      last.c = x.price;
+      last.v += x.size;
+    } else bars.push({ t: k, o: x.price, h: x.price, l: x.price, c: x.price, v: x.size });
+  }
+  return bars;
+}
+
+/**
+ * A recording of bars only (e.g. ibkr-history): four trades a minute, open → the extreme nearer the open → the other
+ * → close, at 0, 15, 30 and 45 s, sizes summing to the bar's volume, so orders fill and streams tick on it.
+ */
+export function tradesFromBars(bars: readonly MarketBar[]): MarketTrade[] {
+  const out: MarketTrade[] = [];
+  for (const b of bars) {
+    const highFirst = Math.abs(b.h - b.o) < Math.abs(b.o - b.l);
+    const path = [b.o, highFirst ? b.h : b.l, highFirst ? b.l : b.h, b.c];
+    const v = Math.max(4, Math.round(b.v));
+    const sizes = [Math.floor(v / 4), Math.floor(v / 4), Math.floor(v / 4), v - 3 * Math.floor(v / 4)];
+    for (let k = 0; k < 4; k++) {
+      const price = path[k];
+      const side = k > 0 && price < path[k - 1] ? 'sell' : 'buy';
+      out.push({ t: b.t + k * 15_000, price, size: sizes[k], side, bid: side === 'buy' ? price - 0.25 : price, ask: side === 'buy' ? price : price + 0.25 });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,218 @@
+// The recording format (docs: /work/notes/replay.md, "File format"): one gzip file per ES trading day, JSON lines,
+// one record a line: {"t": epoch ms, "topic": string, "payload": object}. A file may hold several gzip members (a
+// restart appends a new member); gunzip reads them as one stream. Records are in time order within a file.
+// Topics the market replay understands (others are kept and ignored):
+//   trade  MarketTrade  {t, price, size, side, bid, ask}
+//   quote  MarketQuote  {t, last, bid, ask, bidSize, askSize, volume} or ibkr-quote's Quote (symbol, nulls allowed)
+//   bar    MarketBar    {t, o, h, l, c, v} of 1 minute (t = bar open)
+//   chain  {spot: SPX index, options: MarketOption[]}, or the chain message ibkr-options-chain emits
+//          {spot, contracts: OptionQuote[]} (contracts without a bid, ask, last, iv, delta, gamma, open interest or
+//          volume are not served by the replay: it cannot make them up)
+//   tick   Tick (lib/contracts.ts) as ibkr-quote receives it {symbol, t, price, size, bid?, ask?, side?}; the replay
+//          trades the ticks of its symbol (default ES) when the file has no trade records
+//   meta   {version, symbol?, ...} the first record a recorder writes
+import fs from 'fs';
+import zlib from 'zlib';
+import { InvalidInputError } from '../errors';
+import type { MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
+
+export const RECORDING_VERSION = 1;
+export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain'] as const;
+
+export interface RecordedTick {
+  symbol: string;
+  t: number;
+  price: number;
+  size: number;
+  bid?: number;
+  ask?: number;
+  side?: 'buy' | 'sell';
+}
+
+export interface RecordLine {
+  t: number;
+  topic: string;
+  payload: unknown;
+}
+
+export interface ChainSnapshot {
+  spot: number;
+  options: MarketOption[];
+}
+
+/** A recording parsed and split by topic, each list in time order. */
+export interface Recording {
+  meta: Record<string, unknown>[];
+  trades: MarketTrade[];
+  /** Ticks as received (several symbols possible), in record order. */
+  ticks: RecordedTick[];
+  quotes: (MarketQuote & { symbol?: string })[];
+  bars: MarketBar[];
+  chains: { t: number; snapshot: ChainSnapshot }[];
+  /** First and last record time. */
+  from: number;
+  to: number;
+  /** Records of topics the replay does not use. */
+  other: number;
+}
+
+function finite(x: unknown): x is number {
+  return typeof x === 'number' && Number.isFinite(x);
+}
+
+function refuse(where: string, why: string): never {
+  throw new InvalidInputError(`recording ${where}: ${why}`);
+}
+
+function checkFields(where: string, payload: Record<string, unknown>, keys: string[]): void {
+  for (const k of keys) if (!finite(payload[k])) refuse(where, `payload.${k} must be a finite number, got ${JSON.stringify(payload[k])}`);
+}
+
+/** Parses one line; refuses anything that is not a well-formed record (bad data is never replayed silently). */
+export function parseRecordLine(line: string, where: string): RecordLine {
+  let x: unknown;
+  try {
+    x = JSON.parse(line);
+  } catch {
+    refuse(where, 'not JSON');
+  }
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) refuse(where, 'a record must be an object {t, topic, payload}');
+  const r = x as Record<string, unknown>;
+  if (!finite(r.t)) refuse(where, `t must be epoch ms, got ${JSON.stringify(r.t)}`);
+  if (typeof r.topic !== 'string' || r.topic === '') refuse(where, 'topic must be a non-empty string');
+  if (typeof r.payload !== 'object' || r.payload === null) refuse(where, 'payload must be an object');
+  return { t: r.t, topic: r.topic, payload: r.payload };
+}
+
+const OPTION_NUMBERS = ['strike', 'bid', 'ask', 'last', 'iv', 'delta', 'gamma', 'openInterest', 'volume'] as const;
+
+/** The options of an ibkr-options-chain message that carry every figure the simulator serves. */
+function completeOptions(contracts: unknown[]): MarketOption[] {
+  const out: MarketOption[] = [];
+  for (const c of contracts) {
+    if (typeof c !== 'object' || c === null) continue;
+    const o = c as Record<string, unknown>;
+    if (!OPTION_NUMBERS.every((k) => finite(o[k]))) continue;
+    if (typeof o.expiry !== 'string' || (o.right !== 'C' && o.right !== 'P')) continue;
+    if (o.tradingClass !== 'SPX' && o.tradingClass !== 'SPXW') continue;
+    if (o.settlement !== 'AM' && o.settlement !== 'PM') continue;
+    out.push({
+      expiry: o.expiry,
+      settlement: o.settlement,
+      tradingClass: o.tradingClass,
+      strike: o.strike as number,
+      right: o.right,
+      bid: o.bid as number,
+      ask: o.ask as number,
+      last: o.last as number,
+      iv: o.iv as number,
+      delta: o.delta as number,
+      gamma: o.gamma as number,
+      openInterest: o.openInterest as number,
+      volume: o.volume as number,
+    });
+  }
+  return out;
+}
+
+/** Splits records by topic, checking each payload the replay will use and the time order. */
+export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
+  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], chains: [], from: NaN, to: NaN, other: 0 };
+  let n = 0;
+  let last = -Infinity;
+  for (const r of records) {
+    n++;
+    const where = `${name} record ${n}`;
+    if (r.t < last) refuse(where, `time ${new Date(r.t).toISOString()} is before the previous record's`);
+    last = r.t;
+    if (n === 1) rec.from = r.t;
+    rec.to = r.t;
+    const p = r.payload as Record<string, unknown>;
+    switch (r.topic) {
+      case 'meta':
+        rec.meta.push(p);
+        break;
+      case 'trade':
+        checkFields(where, p, ['t', 'price', 'size', 'bid', 'ask']);
+        if (p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell"');
+        rec.trades.push(p as unknown as MarketTrade);
+        break;
+      case 'tick':
+        checkFields(where, p, ['t', 'price', 'size']);
+        if (typeof p.symbol !== 'string') refuse(where, 'payload.symbol must be a string');
+        for (const k of ['bid', 'ask']) if (p[k] !== undefined && p[k] !== null && !finite(p[k])) refuse(where, `payload.${k} must be a number when present`);
+        if (p.side !== undefined && p.side !== null && p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell" when present');
+        rec.ticks.push(p as unknown as RecordedTick);
+        break;
+      case 'quote':
+        // Live quotes (ibkr-quote) may lack a figure (null); the replay uses the complete ones of its symbol.
+        checkFields(where, p, ['t']);
+        for (const k of ['last', 'bid', 'ask', 'bidSize', 'askSize', 'volume']) {
+          if (p[k] !== null && p[k] !== undefined && !finite(p[k])) refuse(where, `payload.${k} must be a number or null`);
+        }
+        rec.quotes.push(p as unknown as MarketQuote & { symbol?: string });
+        break;
+      case 'bar':
+        checkFields(where, p, ['t', 'o', 'h', 'l', 'c', 'v']);
+        rec.bars.push(p as unknown as MarketBar);
+        break;
+      case 'chain':
+        if (!finite(p.spot) || !(Array.isArray(p.options) || Array.isArray(p.contracts))) refuse(where, 'a chain payload is {spot, options: []} or {spot, contracts: []}');
+        rec.chains.push({ t: r.t, snapshot: { spot: p.spot, options: Array.isArray(p.options) ? (p.options as MarketOption[]) : completeOptions(p.contracts as unknown[]) } });
+        break;
+      default:
+        rec.other++;
+    }
+  }
+  return rec;
+}
+
+/** The records of a gzip JSON-lines buffer (several gzip members allowed). */
+export function* recordLines(gzipped: Buffer, name = 'recording'): Generator<RecordLine> {
+  let text: string;
+  try {
+    text = zlib.gunzipSync(gzipped).toString('utf8');
+  } catch (err) {
+    // A recorder killed mid-write leaves a truncated last member: keep what decompresses.
+    text = gunzipPrefix(gzipped, name, err);
+  }
+  let start = 0;
+  let lineNo = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    lineNo++;
+    const line = text.slice(start, end);
+    start = end + 1;
+    if (line.trim() === '') continue;
+    // The last line of a truncated file may be cut: that one only is dropped, and only when it is the last.
+    if (start >= text.length && !line.endsWith('}')) break;
+    yield parseRecordLine(line, `${name} line ${lineNo}`);
+  }
+}
+
+function gunzipPrefix(gzipped: Buffer, name: string, err: unknown): string {
+  try {
+    return zlib.gunzipSync(gzipped, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString('utf8');
+  } catch {
+    throw new InvalidInputError(`recording ${name}: not a gzip file (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/** Reads and checks a recording file. */
+export function readRecording(file: string): Recording {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch (err) {
+    throw new InvalidInputError(`recording ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  return recordingOf(recordLines(data, file), file);
+}
+
+/** Encodes records as one gzip member (tests, converters). */
+export function encodeRecording(records: Iterable<RecordLine>): Buffer {
+  const lines: string[] = [];
+  for (const r of records) lines.push(JSON.stringify(r));
+  return zlib.gzipSync(lines.join('\n') + '\n');
+}

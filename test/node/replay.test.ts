@@ -1,0 +1,91 @@
+// ibkr-config's "Record market data" and replay mode in the Node-RED runtime: ibkr-quote streams from the simulator
+// and its ticks land in <userDir>/mia-recordings; a recording replayed through ibkr-config (replay mode) streams to
+// an unchanged ibkr-quote node through the same client paths (REST contract lookup, WebSocket market data).
+import assert from 'node:assert/strict';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+import helper from 'node-red-node-test-helper';
+import type { Tick } from '../../lib/contracts';
+import { seededRecordLines } from '../../lib/replay/from-seeded';
+import { encodeRecording, readRecording } from '../../lib/replay/recording';
+import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
+import configModule = require('../../nodes/ibkr-config/ibkr-config');
+import quoteModule = require('../../nodes/ibkr-quote/ibkr-quote');
+import authModule = require('../../nodes/ibkr-auth/ibkr-auth');
+import { nextMessage } from './support/messages';
+
+helper.init(require.resolve('node-red'));
+const at = { x: 0, y: 0 };
+
+function flow(config: Record<string, unknown>): object[] {
+  return [
+    { id: 'tab', type: 'tab' },
+    { id: 'cfg', type: 'ibkr-config', z: 'tab', simTls: false, ...config },
+    { id: 'q', z: 'tab', type: 'ibkr-quote', connection: 'cfg', symbol: 'ES', secType: 'FUT', conid: '', mode: 'stream', pollSec: 1, wires: [['quotes'], ['ticks']], ...at },
+    { id: 'auth', z: 'tab', type: 'ibkr-auth', connection: 'cfg', wires: [['authOut']], ...at },
+    { id: 'quotes', z: 'tab', type: 'helper', ...at },
+    { id: 'ticks', z: 'tab', type: 'helper', ...at },
+    { id: 'authOut', z: 'tab', type: 'helper', ...at },
+  ];
+}
+
+describe('replay: record and replay through ibkr-config', function () {
+  this.timeout(30_000);
+  let userDir: string;
+  beforeEach(async () => {
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-nr-'));
+    helper.settings({ userDir });
+    await helper.startServer();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    helper.settings({});
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  it('records the ticks ibkr-quote receives to <userDir>/mia-recordings/ES-<trade date>.jsonl.gz', async () => {
+    await helper.load([configModule, quoteModule, authModule], flow({ mode: 'simulator', simSeed: 3, simSpeed: 20, record: true, recordMaxMb: 5 }) as never);
+    const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
+    await cfg.connection();
+    const received: Tick[] = [];
+    for (let i = 0; i < 5; i++) received.push((await nextMessage('ticks', 'tick', 8000)).payload as Tick);
+    await helper.unload(); // closes the link: the recorder flushes
+    const folder = path.join(userDir, 'mia-recordings');
+    const files = fs.readdirSync(folder);
+    assert.equal(files.length, 1);
+    assert.match(files[0], /^ES-\d{4}-\d{2}-\d{2}\.jsonl\.gz$/);
+    const rec = readRecording(path.join(folder, files[0]));
+    assert.ok(rec.ticks.length >= received.length);
+    assert.deepEqual(rec.ticks.slice(0, received.length), received);
+    assert.ok(rec.quotes.length > 0, 'the streamed quotes are recorded too');
+    assert.ok(rec.quotes.every((q) => q.symbol === 'ES'));
+  });
+
+  it('serves a recording to an unchanged ibkr-quote node, with pause and step from ibkr-auth', async () => {
+    // A recording of the seeded market (its trades), replayed at 50x.
+    const from = Date.UTC(2025, 5, 11, 14, 0);
+    const file = path.join(userDir, 'mia-recordings', 'ES-2025-06-11.jsonl.gz');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, encodeRecording(seededRecordLines(9, from, from + 30 * 60_000)));
+    const prices = new Set(readRecording(file).trades.map((x) => x.price));
+    await helper.load([configModule, quoteModule, authModule], flow({ mode: 'replay', replayFile: 'ES-2025-06-11.jsonl.gz', replaySpeed: '50' }) as never);
+    const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
+    await cfg.connection();
+    const tick = (await nextMessage('ticks', 'tick', 10_000)).payload as Tick;
+    assert.equal(tick.symbol, 'ES');
+    assert.ok(prices.has(tick.price), `tick price ${tick.price} is one the recording traded`);
+    assert.ok(tick.t >= from && tick.t <= from + 30 * 60_000);
+
+    const auth = helper.getNode('auth') as unknown as { receive(msg: unknown): void };
+    const paused = nextMessage('authOut', 'replay', 5000);
+    auth.receive({ payload: { replay: 'pause' } });
+    const status = (await paused).payload as { paused: boolean; now: number };
+    assert.equal(status.paused, true);
+    const stepped = nextMessage('authOut', 'replay', 5000);
+    auth.receive({ payload: { replay: 'step', ms: 60_000 } });
+    assert.equal(((await stepped).payload as { now: number }).now, status.now + 60_000);
+    assert.equal(cfg.marketNow(), status.now + 60_000);
+  });
+});
