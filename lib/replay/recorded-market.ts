@@ -8,7 +8,7 @@ import { EventEmitter } from 'events';
 import { InvalidInputError } from '../errors';
 import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter } from '../sim/calendar';
 import { listedEsContracts } from '../sim/market';
-import type { Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
+import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 import type { RecordedTick, Recording } from './recording';
 
 export type ReplaySpeed = number | 'max';
@@ -319,6 +319,15 @@ export class RecordedMarket extends EventEmitter implements Market {
     const options = this.chainNow();
     const wanted = expiries ?? this.spxExpiries().slice(0, 1).map((e) => e.expiry);
     return options.filter((o) => wanted.includes(o.expiry));
+  }
+
+  /** The contracts of the recorded chain for these expiries, without their prices (what contract lookups answer). */
+  spxListing(expiries: string[]): ListedOption[] {
+    const listed = new Map<string, ListedOption>();
+    for (const o of this.chainNow()) {
+      if (expiries.includes(o.expiry)) listed.set(`${o.expiry}:${o.tradingClass}:${o.strike}`, { expiry: o.expiry, tradingClass: o.tradingClass, strike: o.strike });
+    }
+    return [...listed.values()];
   }
 
   spxExpiries(): { expiry: string; tradingClass: 'SPX' | 'SPXW' }[] {
