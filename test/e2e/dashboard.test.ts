@@ -13,7 +13,6 @@ import { buildOnce } from './support/package-under-test';
 
 const pipelineFile = path.join(repoRoot, 'flows', 'mia-ia-pipeline.json');
 /** The simulators run 40× real time: a bar every 1.5 s, and Battle Navale's 15-min cooldown lasts 22.5 s. */
-const SIGNAL_TIMEOUT_MS = 90000;
 
 interface ChartPoint {
   series: string;
@@ -151,12 +150,12 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
 
   it('shows the live score, the last signal with its levels and reasons, and lists its order in the table', async () => {
     assert.match(await waitForText(dashboard, 'mia_gauge_score', /-?\d\.\d+/), /score/);
-    const signal = await waitForText(dashboard, 'mia_text_signal', /(LONG|SHORT) at \d\d:\d\d ET/, SIGNAL_TIMEOUT_MS);
+    const signal = await waitForText(dashboard, 'mia_text_signal', /(LONG|SHORT) at \d\d:\d\d ET/);
     assert.match(signal, /score -?\d\.\d\d · confidence \d\.\d\d/);
     assert.match(await widgetText(dashboard, 'mia_text_levels'), /\d{4}(\.\d+)? \/ \d{4}(\.\d+)? \/ \d{4}/);
     assert.match(await widgetText(dashboard, 'mia_text_reasons'), /battle .*trend .*VWAP/);
     const rows = dashboard.locator('#nrdb-ui-widget-mia_table_orders tbody tr', { hasText: /mia-/ });
-    await rows.first().waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
+    await rows.first().waitFor({ state: 'visible' });
     assert.match(await rows.first().innerText(), /\d\d:\d\d:\d\d\s+\S*mia-\d+\s+(buy|sell)\s+1\s/);
     // The table's last row and its page footer sit inside the widget: nothing is cut.
     const widget = await dashboard.locator('#nrdb-ui-widget-mia_table_orders').boundingBox();
@@ -166,7 +165,7 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
 
   it('lists the fills newest first, with their ET time', async () => {
     const rows = dashboard.locator('#nrdb-ui-widget-mia_table_fills_ui tbody tr', { hasText: /mia-/ });
-    await rows.nth(1).waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
+    await rows.nth(1).waitFor({ state: 'visible' });
     const times = (await rows.allInnerTexts()).map((t) => /(\d\d:\d\d:\d\d)/.exec(t)?.[1] ?? '');
     assert.ok(times.every((t) => t !== ''), `a fill row has no time: ${JSON.stringify(times)}`);
     assert.deepStrictEqual([...times].sort().reverse(), times, 'the fills are not newest first');
@@ -241,7 +240,7 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
 
   it('sends the signals to the Debug sidebar of the editor', async () => {
     const message = browser.page.locator('.red-ui-debug-msg', { hasText: 'signals' });
-    await message.first().waitFor({ state: 'visible', timeout: SIGNAL_TIMEOUT_MS });
+    await message.first().waitFor({ state: 'visible' });
     assert.match((await message.first().innerText()).replace(/\s+/g, ' '), /msg\.payload : Object/);
     await browser.screenshot('pipeline-debug-sidebar');
   });
