@@ -34,6 +34,8 @@ interface Manifest {
   dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+  /** Node-RED's section: the node sets the package registers. */
+  'node-red': { nodes: Record<string, string> };
 }
 
 /** `npm pack` (which runs the prepack build) into `dir`; returns the tarball's path. */
