@@ -6,7 +6,7 @@
 // lines carry only ids, sides, quantities, types, prices and reasons).
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError } from '../errors';
-import type { KillSwitchState, RiskGuard, RiskRule } from '../strategy/risk';
+import type { KillSwitchState, RiskGuard, RiskRule } from '../trading/risk-rules';
 import { checkStaleAfterSec, MarketDataClock, type ExposureChange } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';

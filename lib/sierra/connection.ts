@@ -9,7 +9,7 @@
 import { EventEmitter } from 'events';
 import type { AccountSnapshot, Fill, OrderUpdate, Position } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
-import { RiskGuard, type KillSwitchState, type RiskLimits, type RiskState } from '../strategy/risk';
+import { RiskGuard, type KillSwitchState, type RiskLimits, type RiskState } from '../trading/risk-rules';
 import { MarketDataClock } from '../strategy/stale-data';
 import { createMarket } from '../sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';

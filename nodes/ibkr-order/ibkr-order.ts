@@ -11,7 +11,7 @@ import { IbkrOrderDesk, type DeskMessage, type DeskOutcome } from '../../lib/ibk
 import { intentFromMessage, type SignalOrderSettings } from '../../lib/ibkr/order-intent';
 import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings } from '../../lib/ibkr/question-rules';
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
-import { RiskGuard, type RiskLimits } from '../../lib/strategy/risk';
+import { RiskGuard, type RiskLimits } from '../../lib/trading/risk-rules';
 import { checkBarPayload, checkStaleAfterSec, isMarketDataTopic } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';

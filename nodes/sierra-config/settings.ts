@@ -4,7 +4,7 @@
 import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { SierraConnectionOptions } from '../../lib/sierra/connection';
 import { buildSymbol, frontMonth, MONTH_CODES, SYMBOL_FORMATS, symbolForms, type MonthCode, type SymbolFormat } from '../../lib/sierra/symbols';
-import type { KillSwitchState } from '../../lib/strategy/risk';
+import type { KillSwitchState } from '../../lib/trading/risk-rules';
 
 /** The dialog's fields as Node-RED stores them (checkboxes are booleans, numbers may arrive as strings). */
 export interface SierraConfigSettings {

@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { errorMessage } from '../../lib/errors';
 import { SierraConnection, testLogon, type ConnectionStatus } from '../../lib/sierra/connection';
-import type { KillSwitchState } from '../../lib/strategy/risk';
+import type { KillSwitchState } from '../../lib/trading/risk-rules';
 import type { DtcLogLevel } from '../../lib/sierra/client';
 import { handleClose } from '../shared/node-kit';
 import type { SierraConfigApi } from './api';

@@ -14,7 +14,7 @@ import {
 } from '../../../lib/ibkr/order-intent';
 import { RejectedError, TimeoutError } from '../../../lib/ibkr/errors';
 import type { LiveOrder, OrderRequest as IbkrOrderRequest, PlacedOrder } from '../../../lib/ibkr/types';
-import { RiskGuard } from '../../../lib/strategy/risk';
+import { RiskGuard } from '../../../lib/trading/risk-rules';
 
 const LONG = { signal: 'LONG', entry: 5000, stop: 4998.25, targets: [5003.5, 5005.25], bar: { t: Date.UTC(2026, 2, 10, 14, 41) } };
 const CONTRACT = { conid: 495512557, secType: 'FUT' };
