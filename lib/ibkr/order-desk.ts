@@ -6,8 +6,10 @@
 // lines carry only ids, sides, quantities, types, prices and reasons).
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError } from '../errors';
-import type { KillSwitchState, RiskGuard, RiskRule } from '../trading/risk-rules';
-import { checkStaleAfterSec, MarketDataClock, type ExposureChange } from '../strategy/stale-data';
+import type { KillSwitchState } from '../trading/risk-rules';
+import { RiskDeniedError, type RiskEngine } from '../trading/risk-engine';
+import type { ExecutionAdapter } from '../trading/kill-switch';
+import { checkStaleAfterSec } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
 import {
@@ -25,15 +27,8 @@ import { OrderTracker, rejectedUpdate, type TrackerOutput } from './order-update
 import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
 import type { OrderRequest as IbkrOrderRequest } from './types';
 
-/** A risk rule said no: nothing was sent. `rule` names it (daily-loss, max-position, stale-data, ...). */
-export class RiskDeniedError extends MiaError {
-  readonly rule: RiskRule | 'stale-data';
-
-  constructor(rule: RiskRule | 'stale-data', reason: string) {
-    super('RISK_DENIED', `Order not sent: risk rule "${rule}" refused it: ${reason}.`);
-    this.rule = rule;
-  }
-}
+/** A risk rule said no: nothing was sent (one error for both brokers, lib/trading/risk-engine.ts). */
+export { RiskDeniedError };
 
 export type DeskMessage =
   | { topic: 'order-update'; payload: OrderUpdate }
@@ -57,7 +52,8 @@ export type DeskClient = Pick<
 
 export interface OrderDeskOptions {
   client: DeskClient;
-  risk: RiskGuard;
+  /** The account's risk engine (lib/trading/accounts.ts), shared with every node trading the account. */
+  engine: RiskEngine;
   questions: QuestionRuleSettings;
   /** The contract the node trades: ES front month by default, or a conid. */
   contract: ContractSpec;
@@ -111,24 +107,23 @@ function notPlaced(err: unknown, clientOrderId: string, what: string): Error {
 
 export class IbkrOrderDesk {
   private readonly client: DeskClient;
-  private readonly risk: RiskGuard;
+  private readonly engine: RiskEngine;
   private readonly questions: QuestionRuleSettings;
   private readonly spec: ContractSpec;
   private readonly now: () => number;
   private readonly staleAfterSec: number;
-  /** When market data (tick, quote, bar, or the simulated market's trades) last arrived, on `now`'s clock. */
-  private readonly marketData = new MarketDataClock();
   private readonly log: DeskLog;
   private readonly ids: ClientOrderIds;
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
-  private positionSynced = false;
+  /** The root of each conid this desk traded: the engine counts exposure per root. */
+  private readonly roots = new Map<number, string>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(options: OrderDeskOptions) {
     this.client = options.client;
-    this.risk = options.risk;
+    this.engine = options.engine;
     this.questions = options.questions;
     this.spec = options.contract;
     this.now = options.now;
@@ -139,12 +134,19 @@ export class IbkrOrderDesk {
 
   /** Market data arrived now: keeps new entries allowed by the stale-data guard. */
   noteMarketData(): void {
-    this.marketData.observe(this.now());
+    this.engine.noteMarketData(this.now());
   }
 
   /** Age of the newest market data (ms, on the desk's clock), or null when none has arrived. */
   marketDataAgeMs(): number | null {
-    return this.marketData.ageMs(this.now());
+    return this.engine.marketDataAgeMs(this.now());
+  }
+
+  /** The engine's name of a contract: "<root>@<conid>" (ESZ6 and ESH7 are two contracts of one root, ES). */
+  private instrumentOf(conid: number, symbol?: string): string {
+    const root = symbol ?? this.roots.get(conid) ?? '?';
+    if (symbol) this.roots.set(conid, symbol);
+    return `${root}@${conid}`;
   }
 
   /**
@@ -191,10 +193,19 @@ export class IbkrOrderDesk {
    */
   private report(out: TrackerOutput): DeskMessage[] {
     for (const fill of out.fills) {
-      this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+      const leg = this.legs.get(fill.clientOrderId);
+      const conid = leg?.contract.conid ?? this.contractCache?.contract.conid;
+      try {
+        this.engine.onFill({ clientOrderId: fill.clientOrderId, instrument: this.instrumentOf(conid ?? 0, leg?.contract.symbol), side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+      } catch (err) {
+        this.log.warn(`IBKR fill ${fill.clientOrderId} could not be counted by the risk rules: ${asError(err).message}`);
+      }
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
-    for (const update of out.updates) if (update.status === 'rejected') this.warnRejected(update);
+    for (const update of out.updates) {
+      this.engine.onOrderUpdate(update.clientOrderId, { status: update.status, quantity: update.quantity, filled: update.filledQuantity, brokerOrderId: update.serverOrderId });
+      if (update.status === 'rejected') this.warnRejected(update);
+    }
     return toMessages(out);
   }
 
@@ -210,8 +221,13 @@ export class IbkrOrderDesk {
     if (state !== 'ACTIVE' && state !== 'REDUCING' && state !== 'HALTED') {
       throw new InvalidInputError(`kill switch must be "ACTIVE", "REDUCING" or "HALTED"; got ${JSON.stringify(state) ?? String(state)}.`);
     }
-    this.risk.setKillSwitch(state);
+    this.engine.setKillSwitch(state);
     return state;
+  }
+
+  /** What the account's kill switch drives on IBKR: its live orders and positions, market orders to flatten. */
+  executionAdapter(): ExecutionAdapter {
+    return ibkrExecutionAdapter(this.client, (conid) => this.roots.get(conid));
   }
 
   /**
@@ -274,15 +290,30 @@ export class IbkrOrderDesk {
       this.warnRejected(payload);
       return { topic: 'order-update', payload };
     };
-    await this.syncPosition(contract.conid);
-    const now = this.now();
-    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position: this.risk.state().position, workingQuantity: this.workingEntries() };
-    const decision = this.risk.check({ ...exposure, now });
-    // Stale data blocks only what adds exposure: an order that brings the position back toward flat always passes.
-    const verdict = decision.allowed ? this.marketData.check(exposure, now, this.staleAfterSec) : decision;
-    if (!verdict.allowed) {
+    await this.reconcileEngine();
+    const refuse = (verdict: { rule: RiskDeniedError['rule']; reason: string }): DeskOutcome => {
       const err = new RiskDeniedError(verdict.rule, verdict.reason);
       return { messages: [rejected(`risk rule ${verdict.rule}: ${verdict.reason}`)], status: `refused: ${verdict.rule}`, questions, error: err };
+    };
+    // Reserved with the account's engine in one synchronous call: exposure counted before anything is awaited.
+    const reserved = this.engine.reserve({
+      clientOrderId,
+      instrument: this.instrumentOf(contract.conid, contract.symbol),
+      side: intent.side,
+      quantity: intent.quantity,
+      type: intent.type,
+      price: intent.price,
+      stopPrice: intent.stopPrice,
+      exits: legs.slice(1).map((l) => l.clientOrderId),
+      staleAfterSec: this.staleAfterSec,
+      now: this.now(),
+    });
+    if (!reserved.allowed) return refuse(reserved);
+    // The kill switch and the trading switch once more, at the instant of sending (journaled before it leaves).
+    const authorized = this.engine.authorizeSend(clientOrderId, this.client.tradingEnabled);
+    if (!authorized.allowed) {
+      this.engine.release(clientOrderId);
+      return refuse(authorized);
     }
 
     this.tracker.expect({ clientOrderId, side: intent.side, quantity: intent.quantity });
@@ -295,7 +326,9 @@ export class IbkrOrderDesk {
         answerRule(this.questions, questions),
       );
     } catch (err) {
+      // Not certainly refused: the order may be at IBKR, so it stays counted until the stream or a reconcile says.
       if (!certainlyNotPlaced(err)) throw err;
+      this.engine.release(clientOrderId);
       const refused = questions.find((q) => !q.accepted);
       const reason = refused ? `IBKR asked ${refused.id} (${describeQuestion(refused.id)}): "${refused.text}" — refused by the node's question rules` : asError(err).message;
       return { messages: [rejected(reason)], status: refused ? `rejected: ${refused.id}` : 'rejected', questions, error: notPlaced(err, clientOrderId, what) };
@@ -307,6 +340,7 @@ export class IbkrOrderDesk {
       const leg = legs[k];
       if (!leg || !p.orderId) return;
       this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
+      this.engine.acknowledged(leg.clientOrderId, String(p.orderId));
       const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
       messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, placedAt)));
       messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt)));
@@ -317,12 +351,22 @@ export class IbkrOrderDesk {
   private async modify(intent: ModifyIntent, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification');
     const leg = this.findLeg(intent);
-    if (intent.quantity !== undefined && intent.quantity > this.risk.limits.maxOrderSize) {
-      const reason = `order of ${intent.quantity} contracts exceeds the maximum order size of ${this.risk.limits.maxOrderSize}`;
-      return { messages: [], status: 'refused: max-order-size', questions, error: new RiskDeniedError('max-order-size', reason) };
-    }
     const next: IbkrOrderRequest = applyModify(leg.order, intent, tickFor(leg.contract.symbol));
-    await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+    // Every modify passes the engine: HALTED allows only a smaller quantity, a larger one is new exposure.
+    const reserved = this.engine.reserveModify({ clientOrderId: leg.clientOrderId, quantity: intent.quantity, price: intent.price, stopPrice: intent.stopPrice, staleAfterSec: this.staleAfterSec, now: this.now() });
+    if (!reserved.allowed) return { messages: [], status: `refused: ${reserved.rule}`, questions, error: new RiskDeniedError(reserved.rule, reserved.reason) };
+    const authorized = this.engine.authorizeModify(leg.clientOrderId, this.client.tradingEnabled);
+    if (!authorized.allowed) {
+      this.engine.releaseModify(leg.clientOrderId);
+      return { messages: [], status: `refused: ${authorized.rule}`, questions, error: new RiskDeniedError(authorized.rule, authorized.reason) };
+    }
+    try {
+      await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+    } catch (err) {
+      this.engine.releaseModify(leg.clientOrderId);
+      throw err;
+    }
+    this.engine.modifyConfirmed(leg.clientOrderId, next.quantity);
     this.legs.set(leg.clientOrderId, { ...leg, order: { ...next, clientOrderId: leg.order.clientOrderId } });
     const changed = [
       intent.quantity !== undefined ? `quantity ${intent.quantity}` : '',
@@ -368,27 +412,52 @@ export class IbkrOrderDesk {
     throw new InvalidInputError(`IBKR order ${String(ref.orderId)} was not placed by this node since the flow was deployed: only its own orders can be modified.`);
   }
 
-  /** Signed remaining quantity of this desk's entry orders still working (bracket exits left out, as the rules ask). */
-  private workingEntries(): number {
-    let sum = 0;
-    for (const order of this.tracker.working()) {
-      const id = this.tracker.clientOrderIdOf(order.orderId);
-      const leg = id === undefined ? undefined : this.legs.get(id);
-      if (!leg || leg.role !== 'entry') continue;
-      const remaining = (order.quantity ?? leg.order.quantity) - order.filledQuantity;
-      sum += leg.order.side === 'BUY' ? remaining : -remaining;
-    }
-    return sum;
+  /**
+   * Once per connection (and after the engine lost its reconciliation): IBKR's positions and live orders become the
+   * engine's truth, so a restart or a second node starts from what the account really holds.
+   */
+  private async reconcileEngine(): Promise<void> {
+    if (this.engine.reconciled) return;
+    const [positions, live] = await Promise.all([this.client.positions(), this.client.liveOrders()]);
+    if (this.engine.reconciled) return;
+    const rootOf = (conid: number, description?: string): string | undefined => this.roots.get(conid) ?? /^[A-Z]+/.exec(description ?? '')?.[0];
+    const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'PendingCancel', 'Inactive']);
+    this.engine.reconcile({
+      now: this.now(),
+      positions: positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid, p.description) ?? '?'}@${p.conid}`, quantity: p.quantity, averagePrice: p.averagePrice })),
+      working: live
+        .filter((o) => open.has(String(o.status)))
+        .map((o) => ({
+          clientOrderId: o.clientOrderId ?? this.legIdOf(o.orderId) ?? `ibkr-${o.orderId}`,
+          instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}`,
+          side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side,
+          quantity: o.quantity ?? 0,
+          filled: o.filledQuantity ?? 0,
+          brokerOrderId: String(o.orderId),
+        })),
+    });
   }
 
-  /** The broker's position for the contract, read once; the fills this node sees keep it current afterwards. */
-  private async syncPosition(conid: number): Promise<void> {
-    if (this.positionSynced) return;
-    const positions = await this.client.positions();
-    const held = positions.find((p) => p.conid === conid);
-    this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
-    this.positionSynced = true;
+  private legIdOf(orderId: number): string | undefined {
+    for (const leg of this.legs.values()) if (leg.orderId === orderId) return leg.clientOrderId;
+    return undefined;
   }
+}
+
+/** The kill switch's view of IBKR: every live order and position of the account; a market order closes a position. */
+export function ibkrExecutionAdapter(client: DeskClient, rootOf: (conid: number) => string | undefined = () => undefined): ExecutionAdapter {
+  const conidOf = (instrument: string): number => Number(instrument.slice(instrument.lastIndexOf('@') + 1));
+  const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'Inactive']);
+  return {
+    workingOrders: async () =>
+      (await client.liveOrders())
+        .filter((o) => open.has(String(o.status)))
+        .map((o) => ({ clientOrderId: o.clientOrderId ?? `ibkr-${o.orderId}`, instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}#${o.orderId}`, side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side, quantity: o.remainingQuantity ?? o.quantity ?? 0 })),
+    positions: async () => (await client.positions()).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
+    cancel: async (o) => void (await client.cancelOrder(Number(o.instrument.slice(o.instrument.lastIndexOf('#') + 1)), { futures: true })),
+    flatten: async (p) =>
+      void (await client.placeOrders([{ conid: conidOf(p.instrument), side: p.quantity > 0 ? 'SELL' : 'BUY', orderType: 'MKT', quantity: Math.abs(p.quantity), tif: 'DAY', secType: 'FUT' }])),
+  };
 }
 
 /** "mia-…:stop sell 1 stop @ 4990": the cOID, side, quantity, type and price of one leg, for the log. */

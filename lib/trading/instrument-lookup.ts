@@ -21,8 +21,8 @@ const ROOTS: Readonly<Record<string, { pointValue: number; tickSize: number }>> 
   MNQ: { pointValue: 2, tickSize: 0.25 },
 };
 
-/** Root, then optional month code and 1–2 digit year, then an optional Sierra suffix ("_FUT_CME", ".CME"). */
-const SYMBOL = /^([A-Z]{1,4}?)(?:[FGHJKMNQUVXZ]\d{1,2})?(?:[_.].*)?$/;
+/** Root, then optional month code and 1–2 digit year, then an optional suffix: Sierra "_FUT_CME" / ".CME", IBKR "@<conid>". */
+const SYMBOL = /^([A-Z]{1,4}?)(?:[FGHJKMNQUVXZ]\d{1,2})?(?:[_.@].*)?$/;
 
 export function basicInstrumentOf(symbol: string): InstrumentInfo {
   const text = String(symbol).trim().toUpperCase();

@@ -96,9 +96,14 @@ export async function kill(engine: RiskEngine, adapter: ExecutionAdapter): Promi
  * Cancels each order that the broker acknowledges after a kill (it was sent before the switch turned). Returns the
  * function that stops listening. `onError` hears a cancel that failed; nothing is thrown.
  */
-export function guardInFlight(engine: RiskEngine, cancel: (clientOrderId: string) => Promise<unknown>, onError: (message: string) => void = () => undefined): () => void {
-  const listener = ({ clientOrderId }: { clientOrderId: string }): void => {
-    void settle(() => cancel(clientOrderId)).then((r) => {
+export function guardInFlight(
+  engine: RiskEngine,
+  cancel: (order: { clientOrderId: string; brokerOrderId?: string }) => Promise<unknown>,
+  onError: (message: string) => void = () => undefined,
+): () => void {
+  const listener = (order: { clientOrderId: string; brokerOrderId?: string }): void => {
+    const { clientOrderId } = order;
+    void settle(() => cancel(order)).then((r) => {
       if (!r.ok) onError(`Order ${clientOrderId} was acknowledged after the kill switch turned HALTED and could not be cancelled: ${r.error}. Cancel it at the broker now.`);
     });
   };

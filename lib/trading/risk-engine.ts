@@ -219,6 +219,7 @@ export class RiskEngine extends EventEmitter {
 
   constructor(options: RiskEngineOptions) {
     super();
+    this.setMaxListeners(0); // one set of listeners per node and connection trading the account
     this.broker = options.broker;
     this.account = options.account;
     this.instrumentOf = options.instrumentOf;

@@ -5,13 +5,16 @@
 // clock: with none for "Stale data after (s)", new entries are refused (lib/strategy/stale-data.ts).
 // The work is lib/ibkr/order-desk.ts; this file reads settings and messages, and reports.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { InvalidInputError, errorMessage } from '../../lib/errors';
+import { InvalidInputError, MiaError, errorMessage } from '../../lib/errors';
 import type { ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { IbkrOrderDesk, type DeskMessage, type DeskOutcome } from '../../lib/ibkr/order-desk';
 import { intentFromMessage, type SignalOrderSettings } from '../../lib/ibkr/order-intent';
 import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings } from '../../lib/ibkr/question-rules';
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
-import { RiskGuard, type RiskLimits } from '../../lib/trading/risk-rules';
+import path from 'node:path';
+import { resolveRiskLimits, type RiskLimits } from '../../lib/trading/risk-rules';
+import { acquireEngine, type EngineHandle } from '../../lib/trading/accounts';
+import { guardInFlight, kill } from '../../lib/trading/kill-switch';
 import { checkBarPayload, checkStaleAfterSec, isMarketDataTopic } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
@@ -112,6 +115,8 @@ export = function register(RED: NodeAPI): void {
     let closed = false;
     let stopGaps: (() => void) | undefined;
     let stopMarket: (() => void) | undefined;
+    let handle: EngineHandle | undefined;
+    let stopGuard: (() => void) | undefined;
     /** Order updates missed while the stream was down are read back from IBKR's live orders. */
     const onGap = (gap: StreamGap): void => {
       if (!gap.subscriptions.includes('sor') || !desk) return;
@@ -133,7 +138,8 @@ export = function register(RED: NodeAPI): void {
         accepted: config.acceptQuestions === undefined ? DEFAULT_ACCEPTED_QUESTIONS : parseQuestionIds(config.acceptQuestions),
         acceptAll: flag(config.acceptAll, false),
       };
-      const risk = new RiskGuard(riskLimits(config));
+      const limits = riskLimits(config);
+      resolveRiskLimits(limits); // a bad setting is refused at deploy, with the field named
       const spec = contractSpec(config);
       const stale = staleAfterSec(config);
       const configNode = ibkrConfigNode(RED, config.connection, 'ibkr-order');
@@ -147,7 +153,21 @@ export = function register(RED: NodeAPI): void {
         const now = (): number => configNode.marketNow();
         const market = configNode.simulator()?.market;
         const log = { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) };
-        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now, staleAfterSec: stale, log });
+        // One risk engine per IBKR account, shared by every ibkr-order node of the account (strictest limits apply).
+        const accountId = configNode.sessionState().accountId;
+        const account = configNode.simulator() ? `${accountId ?? 'sim'}@simulator-${config.connection}` : (accountId ?? `connection-${config.connection}`);
+        const userDir = (RED.settings as { userDir?: unknown }).userDir;
+        handle = acquireEngine({ broker: 'ibkr', account, holder: node.id, limits, journalDir: typeof userDir === 'string' && userDir ? path.join(userDir, 'mia-trading') : undefined });
+        if (closed) handle.release();
+        const engine = handle.engine;
+        const created = new IbkrOrderDesk({ client: connection.client, engine, questions, contract: spec, now, staleAfterSec: stale, log });
+        const onDiscrepancy = (d: { message: string }): void => node.warn(`Risk journal and IBKR disagree: ${d.message}.`);
+        engine.on('discrepancy', onDiscrepancy);
+        const stopInFlight = guardInFlight(engine, async (o) => connection.client.cancelOrder(Number(o.brokerOrderId), { futures: true }), (m) => node.warn(m));
+        stopGuard = () => {
+          stopInFlight();
+          engine.off('discrepancy', onDiscrepancy);
+        };
         if (market && !closed) {
           // The simulated market is the feed: live from the instant it runs, kept fresh by its trades.
           const onTrade = (): void => created.noteMarketData();
@@ -183,7 +203,16 @@ export = function register(RED: NodeAPI): void {
       if (setupError) throw setupError;
       if (ibkr?.settingsError) throw ibkr.settingsError;
       if (msg.topic === 'kill-switch') {
-        const state = (await (desk as Promise<IbkrOrderDesk>)).setKillSwitch(msg.payload);
+        const d = await (desk as Promise<IbkrOrderDesk>);
+        if (msg.payload === 'HALTED' && handle) {
+          // HALTED is the kill: every working order of the account cancelled, every position flattened; never throws.
+          const report = await kill(handle.engine, d.executionAdapter());
+          setStatus(node, 'red', 'ring', 'kill switch HALTED');
+          if (report.failures.length) throw new MiaError('KILL_INCOMPLETE', report.summary);
+          node.warn(report.summary);
+          return;
+        }
+        const state = d.setKillSwitch(msg.payload);
         setStatus(node, state === 'ACTIVE' ? 'green' : 'red', state === 'ACTIVE' ? 'dot' : 'ring', `kill switch ${state}`);
         return;
       }
@@ -214,6 +243,8 @@ export = function register(RED: NodeAPI): void {
       stopGaps?.();
       stopMarket?.();
       unsubscribeState?.();
+      stopGuard?.();
+      handle?.release();
     });
   }
 

@@ -14,7 +14,17 @@ import {
 } from '../../../lib/ibkr/order-intent';
 import { RejectedError, TimeoutError } from '../../../lib/ibkr/errors';
 import type { LiveOrder, OrderRequest as IbkrOrderRequest, PlacedOrder } from '../../../lib/ibkr/types';
-import { RiskGuard } from '../../../lib/trading/risk-rules';
+import type { RiskLimits } from '../../../lib/trading/risk-rules';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
+import { MemoryJournal } from '../../../lib/trading/journal';
+import { basicInstrumentOf } from '../../../lib/trading/instrument-lookup';
+
+/** A fresh account risk engine with these limits (what ibkr-order gets from lib/trading/accounts.ts). */
+function engineWith(limits: Partial<RiskLimits>): RiskEngine {
+  const e = new RiskEngine({ broker: 'ibkr', account: 'DU1', instrumentOf: basicInstrumentOf, journal: new MemoryJournal() });
+  e.contributeLimits('node', limits);
+  return e;
+}
 
 const LONG = { signal: 'LONG', entry: 5000, stop: 4998.25, targets: [5003.5, 5005.25], bar: { t: Date.UTC(2026, 2, 10, 14, 41) } };
 const CONTRACT = { conid: 495512557, secType: 'FUT' };
@@ -63,8 +73,8 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
   return { client: client as unknown as DeskClient, calls };
 }
 
-function desk(client: DeskClient, risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 })) {
-  return new IbkrOrderDesk({ client, risk, questions: { accepted: ['o10331'], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
+function desk(client: DeskClient, engine = engineWith({ tradingHoursEnabled: false, cooldownMin: 0 })) {
+  return new IbkrOrderDesk({ client, engine, questions: { accepted: ['o10331'], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
 }
 
 describe('order intents (signal / order message → IBKR order bodies)', () => {
@@ -149,7 +159,7 @@ describe('order desk', () => {
 
   it('reports a risk denial as a rejected update naming the rule, without placing', async () => {
     const { client, calls } = recordingClient();
-    const outcome = await desk(client, new RiskGuard({ tradingHoursEnabled: false, maxOrderSize: 1 })).execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'market', clientOrderId: 'r1' }));
+    const outcome = await desk(client, engineWith({ tradingHoursEnabled: false, maxOrderSize: 1 })).execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'market', clientOrderId: 'r1' }));
     assert.ok(outcome.error instanceof RiskDeniedError);
     assert.equal((outcome.error as RiskDeniedError).rule, 'max-order-size');
     assert.equal((outcome.messages[0]?.payload as { clientOrderId: string }).clientOrderId, 'r1');
@@ -159,7 +169,7 @@ describe('order desk', () => {
 
   it('counts working entries against the maximum position', async () => {
     const { client } = recordingClient();
-    const d = desk(client, new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2 }));
+    const d = desk(client, engineWith({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2 }));
     const first = await d.execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'limit', price: 4990 }));
     assert.equal(first.error, undefined);
     const second = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 4989 }));
@@ -207,7 +217,7 @@ describe('order desk', () => {
         return [{ orderId: 2001, status: 'Filled', clientOrderId: orders[0]!.clientOrderId ?? null }];
       },
     });
-    const d = (ref.desk = desk(client, new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 15 })));
+    const d = (ref.desk = desk(client, engineWith({ tradingHoursEnabled: false, cooldownMin: 15 })));
     await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
     const second = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
     assert.ok(second.error instanceof RiskDeniedError, String(second.error));
@@ -288,7 +298,7 @@ describe('order desk: stale market data and the trade log', () => {
     const { client, calls } = recordingClient();
     const d = new IbkrOrderDesk({
       client,
-      risk: new RiskGuard(OPEN),
+      engine: engineWith(OPEN),
       questions: { accepted: ['o10331'], acceptAll: false },
       contract: { symbol: 'ES', secType: 'FUT' },
       now: () => clock.now,

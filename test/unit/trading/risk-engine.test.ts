@@ -272,13 +272,13 @@ describe('kill(): halts, cancels every working order and flattens every position
   it('an order in flight at the kill is cancelled as soon as the broker acknowledges it', async () => {
     const e = fresh();
     const cancelled: string[] = [];
-    const stop = guardInFlight(e, async (cid) => void cancelled.push(cid));
+    const stop = guardInFlight(e, async (o) => void cancelled.push(`${o.clientOrderId}/${o.brokerOrderId}`));
     assert.ok(e.reserve({ clientOrderId: 'late', instrument: 'ES', side: 'buy', quantity: 1, now: T0 }).allowed);
     assert.ok(e.authorizeSend('late').allowed); // on the wire
     await kill(e, adapter({ workingOrders: async () => [] }));
     e.acknowledged('late', 'srv-1');
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(cancelled, ['late']);
+    assert.deepEqual(cancelled, ['late/srv-1']);
     stop();
   });
 });
