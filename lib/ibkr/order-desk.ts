@@ -117,6 +117,7 @@ export class IbkrOrderDesk {
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
+  private reconciling: Promise<void> | undefined;
   /** The root of each conid this desk traded: the engine counts exposure per root. */
   private readonly roots = new Map<number, string>();
   private queue: Promise<void> = Promise.resolve();
@@ -413,11 +414,18 @@ export class IbkrOrderDesk {
   }
 
   /**
-   * Once per connection (and after the engine lost its reconciliation): IBKR's positions and live orders become the
+   * Once per account (and after the engine lost its reconciliation): IBKR's positions and live orders become the
    * engine's truth, so a restart or a second node starts from what the account really holds.
    */
-  private async reconcileEngine(): Promise<void> {
-    if (this.engine.reconciled) return;
+  reconcileEngine(): Promise<void> {
+    if (this.engine.reconciled) return Promise.resolve();
+    this.reconciling ??= this.readAccount().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  private async readAccount(): Promise<void> {
     const [positions, live] = await Promise.all([this.client.positions(), this.client.liveOrders()]);
     if (this.engine.reconciled) return;
     const rootOf = (conid: number, description?: string): string | undefined => this.roots.get(conid) ?? /^[A-Z]+/.exec(description ?? '')?.[0];

@@ -161,6 +161,8 @@ export = function register(RED: NodeAPI): void {
         if (closed) handle.release();
         const engine = handle.engine;
         const created = new IbkrOrderDesk({ client: connection.client, engine, questions, contract: spec, now, staleAfterSec: stale, log });
+        // The account's positions and working orders are read now, not when the first order is already waiting.
+        created.reconcileEngine().catch((err: unknown) => node.warn(`IBKR positions and orders could not be read for the risk rules (new entries wait until they are): ${errorMessage(err)}`));
         const onDiscrepancy = (d: { message: string }): void => node.warn(`Risk journal and IBKR disagree: ${d.message}.`);
         engine.on('discrepancy', onDiscrepancy);
         const stopInFlight = guardInFlight(engine, async (o) => connection.client.cancelOrder(Number(o.brokerOrderId), { futures: true }), (m) => node.warn(m));
@@ -206,8 +208,9 @@ export = function register(RED: NodeAPI): void {
         const d = await (desk as Promise<IbkrOrderDesk>);
         if (msg.payload === 'HALTED' && handle) {
           // HALTED is the kill: every working order of the account cancelled, every position flattened; never throws.
-          const report = await kill(handle.engine, d.executionAdapter());
+          const killing = kill(handle.engine, d.executionAdapter()); // HALTED from this instant (synchronous)
           setStatus(node, 'red', 'ring', 'kill switch HALTED');
+          const report = await killing;
           if (report.failures.length) throw new MiaError('KILL_INCOMPLETE', report.summary);
           node.warn(report.summary);
           return;
