@@ -74,6 +74,13 @@ export function acquireEngine(o: AcquireOptions): EngineHandle {
     }
     const engine = new RiskEngine({ broker: o.broker, account: o.account, instrumentOf: o.instrumentOf ?? basicInstrumentOf, journal, restored });
     if (fault) engine.faultJournal(fault);
+    else if (!journal.loadSync) {
+      engine.beginLoad();
+      journal.load().then(
+        (state) => engine.finishLoad(state),
+        (err: unknown) => engine.faultJournal(errorMessage(err)),
+      );
+    }
     entry = { engine, holders: new Map() };
     accounts.set(key, entry);
   }

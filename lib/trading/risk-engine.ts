@@ -149,6 +149,8 @@ const PRICE_EPSILON = 1e-9;
 const USED_ID_TTL_MS = 3 * 24 * 3_600_000;
 const NUMERIC_MIN: (keyof RiskLimits)[] = ['dailyLossLimit', 'maxTradesPerDay', 'maxPosition', 'maxOrderSize', 'maxConsecutiveLosses'];
 
+const STRICT: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
+
 const deny = (rule: RiskRule, reason: string): Verdict => ({ allowed: false, rule, reason });
 
 /** The strictest of several nodes' limits: the smaller cap, the longer cooldown, the narrower trading window. */
@@ -216,6 +218,8 @@ export class RiskEngine extends EventEmitter {
   private reconciledFlag = false;
   /** Set when the journal could not be read: nothing new until it is fixed. */
   private journalFault: string | null = null;
+  /** An asynchronous journal (Redis) is still being read: no new entries until its state is in. */
+  private loading = false;
 
   constructor(options: RiskEngineOptions) {
     super();
@@ -383,6 +387,8 @@ export class RiskEngine extends EventEmitter {
         `${side} ${quantity} only reduces the ${info.root} position (${describePosition(e.position)}): a bracket on it would re-open the position when its exit fills. Send it without a bracket`,
       );
     }
+    // Until an asynchronous journal is read, even the kill switch is not known: only reducing orders pass.
+    if (this.loading && !reducing) return deny('not-reconciled', `the risk journal of the ${this.broker} account ${this.account} (${this.journal.where}) is still being read: new entries wait`);
     const decision = this.guard.check({ side, quantity, now, position: e.position, workingQuantity: working });
     if (!decision.allowed) return decision;
     if (!this.reconciledFlag && !reducing) {
@@ -727,8 +733,27 @@ export class RiskEngine extends EventEmitter {
     for (const i of s.intents) this.orders.set(i.clientOrderId, { ...i });
   }
 
+  /** An asynchronous journal is read: until `finishLoad`, new entries are refused. */
+  beginLoad(): void {
+    this.loading = true;
+  }
+
+  /** The asynchronous journal's state (null: none): taken, with what was reserved meanwhile kept. */
+  finishLoad(state: JournalState | null): void {
+    this.loading = false;
+    if (!state) return;
+    const meanwhile = [...this.orders.values()];
+    const killSwitch = this.killSwitch;
+    this.restore(state);
+    for (const o of meanwhile) this.orders.set(o.clientOrderId, o);
+    if (STRICT[killSwitch] > STRICT[this.killSwitch]) this.guard.setKillSwitch(killSwitch);
+    this.persistQuietly();
+    this.emit('change');
+  }
+
   /** The journal could not be read at start: HALTED in memory, every new order refused with this reason. */
   faultJournal(reason: string): void {
+    this.loading = false;
     this.journalFault = reason;
     this.guard.setKillSwitch('HALTED');
     this.emit('kill-switch', 'HALTED');
