@@ -191,6 +191,7 @@ export class RedisJournal implements Journal {
   private readonly local: Journal;
   private readonly onError: (err: Error) => void;
   private pending: Promise<void> = Promise.resolve();
+  private connecting: Promise<void> | undefined;
 
   constructor(options: RedisJournalOptions) {
     this.key = `${options.prefix ?? 'mia-trading'}:${journalFileName(options.broker, options.account).replace(/\.json$/, '')}`;
@@ -205,7 +206,7 @@ export class RedisJournal implements Journal {
     const local = await this.local.load();
     let text: string | null;
     try {
-      if (this.client.status === 'wait') await this.client.connect();
+      await this.connect();
       text = await this.client.get(this.key);
     } catch (err) {
       throw new JournalError(`The risk journal ${this.where} cannot be read: ${errorMessage(err)}`, { cause: err });
@@ -221,7 +222,7 @@ export class RedisJournal implements Journal {
     const text = JSON.stringify(state);
     this.pending = this.pending
       .then(async () => {
-        if (this.client.status === 'wait') await this.client.connect();
+        await this.connect();
         await this.client.set(this.key, text);
       })
       .catch((err: unknown) => this.onError(new JournalError(`The risk journal ${this.where} could not be written: ${errorMessage(err)}`, { cause: err })));
@@ -229,6 +230,15 @@ export class RedisJournal implements Journal {
 
   flush(): Promise<void> {
     return this.pending;
+  }
+
+  /** One connect for every caller (ioredis refuses a second connect() while the first is under way). */
+  private connect(): Promise<void> {
+    this.connecting ??= this.client.connect().catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
   }
 
   async close(): Promise<void> {
