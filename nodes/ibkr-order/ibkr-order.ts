@@ -211,6 +211,9 @@ export = function register(RED: NodeAPI): void {
           const killing = kill(handle.engine, d.executionAdapter()); // HALTED from this instant (synchronous)
           setStatus(node, 'red', 'ring', 'kill switch HALTED');
           const report = await killing;
+          // The flatten orders are not this node's orders (their fills do not reach the desk): the account is read
+          // again before the next entry.
+          handle.engine.markUnreconciled();
           if (report.failures.length) throw new MiaError('KILL_INCOMPLETE', report.summary);
           node.warn(report.summary);
           return;
