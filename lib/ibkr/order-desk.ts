@@ -73,6 +73,9 @@ export interface DeskLog {
 
 const silent: DeskLog = { info: () => undefined, warn: () => undefined };
 
+/** The account read in progress for each engine (shared by every desk of the account). */
+const accountReads = new WeakMap<RiskEngine, Promise<void>>();
+
 /** IBKR's order types in the words of the `order` message (lib/contracts.ts OrderType). */
 const TYPE_WORDS: Partial<Record<string, string>> = { MKT: 'market', LMT: 'limit', STP: 'stop', STOP_LIMIT: 'stop-limit' };
 
@@ -117,7 +120,6 @@ export class IbkrOrderDesk {
   readonly tracker = new OrderTracker();
   private readonly legs = new Map<string, PlacedLeg>();
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
-  private reconciling: Promise<void> | undefined;
   /** The root of each conid this desk traded: the engine counts exposure per root. */
   private readonly roots = new Map<number, string>();
   private queue: Promise<void> = Promise.resolve();
@@ -419,10 +421,13 @@ export class IbkrOrderDesk {
    */
   reconcileEngine(): Promise<void> {
     if (this.engine.reconciled) return Promise.resolve();
-    this.reconciling ??= this.readAccount().finally(() => {
-      this.reconciling = undefined;
-    });
-    return this.reconciling;
+    // One read per account, whichever desk asks first (IBKR allows one live-orders read per 5 s).
+    let reading = accountReads.get(this.engine);
+    if (!reading) {
+      reading = this.readAccount().finally(() => accountReads.delete(this.engine));
+      accountReads.set(this.engine, reading);
+    }
+    return reading;
   }
 
   private async readAccount(): Promise<void> {
