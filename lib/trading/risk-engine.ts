@@ -477,6 +477,7 @@ export class RiskEngine extends EventEmitter {
     if (!o) return;
     delete o.modifyFrom;
     if (quantity !== undefined && Number.isFinite(quantity)) o.quantity = quantity;
+    if (o.filled >= o.quantity) this.orders.delete(clientOrderId);
     this.persistQuietly();
   }
 
@@ -573,7 +574,12 @@ export class RiskEngine extends EventEmitter {
 
   /** The parent filled `q` more: its exits may now fill that much more. */
   private arm(parent: WorkingOrder, q: number): void {
-    for (const c of this.orders.values()) if (c.parent === parent.clientOrderId) c.armed = Math.min(c.quantity, (c.armed ?? 0) + q);
+    for (const c of this.orders.values()) {
+      if (c.parent !== parent.clientOrderId) continue;
+      // A parent modified to a larger quantity may take its exits with it (the broker decides): the worst case.
+      c.quantity = Math.max(c.quantity, parent.quantity);
+      c.armed = Math.min(c.quantity, (c.armed ?? 0) + q);
+    }
   }
 
   private drop(clientOrderId: string): void {
@@ -673,7 +679,11 @@ export class RiskEngine extends EventEmitter {
       const known = this.orders.get(b.clientOrderId);
       this.usedIds.set(b.clientOrderId, Date.now());
       if (known) {
-        known.quantity = b.quantity;
+        // A larger quantity sent before a restart may still take effect at the broker: counted until it ends.
+        if (known.modifyFrom !== undefined) {
+          known.modifyFrom = b.quantity;
+          known.quantity = Math.max(known.quantity, b.quantity);
+        } else known.quantity = b.quantity;
         known.filled = b.filled;
         known.phase = 'working';
         if (b.brokerOrderId) known.brokerOrderId = b.brokerOrderId;
