@@ -323,13 +323,16 @@ export class SierraConnection extends EventEmitter {
   // Instructions (each refused with a clear error when trading is off or the connection is not ready)
 
   submit(intent: OrderIntent, rules: EntryRules = {}): Promise<SubmitResult> {
-    const manager = this.requireManager();
-    // The manager reserves with the engine before its first await: the rules are read in that synchronous part.
+    // Not async: the manager reserves with the engine before its first await, and the node's rules must be the ones
+    // read in that synchronous part. Every failure still comes back as a rejection.
     this.pendingRules = rules;
     try {
+      const manager = this.requireManager();
       const result = manager.submit(intent);
       this.engine.noteIdSequence(manager.lastSequence);
       return result;
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     } finally {
       this.pendingRules = {};
     }
@@ -340,10 +343,11 @@ export class SierraConnection extends EventEmitter {
   }
 
   modify(clientOrderId: string, change: ModifyIntent, rules: EntryRules = {}): Promise<OrderUpdate> {
-    const manager = this.requireManager();
     this.pendingRules = rules;
     try {
-      return manager.modify(clientOrderId, change);
+      return this.requireManager().modify(clientOrderId, change);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     } finally {
       this.pendingRules = {};
     }
