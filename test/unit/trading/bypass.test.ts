@@ -49,7 +49,7 @@ function ibkr(options: { delayMs?: number } = {}) {
       return [];
     },
     async futures() {
-      return { ES: [{ symbol: 'ES', conid: ES_FRONT, underlyingConid: 11004968, expirationDate: '20991218', lastTradingDate: null }] };
+      return { ES: [{ symbol: 'ES', conid: ES_FRONT, underlyingConid: 11004968, expirationDate: '20260320', lastTradingDate: null }] }; // ESH26, the registry's front month at T0
     },
     async secdefSearch() {
       return [];
