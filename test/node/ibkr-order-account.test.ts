@@ -61,20 +61,27 @@ describe('ibkr-order: two nodes on one account share one risk engine', function 
     a.receive(farBuy('acct-a1', 2));
     await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'acct-a1' && m.payload.status === 'working');
     b.receive(farBuy('acct-b1', 2));
-    const err = await caught.first(() => true);
-    assert.match(String(err.error?.message), /risk rule "max-position"/);
+    // A risk refusal is the rules at work: a 'rejected' update and one warning, not a Catch error (nodes/shared/node-kit.ts).
+    const refused = await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'acct-b1');
+    assert.equal(refused.payload.status, 'rejected');
+    assert.match(String(refused.payload.reason), /risk rule max-position/);
     assert.equal(posts(), 1);
+    assert.deepEqual(caught.all, []);
   });
 
   it('a kill switch set through one node refuses the other node\'s orders, and holds across a redeploy', async () => {
     const first = await load(2, 2);
     first.a.receive({ topic: 'kill-switch', payload: 'REDUCING' });
     first.b.receive(farBuy('acct-b2', 1));
-    assert.match(String((await first.caught.first(() => true)).error?.message), /risk rule "kill-switch".*REDUCING/);
+    const refusedFirst = await first.out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'acct-b2');
+    assert.equal(refusedFirst.payload.status, 'rejected');
+    assert.match(String(refusedFirst.payload.reason), /risk rule kill-switch.*REDUCING/);
     await helper.unload(); // Deploy: the nodes are closed and created again, the account's engine lives on
     const again = await load(2, 2);
     again.a.receive(farBuy('acct-a3', 1));
-    assert.match(String((await again.caught.first(() => true)).error?.message), /risk rule "kill-switch".*REDUCING/);
+    const refusedAgain = await again.out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'acct-a3');
+    assert.equal(refusedAgain.payload.status, 'rejected');
+    assert.match(String(refusedAgain.payload.reason), /risk rule kill-switch.*REDUCING/);
     assert.equal(again.posts(), 0);
   });
 });
