@@ -19,12 +19,15 @@ export class InvalidInputError extends MiaError {
   }
 }
 
-/** Error codes of expected refusals: a risk rule said no and nothing was sent (the rules working, not a failure). */
-const REFUSAL_CODES: ReadonlySet<string> = new Set(['RISK_DENIED', 'DTC_RISK_DENIED']);
+/**
+ * The one error code of an expected refusal, for both brokers: a risk rule of the account's engine said no and
+ * nothing was sent (the rules working, not a failure). lib/trading/risk-engine.ts and lib/sierra/errors.ts use it.
+ */
+const REFUSAL_CODE = 'RISK_DENIED';
 
 /** True for a risk refusal (IBKR's or Sierra's RiskDeniedError): logged as one warning, not as an error. */
 export function isRefusal(err: unknown): err is MiaError & { rule: string } {
-  if (!(err instanceof MiaError) || !REFUSAL_CODES.has(err.code)) return false;
+  if (!(err instanceof MiaError) || err.code !== REFUSAL_CODE) return false;
   const rule = (err as { rule?: unknown }).rule;
   // A risk check that could not run is a failure, not the rules at work.
   return typeof rule === 'string' && rule !== 'risk-check-failed';

@@ -6,8 +6,10 @@
 // lines carry only ids, sides, quantities, types, prices and reasons).
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError } from '../errors';
-import type { KillSwitchState, RiskGuard, RiskRule } from '../strategy/risk';
-import { checkStaleAfterSec, MarketDataClock, type ExposureChange } from '../strategy/stale-data';
+import type { KillSwitchState } from '../trading/risk-rules';
+import { RiskDeniedError, type RiskEngine } from '../trading/risk-engine';
+import { kill, type ExecutionAdapter } from '../trading/kill-switch';
+import { checkStaleAfterSec } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
 import {
@@ -19,7 +21,6 @@ import {
   SessionExpiredError,
   TradingDisabledError,
 } from './errors';
-import { findInstrument } from '../trading/instruments';
 import { chicagoDate } from './futures';
 import { ClientOrderIdGenerator } from '../trading/client-order-id';
 import type { CancelIntent, EntryIntent, InstrumentOverride, ModifyIntent, OrderIntent } from '../trading/order-intent';
@@ -28,15 +29,8 @@ import { OrderTracker, orderStatus, rejectedUpdate, type TrackerOutput } from '.
 import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
 import type { OrderRequest as IbkrOrderRequest } from './types';
 
-/** A risk rule said no: nothing was sent. `rule` names it (daily-loss, max-position, stale-data, ...). */
-export class RiskDeniedError extends MiaError {
-  readonly rule: RiskRule | 'stale-data';
-
-  constructor(rule: RiskRule | 'stale-data', reason: string) {
-    super('RISK_DENIED', `Order not sent: risk rule "${rule}" refused it: ${reason}.`);
-    this.rule = rule;
-  }
-}
+/** A risk rule said no: nothing was sent (one error for both brokers, lib/trading/risk-engine.ts). */
+export { RiskDeniedError };
 
 export type DeskMessage =
   | { topic: 'order-update'; payload: OrderUpdate }
@@ -60,7 +54,8 @@ export type DeskClient = Pick<
 
 export interface OrderDeskOptions {
   client: DeskClient;
-  risk: RiskGuard;
+  /** The account's risk engine (lib/trading/accounts.ts), shared with every node trading the account. */
+  engine: RiskEngine;
   questions: QuestionRuleSettings;
   /** The contract the node trades: ES front month by default, or a conid. */
   contract: ContractSpec;
@@ -70,7 +65,7 @@ export interface OrderDeskOptions {
   staleAfterSec?: number;
   /** Where orders sent, fills (info) and rejections (warn) are told; silent without it. */
   log?: DeskLog;
-  /** The one client-order-id generator (lib/trading); a fresh one continuing above the wall clock by default. */
+  /** The one client-order-id generator (lib/trading); by default one continuing above the engine's journaled sequence. */
   ids?: ClientOrderIdGenerator;
   /** The wall clock the ids are dated by (never a simulated market's); Date.now by default. */
   idClock?: () => number;
@@ -82,6 +77,9 @@ export interface DeskLog {
 }
 
 const silent: DeskLog = { info: () => undefined, warn: () => undefined };
+
+/** The account read in progress for each engine (shared by every desk of the account). */
+const accountReads = new WeakMap<RiskEngine, Promise<void>>();
 
 /** IBKR's order types in the words of the `order` message (lib/contracts.ts OrderType). */
 const TYPE_WORDS: Partial<Record<string, string>> = { MKT: 'market', LMT: 'limit', STP: 'stop', STOP_LIMIT: 'stop-limit' };
@@ -117,13 +115,11 @@ function notPlaced(err: unknown, clientOrderId: string, what: string): Error {
 
 export class IbkrOrderDesk {
   private readonly client: DeskClient;
-  private readonly risk: RiskGuard;
+  private readonly engine: RiskEngine;
   private readonly questions: QuestionRuleSettings;
   private readonly spec: ContractSpec;
   private readonly now: () => number;
   private readonly staleAfterSec: number;
-  /** When market data (tick, quote, bar, or the simulated market's trades) last arrived, on `now`'s clock. */
-  private readonly marketData = new MarketDataClock();
   private readonly log: DeskLog;
   private readonly ids: ClientOrderIdGenerator;
   private readonly idClock: () => number;
@@ -134,18 +130,20 @@ export class IbkrOrderDesk {
   private contractCache: { key: string; contract: ResolvedContract } | undefined;
   /** The contract of each entry sent, by its cOID (bracket legs are `<cOID>:stop` / `<cOID>:target`). */
   private readonly contractOfOrder = new Map<string, ResolvedContract>();
-  private positionSynced = false;
+  /** The root of each conid this desk traded: the engine counts exposure per root. */
+  private readonly roots = new Map<number, string>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(options: OrderDeskOptions) {
     this.client = options.client;
-    this.risk = options.risk;
+    this.engine = options.engine;
     this.questions = options.questions;
     this.spec = options.contract;
     this.now = options.now;
     this.staleAfterSec = checkStaleAfterSec(options.staleAfterSec ?? 0);
     this.log = options.log ?? silent;
-    this.ids = options.ids ?? new ClientOrderIdGenerator();
+    // Ids continue above the account's journaled sequence (every node and restart of the account), and move it.
+    this.ids = options.ids ?? new ClientOrderIdGenerator('mia', options.engine.lastIdSequence, options.engine);
     this.idClock = options.idClock ?? Date.now;
   }
 
@@ -154,13 +152,19 @@ export class IbkrOrderDesk {
    * (the simulated market's own trades) it is data of this instant. Throws on data stamped in the future.
    */
   noteMarketData(point?: { t: number; from: number }): void {
-    const now = this.now();
-    this.marketData.observe(point?.t ?? now, now, point?.from ?? point?.t ?? now);
+    this.engine.noteMarketData(this.now(), point);
   }
 
   /** Age of the newest market data (ms, on the desk's clock), or null when none has arrived. */
   marketDataAgeMs(): number | null {
-    return this.marketData.ageMs(this.now());
+    return this.engine.marketDataAgeMs(this.now());
+  }
+
+  /** The engine's name of a contract: "<root>@<conid>" (ESZ6 and ESH7 are two contracts of one root, ES). */
+  private instrumentOf(conid: number, symbol?: string): string {
+    const root = symbol ?? this.roots.get(conid) ?? '?';
+    if (symbol) this.roots.set(conid, symbol);
+    return `${root}@${conid}`;
   }
 
   /**
@@ -222,13 +226,20 @@ export class IbkrOrderDesk {
    */
   private report(out: TrackerOutput): DeskMessage[] {
     for (const fill of out.fills) {
-      // $ per point of the contract that filled (MES 5, not ES 50); a contract outside the registry keeps the limits'.
-      const contract = this.contractOfOrder.get(fill.clientOrderId.split(':')[0] ?? fill.clientOrderId) ?? this.contractCache?.contract;
-      const pointValue = contract ? findInstrument(contract.symbol)?.pointValue : undefined;
-      this.risk.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t, ...(pointValue === undefined ? {} : { pointValue }) });
+      // The contract that filled (its root and point value: MES 5, not ES 50), even before IBKR answered the placement.
+      const contract = this.legs.get(fill.clientOrderId)?.contract ?? this.contractOfOrder.get(fill.clientOrderId.split(':')[0] ?? fill.clientOrderId) ?? this.contractCache?.contract;
+      try {
+        this.engine.onFill({ clientOrderId: fill.clientOrderId, instrument: this.instrumentOf(contract?.conid ?? 0, contract?.symbol), side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.t });
+      } catch (err) {
+        this.log.warn(`IBKR fill ${fill.clientOrderId} could not be counted by the risk rules: ${asError(err).message}`);
+      }
       this.log.info(`IBKR order filled: ${fill.clientOrderId} ${fill.side} ${fill.quantity} @ ${fill.price}`);
     }
     for (const update of out.updates) {
+      // A fill IBKR has not priced yet is not in the engine's position yet: the order stays counted as working until
+      // its fills are priced (they end it then), so no limit is passed meanwhile.
+      const held = update.status === 'filled' && this.tracker.unpricedQuantityOf(update.clientOrderId) > 0;
+      if (!held) this.engine.onOrderUpdate(update.clientOrderId, { status: update.status, quantity: update.quantity, filled: update.filledQuantity, brokerOrderId: update.serverOrderId });
       if (update.status === 'rejected') this.warnRejected(update);
       const key = `${update.serverOrderId ?? update.clientOrderId}|${update.warning ?? ''}`;
       if (update.warning && !this.warned.has(key)) {
@@ -254,8 +265,46 @@ export class IbkrOrderDesk {
     if (state !== 'ACTIVE' && state !== 'REDUCING' && state !== 'HALTED') {
       throw new InvalidInputError(`kill switch must be "ACTIVE", "REDUCING" or "HALTED"; got ${JSON.stringify(state) ?? String(state)}.`);
     }
-    this.risk.setKillSwitch(state);
+    this.engine.setKillSwitch(state);
     return state;
+  }
+
+  /**
+   * What the account's kill switch drives on IBKR: its live orders and positions; a position is closed by this desk's
+   * market order (its fill reported like any other, IBKR's questions answered by the node's rules), collected in
+   * `messages` / `questions`. Nothing is sent while trading is off (paper/live mismatch, trading switch).
+   */
+  executionAdapter(messages: DeskMessage[] = [], questions: AnsweredQuestion[] = []): ExecutionAdapter {
+    const base = ibkrExecutionAdapter(this.client, (conid) => this.roots.get(conid));
+    const held = new Map<number, { assetClass: string; description: string }>();
+    const tradingOn = (what: string): void => {
+      if (!this.client.tradingEnabled) throw new TradingDisabledError(`kill switch (${what})`, this.client.tradingBlockedReason ?? undefined);
+    };
+    return {
+      workingOrders: async () => {
+        tradingOn('cancel');
+        return base.workingOrders();
+      },
+      positions: async () => {
+        tradingOn('flatten');
+        const positions = await this.client.positions();
+        for (const p of positions) held.set(p.conid, { assetClass: p.assetClass, description: p.description });
+        return positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${this.roots.get(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity }));
+      },
+      cancel: async (o) => {
+        tradingOn('cancel');
+        await base.cancel(o);
+      },
+      flatten: async (p) => {
+        tradingOn('flatten');
+        const conid = Number(p.instrument.slice(p.instrument.lastIndexOf('@') + 1));
+        const own = this.contractCache?.contract.conid === conid ? this.contractCache.contract : undefined;
+        const info = held.get(conid);
+        const secType = own ? own.secType || undefined : /^FUT/i.test(info?.assetClass ?? '') ? 'FUT' : undefined;
+        const contract: ResolvedContract = own ?? { conid, symbol: p.instrument.slice(0, p.instrument.lastIndexOf('@')), secType: secType ?? '', expiry: null, description: info?.description || `conid ${conid}` };
+        messages.push(...(await this.close({ conid, secType }, p.quantity, contract, questions)));
+      },
+    };
   }
 
   /**
@@ -318,17 +367,30 @@ export class IbkrOrderDesk {
       this.warnRejected(payload);
       return { topic: 'order-update', payload };
     };
-    await this.syncPosition(contract.conid);
-    const now = this.now();
-    // Fills IBKR has not priced yet are not in the risk position yet: counted here, so no limit is passed meanwhile.
-    const position = this.risk.state().position + this.tracker.unpricedPosition();
-    const exposure: ExposureChange = { side: intent.side, quantity: intent.quantity, position, workingQuantity: this.workingEntries() };
-    const decision = this.risk.check({ ...exposure, now });
-    // Stale data blocks only what adds exposure: an order that brings the position back toward flat always passes.
-    const verdict = decision.allowed ? this.marketData.check(exposure, now, this.staleAfterSec) : decision;
-    if (!verdict.allowed) {
+    await this.reconcileEngine();
+    const refuse = (verdict: { rule: RiskDeniedError['rule']; reason: string }): DeskOutcome => {
       const err = new RiskDeniedError(verdict.rule, verdict.reason);
       return { messages: [rejected(`risk rule ${verdict.rule}: ${verdict.reason}`)], status: `refused: ${verdict.rule}`, questions, error: err };
+    };
+    // Reserved with the account's engine in one synchronous call: exposure counted before anything is awaited.
+    const reserved = this.engine.reserve({
+      clientOrderId,
+      instrument: this.instrumentOf(contract.conid, contract.symbol),
+      side: intent.side,
+      quantity: intent.quantity,
+      type: intent.type,
+      price: intent.price,
+      stopPrice: intent.stopPrice,
+      exits: legs.slice(1).map((l) => l.clientOrderId),
+      staleAfterSec: this.staleAfterSec,
+      now: this.now(),
+    });
+    if (!reserved.allowed) return refuse(reserved);
+    // The kill switch and the trading switch once more, at the instant of sending (journaled before it leaves).
+    const authorized = this.engine.authorizeSend(clientOrderId, this.client.tradingEnabled);
+    if (!authorized.allowed) {
+      this.engine.release(clientOrderId);
+      return refuse(authorized);
     }
 
     this.tracker.expect({ clientOrderId, side: intent.side, quantity: intent.quantity });
@@ -342,7 +404,9 @@ export class IbkrOrderDesk {
         answerRule(this.questions, questions),
       );
     } catch (err) {
+      // Not certainly refused: the order may be at IBKR, so it stays counted until the stream or a reconcile says.
       if (!certainlyNotPlaced(err)) throw err;
+      this.engine.release(clientOrderId);
       const refused = questions.find((q) => !q.accepted);
       const reason = refused ? `IBKR asked ${refused.id} (${describeQuestion(refused.id)}): "${refused.text}" — refused by the node's question rules` : asError(err).message;
       return { messages: [rejected(reason)], status: refused ? `rejected: ${refused.id}` : 'rejected', questions, error: notPlaced(err, clientOrderId, what) };
@@ -354,6 +418,7 @@ export class IbkrOrderDesk {
       const leg = legs[p.requestIndex ?? k];
       if (!leg || !p.orderId) return;
       this.legs.set(leg.clientOrderId, { ...leg, orderId: p.orderId, contract });
+      this.engine.acknowledged(leg.clientOrderId, String(p.orderId));
       const side: Side = leg.order.side === 'BUY' ? 'buy' : 'sell';
       messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, placedAt)));
       messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt, p.warning)));
@@ -364,12 +429,22 @@ export class IbkrOrderDesk {
   private async modify(intent: ModifyIntent, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification', this.client.tradingBlockedReason ?? undefined);
     const leg = this.findLeg(intent);
-    if (intent.quantity !== undefined && intent.quantity > this.risk.limits.maxOrderSize) {
-      const reason = `order of ${intent.quantity} contracts exceeds the maximum order size of ${this.risk.limits.maxOrderSize}`;
-      return { messages: [], status: 'refused: max-order-size', questions, error: new RiskDeniedError('max-order-size', reason) };
-    }
     const next: IbkrOrderRequest = applyModify(leg.order, intent, tickFor(leg.contract.symbol));
-    await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+    // Every modify passes the engine: HALTED allows only a smaller quantity, a larger one is new exposure.
+    const reserved = this.engine.reserveModify({ clientOrderId: leg.clientOrderId, quantity: intent.quantity, price: intent.price, stopPrice: intent.stopPrice, staleAfterSec: this.staleAfterSec, now: this.now() });
+    if (!reserved.allowed) return { messages: [], status: `refused: ${reserved.rule}`, questions, error: new RiskDeniedError(reserved.rule, reserved.reason) };
+    const authorized = this.engine.authorizeModify(leg.clientOrderId, this.client.tradingEnabled);
+    if (!authorized.allowed) {
+      this.engine.releaseModify(leg.clientOrderId);
+      return { messages: [], status: `refused: ${authorized.rule}`, questions, error: new RiskDeniedError(authorized.rule, authorized.reason) };
+    }
+    try {
+      await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+    } catch (err) {
+      this.engine.releaseModify(leg.clientOrderId);
+      throw err;
+    }
+    this.engine.modifyConfirmed(leg.clientOrderId, next.quantity);
     this.legs.set(leg.clientOrderId, { ...leg, order: { ...next, clientOrderId: leg.order.clientOrderId } });
     const changed = [
       intent.quantity !== undefined ? `quantity ${intent.quantity}` : '',
@@ -420,8 +495,7 @@ export class IbkrOrderDesk {
     const cancelled = await this.cancelWorking(contract.conid);
     const positions = await this.client.positions();
     const held = positions.find((p) => p.conid === contract.conid);
-    this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
-    this.positionSynced = true;
+    this.engine.syncPosition({ instrument: this.instrumentOf(contract.conid, contract.symbol), quantity: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null }, this.now());
     if (!held || held.quantity === 0) return { messages: [], status: `flat (${cancelled} cancel(s))`, questions: [] };
     const questions: AnsweredQuestion[] = [];
     const messages = await this.close({ conid: contract.conid, secType: contract.secType || undefined }, held.quantity, contract, questions);
@@ -449,39 +523,20 @@ export class IbkrOrderDesk {
   }
 
   /**
-   * The kill switch, the same meaning as sierra-order's: HALTED first (no new order passes from this instant), then
-   * every working order of the account is cancelled and every position of the account closed at the market. Never
-   * throws: what failed is in `error`, and the switch stays HALTED.
+   * The kill switch, the same meaning as sierra-order's and the same code (lib/trading/kill-switch.ts kill): HALTED
+   * first (journaled: no new order passes from this instant), then every working order of the ACCOUNT is cancelled and
+   * every position of the account closed at the market. Not queued behind the intents waiting: a kill does not wait.
+   * Never throws: what failed is in `error`, and the switch stays HALTED.
    */
   async kill(): Promise<DeskOutcome> {
-    this.risk.setKillSwitch('HALTED');
-    const run = this.queue.then(async (): Promise<DeskOutcome> => {
-      const messages: DeskMessage[] = [];
-      const questions: AnsweredQuestion[] = [];
-      try {
-        if (!this.client.tradingEnabled) throw new TradingDisabledError('kill switch (cancel and flatten)', this.client.tradingBlockedReason ?? undefined);
-        await this.client.cancelOrder(-1, { futures: true });
-        const positions = (await this.client.positions()).filter((p) => p.quantity !== 0);
-        const own = await this.contract({});
-        const failures: string[] = [];
-        for (const p of positions) {
-          const secType = p.conid === own.conid ? own.secType || undefined : /^FUT/i.test(p.assetClass) ? 'FUT' : undefined;
-          const contract: ResolvedContract = p.conid === own.conid ? own : { ...own, conid: p.conid, description: p.description || `conid ${p.conid}` };
-          try {
-            messages.push(...(await this.close({ conid: p.conid, secType }, p.quantity, contract, questions)));
-          } catch (err) {
-            failures.push(`${p.description || p.conid} (${p.quantity}): ${asError(err).message}`);
-          }
-        }
-        if (failures.length) throw new Error(`could not flatten ${failures.join('; ')}`);
-        return { messages, status: `HALTED: ${positions.length} position(s) flattened`, questions };
-      } catch (err) {
-        const error = new MiaError('KILL_SWITCH_INCOMPLETE', `Kill switch is HALTED (no new orders), but cancelling and flattening did not complete: ${asError(err).message}. Check TWS or the Portal now.`, { cause: err });
-        return { messages, status: 'HALTED: cancel/flatten failed', questions, error };
-      }
-    });
-    this.queue = run.then(() => undefined, () => undefined);
-    return run;
+    const messages: DeskMessage[] = [];
+    const questions: AnsweredQuestion[] = [];
+    const report = await kill(this.engine, this.executionAdapter(messages, questions));
+    if (report.failures.length) {
+      const error = new MiaError('KILL_SWITCH_INCOMPLETE', `${report.summary} Check TWS or the Portal now.`);
+      return { messages, status: 'HALTED: cancel/flatten failed', questions, error };
+    }
+    return { messages, status: `HALTED: ${report.cancelled.length} order(s) cancelled, ${report.flattened.length} position(s) flattened`, questions };
   }
 
   private tradesFutures(): boolean {
@@ -500,27 +555,62 @@ export class IbkrOrderDesk {
     return leg;
   }
 
-  /** Signed remaining quantity of this desk's entry orders still working (bracket exits left out, as the rules ask). */
-  private workingEntries(): number {
-    let sum = 0;
-    for (const order of this.tracker.working()) {
-      const id = this.tracker.clientOrderIdOf(order.orderId);
-      const leg = id === undefined ? undefined : this.legs.get(id);
-      if (!leg || leg.role !== 'entry') continue;
-      const remaining = (order.quantity ?? leg.order.quantity) - order.filledQuantity;
-      sum += leg.order.side === 'BUY' ? remaining : -remaining;
+  /**
+   * Once per account (and after the engine lost its reconciliation): IBKR's positions and live orders become the
+   * engine's truth, so a restart or a second node starts from what the account really holds.
+   */
+  reconcileEngine(): Promise<void> {
+    if (this.engine.reconciled) return Promise.resolve();
+    // One read per account, whichever desk asks first (IBKR allows one live-orders read per 5 s).
+    let reading = accountReads.get(this.engine);
+    if (!reading) {
+      reading = this.readAccount().finally(() => accountReads.delete(this.engine));
+      accountReads.set(this.engine, reading);
     }
-    return sum;
+    return reading;
   }
 
-  /** The broker's position for the contract, read once; the fills this node sees keep it current afterwards. */
-  private async syncPosition(conid: number): Promise<void> {
-    if (this.positionSynced) return;
-    const positions = await this.client.positions(undefined, 'order');
-    const held = positions.find((p) => p.conid === conid);
-    this.risk.syncBroker({ now: this.now(), position: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null });
-    this.positionSynced = true;
+  private async readAccount(): Promise<void> {
+    const [positions, live] = await Promise.all([this.client.positions(undefined, 'account'), this.client.liveOrders({ priority: 'account' })]);
+    if (this.engine.reconciled) return;
+    const rootOf = (conid: number, description?: string): string | undefined => this.roots.get(conid) ?? /^[A-Z]+/.exec(description ?? '')?.[0];
+    const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'PendingCancel', 'Inactive']);
+    this.engine.reconcile({
+      now: this.now(),
+      positions: positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid, p.description) ?? '?'}@${p.conid}`, quantity: p.quantity, averagePrice: p.averagePrice })),
+      working: live
+        .filter((o) => open.has(String(o.status)))
+        .map((o) => ({
+          clientOrderId: o.clientOrderId ?? this.legIdOf(o.orderId) ?? `ibkr-${o.orderId}`,
+          instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}`,
+          side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side,
+          quantity: o.quantity ?? 0,
+          filled: o.filledQuantity ?? 0,
+          brokerOrderId: String(o.orderId),
+        })),
+    });
   }
+
+  private legIdOf(orderId: number): string | undefined {
+    for (const leg of this.legs.values()) if (leg.orderId === orderId) return leg.clientOrderId;
+    return undefined;
+  }
+}
+
+/** The kill switch's view of IBKR: every live order and position of the account; a market order closes a position. */
+export function ibkrExecutionAdapter(client: DeskClient, rootOf: (conid: number) => string | undefined = () => undefined): ExecutionAdapter {
+  const conidOf = (instrument: string): number => Number(instrument.slice(instrument.lastIndexOf('@') + 1));
+  const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'Inactive']);
+  return {
+    workingOrders: async () =>
+      (await client.liveOrders())
+        .filter((o) => open.has(String(o.status)))
+        .map((o) => ({ clientOrderId: o.clientOrderId ?? `ibkr-${o.orderId}`, instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}#${o.orderId}`, side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side, quantity: o.remainingQuantity ?? o.quantity ?? 0 })),
+    positions: async () => (await client.positions()).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
+    cancel: async (o) => void (await client.cancelOrder(Number(o.instrument.slice(o.instrument.lastIndexOf('#') + 1)), { futures: true })),
+    flatten: async (p) =>
+      void (await client.placeOrders([{ conid: conidOf(p.instrument), side: p.quantity > 0 ? 'SELL' : 'BUY', orderType: 'MKT', quantity: Math.abs(p.quantity), tif: 'DAY', secType: 'FUT' }])),
+  };
 }
 
 const MONTH_CODES = 'FGHJKMNQUVXZ';

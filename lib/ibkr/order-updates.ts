@@ -223,6 +223,16 @@ export class OrderTracker {
    * The signed quantity of our orders' fills IBKR has not priced yet (buys +, sells −): filled at IBKR, but not yet
    * reported as fills, so not yet in the risk rules' position. Position checks must add it.
    */
+  /** Filled but not yet priced, of this desk's order `clientOrderId` (0 when none or unknown). */
+  unpricedQuantityOf(clientOrderId: string): number {
+    for (const [id, own] of this.own) {
+      if (own.clientOrderId !== clientOrderId) continue;
+      const o = this.orders.get(id);
+      return o ? Math.max(0, o.filledQuantity - o.pricedQuantity) : 0;
+    }
+    return 0;
+  }
+
   unpricedPosition(): number {
     let sum = 0;
     for (const [id, own] of this.own) {

@@ -14,7 +14,7 @@ import { isoDate } from '../trading/cme-calendar';
 import type { MarketBar } from '../sim/market-types';
 import { BattleNavaleEngine } from '../strategy/battle-navale';
 import { LONG, NO_SIGNAL } from '../strategy/evaluate';
-import { RiskGuard, type RiskLimits } from '../strategy/risk';
+import { RiskGuard, type RiskLimits } from '../trading/risk-rules';
 import type { SettingKey } from '../strategy/settings';
 
 const BAR_MS = 60_000;

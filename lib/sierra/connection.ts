@@ -1,138 +1,58 @@
 // SierraConnection: what one sierra-config node owns (STYLE.md, "one of each"): the DTC simulator and its seeded
-// market in simulator mode, one DtcClient, one OrderManager, and the risk gate every order passes first (RiskGuard
-// fed with the broker's position and P&L, plus a price collar around the last trade and a cap on orders per minute).
-// The kill switch lives here too, so every sierra-order node on the connection sees the same HALTED.
+// market in simulator mode, one DtcClient and one OrderManager. Every order passes the risk engine of its trade
+// account (lib/trading/risk-engine.ts, shared with every other node trading that account and journaled), which
+// also holds the kill switch: every sierra-order node of the account sees the same HALTED, across redeploys and
+// restarts.
 //
 // Events: 'order-update' (OrderUpdate), 'fill' (Fill), 'position' (Position), 'account' (AccountSnapshot), all as the
-// order manager reports them, and 'status' (ConnectionStatus) whenever something a status ring shows changes.
+// order manager reports them, 'status' (ConnectionStatus) whenever something a status ring shows changes, and
+// 'risk-warning' (string) when the journal and the broker disagree or the journal cannot be written.
 
 import { EventEmitter } from 'events';
 import type { AccountSnapshot, Fill, OrderUpdate, Position } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
-import { RiskGuard, type KillSwitchState, type RiskLimits, type RiskState } from '../strategy/risk';
-import { MarketDataClock } from '../strategy/stale-data';
+import type { KillSwitchState, RiskLimits, RiskState } from '../trading/risk-rules';
+import { acquireEngine, type EngineHandle } from '../trading/accounts';
+import type { Journal } from '../trading/journal';
+import type { Discrepancy, RiskEngine, Verdict } from '../trading/risk-engine';
+import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport } from '../trading/kill-switch';
 import type { Market } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
-import { DtcLogonError, RiskDeniedError } from './errors';
-import { contractCode, findInstrument, frontMonth, instrument } from '../trading/instruments';
-import { frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from './symbols';
+import { DtcLogonError } from './errors';
+import { sameInstrument } from '../trading/instrument-of';
+import { instrument } from '../trading/instruments';
+import { frontMonthSymbol, SYMBOL_FORMATS, type SymbolFormat } from './symbols';
 import { OrderManager, type ManagerState, type SierraModify, type SierraOrder, type RiskIntent, type RiskVerdict, type SubmitResult } from './order-manager';
 
-/** The rules the gate adds to RiskGuard's. */
-export type GateRule = 'price-collar' | 'max-orders-per-minute';
-
-export interface RiskGateOptions {
+/** The connection's contribution to its account's limits (the account applies the strictest of all its nodes'). */
+export interface SierraRiskSettings {
   limits: Partial<RiskLimits>;
-  /** Largest distance of a limit or stop price from the last trade, in ticks; 0 turns the collar off. */
+  /** Largest distance of a limit or stop price from the last trade, in ticks of the contract; 0 turns the collar off. */
   collarTicks: number;
-  tickSize: number;
+  /** Kept for the dialog; the tick comes from the instrument. */
+  tickSize?: number;
   /** New orders in any rolling 60 s; 0 turns the cap off. */
   maxOrdersPerMinute: number;
+  /** The dialog's kill switch: applied at deploy when it is stricter than the account's. */
   killSwitch?: KillSwitchState;
 }
 
-export interface RiskContext {
-  now: number;
-  /** Signed position of the symbol, from the broker. */
-  position: number;
-  /** Signed quantity of entry orders still working (bracket exits left out). */
-  workingQuantity: number;
-  /** The last trade price known, or null. */
-  lastTrade: number | null;
-  /** For a modify: the order's current total quantity (a larger new quantity is checked as new exposure). */
-  orderQuantity?: number;
-}
-
-const MINUTE_MS = 60_000;
-const PRICE_EPSILON = 1e-9;
+const STRICTNESS: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
 
 /**
- * The pre-trade check: RiskGuard's rules (kill switch, trading hours, daily loss, trades per day, cooldown, order size,
- * position), then the price collar, then the orders-per-minute cap. Pure: time and the broker's figures come in.
+ * The account whose risk engine this connection uses. A live trade account is one account whichever connection
+ * trades it; Sierra's simulated accounts (Sim1, …) are one per Sierra Chart instance, and the in-process simulator is
+ * one per config node.
  */
-export class RiskGate {
-  readonly guard: RiskGuard;
-  private readonly collarTicks: number;
-  private readonly tickSize: number;
-  private readonly maxOrdersPerMinute: number;
-  private readonly sentAt: number[] = [];
-
-  constructor(options: RiskGateOptions) {
-    this.guard = new RiskGuard(options.limits);
-    if (options.killSwitch) this.guard.setKillSwitch(options.killSwitch);
-    checkSetting(options.collarTicks, 'price collar (ticks)', true);
-    checkSetting(options.maxOrdersPerMinute, 'max orders per minute', true);
-    if (!(options.tickSize > 0)) throw new InvalidInputError(`Tick size ${options.tickSize} is not valid: use the contract's tick, 0.25 for ES.`);
-    this.collarTicks = options.collarTicks;
-    this.tickSize = options.tickSize;
-    this.maxOrdersPerMinute = options.maxOrdersPerMinute;
-  }
-
-  get killSwitch(): KillSwitchState {
-    return this.guard.state().killSwitch;
-  }
-
-  check(intent: RiskIntent, ctx: RiskContext): RiskVerdict {
-    if (intent.action === 'modify') {
-      if (this.killSwitch === 'HALTED') return denied('kill-switch', `kill switch is HALTED: no order may be modified (${intent.clientOrderId}). Set it to ACTIVE to trade again`);
-      const increase = intent.quantity === undefined || ctx.orderQuantity === undefined ? 0 : intent.quantity - ctx.orderQuantity;
-      if (increase > 0) {
-        // A bigger order is new exposure: the same rules as a new order of the added contracts, and the new total
-        // must still fit the order size.
-        const maxOrderSize = this.guard.limits.maxOrderSize;
-        if ((intent.quantity ?? 0) > maxOrderSize) return denied('max-order-size', `modify to ${intent.quantity} contracts exceeds the maximum order size of ${maxOrderSize}`);
-        const decision = this.guard.check({ side: intent.side, quantity: increase, now: ctx.now, position: ctx.position, workingQuantity: ctx.workingQuantity });
-        if (!decision.allowed) return denied(decision.rule, decision.reason);
-      }
-      return this.checkCollar([intent.price, intent.stopPrice], ctx.lastTrade) ?? { allowed: true };
-    }
-    const decision = this.guard.check({ side: intent.side, quantity: intent.quantity, now: ctx.now, position: ctx.position, workingQuantity: ctx.workingQuantity });
-    if (!decision.allowed) return denied(decision.rule, decision.reason);
-    const collar = this.checkCollar([intent.price, intent.stopPrice], ctx.lastTrade);
-    if (collar) return collar;
-    const recent = this.recentOrders(ctx.now);
-    if (this.maxOrdersPerMinute > 0 && recent >= this.maxOrdersPerMinute) {
-      return denied('max-orders-per-minute', `${recent} orders in the last minute, the maximum is ${this.maxOrdersPerMinute}: wait until the oldest is a minute old`);
-    }
-    this.sentAt.push(ctx.now);
-    return { allowed: true };
-  }
-
-  /** Limit and stop prices (the entry, not a bracket's exits) must lie within the collar around the last trade. */
-  private checkCollar(prices: (number | undefined)[], lastTrade: number | null): RiskVerdict | null {
-    const priced = prices.filter((p): p is number => typeof p === 'number');
-    if (this.collarTicks === 0 || priced.length === 0) return null;
-    if (lastTrade === null) {
-      return denied('price-collar', 'no last trade price is known to check the price against: wire quotes (topic quote or tick) into sierra-order, or set the price collar to 0');
-    }
-    const width = this.collarTicks * this.tickSize;
-    for (const price of priced) {
-      if (Math.abs(price - lastTrade) > width + PRICE_EPSILON) {
-        const ticks = Math.round(Math.abs(price - lastTrade) / this.tickSize);
-        return denied('price-collar', `price ${price} is ${ticks} ticks from the last trade ${lastTrade}, beyond the ${this.collarTicks}-tick collar (${lastTrade - width} to ${lastTrade + width})`);
-      }
-    }
-    return null;
-  }
-
-  private recentOrders(now: number): number {
-    while (this.sentAt.length > 0 && now - this.sentAt[0] >= MINUTE_MS) this.sentAt.shift();
-    return this.sentAt.length;
-  }
-}
-
-function denied(rule: string, reason: string): RiskVerdict {
-  return { denied: true, rule, reason };
-}
-
-function checkSetting(value: number, what: string, allowZero: boolean): void {
-  if (!Number.isInteger(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new InvalidInputError(`Risk setting ${what} ${JSON.stringify(value)} is not valid: use a whole number ≥ ${allowZero ? 0 : 1}.`);
-  }
+export function riskAccountOf(options: Pick<SierraConnectionOptions, 'client' | 'simulator'>, holder: string): string {
+  const account = options.client.tradeAccount || 'Sim1';
+  if (options.simulator) return `${account}@simulator-${holder}`;
+  if (/^sim\d*$/i.test(account)) return `${account}@${options.client.host ?? '127.0.0.1'}:${options.client.port ?? 11099}`;
+  return account;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -157,7 +77,13 @@ export interface SierraConnectionOptions {
    * instrument registry's front month of a root spelled in a Sierra format, which rolls while the connection runs.
    */
   symbol: string | FrontMonthSymbol;
-  risk: RiskGateOptions;
+  risk: SierraRiskSettings;
+  /** Where the account's risk journal is kept (the Node-RED user dir's mia-trading/); absent: in memory. */
+  journalDir?: string;
+  /** Another journal (Redis); takes precedence over journalDir. */
+  journal?: Journal;
+  /** Who holds the account's engine (the config node id). */
+  holder?: string;
   /** Present: start the DTC simulator in-process on 127.0.0.1 with a seeded market. */
   simulator?: SimulatorSettings;
   idPrefix?: string;
@@ -190,13 +116,7 @@ export interface ConnectionStatus {
   logonRefused: boolean;
 }
 
-export interface KillResult {
-  killSwitch: 'HALTED';
-  /** Orders whose cancel Sierra confirmed (bracket children go with their parent). */
-  cancelled: OrderUpdate[];
-  /** The flatten orders sent (none when already flat). */
-  flattened: OrderUpdate[];
-}
+export type KillResult = KillReport;
 
 /** The kill switch is HALTED but cancelling or flattening failed: the trader must act in Sierra Chart. */
 export class KillSwitchIncompleteError extends MiaError {
@@ -205,13 +125,13 @@ export class KillSwitchIncompleteError extends MiaError {
   }
 }
 
-const OPEN_STATUSES: ReadonlySet<OrderUpdate['status']> = new Set(['pending', 'working', 'partially-filled']);
-
 /** Per-order rules an order node adds to the connection's risk gate (its own settings). */
 export interface EntryRules {
   /** Refuse new entries when no tick, quote or bar arrived for this many seconds (lib/strategy/stale-data.ts); 0 or absent = off. */
   staleAfterSec?: number;
 }
+
+const OPEN_STATUSES: ReadonlySet<OrderUpdate['status']> = new Set(['pending', 'working', 'partially-filled']);
 
 export class SierraConnection extends EventEmitter {
   /** The symbol traded at an instant: fixed, or the front month then (lib/trading/instruments.ts). */
@@ -220,7 +140,11 @@ export class SierraConnection extends EventEmitter {
   readonly rolls: boolean;
   private lastSymbol: string | undefined;
   private readonly options: SierraConnectionOptions;
-  private readonly gate: RiskGate;
+  private readonly handle: EngineHandle;
+  private readonly engine: RiskEngine;
+  private readonly detachEngine: (() => void)[] = [];
+  /** The order node's rules for the instruction being reserved now (set and cleared around the synchronous call). */
+  private pendingRules: EntryRules = {};
   private readonly log: (level: DtcLogLevel, text: string) => void;
   private simulatorInstance: DtcSimulator | undefined;
   private market: Market | undefined;
@@ -232,13 +156,11 @@ export class SierraConnection extends EventEmitter {
   private logonRefused = false;
   private readonly positions = new Map<string, number>();
   private dailyPnl = 0;
-  /** The last trade seen of each contract (key: contractKey), so the collar never prices one contract by another. */
-  private readonly lastTrades = new Map<string, number>();
-  /** When market data last arrived (simulator trades, or ticks / quotes / bars an order node passes on). */
-  private readonly marketData = new MarketDataClock();
-  private readonly onMarketTrade = (): void => this.noteMarketData();
-  /** Bracket exits (profit target and stop): not entries, so left out of the working quantity. */
-  private readonly exitIds = new Set<string>();
+  private readonly onMarketTrade = (): void => {
+    this.noteMarketData();
+    const last = this.market?.esQuote().last;
+    if (last !== undefined) this.setLastTrade(last);
+  };
   private opening: Promise<void> | undefined;
   private closed = false;
   /** Logon uptime, order round trips, missed heartbeats, reconnects (sierra-order's 'metrics'); wall-clock times. */
@@ -257,8 +179,42 @@ export class SierraConnection extends EventEmitter {
     this.symbolAt = symbolAtOf(choice);
     this.rolls = typeof choice !== 'string';
     this.options = options;
-    this.gate = new RiskGate(options.risk);
     this.log = options.log ?? (() => undefined);
+    const holder = options.holder ?? `sierra-connection:${Math.random().toString(36).slice(2)}`;
+    this.handle = acquireEngine({
+      broker: 'sierra',
+      account: riskAccountOf(options, holder),
+      holder,
+      limits: { ...options.risk.limits, collarTicks: options.risk.collarTicks, maxOrdersPerMinute: options.risk.maxOrdersPerMinute },
+      journalDir: options.journalDir,
+      journal: options.journal,
+    });
+    this.engine = this.handle.engine;
+    const configured = options.risk.killSwitch ?? 'ACTIVE';
+    if (STRICTNESS[configured] > STRICTNESS[this.engine.killSwitch]) this.engine.setKillSwitch(configured);
+    const onChange = (): void => this.emitStatus();
+    const onDiscrepancy = (d: Discrepancy): void => this.warnRisk(`Risk journal and Sierra Chart disagree: ${d.message}.`);
+    const onJournalError = (err: Error): void => this.warnRisk(err.message);
+    this.engine.on('change', onChange);
+    this.engine.on('kill-switch', onChange);
+    this.engine.on('discrepancy', onDiscrepancy);
+    this.engine.on('journal-error', onJournalError);
+    this.detachEngine.push(
+      () => this.engine.off('change', onChange),
+      () => this.engine.off('kill-switch', onChange),
+      () => this.engine.off('discrepancy', onDiscrepancy),
+      () => this.engine.off('journal-error', onJournalError),
+    );
+  }
+
+  /** The account's risk engine (shared with every node trading the account). */
+  get riskEngine(): RiskEngine {
+    return this.engine;
+  }
+
+  private warnRisk(text: string): void {
+    this.log('warn', text);
+    this.emit('risk-warning', text);
   }
 
   /** The symbol orders go out with now (asked at each order, so a front-month connection rolls on the roll date). */
@@ -294,7 +250,7 @@ export class SierraConnection extends EventEmitter {
       state: this.state,
       reason: this.reason,
       tradingEnabled: this.tradingEnabled,
-      killSwitch: this.gate.killSwitch,
+      killSwitch: this.engine.killSwitch,
       position: this.instrumentPosition(this.symbol),
       dailyPnl: this.dailyPnl,
       logonRefused: this.logonRefused,
@@ -302,7 +258,7 @@ export class SierraConnection extends EventEmitter {
   }
 
   riskState(): RiskState {
-    return this.gate.guard.state(this.now());
+    return this.engine.riskState(this.now());
   }
 
   /**
@@ -328,7 +284,8 @@ export class SierraConnection extends EventEmitter {
       }
       this.market = market;
       // The simulated market is live from the instant it starts; its trades keep it fresh while it runs.
-      this.marketData.observe(market.now(), market.now());
+      this.engine.noteMarketData(market.now());
+      this.engine.setLastTrade(this.symbol, market.esQuote().last, market.now());
       market.on('trade', this.onMarketTrade);
       const simulator = await startDtcSimulator({
         market,
@@ -354,9 +311,16 @@ export class SierraConnection extends EventEmitter {
     const manager = new OrderManager(client, {
       tradeAccount: this.options.client.tradeAccount,
       idPrefix: this.options.idPrefix,
+      lastSequence: this.engine.lastIdSequence,
+      idSequence: this.engine,
       symbols: [this.symbol],
       answerTimeoutMs: this.options.answerTimeoutMs,
-      beforeSubmit: (intent) => this.checkRisk(intent),
+      risk: {
+        reserve: (intent, ids) => this.reserve(intent, ids),
+        authorizeSend: (id, action) => this.authorize(id, action),
+        release: (id, action) => (action === 'modify' ? this.engine.releaseModify(id) : this.engine.release(id)),
+        modified: (id, quantity) => this.engine.modifyConfirmed(id, quantity),
+      },
       now: () => this.now(), // one clock for every `t` this connection emits (see now())
     });
     this.client = client;
@@ -371,12 +335,23 @@ export class SierraConnection extends EventEmitter {
       this.setState(info.willReconnect ? 'disconnected' : 'error', info.error.message);
     });
     manager.on('state', (s: ManagerState) => {
-      if (s === 'reconciling') this.logonRefused = false;
-      if (s === 'ready') this.setState('ready', '');
-      else if (s === 'reconciling') this.setState('reconciling', '');
+      if (s === 'ready') {
+        this.reconcileEngine(manager);
+        this.setState('ready', '');
+      } else {
+        this.engine.markUnreconciled();
+        if (s === 'reconciling') {
+          this.logonRefused = false;
+          this.setState('reconciling', '');
+        }
+      }
     });
     manager.on('warning', (err: Error) => this.log('warn', err.message));
-    manager.on('order-update', (u: OrderUpdate) => this.emit('order-update', u));
+    manager.on('order-update', (u: OrderUpdate) => {
+      this.engine.onOrderUpdate(u.clientOrderId, { status: u.status, quantity: u.quantity, filled: u.filledQuantity, brokerOrderId: u.serverOrderId });
+      this.emit('order-update', u);
+    });
+    this.detachEngine.push(guardInFlight(this.engine, (o) => manager.cancel(o.clientOrderId), (text) => this.warnRisk(text)));
     manager.on('fill', (f: Fill) => this.onFill(f));
     manager.on('position', (p: Position) => this.onPosition(p));
     manager.on('account', (a: AccountSnapshot) => this.onAccount(a));
@@ -397,6 +372,8 @@ export class SierraConnection extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const off of this.detachEngine.splice(0)) off();
+    this.handle.release();
     await this.opening?.catch(() => undefined);
     this.manager?.dispose();
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
@@ -411,26 +388,35 @@ export class SierraConnection extends EventEmitter {
   // -------------------------------------------------------------------------------------------------------------
   // Instructions (each refused with a clear error when trading is off or the connection is not ready)
 
-  async submit(intent: SierraOrder, rules: EntryRules = {}): Promise<SubmitResult> {
-    const manager = this.requireManager();
-    this.checkStaleData(intent.symbol, intent.side, intent.quantity, rules);
-    const result = await manager.submit(intent);
-    if (result.target) this.exitIds.add(result.target.clientOrderId);
-    if (result.stop) this.exitIds.add(result.stop.clientOrderId);
-    return result;
+  submit(intent: SierraOrder, rules: EntryRules = {}): Promise<SubmitResult> {
+    // Not async: the manager reserves with the engine before its first await, and the node's rules must be the ones
+    // read in that synchronous part. Every failure still comes back as a rejection.
+    this.pendingRules = rules;
+    try {
+      const manager = this.requireManager();
+      const result = manager.submit(intent);
+      this.engine.noteIdSequence(manager.lastSequence);
+      return result;
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
+    } finally {
+      this.pendingRules = {};
+    }
   }
 
   cancel(clientOrderId: string): Promise<OrderUpdate> {
     return this.requireManager().cancel(clientOrderId);
   }
 
-  async modify(clientOrderId: string, change: SierraModify, rules: EntryRules = {}): Promise<OrderUpdate> {
-    const manager = this.requireManager();
-    const order = manager.order(clientOrderId);
-    const increase = order && change.quantity !== undefined ? change.quantity - order.quantity : 0;
-    // A bigger entry is new exposure (as RiskGate sees it); price changes and exits are not entries.
-    if (order && increase > 0 && !this.exitIds.has(clientOrderId)) this.checkStaleData(this.symbol, order.side, increase, rules);
-    return manager.modify(clientOrderId, change);
+  modify(clientOrderId: string, change: SierraModify, rules: EntryRules = {}): Promise<OrderUpdate> {
+    this.pendingRules = rules;
+    try {
+      return this.requireManager().modify(clientOrderId, change);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
+    } finally {
+      this.pendingRules = {};
+    }
   }
 
   /**
@@ -467,85 +453,102 @@ export class SierraConnection extends EventEmitter {
    * readMarketData); without one (the simulated market's own trades) it is data of this instant.
    */
   noteMarketData(point?: { t: number; from: number }): void {
-    const now = this.now();
-    this.marketData.observe(point?.t ?? now, now, point?.from ?? point?.t ?? now);
+    this.engine.noteMarketData(this.now(), point);
   }
 
   /** Age of the newest market data (ms, on this connection's clock), or null when none has arrived. */
   marketDataAgeMs(): number | null {
-    return this.marketData.ageMs(this.now());
+    return this.engine.marketDataAgeMs(this.now());
   }
 
   /**
-   * The last trade seen upstream (quotes, ticks): the price collar's reference in live mode, kept per contract.
-   * `symbol` names the contract (any Sierra spelling, or a bare root such as IBKR's "ES", which is the registry's
-   * front month at `t`); without one the price is taken as the connection's own contract at `t`.
+   * The last trade seen upstream (quotes, ticks): the price collar's reference in live mode, kept per contract by the
+   * account's engine. `symbol` names the contract (any Sierra spelling, or a bare root such as IBKR's "ES", which is
+   * the registry's front month at `t`); without one the price is taken as the connection's own contract at `t`.
    */
   setLastTrade(price: number, symbol?: string, t = this.now()): void {
     if (!(Number.isFinite(price) && price > 0)) return;
-    this.lastTrades.set(contractKey(symbol ?? this.symbolAt(t), t), price);
+    this.engine.setLastTrade(symbol ?? this.symbolAt(t), price, t);
   }
 
   /**
-   * The kill switch: HALTED first (no new order can pass the gate from this instant), then every working order is
-   * cancelled and every known position flattened. Rejects with KillSwitchIncompleteError, still HALTED, when
-   * Sierra could not be told (trading off, disconnected, refused).
+   * The kill switch of the trade account: HALTED first (journaled), then every working order of the account on this
+   * connection cancelled and every position flattened, all attempted whatever fails. Rejects with
+   * KillSwitchIncompleteError (still HALTED) naming what failed; never leaves a rejection unhandled.
    */
   async kill(): Promise<KillResult> {
-    this.gate.guard.setKillSwitch('HALTED');
+    const report = await killAccount(this.engine, this.adapter());
     this.emitStatus();
-    const manager = this.requireManager();
-    const symbols = new Set([this.symbol, ...[...this.positions].filter(([, q]) => q !== 0).map(([s]) => s)]);
-    const cancelled: OrderUpdate[] = [];
-    const flattened: OrderUpdate[] = [];
-    try {
-      // One symbol at a time: flatten cancels that symbol's orders itself, and a second cancel of the same order
-      // would only race the first.
-      for (const symbol of symbols) {
-        const done = await manager.flatten(symbol);
-        cancelled.push(...done.cancelled);
-        if (done.flatten) flattened.push(done.flatten);
-      }
-      cancelled.push(...(await manager.cancelAll()));
-    } catch (err) {
-      throw new KillSwitchIncompleteError(
-        `Kill switch is HALTED (no new orders), but cancelling and flattening did not complete: ${errorMessage(err)} Check Sierra Chart's Trade Orders and Positions windows now.`,
-        { cause: err },
-      );
-    }
-    return { killSwitch: 'HALTED', cancelled, flattened };
+    if (report.failures.length) throw new KillSwitchIncompleteError(`${report.summary} Check Sierra Chart's Trade Orders and Positions windows now.`);
+    return report;
+  }
+
+  /** What the kill switch drives: this connection's orders and positions (every symbol). */
+  private adapter(): ExecutionAdapter {
+    return {
+      workingOrders: async () =>
+        this.requireManager()
+          .openOrders()
+          .filter((o) => o.serverOrderId !== null)
+          .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity - o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}) })),
+      positions: async () => {
+        const symbols = new Map(this.requireManager().positions().map((p) => [p.symbol, p.quantity]));
+        // The connection's own symbol is flattened unless Sierra said it is flat (an unknown position is not flat).
+        if (!symbols.has(this.symbol)) symbols.set(this.symbol, Number.NaN);
+        return [...symbols].filter(([, q]) => q !== 0).map(([instrument, quantity]) => ({ instrument, quantity }));
+      },
+      cancel: async (o) => void (await this.requireManager().cancel(o.clientOrderId)),
+      flatten: async (p) => void (await this.requireManager().flattenPosition(p.instrument)),
+    };
   }
 
   /** Back to ACTIVE: new orders pass the risk rules again. */
   resume(): void {
-    this.gate.guard.setKillSwitch('ACTIVE');
+    this.engine.setKillSwitch('ACTIVE');
     this.emitStatus();
   }
 
   setKillSwitch(state: KillSwitchState): void {
-    this.gate.guard.setKillSwitch(state);
+    this.engine.setKillSwitch(state);
     this.emitStatus();
   }
 
   // -------------------------------------------------------------------------------------------------------------
 
-  /** Throws RiskDeniedError('stale-data') for a new entry while market data is stale; reducing orders pass. */
-  private checkStaleData(symbol: string, side: SierraOrder['side'], quantity: number, rules: EntryRules): void {
-    if (!rules.staleAfterSec) return;
-    const position = this.instrumentPosition(symbol);
-    const decision = this.marketData.check({ side, quantity, position, workingQuantity: this.workingEntryQuantity(symbol) }, this.now(), rules.staleAfterSec);
-    if (!decision.allowed) throw new RiskDeniedError(decision.rule, `Order refused by the risk rule "${decision.rule}": ${decision.reason}. Nothing was sent.`);
+  private reserve(intent: RiskIntent, ids: { clientOrderId: string; exits: string[] }): RiskVerdict {
+    const rules = this.pendingRules;
+    const now = this.now();
+    if (intent.action === 'modify') return this.engine.reserveModify({ clientOrderId: intent.clientOrderId, quantity: intent.quantity, price: intent.price, stopPrice: intent.stopPrice, staleAfterSec: rules.staleAfterSec, now });
+    return this.engine.reserve({
+      clientOrderId: ids.clientOrderId,
+      instrument: intent.symbol,
+      side: intent.side,
+      quantity: intent.quantity,
+      type: intent.type,
+      price: intent.price,
+      stopPrice: intent.stopPrice,
+      exits: ids.exits,
+      staleAfterSec: rules.staleAfterSec,
+      now,
+    });
   }
 
-  private checkRisk(intent: RiskIntent): RiskVerdict {
-    const ctx: RiskContext = {
+  private authorize(clientOrderId: string, action: 'submit' | 'modify'): Verdict {
+    const enabled = this.tradingEnabled;
+    return action === 'modify' ? this.engine.authorizeModify(clientOrderId, enabled) : this.engine.authorizeSend(clientOrderId, enabled);
+  }
+
+  /** After every (re)connect's reconciliation: Sierra's positions and open orders are the engine's truth. */
+  private reconcileEngine(manager: OrderManager): void {
+    this.engine.reconcile({
       now: this.now(),
-      position: this.instrumentPosition(intent.symbol),
-      workingQuantity: this.workingEntryQuantity(intent.symbol),
-      lastTrade: this.lastTrade(intent.symbol),
-    };
-    if (intent.action === 'modify') ctx.orderQuantity = this.requireManager().order(intent.clientOrderId)?.quantity;
-    return this.gate.check(intent, ctx);
+      positions: manager.positions().filter((p) => p.quantity !== 0).map((p) => ({ instrument: p.symbol, quantity: p.quantity })),
+      working: manager
+        .openOrders()
+        .filter((o) => o.symbol !== '')
+        .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity, filled: o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}), ...(o.serverOrderId ? { brokerOrderId: o.serverOrderId } : {}) })),
+    });
+    this.engine.noteIdSequence(manager.lastSequence);
   }
 
   /**
@@ -554,7 +557,7 @@ export class SierraConnection extends EventEmitter {
    */
   lastTrade(symbol = this.symbol): number | null {
     if (this.market) return this.market.esQuote().last;
-    return this.lastTrades.get(contractKey(symbol, this.now())) ?? null;
+    return this.engine.lastTradeOf(symbol, this.now());
   }
 
   /** Signed position across every contract of `symbol`'s instrument (ESM26 and ESU26 across a roll are one exposure). */
@@ -564,42 +567,29 @@ export class SierraConnection extends EventEmitter {
     return sum;
   }
 
-  private workingEntryQuantity(symbol: string): number {
-    const manager = this.requireManager();
-    let sum = 0;
-    for (const o of manager.snapshot()) {
-      if (!OPEN_STATUSES.has(o.status) || this.exitIds.has(o.clientOrderId)) continue;
-      // OrderUpdate carries no symbol; orders of this connection are of its one symbol unless sent otherwise.
-      if (symbol !== this.symbol) continue;
-      const open = o.quantity - o.filledQuantity;
-      sum += o.side === 'buy' ? open : -open;
-    }
-    return sum;
-  }
-
   private onFill(fill: Fill): void {
-    const symbol = this.manager?.symbolOf(fill.clientOrderId);
-    if (symbol !== undefined) this.setLastTrade(fill.price, symbol);
+    const instrument = this.manager?.symbolOf(fill.clientOrderId) || this.symbol;
     try {
-      this.gate.guard.recordFill({ side: fill.side, quantity: fill.quantity, price: fill.price, now: this.now() });
+      this.engine.onFill({ clientOrderId: fill.clientOrderId, instrument, side: fill.side, quantity: fill.quantity, price: fill.price, now: this.now() });
     } catch (err) {
-      this.log('warn', `A fill could not be counted by the risk rules: ${errorMessage(err)}`);
+      this.warnRisk(`A fill could not be counted by the risk rules: ${errorMessage(err)}`);
     }
     this.emit('fill', fill);
   }
 
   private onPosition(position: Position): void {
     this.positions.set(position.symbol, position.quantity);
-    if (position.symbol === this.symbol) {
-      this.gate.guard.syncBroker({ now: this.now(), position: position.quantity, averagePrice: position.averagePrice });
+    try {
+      this.engine.syncPosition({ instrument: position.symbol, quantity: position.quantity, averagePrice: position.averagePrice }, this.now());
+    } catch (err) {
+      this.warnRisk(`A position could not be counted by the risk rules: ${errorMessage(err)}`);
     }
     this.emit('position', position);
     this.emitStatus();
   }
 
   private onAccount(account: AccountSnapshot): void {
-    const snapshot = { now: this.now(), realizedPnl: account.realizedPnl ?? undefined, unrealizedPnl: account.unrealizedPnl ?? undefined };
-    this.gate.guard.syncBroker(snapshot);
+    this.engine.syncAccount({ now: this.now(), realizedPnl: account.realizedPnl, unrealizedPnl: account.unrealizedPnl });
     this.dailyPnl = (account.realizedPnl ?? 0) + (account.unrealizedPnl ?? 0);
     this.emit('account', account);
     this.emitStatus();
@@ -644,35 +634,6 @@ export class SierraConnection extends EventEmitter {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-/**
- * The contract a symbol names, as one key for every spelling: 'ESZ26' for ESZ26_FUT_CME, ESZ26-CME, F.US.EPZ26 or
- * ESZ26; the registry's front month at `t` for a bare root ('ES', as IBKR quotes name it); else the symbol itself.
- */
-export function contractKey(symbol: string, t: number): string {
-  const s = symbol.trim().toUpperCase();
-  if (findInstrument(s)) return frontMonth(s, t).code;
-  try {
-    return contractCode(parseSymbol(s, t));
-  } catch {
-    return s;
-  }
-}
-
-function rootOf(symbol: string): string | null {
-  try {
-    return parseSymbol(symbol.trim().toUpperCase()).root;
-  } catch {
-    return null;
-  }
-}
-
-/** Two symbols of one instrument: the same root whatever the contract month and spelling. */
-function sameInstrument(a: string, b: string): boolean {
-  if (a === b) return true;
-  const root = rootOf(a);
-  return root !== null && root === rootOf(b);
-}
 
 function symbolAtOf(choice: string | FrontMonthSymbol): (now: number) => string {
   return typeof choice === 'string' ? () => choice : (now) => frontMonthSymbol(choice.root, now, choice.format, choice.exchange);

@@ -72,7 +72,7 @@ export class RiskDeniedError extends DtcError {
   readonly rule: string;
 
   constructor(rule: string, message: string) {
-    super('DTC_RISK_DENIED', message);
+    super('RISK_DENIED', message);
     this.rule = rule;
   }
 }

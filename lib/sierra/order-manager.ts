@@ -35,7 +35,7 @@ import {
 } from './protocol';
 import type { DtcClient, LogonInfo, SecurityDefinition } from './client';
 import { wallClock } from '../clock';
-import { ClientOrderIdGenerator } from '../trading/client-order-id';
+import { ClientOrderIdGenerator, type IdSequence } from '../trading/client-order-id';
 import { checkTransition, contractStatus, isTerminal, statusName } from './order-state';
 import {
   bracketOcoMessage,
@@ -68,8 +68,32 @@ export type ManagerState = 'disconnected' | 'reconciling' | 'ready';
 /** What the risk rules see: a new order, or a modify of a working one. */
 export type RiskIntent = ({ action: 'submit' } & SierraOrder) | ({ action: 'modify'; clientOrderId: string; symbol: string; side: Side } & SierraModify);
 
-/** The risk hook's answer. Anything but `{ allowed: true }` without `denied` is a denial (fail closed). */
-export type RiskVerdict = { allowed: true; denied?: false } | { allowed?: false; denied: true; rule: string; reason: string };
+/** The risk hook's answer. Anything but `{ allowed: true }` is a denial (fail closed). */
+export type RiskVerdict = { allowed: true } | { allowed: false; rule: string; reason: string };
+
+/**
+ * The account's risk engine as the manager calls it (lib/trading/risk-engine.ts through SierraConnection). `reserve`
+ * runs before the manager awaits anything, `authorizeSend` at the instant the message is written, `release` when it
+ * will not be (or was refused). Every hook is synchronous.
+ */
+export interface OrderRiskHooks {
+  reserve(intent: RiskIntent, ids: { clientOrderId: string; exits: string[] }): RiskVerdict;
+  authorizeSend(clientOrderId: string, action: 'submit' | 'modify'): RiskVerdict;
+  release(clientOrderId: string, action: 'submit' | 'modify'): void;
+  /** A modify Sierra confirmed (its new total quantity). */
+  modified?(clientOrderId: string, quantity: number): void;
+}
+
+/** An order the manager tracks that is still open, with its symbol (the kill switch and reconciliation need it). */
+export interface OpenOrder {
+  clientOrderId: string;
+  symbol: string;
+  side: Side;
+  quantity: number;
+  filled: number;
+  parentClientOrderId: string | null;
+  serverOrderId: string | null;
+}
 
 export interface InvalidTransition {
   clientOrderId: string;
@@ -86,13 +110,15 @@ export interface OrderManagerOptions {
   idPrefix?: string;
   /** The highest n already used (persisted by the caller), so ids continue after it across restarts. */
   lastSequence?: number;
+  /** The account's journaled id sequence (its risk engine): every id continues above it and moves it. */
+  idSequence?: IdSequence;
   /** Symbols whose security definitions are fetched at every (re)connect, before any update is read. */
   symbols?: string[];
   /** How long a submit, cancel or modify waits for Sierra's answer before looking it up (never re-sending). */
   answerTimeoutMs?: number;
   /** Sets IsAutomatedOrder (CME Tag 1028) on every order. Default true: these orders come from a flow. */
   isAutomated?: boolean;
-  beforeSubmit?: (intent: RiskIntent) => RiskVerdict | Promise<RiskVerdict>;
+  risk?: OrderRiskHooks;
   now?: () => number;
   /** The wall clock that dates ClientOrderIDs (never a simulated market's clock: ids must not repeat at the server). */
   idClock?: () => number;
@@ -140,7 +166,7 @@ export class OrderManager extends EventEmitter {
   private readonly idClock: () => number;
   private readonly answerTimeoutMs: number;
   private readonly isAutomated: boolean;
-  private readonly beforeSubmit: OrderManagerOptions['beforeSubmit'];
+  private readonly risk: OrderRiskHooks | undefined;
   private readonly watchedSymbols: string[];
   private account: string | undefined;
 
@@ -171,12 +197,12 @@ export class OrderManager extends EventEmitter {
   constructor(client: DtcClient, options: OrderManagerOptions = {}) {
     super();
     this.client = client;
-    this.ids = new ClientOrderIdGenerator(options.idPrefix ?? 'mia', options.lastSequence ?? 0);
+    this.ids = new ClientOrderIdGenerator(options.idPrefix ?? 'mia', options.lastSequence ?? 0, options.idSequence);
     this.now = options.now ?? Date.now;
     this.idClock = options.idClock ?? wallClock;
     this.answerTimeoutMs = options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
     this.isAutomated = options.isAutomated ?? true;
-    this.beforeSubmit = options.beforeSubmit;
+    this.risk = options.risk;
     this.watchedSymbols = options.symbols ?? [];
     this.account = options.tradeAccount ?? client.tradeAccount;
     client.on('message', this.onMessage);
@@ -221,6 +247,18 @@ export class OrderManager extends EventEmitter {
     return [...this.orders.values()].map((o) => this.toContract(o));
   }
 
+  /** Open orders with their symbols and parents. */
+  openOrders(): OpenOrder[] {
+    return [...this.orders.values()]
+      .filter((o) => !isTerminal(o.status))
+      .map((o) => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, quantity: o.orderQuantity, filled: o.filledQuantity, parentClientOrderId: o.parentClientOrderId, serverOrderId: o.serverOrderId }));
+  }
+
+  /** The positions Sierra Chart reported, by symbol (zero included). */
+  positions(): { symbol: string; quantity: number }[] {
+    return [...this.positionBySymbol].map(([symbol, quantity]) => ({ symbol, quantity }));
+  }
+
   order(clientOrderId: string): OrderUpdate | undefined {
     const o = this.orders.get(clientOrderId);
     return o ? this.toContract(o) : undefined;
@@ -256,20 +294,26 @@ export class OrderManager extends EventEmitter {
   async submit(intent: SierraOrder): Promise<SubmitResult> {
     validateIntent(intent);
     this.assertCanTrade('place an order');
-    await this.checkRisk({ action: 'submit', ...intent });
-    const definition = await this.definition(intent.symbol);
-    validateIntent(intent, definition?.minPriceIncrement ?? 0);
-    this.assertCanTrade('place an order'); // the state may have changed while risk and the definition were awaited
-
-    const ctx: SubmitContext = { tradeAccount: this.account, scale: this.scaleOf(intent.symbol), isAutomated: this.isAutomated };
+    // Ids first, then the risk reservation, both before any await: a burst meets the exposure of the orders before it.
     const now = this.idClock();
     const parentId = intent.clientOrderId !== undefined ? this.ids.claim(intent.clientOrderId) : this.ids.next(now);
+    const childIds = intent.bracket ? { target: this.ids.next(now), stop: this.ids.next(now) } : null;
+    this.reserveRisk({ action: 'submit', ...intent }, parentId, childIds ? [childIds.target, childIds.stop] : []);
+    try {
+      const definition = await this.definition(intent.symbol);
+      validateIntent(intent, definition?.minPriceIncrement ?? 0);
+      this.assertCanTrade('place an order'); // the state may have changed while the definition was awaited
+    } catch (err) {
+      this.risk?.release(parentId, 'submit');
+      throw err;
+    }
+
+    const ctx: SubmitContext = { tradeAccount: this.account, scale: this.scaleOf(intent.symbol), isAutomated: this.isAutomated };
     const messages: DtcMessage[] = [singleOrderMessage(intent, parentId, ctx, intent.bracket !== undefined)];
+    if (childIds) messages.push(bracketOcoMessage(intent, parentId, childIds, ctx));
+    this.authorizeRisk(parentId, 'submit');
     const tracked: TrackedOrder[] = [this.track(parentId, intent.symbol, intent.side, intent.type, intent.quantity, null)];
-    let childIds: { target: string; stop: string } | null = null;
-    if (intent.bracket) {
-      childIds = { target: this.ids.next(now), stop: this.ids.next(now) };
-      messages.push(bracketOcoMessage(intent, parentId, childIds, ctx));
+    if (childIds) {
       const exit = opposite(intent.side);
       tracked.push(this.track(childIds.target, intent.symbol, exit, 'limit', intent.quantity, parentId));
       tracked.push(this.track(childIds.stop, intent.symbol, exit, 'stop', intent.quantity, parentId));
@@ -280,6 +324,7 @@ export class OrderManager extends EventEmitter {
       this.client.send(...messages);
     } catch (err) {
       for (const o of tracked) this.forget(o, err as Error);
+      this.risk?.release(parentId, 'submit');
       await Promise.allSettled(answers);
       throw err;
     }
@@ -313,24 +358,38 @@ export class OrderManager extends EventEmitter {
     if (isTerminal(order.status)) throw new InvalidInputError(`Order ${clientOrderId} is already ${contractStatus(order.status, order.filledQuantity)}: nothing to modify.`);
     validateModify(order.type, change, order.filledQuantity, 0);
     this.assertCanTrade('modify an order');
-    await this.checkRisk({ action: 'modify', clientOrderId, symbol: order.symbol, side: order.side, ...change });
-    const definition = await this.definition(order.symbol);
-    validateModify(order.type, change, order.filledQuantity, definition?.minPriceIncrement ?? 0);
-    this.assertCanTrade('modify an order');
-    const message = cancelReplaceMessage(
-      { serverOrderId: order.serverOrderId ?? '', clientOrderId, type: order.type },
-      change,
-      { tradeAccount: this.account, scale: this.scaleOf(order.symbol) },
-    );
-    const answer = this.expectAnswer(this.modifies, clientOrderId);
+    this.reserveRisk({ action: 'modify', clientOrderId, symbol: order.symbol, side: order.side, ...change }, clientOrderId, []);
+    let answer: Promise<OrderUpdate>;
     try {
-      this.client.send(message);
+      const definition = await this.definition(order.symbol);
+      validateModify(order.type, change, order.filledQuantity, definition?.minPriceIncrement ?? 0);
+      this.assertCanTrade('modify an order');
+      const message = cancelReplaceMessage(
+        { serverOrderId: order.serverOrderId ?? '', clientOrderId, type: order.type },
+        change,
+        { tradeAccount: this.account, scale: this.scaleOf(order.symbol) },
+      );
+      this.authorizeRisk(clientOrderId, 'modify');
+      answer = this.expectAnswer(this.modifies, clientOrderId);
+      try {
+        this.client.send(message);
+      } catch (err) {
+        this.settle(this.modifies, clientOrderId, err as Error);
+        await answer.catch(() => undefined);
+        throw err;
+      }
     } catch (err) {
-      this.settle(this.modifies, clientOrderId, err as Error);
-      await answer.catch(() => undefined);
+      this.risk?.release(clientOrderId, 'modify');
       throw err;
     }
-    return answer;
+    try {
+      const done = await answer;
+      this.risk?.modified?.(clientOrderId, done.quantity);
+      return done;
+    } catch (err) {
+      this.risk?.release(clientOrderId, 'modify');
+      throw err;
+    }
   }
 
   /**
@@ -340,24 +399,34 @@ export class OrderManager extends EventEmitter {
   async flatten(symbol: string): Promise<{ cancelled: OrderUpdate[]; flatten: OrderUpdate | null }> {
     if (!symbol) throw new InvalidInputError('Flatten needs the symbol to flatten.');
     this.assertCanTrade('flatten a position');
-    const cancelling = this.cancelWorking((o) => o.symbol === symbol);
-    let flatten: OrderUpdate | null = null;
-    const position = this.positionBySymbol.get(symbol);
-    if (position !== 0) {
-      const id = this.ids.next(this.idClock());
-      const side: Side = position !== undefined && position < 0 ? 'buy' : 'sell';
-      const o = this.track(id, symbol, side, 'market', Math.abs(position ?? 0), null);
-      const answer = this.expectAnswer(this.acks, id);
-      try {
-        this.client.send({ Type: MessageType.SUBMIT_FLATTEN_POSITION_ORDER, Symbol: symbol, Exchange: '', TradeAccount: this.account, ClientOrderID: id, IsAutomatedOrder: this.isAutomated ? 1 : 0 });
-      } catch (err) {
-        this.forget(o, err as Error);
-        await answer.catch(() => undefined);
-        throw err;
-      }
-      flatten = await answer;
+    // Both started together and both awaited to the end: a failure of one never leaves the other's rejection
+    // unhandled (that would end Node-RED), and both failures are told.
+    const [cancelled, flatten] = await Promise.allSettled([this.cancelWorking((o) => o.symbol === symbol), this.flattenPosition(symbol)]);
+    if (cancelled.status === 'rejected' || flatten.status === 'rejected') {
+      const reasons = [cancelled, flatten].filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason instanceof Error ? r.reason : new Error(String(r.reason))));
+      if (reasons.length === 1) throw reasons[0];
+      throw new AggregateError(reasons, reasons.map((e) => e.message).join(' Also: '));
     }
-    return { cancelled: await cancelling, flatten };
+    return { cancelled: cancelled.value, flatten: flatten.value };
+  }
+
+  /** Sends SUBMIT_FLATTEN_POSITION_ORDER for `symbol` unless its position is known to be zero; resolves with its answer. */
+  async flattenPosition(symbol: string): Promise<OrderUpdate | null> {
+    this.assertCanTrade('flatten a position');
+    const position = this.positionBySymbol.get(symbol);
+    if (position === 0) return null;
+    const id = this.ids.next(this.idClock());
+    const side: Side = position !== undefined && position < 0 ? 'buy' : 'sell';
+    const o = this.track(id, symbol, side, 'market', Math.abs(position ?? 0), null);
+    const answer = this.expectAnswer(this.acks, id);
+    try {
+      this.client.send({ Type: MessageType.SUBMIT_FLATTEN_POSITION_ORDER, Symbol: symbol, Exchange: '', TradeAccount: this.account, ClientOrderID: id, IsAutomatedOrder: this.isAutomated ? 1 : 0 });
+    } catch (err) {
+      this.forget(o, err as Error);
+      await answer.catch(() => undefined);
+      throw err;
+    }
+    return answer;
   }
 
   /** Cancels every working order (of `symbol` when given). Resolves with their final updates. */
@@ -396,15 +465,33 @@ export class OrderManager extends EventEmitter {
     }
   }
 
-  private async checkRisk(intent: RiskIntent): Promise<void> {
-    if (!this.beforeSubmit) return;
+  /** Synchronous: the reservation is recorded (or refused) before the caller awaits anything. Fails closed. */
+  private reserveRisk(intent: RiskIntent, clientOrderId: string, exits: string[]): void {
+    if (!this.risk) return;
     let verdict: RiskVerdict;
     try {
-      verdict = await this.beforeSubmit(intent);
+      verdict = this.risk.reserve(intent, { clientOrderId, exits });
     } catch (err) {
       throw new RiskDeniedError('risk-check-failed', `The risk check failed (${err instanceof Error ? err.message : String(err)}): order not sent.`);
     }
-    if (verdict && verdict.allowed === true && !verdict.denied) return;
+    this.throwIfDenied(verdict);
+  }
+
+  /** At the instant of writing: refused → released and nothing is sent. */
+  private authorizeRisk(clientOrderId: string, action: 'submit' | 'modify'): void {
+    if (!this.risk) return;
+    let verdict: RiskVerdict;
+    try {
+      verdict = this.risk.authorizeSend(clientOrderId, action);
+    } catch (err) {
+      verdict = { allowed: false, rule: 'risk-check-failed', reason: err instanceof Error ? err.message : String(err) };
+    }
+    if (!verdict || verdict.allowed !== true) this.risk.release(clientOrderId, action);
+    this.throwIfDenied(verdict);
+  }
+
+  private throwIfDenied(verdict: RiskVerdict | undefined): void {
+    if (verdict && verdict.allowed === true) return;
     const denied = verdict as { rule?: string; reason?: string } | undefined;
     throw new RiskDeniedError(denied?.rule ?? 'unknown', `Order refused by the risk rule "${denied?.rule ?? 'unknown'}": ${denied?.reason ?? 'no reason given'}. Nothing was sent.`);
   }

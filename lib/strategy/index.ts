@@ -8,5 +8,5 @@ export { describeEvaluation, signalKind, toSignalPayload } from './payload';
 export { DEFAULT_SETTINGS, SETTINGS_SCHEMA, SETTING_KEYS, resolveSettings } from './settings';
 export type { BattleNavaleSettings, ResolvedSettings, SettingKey, SettingsGroup } from './settings';
 export { TradingHours } from './trading-hours';
-export { DEFAULT_RISK_LIMITS, RiskGuard, resolveRiskLimits } from './risk';
-export type { BrokerSnapshot, FillReport, KillSwitchState, OrderIntent, RiskDecision, RiskLimits, RiskRule, RiskState } from './risk';
+export { DEFAULT_RISK_LIMITS, RiskGuard, resolveRiskLimits } from '../trading/risk-rules';
+export type { BrokerSnapshot, FillReport, KillSwitchState, OrderIntent, RiskDecision, RiskLimits, RiskRule, RiskState } from '../trading/risk-rules';

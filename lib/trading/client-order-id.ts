@@ -29,15 +29,29 @@ export function checkOwnClientOrderId(id: unknown): string {
   return id;
 }
 
+/**
+ * The account's journaled id high-water mark (lib/trading/risk-engine.ts RiskEngine has both members): a generator
+ * given one continues above it at every id, and moves it, so every generator of one account (any node, either
+ * broker, after a restart) continues above the others.
+ */
+export interface IdSequence {
+  readonly lastIdSequence: number;
+  noteIdSequence(n: number): void;
+}
+
 export class ClientOrderIdGenerator {
   readonly prefix: string;
   private readonly pattern: RegExp;
   private highest: number;
+  private readonly shared: IdSequence | undefined;
   /** Ids not of our pattern that were claimed or seen at the broker. */
   private readonly foreign = new Set<string>();
 
-  /** `lastSequence`: the highest n already used (persisted by the journal), so ids continue after it. */
-  constructor(prefix = 'mia', lastSequence = 0) {
+  /**
+   * `lastSequence`: the highest n already used (persisted by the journal), so ids continue after it. `shared`: the
+   * account's journaled sequence, read before and moved after every id.
+   */
+  constructor(prefix = 'mia', lastSequence = 0, shared?: IdSequence) {
     if (!PREFIX_PATTERN.test(prefix)) {
       throw new InvalidInputError(`Order id prefix "${prefix}" is not valid: use 1 to 12 letters, digits or _.`);
     }
@@ -47,6 +61,12 @@ export class ClientOrderIdGenerator {
     this.prefix = prefix;
     this.pattern = new RegExp(`^\\d{8}-${prefix}-(\\d{1,15})$`);
     this.highest = Math.floor(lastSequence);
+    this.shared = shared;
+  }
+
+  private raise(n: number): void {
+    this.highest = Math.max(this.highest, n);
+    this.shared?.noteIdSequence(this.highest);
   }
 
   /** The highest n issued, claimed or observed so far: the high-water mark to persist. */
@@ -61,7 +81,7 @@ export class ClientOrderIdGenerator {
   observe(clientOrderId: string | undefined | null): void {
     if (!clientOrderId) return;
     const m = this.pattern.exec(clientOrderId);
-    if (m) this.highest = Math.max(this.highest, Number(m[1]));
+    if (m) this.raise(Number(m[1]));
     else this.foreign.add(clientOrderId);
   }
 
@@ -71,11 +91,13 @@ export class ClientOrderIdGenerator {
     const p = zonedParts(now, CHICAGO);
     const date = `${p.year}${String(p.month).padStart(2, '0')}${String(p.day).padStart(2, '0')}`;
     const midnight = zonedTime(CHICAGO, p.year, p.month, p.day);
-    this.highest = Math.max(this.highest + 1, Math.floor((now - midnight) * TICKS_PER_MS));
-    const id = `${date}-${this.prefix}-${this.highest}`;
+    const floor = Math.max(this.highest, this.shared?.lastIdSequence ?? 0);
+    const n = Math.max(floor + 1, Math.floor((now - midnight) * TICKS_PER_MS));
+    const id = `${date}-${this.prefix}-${n}`;
     if (id.length > MAX_CLIENT_ORDER_ID_LENGTH) {
       throw new InvalidInputError(`Order id "${id}" is longer than ${MAX_CLIENT_ORDER_ID_LENGTH} characters: use a shorter prefix.`);
     }
+    this.raise(n);
     return id;
   }
 
@@ -87,11 +109,11 @@ export class ClientOrderIdGenerator {
   claim(id: unknown): string {
     const own = checkOwnClientOrderId(id);
     const m = this.pattern.exec(own);
-    const used = m ? Number(m[1]) <= this.highest : this.foreign.has(own);
+    const used = m ? Number(m[1]) <= Math.max(this.highest, this.shared?.lastIdSequence ?? 0) : this.foreign.has(own);
     if (used) {
       throw new InvalidInputError(`clientOrderId "${own}" was already used: a client order id is never reused. Leave it out and the node makes a new one.`);
     }
-    if (m) this.highest = Number(m[1]);
+    if (m) this.raise(Number(m[1]));
     else this.foreign.add(own);
     return own;
   }

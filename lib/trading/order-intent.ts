@@ -12,7 +12,7 @@
 
 import type { OrderType, Side, TimeInForce } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
-import type { KillSwitchState } from '../strategy/risk';
+import type { KillSwitchState } from './risk-rules';
 import { checkOwnClientOrderId } from './client-order-id';
 
 /** A new order, possibly with a protective bracket (one stop and one take-profit for the whole quantity). */

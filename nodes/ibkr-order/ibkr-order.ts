@@ -12,7 +12,10 @@ import { IbkrOrderDesk, type DeskMessage, type DeskOutcome } from '../../lib/ibk
 import { knownTickSize, parseOrderMessage, type ParseSettings, type SignalSettings } from '../../lib/trading/order-intent';
 import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings } from '../../lib/ibkr/question-rules';
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
-import { RiskGuard, type RiskLimits } from '../../lib/strategy/risk';
+import path from 'node:path';
+import { resolveRiskLimits, type RiskLimits } from '../../lib/trading/risk-rules';
+import { acquireEngine, type EngineHandle } from '../../lib/trading/accounts';
+import { guardInFlight } from '../../lib/trading/kill-switch';
 import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode, type IbkrStateEvent } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
@@ -98,6 +101,8 @@ export = function register(RED: NodeAPI): void {
     let closed = false;
     let stopGaps: (() => void) | undefined;
     let stopMarket: (() => void) | undefined;
+    let handle: EngineHandle | undefined;
+    let stopGuard: (() => void) | undefined;
     /** Order updates missed while the stream was down are read back from IBKR's live orders. */
     const onGap = (gap: StreamGap): void => {
       if (!gap.subscriptions.includes('sor') || !desk) return;
@@ -121,7 +126,8 @@ export = function register(RED: NodeAPI): void {
         accepted: config.acceptQuestions === undefined ? DEFAULT_ACCEPTED_QUESTIONS : parseQuestionIds(config.acceptQuestions),
         acceptAll: flag(config.acceptAll, false),
       };
-      const risk = new RiskGuard(riskLimits(config));
+      const limits = riskLimits(config);
+      resolveRiskLimits(limits); // a bad setting is refused at deploy, with the field named
       const spec = contractSpec(config);
       const stale = staleAfterSec(config);
       const configNode = ibkrConfigNode(RED, config.connection, 'ibkr-order');
@@ -140,7 +146,23 @@ export = function register(RED: NodeAPI): void {
         const now = (): number => configNode.marketNow();
         const market = configNode.simulator()?.market;
         const log = { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) };
-        const created = new IbkrOrderDesk({ client: connection.client, risk, questions, contract: spec, now, staleAfterSec: stale, log });
+        // One risk engine per IBKR account, shared by every ibkr-order node of the account (strictest limits apply).
+        const accountId = configNode.sessionState().accountId;
+        const account = configNode.simulator() ? `${accountId ?? 'sim'}@simulator-${config.connection}` : (accountId ?? `connection-${config.connection}`);
+        const userDir = (RED.settings as { userDir?: unknown }).userDir;
+        handle = acquireEngine({ broker: 'ibkr', account, holder: node.id, limits, journalDir: typeof userDir === 'string' && userDir ? path.join(userDir, 'mia-trading') : undefined });
+        if (closed) handle.release();
+        const engine = handle.engine;
+        const created = new IbkrOrderDesk({ client: connection.client, engine, questions, contract: spec, now, staleAfterSec: stale, log });
+        // The account's positions and working orders are read now, not when the first order is already waiting.
+        created.reconcileEngine().catch((err: unknown) => node.warn(`IBKR positions and orders could not be read for the risk rules (new entries wait until they are): ${errorMessage(err)}`));
+        const onDiscrepancy = (d: { message: string }): void => node.warn(`Risk journal and IBKR disagree: ${d.message}.`);
+        engine.on('discrepancy', onDiscrepancy);
+        const stopInFlight = guardInFlight(engine, async (o) => connection.client.cancelOrder(Number(o.brokerOrderId), { futures: true }), (m) => node.warn(m));
+        stopGuard = () => {
+          stopInFlight();
+          engine.off('discrepancy', onDiscrepancy);
+        };
         if (market && !closed) {
           // The simulated market is the feed: live from the instant it runs, kept fresh by its trades.
           const onTrade = (): void => created.noteMarketData();
@@ -212,6 +234,9 @@ export = function register(RED: NodeAPI): void {
         }
         setStatus(node, 'red', 'ring', 'kill switch HALTED');
         const outcome = await engine.kill();
+        // The account's positions and working orders are read again before the next entry (the kill may have met
+        // orders and positions of other nodes or made by hand).
+        handle?.engine.markUnreconciled();
         for (const m of outcome.messages) send(asMessage(m));
         setStatus(node, 'red', 'dot', outcome.error ? 'HALTED: cancel/flatten failed' : 'kill switch HALTED');
         if (outcome.error) throw outcome.error;
@@ -237,6 +262,8 @@ export = function register(RED: NodeAPI): void {
       stopGaps?.();
       stopMarket?.();
       unsubscribeState?.();
+      stopGuard?.();
+      handle?.release();
     });
   }
 

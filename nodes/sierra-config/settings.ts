@@ -6,7 +6,7 @@ import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { FrontMonthSymbol, SierraConnectionOptions } from '../../lib/sierra/connection';
 import { buildSymbol, frontMonthSymbol, parseSymbol, SYMBOL_FORMATS, type SymbolFormat } from '../../lib/sierra/symbols';
 import { contractDates, describeFront, findInstrument, frontMonth, INSTRUMENTS, instrument, nextContract, type Instrument } from '../../lib/trading/instruments';
-import type { KillSwitchState } from '../../lib/strategy/risk';
+import type { KillSwitchState } from '../../lib/trading/risk-rules';
 
 /** The dialog's fields as Node-RED stores them (checkboxes are booleans, numbers may arrive as strings). */
 export interface SierraConfigSettings {

@@ -1,12 +1,13 @@
 // sierra-config: one DTC connection to Sierra Chart (or to the in-process DTC simulator) shared by every sierra-order
-// node that selects it. It owns one SierraConnection (client, order manager, risk gate, kill switch, simulator),
+// node that selects it. It owns one SierraConnection (client, order manager, simulator) and holds its trade account's
+// risk engine (kill switch, limits, journal in <userDir>/mia-trading: it outlives a redeploy and a restart),
 // logs through Node-RED (never a secret), closes everything on redeploy, and serves the editor's "Test connection"
 // (POST /sierra-config/test) and symbol preview (GET /sierra-config/symbol).
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { errorMessage } from '../../lib/errors';
-import { SierraConnection, testLogon, type ConnectionStatus } from '../../lib/sierra/connection';
-import type { KillSwitchState } from '../../lib/strategy/risk';
+import path from 'node:path';
+import { SierraConnection, testLogon } from '../../lib/sierra/connection';
 import type { DtcLogLevel } from '../../lib/sierra/client';
 import { handleClose } from '../shared/node-kit';
 import type { SierraConfigApi } from './api';
@@ -14,16 +15,13 @@ import { mergeCredentials, planConnection, previewSymbol, type SierraConfigCrede
 
 type SierraConfigDef = NodeDef & SierraConfigSettings;
 
-const STRICTNESS: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
-
-function stricter(configured: KillSwitchState, remembered: KillSwitchState | undefined): KillSwitchState {
-  return remembered !== undefined && remembered in STRICTNESS && STRICTNESS[remembered] > STRICTNESS[configured] ? remembered : configured;
+/** Where the risk journals live: the Node-RED user directory's mia-trading/ (absent in some test runtimes: memory). */
+function journalDirOf(RED: NodeAPI): string | undefined {
+  const userDir = (RED.settings as { userDir?: unknown }).userDir;
+  return typeof userDir === 'string' && userDir ? path.join(userDir, 'mia-trading') : undefined;
 }
 
 export = function register(RED: NodeAPI): void {
-  // The kill switch state of each connection, kept across redeploys for as long as this Node-RED process runs.
-  const rememberedKillSwitch = new Map<string, KillSwitchState>();
-
   function SierraConfigNode(this: Node<SierraConfigCredentials>, config: SierraConfigDef): void {
     RED.nodes.createNode(this, config);
     const node = this as Node<SierraConfigCredentials> & SierraConfigApi & { settingsError: Error | undefined };
@@ -37,10 +35,8 @@ export = function register(RED: NodeAPI): void {
     let opened: Promise<void> = Promise.resolve();
     try {
       const plan = planConnection(config, node.credentials ?? {}, RED.settings.userDir);
-      // A kill survives a redeploy: the stricter of the dialog's state and the last one this connection had.
-      plan.risk.killSwitch = stricter(plan.risk.killSwitch ?? 'ACTIVE', rememberedKillSwitch.get(node.id));
-      connection = new SierraConnection({ ...plan, log });
-      connection.on('status', (s: ConnectionStatus) => rememberedKillSwitch.set(node.id, s.killSwitch));
+      // A kill survives a redeploy and a restart (the account's journal); the dialog's state applies when stricter.
+      connection = new SierraConnection({ ...plan, log, holder: node.id, journalDir: journalDirOf(RED) });
       node.settingsError = undefined;
     } catch (err) {
       node.settingsError = err instanceof Error ? err : new Error(errorMessage(err));
@@ -61,8 +57,7 @@ export = function register(RED: NodeAPI): void {
       return connection;
     };
 
-    handleClose(node, async (removed) => {
-      if (removed) rememberedKillSwitch.delete(node.id);
+    handleClose(node, async () => {
       await connection?.close();
     });
   }

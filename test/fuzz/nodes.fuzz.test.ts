@@ -105,7 +105,9 @@ async function fuzz(types: string[], seed: number): Promise<FuzzResult> {
   assert.ok(dtc && ibkrSim, 'both config nodes run their simulator');
   const orderPosts = (): number =>
     Object.entries(ibkrSim.control.stats().requests)
-      .filter(([path]) => /\/orders?$|\/reply\//.test(path))
+      // Placements (/iserver/account/<acct>/orders) and question replies; reading the live orders
+      // (/iserver/account/orders, no account segment: the risk engine's reconciliation and the kill switch) is no order.
+      .filter(([path]) => /\/account\/[^/]+\/orders?$|\/reply\//.test(path))
       .reduce((sum, [, n]) => sum + n, 0);
   const postsBefore = orderPosts();
 

@@ -9,7 +9,17 @@ import {
 import { parseOrder, parseOrderMessage, parseSignal, type EntryIntent, type OrderIntent, type ParseSettings, type SignalSettings } from '../../../lib/trading/order-intent';
 import { RejectedError, TimeoutError } from '../../../lib/ibkr/errors';
 import type { LiveOrder, OrderRequest as IbkrOrderRequest, PlacedOrder } from '../../../lib/ibkr/types';
-import { RiskGuard } from '../../../lib/strategy/risk';
+import type { RiskLimits } from '../../../lib/trading/risk-rules';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
+import { MemoryJournal } from '../../../lib/trading/journal';
+import { instrumentOf } from '../../../lib/trading/instrument-of';
+
+/** A fresh account risk engine with these limits (what ibkr-order gets from lib/trading/accounts.ts). */
+function engineWith(limits: Partial<RiskLimits>): RiskEngine {
+  const e = new RiskEngine({ broker: 'ibkr', account: 'DU1', instrumentOf, journal: new MemoryJournal() });
+  e.contributeLimits('node', limits);
+  return e;
+}
 
 const DEFAULT_SIGNAL_SETTINGS: SignalSettings = { quantity: 1, entryType: 'market', target: 1, tif: 'day' };
 const settingsOf = (signal: SignalSettings): ParseSettings => ({ signal, tickSize: null, whatIf: false });
@@ -74,8 +84,8 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
   return { client: client as unknown as DeskClient, calls, placed };
 }
 
-function desk(client: DeskClient, risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 })) {
-  return new IbkrOrderDesk({ client, risk, questions: { accepted: ['o10331'], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
+function desk(client: DeskClient, engine = engineWith({ tradingHoursEnabled: false, cooldownMin: 0 })) {
+  return new IbkrOrderDesk({ client, engine, questions: { accepted: ['o10331'], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
 }
 
 describe('order intents (signal / order message → IBKR order bodies)', () => {
@@ -156,7 +166,7 @@ describe('order desk', () => {
 
   it('reports a risk denial as a rejected update naming the rule, without placing', async () => {
     const { client, calls } = recordingClient();
-    const outcome = await desk(client, new RiskGuard({ tradingHoursEnabled: false, maxOrderSize: 1 })).execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'market', clientOrderId: 'r1' }));
+    const outcome = await desk(client, engineWith({ tradingHoursEnabled: false, maxOrderSize: 1 })).execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'market', clientOrderId: 'r1' }));
     assert.ok(outcome.error instanceof RiskDeniedError);
     assert.equal((outcome.error as RiskDeniedError).rule, 'max-order-size');
     assert.equal((outcome.messages[0]?.payload as { clientOrderId: string }).clientOrderId, 'r1');
@@ -166,7 +176,7 @@ describe('order desk', () => {
 
   it('counts working entries against the maximum position', async () => {
     const { client } = recordingClient();
-    const d = desk(client, new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2 }));
+    const d = desk(client, engineWith({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2 }));
     const first = await d.execute(parseOrderRequest({ action: 'buy', quantity: 2, type: 'limit', price: 4990 }));
     assert.equal(first.error, undefined);
     const second = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 4989 }));
@@ -214,7 +224,7 @@ describe('order desk', () => {
         return [{ orderId: 2001, status: 'Filled', clientOrderId: orders[0]!.clientOrderId ?? null }];
       },
     });
-    const d = (ref.desk = desk(client, new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 15 })));
+    const d = (ref.desk = desk(client, engineWith({ tradingHoursEnabled: false, cooldownMin: 15 })));
     await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
     const second = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
     assert.ok(second.error instanceof RiskDeniedError, String(second.error));
@@ -295,7 +305,7 @@ describe('order desk: stale market data and the trade log', () => {
     const { client, calls } = recordingClient();
     const d = new IbkrOrderDesk({
       client,
-      risk: new RiskGuard(OPEN),
+      engine: engineWith(OPEN),
       questions: { accepted: ['o10331'], acceptAll: false },
       contract: { symbol: 'ES', secType: 'FUT' },
       now: () => clock.now,
@@ -382,24 +392,26 @@ describe('order desk: flatten and the kill switch (the same meaning as sierra-or
   });
 
   it('kill: HALTED first, cancels every order of the account, flattens every position; new entries refused after', async () => {
-    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
-    const { client, calls, placed } = recordingClient({ positions: [{ conid: CONTRACT.conid, quantity: -2 }, { conid: 555, quantity: 1 }] });
-    const d = desk(client, risk);
+    const engine = engineWith({ tradingHoursEnabled: false, cooldownMin: 0 });
+    const live = (orderId: number, conid: number): LiveOrder => ({ accountId: 'DU1', conid, orderId, clientOrderId: null, status: 'Submitted', side: 'BUY', orderType: 'LMT', quantity: 1, filledQuantity: 0, remainingQuantity: 1, averagePrice: null, price: 4990, timeInForce: 'DAY', lastExecutionTime: null });
+    const { client, calls, placed } = recordingClient({ positions: [{ conid: CONTRACT.conid, quantity: -2 }, { conid: 555, quantity: 1 }], live: [live(71, CONTRACT.conid), live(72, 555)] });
+    const d = desk(client, engine);
     const outcome = await d.kill();
     assert.equal(outcome.error, undefined);
-    assert.equal(risk.state().killSwitch, 'HALTED');
-    assert.ok(calls.includes('cancelOrder -1'));
+    assert.equal(engine.killSwitch, 'HALTED');
+    // Every working order of the account, whatever its contract (lib/trading/kill-switch.ts: one cancel per order).
+    assert.ok(calls.includes('cancelOrder 71') && calls.includes('cancelOrder 72'), calls.join(', '));
     assert.deepEqual(placed.map((o) => [o.side, o.quantity, o.conid]).sort(), [['BUY', 2, CONTRACT.conid], ['SELL', 1, 555]].sort());
     const after = await d.execute(parseOrderRequest({ action: 'buy', quantity: 1, type: 'market' }));
     assert.match(String(after.error?.message), /kill-switch/);
   });
 
   it('kill never throws: with trading off it stays HALTED and says what did not happen', async () => {
-    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
+    const engine = engineWith({ tradingHoursEnabled: false, cooldownMin: 0 });
     const { client, calls } = recordingClient({ trading: false });
-    const outcome = await desk(client, risk).kill();
-    assert.equal(risk.state().killSwitch, 'HALTED');
-    assert.match(String(outcome.error?.message), /HALTED \(no new orders\), but cancelling and flattening did not complete/);
+    const outcome = await desk(client, engine).kill();
+    assert.equal(engine.killSwitch, 'HALTED');
+    assert.match(String(outcome.error?.message), /HALTED \(no new orders\).*but 2 step\(s\) failed: list-orders account: .*trading is disabled.*list-positions account/);
     assert.ok(!calls.some((c) => c === 'placeOrders' || c.startsWith('cancelOrder')));
   });
 });

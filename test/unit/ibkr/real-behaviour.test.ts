@@ -7,12 +7,23 @@ import { OptionsChainFetcher, type ChainApi } from '../../../lib/ibkr/options-ch
 import { IbkrOrderDesk, RiskDeniedError, type DeskClient } from '../../../lib/ibkr/order-desk';
 import type { EntryIntent } from '../../../lib/trading/order-intent';
 import { OrderTracker } from '../../../lib/ibkr/order-updates';
-import { RiskGuard } from '../../../lib/strategy/risk';
 import type { IbkrRequest } from '../../../lib/ibkr/transport';
 import type { SnapshotRow } from '../../../lib/ibkr/types';
 import { parseAvailability } from '../../../lib/ibkr/wire';
 import type { Priority } from '../../../lib/ibkr/limits';
 import { body } from './support/corpus';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
+import { MemoryJournal } from '../../../lib/trading/journal';
+import { instrumentOf } from '../../../lib/trading/instrument-of';
+import type { RiskLimits } from '../../../lib/trading/risk-rules';
+
+/** An IBKR account's risk engine with these limits (what ibkr-order gets from lib/trading/accounts.ts). */
+function ibkrEngine(limits: Partial<RiskLimits>): RiskEngine {
+  const e = new RiskEngine({ broker: 'ibkr', account: 'DU1', instrumentOf, journal: new MemoryJournal() });
+  e.contributeLimits('node', limits);
+  return e;
+}
+
 
 const buy = (quantity: number, clientOrderId: string): EntryIntent => ({ kind: 'entry', side: 'buy', quantity, type: 'market', tif: 'day', clientOrderId, whatIf: false, origin: 'order' });
 
@@ -214,8 +225,8 @@ describe('IBKR partial fills as IBKR streams them (sor sample: avgPrice on the f
       secdefSearch: async () => [],
       contractInfo: async () => ({}),
     } as unknown as DeskClient;
-    const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 3, maxOrderSize: 3 });
-    const desk = new IbkrOrderDesk({ client, risk, questions: { accepted: [], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
+    const engine = ibkrEngine({ tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 3, maxOrderSize: 3 });
+    const desk = new IbkrOrderDesk({ client, engine, questions: { accepted: [], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => Date.UTC(2026, 2, 10, 15) });
     const first = await desk.execute(buy(3, 'e1'));
     assert.equal(first.error, undefined);
     // IBKR fills 1 with its average, then 2 more without one (as its sor does): 3 long, only 1 priced.

@@ -1,94 +1,125 @@
 import { strict as assert } from 'assert';
-import { KillSwitchIncompleteError, RiskGate, SierraConnection, type RiskContext, type SierraConnectionOptions } from '../../../lib/sierra/connection';
-import type { RiskIntent } from '../../../lib/sierra/order-manager';
+import { KillSwitchIncompleteError, SierraConnection, type SierraConnectionOptions } from '../../../lib/sierra/connection';
 import { OrderStatus } from '../../../lib/sierra/protocol';
 import type { DtcSimulator } from '../../../lib/sim/dtc';
+import { instrumentOf } from '../../../lib/trading/instrument-of';
+import { MemoryJournal } from '../../../lib/trading/journal';
+import { RiskEngine, type EngineLimits, type Verdict } from '../../../lib/trading/risk-engine';
+import type { KillSwitchState } from '../../../lib/trading/risk-rules';
 
+// The rules RiskGate applied to Sierra orders, now the account risk engine's (lib/trading/risk-engine.ts).
 const T0 = Date.UTC(2026, 2, 10, 15, 0); // 11:00 New York
-const CTX: RiskContext = { now: T0, position: 0, workingQuantity: 0, lastTrade: 6000 };
 const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 };
+const SYMBOL = 'ESZ25_FUT_CME';
 
-function buy(quantity: number, extra: Partial<RiskIntent> = {}): RiskIntent {
-  return { action: 'submit', symbol: 'ESZ25_FUT_CME', side: 'buy', quantity, type: 'limit', price: 6000, ...extra } as RiskIntent;
+let n = 0;
+function gate(limits: EngineLimits, killSwitch: KillSwitchState = 'ACTIVE', position = 0): RiskEngine {
+  const e = new RiskEngine({ broker: 'sierra', account: 'Sim1', instrumentOf, journal: new MemoryJournal() });
+  e.contributeLimits('cfg', limits);
+  e.reconcile({ now: T0, positions: position ? [{ instrument: SYMBOL, quantity: position }] : [], working: [] });
+  e.setLastTrade(SYMBOL, 6000, T0);
+  e.setKillSwitch(killSwitch);
+  return e;
 }
-function sell(quantity: number): RiskIntent {
-  return { action: 'submit', symbol: 'ESZ25_FUT_CME', side: 'sell', quantity, type: 'market' };
+function buy(e: RiskEngine, quantity: number, extra: { type?: 'limit' | 'market' | 'stop'; price?: number; stopPrice?: number; now?: number } = { type: 'limit', price: 6000 }): Verdict {
+  return e.reserve({ clientOrderId: `b${++n}`, instrument: SYMBOL, side: 'buy', quantity, now: T0, ...extra });
 }
-function ruleOf(verdict: ReturnType<RiskGate['check']>): string | null {
-  return verdict.allowed === true ? null : (verdict as { rule: string }).rule;
+function sell(e: RiskEngine, quantity: number): Verdict {
+  return e.reserve({ clientOrderId: `s${++n}`, instrument: SYMBOL, side: 'sell', quantity, type: 'market', now: T0 });
 }
+const ruleOf = (v: Verdict): string | null => (v.allowed ? null : v.rule);
 
-describe('RiskGate: the kill switch and the pre-trade rules of a Sierra connection', () => {
+describe('Sierra orders through the account risk engine: the kill switch and the pre-trade rules', () => {
   it('HALTED refuses every new order and every modify, even one that would reduce the position', () => {
-    const gate = new RiskGate({ limits: OPEN, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0, killSwitch: 'HALTED' });
-    assert.equal(ruleOf(gate.check(buy(1), CTX)), 'kill-switch');
-    assert.equal(ruleOf(gate.check(sell(1), { ...CTX, position: 2 })), 'kill-switch');
-    assert.equal(ruleOf(gate.check({ action: 'modify', clientOrderId: 'a', symbol: 'ES', side: 'sell', price: 6001 }, CTX)), 'kill-switch');
-    gate.guard.setKillSwitch('ACTIVE');
-    assert.equal(ruleOf(gate.check(buy(1), CTX)), null);
+    const e = gate({ ...OPEN, collarTicks: 0 });
+    const working = `w${++n}`;
+    assert.ok(e.reserve({ clientOrderId: working, instrument: SYMBOL, side: 'sell', quantity: 1, type: 'limit', price: 6010, now: T0 }).allowed);
+    e.setKillSwitch('HALTED');
+    assert.equal(ruleOf(buy(e, 1)), 'kill-switch');
+    e.syncPosition({ instrument: SYMBOL, quantity: 2 }, T0);
+    assert.equal(ruleOf(sell(e, 1)), 'kill-switch');
+    assert.equal(ruleOf(e.reserveModify({ clientOrderId: working, price: 6001, now: T0 })), 'kill-switch');
+    e.setKillSwitch('ACTIVE');
+    e.syncPosition({ instrument: SYMBOL, quantity: 0 }, T0);
+    assert.equal(ruleOf(buy(e, 1)), null);
   });
 
   it('REDUCING lets an order that shrinks the position through and refuses one that grows it', () => {
-    const gate = new RiskGate({ limits: OPEN, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0, killSwitch: 'REDUCING' });
-    assert.equal(ruleOf(gate.check(sell(1), { ...CTX, position: 2 })), null);
-    assert.equal(ruleOf(gate.check(buy(1), { ...CTX, position: 2 })), 'kill-switch');
+    const e = gate({ ...OPEN, collarTicks: 0 }, 'REDUCING', 2);
+    assert.equal(ruleOf(sell(e, 1)), null);
+    assert.equal(ruleOf(buy(e, 1)), 'kill-switch');
   });
 
   it('price collar: exactly N ticks from the last trade passes, N + 1 is refused, on both sides', () => {
-    const gate = new RiskGate({ limits: OPEN, collarTicks: 8, tickSize: 0.25, maxOrdersPerMinute: 0 });
-    assert.equal(ruleOf(gate.check(buy(1, { price: 6002 }), CTX)), null);
-    assert.equal(ruleOf(gate.check(buy(1, { price: 5998 }), CTX)), null);
-    assert.equal(ruleOf(gate.check(buy(1, { price: 6002.25 }), CTX)), 'price-collar');
-    assert.equal(ruleOf(gate.check(buy(1, { price: 5997.75 }), CTX)), 'price-collar');
-    assert.equal(ruleOf(gate.check(buy(1, { type: 'stop', price: undefined, stopPrice: 6002.25 }), CTX)), 'price-collar');
+    const e = gate({ ...OPEN, collarTicks: 8 });
+    assert.equal(ruleOf(buy(e, 1, { type: 'limit', price: 6002 })), null);
+    assert.equal(ruleOf(buy(e, 1, { type: 'limit', price: 5998 })), null);
+    assert.equal(ruleOf(buy(e, 1, { type: 'limit', price: 6002.25 })), 'price-collar');
+    assert.equal(ruleOf(buy(e, 1, { type: 'limit', price: 5997.75 })), 'price-collar');
+    assert.equal(ruleOf(buy(e, 1, { type: 'stop', stopPrice: 6002.25 })), 'price-collar');
   });
 
   it('price collar: refuses a priced order when no last trade is known, lets market orders through, and 0 turns it off', () => {
-    const gate = new RiskGate({ limits: OPEN, collarTicks: 8, tickSize: 0.25, maxOrdersPerMinute: 0 });
-    const verdict = gate.check(buy(1), { ...CTX, lastTrade: null });
+    const e = new RiskEngine({ broker: 'sierra', account: 'Sim1', instrumentOf, journal: new MemoryJournal() });
+    e.contributeLimits('cfg', { ...OPEN, collarTicks: 8 });
+    e.reconcile({ now: T0, positions: [], working: [] });
+    const verdict = buy(e, 1);
     assert.equal(ruleOf(verdict), 'price-collar');
     assert.match((verdict as { reason: string }).reason, /no last trade price/);
-    assert.equal(ruleOf(gate.check(buy(1, { type: 'market', price: undefined }), { ...CTX, lastTrade: null })), null);
-    const off = new RiskGate({ limits: OPEN, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 });
-    assert.equal(ruleOf(off.check(buy(1, { price: 7000 }), CTX)), null);
+    assert.equal(ruleOf(buy(e, 1, { type: 'market' })), null);
+    const off = gate({ ...OPEN, collarTicks: 0 });
+    assert.equal(ruleOf(buy(off, 1, { type: 'limit', price: 7000 })), null);
   });
 
   it('orders per minute: N pass, the next is refused, and one passes again once the oldest is a minute old', () => {
-    const gate = new RiskGate({ limits: OPEN, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 3 });
-    for (let i = 0; i < 3; i++) assert.equal(ruleOf(gate.check(buy(1), { ...CTX, now: T0 + i * 1000 })), null);
-    assert.equal(ruleOf(gate.check(buy(1), { ...CTX, now: T0 + 59_999 })), 'max-orders-per-minute');
-    assert.equal(ruleOf(gate.check(buy(1), { ...CTX, now: T0 + 60_000 })), null);
+    const e = gate({ ...OPEN, maxPosition: 10, maxOrderSize: 1, collarTicks: 0, maxOrdersPerMinute: 3 });
+    for (let i = 0; i < 3; i++) assert.equal(ruleOf(buy(e, 1, { type: 'market', now: T0 + i * 1000 })), null);
+    assert.equal(ruleOf(buy(e, 1, { type: 'market', now: T0 + 59_999 })), 'max-orders-per-minute');
+    assert.equal(ruleOf(buy(e, 1, { type: 'market', now: T0 + 60_000 })), null);
   });
 
   it('daily loss: at the limit (broker P&L) no new position opens, but an order that reduces still passes', () => {
-    const gate = new RiskGate({ limits: { ...OPEN, dailyLossLimit: 500 }, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 });
-    gate.guard.syncBroker({ now: T0, realizedPnl: -400, unrealizedPnl: -99.99 });
-    assert.equal(ruleOf(gate.check(buy(1), CTX)), null);
-    gate.guard.syncBroker({ now: T0, realizedPnl: -400, unrealizedPnl: -100 });
-    assert.equal(ruleOf(gate.check(buy(1), CTX)), 'daily-loss');
-    assert.equal(ruleOf(gate.check(sell(1), { ...CTX, position: 1 })), null);
+    const e = gate({ ...OPEN, dailyLossLimit: 500, collarTicks: 0 });
+    e.syncAccount({ now: T0, realizedPnl: -400, unrealizedPnl: -99.99 });
+    assert.equal(ruleOf(buy(e, 1)), null);
+    e.release(`b${n}`);
+    e.syncAccount({ now: T0, realizedPnl: -400, unrealizedPnl: -100 });
+    assert.equal(ruleOf(buy(e, 1)), 'daily-loss');
+    e.syncPosition({ instrument: SYMBOL, quantity: 1 }, T0);
+    assert.equal(ruleOf(sell(e, 1)), null);
   });
 
   it('consecutive losses: the next position after the last allowed loss is refused', () => {
-    const gate = new RiskGate({ limits: { ...OPEN, maxConsecutiveLosses: 2 }, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 });
-    gate.guard.recordTradeClosed(-50, T0);
-    assert.equal(ruleOf(gate.check(buy(1), CTX)), null);
-    gate.guard.recordTradeClosed(-50, T0);
-    assert.equal(ruleOf(gate.check(buy(1), CTX)), 'consecutive-losses');
+    const e = gate({ ...OPEN, maxConsecutiveLosses: 2, collarTicks: 0 });
+    const trade = (t: number): void => {
+      e.onFill({ instrument: SYMBOL, side: 'buy', quantity: 1, price: 6000, now: t });
+      e.onFill({ instrument: SYMBOL, side: 'sell', quantity: 1, price: 5999, now: t });
+    };
+    trade(T0);
+    assert.equal(ruleOf(buy(e, 1)), null);
+    e.release(`b${n}`);
+    trade(T0);
+    assert.equal(ruleOf(buy(e, 1)), 'consecutive-losses');
   });
 
   it('checks a modify that enlarges an order like new exposure: order size and position', () => {
-    const gate = new RiskGate({ limits: { ...OPEN, maxOrderSize: 2, maxPosition: 3 }, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 });
-    const modify = (quantity: number): RiskIntent => ({ action: 'modify', clientOrderId: 'a', symbol: 'ES', side: 'buy', quantity });
-    assert.equal(ruleOf(gate.check(modify(2), { ...CTX, workingQuantity: 1, orderQuantity: 1 })), null);
-    assert.equal(ruleOf(gate.check(modify(3), { ...CTX, workingQuantity: 1, orderQuantity: 1 })), 'max-order-size');
-    assert.equal(ruleOf(gate.check(modify(2), { ...CTX, position: 2, workingQuantity: 1, orderQuantity: 1 })), 'max-position');
-    assert.equal(ruleOf(gate.check(modify(1), { ...CTX, position: 3, workingQuantity: 2, orderQuantity: 2 })), null, 'shrinking is always allowed');
+    const e = gate({ ...OPEN, maxOrderSize: 2, maxPosition: 3, collarTicks: 0 });
+    const a = `a${++n}`;
+    assert.ok(e.reserve({ clientOrderId: a, instrument: SYMBOL, side: 'buy', quantity: 1, now: T0 }).allowed);
+    assert.equal(ruleOf(e.reserveModify({ clientOrderId: a, quantity: 3, now: T0 })), 'max-order-size');
+    e.syncPosition({ instrument: SYMBOL, quantity: 2 }, T0);
+    assert.equal(ruleOf(e.reserveModify({ clientOrderId: a, quantity: 2, now: T0 })), 'max-position');
+    e.syncPosition({ instrument: SYMBOL, quantity: 0 }, T0);
+    assert.equal(ruleOf(e.reserveModify({ clientOrderId: a, quantity: 2, now: T0 })), null);
+    e.modifyConfirmed(a, 2);
+    e.syncPosition({ instrument: SYMBOL, quantity: 3 }, T0);
+    assert.equal(ruleOf(e.reserveModify({ clientOrderId: a, quantity: 1, now: T0 })), null, 'shrinking is always allowed');
   });
 
   it('refuses settings that are not whole numbers ≥ 0', () => {
-    assert.throws(() => new RiskGate({ limits: OPEN, collarTicks: -1, tickSize: 0.25, maxOrdersPerMinute: 0 }), /price collar/);
-    assert.throws(() => new RiskGate({ limits: OPEN, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 1.5 }), /orders per minute/);
+    const e = gate(OPEN);
+    assert.throws(() => e.contributeLimits('x', { ...OPEN, collarTicks: -1 }), /collarTicks/);
+    assert.throws(() => e.contributeLimits('x', { ...OPEN, maxOrdersPerMinute: 1.5 }), /maxOrdersPerMinute/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import type { Fill, OrderUpdate, Position } from '../../../lib/contracts';
 import { InvalidInputError } from '../../../lib/errors';
-import { OrderStatus } from '../../../lib/sierra/protocol';
+import { MessageType, OrderStatus, OrderUpdateReason } from '../../../lib/sierra/protocol';
 import { OrderManager, type InvalidTransition } from '../../../lib/sierra/order-manager';
 import { DtcClient } from '../../../lib/sierra/client';
 import { OrderNotFoundError, OrderRejectedError, RiskDeniedError, TradingDisabledError } from '../../../lib/sierra/errors';
@@ -128,15 +128,70 @@ describe('sierra order manager', function () {
 
     it('lets the risk hook deny an order, naming the rule, with nothing sent', async () => {
       rig.manager.dispose();
-      const manager = new OrderManager(rig.client, { beforeSubmit: (i) => (i.action === 'submit' && i.quantity > 2 ? { denied: true, rule: 'max-contracts', reason: 'at most 2 contracts' } : { allowed: true }) });
+      const released: string[] = [];
+      const manager = new OrderManager(rig.client, {
+        risk: {
+          reserve: (i) => (i.action === 'submit' && i.quantity > 2 ? { allowed: false, rule: 'max-contracts', reason: 'at most 2 contracts' } : { allowed: true }),
+          authorizeSend: () => ({ allowed: true }),
+          release: (id) => void released.push(id),
+        },
+      });
       await manager.whenReady();
       const sent = rig.sim.orders().length;
       const err = await manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 3, type: 'market' }).catch((e: unknown) => e);
       assert.ok(err instanceof RiskDeniedError);
       assert.equal(err.rule, 'max-contracts');
+      assert.equal(err.code, 'RISK_DENIED');
       assert.equal(rig.sim.orders().length, sent);
       await manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 2, type: 'market' });
+      assert.deepEqual(released, []);
       manager.dispose();
+    });
+
+    it('checks again at the instant of sending: refused there, the reservation is released and nothing is sent', async () => {
+      rig.manager.dispose();
+      const log: string[] = [];
+      const manager = new OrderManager(rig.client, {
+        risk: {
+          reserve: (_i, ids) => (log.push(`reserve ${ids.exits.length}`), { allowed: true }),
+          authorizeSend: () => ({ allowed: false, rule: 'kill-switch', reason: 'kill switch is HALTED' }),
+          release: () => void log.push('release'),
+        },
+      });
+      await manager.whenReady();
+      const sent = rig.sim.orders().length;
+      const err = await manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5990, targets: [6010] } }).catch((e: unknown) => e);
+      assert.ok(err instanceof RiskDeniedError);
+      assert.equal(err.rule, 'kill-switch');
+      assert.deepEqual(log, ['reserve 2', 'release']);
+      assert.equal(rig.sim.orders().length, sent);
+      manager.dispose();
+    });
+
+    it('flatten while Sierra refuses a cancel: rejects once, naming the refusal, with no rejection left unhandled (issue 11)', async () => {
+      await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
+      await until(() => rig.manager.positions().some((p) => p.quantity === 1));
+      const { order } = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5900 });
+      // Sierra answers the cancel with "cancel rejected" (reason 9) instead of cancelling.
+      const send = rig.client.send.bind(rig.client);
+      rig.client.send = (...messages) => {
+        const cancel = messages.find((m) => m.Type === MessageType.CANCEL_ORDER);
+        if (!cancel) return send(...messages);
+        setImmediate(() => rig.client.emit('message', { Type: MessageType.ORDER_UPDATE, ClientOrderID: order.clientOrderId, ServerOrderID: order.serverOrderId ?? '', OrderStatus: OrderStatus.OPEN, OrderUpdateReason: OrderUpdateReason.ORDER_CANCEL_REJECTED, InfoText: 'Order cannot be cancelled' }));
+      };
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.prependListener('unhandledRejection', onUnhandled);
+      try {
+        await assert.rejects(rig.manager.flatten(SYMBOL), /refused to cancel/);
+        await sleep(50);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+        rig.client.send = send;
+      }
+      assert.deepEqual(unhandled, []);
+      // The flatten itself still went out: the position is closed even though the cancel was refused.
+      await until(() => rig.sim.positions().reduce((q, p) => q + p.quantity, 0) === 0);
     });
 
     it('flattens: cancels the working orders of the symbol, then closes the position', async () => {

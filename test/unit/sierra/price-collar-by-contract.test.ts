@@ -3,7 +3,8 @@
 import { strict as assert } from 'assert';
 import { CHICAGO, zonedTime } from '../../../lib/clock';
 import { resolveContract } from '../../../lib/ibkr/contract-resolver';
-import { contractKey, SierraConnection } from '../../../lib/sierra/connection';
+import { SierraConnection } from '../../../lib/sierra/connection';
+import { contractKey } from '../../../lib/trading/instrument-of';
 import { readMarketData } from '../../../lib/strategy/stale-data';
 import { startDtcSimulator, type DtcSimulator } from '../../../lib/sim/dtc';
 import { createMarket } from '../../../lib/sim/market';

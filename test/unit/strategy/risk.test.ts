@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { NEW_YORK, zonedTime } from '../../../lib/clock';
-import { RiskGuard, resolveRiskLimits, type OrderIntent } from '../../../lib/strategy/risk';
+import { RiskGuard, resolveRiskLimits, type OrderIntent } from '../../../lib/trading/risk-rules';
 
 const MIN = 60_000;
 // Tuesday 10 March 2026, 11:00 New York (10:00 Chicago), inside 09:35–15:45.

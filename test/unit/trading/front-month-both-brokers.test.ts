@@ -10,9 +10,20 @@ import { SierraConnection } from '../../../lib/sierra/connection';
 import { frontMonthSymbol, parseSymbol } from '../../../lib/sierra/symbols';
 import { startDtcSimulator, type DtcSimulator } from '../../../lib/sim/dtc';
 import { createMarket } from '../../../lib/sim/market';
-import { RiskGuard } from '../../../lib/strategy/risk';
 import { thirdFriday, yyyymmdd } from '../../../lib/trading/cme-calendar';
 import { contractCode, contractDates, QUARTERLY_MONTH_CODES, type FuturesContract } from '../../../lib/trading/instruments';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
+import { MemoryJournal } from '../../../lib/trading/journal';
+import { instrumentOf } from '../../../lib/trading/instrument-of';
+import type { RiskLimits } from '../../../lib/trading/risk-rules';
+
+/** An IBKR account's risk engine with these limits (what ibkr-order gets from lib/trading/accounts.ts). */
+function ibkrEngine(limits: Partial<RiskLimits>): RiskEngine {
+  const e = new RiskEngine({ broker: 'ibkr', account: 'DU1', instrumentOf, journal: new MemoryJournal() });
+  e.contributeLimits('node', limits);
+  return e;
+}
+
 
 const marketOrder = (side: 'buy' | 'sell'): EntryIntent => ({ kind: 'entry', side, quantity: 1, type: 'market', tif: 'day', whatIf: false, origin: 'order' });
 
@@ -118,7 +129,7 @@ describe('one front month for both brokers', () => {
         futures: async () => ({ ES: REAL }),
         secdefSearch: async () => [],
       } as unknown as DeskClient;
-      const desk = new IbkrOrderDesk({ client, risk: new RiskGuard(OPEN), questions: { accepted: [], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => t });
+      const desk = new IbkrOrderDesk({ client, engine: ibkrEngine(OPEN), questions: { accepted: [], acceptAll: false }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => t });
 
       const sendBoth = async (): Promise<void> => {
         await front.submit({ symbol: front.symbol, side: 'buy', quantity: 1, type: 'market' });

@@ -7,7 +7,18 @@ import type { OrderRequest as IbkrOrderRequest } from '../../../lib/ibkr/types';
 import { DtcClient } from '../../../lib/sierra/client';
 import { startDtcSimulator } from '../../../lib/sim/dtc';
 import { createMarket } from '../../../lib/sim/market';
-import { RiskGuard } from '../../../lib/strategy/risk';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
+import { MemoryJournal } from '../../../lib/trading/journal';
+import { instrumentOf } from '../../../lib/trading/instrument-of';
+import type { RiskLimits } from '../../../lib/trading/risk-rules';
+
+/** An IBKR account's risk engine with these limits (what ibkr-order gets from lib/trading/accounts.ts). */
+function ibkrEngine(limits: Partial<RiskLimits>): RiskEngine {
+  const e = new RiskEngine({ broker: 'ibkr', account: 'DU1', instrumentOf, journal: new MemoryJournal() });
+  e.contributeLimits('node', limits);
+  return e;
+}
+
 
 const marketOrder = (side: 'buy' | 'sell'): EntryIntent => ({ kind: 'entry', side, quantity: 1, type: 'market', tif: 'day', whatIf: false, origin: 'order' });
 
@@ -31,15 +42,15 @@ function client(symbol: string): { client: DeskClient; placed: IbkrOrderRequest[
 
 async function roundTrip(symbol: string, entry: number, exit: number): Promise<number> {
   const { client: c, placed } = client(symbol);
-  const risk = new RiskGuard({ tradingHoursEnabled: false, cooldownMin: 0 });
-  const desk = new IbkrOrderDesk({ client: c, risk, questions: { accepted: [], acceptAll: false }, contract: { conid: 730283085 }, now: () => NOW });
+  const engine = ibkrEngine({ tradingHoursEnabled: false, cooldownMin: 0 });
+  const desk = new IbkrOrderDesk({ client: c, engine, questions: { accepted: [], acceptAll: false }, contract: { conid: 730283085 }, now: () => NOW });
   const fill = (side: 'BUY' | 'SELL', orderId: number, price: number) =>
     desk.onStream([{ orderId, order_ref: placed.at(-1)?.clientOrderId, status: 'Filled', side, totalSize: '1', filledQuantity: '1', avgPrice: String(price), lastExecutionTime_r: NOW }]);
   assert.equal((await desk.execute(marketOrder('buy'))).error, undefined);
   fill('BUY', 500, entry);
   assert.equal((await desk.execute(marketOrder('sell'))).error, undefined);
   fill('SELL', 501, exit);
-  return risk.state(NOW).realizedPnl;
+  return engine.riskState(NOW).realizedPnl;
 }
 
 describe('point value and tick size by instrument', () => {

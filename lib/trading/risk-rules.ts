@@ -1,4 +1,5 @@
-// The risk rules every order node applies before it sends an order (sierra-order, ibkr-order): daily loss limit,
+// The risk rules every order of a trading account passes (lib/trading/risk-engine.ts applies them for both brokers):
+// daily loss limit,
 // trades per day, cooldown after a trade, trading hours, maximum position and order size, a halt after consecutive
 // losses, and the kill switch. Each denial names its rule and the numbers, so the trader knows why and until when.
 //
@@ -8,7 +9,7 @@
 import type { Side } from '../contracts';
 import { CHICAGO, NEW_YORK, lastDailyAnchor, nextDailyAnchor, parseHhMm } from '../clock';
 import { InvalidInputError } from '../errors';
-import { TradingHours } from './trading-hours';
+import { TradingHours } from '../strategy/trading-hours';
 
 export type KillSwitchState = 'ACTIVE' | 'REDUCING' | 'HALTED';
 export type RiskRule =
@@ -20,7 +21,12 @@ export type RiskRule =
   | 'max-trades'
   | 'cooldown'
   | 'max-order-size'
-  | 'max-position';
+  | 'max-position'
+  | 'price-collar'
+  | 'max-orders-per-minute'
+  | 'stale-data'
+  | 'not-reconciled'
+  | 'trading-disabled';
 
 export interface RiskLimits {
   /** Stop opening positions once today's P&L (realized + open) is at or below −this ($). */
@@ -72,18 +78,22 @@ export interface OrderIntent {
 export type RiskDecision = { allowed: true } | { allowed: false; rule: RiskRule; reason: string };
 
 export interface FillReport {
+  /** The contract filled (fills of different contracts never share a position or an average price). */
+  instrument?: string;
+  /** $ per point of that contract; the limits' pointValue otherwise. */
+  pointValue?: number;
   side: Side;
   quantity: number;
   price: number;
   now: number;
   /** Realized P&L of this fill as the broker reports it ($); computed from the average price otherwise. */
   realizedPnl?: number;
-  /** $ per point of the contract filled (lib/trading/instruments.ts); `limits.pointValue` when absent. */
-  pointValue?: number;
 }
 
 export interface BrokerSnapshot {
   now: number;
+  /** The contract `position` and `averagePrice` are of. */
+  instrument?: string;
   /** Signed position. */
   position?: number;
   averagePrice?: number | null;
@@ -146,20 +156,35 @@ export function resolveRiskLimits(input: Partial<RiskLimits> = {}): RiskLimits {
   return limits;
 }
 
-const usd = (x: number): string => `${x < 0 ? '−' : ''}$${Math.abs(x).toFixed(2)}`;
-const describePosition = (q: number): string => (q > 0 ? `long ${q}` : q < 0 ? `short ${-q}` : 'flat');
+export const usd = (x: number): string => `${x < 0 ? '−' : ''}$${Math.abs(x).toFixed(2)}`;
+export const describePosition = (q: number): string => (q > 0 ? `long ${q}` : q < 0 ? `short ${-q}` : 'flat');
 const clockTime = (t: number): string =>
   new Date(t).toLocaleTimeString('en-US', { timeZone: NEW_YORK, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 
+/** What the guard must remember across a restart (lib/trading/journal.ts). */
+export interface RiskLedger {
+  killSwitch: KillSwitchState;
+  sessionStart: number | null;
+  nextReset: number | null;
+  tradesToday: number;
+  realizedPnl: number;
+  consecutiveLosses: number;
+  lastTradeAt: number | null;
+  openTradePnl: number;
+  /** Per contract: signed position and average price. */
+  books: Record<string, { position: number; averagePrice: number | null }>;
+}
+
+const DEFAULT_INSTRUMENT = '';
+
 export class RiskGuard {
-  readonly limits: RiskLimits;
-  private readonly hours: TradingHours;
-  private readonly resetMin: number;
+  limits: RiskLimits;
+  private hours: TradingHours;
+  private resetMin: number;
   private killSwitch: KillSwitchState = 'ACTIVE';
   private sessionStart = -Infinity;
   private nextReset = -Infinity;
-  private position = 0;
-  private averagePrice: number | null = null;
+  private readonly books = new Map<string, { position: number; averagePrice: number | null }>();
   private tradesToday = 0;
   private realizedPnl = 0;
   private unrealizedPnl = 0;
@@ -172,6 +197,62 @@ export class RiskGuard {
     this.limits = resolveRiskLimits(limits);
     this.hours = new TradingHours(parseHhMm(this.limits.tradingStart), parseHhMm(this.limits.tradingEnd));
     this.resetMin = parseHhMm(this.limits.sessionReset);
+  }
+
+  /** New limits from now on (the counters carry over). */
+  setLimits(limits: Partial<RiskLimits>): void {
+    const resolved = resolveRiskLimits(limits);
+    this.limits = resolved;
+    this.hours = new TradingHours(parseHhMm(resolved.tradingStart), parseHhMm(resolved.tradingEnd));
+    this.resetMin = parseHhMm(resolved.sessionReset);
+  }
+
+  private book(instrument: string | undefined): { position: number; averagePrice: number | null } {
+    const key = instrument ?? DEFAULT_INSTRUMENT;
+    let b = this.books.get(key);
+    if (!b) {
+      b = { position: 0, averagePrice: null };
+      this.books.set(key, b);
+    }
+    return b;
+  }
+
+  /** Signed position of one contract as the fills and the broker's snapshots say. */
+  positionOf(instrument?: string): number {
+    return this.books.get(instrument ?? DEFAULT_INSTRUMENT)?.position ?? 0;
+  }
+
+  /** Every contract with a position (non-zero). */
+  positions(): { instrument: string; position: number; averagePrice: number | null }[] {
+    return [...this.books].filter(([, b]) => b.position !== 0).map(([instrument, b]) => ({ instrument, ...b }));
+  }
+
+  ledger(): RiskLedger {
+    return {
+      killSwitch: this.killSwitch,
+      sessionStart: Number.isFinite(this.sessionStart) ? this.sessionStart : null,
+      nextReset: Number.isFinite(this.nextReset) ? this.nextReset : null,
+      tradesToday: this.tradesToday,
+      realizedPnl: this.realizedPnl,
+      consecutiveLosses: this.consecutiveLosses,
+      lastTradeAt: this.lastTradeAt,
+      openTradePnl: this.openTradePnl,
+      books: Object.fromEntries([...this.books].filter(([, b]) => b.position !== 0).map(([k, b]) => [k, { ...b }])),
+    };
+  }
+
+  /** Takes back what ledger() gave (after a restart); the session rolls on the next check if it has ended. */
+  restore(l: RiskLedger): void {
+    this.setKillSwitch(l.killSwitch);
+    this.sessionStart = l.sessionStart ?? -Infinity;
+    this.nextReset = l.nextReset ?? -Infinity;
+    this.tradesToday = l.tradesToday;
+    this.realizedPnl = l.realizedPnl;
+    this.consecutiveLosses = l.consecutiveLosses;
+    this.lastTradeAt = l.lastTradeAt;
+    this.openTradePnl = l.openTradePnl;
+    this.books.clear();
+    for (const [k, b] of Object.entries(l.books)) this.books.set(k, { ...b });
   }
 
   /** Whether a new order may go out, and if not, which rule says no and why. */
@@ -247,25 +328,27 @@ export class RiskGuard {
       throw new InvalidInputError(`fill must have a quantity above 0 and a price; got quantity ${quantity}, price ${price}.`);
     }
     this.rollSession(now);
+    const book = this.book(fill.instrument);
+    const pointValue = fill.pointValue ?? this.limits.pointValue;
     const signed = side === 'buy' ? quantity : -quantity;
-    const pos = this.position;
+    const pos = book.position;
     if (pos === 0 || Math.sign(pos) === Math.sign(signed)) {
       if (pos === 0) this.openTrade(now);
-      this.averagePrice = ((this.averagePrice ?? 0) * Math.abs(pos) + price * quantity) / (Math.abs(pos) + quantity);
-      this.position = pos + signed;
+      book.averagePrice = ((book.averagePrice ?? 0) * Math.abs(pos) + price * quantity) / (Math.abs(pos) + quantity);
+      book.position = pos + signed;
       if (fill.realizedPnl !== undefined) this.addRealized(fill.realizedPnl);
       return;
     }
     const closing = Math.min(quantity, Math.abs(pos));
-    const pnl = fill.realizedPnl ?? (price - (this.averagePrice ?? price)) * closing * Math.sign(pos) * (fill.pointValue ?? this.limits.pointValue);
+    const pnl = fill.realizedPnl ?? (price - (book.averagePrice ?? price)) * closing * Math.sign(pos) * pointValue;
     this.addRealized(pnl);
-    this.position = pos + signed;
-    if (this.position === 0 || Math.sign(this.position) !== Math.sign(pos)) {
+    book.position = pos + signed;
+    if (book.position === 0 || Math.sign(book.position) !== Math.sign(pos)) {
       this.closeTrade(this.openTradePnl, now);
-      this.averagePrice = null;
-      if (this.position !== 0) {
+      book.averagePrice = null;
+      if (book.position !== 0) {
         this.openTrade(now);
-        this.averagePrice = price;
+        book.averagePrice = price;
       }
     }
   }
@@ -284,8 +367,9 @@ export class RiskGuard {
   /** Takes the broker's figures as the truth (position, average price, today's realized and open P&L). */
   syncBroker(snapshot: BrokerSnapshot): void {
     this.rollSession(snapshot.now);
-    if (snapshot.position !== undefined && Number.isFinite(snapshot.position)) this.position = snapshot.position;
-    if (snapshot.averagePrice !== undefined) this.averagePrice = snapshot.averagePrice;
+    const book = this.book(snapshot.instrument);
+    if (snapshot.position !== undefined && Number.isFinite(snapshot.position)) book.position = snapshot.position;
+    if (snapshot.averagePrice !== undefined) book.averagePrice = snapshot.averagePrice;
     if (snapshot.realizedPnl !== undefined && Number.isFinite(snapshot.realizedPnl)) this.realizedPnl = snapshot.realizedPnl;
     if (snapshot.unrealizedPnl !== undefined && Number.isFinite(snapshot.unrealizedPnl)) this.unrealizedPnl = snapshot.unrealizedPnl;
   }
@@ -305,8 +389,8 @@ export class RiskGuard {
       killSwitch: this.killSwitch,
       sessionStart: this.sessionStart,
       nextReset: this.nextReset,
-      position: this.position,
-      averagePrice: this.averagePrice,
+      position: this.positionOf(),
+      averagePrice: this.books.get(DEFAULT_INSTRUMENT)?.averagePrice ?? null,
       tradesToday: this.tradesToday,
       realizedPnl: this.realizedPnl,
       unrealizedPnl: this.unrealizedPnl,

@@ -1,0 +1,249 @@
+// The risk engine's memory: what must survive a redeploy, a Node-RED restart and `kill -9` — the day's realized
+// P&L, trades, losing streak, cooldown clock, kill switch, client order ids used and the orders reserved or working.
+// The engine saves a whole snapshot (small: one account's day) before each order leaves, synchronously, so no order
+// can reach the broker that the journal does not know.
+//
+// - FileJournal: one JSON file per account (`<dir>/<broker>-<account>.json`), written atomically: a temporary file,
+//   fsync, rename over the old one, fsync of the directory. A crash leaves the old file or the new one, never half.
+// - RedisJournal: the same snapshot under one Redis key, so instances that share their IBKR limits over Redis also
+//   find one account's state there. The Redis write is asynchronous, so it keeps a FileJournal beside it for the
+//   synchronous write-before-send; at start the newer of the two snapshots wins.
+// - MemoryJournal: for tests and for a runtime without a user directory (state lasts as long as the process).
+
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import Redis from 'ioredis';
+import { InvalidInputError, MiaError, errorMessage } from '../errors';
+import type { Side } from '../contracts';
+import type { RiskLedger } from './risk-rules';
+
+export const JOURNAL_VERSION = 1;
+
+/** One order the engine counts: reserved (not yet sent), sent (not yet acknowledged) or working at the broker. */
+export interface IntentRecord {
+  clientOrderId: string;
+  instrument: string;
+  root: string;
+  side: Side;
+  quantity: number;
+  filled: number;
+  /** 'entry' adds to exposure on its side; 'exit' is a bracket child (a protective exit, never counted as an entry). */
+  role: 'entry' | 'exit';
+  /** Judged at reservation: it can only bring the position toward flat. */
+  reducing: boolean;
+  phase: 'reserved' | 'sent' | 'working';
+  parent?: string;
+  /** For an exit: how much of its parent has filled (an exit can fill only that much: the rest is not armed yet). */
+  armed?: number;
+  brokerOrderId?: string;
+}
+
+export interface JournalState {
+  version: number;
+  broker: string;
+  account: string;
+  savedAt: number;
+  ledger: RiskLedger;
+  /** The highest client-order-id sequence issued for this account (generators continue above it). */
+  idSequence: number;
+  /** Client order ids used (→ when), kept three days: never issued again. */
+  usedIds: Record<string, number>;
+  intents: IntentRecord[];
+}
+
+export interface Journal {
+  /** Where the state lives, for messages ("file /…/ibkr-U123.json", "redis key …"). */
+  readonly where: string;
+  /** The last saved state, or null when there is none. Throws JournalError when it exists but cannot be read. */
+  load(): Promise<JournalState | null>;
+  /** Saves synchronously to the local medium (throws JournalError when it cannot: the order must not leave). */
+  save(state: JournalState): void;
+  /** Resolves once every save reached every medium (Redis). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class JournalError extends MiaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RISK_JOURNAL', message, options);
+  }
+}
+
+const SAFE_NAME = /[^A-Za-z0-9_.-]/g;
+
+/** `<broker>-<account>.json` with anything but letters, digits, _ . - replaced: an account id never escapes the dir. */
+export function journalFileName(broker: string, account: string): string {
+  return `${broker}-${account}`.replace(SAFE_NAME, '_') + '.json';
+}
+
+function checkState(value: unknown, where: string): JournalState {
+  const s = value as Partial<JournalState> | null;
+  if (!s || typeof s !== 'object' || s.version !== JOURNAL_VERSION || typeof s.ledger !== 'object' || !Array.isArray(s.intents)) {
+    throw new JournalError(`The risk journal ${where} is not a version ${JOURNAL_VERSION} journal: trading stays HALTED until it is fixed or removed (delete it only after checking the broker's positions and orders).`);
+  }
+  return s as JournalState;
+}
+
+export class MemoryJournal implements Journal {
+  readonly where = 'in memory';
+  private state: string | null = null;
+  saves = 0;
+
+  async load(): Promise<JournalState | null> {
+    return this.loadSync();
+  }
+
+  loadSync(): JournalState | null {
+    return this.state === null ? null : checkState(JSON.parse(this.state), this.where);
+  }
+
+  save(state: JournalState): void {
+    this.state = JSON.stringify(state);
+    this.saves++;
+  }
+
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+export class FileJournal implements Journal {
+  readonly file: string;
+  readonly where: string;
+
+  constructor(dir: string, broker: string, account: string) {
+    if (!dir) throw new InvalidInputError('The risk journal needs a directory (the Node-RED user directory).');
+    this.file = path.join(dir, journalFileName(broker, account));
+    this.where = `file ${this.file}`;
+  }
+
+  async load(): Promise<JournalState | null> {
+    return this.loadSync();
+  }
+
+  loadSync(): JournalState | null {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw new JournalError(`The risk journal ${this.where} cannot be read: ${errorMessage(err)}`, { cause: err });
+    }
+    try {
+      return checkState(JSON.parse(text), this.where);
+    } catch (err) {
+      if (err instanceof JournalError) throw err;
+      throw new JournalError(`The risk journal ${this.where} is damaged (${errorMessage(err)}): trading stays HALTED until it is fixed or removed.`, { cause: err });
+    }
+  }
+
+  save(state: JournalState): void {
+    const dir = path.dirname(this.file);
+    const tmp = `${this.file}.tmp`;
+    try {
+      mkdirSync(dir, { recursive: true });
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, JSON.stringify(state));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+      syncDir(dir);
+    } catch (err) {
+      throw new JournalError(`The risk journal ${this.where} could not be written (${errorMessage(err)}): no order leaves until it can be.`, { cause: err });
+    }
+  }
+
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** The rename is durable only once the directory entry is: fsync the directory where the platform allows it. */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Windows cannot open a directory; the rename is still atomic there.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+export interface RedisJournalOptions {
+  redis: { host: string; port: number; password?: string };
+  /** Key prefix; the key is `<prefix>:<broker>-<account>`. */
+  prefix?: string;
+  broker: string;
+  account: string;
+  /** The synchronous local copy (write-before-send); a MemoryJournal when none. */
+  local?: Journal & { loadSync?: () => JournalState | null };
+  /** Reports a Redis write that failed (the local copy still holds the state). */
+  onError?: (err: Error) => void;
+}
+
+export class RedisJournal implements Journal {
+  readonly where: string;
+  private readonly client: Redis;
+  private readonly key: string;
+  private readonly local: Journal;
+  private readonly onError: (err: Error) => void;
+  private pending: Promise<void> = Promise.resolve();
+  private connecting: Promise<void> | undefined;
+
+  constructor(options: RedisJournalOptions) {
+    this.key = `${options.prefix ?? 'mia-trading'}:${journalFileName(options.broker, options.account).replace(/\.json$/, '')}`;
+    this.where = `redis key ${this.key}`;
+    this.local = options.local ?? new MemoryJournal();
+    this.onError = options.onError ?? (() => undefined);
+    this.client = new Redis({ host: options.redis.host, port: options.redis.port, password: options.redis.password, lazyConnect: true, maxRetriesPerRequest: 2 });
+    this.client.on('error', () => undefined); // each failed command is reported by its own promise
+  }
+
+  async load(): Promise<JournalState | null> {
+    const local = await this.local.load();
+    let text: string | null;
+    try {
+      await this.connect();
+      text = await this.client.get(this.key);
+    } catch (err) {
+      throw new JournalError(`The risk journal ${this.where} cannot be read: ${errorMessage(err)}`, { cause: err });
+    }
+    const shared = text === null ? null : checkState(JSON.parse(text), this.where);
+    if (!shared) return local;
+    if (!local) return shared;
+    return shared.savedAt >= local.savedAt ? shared : local;
+  }
+
+  save(state: JournalState): void {
+    this.local.save(state);
+    const text = JSON.stringify(state);
+    this.pending = this.pending
+      .then(async () => {
+        await this.connect();
+        await this.client.set(this.key, text);
+      })
+      .catch((err: unknown) => this.onError(new JournalError(`The risk journal ${this.where} could not be written: ${errorMessage(err)}`, { cause: err })));
+  }
+
+  flush(): Promise<void> {
+    return this.pending;
+  }
+
+  /** One connect for every caller (ioredis refuses a second connect() while the first is under way). */
+  private connect(): Promise<void> {
+    this.connecting ??= this.client.connect().catch((err: unknown) => {
+      this.connecting = undefined;
+      throw err;
+    });
+    return this.connecting;
+  }
+
+  async close(): Promise<void> {
+    await this.pending;
+    await this.local.close();
+    this.client.disconnect();
+  }
+}

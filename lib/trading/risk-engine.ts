@@ -1,0 +1,836 @@
+// The risk engine of ONE trading account (broker + account id), shared by every order node and config node that
+// trades it (lib/trading/accounts.ts hands it out). Both brokers' order paths go through it:
+//
+//   reserve(request)        synchronous: every rule checked AND the order's exposure recorded in the same call, so a
+//                           burst, a duplicate, a fan-out to two nodes or sync delivery meets the exposure of the
+//                           orders before it, whatever the callers await afterwards.
+//   authorizeSend(id)       synchronous, at the instant of writing to the broker: kill switch and trading switch again,
+//                           then the journal is written. An order checked before a kill cannot leave after it.
+//   release(id)             the order will not reach the broker (refused, send failed, cancelled before sending).
+//   acknowledged / onOrderUpdate / onFill: the broker's news moves exposure from working to position.
+//
+// Exposure is counted per instrument ROOT (ESZ6 and ESH7 are both ES), worst case both ways: long exposure =
+// position + every working entry buy, short exposure = −position + every working entry sell; max position bounds
+// both. A bracket's children are exits from the moment they are reserved: never counted as entries of the other side.
+// An exit can fill only as much as its parent has filled ("armed"); that much is counted on its side, once per OCO
+// pair — a position of long 1 with its stop working is short exposure 0, and a sell entry beside it cannot make the
+// account short more than the limit when both the stop and the entry fill.
+// An order that can only bring the position toward flat is "reducing"; a bracket on it would re-open the position
+// when its exit fills, so it is refused.
+//
+// The rules and their wording are RiskGuard's (risk-rules.ts); this file adds what needs the account's whole book:
+// the exposure, the price collar (per contract, its own tick size), orders per minute, stale data, reconciliation.
+//
+// Events: 'kill-switch' (KillSwitchState), 'discrepancy' (Discrepancy: journal and broker disagreed; the broker won),
+// 'late-ack' ({clientOrderId, brokerOrderId}: an order sent before a kill was acknowledged after it — cancel it),
+// 'journal-error' (Error), 'change' (after any state change, for status rings).
+
+import { EventEmitter } from 'events';
+import type { OrderType, Side } from '../contracts';
+import { InvalidInputError, MiaError, errorMessage } from '../errors';
+import { MarketDataClock, checkStaleAfterSec, reducesExposure } from '../strategy/stale-data';
+import { contractKey, type InstrumentInfo, type InstrumentOf } from './instrument-of';
+import { JOURNAL_VERSION, JournalError, type IntentRecord, type Journal, type JournalState } from './journal';
+import {
+  DEFAULT_RISK_LIMITS,
+  RiskGuard,
+  describePosition,
+  resolveRiskLimits,
+  usd,
+  type KillSwitchState,
+  type RiskLimits,
+  type RiskRule,
+  type RiskState,
+} from './risk-rules';
+
+/** A risk rule said no: nothing was sent. One error for both brokers; `rule` names the rule. */
+export class RiskDeniedError extends MiaError {
+  readonly rule: RiskRule;
+
+  constructor(rule: RiskRule, reason: string) {
+    super('RISK_DENIED', `Order not sent: risk rule "${rule}" refused it: ${reason}.`);
+    this.rule = rule;
+  }
+}
+
+/** What a node or config node contributes to the account's limits; the engine applies the strictest of all. */
+export interface EngineLimits extends Partial<RiskLimits> {
+  /** Largest distance of a limit or stop price from the last trade, in ticks; 0 = off. */
+  collarTicks?: number;
+  /** New orders in any rolling 60 s; 0 = off. */
+  maxOrdersPerMinute?: number;
+}
+
+export interface OrderRequest {
+  clientOrderId: string;
+  /** The contract the order really trades (after any symbol / conid override). */
+  instrument: string;
+  side: Side;
+  quantity: number;
+  type?: OrderType;
+  price?: number;
+  stopPrice?: number;
+  /** Ids of the bracket children (profit target, stop): exits of this order, one OCO quantity. */
+  exits?: string[];
+  /** The node's "stale data after (s)": new entries refused when market data is older; 0 / absent = off. */
+  staleAfterSec?: number;
+  now: number;
+}
+
+export interface ModifyRequest {
+  clientOrderId: string;
+  quantity?: number;
+  price?: number;
+  stopPrice?: number;
+  staleAfterSec?: number;
+  now: number;
+}
+
+export type Verdict = { allowed: true } | { allowed: false; rule: RiskRule; reason: string };
+
+export interface Discrepancy {
+  what: 'position' | 'realized-pnl' | 'working-order' | 'unknown-order';
+  instrument?: string;
+  clientOrderId?: string;
+  journal: number | string | null;
+  broker: number | string | null;
+  message: string;
+}
+
+export interface BrokerPosition {
+  instrument: string;
+  quantity: number;
+  averagePrice?: number | null;
+}
+
+export interface BrokerOrder {
+  clientOrderId: string;
+  instrument: string;
+  side: Side;
+  quantity: number;
+  filled: number;
+  /** The parent's client order id for a bracket child. */
+  parent?: string;
+  brokerOrderId?: string;
+}
+
+export interface BrokerState {
+  now: number;
+  positions: BrokerPosition[];
+  working: BrokerOrder[];
+  /** Today's realized P&L ($) as the broker reports it; absent when the broker does not say. */
+  realizedPnl?: number;
+  unrealizedPnl?: number;
+}
+
+export interface FillNews {
+  clientOrderId?: string;
+  instrument: string;
+  side: Side;
+  quantity: number;
+  price: number;
+  now: number;
+  realizedPnl?: number;
+  /** Fills with the same id are counted once. */
+  executionId?: string;
+}
+
+export interface RiskEngineOptions {
+  broker: string;
+  account: string;
+  instrumentOf: InstrumentOf;
+  journal: Journal;
+  /** The state the journal held at start (null: a fresh account). */
+  restored?: JournalState | null;
+}
+
+const MINUTE_MS = 60_000;
+const PRICE_EPSILON = 1e-9;
+const USED_ID_TTL_MS = 3 * 24 * 3_600_000;
+const NUMERIC_MIN: (keyof RiskLimits)[] = ['dailyLossLimit', 'maxTradesPerDay', 'maxPosition', 'maxOrderSize', 'maxConsecutiveLosses'];
+
+const STRICT: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
+
+const deny = (rule: RiskRule, reason: string): Verdict => ({ allowed: false, rule, reason });
+
+/** The strictest of several nodes' limits: the smaller cap, the longer cooldown, the narrower trading window. */
+export function strictestLimits(all: EngineLimits[]): { limits: RiskLimits; collarTicks: number; maxOrdersPerMinute: number; hoursConflict: string | null } {
+  const resolved = all.map((l) => resolveRiskLimits(withoutGate(l)));
+  const limits: RiskLimits = { ...(resolved[0] ?? DEFAULT_RISK_LIMITS) };
+  let hoursConflict: string | null = null;
+  for (const r of resolved.slice(1)) {
+    for (const key of NUMERIC_MIN) (limits[key] as number) = Math.min(limits[key] as number, r[key] as number);
+    limits.cooldownMin = Math.max(limits.cooldownMin, r.cooldownMin);
+    if (r.tradingHoursEnabled) {
+      if (!limits.tradingHoursEnabled) {
+        limits.tradingHoursEnabled = true;
+        limits.tradingStart = r.tradingStart;
+        limits.tradingEnd = r.tradingEnd;
+      } else {
+        const start = r.tradingStart > limits.tradingStart ? r.tradingStart : limits.tradingStart;
+        const end = r.tradingEnd < limits.tradingEnd ? r.tradingEnd : limits.tradingEnd;
+        if (end <= start) hoursConflict = `the order nodes of this account set trading hours that do not overlap (${limits.tradingStart}–${limits.tradingEnd} and ${r.tradingStart}–${r.tradingEnd})`;
+        else {
+          limits.tradingStart = start;
+          limits.tradingEnd = end;
+        }
+      }
+    }
+  }
+  const gate = (key: 'collarTicks' | 'maxOrdersPerMinute'): number => {
+    const set = all.map((l) => l[key] ?? 0);
+    for (const v of set) {
+      if (!Number.isInteger(v) || v < 0) throw new InvalidInputError(`risk setting ${key} must be a whole number ≥ 0 (0 = off); got ${JSON.stringify(v)}.`);
+    }
+    const on = set.filter((v) => v > 0);
+    return on.length ? Math.min(...on) : 0;
+  };
+  return { limits, collarTicks: gate('collarTicks'), maxOrdersPerMinute: gate('maxOrdersPerMinute'), hoursConflict };
+}
+
+function withoutGate(l: EngineLimits): Partial<RiskLimits> {
+  const { collarTicks: _c, maxOrdersPerMinute: _m, ...rest } = l;
+  return rest;
+}
+
+interface WorkingOrder extends IntentRecord {
+  /** A modify that grows the order, reserved and not yet confirmed: the quantity before it. */
+  modifyFrom?: number;
+}
+
+export class RiskEngine extends EventEmitter {
+  readonly broker: string;
+  readonly account: string;
+  private readonly instrumentOf: InstrumentOf;
+  private readonly journal: Journal;
+  private readonly guard = new RiskGuard();
+  private readonly orders = new Map<string, WorkingOrder>();
+  private readonly usedIds = new Map<string, number>();
+  private readonly executions = new Set<string>();
+  private readonly contributors = new Map<string, EngineLimits>();
+  private readonly lastTrade = new Map<string, number>();
+  private readonly marketData = new MarketDataClock();
+  private readonly sentAt: number[] = [];
+  private collarTicks = 0;
+  private maxOrdersPerMinute = 0;
+  private hoursConflict: string | null = null;
+  private idSequence = 0;
+  private reconciledFlag = false;
+  /** Set when the journal could not be read: nothing new until it is fixed. */
+  private journalFault: string | null = null;
+  /** An asynchronous journal (Redis) is still being read: no new entries until its state is in. */
+  private loading = false;
+
+  constructor(options: RiskEngineOptions) {
+    super();
+    this.setMaxListeners(0); // one set of listeners per node and connection trading the account
+    this.broker = options.broker;
+    this.account = options.account;
+    this.instrumentOf = options.instrumentOf;
+    this.journal = options.journal;
+    if (options.restored) this.restore(options.restored);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Limits
+
+  /** Adds (or replaces) one node's limits; the strictest of all apply. Returns the function that removes them. */
+  contributeLimits(source: string, limits: EngineLimits): () => void {
+    const next = new Map(this.contributors).set(source, limits);
+    this.applyLimits([...next.values()]); // throws before anything changes when a setting is invalid
+    this.contributors.set(source, limits);
+    return () => {
+      if (this.contributors.get(source) !== limits) return;
+      this.contributors.delete(source);
+      this.applyLimits([...this.contributors.values()]);
+    };
+  }
+
+  private applyLimits(all: EngineLimits[]): void {
+    const s = strictestLimits(all);
+    this.guard.setLimits(s.limits);
+    this.collarTicks = s.collarTicks;
+    this.maxOrdersPerMinute = s.maxOrdersPerMinute;
+    this.hoursConflict = s.hoursConflict;
+  }
+
+  get limits(): RiskLimits {
+    return { ...this.guard.limits };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // State
+
+  get killSwitch(): KillSwitchState {
+    return this.guard.state().killSwitch;
+  }
+
+  get reconciled(): boolean {
+    return this.reconciledFlag;
+  }
+
+  /** Sets the kill switch; journaled before it takes effect for anyone else. Cancels and flattens are kill-switch.ts. */
+  setKillSwitch(state: KillSwitchState): void {
+    const before = this.killSwitch;
+    this.guard.setKillSwitch(state);
+    try {
+      this.persist();
+    } catch (err) {
+      // HALTED / REDUCING stay in force in memory even when the journal fails; ACTIVE must not: it would be lost.
+      if (state === 'ACTIVE') {
+        this.guard.setKillSwitch(before);
+        throw err;
+      }
+    }
+    if (before !== state) this.emit('kill-switch', state);
+    this.emit('change');
+  }
+
+  riskState(now: number): RiskState {
+    return this.guard.state(now);
+  }
+
+  /** Signed position of one root (all its contracts). */
+  position(root: string): number {
+    let sum = 0;
+    for (const p of this.guard.positions()) if (this.rootOf(p.instrument) === root) sum += p.position;
+    return sum;
+  }
+
+  positions(): { instrument: string; position: number; averagePrice: number | null }[] {
+    return this.guard.positions();
+  }
+
+  /** Worst-case exposure of a root: position, and the remaining quantity of every working entry per side. */
+  exposure(root: string): { position: number; buys: number; sells: number; long: number; short: number } {
+    const position = this.position(root);
+    let buys = 0;
+    let sells = 0;
+    const pairs = new Set<string>();
+    for (const o of this.orders.values()) {
+      if (o.root !== root) continue;
+      let open: number;
+      if (o.role === 'entry') open = Math.max(0, o.quantity - o.filled);
+      else {
+        const pair = o.parent ?? o.clientOrderId;
+        if (pairs.has(pair)) continue;
+        pairs.add(pair);
+        open = Math.max(0, (o.armed ?? o.quantity) - o.filled);
+      }
+      if (o.side === 'buy') buys += open;
+      else sells += open;
+    }
+    return { position, buys, sells, long: position + buys, short: -position + sells };
+  }
+
+  /** Orders the engine counts (reserved, sent or working). */
+  openOrders(): IntentRecord[] {
+    return [...this.orders.values()].map((o) => ({ ...o }));
+  }
+
+  isUsedId(id: string): boolean {
+    return this.usedIds.has(id);
+  }
+
+  get lastIdSequence(): number {
+    return this.idSequence;
+  }
+
+  /** A generator issued (or the broker showed) id sequence n: kept so ids continue above it after a restart. */
+  noteIdSequence(n: number): void {
+    if (Number.isFinite(n) && n > this.idSequence) this.idSequence = Math.floor(n);
+  }
+
+  /**
+   * Market data arrived: judged by its own time (`point`, from readMarketData: a message stamped long ago does not
+   * make the feed look fresh); without one (a simulated market's own trades) it is data of this instant.
+   */
+  noteMarketData(now: number, point?: { t: number; from: number }): void {
+    this.marketData.observe(point?.t ?? now, now, point?.from ?? point?.t ?? now);
+  }
+
+  marketDataAgeMs(now: number): number | null {
+    return this.marketData.ageMs(now);
+  }
+
+  /** The last trade of a contract (kept per contract, any spelling: the collar never prices one by another); `t` dates a bare root. */
+  setLastTrade(instrument: string, price: number, t: number): void {
+    if (Number.isFinite(price) && price > 0) this.lastTrade.set(contractKey(instrument, t), price);
+  }
+
+  lastTradeOf(instrument: string, t: number): number | null {
+    return this.lastTrade.get(contractKey(instrument, t)) ?? null;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The order path
+
+  /** Checks every rule and, when allowed, records the order's exposure in the same synchronous call. */
+  reserve(req: OrderRequest): Verdict {
+    const { side, quantity, now } = req;
+    if (side !== 'buy' && side !== 'sell') return deny('invalid-order', `order side must be 'buy' or 'sell'; got ${JSON.stringify(side)}`);
+    if (!Number.isInteger(quantity) || quantity <= 0) return deny('invalid-order', `order quantity must be a whole number of contracts above 0; got ${JSON.stringify(quantity)}`);
+    const ids = [req.clientOrderId, ...(req.exits ?? [])];
+    if (ids.some((id) => typeof id !== 'string' || id === '') || new Set(ids).size !== ids.length) return deny('invalid-order', 'every order needs its own client order id');
+    const reused = ids.find((id) => this.usedIds.has(id));
+    if (reused) return deny('invalid-order', `client order id "${reused}" was already used on this account: an id is never reused`);
+    let info: InstrumentInfo;
+    try {
+      info = this.instrumentOf(req.instrument);
+    } catch (err) {
+      return deny('invalid-order', errorMessage(err));
+    }
+    if (this.journalFault) return deny('kill-switch', this.journalFault);
+
+    const e = this.exposure(info.root);
+    const working = side === 'buy' ? e.buys : -e.sells;
+    const change = { side, quantity, position: e.position, workingQuantity: working };
+    const reducing = reducesExposure(change);
+    if (reducing && req.exits?.length) {
+      return deny(
+        'invalid-order',
+        `${side} ${quantity} only reduces the ${info.root} position (${describePosition(e.position)}): a bracket on it would re-open the position when its exit fills. Send it without a bracket`,
+      );
+    }
+    // Until an asynchronous journal is read, even the kill switch is not known: only reducing orders pass.
+    if (this.loading && !reducing) return deny('not-reconciled', `the risk journal of the ${this.broker} account ${this.account} (${this.journal.where}) is still being read: new entries wait`);
+    const decision = this.guard.check({ side, quantity, now, position: e.position, workingQuantity: working });
+    if (!decision.allowed) return decision;
+    if (!this.reconciledFlag && !reducing) {
+      return deny('not-reconciled', `the ${this.broker} account ${this.account} is not yet reconciled with the broker (positions, working orders, the day's P&L): new entries wait; orders that reduce the position and cancels still pass`);
+    }
+    if (!reducing && this.hoursConflict && this.guard.limits.tradingHoursEnabled) return deny('trading-hours', this.hoursConflict);
+    if (!reducing && req.staleAfterSec) {
+      const stale = this.marketData.check(change, now, checkStaleAfterSec(req.staleAfterSec));
+      if (!stale.allowed) return deny('stale-data', stale.reason);
+    }
+    const collar = this.checkCollar(req.instrument, info, [req.price, req.stopPrice], now);
+    if (collar) return collar;
+    const recent = this.recentOrders(now);
+    if (this.maxOrdersPerMinute > 0 && recent >= this.maxOrdersPerMinute) {
+      return deny('max-orders-per-minute', `${recent} orders in the last minute, the maximum is ${this.maxOrdersPerMinute}: wait until the oldest is a minute old`);
+    }
+
+    this.sentAt.push(now);
+    const base = { instrument: req.instrument, root: info.root, quantity, filled: 0, phase: 'reserved' as const };
+    this.orders.set(req.clientOrderId, { ...base, clientOrderId: req.clientOrderId, side, role: 'entry', reducing });
+    const exitSide: Side = side === 'buy' ? 'sell' : 'buy';
+    for (const id of req.exits ?? []) this.orders.set(id, { ...base, clientOrderId: id, side: exitSide, role: 'exit', reducing: true, parent: req.clientOrderId, armed: 0 });
+    for (const id of ids) this.usedIds.set(id, Date.now());
+    return this.persistOrDeny(ids);
+  }
+
+  /**
+   * A modify of a working order. HALTED allows only a quantity decrease with no price change; REDUCING allows
+   * changes to exits and reducing orders, and decreases; a larger quantity is new exposure (every rule), recorded now.
+   */
+  reserveModify(req: ModifyRequest): Verdict {
+    const o = this.orders.get(req.clientOrderId);
+    if (!o) return deny('invalid-order', `order ${req.clientOrderId} is not one the risk engine counts on this account (not placed through it, or already done): it cannot be modified`);
+    if (o.modifyFrom !== undefined) return deny('invalid-order', `order ${req.clientOrderId} has a modify in flight: wait for its answer`);
+    if (req.quantity !== undefined && (!Number.isInteger(req.quantity) || req.quantity <= o.filled)) {
+      return deny('invalid-order', `modified quantity must be a whole number above the ${o.filled} already filled; got ${JSON.stringify(req.quantity)}`);
+    }
+    const total = req.quantity ?? o.quantity;
+    const increase = total - o.quantity;
+    const priced = req.price !== undefined || req.stopPrice !== undefined;
+    const ks = this.killSwitch;
+    if (ks === 'HALTED' && !(increase < 0 && !priced)) {
+      return deny('kill-switch', `kill switch is HALTED: the only modify allowed is a smaller quantity (${req.clientOrderId} refused). Set it to ACTIVE to trade again`);
+    }
+    if (ks === 'REDUCING' && (increase > 0 || (priced && o.role === 'entry' && !o.reducing))) {
+      return deny('kill-switch', `kill switch is REDUCING: ${req.clientOrderId} adds to the position; only exits, reducing orders and smaller quantities may be modified`);
+    }
+    const info = this.instrumentOf(o.instrument);
+    if (increase > 0) {
+      if (total > this.guard.limits.maxOrderSize) return deny('max-order-size', `modify to ${total} contracts exceeds the maximum order size of ${this.guard.limits.maxOrderSize}`);
+      const e = this.exposure(info.root);
+      const working = o.side === 'buy' ? e.buys : -e.sells;
+      const change = { side: o.side, quantity: increase, position: e.position, workingQuantity: working };
+      if (!this.reconciledFlag) return deny('not-reconciled', `the ${this.broker} account ${this.account} is not yet reconciled with the broker: a larger order waits`);
+      const decision = this.guard.check({ ...change, now: req.now });
+      if (!decision.allowed) return decision;
+      if (req.staleAfterSec) {
+        const stale = this.marketData.check(change, req.now, checkStaleAfterSec(req.staleAfterSec));
+        if (!stale.allowed) return deny('stale-data', stale.reason);
+      }
+    }
+    const collar = this.checkCollar(o.instrument, info, [req.price, req.stopPrice], req.now);
+    if (collar) return collar;
+    if (increase > 0) {
+      o.modifyFrom = o.quantity;
+      o.quantity = total; // counted from now; releaseModify puts it back if the broker says no
+      const saved = this.persistOrDeny([]);
+      if (!saved.allowed) this.releaseModify(req.clientOrderId);
+      return saved;
+    }
+    return { allowed: true };
+  }
+
+  /** A modify that did not happen (refused, failed): a reserved increase is given back. */
+  releaseModify(clientOrderId: string): void {
+    const o = this.orders.get(clientOrderId);
+    if (!o || o.modifyFrom === undefined) return;
+    o.quantity = o.modifyFrom;
+    delete o.modifyFrom;
+    this.persistQuietly();
+  }
+
+  /** The broker confirmed a modify (its new total quantity). */
+  modifyConfirmed(clientOrderId: string, quantity?: number): void {
+    const o = this.orders.get(clientOrderId);
+    if (!o) return;
+    delete o.modifyFrom;
+    if (quantity !== undefined && Number.isFinite(quantity)) o.quantity = quantity;
+    if (o.filled >= o.quantity) this.orders.delete(clientOrderId);
+    this.persistQuietly();
+  }
+
+  /**
+   * At the instant of writing to the broker: the kill switch and trading switch again (they may have moved while the
+   * caller awaited), then the journal. Refused → the caller releases and sends nothing.
+   */
+  authorizeSend(clientOrderId: string, tradingEnabled = true): Verdict {
+    const o = this.orders.get(clientOrderId);
+    if (!o) return deny('invalid-order', `order ${clientOrderId} was not reserved with the risk engine (or was released): not sent`);
+    if (!tradingEnabled) return deny('trading-disabled', 'trading is turned off in the connection settings: nothing was sent');
+    const verdict = this.switchAllows(o);
+    if (!verdict.allowed) return verdict;
+    const family = [o, ...[...this.orders.values()].filter((c) => c.parent === clientOrderId)];
+    for (const f of family) if (f.phase === 'reserved') f.phase = 'sent';
+    try {
+      this.persist();
+    } catch (err) {
+      for (const f of family) f.phase = 'reserved';
+      return deny('kill-switch', `the risk journal could not be written, so the order was not sent: ${errorMessage(err)}`);
+    }
+    return { allowed: true };
+  }
+
+  /** The same test for a modify about to be written. */
+  authorizeModify(clientOrderId: string, tradingEnabled = true): Verdict {
+    const o = this.orders.get(clientOrderId);
+    if (!tradingEnabled) return deny('trading-disabled', 'trading is turned off in the connection settings: nothing was sent');
+    if (!o) return deny('invalid-order', `order ${clientOrderId} is not counted by the risk engine`);
+    const ks = this.killSwitch;
+    if (ks === 'HALTED' && o.modifyFrom !== undefined) return deny('kill-switch', `kill switch is HALTED: the larger quantity for ${clientOrderId} was not sent`);
+    if (ks !== 'ACTIVE' && o.modifyFrom !== undefined) return deny('kill-switch', `kill switch is ${ks}: the larger quantity for ${clientOrderId} was not sent`);
+    return { allowed: true };
+  }
+
+  private switchAllows(o: WorkingOrder): Verdict {
+    const ks = this.killSwitch;
+    const order = `${o.side} ${o.quantity}`;
+    if (ks === 'HALTED') return deny('kill-switch', `kill switch is HALTED: no new orders (${order} refused at sending). Set it to ACTIVE to trade again`);
+    if (ks === 'REDUCING' && !o.reducing) return deny('kill-switch', `kill switch is REDUCING: only orders that shrink the position are allowed; ${order} adds to it`);
+    return { allowed: true };
+  }
+
+  /** The order (and its bracket children) will not reach the broker, or is done: its exposure is given back. */
+  release(clientOrderId: string): void {
+    let changed = this.orders.delete(clientOrderId);
+    for (const [id, c] of this.orders) {
+      if (c.parent === clientOrderId) {
+        this.orders.delete(id);
+        changed = true;
+      }
+    }
+    if (changed) {
+      this.persistQuietly();
+      this.emit('change');
+    }
+  }
+
+  /** The broker acknowledged the order. Acknowledged while HALTED (sent before the kill): reported for cancelling. */
+  acknowledged(clientOrderId: string, brokerOrderId?: string): void {
+    const o = this.orders.get(clientOrderId);
+    if (!o) return;
+    const wasInFlight = o.phase !== 'working';
+    o.phase = 'working';
+    if (brokerOrderId) o.brokerOrderId = brokerOrderId;
+    this.persistQuietly();
+    if (wasInFlight && this.killSwitch === 'HALTED' && !(o.role === 'exit')) this.emit('late-ack', { clientOrderId, brokerOrderId: o.brokerOrderId });
+  }
+
+  /** An order update: a terminal status gives back what is left of the order; a new total quantity is taken. */
+  onOrderUpdate(clientOrderId: string, update: { status: 'pending' | 'working' | 'partially-filled' | 'filled' | 'cancelled' | 'rejected'; quantity?: number; filled?: number; brokerOrderId?: string | null }): void {
+    const o = this.orders.get(clientOrderId);
+    if (!o) return;
+    if (update.status === 'cancelled' || update.status === 'rejected' || update.status === 'filled') {
+      if (update.status === 'filled' && update.filled !== undefined && update.filled > o.filled) this.arm(o, update.filled - o.filled);
+      this.drop(clientOrderId);
+      if (o.role === 'entry' && update.status !== 'filled') {
+        // The parent ended: its exits stay only for what it filled (they protect that position).
+        for (const [id, c] of this.orders) {
+          if (c.parent !== clientOrderId) continue;
+          if ((c.armed ?? 0) <= c.filled) this.orders.delete(id);
+          else c.quantity = c.armed ?? 0;
+        }
+        this.persistQuietly();
+      }
+      return;
+    }
+    if (update.status !== 'pending' || update.brokerOrderId) this.acknowledged(clientOrderId, update.brokerOrderId ?? undefined);
+    if (update.quantity !== undefined && update.quantity > 0 && o.modifyFrom === undefined && update.quantity !== o.quantity) {
+      o.quantity = update.quantity;
+      this.persistQuietly();
+    }
+  }
+
+  /** The parent filled `q` more: its exits may now fill that much more. */
+  private arm(parent: WorkingOrder, q: number): void {
+    for (const c of this.orders.values()) {
+      if (c.parent !== parent.clientOrderId) continue;
+      // A parent modified to a larger quantity may take its exits with it (the broker decides): the worst case.
+      c.quantity = Math.max(c.quantity, parent.quantity);
+      c.armed = Math.min(c.quantity, (c.armed ?? 0) + q);
+    }
+  }
+
+  private drop(clientOrderId: string): void {
+    if (this.orders.delete(clientOrderId)) {
+      this.persistQuietly();
+      this.emit('change');
+    }
+  }
+
+  /** A fill: position (per contract, priced with its own point value), P&L, trades; working → position. */
+  onFill(fill: FillNews): void {
+    if (fill.executionId) {
+      if (this.executions.has(fill.executionId)) return;
+      this.executions.add(fill.executionId);
+    }
+    const info = this.instrumentOf(fill.instrument);
+    this.guard.recordFill({ instrument: fill.instrument, pointValue: info.pointValue, side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.now, realizedPnl: fill.realizedPnl });
+    this.setLastTrade(fill.instrument, fill.price, fill.now);
+    const o = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
+    if (o) {
+      const q = Math.min(fill.quantity, o.quantity - o.filled);
+      o.filled += q;
+      if (o.role === 'entry') this.arm(o, q);
+      if (o.phase !== 'working') o.phase = 'working';
+      if (o.filled >= o.quantity) this.orders.delete(o.clientOrderId);
+      if (o.role === 'exit' && o.parent) {
+        // One OCO quantity: a fill of one exit is a fill of the pair.
+        for (const s of this.orders.values()) if (s.parent === o.parent && s !== o) s.filled = Math.min(s.quantity, s.filled + fill.quantity);
+      }
+    }
+    this.persistQuietly();
+    this.emit('change');
+  }
+
+  /** The broker's account figures (P&L) as they come: the broker is the truth; a disagreement is reported. */
+  syncAccount(figures: { now: number; realizedPnl?: number | null; unrealizedPnl?: number | null }): void {
+    const realized = figures.realizedPnl ?? undefined;
+    const before = this.guard.state(figures.now).realizedPnl;
+    if (realized !== undefined && Number.isFinite(realized) && Math.abs(realized - before) > 0.005) {
+      this.report({ what: 'realized-pnl', journal: before, broker: realized, message: `today's realized P&L: the risk engine counted ${usd(before)}, the broker says ${usd(realized)}; the broker's figure is used` });
+    }
+    this.guard.syncBroker({ now: figures.now, realizedPnl: realized, unrealizedPnl: figures.unrealizedPnl ?? undefined });
+    this.persistQuietly();
+    this.emit('change');
+  }
+
+  /** A position as the broker reports it (one contract). */
+  syncPosition(p: BrokerPosition, now: number): void {
+    const known = this.guard.positionOf(p.instrument);
+    if (known !== p.quantity && this.reconciledFlag) {
+      this.report({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the risk engine counted ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
+    }
+    this.guard.syncBroker({ now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
+    this.persistQuietly();
+    this.emit('change');
+  }
+
+  /**
+   * At connect: the broker's positions, working orders and the day's P&L replace what the journal says, every
+   * difference reported. Until the first reconcile, new entries are refused (reducing orders and cancels pass).
+   */
+  reconcile(broker: BrokerState): Discrepancy[] {
+    const found: Discrepancy[] = [];
+    const note = (d: Discrepancy): void => {
+      found.push(d);
+      this.report(d);
+    };
+    const brokerPos = new Map(broker.positions.map((p) => [p.instrument, p]));
+    for (const p of this.guard.positions()) {
+      if (!brokerPos.has(p.instrument)) {
+        note({ what: 'position', instrument: p.instrument, journal: p.position, broker: 0, message: `${p.instrument}: the journal had ${describePosition(p.position)}, the broker says flat; flat is used` });
+        this.guard.syncBroker({ now: broker.now, instrument: p.instrument, position: 0, averagePrice: null });
+      }
+    }
+    for (const p of broker.positions) {
+      const known = this.guard.positionOf(p.instrument);
+      if (known !== p.quantity) {
+        note({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the journal had ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
+      }
+      this.guard.syncBroker({ now: broker.now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
+    }
+    const brokerOrders = new Map(broker.working.map((o) => [o.clientOrderId, o]));
+    for (const [id, o] of this.orders) {
+      if (brokerOrders.has(id)) continue;
+      if (o.phase !== 'reserved') {
+        note({ what: 'working-order', clientOrderId: id, journal: `${o.side} ${o.quantity - o.filled}`, broker: null, message: `order ${id} (${o.side} ${o.quantity - o.filled} ${o.instrument}) is in the journal but not working at the broker: no longer counted` });
+      }
+      this.orders.delete(id);
+    }
+    for (const b of broker.working) {
+      let info: InstrumentInfo;
+      try {
+        info = this.instrumentOf(b.instrument);
+      } catch {
+        continue;
+      }
+      const known = this.orders.get(b.clientOrderId);
+      this.usedIds.set(b.clientOrderId, Date.now());
+      if (known) {
+        // A larger quantity sent before a restart may still take effect at the broker: counted until it ends.
+        if (known.modifyFrom !== undefined) {
+          known.modifyFrom = b.quantity;
+          known.quantity = Math.max(known.quantity, b.quantity);
+        } else known.quantity = b.quantity;
+        known.filled = b.filled;
+        known.phase = 'working';
+        if (b.brokerOrderId) known.brokerOrderId = b.brokerOrderId;
+        continue;
+      }
+      const parent = b.parent && (this.orders.has(b.parent) || brokerOrders.has(b.parent)) ? b.parent : undefined;
+      note({ what: 'unknown-order', clientOrderId: b.clientOrderId, journal: null, broker: `${b.side} ${b.quantity - b.filled}`, message: `order ${b.clientOrderId} (${b.side} ${b.quantity - b.filled} ${b.instrument}) works at the broker but not in the journal: counted ${parent ? 'as a bracket exit' : 'as an entry'}` });
+      this.orders.set(b.clientOrderId, {
+        clientOrderId: b.clientOrderId,
+        instrument: b.instrument,
+        root: info.root,
+        side: b.side,
+        quantity: b.quantity,
+        filled: b.filled,
+        role: parent ? 'exit' : 'entry',
+        reducing: Boolean(parent),
+        ...(parent ? { armed: brokerOrders.has(parent) ? (brokerOrders.get(parent)?.filled ?? 0) : b.quantity } : {}),
+        phase: 'working',
+        ...(parent ? { parent } : {}),
+        ...(b.brokerOrderId ? { brokerOrderId: b.brokerOrderId } : {}),
+      });
+    }
+    if (broker.realizedPnl !== undefined || broker.unrealizedPnl !== undefined) this.syncAccount({ now: broker.now, realizedPnl: broker.realizedPnl, unrealizedPnl: broker.unrealizedPnl });
+    this.reconciledFlag = true;
+    this.persistQuietly();
+    this.emit('change');
+    return found;
+  }
+
+  /** The connection to the broker was lost: new entries wait for the next reconcile. */
+  markUnreconciled(): void {
+    this.reconciledFlag = false;
+    this.emit('change');
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Journal
+
+  snapshot(now: number): JournalState {
+    for (const [id, t] of this.usedIds) if (now - t > USED_ID_TTL_MS && !this.orders.has(id)) this.usedIds.delete(id);
+    return {
+      version: JOURNAL_VERSION,
+      broker: this.broker,
+      account: this.account,
+      savedAt: now,
+      ledger: this.guard.ledger(),
+      idSequence: this.idSequence,
+      usedIds: Object.fromEntries(this.usedIds),
+      intents: [...this.orders.values()].map((o) => ({ ...o })),
+    };
+  }
+
+  private restore(s: JournalState): void {
+    this.guard.restore(s.ledger);
+    this.idSequence = s.idSequence ?? 0;
+    for (const [id, t] of Object.entries(s.usedIds ?? {})) this.usedIds.set(id, t);
+    for (const i of s.intents) this.orders.set(i.clientOrderId, { ...i });
+  }
+
+  /** An asynchronous journal is read: until `finishLoad`, new entries are refused. */
+  beginLoad(): void {
+    this.loading = true;
+  }
+
+  /** The asynchronous journal's state (null: none): taken, with what was reserved meanwhile kept. */
+  finishLoad(state: JournalState | null): void {
+    this.loading = false;
+    if (!state) return;
+    const meanwhile = [...this.orders.values()];
+    const killSwitch = this.killSwitch;
+    this.restore(state);
+    for (const o of meanwhile) this.orders.set(o.clientOrderId, o);
+    if (STRICT[killSwitch] > STRICT[this.killSwitch]) this.guard.setKillSwitch(killSwitch);
+    this.persistQuietly();
+    this.emit('change');
+  }
+
+  /** The journal could not be read at start: HALTED in memory, every new order refused with this reason. */
+  faultJournal(reason: string): void {
+    this.loading = false;
+    this.journalFault = reason;
+    this.guard.setKillSwitch('HALTED');
+    this.emit('kill-switch', 'HALTED');
+  }
+
+  private persist(): void {
+    this.journal.save(this.snapshot(Date.now()));
+  }
+
+  /** A reservation whose journal write failed is undone: the order does not exist for anyone. */
+  private persistOrDeny(ids: string[]): Verdict {
+    try {
+      this.persist();
+      return { allowed: true };
+    } catch (err) {
+      for (const id of ids) this.orders.delete(id);
+      return deny('kill-switch', `the risk journal could not be written, so nothing was sent: ${errorMessage(err)}`);
+    }
+  }
+
+  /** After news from the broker: the journal is brought up to date; a failure is reported, never thrown at the broker's news. */
+  private persistQuietly(): void {
+    try {
+      this.persist();
+    } catch (err) {
+      this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err)));
+    }
+  }
+
+  private report(d: Discrepancy): void {
+    this.emit('discrepancy', d);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private rootOf(instrument: string): string {
+    try {
+      return this.instrumentOf(instrument).root;
+    } catch {
+      return instrument;
+    }
+  }
+
+  private checkCollar(instrument: string, info: InstrumentInfo, prices: (number | undefined)[], now: number): Verdict | null {
+    const priced = prices.filter((p): p is number => typeof p === 'number');
+    if (this.collarTicks === 0 || priced.length === 0) return null;
+    const last = this.lastTradeOf(instrument, now);
+    if (last === null) {
+      return deny('price-collar', `no last trade price of ${instrument} is known to check the price against: wire quotes (topic quote or tick) into the order node, or set the price collar to 0`);
+    }
+    const width = this.collarTicks * info.tickSize;
+    for (const price of priced) {
+      if (Math.abs(price - last) > width + PRICE_EPSILON) {
+        const ticks = Math.round(Math.abs(price - last) / info.tickSize);
+        return deny('price-collar', `price ${price} is ${ticks} ticks from the last trade ${last}, beyond the ${this.collarTicks}-tick collar (${last - width} to ${last + width})`);
+      }
+    }
+    return null;
+  }
+
+  private recentOrders(now: number): number {
+    while (this.sentAt.length > 0 && now - this.sentAt[0] >= MINUTE_MS) this.sentAt.shift();
+    return this.sentAt.length;
+  }
+}
