@@ -137,12 +137,17 @@ interface JournalView {
 }
 
 /**
- * The risk engine's journal for the account (`<userDir>/mia-trading/sierra-Sim1.json`, lib/trading/journal.ts), or
- * null when there is none (a build without the journal). Only this function knows the file and its shape.
+ * The risk engine's journal of the account (lib/trading/journal.ts: one JSON file per account in
+ * `<userDir>/mia-trading/`, named `sierra-<account key>.json`), or null when there is none (a build without the
+ * journal). This user dir trades one account, so the one `sierra-*.json` there is it. Only this function knows the
+ * file and its shape.
  */
 function readJournal(userDir: string): JournalView | null {
-  const file = path.join(userDir, 'mia-trading', `sierra-${ACCOUNT}.json`);
-  if (!fs.existsSync(file)) return null;
+  const dir = path.join(userDir, 'mia-trading');
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => /^sierra-.*\.json$/.test(name)) : [];
+  if (files.length === 0) return null;
+  assert.strictEqual(files.length, 1, `one account, one journal: ${files.join(', ')}`);
+  const file = path.join(dir, files[0]);
   const s = JSON.parse(fs.readFileSync(file, 'utf8')) as {
     ledger: { killSwitch: string; tradesToday: number; books: Record<string, { position: number }> };
     usedIds: Record<string, number>;
