@@ -482,7 +482,7 @@ describe('e2e crash: kill -9 of the real node-red at 50 random instants of a tra
     await broker?.stop();
   });
 
-  const none = (list: string[], what: string) => assert.deepStrictEqual(list, [], `${what}:\n${list.slice(0, 10).join('\n')}`);
+  const none = (list: string[], what: string) => assert.deepStrictEqual(list, [], `${what}:\n${list.slice(0, 30).join('\n')}`);
 
   it('comes back connected and reconciled after every kill -9', () => none(f.notReady, 'restarts that never became ready'));
   it('never submits one ClientOrderID twice', () => none(f.duplicates, 'duplicate ClientOrderIDs at the broker'));
