@@ -304,6 +304,7 @@ export class SierraConnection extends EventEmitter {
         authorizeSend: (id, action) => this.authorize(id, action),
         release: (id, action) => (action === 'modify' ? this.engine.releaseModify(id) : this.engine.release(id)),
         modified: (id, quantity) => this.engine.modifyConfirmed(id, quantity),
+        journalId: (id) => this.engine.journalOrderId(id),
       },
       now: () => this.now(), // one clock for every `t` this connection emits (see now())
     });

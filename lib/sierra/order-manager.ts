@@ -82,6 +82,8 @@ export interface OrderRiskHooks {
   release(clientOrderId: string, action: 'submit' | 'modify'): void;
   /** A modify Sierra confirmed (its new total quantity). */
   modified?(clientOrderId: string, quantity: number): void;
+  /** A flatten order (no risk rule, a new id) about to be written: its id is journaled first; refused → not sent. */
+  journalId?(clientOrderId: string): RiskVerdict;
 }
 
 /** An order the manager tracks that is still open, with its symbol (the kill switch and reconciliation need it). */
@@ -417,6 +419,7 @@ export class OrderManager extends EventEmitter {
     if (position === 0) return null;
     const id = this.ids.next(this.idClock());
     const side: Side = position !== undefined && position < 0 ? 'buy' : 'sell';
+    this.journalId(id);
     const o = this.track(id, symbol, side, 'market', Math.abs(position ?? 0), null);
     const answer = this.expectAnswer(this.acks, id);
     try {
@@ -487,6 +490,18 @@ export class OrderManager extends EventEmitter {
       verdict = { allowed: false, rule: 'risk-check-failed', reason: err instanceof Error ? err.message : String(err) };
     }
     if (!verdict || verdict.allowed !== true) this.risk.release(clientOrderId, action);
+    this.throwIfDenied(verdict);
+  }
+
+  /** A flatten's id is journaled before it leaves, like every order's. Fails closed. */
+  private journalId(clientOrderId: string): void {
+    if (!this.risk?.journalId) return;
+    let verdict: RiskVerdict;
+    try {
+      verdict = this.risk.journalId(clientOrderId);
+    } catch (err) {
+      verdict = { allowed: false, rule: 'risk-check-failed', reason: err instanceof Error ? err.message : String(err) };
+    }
     this.throwIfDenied(verdict);
   }
 

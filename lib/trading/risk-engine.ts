@@ -421,6 +421,25 @@ export class RiskEngine extends EventEmitter {
   }
 
   /**
+   * An order that passes no risk rule but still leaves under a new client order id (a flatten: Sierra's
+   * SUBMIT_FLATTEN_POSITION_ORDER, sent by `flatten` and by the kill switch): its id is journaled before it leaves,
+   * like every other order's, so the journal knows every id the account used. Refused when the id was used before or
+   * the journal cannot be written (then nothing is sent).
+   */
+  journalOrderId(clientOrderId: string): Verdict {
+    if (typeof clientOrderId !== 'string' || clientOrderId === '') return deny('invalid-order', 'every order needs its own client order id');
+    if (this.usedIds.has(clientOrderId)) return deny('invalid-order', `client order id "${clientOrderId}" was already used on this account: an id is never reused`);
+    this.usedIds.set(clientOrderId, Date.now());
+    try {
+      this.persist();
+    } catch (err) {
+      this.usedIds.delete(clientOrderId);
+      return deny('kill-switch', `the risk journal could not be written, so the order was not sent: ${errorMessage(err)}`);
+    }
+    return { allowed: true };
+  }
+
+  /**
    * A modify of a working order. HALTED allows only a quantity decrease with no price change; REDUCING allows
    * changes to exits and reducing orders, and decreases; a larger quantity is new exposure (every rule), recorded now.
    */
