@@ -149,6 +149,8 @@ interface TrackedOrder {
   /** Quantity reported from an ORDER_UPDATE without an execution id; absorbs the matching execution if it shows up. */
   derivedQuantity: number;
   parentClientOrderId: string | null;
+  /** The parent's ServerOrderID as Sierra reports it (a bracket child adopted after a restart; its parent may be done). */
+  parentServerOrderId: string | null;
   reason: string | undefined;
   /** Sent by us and not yet answered by the server. */
   unconfirmed: boolean;
@@ -343,6 +345,11 @@ export class OrderManager extends EventEmitter {
     const order = this.workingOrder(clientOrderId, 'cancel');
     if (isTerminal(order.status)) return this.toContract(order);
     this.assertCanTrade('cancel an order');
+    return this.sendCancel(order);
+  }
+
+  private async sendCancel(order: TrackedOrder): Promise<OrderUpdate> {
+    const clientOrderId = order.clientOrderId;
     const answer = this.expectAnswer(this.cancels, clientOrderId);
     try {
       this.client.send({ Type: MessageType.CANCEL_ORDER, ServerOrderID: order.serverOrderId ?? '', ClientOrderID: order.clientOrderId, TradeAccount: this.account });
@@ -568,7 +575,9 @@ export class OrderManager extends EventEmitter {
 
       await this.lookup();
       if (generation !== this.generation) return;
-      await this.client.positions(this.account);
+      const held = await this.client.positions(this.account);
+      if (generation !== this.generation) return;
+      await this.cancelOrphanedExits(new Set(held.filter((p) => p.Symbol && (p.Quantity ?? 0) !== 0).map((p) => p.Symbol ?? '')));
       if (generation !== this.generation) return;
       await this.client.balances(this.account).catch((err: unknown) => this.warn(err));
       if (generation !== this.generation) return;
@@ -580,6 +589,35 @@ export class OrderManager extends EventEmitter {
       this.warn(err);
       if (this.client.isLoggedOn) this.retryTimer = setTimeout(() => void this.reconcile(info), RECONCILE_RETRY_MS);
     }
+  }
+
+  /**
+   * Bracket exits (a stop, a target: children of a parent) still working while their position is flat and their
+   * parent is no longer working — the position was closed (a flatten, by hand) while this process was away or before
+   * it could cancel them. Filling, such an exit would open a position nobody meant: each is cancelled before the
+   * manager says ready. A cancel that fails fails the reconciliation (retried; never ready with an orphan working).
+   */
+  private async cancelOrphanedExits(held: ReadonlySet<string>): Promise<void> {
+    const working = (o: TrackedOrder | undefined): boolean => o !== undefined && !isTerminal(o.status);
+    const orphans = [...this.orders.values()].filter((o) => {
+      if (isTerminal(o.status) || !o.serverOrderId || held.has(o.symbol)) return false;
+      if (o.parentClientOrderId) return !working(this.orders.get(o.parentClientOrderId));
+      if (o.parentServerOrderId) return !working(this.byServerId.get(o.parentServerOrderId));
+      return false;
+    });
+    if (orphans.length === 0) return;
+    const ids = orphans.map((o) => o.clientOrderId).join(', ');
+    if (!this.client.tradingEnabled) {
+      this.emit('warning', new TradingDisabledError(`Bracket exit(s) ${ids} work in Sierra Chart while their position is flat: filling, they would open a position. Trading is off here, so they were not cancelled: cancel them in Sierra Chart now.`));
+      return;
+    }
+    const results = await Promise.allSettled(orphans.map((o) => this.sendCancel(o)));
+    const failed = orphans.filter((o, i) => results[i].status === 'rejected' && !isTerminal(o.status));
+    if (failed.length > 0) {
+      const why = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+      throw new OrderManagerNotReadyError(`Bracket exit(s) ${failed.map((o) => o.clientOrderId).join(', ')} work while their position is flat and could not be cancelled (${why instanceof Error ? why.message : String(why)}): not ready until they are; retrying.`);
+    }
+    this.emit('warning', new DtcError('DTC_ORPHAN_CANCELLED', `Cancelled bracket exit(s) ${ids}, found working while their position was flat (it was closed while Node-RED was away): filling, they would have opened a position.`));
   }
 
   /**
@@ -785,6 +823,7 @@ export class OrderManager extends EventEmitter {
     if (!m.ClientOrderID || !side) return undefined;
     const parent = m.ParentServerOrderID ? this.byServerId.get(m.ParentServerOrderID) : undefined;
     const o = this.track(m.ClientOrderID, m.Symbol ?? '', side, contractOrderType(m.OrderType), m.OrderQuantity ?? 0, parent?.clientOrderId ?? null);
+    o.parentServerOrderId = m.ParentServerOrderID || null;
     o.unconfirmed = false;
     if (this.baselining) {
       // Fills from before this manager existed are history, not news.
@@ -915,6 +954,7 @@ export class OrderManager extends EventEmitter {
       reportedValue: 0,
       derivedQuantity: 0,
       parentClientOrderId: parent,
+      parentServerOrderId: null,
       reason: undefined,
       unconfirmed: true,
       seq: ++this.trackSeq,

@@ -4,8 +4,10 @@
 import { strict as assert } from 'assert';
 import { SierraConnection, type SierraConnectionOptions } from '../../../lib/sierra/connection';
 import { OrderStatus } from '../../../lib/sierra/protocol';
+import { DtcClient } from '../../../lib/sierra/client';
+import { OrderManager, type ManagerState } from '../../../lib/sierra/order-manager';
 import { MemoryJournal } from '../../../lib/trading/journal';
-import { until } from './support/harness';
+import { SYMBOL, startRig, until, type Rig } from './support/harness';
 
 const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 };
 
@@ -71,6 +73,61 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       };
       await assert.rejects(c.flatten(), /journal could not be written/);
       assert.deepEqual(flattenIds(c, before), []);
+    });
+  });
+  describe('orphaned bracket exits are cancelled before the restarted manager says ready', () => {
+    let rig: Rig | undefined;
+    let restarted: { client: DtcClient; manager: OrderManager } | undefined;
+    afterEach(async () => {
+      restarted?.manager.dispose();
+      await restarted?.client.close();
+      await rig?.close();
+      rig = undefined;
+      restarted = undefined;
+    });
+
+    const workingAtBroker = (r: Rig): string[] => r.sim.orders().filter((o) => o.status === OrderStatus.OPEN).map((o) => o.clientOrderId);
+
+    /** A new process: a new client and manager on the same broker; what works at the broker when it says ready. */
+    async function restart(r: Rig): Promise<{ manager: OrderManager; atReady: string[] }> {
+      const client = new DtcClient({ port: r.sim.port, tradingEnabled: true, reconnect: { enabled: false } });
+      const manager = new OrderManager(client, { symbols: [SYMBOL] });
+      restarted = { client, manager };
+      let atReady: string[] | null = null;
+      manager.on('state', (s: ManagerState) => {
+        if (s === 'ready' && atReady === null) atReady = workingAtBroker(r);
+      });
+      await client.connect();
+      await manager.whenReady(5000);
+      return { manager, atReady: atReady ?? [] };
+    }
+
+    it('entry filled, position flattened just before the kill, stop and target still working: both cancelled before ready', async () => {
+      rig = await startRig();
+      const r = rig;
+      const result = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5980, targets: [6020] } });
+      await until(() => workingAtBroker(r).length === 2, 2000, 'stop and target working');
+      await r.manager.flattenPosition(SYMBOL);
+      await until(() => r.sim.positions()[0]?.quantity === 0, 2000, 'flat');
+      assert.deepEqual(workingAtBroker(r).sort(), [result.target!.clientOrderId, result.stop!.clientOrderId].sort(), 'the flatten alone leaves them working');
+      r.manager.dispose(); // kill -9: nothing more from this process
+      await r.client.close();
+      const { atReady } = await restart(r);
+      assert.deepEqual(atReady, [], 'bracket exits of a flat position were still working when the restarted manager said ready');
+    });
+
+    it('keeps the exits of a position that is still open, and the children of a parent still working', async () => {
+      rig = await startRig();
+      const r = rig;
+      const filled = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5980, targets: [6020] } });
+      const resting = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5950, bracket: { stop: 5940, targets: [5970] } });
+      await until(() => workingAtBroker(r).length >= 3, 2000, 'orders working');
+      const before = workingAtBroker(r).sort();
+      r.manager.dispose();
+      await r.client.close();
+      const { atReady } = await restart(r);
+      assert.deepEqual(atReady.sort(), before);
+      for (const id of [filled.stop!.clientOrderId, filled.target!.clientOrderId, resting.order.clientOrderId]) assert.ok(atReady.includes(id), `${id} kept`);
     });
   });
 });
