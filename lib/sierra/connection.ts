@@ -531,6 +531,10 @@ export class SierraConnection extends EventEmitter {
         .openOrders()
         .filter((o) => o.symbol !== '')
         .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity, filled: o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}), ...(o.serverOrderId ? { brokerOrderId: o.serverOrderId } : {}) })),
+      fills: manager
+        .sessionFills()
+        .filter((f) => f.symbol !== '')
+        .map((f) => ({ brokerOrderId: f.serverOrderId, ...(f.clientOrderId ? { clientOrderId: f.clientOrderId } : {}), instrument: f.symbol, side: f.side, quantity: f.quantity, executionId: f.executionId })),
     });
     this.engine.noteIdSequence(manager.lastSequence);
   }

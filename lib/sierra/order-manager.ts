@@ -86,6 +86,17 @@ export interface OrderRiskHooks {
   journalId?(clientOrderId: string): RiskVerdict;
 }
 
+/** One execution in Sierra's answer to the historical fills request of the last reconciliation, in wire order. */
+export interface SessionFill {
+  serverOrderId: string;
+  /** Known when this manager tracks the order (working, or placed by this process). */
+  clientOrderId: string | null;
+  symbol: string;
+  side: Side;
+  quantity: number;
+  executionId: string;
+}
+
 /** An order the manager tracks that is still open, with its symbol (the kill switch and reconciliation need it). */
 export interface OpenOrder {
   clientOrderId: string;
@@ -193,6 +204,8 @@ export class OrderManager extends EventEmitter {
   private lookupChain: Promise<void> = Promise.resolve();
   private trackSeq = 0;
   /** Fills (from the historical answer) whose ServerOrderID no tracked order has, grouped by ServerOrderID. */
+  /** The last reconciliation's historical fills (the session's executions at the broker). */
+  private historicalAnswer: SessionFill[] = [];
   private readonly unmatchedFills = new Map<string, { symbol: string; side: Side; quantity: number; fills: { quantity: number; price: number; t: number }[] }>();
   private readonly onMessage = (m: DtcMessage): void => this.route(m);
   private readonly onLogon = (info: LogonInfo): void => void this.reconcile(info);
@@ -249,6 +262,14 @@ export class OrderManager extends EventEmitter {
   /** Every order known, as contract updates (dashboards, status). */
   snapshot(): OrderUpdate[] {
     return [...this.orders.values()].map((o) => this.toContract(o));
+  }
+
+  /**
+   * The executions Sierra listed at the last reconciliation (today's historical fills, whoever placed the orders):
+   * the risk engine counts the trades they opened that its journal never recorded (a fill while Node-RED was down).
+   */
+  sessionFills(): SessionFill[] {
+    return this.historicalAnswer.map((f) => ({ ...f }));
   }
 
   /** Open orders with their symbols and parents. */
@@ -629,6 +650,7 @@ export class OrderManager extends EventEmitter {
       this.deferDerivedFills = true;
       try {
         const horizon = this.trackSeq;
+        this.historicalAnswer = [];
         const openAnswer = await this.client.openOrders(this.account);
         await this.client.historicalFills(this.account, 1);
         const listed = new Set(openAnswer.map((m) => m.ClientOrderID ?? ''));
@@ -867,6 +889,17 @@ export class OrderManager extends EventEmitter {
 
   private onHistoricalFill(m: HistoricalOrderFillResponse): void {
     if (m.NoOrderFills === 1 || !m.UniqueExecutionID) return;
+    const fillSide = sideOf(m.BuySell);
+    if (fillSide && (m.Quantity ?? 0) > 0 && !this.historicalAnswer.some((f) => f.executionId === m.UniqueExecutionID)) {
+      this.historicalAnswer.push({
+        serverOrderId: m.ServerOrderID ?? '',
+        clientOrderId: (m.ServerOrderID ? this.byServerId.get(m.ServerOrderID)?.clientOrderId : undefined) ?? null,
+        symbol: m.Symbol ?? '',
+        side: fillSide,
+        quantity: m.Quantity ?? 0,
+        executionId: m.UniqueExecutionID,
+      });
+    }
     if (this.seenExecutions.has(m.UniqueExecutionID)) return;
     this.seenExecutions.add(m.UniqueExecutionID);
     if (this.baselining) return; // before this manager existed: history, not news

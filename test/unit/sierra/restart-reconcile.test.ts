@@ -116,6 +116,19 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       assert.deepEqual(atReady, [], 'bracket exits of a flat position were still working when the restarted manager said ready');
     });
 
+    it("lists the session's executions at the reconcile (with the ServerOrderID), for the risk engine to count trades opened while down", async () => {
+      rig = await startRig();
+      const r = rig;
+      const { order } = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
+      await until(() => r.sim.positions()[0]?.quantity === 1, 2000, 'long 1');
+      r.manager.dispose();
+      await r.client.close();
+      const { manager } = await restart(r);
+      const fills = manager.sessionFills();
+      assert.equal(fills.length, 1);
+      assert.deepEqual({ ...fills[0], executionId: '' }, { serverOrderId: order.serverOrderId, clientOrderId: null, symbol: SYMBOL, side: 'buy', quantity: 1, executionId: '' });
+    });
+
     it('keeps the exits of a position that is still open, and the children of a parent still working', async () => {
       rig = await startRig();
       const r = rig;
