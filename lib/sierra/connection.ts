@@ -530,7 +530,7 @@ export class SierraConnection extends EventEmitter {
       working: manager
         .openOrders()
         .filter((o) => o.symbol !== '')
-        .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity, filled: o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}), ...(o.serverOrderId ? { brokerOrderId: o.serverOrderId } : {}) })),
+        .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity, filled: o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}), ...(o.serverOrderId ? { brokerOrderId: o.serverOrderId } : {}), ...(o.parentServerOrderId ? { parentBrokerOrderId: o.parentServerOrderId } : {}) })),
       fills: manager
         .sessionFills()
         .filter((f) => f.symbol !== '')

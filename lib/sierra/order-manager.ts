@@ -106,6 +106,8 @@ export interface OpenOrder {
   filled: number;
   parentClientOrderId: string | null;
   serverOrderId: string | null;
+  /** A bracket child's parent as Sierra names it (known even when the parent is done and not tracked here). */
+  parentServerOrderId?: string | null;
 }
 
 export interface InvalidTransition {
@@ -276,7 +278,7 @@ export class OrderManager extends EventEmitter {
   openOrders(): OpenOrder[] {
     return [...this.orders.values()]
       .filter((o) => !isTerminal(o.status))
-      .map((o) => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, quantity: o.orderQuantity, filled: o.filledQuantity, parentClientOrderId: o.parentClientOrderId, serverOrderId: o.serverOrderId }));
+      .map((o) => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, quantity: o.orderQuantity, filled: o.filledQuantity, parentClientOrderId: o.parentClientOrderId, serverOrderId: o.serverOrderId, parentServerOrderId: o.parentServerOrderId ?? (o.parentClientOrderId ? this.orders.get(o.parentClientOrderId)?.serverOrderId ?? null : null) }));
   }
 
   /** The positions Sierra Chart reported, by symbol (zero included). */

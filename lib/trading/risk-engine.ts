@@ -112,6 +112,8 @@ export interface BrokerOrder {
   /** The parent's client order id for a bracket child. */
   parent?: string;
   brokerOrderId?: string;
+  /** The parent's broker order id (the broker names it even when the parent is done). */
+  parentBrokerOrderId?: string;
 }
 
 /** One execution the broker lists for the session (DTC: the historical order fills), in the broker's order. */
@@ -762,6 +764,11 @@ export class RiskEngine extends EventEmitter {
     if (fills.length === 0 || this.orders.size === 0) return;
     const byBrokerId = new Map<string, WorkingOrder>();
     for (const o of this.orders.values()) if (o.brokerOrderId) byBrokerId.set(o.brokerOrderId, o);
+    // A parent killed before its acknowledgement was read: its working children at the broker name it.
+    for (const b of broker.working) {
+      const parent = b.parentBrokerOrderId ? this.orders.get(this.orders.get(b.clientOrderId)?.parent ?? '') : undefined;
+      if (parent && b.parentBrokerOrderId && !parent.brokerOrderId && !byBrokerId.has(b.parentBrokerOrderId)) byBrokerId.set(b.parentBrokerOrderId, parent);
+    }
     const owner = new Map<BrokerFill, WorkingOrder>();
     const unnamed = new Map<string, BrokerFill[]>();
     for (const f of fills) {
@@ -769,7 +776,8 @@ export class RiskEngine extends EventEmitter {
       if (o) owner.set(f, o);
       else if (f.brokerOrderId && !(f.clientOrderId && this.usedIds.has(f.clientOrderId))) unnamed.set(f.brokerOrderId, [...(unnamed.get(f.brokerOrderId) ?? []), f]);
     }
-    const unacked = [...this.orders.values()].filter((o) => !o.brokerOrderId && o.phase !== 'reserved');
+    const linked = new Set(byBrokerId.values());
+    const unacked = [...this.orders.values()].filter((o) => !o.brokerOrderId && !linked.has(o) && o.phase !== 'reserved');
     for (const o of unacked) {
       const fits = [...unnamed.values()].filter((g) => g[0].instrument === o.instrument && g[0].side === o.side && g.reduce((q, f) => q + f.quantity, 0) <= o.quantity);
       const rivals = unacked.filter((r) => r.instrument === o.instrument && r.side === o.side);

@@ -58,6 +58,24 @@ describe('RiskEngine reconcile: trades the broker saw opened that the journal ne
     assert.equal(trades(after), 1);
   });
 
+  it('a bracket entry killed before its acknowledgement was read, among earlier fills of the day: its working children name it', () => {
+    const { e, journal } = open();
+    const [a, t, s] = [id(), id(), id()];
+    assert.ok(e.reserve({ clientOrderId: a, instrument: ES, side: 'sell', quantity: 1, exits: [t, s], now: T0 }).allowed);
+    assert.ok(e.authorizeSend(a).allowed);
+    e.acknowledged(t, 'S22');
+    e.acknowledged(s, 'S23');
+    const earlier: BrokerFill[] = [{ brokerOrderId: 'S7', instrument: ES, side: 'sell', quantity: 1 }, { brokerOrderId: 'S8', ...buy() }, { brokerOrderId: 'S10', instrument: ES, side: 'sell', quantity: 1 }, { brokerOrderId: 'S11', ...buy() }];
+    const after = engine(journal);
+    after.reconcile({
+      now: T0 + 60_000,
+      positions: [{ instrument: ES, quantity: -1 }],
+      working: [t, s].map((c, i) => ({ clientOrderId: c, instrument: ES, side: 'buy' as const, quantity: 1, filled: 0, brokerOrderId: `S2${2 + i}`, parentBrokerOrderId: 'S21' })),
+      fills: [...earlier, { brokerOrderId: 'S21', instrument: ES, side: 'sell', quantity: 1 }],
+    });
+    assert.equal(trades(after), 1);
+  });
+
   it('the trade that reaches the daily maximum across a kill: the next entry is refused (max-trades)', () => {
     const { e, journal } = open({ ...LIMITS, maxTradesPerDay: 1 });
     const a = id();
