@@ -320,6 +320,7 @@ export class SierraConnection extends EventEmitter {
         authorizeSend: (id, action) => this.authorize(id, action),
         release: (id, action) => (action === 'modify' ? this.engine.releaseModify(id) : this.engine.release(id)),
         modified: (id, quantity) => this.engine.modifyConfirmed(id, quantity),
+        journalId: (id) => this.engine.journalOrderId(id),
       },
       now: () => this.now(), // one clock for every `t` this connection emits (see now())
     });
@@ -546,7 +547,11 @@ export class SierraConnection extends EventEmitter {
       working: manager
         .openOrders()
         .filter((o) => o.symbol !== '')
-        .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity, filled: o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}), ...(o.serverOrderId ? { brokerOrderId: o.serverOrderId } : {}) })),
+        .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity, filled: o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}), ...(o.serverOrderId ? { brokerOrderId: o.serverOrderId } : {}), ...(o.parentServerOrderId ? { parentBrokerOrderId: o.parentServerOrderId } : {}) })),
+      fills: manager
+        .sessionFills()
+        .filter((f) => f.symbol !== '')
+        .map((f) => ({ brokerOrderId: f.serverOrderId, ...(f.clientOrderId ? { clientOrderId: f.clientOrderId } : {}), instrument: f.symbol, side: f.side, quantity: f.quantity, executionId: f.executionId })),
     });
     this.engine.noteIdSequence(manager.lastSequence);
   }

@@ -82,6 +82,19 @@ export interface OrderRiskHooks {
   release(clientOrderId: string, action: 'submit' | 'modify'): void;
   /** A modify Sierra confirmed (its new total quantity). */
   modified?(clientOrderId: string, quantity: number): void;
+  /** A flatten order (no risk rule, a new id) about to be written: its id is journaled first; refused → not sent. */
+  journalId?(clientOrderId: string): RiskVerdict;
+}
+
+/** One execution in Sierra's answer to the historical fills request of the last reconciliation, in wire order. */
+export interface SessionFill {
+  serverOrderId: string;
+  /** Known when this manager tracks the order (working, or placed by this process). */
+  clientOrderId: string | null;
+  symbol: string;
+  side: Side;
+  quantity: number;
+  executionId: string;
 }
 
 /** An order the manager tracks that is still open, with its symbol (the kill switch and reconciliation need it). */
@@ -93,6 +106,8 @@ export interface OpenOrder {
   filled: number;
   parentClientOrderId: string | null;
   serverOrderId: string | null;
+  /** A bracket child's parent as Sierra names it (known even when the parent is done and not tracked here). */
+  parentServerOrderId?: string | null;
 }
 
 export interface InvalidTransition {
@@ -147,6 +162,8 @@ interface TrackedOrder {
   /** Quantity reported from an ORDER_UPDATE without an execution id; absorbs the matching execution if it shows up. */
   derivedQuantity: number;
   parentClientOrderId: string | null;
+  /** The parent's ServerOrderID as Sierra reports it (a bracket child adopted after a restart; its parent may be done). */
+  parentServerOrderId: string | null;
   reason: string | undefined;
   /** Sent by us and not yet answered by the server. */
   unconfirmed: boolean;
@@ -189,6 +206,8 @@ export class OrderManager extends EventEmitter {
   private lookupChain: Promise<void> = Promise.resolve();
   private trackSeq = 0;
   /** Fills (from the historical answer) whose ServerOrderID no tracked order has, grouped by ServerOrderID. */
+  /** The last reconciliation's historical fills (the session's executions at the broker). */
+  private historicalAnswer: SessionFill[] = [];
   private readonly unmatchedFills = new Map<string, { symbol: string; side: Side; quantity: number; fills: { quantity: number; price: number; t: number }[] }>();
   private readonly onMessage = (m: DtcMessage): void => this.route(m);
   private readonly onLogon = (info: LogonInfo): void => void this.reconcile(info);
@@ -247,11 +266,19 @@ export class OrderManager extends EventEmitter {
     return [...this.orders.values()].map((o) => this.toContract(o));
   }
 
+  /**
+   * The executions Sierra listed at the last reconciliation (today's historical fills, whoever placed the orders):
+   * the risk engine counts the trades they opened that its journal never recorded (a fill while Node-RED was down).
+   */
+  sessionFills(): SessionFill[] {
+    return this.historicalAnswer.map((f) => ({ ...f }));
+  }
+
   /** Open orders with their symbols and parents. */
   openOrders(): OpenOrder[] {
     return [...this.orders.values()]
       .filter((o) => !isTerminal(o.status))
-      .map((o) => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, quantity: o.orderQuantity, filled: o.filledQuantity, parentClientOrderId: o.parentClientOrderId, serverOrderId: o.serverOrderId }));
+      .map((o) => ({ clientOrderId: o.clientOrderId, symbol: o.symbol, side: o.side, quantity: o.orderQuantity, filled: o.filledQuantity, parentClientOrderId: o.parentClientOrderId, serverOrderId: o.serverOrderId, parentServerOrderId: o.parentServerOrderId ?? (o.parentClientOrderId ? this.orders.get(o.parentClientOrderId)?.serverOrderId ?? null : null) }));
   }
 
   /** The positions Sierra Chart reported, by symbol (zero included). */
@@ -341,6 +368,11 @@ export class OrderManager extends EventEmitter {
     const order = this.workingOrder(clientOrderId, 'cancel');
     if (isTerminal(order.status)) return this.toContract(order);
     this.assertCanTrade('cancel an order');
+    return this.sendCancel(order);
+  }
+
+  private async sendCancel(order: TrackedOrder): Promise<OrderUpdate> {
+    const clientOrderId = order.clientOrderId;
     const answer = this.expectAnswer(this.cancels, clientOrderId);
     try {
       this.client.send({ Type: MessageType.CANCEL_ORDER, ServerOrderID: order.serverOrderId ?? '', ClientOrderID: order.clientOrderId, TradeAccount: this.account });
@@ -417,6 +449,7 @@ export class OrderManager extends EventEmitter {
     if (position === 0) return null;
     const id = this.ids.next(this.idClock());
     const side: Side = position !== undefined && position < 0 ? 'buy' : 'sell';
+    this.journalId(id);
     const o = this.track(id, symbol, side, 'market', Math.abs(position ?? 0), null);
     const answer = this.expectAnswer(this.acks, id);
     try {
@@ -490,6 +523,18 @@ export class OrderManager extends EventEmitter {
     this.throwIfDenied(verdict);
   }
 
+  /** A flatten's id is journaled before it leaves, like every order's. Fails closed. */
+  private journalId(clientOrderId: string): void {
+    if (!this.risk?.journalId) return;
+    let verdict: RiskVerdict;
+    try {
+      verdict = this.risk.journalId(clientOrderId);
+    } catch (err) {
+      verdict = { allowed: false, rule: 'risk-check-failed', reason: err instanceof Error ? err.message : String(err) };
+    }
+    this.throwIfDenied(verdict);
+  }
+
   private throwIfDenied(verdict: RiskVerdict | undefined): void {
     if (verdict && verdict.allowed === true) return;
     const denied = verdict as { rule?: string; reason?: string } | undefined;
@@ -553,7 +598,9 @@ export class OrderManager extends EventEmitter {
 
       await this.lookup();
       if (generation !== this.generation) return;
-      await this.client.positions(this.account);
+      const held = await this.client.positions(this.account);
+      if (generation !== this.generation) return;
+      await this.cancelOrphanedExits(new Set(held.filter((p) => p.Symbol && (p.Quantity ?? 0) !== 0).map((p) => p.Symbol ?? '')));
       if (generation !== this.generation) return;
       await this.client.balances(this.account).catch((err: unknown) => this.warn(err));
       if (generation !== this.generation) return;
@@ -568,6 +615,35 @@ export class OrderManager extends EventEmitter {
   }
 
   /**
+   * Bracket exits (a stop, a target: children of a parent) still working while their position is flat and their
+   * parent is no longer working — the position was closed (a flatten, by hand) while this process was away or before
+   * it could cancel them. Filling, such an exit would open a position nobody meant: each is cancelled before the
+   * manager says ready. A cancel that fails fails the reconciliation (retried; never ready with an orphan working).
+   */
+  private async cancelOrphanedExits(held: ReadonlySet<string>): Promise<void> {
+    const working = (o: TrackedOrder | undefined): boolean => o !== undefined && !isTerminal(o.status);
+    const orphans = [...this.orders.values()].filter((o) => {
+      if (isTerminal(o.status) || !o.serverOrderId || held.has(o.symbol)) return false;
+      if (o.parentClientOrderId) return !working(this.orders.get(o.parentClientOrderId));
+      if (o.parentServerOrderId) return !working(this.byServerId.get(o.parentServerOrderId));
+      return false;
+    });
+    if (orphans.length === 0) return;
+    const ids = orphans.map((o) => o.clientOrderId).join(', ');
+    if (!this.client.tradingEnabled) {
+      this.emit('warning', new TradingDisabledError(`Bracket exit(s) ${ids} work in Sierra Chart while their position is flat: filling, they would open a position. Trading is off here, so they were not cancelled: cancel them in Sierra Chart now.`));
+      return;
+    }
+    const results = await Promise.allSettled(orphans.map((o) => this.sendCancel(o)));
+    const failed = orphans.filter((o, i) => results[i].status === 'rejected' && !isTerminal(o.status));
+    if (failed.length > 0) {
+      const why = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+      throw new OrderManagerNotReadyError(`Bracket exit(s) ${failed.map((o) => o.clientOrderId).join(', ')} work while their position is flat and could not be cancelled (${why instanceof Error ? why.message : String(why)}): not ready until they are; retrying.`);
+    }
+    this.emit('warning', new DtcError('DTC_ORPHAN_CANCELLED', `Cancelled bracket exit(s) ${ids}, found working while their position was flat (it was closed while Node-RED was away): filling, they would have opened a position.`));
+  }
+
+  /**
    * Asks the server what it holds: open orders, then today's fills (both applied by route() as they arrive, in wire
    * order with live updates), then settles what neither names. One lookup at a time.
    */
@@ -576,6 +652,7 @@ export class OrderManager extends EventEmitter {
       this.deferDerivedFills = true;
       try {
         const horizon = this.trackSeq;
+        this.historicalAnswer = [];
         const openAnswer = await this.client.openOrders(this.account);
         await this.client.historicalFills(this.account, 1);
         const listed = new Set(openAnswer.map((m) => m.ClientOrderID ?? ''));
@@ -770,6 +847,7 @@ export class OrderManager extends EventEmitter {
     if (!m.ClientOrderID || !side) return undefined;
     const parent = m.ParentServerOrderID ? this.byServerId.get(m.ParentServerOrderID) : undefined;
     const o = this.track(m.ClientOrderID, m.Symbol ?? '', side, contractOrderType(m.OrderType), m.OrderQuantity ?? 0, parent?.clientOrderId ?? null);
+    o.parentServerOrderId = m.ParentServerOrderID || null;
     o.unconfirmed = false;
     if (this.baselining) {
       // Fills from before this manager existed are history, not news.
@@ -813,6 +891,17 @@ export class OrderManager extends EventEmitter {
 
   private onHistoricalFill(m: HistoricalOrderFillResponse): void {
     if (m.NoOrderFills === 1 || !m.UniqueExecutionID) return;
+    const fillSide = sideOf(m.BuySell);
+    if (fillSide && (m.Quantity ?? 0) > 0 && !this.historicalAnswer.some((f) => f.executionId === m.UniqueExecutionID)) {
+      this.historicalAnswer.push({
+        serverOrderId: m.ServerOrderID ?? '',
+        clientOrderId: (m.ServerOrderID ? this.byServerId.get(m.ServerOrderID)?.clientOrderId : undefined) ?? null,
+        symbol: m.Symbol ?? '',
+        side: fillSide,
+        quantity: m.Quantity ?? 0,
+        executionId: m.UniqueExecutionID,
+      });
+    }
     if (this.seenExecutions.has(m.UniqueExecutionID)) return;
     this.seenExecutions.add(m.UniqueExecutionID);
     if (this.baselining) return; // before this manager existed: history, not news
@@ -900,6 +989,7 @@ export class OrderManager extends EventEmitter {
       reportedValue: 0,
       derivedQuantity: 0,
       parentClientOrderId: parent,
+      parentServerOrderId: null,
       reason: undefined,
       unconfirmed: true,
       seq: ++this.trackSeq,

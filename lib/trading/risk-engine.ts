@@ -89,7 +89,7 @@ export interface ModifyRequest {
 export type Verdict = { allowed: true } | { allowed: false; rule: RiskRule; reason: string };
 
 export interface Discrepancy {
-  what: 'position' | 'realized-pnl' | 'working-order' | 'unknown-order';
+  what: 'position' | 'realized-pnl' | 'working-order' | 'unknown-order' | 'trades-today';
   instrument?: string;
   clientOrderId?: string;
   journal: number | string | null;
@@ -112,12 +112,26 @@ export interface BrokerOrder {
   /** The parent's client order id for a bracket child. */
   parent?: string;
   brokerOrderId?: string;
+  /** The parent's broker order id (the broker names it even when the parent is done). */
+  parentBrokerOrderId?: string;
+}
+
+/** One execution the broker lists for the session (DTC: the historical order fills), in the broker's order. */
+export interface BrokerFill {
+  brokerOrderId: string;
+  clientOrderId?: string;
+  instrument: string;
+  side: Side;
+  quantity: number;
+  executionId?: string;
 }
 
 export interface BrokerState {
   now: number;
   positions: BrokerPosition[];
   working: BrokerOrder[];
+  /** The session's executions: the trades they opened that the journal never recorded are counted. */
+  fills?: BrokerFill[];
   /** Today's realized P&L ($) as the broker reports it; absent when the broker does not say. */
   realizedPnl?: number;
   unrealizedPnl?: number;
@@ -421,6 +435,25 @@ export class RiskEngine extends EventEmitter {
   }
 
   /**
+   * An order that passes no risk rule but still leaves under a new client order id (a flatten: Sierra's
+   * SUBMIT_FLATTEN_POSITION_ORDER, sent by `flatten` and by the kill switch): its id is journaled before it leaves,
+   * like every other order's, so the journal knows every id the account used. Refused when the id was used before or
+   * the journal cannot be written (then nothing is sent).
+   */
+  journalOrderId(clientOrderId: string): Verdict {
+    if (typeof clientOrderId !== 'string' || clientOrderId === '') return deny('invalid-order', 'every order needs its own client order id');
+    if (this.usedIds.has(clientOrderId)) return deny('invalid-order', `client order id "${clientOrderId}" was already used on this account: an id is never reused`);
+    this.usedIds.set(clientOrderId, Date.now());
+    try {
+      this.persist();
+    } catch (err) {
+      this.usedIds.delete(clientOrderId);
+      return deny('kill-switch', `the risk journal could not be written, so the order was not sent: ${errorMessage(err)}`);
+    }
+    return { allowed: true };
+  }
+
+  /**
    * A modify of a working order. HALTED allows only a quantity decrease with no price change; REDUCING allows
    * changes to exits and reducing orders, and decreases; a larger quantity is new exposure (every rule), recorded now.
    */
@@ -652,6 +685,7 @@ export class RiskEngine extends EventEmitter {
       found.push(d);
       this.report(d);
     };
+    this.countUnrecordedTrades(broker, note);
     const brokerPos = new Map(broker.positions.map((p) => [p.instrument, p]));
     for (const p of this.guard.positions()) {
       if (!brokerPos.has(p.instrument)) {
@@ -716,6 +750,62 @@ export class RiskEngine extends EventEmitter {
     this.persistQuietly();
     this.emit('change');
     return found;
+  }
+
+  /**
+   * Fills of orders the journal counts (its intents, matched by client order id or broker order id; an intent that was
+   * never acknowledged, by its contract and side when exactly one unnamed order fits) beyond what the journal recorded
+   * of them happened while the process was down, or just before it died: replayed in the broker's order over the
+   * journal's positions, every one that opened a position (from flat, or through it) is a trade the day's count lacks.
+   * The higher count wins: the broker's.
+   */
+  private countUnrecordedTrades(broker: BrokerState, note: (d: Discrepancy) => void): void {
+    const fills = broker.fills ?? [];
+    if (fills.length === 0 || this.orders.size === 0) return;
+    const byBrokerId = new Map<string, WorkingOrder>();
+    for (const o of this.orders.values()) if (o.brokerOrderId) byBrokerId.set(o.brokerOrderId, o);
+    // A parent killed before its acknowledgement was read: its working children at the broker name it.
+    for (const b of broker.working) {
+      const parent = b.parentBrokerOrderId ? this.orders.get(this.orders.get(b.clientOrderId)?.parent ?? '') : undefined;
+      if (parent && b.parentBrokerOrderId && !parent.brokerOrderId && !byBrokerId.has(b.parentBrokerOrderId)) byBrokerId.set(b.parentBrokerOrderId, parent);
+    }
+    const owner = new Map<BrokerFill, WorkingOrder>();
+    const unnamed = new Map<string, BrokerFill[]>();
+    for (const f of fills) {
+      const o = (f.clientOrderId ? this.orders.get(f.clientOrderId) : undefined) ?? (f.brokerOrderId ? byBrokerId.get(f.brokerOrderId) : undefined);
+      if (o) owner.set(f, o);
+      else if (f.brokerOrderId && !(f.clientOrderId && this.usedIds.has(f.clientOrderId))) unnamed.set(f.brokerOrderId, [...(unnamed.get(f.brokerOrderId) ?? []), f]);
+    }
+    const linked = new Set(byBrokerId.values());
+    const unacked = [...this.orders.values()].filter((o) => !o.brokerOrderId && !linked.has(o) && o.phase !== 'reserved');
+    for (const o of unacked) {
+      const fits = [...unnamed.values()].filter((g) => g[0].instrument === o.instrument && g[0].side === o.side && g.reduce((q, f) => q + f.quantity, 0) <= o.quantity);
+      const rivals = unacked.filter((r) => r.instrument === o.instrument && r.side === o.side);
+      if (fits.length !== 1 || rivals.length !== 1) continue;
+      for (const f of fits[0]) owner.set(f, o);
+      unnamed.delete(fits[0][0].brokerOrderId);
+    }
+    const recorded = new Map<WorkingOrder, number>();
+    const position = new Map<string, number>();
+    let missed = 0;
+    for (const f of fills) {
+      const o = owner.get(f);
+      if (!o) continue;
+      const seen = recorded.get(o) ?? 0;
+      const already = Math.min(f.quantity, Math.max(0, o.filled - seen));
+      recorded.set(o, seen + f.quantity);
+      const q = f.quantity - already;
+      if (q <= 0) continue;
+      const before = position.get(o.instrument) ?? this.guard.positionOf(o.instrument);
+      const after = before + (f.side === 'buy' ? q : -q);
+      if (after !== 0 && (before === 0 || Math.sign(after) !== Math.sign(before))) missed++;
+      position.set(o.instrument, after);
+    }
+    if (missed === 0) return;
+    const journal = this.guard.state(broker.now).tradesToday;
+    this.guard.countMissedTrades(missed, broker.now);
+    const counted = this.guard.state(broker.now).tradesToday;
+    note({ what: 'trades-today', journal, broker: counted, message: `trades today: the journal counted ${journal}, the broker's fills opened ${missed} more that no fill here recorded (while Node-RED was down or just before it stopped); ${counted} is used` });
   }
 
   /** The connection to the broker was lost: new entries wait for the next reconcile. */

@@ -353,6 +353,14 @@ export class RiskGuard {
     }
   }
 
+  /** Trades the broker saw opened that no fill here reported (a fill while the process was down): counted now. */
+  countMissedTrades(n: number, now: number): void {
+    if (!Number.isInteger(n) || n <= 0) return;
+    this.rollSession(now);
+    this.tradesToday += n;
+    this.lastTradeAt = Math.max(this.lastTradeAt ?? now, now);
+  }
+
   /**
    * Records a closed trade's P&L when the feed reports round trips rather than fills. Do not also feed that trade's
    * fills to recordFill, or it counts twice.

@@ -21,6 +21,15 @@ export interface RunningNodeRed {
   deploy(flow: FlowNode[]): Promise<void>;
   /** Stops Node-RED (flows closed, process gone) and removes the user dir. */
   stop(): Promise<void>;
+  /** `kill -9`: SIGKILL, nothing closed, nothing flushed; resolves once the process is gone. The user dir stays. */
+  killHard(): Promise<void>;
+  /**
+   * Starts node-red again on the same user dir and port (flows.json, flows_cred.json and the credential secret kept,
+   * as `npm start` keeps them), once the last process is gone. Resolves when it answers and its flows started.
+   */
+  restart(): Promise<void>;
+  /** What the current process printed since it started. */
+  outputSinceStart(): string;
 }
 
 const STARTUP_TIMEOUT_MS = 45000;
@@ -70,12 +79,23 @@ export async function startNodeRed(flow: FlowNode[] = []): Promise<RunningNodeRe
 
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
-  const [command, args] = nodeRedCommand(userDir);
-  const child = spawn(command, args, { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  child.stdout?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+  let runLog = '';
+  let child: ChildProcess;
   const output = () => log;
+  const launch = (): ChildProcess => {
+    runLog = '';
+    const [command, args] = nodeRedCommand(userDir);
+    const started = spawn(command, args, { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const append = (chunk: Buffer): void => {
+      log += chunk.toString();
+      runLog += chunk.toString();
+    };
+    started.stdout?.on('data', append);
+    started.stderr?.on('data', append);
+    return started;
+  };
+  child = launch();
 
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -86,9 +106,20 @@ export async function startNodeRed(flow: FlowNode[] = []): Promise<RunningNodeRe
     }
     fs.rmSync(userDir, { recursive: true, force: true });
   };
+  const killHard = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited(child);
+  };
+  const restart = async () => {
+    await killHard();
+    prepareUserDir({ userDir, keepFlows: true });
+    log += '\n---- node-red restarted on the same user dir ----\n';
+    child = launch();
+    await waitUntilAnswering(url, child, () => runLog);
+  };
 
   try {
-    await waitUntilAnswering(url, child, output);
+    await waitUntilAnswering(url, child, () => runLog);
   } catch (err) {
     await stop();
     throw err;
@@ -99,6 +130,9 @@ export async function startNodeRed(flow: FlowNode[] = []): Promise<RunningNodeRe
     userDir,
     output,
     stop,
+    killHard,
+    restart,
+    outputSinceStart: () => runLog,
     async getJson<T>(apiPath: string): Promise<T> {
       const res = await fetch(`${url}${apiPath}`, { headers: { Accept: 'application/json' } });
       if (!res.ok) throw new Error(`GET ${apiPath} answered ${res.status}: ${await res.text()}`);
