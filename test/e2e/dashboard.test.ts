@@ -71,6 +71,12 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
     if (missing) throw new Error(missing);
     buildOnce();
     pipeline = JSON.parse(fs.readFileSync(pipelineFile, 'utf8')) as FlowNode[];
+    // A small chain, so the GEX arrives within a test's budget on a busy machine: the shipped market scope looks up
+    // thousands of contracts at the real limiter's 10 requests/s (minutes); it is tested on real chains. 8 strikes
+    // each side: the GEX test wants more than 10 bars.
+    for (const node of pipeline) {
+      if (node.type === 'ibkr-options-chain') Object.assign(node, { classes: 'both', expiryMode: 'next', nextCount: 2, windowMode: 'strikes', windowStrikes: 8 });
+    }
     nodeRed = await startNodeRed(pipeline);
     browser = await openChromium();
     // The editor opens first so its Debug sidebar is listening when the first live signal leaves Battle Navale.

@@ -161,7 +161,7 @@ describe('secrets in the Node-RED runtime: statuses, Catch errors, sent messages
     // The scan saw the failures it is about: the refusing server was asked, the failures were reported and logged.
     assert.ok(refusing.requests() > 0, 'the refusing server was asked (with credentials)');
     assert.ok(seen.caught.some((c) => /refused the OAuth credentials/.test(c)), 'the refusal reached Catch');
-    assert.ok(seen.statuses.some((st) => /Sierra Chart refused the logon/.test(st)), 'the wrong DTC password shows in a status');
+    assert.ok(seen.statuses.some((st) => /logon refused/.test(st)), 'the wrong DTC password shows in a status');
     assert.ok(logged.some((l) => /ibkr-config/.test(l)), 'the log was written');
     assert.deepEqual(dtc.orders(), [], 'a wrong DTC password places no order');
     return {
