@@ -785,21 +785,33 @@ export class RiskEngine extends EventEmitter {
       for (const f of fits[0]) owner.set(f, o);
       unnamed.delete(fits[0][0].brokerOrderId);
     }
+    // What each fill adds that the journal never saw: the part of an intent's fills beyond what it recorded, and,
+    // from the first such fill on, every fill of an order the journal does not count (it moved the position too).
     const recorded = new Map<WorkingOrder, number>();
-    const position = new Map<string, number>();
-    let missed = 0;
+    const steps: { instrument: string; signed: number; counts: boolean }[] = [];
     for (const f of fills) {
       const o = owner.get(f);
-      if (!o) continue;
-      const seen = recorded.get(o) ?? 0;
-      const already = Math.min(f.quantity, Math.max(0, o.filled - seen));
-      recorded.set(o, seen + f.quantity);
-      const q = f.quantity - already;
-      if (q <= 0) continue;
-      const before = position.get(o.instrument) ?? this.guard.positionOf(o.instrument);
-      const after = before + (f.side === 'buy' ? q : -q);
-      if (after !== 0 && (before === 0 || Math.sign(after) !== Math.sign(before))) missed++;
-      position.set(o.instrument, after);
+      let q = f.quantity;
+      if (o) {
+        const seen = recorded.get(o) ?? 0;
+        q -= Math.min(f.quantity, Math.max(0, o.filled - seen));
+        recorded.set(o, seen + f.quantity);
+      } else if (steps.length === 0) continue;
+      if (q > 0) steps.push({ instrument: o?.instrument ?? f.instrument, signed: f.side === 'buy' ? q : -q, counts: Boolean(o) });
+    }
+    // Replayed from the position before them: the broker's position now (which they reached; this connection's live
+    // position updates may already have brought it into the engine) less what they added.
+    const position = new Map<string, number>();
+    for (const u of steps) {
+      const now = position.get(u.instrument) ?? broker.positions.filter((p) => p.instrument === u.instrument).reduce((q, p) => q + p.quantity, 0);
+      position.set(u.instrument, now - u.signed);
+    }
+    let missed = 0;
+    for (const u of steps) {
+      const before = position.get(u.instrument) ?? 0;
+      const after = before + u.signed;
+      if (u.counts && after !== 0 && (before === 0 || Math.sign(after) !== Math.sign(before))) missed++;
+      position.set(u.instrument, after);
     }
     if (missed === 0) return;
     const journal = this.guard.state(broker.now).tradesToday;

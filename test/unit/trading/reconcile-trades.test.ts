@@ -76,6 +76,18 @@ describe('RiskEngine reconcile: trades the broker saw opened that the journal ne
     assert.equal(trades(after), 1);
   });
 
+  it("counted even when the broker's live position update reached the engine before the reconcile (as Sierra's does)", () => {
+    const { e, journal } = open();
+    const a = id();
+    assert.ok(e.reserve({ clientOrderId: a, instrument: ES, side: 'sell', quantity: 1, now: T0 }).allowed);
+    assert.ok(e.authorizeSend(a).allowed);
+    e.acknowledged(a, 'S30');
+    const after = engine(journal);
+    after.syncPosition({ instrument: ES, quantity: -1 }, T0 + 59_000);
+    after.reconcile({ now: T0 + 60_000, positions: [{ instrument: ES, quantity: -1 }], working: [], fills: [{ brokerOrderId: 'S29', ...buy() }, { brokerOrderId: 'S28', instrument: ES, side: 'sell', quantity: 1 }, { brokerOrderId: 'S30', instrument: ES, side: 'sell', quantity: 1 }] });
+    assert.equal(trades(after), 1);
+  });
+
   it('the trade that reaches the daily maximum across a kill: the next entry is refused (max-trades)', () => {
     const { e, journal } = open({ ...LIMITS, maxTradesPerDay: 1 });
     const a = id();
