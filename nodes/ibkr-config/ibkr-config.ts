@@ -2,6 +2,7 @@
 // node that selects it. It owns the link (simulator, IbkrConnection, IbkrStream), relays session state changes to
 // its nodes, logs through Node-RED (never a secret), closes everything on redeploy, and serves the editor's
 // "Test connection" button (POST /ibkr-config/test).
+import type { ClusterRedis } from '../../lib/ibkr/cluster';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { Request, Response } from 'express';
 import { errorMessage } from '../../lib/errors';
@@ -67,8 +68,11 @@ export = function register(RED: NodeAPI): void {
       }
     };
 
+    let sharedRedis: ClusterRedis | undefined;
     try {
-      link = new IbkrLink(planConnection(config, node.credentials ?? {}, RED.settings.userDir), { logger });
+      const plan = planConnection(config, node.credentials ?? {}, RED.settings.userDir);
+      sharedRedis = plan.connection.cluster?.redis;
+      link = new IbkrLink(plan, { logger });
     } catch (err) {
       settingsError = err instanceof Error ? err : new Error(errorMessage(err));
       errorState = { state: 'error', previous: 'disconnected', reason: settingsError.message, accountId: undefined, t: Date.now() };
@@ -101,6 +105,7 @@ export = function register(RED: NodeAPI): void {
     node.sessionState = (): IbkrStateEvent => errorState ?? (link as IbkrLink).snapshot();
     node.simulator = () => link?.simulator;
     node.marketNow = () => link?.simulator?.market.now() ?? Date.now();
+    node.sharedRedis = () => sharedRedis;
     node.metrics = () => link?.metrics();
     node.replay = () => link?.replay;
     node.record = (topic: string, payload: object, t: number) => link?.record(topic, payload, t);

@@ -14,7 +14,8 @@ import { DEFAULT_ACCEPTED_QUESTIONS, parseQuestionIds, type QuestionRuleSettings
 import type { StreamGap, SubscriptionHandle } from '../../lib/ibkr/stream';
 import path from 'node:path';
 import { resolveRiskLimits, type RiskLimits } from '../../lib/trading/risk-rules';
-import { acquireEngine, type EngineHandle } from '../../lib/trading/accounts';
+import { acquireEngine, findEngine, type EngineHandle } from '../../lib/trading/accounts';
+import { FileJournal, RedisJournal } from '../../lib/trading/journal';
 import { guardInFlight } from '../../lib/trading/kill-switch';
 import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode, type IbkrStateEvent } from '../shared/ibkr-connection-registry';
@@ -150,7 +151,14 @@ export = function register(RED: NodeAPI): void {
         const accountId = configNode.sessionState().accountId;
         const account = configNode.simulator() ? `${accountId ?? 'sim'}@simulator-${config.connection}` : (accountId ?? `connection-${config.connection}`);
         const userDir = (RED.settings as { userDir?: unknown }).userDir;
-        handle = acquireEngine({ broker: 'ibkr', account, holder: node.id, limits, journalDir: typeof userDir === 'string' && userDir ? path.join(userDir, 'mia-trading') : undefined });
+        const journalDir = typeof userDir === 'string' && userDir ? path.join(userDir, 'mia-trading') : undefined;
+        // Limits shared over Redis: the account's journal is kept there too (one budget for every instance), with
+        // the file as the copy written before each order leaves.
+        const redis = configNode.sharedRedis();
+        const journal = redis && !findEngine('ibkr', account)
+          ? new RedisJournal({ redis, broker: 'ibkr', account, local: journalDir ? new FileJournal(journalDir, 'ibkr', account) : undefined, onError: (err) => node.warn(`The shared risk journal in Redis could not be written (the local copy holds the state): ${errorMessage(err)}`) })
+          : undefined;
+        handle = acquireEngine({ broker: 'ibkr', account, holder: node.id, limits, journalDir, journal });
         if (closed) handle.release();
         const engine = handle.engine;
         const created = new IbkrOrderDesk({ client: connection.client, engine, questions, contract: spec, now, staleAfterSec: stale, log });

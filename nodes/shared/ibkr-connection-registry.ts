@@ -5,6 +5,7 @@ import type { RecordedMarket } from '../../lib/replay/recorded-market';
 import type { Node, NodeAPI, NodeStatus } from 'node-red';
 import { InvalidInputError } from '../../lib/errors';
 import type { IbkrConnection } from '../../lib/ibkr';
+import type { ClusterRedis } from '../../lib/ibkr/cluster';
 import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../ibkr-config/ibkr-link';
@@ -34,6 +35,11 @@ export interface IbkrConfigApi {
    * and the risk rules are reckoned on it, so they match the data.
    */
   marketNow(): number;
+  /**
+   * The Redis this connection shares its rate limits over ("Share rate limits over Redis"), or undefined: the order
+   * nodes keep the account's risk journal there too, so every instance trading the account shares one budget.
+   */
+  sharedRedis(): ClusterRedis | undefined;
   /** Replay mode: the replayed market (pause, resume, step, setSpeed, status); undefined in other modes. */
   replay(): RecordedMarket | undefined;
   /**
