@@ -152,6 +152,7 @@ export class QuoteFeed {
       this.pollTimer = setInterval(poll, this.options.pollMs);
     } else if (this.options.mode === 'stream') {
       await this.subscribe();
+      if (this.stopped) return; // stopped (redeployed) while subscribing: no roll check outlives the feed
       this.rollTimer = setInterval(() => void this.subscribe().catch((err: unknown) => this.handlers.error(err)), ROLL_CHECK_MS);
     }
   }

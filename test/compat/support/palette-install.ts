@@ -14,6 +14,7 @@ import net from 'net';
 import os from 'os';
 import path from 'path';
 import WebSocket from 'ws';
+import { buildIfStale } from '../../../scripts/local-node-red';
 
 export const repoRoot = path.join(__dirname, '..', '..', '..');
 const nodeRedBin = require.resolve('node-red/red.js', { paths: [repoRoot] });
@@ -38,9 +39,14 @@ interface Manifest {
   'node-red': { nodes: Record<string, string> };
 }
 
-/** `npm pack` (which runs the prepack build) into `dir`; returns the tarball's path. */
+/**
+ * `npm pack` into `dir`; returns the tarball's path. dist/ is brought up to date first (the same build the prepack
+ * script runs), and the pack then skips the prepack script: rebuilding dist/ here would delete it under the other
+ * suites' running Node-RED instances (npm test runs suites side by side).
+ */
 export function packTarball(dir: string): string {
-  const out = execFileSync(npm, ['pack', '--json', '--pack-destination', dir], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  buildIfStale({ quiet: true });
+  const out = execFileSync(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const [info] = JSON.parse(out.slice(out.indexOf('['))) as { filename: string }[];
   return path.join(dir, info.filename);
 }
