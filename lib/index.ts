@@ -15,6 +15,8 @@ export { MarketDataClock, readMarketData, type MarketDataPoint } from './strateg
 
 // IBKR (Client Portal Web API): the connection, its client, and the order desk with its kill-switch adapter.
 export { IbkrConnection, type IbkrConnectionOptions, type ConnectionMode } from './ibkr';
+// The connection as ibkr-config assembles it (simulator or replay, session, stream, recording), beside SierraConnection.
+export { IbkrLink, type ConnectionPlan, type IbkrStateEvent, type IbkrLinkState } from './ibkr/link';
 export { IbkrClient } from './ibkr/client';
 export { IbkrOrderDesk, ibkrExecutionAdapter, type DeskMessage, type DeskOutcome, type OrderDeskOptions } from './ibkr/order-desk';
 export * as ibkr from './ibkr';

@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { InvalidInputError } from '../../lib/errors';
 import { metricsPeriodMs } from '../../lib/metrics';
 import { runReplayCommand } from '../../lib/replay/controls';
-import { SESSION_COMMANDS, type IbkrStateEvent, type SessionCommand } from '../ibkr-config/ibkr-link';
+import { SESSION_COMMANDS, type IbkrStateEvent, type SessionCommand } from '../../lib/ibkr/link';
 import { readMetrics } from '../ibkr-config/metrics-source';
 import { ibkrConfigNode, showSessionStatus } from '../shared/ibkr-connection-registry';
 import { handleClose, handleInput, statusError } from '../shared/node-kit';

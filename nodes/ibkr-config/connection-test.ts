@@ -3,7 +3,7 @@
 // opened (in simulator mode: its own simulator on another ephemeral port).
 import { errorMessage } from '../../lib/errors';
 import type { IbkrLogger } from '../../lib/ibkr';
-import { IbkrLink } from './ibkr-link';
+import { IbkrLink } from '../../lib/ibkr/link';
 import { CREDENTIAL_FIELDS, planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
 
 export interface ConnectionTestResult {

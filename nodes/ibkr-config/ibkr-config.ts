@@ -11,8 +11,8 @@ import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrConfigApi, StateListener } from '../shared/ibkr-connection-registry';
 import { handleClose } from '../shared/node-kit';
 import { mergeCredentials, testConnection } from './connection-test';
-import { IbkrLink, type IbkrStateEvent, type SessionCommand } from './ibkr-link';
-import type { LinkLogger } from './link-observer';
+import { IbkrLink, type IbkrStateEvent, type SessionCommand } from '../../lib/ibkr/link';
+import type { LinkLogger } from '../../lib/ibkr/link-observer';
 import type { IbkrMetricsSource } from './metrics-source';
 import { planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
 

@@ -5,8 +5,8 @@ import { InvalidInputError, describeValue } from '../../lib/errors';
 import type { ConnectionMode, IbkrConnectionOptions } from '../../lib/ibkr';
 import { publicIpProblem } from '../../lib/ibkr/auth/oauth2';
 import type { ClusterSettings, RatePreset } from '../../lib/ibkr';
-import type { IbkrSimulatorOptions } from '../../lib/sim/ibkr';
 import path from 'path';
+import type { ConnectionPlan } from '../../lib/ibkr/link';
 import { checkSpeed, type ReplaySpeed } from '../../lib/replay/recorded-market';
 
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['simulator', 'gateway', 'oauth1a', 'oauth2'];
@@ -96,19 +96,7 @@ export const CREDENTIAL_FIELDS: readonly (keyof IbkrConfigCredentials)[] = [
 ];
 
 /** Everything the config node needs to open its connection; `simulator` is set in simulator mode only. */
-export interface ConnectionPlan {
-  mode: ConnectionMode;
-  paper: boolean;
-  /** Without baseUrl in simulator mode: the simulator's own URL is filled in once it listens. */
-  connection: IbkrConnectionOptions;
-  simulator?: IbkrSimulatorOptions;
-  /** Log every request and answer (redacted) at debug level. */
-  traceRequests: boolean;
-  /** Replay mode: the simulator serves this recording (mode and connection stay 'simulator': same client paths). */
-  replay?: { file: string; speed: ReplaySpeed };
-  /** Recording switched on: folder and per-day cap. */
-  record?: { dir: string; maxBytes: number };
-}
+export type { ConnectionPlan } from '../../lib/ibkr/link';
 
 function flag(value: boolean | string | undefined, fallback: boolean): boolean {
   if (value === undefined || value === '') return fallback;

@@ -8,10 +8,10 @@ import type { IbkrConnection } from '../../lib/ibkr';
 import type { ClusterRedis } from '../../lib/ibkr/cluster';
 import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
-import type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../ibkr-config/ibkr-link';
+import type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../../lib/ibkr/link';
 import { setStatus } from './node-kit';
 
-export type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../ibkr-config/ibkr-link';
+export type { IbkrLinkState, IbkrStateEvent, SessionCommand } from '../../lib/ibkr/link';
 
 export type StateListener = (event: IbkrStateEvent) => void;
 

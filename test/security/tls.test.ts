@@ -7,7 +7,7 @@ import { createMarket } from '../../lib/sim/market';
 import { startDtcSimulator } from '../../lib/sim/dtc';
 import { startIbkrSimulator, type IbkrSimulator } from '../../lib/sim/ibkr';
 import { testConnection } from '../../nodes/ibkr-config/connection-test';
-import { IbkrLink } from '../../nodes/ibkr-config/ibkr-link';
+import { IbkrLink } from '../../lib/ibkr/link';
 import { planConnection } from '../../nodes/ibkr-config/settings';
 
 const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

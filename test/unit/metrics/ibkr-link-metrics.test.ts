@@ -2,7 +2,7 @@
 // received, a known artificial history latency shows in p99, injected 429s show in the 429 count and the error rate,
 // last-data age is fresh while streaming and grows after stopping, and uptimes restart after forced reconnects.
 import { strict as assert } from 'assert';
-import { IbkrLink, type IbkrStateEvent } from '../../../nodes/ibkr-config/ibkr-link';
+import { IbkrLink, type IbkrStateEvent } from '../../../lib/ibkr/link';
 import { planConnection } from '../../../nodes/ibkr-config/settings';
 
 const HISTORY_LATENCY_MS = 60;

@@ -2,11 +2,11 @@
 // the log lines a trader reads in Node-RED's log: first market data per subscription (info; the rest at trace),
 // stream reconnects, transport retries, and, with "Trace requests" on, every request and answer at debug level.
 // Secrets never reach here unredacted: trace entries are scrubbed by the transport (lib/ibkr/redact.ts).
-import { FAMILY_LIMITS, RATE_PRESETS, type IbkrConnection, type IbkrLogger, type RatePreset, type TraceEntry } from '../../lib/ibkr';
-import type { FamilyLimit } from '../../lib/ibkr/limiter';
-import { IbkrStream, type IbkrStreamOptions, type MarketDataListener, type StreamGap, type SubscriptionHandle, type StreamState } from '../../lib/ibkr/stream';
-import type { ExchangeEvent } from '../../lib/ibkr/transport';
-import { IbkrMetrics } from '../../lib/metrics';
+import { FAMILY_LIMITS, RATE_PRESETS, type IbkrConnection, type IbkrLogger, type RatePreset, type TraceEntry } from '.';
+import type { FamilyLimit } from './limiter';
+import { IbkrStream, type IbkrStreamOptions, type MarketDataListener, type StreamGap, type SubscriptionHandle, type StreamState } from './stream';
+import type { ExchangeEvent } from './transport';
+import { IbkrMetrics } from '../metrics';
 
 /** Node-RED's levels; trace is the most detailed (every market-data message). */
 export interface LinkLogger extends IbkrLogger {

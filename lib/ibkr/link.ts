@@ -1,17 +1,35 @@
-// One live IBKR link as the ibkr-config node owns it: the in-process simulator (simulator mode only), the one
+// One live IBKR link as the ibkr-config node owns it (beside lib/sierra/connection.ts, the Sierra side's equivalent): the in-process simulator (simulator mode only), the one
 // IbkrConnection, the one IbkrStream (created on first use), and the session commands of ibkr-auth. It turns the
 // session keeper's events into IbkrStateEvents with the account id, in order, and closes everything it opened.
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../../lib/errors';
-import { IbkrConnection, type TraceEntry, type SessionState, type SessionStateEvent } from '../../lib/ibkr';
-import type { IbkrStream } from '../../lib/ibkr/stream';
-import type { IbkrMetrics, IbkrMetricsPayload } from '../../lib/metrics';
-import { startIbkrSimulator, type IbkrSimulator } from '../../lib/sim/ibkr';
-import { Recorder } from '../../lib/replay/recorder';
-import type { RecordedMarket, ReplayStatus } from '../../lib/replay/recorded-market';
-import { acquireReplay, type ReplayLease } from '../../lib/replay/registry';
+import { errorMessage } from '../errors';
+import { IbkrConnection, type TraceEntry, type SessionState, type SessionStateEvent } from '.';
+import type { IbkrStream } from './stream';
+import type { IbkrMetrics, IbkrMetricsPayload } from '../metrics';
+import { startIbkrSimulator, type IbkrSimulator } from '../sim/ibkr';
+import { Recorder } from '../replay/recorder';
+import type { RecordedMarket, ReplayStatus } from '../replay/recorded-market';
+import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { ObservedStream, formatTrace, metricsFor, observeConnection, type LinkLogger } from './link-observer';
-import type { ConnectionPlan } from './settings';
+import type { IbkrConnectionOptions } from '.';
+import type { IbkrSimulatorOptions } from '../sim/ibkr';
+import type { ReplaySpeed } from '../replay/recorded-market';
+
+
+/** What an ibkr-config node's settings ask for (nodes/ibkr-config/settings.ts planConnection builds it). */
+export interface ConnectionPlan {
+  mode: IbkrConnectionOptions['mode'];
+  paper: boolean;
+  /** Without baseUrl in simulator mode: the simulator's own URL is filled in once it listens. */
+  connection: IbkrConnectionOptions;
+  simulator?: IbkrSimulatorOptions;
+  /** Log every request and answer (redacted) at debug level. */
+  traceRequests: boolean;
+  /** Replay mode: the simulator serves this recording (mode and connection stay 'simulator': same client paths). */
+  replay?: { file: string; speed: ReplaySpeed };
+  /** Recording switched on: folder and per-day cap. */
+  record?: { dir: string; maxBytes: number };
+}
 
 /** 'error': the settings cannot open a connection (missing credentials, bad URL). */
 export type IbkrLinkState = SessionState | 'error';
