@@ -298,6 +298,7 @@ export class IbkrLink extends EventEmitter {
       accounts = await connection.client.accounts();
       this.knownAccountId = await connection.client.accountId();
     } catch (err) {
+      if (this.closing) return; // a redeploy cut the read short: nothing to report, the link is going away
       block(`IBKR connected, but the account list could not be read (${errorMessage(err)}): trading stays off until it can be checked.`);
       return;
     }
