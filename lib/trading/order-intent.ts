@@ -14,6 +14,8 @@ import type { OrderType, Side, TimeInForce } from '../contracts';
 import { InvalidInputError, describeValue } from '../errors';
 import type { KillSwitchState } from './risk-rules';
 import { checkOwnClientOrderId } from './client-order-id';
+import { rootOfSymbol } from './instrument-of';
+import { findInstrument } from './instruments';
 
 /** A new order, possibly with a protective bracket (one stop and one take-profit for the whole quantity). */
 export interface EntryIntent {
@@ -392,7 +394,8 @@ export function parseOrderMessage(msg: { topic?: unknown; payload?: unknown; wha
   return isSignal ? parseSignal(payload, settings, whatIf) : parseOrder(payload, settings, whatIf);
 }
 
-/** ES and MES trade in quarter points; other roots are left to the broker (and the instrument registry, later). */
+/** The tick of the instrument a symbol names (any broker spelling), from the registry; null when it is not there (the broker checks). */
 export function knownTickSize(symbolOrRoot: string): number | null {
-  return /^M?ES(?:[FGHJKMNQUVXZ]\d{1,2})?(?:[_.].*)?$/i.test(symbolOrRoot.trim()) ? 0.25 : null;
+  const root = rootOfSymbol(symbolOrRoot);
+  return (root === null ? undefined : findInstrument(root))?.tickSize ?? null;
 }
