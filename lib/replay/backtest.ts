@@ -6,7 +6,7 @@
 // and its first target (limit: filled at the target, no slippage). When a bar touches both, the stop is taken (the
 // conservative reading of a bar). A position still open when a new trading day's first bar arrives is closed at the
 // previous bar's close plus slippage (flat overnight); the last bar of the data closes what is left.
-import type { Side } from '../contracts';
+import type { SignalPayload, Side } from '../contracts';
 import { InvalidInputError } from '../errors';
 import { VwapAccumulator, typicalPrice } from '../analytics/vwap';
 import { esSession, tradeDateAtOrAfter } from '../sim/calendar';
@@ -49,6 +49,8 @@ export interface BacktestSignal {
   stop: number;
   target: number;
   score: number;
+  /** The message Battle Navale sends for it (topic 'signal'), as the node would. */
+  payload: SignalPayload;
   /** Present when the risk rules refused the order. */
   refused?: string;
 }
@@ -64,6 +66,8 @@ export interface BacktestTrade {
   stop: number;
   target: number;
   quantity: number;
+  /** $ per point per contract (the risk limits' point value). */
+  pointValue: number;
   /** Net of commission, $. */
   pnl: number;
   commission: number;
@@ -163,7 +167,8 @@ export class BacktestRunner {
     const ev = this.engine.update(b, now);
     if (ev.signal !== NO_SIGNAL) {
       const side: Side = ev.signal === LONG ? 'buy' : 'sell';
-      const signal: BacktestSignal = { t: now, side, entry: ev.entry, stop: ev.stop, target: ev.tp1, score: ev.score };
+      const payload = this.engine.payload() as SignalPayload;
+      const signal: BacktestSignal = { t: now, side, entry: ev.entry, stop: ev.stop, target: ev.tp1, score: ev.score, payload };
       if (this.open || this.pending) {
         signal.refused = 'a position is already open';
       } else {
@@ -209,6 +214,7 @@ export class BacktestRunner {
       stop: o.stop,
       target: o.target,
       quantity: qty,
+      pointValue: this.pointValue,
       commission: 2 * this.commission * qty,
       pnl: gross - 2 * this.commission * qty,
     };
@@ -229,7 +235,7 @@ export class BacktestRunner {
 }
 
 /** tradeDateAtOrAfter for times in order, reckoning the calendar once per session rather than once per bar. */
-class SessionDays {
+export class SessionDays {
   private open = Infinity;
   private close = -Infinity;
   private day = NaN;

@@ -10,7 +10,8 @@ import { BattleNavaleEngine } from '../../lib/strategy/battle-navale';
 import { timeframeMs, validateBar } from '../../lib/strategy/bar-window';
 import { compileScoreFormula } from '../../lib/strategy/score-formula';
 import { DEFAULT_SETTINGS, SETTING_KEYS, type SettingsInput } from '../../lib/strategy/settings';
-import { handleInput, setStatus, statusError, type NodeMsg, type Send } from '../shared/node-kit';
+import { publishBattleNavaleSettings } from '../shared/battle-navale-settings';
+import { handleClose, handleInput, setStatus, statusError, type NodeMsg, type Send } from '../shared/node-kit';
 
 type BattleNavaleDef = NodeDef & SettingsInput;
 
@@ -46,6 +47,8 @@ export = function register(RED: NodeAPI): void {
     let configError: unknown = null;
     try {
       engine = new BattleNavaleEngine(raw);
+      // For mia-backtest's "Battle Navale settings of": only settings this node accepted.
+      handleClose(node, publishBattleNavaleSettings(node.id, raw));
       setStatus(node, 'grey', 'ring', 'waiting for bars');
     } catch (err) {
       configError = err;
