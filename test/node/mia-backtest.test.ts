@@ -1,0 +1,225 @@
+import { strict as assert } from 'assert';
+import helper from 'node-red-node-test-helper';
+import { runBacktest, type BacktestResult } from '../../lib/replay/backtest';
+import { createMarket } from '../../lib/sim/market';
+import type { MarketBar } from '../../lib/sim/market-types';
+import backtestModule = require('../../nodes/mia-backtest/mia-backtest');
+import statsModule = require('../../nodes/mia-trade-stats/mia-trade-stats');
+import battleNavaleModule = require('../../nodes/mia-battle-navale/mia-battle-navale');
+
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+helper.init(require.resolve('node-red'));
+
+interface Msg {
+  topic?: string;
+  payload: unknown;
+  error?: { message: string };
+}
+type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; on(event: string, fn: (msg: Msg) => void): void };
+
+// The seeded market's 1-minute bars: Mon 9 June 2025 on, `days` trading days.
+function seededBars(days: number): MarketBar[] {
+  const from = Date.UTC(2025, 5, 8, 22, 0);
+  const to = from + (days - 1) * 86_400_000 + 23 * 3_600_000 + (days > 5 ? 2 * 86_400_000 : 0) * Math.floor((days - 1) / 5);
+  return createMarket({ seed: 11, startTime: to, speed: 0 }).esBars(from, to, 60_000);
+}
+const WEEK = seededBars(5);
+const SETTINGS = { commissionPerContract: '2.25', slippageTicks: '1', cooldownMin: '5' };
+const OPTIONS = { commissionPerContract: 2.25, slippageTicks: 1, risk: { cooldownMin: 5 } };
+
+function garbageAfter(bars: MarketBar[], k: number): MarketBar[] {
+  return bars.map((b, i) => (i <= k ? b : { t: b.t, o: 1, h: 9999, l: 1, c: 9999, v: 1e6 }));
+}
+
+type FlowItem = { id: string; type: string; [key: string]: unknown };
+
+function flow(config: Record<string, unknown> = {}, extra: FlowItem[] = []): FlowItem[] {
+  return [
+    { id: 'tab', type: 'tab', label: 'test' },
+    { id: 'bt', type: 'mia-backtest', z: 'tab', name: '', ...SETTINGS, ...config, wires: [['result'], ['ts', 'feed'], ['progress']] },
+    { id: 'ts', type: 'mia-trade-stats', z: 'tab', pointValue: 50, wires: [['stats'], []] },
+    ...['result', 'feed', 'progress', 'stats', 'caught'].map((id) => ({ id, type: 'helper', z: 'tab' })),
+    { id: 'catcher', type: 'catch', z: 'tab', scope: ['bt'], uncaught: false, wires: [['caught']] },
+    ...extra,
+  ];
+}
+
+/** Every message a helper node receives, and a way to wait for the next ones. */
+function recorder(node: TestNode) {
+  const got: Msg[] = [];
+  const waiters: (() => void)[] = [];
+  node.on('input', (msg: Msg) => {
+    got.push(msg);
+    waiters.splice(0).forEach((w) => w());
+  });
+  const count = (n: number, timeoutMs = 20_000): Promise<Msg[]> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`expected ${n} messages, got ${got.length}`)), timeoutMs);
+      const check = (): void => {
+        if (got.length >= n) {
+          clearTimeout(timer);
+          resolve(got.slice(0, n));
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return { got, count };
+}
+
+async function load(config: Record<string, unknown> = {}, extra: FlowItem[] = []) {
+  await helper.load([backtestModule, statsModule, battleNavaleModule, catchNode], flow(config, extra));
+  const get = (id: string) => helper.getNode(id) as TestNode;
+  return {
+    bt: get('bt'),
+    result: recorder(get('result')),
+    feed: recorder(get('feed')),
+    progress: recorder(get('progress')),
+    stats: recorder(get('stats')),
+    caught: recorder(get('caught')),
+  };
+}
+
+type Payload = Omit<BacktestResult, 'signals'> & { stopped: boolean; commission: number; signals: Record<string, unknown>[] };
+
+/** The time a trade-stats message speaks of: a signal's evaluation (its bar's close), a fill's time. */
+function messageTime(m: Msg): number {
+  const p = m.payload as { t?: number; bar?: { t: number } };
+  return m.topic === 'signal' ? (p.bar as { t: number }).t + 60_000 : (p.t as number);
+}
+
+describe('mia-backtest node', function () {
+  this.timeout(60_000);
+  beforeEach(() => helper.startServer());
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+  });
+
+  it("backtests a week of ibkr-history bars: progress each day, runBacktest's trades, and mia-trade-stats rebuilds them", async () => {
+    const { bt, result, feed, progress, stats } = await load();
+    const statuses: string[] = [];
+    const node = bt as unknown as { status(s: { text?: string }): void };
+    const original = node.status.bind(node);
+    node.status = (s) => {
+      statuses.push(String(s.text));
+      original(s);
+    };
+    // As ibkr-history sends them: symbol and bar size on each bar.
+    bt.receive({ topic: 'bars', payload: WEEK.map((b) => ({ symbol: 'ESM5', tf: '1min', ...b })) });
+    const [r] = await result.count(1);
+    const expected = runBacktest(WEEK, OPTIONS);
+    const p = r.payload as Payload;
+    assert.equal(r.topic, 'backtest');
+    assert.equal(p.stopped, false);
+    assert.deepEqual(p.trades, JSON.parse(JSON.stringify(expected.trades)));
+    assert.equal(p.signals.length, expected.signals.length);
+    assert.ok(Math.abs(p.pnl - expected.pnl) < 1e-9);
+    assert.ok(expected.trades.length > 0);
+
+    const days = progress.got.map((m) => m.payload as { daysDone: number; days: number; percent: number; day: string });
+    assert.deepEqual(
+      days.map((d) => [d.day, d.daysDone, d.days, d.percent]),
+      [
+        ['2025-06-09', 1, 5, 20],
+        ['2025-06-10', 2, 5, 40],
+        ['2025-06-11', 3, 5, 60],
+        ['2025-06-12', 4, 5, 80],
+        ['2025-06-13', 5, 5, 100],
+      ],
+    );
+    for (const k of [1, 2, 3, 4, 5]) assert.ok(statuses.some((s) => s.startsWith(`day ${k}/5 ${k * 20}%`)), `no status for day ${k}: ${statuses.join(' | ')}`);
+    assert.match(statuses[statuses.length - 1], new RegExp(`^${expected.trades.length} tr [+−]\\$\\d+ \\d+%$`));
+
+    // The feed: a reset first, then signal + two fills per trade; the statistics node agrees with the backtest.
+    assert.equal(feed.got[0].topic, 'reset');
+    assert.equal(feed.got.length, 1 + 3 * expected.trades.length);
+    const [last] = (await stats.count(expected.trades.length)).slice(-1);
+    const s = last.payload as { trades: { pnl: number; reason: string }[]; netPnl: number };
+    assert.equal(s.trades.length, expected.trades.length);
+    const gross = expected.trades.reduce((sum, t) => sum + t.pnl + t.commission, 0);
+    assert.ok(Math.abs(s.netPnl - gross) < 1e-6, `trade stats ${s.netPnl} vs backtest before commission ${gross}`);
+    assert.ok(s.trades.every((t) => t.reason !== 'no signal'));
+  });
+
+  it('has no look-ahead through the node: garbage after bar t leaves every message about t or before unchanged', async () => {
+    const runs: Msg[][] = [];
+    const k = Math.floor(WEEK.length * 0.6);
+    const cut = WEEK[k].t + 60_000;
+    for (const bars of [WEEK, garbageAfter(WEEK, k)]) {
+      const { bt, result, feed } = await load();
+      bt.receive({ topic: 'bars', payload: bars });
+      await result.count(1);
+      runs.push(feed.got.filter((m) => m.topic !== 'reset' && messageTime(m) <= cut).map(({ topic, payload }) => ({ topic, payload })));
+      await helper.unload();
+    }
+    assert.ok(runs[0].length > 3, 'trades before the cut');
+    assert.deepEqual(runs[1], runs[0]);
+  });
+
+  it('takes a CSV of bars, as the bars message gives', async () => {
+    const csv = ['timestamp,open,high,low,close,volume', ...WEEK.map((b) => `${new Date(b.t).toISOString()},${b.o},${b.h},${b.l},${b.c},${b.v}`)].join('\n');
+    const { bt, result } = await load();
+    bt.receive({ payload: csv });
+    const [r] = await result.count(1);
+    assert.deepEqual((r.payload as Payload).trades, JSON.parse(JSON.stringify(runBacktest(WEEK, OPTIONS).trades)));
+  });
+
+  it('uses the settings of the deployed Battle Navale node it names', async () => {
+    const bnSettings = { longThreshold: 0.15, shortThreshold: 0.15 };
+    const bn = { id: 'bn', type: 'mia-battle-navale', z: 'tab', ...bnSettings, wires: [[], []] };
+    const { bt, result } = await load({ battleNavale: 'bn' }, [bn]);
+    bt.receive({ topic: 'bars', payload: WEEK });
+    const [r] = await result.count(1);
+    const expected = runBacktest(WEEK, { ...OPTIONS, settings: bnSettings });
+    assert.notEqual(expected.signals.length, runBacktest(WEEK, OPTIONS).signals.length, 'the settings make a difference');
+    assert.equal((r.payload as Payload).signals.length, expected.signals.length);
+    assert.deepEqual((r.payload as Payload).trades, JSON.parse(JSON.stringify(expected.trades)));
+  });
+
+  it('keeps Node-RED running during a backtest: a cancel sent after the first day stops it there or soon after', async () => {
+    const threeWeeks = seededBars(15);
+    const { bt, result, progress } = await load();
+    bt.receive({ topic: 'bars', payload: threeWeeks });
+    await progress.count(1);
+    bt.receive({ topic: 'cancel' });
+    const [r] = await result.count(1);
+    const p = r.payload as Payload;
+    const total = (progress.got[0].payload as { days: number }).days;
+    assert.ok(total >= 10, `${total} days`);
+    assert.equal(p.stopped, true);
+    assert.ok(p.days < total, `stopped after ${p.days} of ${total} days`);
+    assert.equal(progress.got.length, p.days);
+  });
+
+  it('refuses a second run while one runs, bars of another size and a payload that is not bars, with the reason', async () => {
+    const { bt, result, caught } = await load();
+    bt.receive({ topic: 'bars', payload: WEEK });
+    bt.receive({ topic: 'bars', payload: WEEK });
+    const [busy] = await caught.count(1);
+    assert.match(String(busy.error?.message), /already running.*cancel/);
+    await result.count(1);
+    bt.receive({ topic: 'bars', payload: [{ ...WEEK[0], tf: '5min' }] });
+    bt.receive({ topic: 'bars', payload: 42 });
+    bt.receive({ topic: 'bars', payload: [{ ...WEEK[0], o: 'x' }] });
+    bt.receive({ topic: 'bars', payload: WEEK, risk: { maxTradesPerDay: 0 } });
+    const errors = (await caught.count(5)).slice(1).map((m) => String(m.error?.message));
+    assert.match(errors[0], /5min.*1-minute bars/);
+    assert.match(errors[1], /must be 1-minute bars/);
+    assert.match(errors[2], /bar 0 field o must be a number/);
+    assert.match(errors[3], /maxTradesPerDay/);
+    assert.equal(result.got.length, 1);
+  });
+
+  it('refuses a bad setting at deploy, and a Battle Navale node that is not deployed at run', async () => {
+    const { bt, caught } = await load({ slippageTicks: '-1', battleNavale: 'missing' });
+    bt.receive({ topic: 'bars', payload: WEEK });
+    const [err] = await caught.count(1);
+    assert.match(String(err.error?.message), /Slippage \(ticks\)/);
+    await helper.unload();
+    const second = await load({ battleNavale: 'missing' });
+    second.bt.receive({ topic: 'bars', payload: WEEK });
+    const [err2] = await second.caught.count(1);
+    assert.match(String(err2.error?.message), /Battle Navale node chosen .* not deployed/);
+  });
+});
