@@ -1,11 +1,16 @@
 import { strict as assert } from 'assert';
 import helper from 'node-red-node-test-helper';
+import type { Bar } from '../../lib/contracts';
 import { runBacktest, type BacktestResult } from '../../lib/replay/backtest';
 import { createMarket } from '../../lib/sim/market';
 import type { MarketBar } from '../../lib/sim/market-types';
 import backtestModule = require('../../nodes/mia-backtest/mia-backtest');
 import statsModule = require('../../nodes/mia-trade-stats/mia-trade-stats');
 import battleNavaleModule = require('../../nodes/mia-battle-navale/mia-battle-navale');
+
+import ibkrConfigModule = require('../../nodes/ibkr-config/ibkr-config');
+import ibkrHistoryModule = require('../../nodes/ibkr-history/ibkr-history');
+import { collectMessages } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -221,5 +226,20 @@ describe('mia-backtest node', function () {
     second.bt.receive({ topic: 'bars', payload: WEEK });
     const [err2] = await second.caught.count(1);
     assert.match(String(err2.error?.message), /Battle Navale node chosen .* not deployed/);
+  });
+
+  it('runs its example flow: ibkr-history pages 5 days of 1-minute bars from the simulator, backtested into mia-trade-stats', async () => {
+    const example = require('../../flows/nodes/mia-backtest.json') as FlowItem[];
+    const nodes = [ibkrConfigModule, ibkrHistoryModule, backtestModule, statsModule, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/common/21-debug.js')];
+    await helper.load(nodes, example);
+    const history = recorder(helper.getNode('backtest-node') as TestNode);
+    const results = collectMessages('backtest-result', 1, 50_000);
+    (helper.getNode('backtest-go') as TestNode).receive({ payload: Date.now() });
+    const [r] = await results;
+    const [bars] = await history.count(1);
+    const p = r!.payload as Payload;
+    assert.ok((bars.payload as Bar[]).length > 3000, `${(bars.payload as Bar[]).length} bars`);
+    assert.ok(p.days >= 4 && p.bars === (bars.payload as Bar[]).length, `${p.days} days, ${p.bars} bars`);
+    assert.equal(p.stopped, false);
   });
 });
