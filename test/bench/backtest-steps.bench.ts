@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     unit: 's',
     baseline: Number((wholeMs / 1000).toFixed(3)),
     goal: '≤ 30 s',
-    note: `${stepped.days} trading days, ${bars.length} bars of ${source}, a turn of the event loop after each day; event loop held at most ${Math.max(...slices).toFixed(1)} ms of CPU at a time (median ${[...slices].sort((a, b) => a - b)[slices.length >> 1].toFixed(1)} ms; the first slice also checks all bars and builds the engine, whose settings mathjs compiles: ~55-135 ms alone); ${stepped.trades.length} trades, ${messages} mia-trade-stats messages; same trades as runBacktest in one piece`,
+    note: `${stepped.days} trading days, ${bars.length} bars of ${source}, a turn of the event loop after each day; event loop held at most ${Math.max(...slices).toFixed(1)} ms of CPU at a time (median ${[...slices].sort((a, b) => a - b)[slices.length >> 1].toFixed(1)} ms; the first slice also checks all bars and builds the engine, whose score formula mathjs parses once); ${stepped.trades.length} trades, ${messages} mia-trade-stats messages; same trades as runBacktest in one piece`,
   });
 }
 
