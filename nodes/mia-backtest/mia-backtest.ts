@@ -66,15 +66,19 @@ function barsOf(msg: NodeMsg): MarketBar[] {
   if (!Array.isArray(p)) {
     throw new InvalidInputError(`backtest: msg.payload must be 1-minute bars: an array (ibkr-history, output "one bars message") or a CSV text "timestamp,open,high,low,close,volume"; got ${describeValue(p)}.`);
   }
-  return p.map((b: unknown, i) => {
+  const bars: MarketBar[] = [];
+  // An index loop, not map: map skips the holes of a sparse array, which would reach the backtest as missing bars.
+  for (let i = 0; i < p.length; i++) {
+    const b: unknown = p[i];
     if (!isRecord(b)) throw new InvalidInputError(`backtest: bar ${i} is not a bar object; got ${describeValue(b)}.`);
     if (b.tf !== undefined && b.tf !== '1min') throw new InvalidInputError(`backtest: bar ${i} is a ${describeValue(b.tf)} bar: the backtest takes 1-minute bars (ibkr-history bar size "1min").`);
     const bar = { t: b.t, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v };
     for (const [k, v] of Object.entries(bar)) {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidInputError(`backtest: bar ${i} field ${k} must be a number; got ${describeValue(v)}.`);
     }
-    return bar as MarketBar;
-  });
+    bars.push(bar as MarketBar);
+  }
+  return bars;
 }
 
 /** What to run: the node's settings, overridden by msg.settings (Battle Navale) and msg.risk (risk limits). */

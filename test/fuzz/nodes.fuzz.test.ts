@@ -22,6 +22,7 @@ import miaBattleNavale = require('../../nodes/mia-battle-navale/mia-battle-naval
 import sierraConfig = require('../../nodes/sierra-config/sierra-config');
 import sierraOrder = require('../../nodes/sierra-order/sierra-order');
 import miaTradeStats = require('../../nodes/mia-trade-stats/mia-trade-stats');
+import miaBacktest = require('../../nodes/mia-backtest/mia-backtest');
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const completeNode = require('@node-red/nodes/core/common/24-complete.js');
@@ -96,7 +97,7 @@ const onFault = (err: unknown): void => {
 };
 
 async function fuzz(types: string[], seed: number): Promise<FuzzResult> {
-  await helper.load([ibkrConfig, ibkrAuth, ibkrQuote, ibkrHistory, ibkrOptionsChain, ibkrAccount, ibkrOrder, miaVwapDelta, miaGammaWalls, miaBattleNavale, sierraConfig, sierraOrder, miaTradeStats, catchNode, completeNode], fuzzFlow(types) as unknown as Parameters<typeof helper.load>[1]);
+  await helper.load([ibkrConfig, ibkrAuth, ibkrQuote, ibkrHistory, ibkrOptionsChain, ibkrAccount, ibkrOrder, miaVwapDelta, miaGammaWalls, miaBattleNavale, sierraConfig, sierraOrder, miaTradeStats, miaBacktest, catchNode, completeNode], fuzzFlow(types) as unknown as Parameters<typeof helper.load>[1]);
   const ibkr = helper.getNode('ibkr') as unknown as IbkrConfigNode;
   const sierra = helper.getNode('sierra') as unknown as SierraConfigNode;
   const dtc = (await sierra.connection()).simulator;
@@ -185,6 +186,7 @@ describe('fuzz: 10,000 hostile messages per node type, in the Node-RED runtime',
     ['ibkr-config', IBKR_NODES],
     ['sierra-config', ['sierra-order', 'sierra-order']],
     ['mia-trade-stats', ['mia-trade-stats']],
+    ['mia-backtest', ['mia-backtest']],
   ];
   runs.forEach(([name, types], k) => {
     it(`${name}: no crash, every message handled or reported in readable words, no order reaches a broker`, async function () {
