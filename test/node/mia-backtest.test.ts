@@ -23,13 +23,12 @@ interface Msg {
 }
 type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; on(event: string, fn: (msg: Msg) => void): void };
 
-// The seeded market's 1-minute bars: Mon 9 June 2025 on, `days` trading days.
-function seededBars(days: number): MarketBar[] {
-  const from = Date.UTC(2025, 5, 8, 22, 0);
-  const to = from + (days - 1) * 86_400_000 + 23 * 3_600_000 + (days > 5 ? 2 * 86_400_000 : 0) * Math.floor((days - 1) / 5);
-  return createMarket({ seed: 11, startTime: to, speed: 0 }).esBars(from, to, 60_000);
+// The seeded market's 1-minute bars from Monday 9 June 2025 (the session opening Sunday 8 at 18:00 New York) to the
+// close of the Friday `to` (17:00 New York = 21:00 UTC).
+function seededBars(to: number): MarketBar[] {
+  return createMarket({ seed: 11, startTime: to, speed: 0 }).esBars(Date.UTC(2025, 5, 8, 22, 0), to, 60_000);
 }
-const WEEK = seededBars(5);
+const WEEK = seededBars(Date.UTC(2025, 5, 13, 21, 0));
 const SETTINGS = { commissionPerContract: '2.25', slippageTicks: '1', cooldownMin: '5' };
 const OPTIONS = { commissionPerContract: 2.25, slippageTicks: 1, risk: { cooldownMin: 5 } };
 
@@ -183,7 +182,7 @@ describe('mia-backtest node', function () {
   });
 
   it('keeps Node-RED running during a backtest: a cancel sent after the first day stops it there or soon after', async () => {
-    const threeWeeks = seededBars(15);
+    const threeWeeks = seededBars(Date.UTC(2025, 5, 27, 21, 0));
     const { bt, result, progress } = await load();
     bt.receive({ topic: 'bars', payload: threeWeeks });
     await progress.count(1);
