@@ -386,6 +386,12 @@ export class IbkrOrderDesk {
       now: this.now(),
     });
     if (!reserved.allowed) return refuse(reserved);
+    // Instances sharing the account's budget over Redis: claimed there atomically (nothing else awaited before sending).
+    const claimed = await this.engine.claimShared(clientOrderId, this.now());
+    if (!claimed.allowed) {
+      this.engine.release(clientOrderId);
+      return refuse(claimed);
+    }
     // The kill switch and the trading switch once more, at the instant of sending (journaled before it leaves).
     const authorized = this.engine.authorizeSend(clientOrderId, this.client.tradingEnabled);
     if (!authorized.allowed) {
@@ -433,6 +439,11 @@ export class IbkrOrderDesk {
     // Every modify passes the engine: HALTED allows only a smaller quantity, a larger one is new exposure.
     const reserved = this.engine.reserveModify({ clientOrderId: leg.clientOrderId, quantity: intent.quantity, price: intent.price, stopPrice: intent.stopPrice, staleAfterSec: this.staleAfterSec, now: this.now() });
     if (!reserved.allowed) return { messages: [], status: `refused: ${reserved.rule}`, questions, error: new RiskDeniedError(reserved.rule, reserved.reason) };
+    const claimed = await this.engine.claimShared(leg.clientOrderId, this.now());
+    if (!claimed.allowed) {
+      this.engine.releaseModify(leg.clientOrderId);
+      return { messages: [], status: `refused: ${claimed.rule}`, questions, error: new RiskDeniedError(claimed.rule, claimed.reason) };
+    }
     const authorized = this.engine.authorizeModify(leg.clientOrderId, this.client.tradingEnabled);
     if (!authorized.allowed) {
       this.engine.releaseModify(leg.clientOrderId);

@@ -31,6 +31,7 @@ import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { MarketDataClock, checkStaleAfterSec, reducesExposure } from '../strategy/stale-data';
 import { contractKey, type InstrumentInfo, type InstrumentOf } from './instrument-of';
 import { JOURNAL_VERSION, JournalError, type IntentRecord, type Journal, type JournalState } from './journal';
+import type { SharedBudget, SharedOrder } from './shared-budget';
 import {
   DEFAULT_RISK_LIMITS,
   RiskGuard,
@@ -156,6 +157,8 @@ export interface RiskEngineOptions {
   journal: Journal;
   /** The state the journal held at start (null: a fresh account). */
   restored?: JournalState | null;
+  /** The account's budget shared with other instances (Redis): claimShared must pass before each send. */
+  shared?: SharedBudget;
 }
 
 const MINUTE_MS = 60_000;
@@ -234,6 +237,12 @@ export class RiskEngine extends EventEmitter {
   private journalFault: string | null = null;
   /** An asynchronous journal (Redis) is still being read: no new entries until its state is in. */
   private loading = false;
+  private readonly shared: SharedBudget | null;
+  /** Orders (and larger modifies) reserved here but not yet claimed in the shared budget: never sent until they are. */
+  private readonly unclaimed = new Set<string>();
+  /** What the shared budget holds of this instance's orders (JSON per id), to send only what changed. */
+  private readonly mirrored = new Map<string, string>();
+  private sharedQueue: Promise<void> = Promise.resolve();
 
   constructor(options: RiskEngineOptions) {
     super();
@@ -243,6 +252,17 @@ export class RiskEngine extends EventEmitter {
     this.instrumentOf = options.instrumentOf;
     this.journal = options.journal;
     if (options.restored) this.restore(options.restored);
+    this.shared = options.shared ?? null;
+    if (this.shared) {
+      const shared = this.shared;
+      shared.onKillSwitch((state) => this.takeSharedKillSwitch(state));
+      shared.killSwitch().then(
+        (state) => {
+          if (STRICT[state] > STRICT[this.killSwitch]) this.takeSharedKillSwitch(state);
+        },
+        (err: unknown) => this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err))),
+      );
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -298,6 +318,7 @@ export class RiskEngine extends EventEmitter {
     }
     if (before !== state) this.emit('kill-switch', state);
     this.emit('change');
+    this.toShared((b) => b.setKillSwitch(state));
   }
 
   riskState(now: number): RiskState {
@@ -431,6 +452,7 @@ export class RiskEngine extends EventEmitter {
     const exitSide: Side = side === 'buy' ? 'sell' : 'buy';
     for (const id of req.exits ?? []) this.orders.set(id, { ...base, clientOrderId: id, side: exitSide, role: 'exit', reducing: true, parent: req.clientOrderId, armed: 0 });
     for (const id of ids) this.usedIds.set(id, Date.now());
+    if (this.shared) for (const id of ids) this.unclaimed.add(id);
     return this.persistOrDeny(ids);
   }
 
@@ -493,6 +515,7 @@ export class RiskEngine extends EventEmitter {
     if (increase > 0) {
       o.modifyFrom = o.quantity;
       o.quantity = total; // counted from now; releaseModify puts it back if the broker says no
+      if (this.shared) this.unclaimed.add(o.clientOrderId);
       const saved = this.persistOrDeny([]);
       if (!saved.allowed) this.releaseModify(req.clientOrderId);
       return saved;
@@ -506,6 +529,7 @@ export class RiskEngine extends EventEmitter {
     if (!o || o.modifyFrom === undefined) return;
     o.quantity = o.modifyFrom;
     delete o.modifyFrom;
+    this.unclaimed.delete(clientOrderId);
     this.persistQuietly();
   }
 
@@ -527,6 +551,7 @@ export class RiskEngine extends EventEmitter {
     const o = this.orders.get(clientOrderId);
     if (!o) return deny('invalid-order', `order ${clientOrderId} was not reserved with the risk engine (or was released): not sent`);
     if (!tradingEnabled) return deny('trading-disabled', 'trading is turned off in the connection settings: nothing was sent');
+    if (this.unclaimed.has(clientOrderId)) return deny('invalid-order', `order ${clientOrderId} was not claimed in the account's shared risk budget (${this.shared?.where}): not sent`);
     const verdict = this.switchAllows(o);
     if (!verdict.allowed) return verdict;
     const family = [o, ...[...this.orders.values()].filter((c) => c.parent === clientOrderId)];
@@ -540,11 +565,49 @@ export class RiskEngine extends EventEmitter {
     return { allowed: true };
   }
 
+  /**
+   * With a shared budget (several instances on one account): the order reserved here (and its bracket exits, or a
+   * modify's larger quantity) is claimed in the account's budget in one atomic step — exposure across every
+   * instance's orders and the account's positions, trades today, the day's loss, the kill switch. Call it after
+   * reserve / reserveModify and right before authorizeSend / authorizeModify (nothing else awaited between); refused:
+   * release as for any refusal. Without a shared budget it allows at once.
+   */
+  async claimShared(clientOrderId: string, now: number): Promise<Verdict> {
+    const shared = this.shared;
+    if (!shared) return { allowed: true };
+    const family = [...this.orders.values()].filter((o) => (o.clientOrderId === clientOrderId || o.parent === clientOrderId) && this.unclaimed.has(o.clientOrderId));
+    if (family.length === 0) return { allowed: true };
+    const records = family.map((o) => this.sharedRecord(o));
+    const l = this.guard.limits;
+    let verdict;
+    try {
+      await this.sharedQueue; // after this instance's earlier news (fills, releases), so the budget is current
+      verdict = await shared.claim(records, { maxPosition: l.maxPosition, maxTradesPerDay: l.maxTradesPerDay, dailyLossLimit: l.dailyLossLimit, session: this.sessionOf(now) });
+    } catch (err) {
+      return deny('not-reconciled', `the account's shared risk budget (${shared.where}) could not be checked, so nothing was sent: ${errorMessage(err)}`);
+    }
+    if (STRICT[verdict.killSwitch] > STRICT[this.killSwitch]) this.takeSharedKillSwitch(verdict.killSwitch);
+    if (!verdict.allowed) return deny(verdict.rule, verdict.reason);
+    for (const r of records) {
+      this.unclaimed.delete(r.id);
+      this.mirrored.set(r.id, JSON.stringify(r));
+    }
+    // Released or changed while the claim was on its way: the budget follows.
+    this.mirrorShared();
+    return { allowed: true };
+  }
+
+  /** Resolves once every change this engine sent to the shared budget has reached it. */
+  flushShared(): Promise<void> {
+    return this.sharedQueue;
+  }
+
   /** The same test for a modify about to be written. */
   authorizeModify(clientOrderId: string, tradingEnabled = true): Verdict {
     const o = this.orders.get(clientOrderId);
     if (!tradingEnabled) return deny('trading-disabled', 'trading is turned off in the connection settings: nothing was sent');
     if (!o) return deny('invalid-order', `order ${clientOrderId} is not counted by the risk engine`);
+    if (this.unclaimed.has(clientOrderId)) return deny('invalid-order', `the larger quantity for ${clientOrderId} was not claimed in the account's shared risk budget (${this.shared?.where}): not sent`);
     const ks = this.killSwitch;
     if (ks === 'HALTED' && o.modifyFrom !== undefined) return deny('kill-switch', `kill switch is HALTED: the larger quantity for ${clientOrderId} was not sent`);
     if (ks !== 'ACTIVE' && o.modifyFrom !== undefined) return deny('kill-switch', `kill switch is ${ks}: the larger quantity for ${clientOrderId} was not sent`);
@@ -634,6 +697,14 @@ export class RiskEngine extends EventEmitter {
       this.executions.add(fill.executionId);
     }
     const info = this.instrumentOf(fill.instrument);
+    const own = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
+    // Counted once in the shared budget: by the broker's execution id, else by this instance's own order and the
+    // quantity filled so far (another instance never reports this instance's order).
+    const key = fill.executionId ?? (own ? `${own.clientOrderId}#${own.filled}+${fill.quantity}` : fill.clientOrderId ? `${fill.clientOrderId}@${fill.now}#${fill.quantity}@${fill.price}` : undefined);
+    if (key) {
+      const shared = { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) };
+      this.toShared((b) => b.fill(shared));
+    }
     this.guard.recordFill({ instrument: fill.instrument, pointValue: info.pointValue, side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.now, realizedPnl: fill.realizedPnl });
     this.setLastTrade(fill.instrument, fill.price, fill.now);
     const o = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
@@ -660,6 +731,10 @@ export class RiskEngine extends EventEmitter {
       this.report({ what: 'realized-pnl', journal: before, broker: realized, message: `today's realized P&L: the risk engine counted ${usd(before)}, the broker says ${usd(realized)}; the broker's figure is used` });
     }
     this.guard.syncBroker({ now: figures.now, realizedPnl: realized, unrealizedPnl: figures.unrealizedPnl ?? undefined });
+    if (realized !== undefined && Number.isFinite(realized)) {
+      const session = this.sessionOf(figures.now);
+      this.toShared((b) => b.setRealizedPnl(realized, session));
+    }
     this.persistQuietly();
     this.emit('change');
   }
@@ -671,6 +746,7 @@ export class RiskEngine extends EventEmitter {
       this.report({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the risk engine counted ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
     }
     this.guard.syncBroker({ now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
+    this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     this.persistQuietly();
     this.emit('change');
   }
@@ -691,6 +767,7 @@ export class RiskEngine extends EventEmitter {
       if (!brokerPos.has(p.instrument)) {
         note({ what: 'position', instrument: p.instrument, journal: p.position, broker: 0, message: `${p.instrument}: the journal had ${describePosition(p.position)}, the broker says flat; flat is used` });
         this.guard.syncBroker({ now: broker.now, instrument: p.instrument, position: 0, averagePrice: null });
+        this.sharePosition(p.instrument, 0, null);
       }
     }
     for (const p of broker.positions) {
@@ -699,6 +776,7 @@ export class RiskEngine extends EventEmitter {
         note({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the journal had ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
       }
       this.guard.syncBroker({ now: broker.now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
+      this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     }
     const brokerOrders = new Map(broker.working.map((o) => [o.clientOrderId, o]));
     for (const [id, o] of this.orders) {
@@ -850,6 +928,63 @@ export class RiskEngine extends EventEmitter {
     for (const i of s.intents) this.orders.set(i.clientOrderId, { ...i });
   }
 
+  // ---------------------------------------------------------------------------------------------------------------
+  // Shared budget
+
+  private sharedRecord(o: WorkingOrder): SharedOrder {
+    const exit = o.role === 'exit';
+    return { id: o.clientOrderId, root: o.root, side: o.side, q: o.quantity, f: o.filled, role: o.role, pair: exit ? (o.parent ?? o.clientOrderId) : o.clientOrderId, armed: exit ? (o.armed ?? o.quantity) : o.quantity };
+  }
+
+  private sessionOf(now: number): number {
+    const start = this.guard.state(now).sessionStart;
+    return Number.isFinite(start) ? start : 0;
+  }
+
+  /** Sends one change to the shared budget, in order after the others; a failure is reported, never thrown. */
+  private toShared(send: (b: SharedBudget) => Promise<void>): void {
+    const shared = this.shared;
+    if (!shared) return;
+    this.sharedQueue = this.sharedQueue
+      .then(() => send(shared))
+      .catch((err: unknown) => {
+        this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err)));
+      });
+  }
+
+  /** This instance's claimed orders as they are now: what changed is sent, what ended removed. */
+  private mirrorShared(): void {
+    if (!this.shared) return;
+    for (const id of this.unclaimed) if (!this.orders.has(id)) this.unclaimed.delete(id);
+    const put: SharedOrder[] = [];
+    for (const o of this.orders.values()) {
+      if (this.unclaimed.has(o.clientOrderId)) continue; // a modify's larger quantity waits for its claim
+      const r = this.sharedRecord(o);
+      const text = JSON.stringify(r);
+      if (this.mirrored.get(r.id) === text) continue;
+      this.mirrored.set(r.id, text);
+      put.push(r);
+    }
+    const remove = [...this.mirrored.keys()].filter((id) => !this.orders.has(id));
+    for (const id of remove) this.mirrored.delete(id);
+    if (put.length || remove.length) this.toShared((b) => b.mirror(put, remove));
+  }
+
+  /** Another instance moved the account's kill switch (or a claim found it moved): taken here, not sent back. */
+  private takeSharedKillSwitch(state: KillSwitchState): void {
+    const before = this.killSwitch;
+    if (before === state) return;
+    this.guard.setKillSwitch(state);
+    this.persistQuietly();
+    this.emit('kill-switch', state);
+    this.emit('change');
+  }
+
+  private sharePosition(instrument: string, quantity: number, averagePrice: number | null | undefined): void {
+    const root = this.rootOf(instrument);
+    this.toShared((b) => b.setPosition({ instrument, root, quantity, averagePrice: averagePrice ?? null }));
+  }
+
   /** An asynchronous journal is read: until `finishLoad`, new entries are refused. */
   beginLoad(): void {
     this.loading = true;
@@ -878,6 +1013,7 @@ export class RiskEngine extends EventEmitter {
 
   private persist(): void {
     this.journal.save(this.snapshot(Date.now()));
+    this.mirrorShared();
   }
 
   /** A reservation whose journal write failed is undone: the order does not exist for anyone. */
