@@ -71,6 +71,7 @@ describe('shared risk budget: several instances on one account over Redis', func
   interface Desk {
     engines: RiskEngine[];
     budgets: RedisSharedBudget[];
+    prefix: string;
     close(): Promise<void>;
   }
 
@@ -91,6 +92,7 @@ describe('shared risk budget: several instances on one account over Redis', func
     return {
       engines,
       budgets,
+      prefix,
       close: async () => {
         await Promise.all(engines.map((e) => e.flushShared()));
         await Promise.all(budgets.map((b) => b.close()));
@@ -99,13 +101,17 @@ describe('shared risk budget: several instances on one account over Redis', func
   }
 
   let seq = 0;
+  const refusedBy = new Map<string, number>();
+  const tally = (where: string, v: { allowed: boolean; rule?: string }): boolean => {
+    if (!v.allowed) refusedBy.set(`${where} ${v.rule}`, (refusedBy.get(`${where} ${v.rule}`) ?? 0) + 1);
+    return v.allowed;
+  };
   /** One instance's order path, as the IBKR desk runs it: reserve, claim in the shared budget, authorize, send. */
   async function place(e: RiskEngine, side: 'buy' | 'sell', quantity: number, instrument: string, bracket: boolean): Promise<string[] | null> {
     const id = `o${++seq}`;
     const exits = bracket ? [`${id}-tp`, `${id}-sl`] : [];
-    if (!e.reserve({ clientOrderId: id, instrument, side, quantity, exits, now: T0 }).allowed) return null;
-    const claimed = await e.claimShared(id, T0);
-    if (!claimed.allowed || !e.authorizeSend(id).allowed) {
+    if (!tally('local', e.reserve({ clientOrderId: id, instrument, side, quantity, exits, now: T0 }))) return null;
+    if (!tally('shared', await e.claimShared(id, T0)) || !tally('send', e.authorizeSend(id))) {
       e.release(id);
       return null;
     }
@@ -233,7 +239,8 @@ describe('shared risk budget: several instances on one account over Redis', func
       }),
       { numRuns: RUNS, seed: SEED },
     );
-    console.log(`      shared budget: ${runs} sequences, ${sent} orders sent, ${refused} refused, ${INSTANCES} instances, seed ${SEED}`);
+    const by = [...refusedBy].map(([k, n]) => `${k} ${n}`).join(', ');
+    console.log(`      shared budget: ${runs} sequences, ${sent} orders sent, ${refused} refused (${by}), ${INSTANCES} instances, seed ${SEED}`);
   });
 
   it('a kill switch set by one instance reaches the others before their next send, and a resume too', async () => {
@@ -255,6 +262,30 @@ describe('shared risk budget: several instances on one account over Redis', func
       assert.deepEqual([a.killSwitch, b.killSwitch, c.killSwitch], ['ACTIVE', 'ACTIVE', 'ACTIVE']);
       assert.ok(await place(a, 'buy', 1, 'ESZ6', false));
     } finally {
+      await d.close();
+    }
+  });
+
+  it('an instance whose kill-switch message is late still refuses its next send: the claim reads the switch', async () => {
+    const d = await desk();
+    const deaf = new RedisSharedBudget({ redis: { host: redis!.host, port: redis!.port }, broker: 'ibkr', account: 'U1', prefix: d.prefix });
+    deaf.onKillSwitch = () => () => undefined; // its message never arrives
+    const late = new RiskEngine({ broker: 'ibkr', account: 'U1', instrumentOf, journal: new MemoryJournal(), shared: deaf });
+    try {
+      late.contributeLimits('node', LIMITS);
+      late.reconcile({ now: T0, positions: [], working: [] });
+      await deaf.ready();
+      d.engines[0].setKillSwitch('HALTED');
+      await d.engines[0].flushShared();
+      assert.equal(late.killSwitch, 'ACTIVE');
+      assert.ok(late.reserve({ clientOrderId: 'late-1', instrument: 'ESZ6', side: 'buy', quantity: 1, now: T0 }).allowed);
+      const v = await late.claimShared('late-1', T0);
+      assert.equal(v.allowed ? null : v.rule, 'kill-switch');
+      assert.equal(late.killSwitch, 'HALTED', 'taken from the claim');
+      late.release('late-1');
+    } finally {
+      await late.flushShared();
+      await deaf.close();
       await d.close();
     }
   });
