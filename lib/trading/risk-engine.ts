@@ -226,6 +226,12 @@ export class RiskEngine extends EventEmitter {
   private readonly executions = new Set<string>();
   private readonly contributors = new Map<string, EngineLimits>();
   private readonly lastTrade = new Map<string, number>();
+  /**
+   * Per contract: how far the broker's last position record is ahead of the fills seen here — fills it already
+   * contains that have not arrived yet (DTC may send a POSITION_UPDATE before its fill's ORDER_UPDATE). Such a fill
+   * counts its trade and P&L but does not move the position again: the broker's record wins.
+   */
+  private readonly recordAhead = new Map<string, number>();
   private readonly marketData = new MarketDataClock();
   private readonly sentAt: number[] = [];
   private collarTicks = 0;
@@ -701,11 +707,23 @@ export class RiskEngine extends EventEmitter {
     // Counted once in the shared budget: by the broker's execution id, else by this instance's own order and the
     // quantity filled so far (another instance never reports this instance's order).
     const key = fill.executionId ?? (own ? `${own.clientOrderId}#${own.filled}+${fill.quantity}` : fill.clientOrderId ? `${fill.clientOrderId}@${fill.now}#${fill.quantity}@${fill.price}` : undefined);
+    const signed = fill.side === 'buy' ? fill.quantity : -fill.quantity;
+    const ahead = this.recordAhead.get(fill.instrument) ?? 0;
+    const absorbed = ahead !== 0 && Math.sign(ahead) === Math.sign(signed) ? Math.sign(ahead) * Math.min(Math.abs(ahead), fill.quantity) : 0;
     if (key) {
-      const shared = { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) };
+      const shared = { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), absorbed, ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) };
       this.toShared((b) => b.fill(shared));
     }
+    // A fill the broker's record already contains: replayed from the position before the record (its trade and P&L
+    // counted), then the record's position stands, moved only by the part of the fill it did not contain.
+    if (ahead !== 0) this.guard.syncBroker({ now: fill.now, instrument: fill.instrument, position: this.guard.positionOf(fill.instrument) - ahead });
     this.guard.recordFill({ instrument: fill.instrument, pointValue: info.pointValue, side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.now, realizedPnl: fill.realizedPnl });
+    if (ahead !== 0) {
+      const rest = ahead - absorbed;
+      if (rest === 0) this.recordAhead.delete(fill.instrument);
+      else this.recordAhead.set(fill.instrument, rest);
+      this.guard.syncBroker({ now: fill.now, instrument: fill.instrument, position: this.guard.positionOf(fill.instrument) + rest });
+    }
     this.setLastTrade(fill.instrument, fill.price, fill.now);
     const o = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
     if (o) {
@@ -745,6 +763,9 @@ export class RiskEngine extends EventEmitter {
     if (known !== p.quantity && this.reconciledFlag) {
       this.report({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the risk engine counted ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
     }
+    const ahead = p.quantity - (known - (this.recordAhead.get(p.instrument) ?? 0));
+    if (ahead === 0) this.recordAhead.delete(p.instrument);
+    else this.recordAhead.set(p.instrument, ahead);
     this.guard.syncBroker({ now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
     this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     this.persistQuietly();
@@ -762,6 +783,7 @@ export class RiskEngine extends EventEmitter {
       this.report(d);
     };
     this.countUnrecordedTrades(broker, note);
+    this.recordAhead.clear(); // the broker's figures, whole: what they contain is settled by the reconcile
     const brokerPos = new Map(broker.positions.map((p) => [p.instrument, p]));
     for (const p of this.guard.positions()) {
       if (!brokerPos.has(p.instrument)) {

@@ -56,6 +56,8 @@ export interface SharedFill {
   price: number;
   pointValue: number;
   session: number;
+  /** Signed part of the fill the broker's position record (setPosition) already contained: not moved again. */
+  absorbed?: number;
   /** The broker's realized P&L of this fill when it gives one (used instead of the price arithmetic, as the engine does). */
   realizedPnl?: number;
 }
@@ -173,7 +175,9 @@ local b = raw and cjson.decode(raw) or {root = a.root, pos = 0, avg = 0}
 local q = a.quantity
 local signed = q
 if a.side == 'sell' then signed = -q end
-local pos = b.pos
+local absorbed = a.absorbed or 0
+-- replayed from the position before the record that contained it; ends on the record moved by the rest of the fill
+local pos = b.pos - absorbed
 if pos == 0 or (pos > 0) == (signed > 0) then
   if pos == 0 then redis.call('HINCRBY', state, 'trades', 1) end
   b.avg = (b.avg * math.abs(pos) + a.price * q) / (math.abs(pos) + q)

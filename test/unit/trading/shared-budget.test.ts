@@ -290,6 +290,22 @@ describe('shared risk budget: several instances on one account over Redis', func
     }
   });
 
+  it('a position record before its fill moves the shared position once', async () => {
+    const d = await desk();
+    try {
+      const [a, b] = d.engines;
+      const [id] = (await place(a, 'buy', 1, 'ESZ6', false))!;
+      a.syncPosition({ instrument: 'ESZ6', quantity: 1, averagePrice: 5000 }, T0);
+      a.onFill({ clientOrderId: id, instrument: 'ESZ6', side: 'buy', quantity: 1, price: 5000, now: T0 });
+      a.onOrderUpdate(id, { status: 'filled', filled: 1, quantity: 1 });
+      await a.flushShared();
+      assert.ok(await place(b, 'buy', 1, 'ESH7', false), 'long 1 of max 2: one more fits');
+      assert.equal(await place(b, 'buy', 1, 'ESH7', false), null);
+    } finally {
+      await d.close();
+    }
+  });
+
   it("the day's loss of one instance stops the others' entries; their reducing orders still pass", async () => {
     const d = await desk();
     try {
