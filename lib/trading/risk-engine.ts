@@ -588,9 +588,16 @@ export class RiskEngine extends EventEmitter {
     let verdict;
     try {
       await this.sharedQueue; // after this instance's earlier news (fills, releases), so the budget is current
-      verdict = await shared.claim(records, { maxPosition: l.maxPosition, maxTradesPerDay: l.maxTradesPerDay, dailyLossLimit: l.dailyLossLimit, session: this.sessionOf(now) });
+      const fresh = family.filter((o) => o.phase === 'reserved' && o.modifyFrom === undefined).map((o) => o.clientOrderId);
+      verdict = await shared.claim(records, { maxPosition: l.maxPosition, maxTradesPerDay: l.maxTradesPerDay, dailyLossLimit: l.dailyLossLimit, session: this.sessionOf(now), fresh });
     } catch (err) {
-      return deny('not-reconciled', `the account's shared risk budget (${shared.where}) could not be checked, so nothing was sent: ${errorMessage(err)}`);
+      // An order that only brings the position toward flat cannot breach the budget: it still passes (mirrored later).
+      if (family.every((o) => o.role === 'entry' && o.reducing && o.modifyFrom === undefined) && this.orders.has(clientOrderId)) {
+        for (const o of family) this.unclaimed.delete(o.clientOrderId);
+        this.mirrorShared();
+        return { allowed: true };
+      }
+      return deny('not-reconciled', `the account's shared risk budget (${shared.where}) could not be checked, so no new entry was sent (orders that reduce the position still pass): ${errorMessage(err)}`);
     }
     if (STRICT[verdict.killSwitch] > STRICT[this.killSwitch]) this.takeSharedKillSwitch(verdict.killSwitch);
     if (!verdict.allowed) return deny(verdict.rule, verdict.reason);

@@ -42,6 +42,8 @@ export interface SharedLimits {
   dailyLossLimit: number;
   /** The session start (ms) the claiming engine is in: a newer one resets trades and P&L. */
   session: number;
+  /** Ids of new orders (not a modify of one already claimed): refused when any instance already claimed the id. */
+  fresh?: string[];
 }
 
 export type SharedVerdict = { allowed: true; killSwitch: KillSwitchState } | { allowed: false; rule: RiskRule; reason: string; killSwitch: KillSwitchState };
@@ -94,6 +96,9 @@ local ks = redis.call('HGET', state, 'ks') or 'ACTIVE'
 if ks == 'HALTED' then return {0, 'kill-switch', 'kill switch is HALTED (set by an instance sharing this account): no new orders. Set it to ACTIVE to trade again', ks} end
 local trades = tonumber(redis.call('HGET', state, 'trades') or '0')
 local pnl = tonumber(redis.call('HGET', state, 'pnl') or '0')
+for _, id in ipairs(a.fresh or {}) do
+  if redis.call('HEXISTS', claims, id) == 1 then return {0, 'invalid-order', 'client order id "' .. id .. '" is already used by another instance on this account: an id is never reused', ks} end
+end
 local new = {}
 local roots = {}
 for _, o in ipairs(a.orders) do new[o.id] = o; roots[o.root] = true end

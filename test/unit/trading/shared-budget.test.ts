@@ -6,7 +6,9 @@
 import { strict as assert } from 'assert';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
+import { IbkrOrderDesk, type DeskClient } from '../../../lib/ibkr/order-desk';
 import { MemoryJournal } from '../../../lib/trading/journal';
+import { parseOrder, type OrderIntent } from '../../../lib/trading/order-intent';
 import { RiskEngine } from '../../../lib/trading/risk-engine';
 import { instrumentOf } from '../../../lib/trading/instrument-of';
 import { RedisSharedBudget } from '../../../lib/trading/shared-budget';
@@ -287,6 +289,72 @@ describe('shared risk budget: several instances on one account over Redis', func
       await late.flushShared();
       await deaf.close();
       await d.close();
+    }
+  });
+
+  it('through the IBKR order desk: two instances each sending buy 2 at once with max position 2 place 2 contracts in all', async () => {
+    const d = await desk();
+    try {
+      let nextId = 1;
+      const placed: number[] = [];
+      const client = {
+        tradingEnabled: true,
+        async placeOrders(orders: { quantity: number; clientOrderId?: string }[]) {
+          placed.push(orders[0].quantity);
+          return orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null }));
+        },
+        liveOrders: async () => [],
+        positions: async () => [],
+        futures: async () => ({ ES: [{ symbol: 'ES', conid: 495512557, underlyingConid: 11004968, expirationDate: '20260320', lastTradingDate: null }] }),
+        secdefSearch: async () => [],
+        contractInfo: async (conid: number) => ({ conid, symbol: 'ES', secType: 'FUT', tradingClass: 'ES', localSymbol: 'ESH6', underlyingConid: null, multiplier: 50, maturityDate: null, exchange: 'CME', currency: 'USD' }),
+      } as unknown as DeskClient;
+      const desks = d.engines.slice(0, 2).map((engine) => new IbkrOrderDesk({ client, engine, questions: { accepted: [], acceptAll: true }, contract: { symbol: 'ES', secType: 'FUT' }, now: () => T0 }));
+      const intent = (id: string): OrderIntent =>
+        (parseOrder({ action: 'buy', quantity: 2, type: 'limit', price: 4990, clientOrderId: id }, { signal: { quantity: 1, entryType: 'market', target: 1, tif: 'day' }, tickSize: null, whatIf: false }, false) as { intent: OrderIntent }).intent;
+      const outcomes = await Promise.all(desks.map((k, i) => k.execute(intent(`desk-${i}`))));
+      assert.deepEqual(placed, [2]);
+      assert.deepEqual(outcomes.map((o) => (o.error as { rule?: string } | undefined)?.rule ?? 'placed').sort(), ['max-position', 'placed']);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('two instances can never both use one client order id', async () => {
+    const d = await desk();
+    try {
+      const [a, b] = d.engines;
+      assert.ok(a.reserve({ clientOrderId: 'same-id', instrument: 'ESZ6', side: 'buy', quantity: 1, now: T0 }).allowed);
+      assert.ok(b.reserve({ clientOrderId: 'same-id', instrument: 'ESZ6', side: 'buy', quantity: 1, now: T0 }).allowed, 'each engine alone does not know the other');
+      const verdicts = await Promise.all([a.claimShared('same-id', T0), b.claimShared('same-id', T0)]);
+      assert.deepEqual(verdicts.map((v) => (v.allowed ? 'claimed' : v.rule)).sort(), ['claimed', 'invalid-order']);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('Redis unreachable: new entries are refused, an order that reduces the position still passes', async () => {
+    const server = await import('node:net').then((net) => net.createServer());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((r) => server.close(() => r())); // nothing listens there now
+    const shared = new RedisSharedBudget({ redis: { host: '127.0.0.1', port }, broker: 'ibkr', account: 'U1', prefix: `test-${randomUUID()}` });
+    const e = new RiskEngine({ broker: 'ibkr', account: 'U1', instrumentOf, journal: new MemoryJournal(), shared });
+    const errors: Error[] = [];
+    e.on('journal-error', (err: Error) => errors.push(err));
+    try {
+      e.contributeLimits('node', LIMITS);
+      e.reconcile({ now: T0, positions: [{ instrument: 'ESZ6', quantity: 1 }], working: [] });
+      assert.ok(e.reserve({ clientOrderId: 'x-buy', instrument: 'ESZ6', side: 'buy', quantity: 1, now: T0 }).allowed);
+      const entry = await e.claimShared('x-buy', T0);
+      assert.equal(entry.allowed ? null : entry.rule, 'not-reconciled');
+      assert.match(entry.allowed ? '' : entry.reason, /could not be checked/);
+      e.release('x-buy');
+      assert.ok(e.reserve({ clientOrderId: 'x-sell', instrument: 'ESZ6', side: 'sell', quantity: 1, now: T0 }).allowed);
+      assert.ok((await e.claimShared('x-sell', T0)).allowed);
+      assert.ok(e.authorizeSend('x-sell').allowed);
+    } finally {
+      await shared.close();
     }
   });
 
