@@ -164,6 +164,8 @@ export interface RiskEngineOptions {
 const MINUTE_MS = 60_000;
 const PRICE_EPSILON = 1e-9;
 const USED_ID_TTL_MS = 3 * 24 * 3_600_000;
+/** How long a broker position record may run ahead of the fills it contains (DTC: the same instant). */
+const RECORD_AHEAD_MS = 5_000;
 const NUMERIC_MIN: (keyof RiskLimits)[] = ['dailyLossLimit', 'maxTradesPerDay', 'maxPosition', 'maxOrderSize', 'maxConsecutiveLosses'];
 
 const STRICT: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
@@ -229,9 +231,11 @@ export class RiskEngine extends EventEmitter {
   /**
    * Per contract: how far the broker's last position record is ahead of the fills seen here — fills it already
    * contains that have not arrived yet (DTC may send a POSITION_UPDATE before its fill's ORDER_UPDATE). Such a fill
-   * counts its trade and P&L but does not move the position again: the broker's record wins.
+   * counts its trade and P&L but does not move the position again: the broker's record wins. Only for a few seconds:
+   * what a record holds beyond the fills seen by then is a trade no fill here will report (made by hand, by another
+   * instance), and a later fill must move the position.
    */
-  private readonly recordAhead = new Map<string, number>();
+  private readonly recordAhead = new Map<string, { q: number; at: number }>();
   private readonly marketData = new MarketDataClock();
   private readonly sentAt: number[] = [];
   private collarTicks = 0;
@@ -715,7 +719,9 @@ export class RiskEngine extends EventEmitter {
     // quantity filled so far (another instance never reports this instance's order).
     const key = fill.executionId ?? (own ? `${own.clientOrderId}#${own.filled}+${fill.quantity}` : fill.clientOrderId ? `${fill.clientOrderId}@${fill.now}#${fill.quantity}@${fill.price}` : undefined);
     const signed = fill.side === 'buy' ? fill.quantity : -fill.quantity;
-    const ahead = this.recordAhead.get(fill.instrument) ?? 0;
+    const pending = this.recordAhead.get(fill.instrument);
+    const ahead = pending && fill.now - pending.at <= RECORD_AHEAD_MS ? pending.q : 0;
+    if (pending && ahead === 0) this.recordAhead.delete(fill.instrument);
     const absorbed = ahead !== 0 && Math.sign(ahead) === Math.sign(signed) ? Math.sign(ahead) * Math.min(Math.abs(ahead), fill.quantity) : 0;
     if (key) {
       const shared = { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), absorbed, ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) };
@@ -728,7 +734,7 @@ export class RiskEngine extends EventEmitter {
     if (ahead !== 0) {
       const rest = ahead - absorbed;
       if (rest === 0) this.recordAhead.delete(fill.instrument);
-      else this.recordAhead.set(fill.instrument, rest);
+      else this.recordAhead.set(fill.instrument, { q: rest, at: pending?.at ?? fill.now });
       this.guard.syncBroker({ now: fill.now, instrument: fill.instrument, position: this.guard.positionOf(fill.instrument) + rest });
     }
     this.setLastTrade(fill.instrument, fill.price, fill.now);
@@ -770,9 +776,10 @@ export class RiskEngine extends EventEmitter {
     if (known !== p.quantity && this.reconciledFlag) {
       this.report({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the risk engine counted ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
     }
-    const ahead = p.quantity - (known - (this.recordAhead.get(p.instrument) ?? 0));
+    const pending = this.recordAhead.get(p.instrument);
+    const ahead = p.quantity - (known - (pending && now - pending.at <= RECORD_AHEAD_MS ? pending.q : 0));
     if (ahead === 0) this.recordAhead.delete(p.instrument);
-    else this.recordAhead.set(p.instrument, ahead);
+    else this.recordAhead.set(p.instrument, { q: ahead, at: now });
     this.guard.syncBroker({ now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
     this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     this.persistQuietly();

@@ -31,6 +31,13 @@ describe('risk engine: fills and broker position records counted once', () => {
     assert.equal(e.riskState(T0).tradesToday, 1);
   });
 
+  it('a record holding a trade no fill will report (made by hand): a later fill moves the position', () => {
+    const e = engine();
+    e.syncPosition({ instrument: 'ESZ6', quantity: 1, averagePrice: 5000 }, T0); // bought by hand at the broker
+    e.onFill({ instrument: 'ESZ6', side: 'buy', quantity: 1, price: 5000, now: T0 + 60_000 });
+    assert.equal(e.position('ES'), 2);
+  });
+
   it('any interleaving of the two streams ends on the broker position and the trades its fills opened', () => {
     const fillArb = fc.record({ side: fc.constantFrom('buy' as const, 'sell' as const), qty: fc.integer({ min: 1, max: 3 }), inst: fc.constantFrom('ESZ6', 'ESH7') });
     fc.assert(
