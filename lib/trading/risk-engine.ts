@@ -31,7 +31,7 @@ import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { MarketDataClock, checkStaleAfterSec, reducesExposure } from '../strategy/stale-data';
 import { contractKey, type InstrumentInfo, type InstrumentOf } from './instrument-of';
 import { JOURNAL_VERSION, JournalError, type IntentRecord, type Journal, type JournalState } from './journal';
-import type { SharedBudget, SharedOrder } from './shared-budget';
+import type { SharedBudget, SharedFill, SharedOrder } from './shared-budget';
 import {
   DEFAULT_RISK_LIMITS,
   RiskGuard,
@@ -723,10 +723,9 @@ export class RiskEngine extends EventEmitter {
     const ahead = pending && fill.now - pending.at <= RECORD_AHEAD_MS ? pending.q : 0;
     if (pending && ahead === 0) this.recordAhead.delete(fill.instrument);
     const absorbed = ahead !== 0 && Math.sign(ahead) === Math.sign(signed) ? Math.sign(ahead) * Math.min(Math.abs(ahead), fill.quantity) : 0;
-    if (key) {
-      const shared = { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), absorbed, ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) };
-      this.toShared((b) => b.fill(shared));
-    }
+    const sharedFill: SharedFill | undefined = key
+      ? { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), absorbed, ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) }
+      : undefined;
     // A fill the broker's record already contains: replayed from the position before the record (its trade and P&L
     // counted), then the record's position stands, moved only by the part of the fill it did not contain.
     if (ahead !== 0) this.guard.syncBroker({ now: fill.now, instrument: fill.instrument, position: this.guard.positionOf(fill.instrument) - ahead });
@@ -750,6 +749,9 @@ export class RiskEngine extends EventEmitter {
         for (const s of this.orders.values()) if (s.parent === o.parent && s !== o) s.filled = Math.min(s.quantity, s.filled + fill.quantity);
       }
     }
+    // The position and the orders it moved (the entry filled, its exits armed) change together in the shared budget:
+    // a claim between the two would see the position without the exits that now protect it.
+    this.mirrorShared(sharedFill);
     this.persistQuietly();
     this.emit('change');
   }
@@ -988,8 +990,8 @@ export class RiskEngine extends EventEmitter {
       });
   }
 
-  /** This instance's claimed orders as they are now: what changed is sent, what ended removed. */
-  private mirrorShared(): void {
+  /** This instance's claimed orders as they are now: what changed is sent, what ended removed (with a fill: in its step). */
+  private mirrorShared(fill?: SharedFill): void {
     if (!this.shared) return;
     for (const id of this.unclaimed) if (!this.orders.has(id)) this.unclaimed.delete(id);
     const put: SharedOrder[] = [];
@@ -1003,7 +1005,8 @@ export class RiskEngine extends EventEmitter {
     }
     const remove = [...this.mirrored.keys()].filter((id) => !this.orders.has(id));
     for (const id of remove) this.mirrored.delete(id);
-    if (put.length || remove.length) this.toShared((b) => b.mirror(put, remove));
+    if (fill) this.toShared((b) => b.fill(fill, put, remove));
+    else if (put.length || remove.length) this.toShared((b) => b.mirror(put, remove));
   }
 
   /** Another instance moved the account's kill switch (or a claim found it moved): taken here, not sent back. */

@@ -70,7 +70,8 @@ export interface SharedBudget {
   claim(orders: SharedOrder[], limits: SharedLimits): Promise<SharedVerdict>;
   /** Orders the owner already claimed, as they are now (acks, fills, shrinking); `remove` those that ended. */
   mirror(put: SharedOrder[], remove: string[]): Promise<void>;
-  fill(fill: SharedFill): Promise<void>;
+  /** A fill (each key once) and, in the same atomic step, the owner's orders it changed. */
+  fill(fill: SharedFill, put: SharedOrder[], remove: string[]): Promise<void>;
   setPosition(p: { instrument: string; root: string; quantity: number; averagePrice: number | null }): Promise<void>;
   setRealizedPnl(pnl: number, session: number): Promise<void>;
   setKillSwitch(state: KillSwitchState): Promise<void>;
@@ -169,9 +170,15 @@ for _, id in ipairs(a.remove) do redis.call('HDEL', KEYS[2], id) end
 return 1
 `;
 
-/** KEYS: state, claims, books, executions. ARGV[1]: SharedFill. Each key once: position, average, trades, P&L. */
+/**
+ * KEYS: state, claims, books, executions. ARGV[1]: SharedFill, ARGV[2]: {put, remove} (the owner's orders after it).
+ * Each key once: position, average, trades, P&L.
+ */
 export const FILL_LUA = `${PROLOGUE}
 local a = cjson.decode(ARGV[1])
+local m = cjson.decode(ARGV[2])
+for _, o in ipairs(m.put) do redis.call('HSET', claims, o.id, cjson.encode(o)) end
+for _, id in ipairs(m.remove) do redis.call('HDEL', claims, id) end
 if redis.call('SADD', KEYS[4], a.key) == 0 then return 0 end
 redis.call('PEXPIRE', KEYS[4], 259200000)
 roll(a.session)
@@ -286,8 +293,8 @@ export class RedisSharedBudget implements SharedBudget {
     await this.run('miaMirror', this.keys(), JSON.stringify({ put, remove }));
   }
 
-  async fill(fill: SharedFill): Promise<void> {
-    await this.run('miaFill', [...this.keys(), `${this.base}:executions`], JSON.stringify(fill));
+  async fill(fill: SharedFill, put: SharedOrder[], remove: string[]): Promise<void> {
+    await this.run('miaFill', [...this.keys(), `${this.base}:executions`], JSON.stringify(fill), JSON.stringify({ put, remove }));
   }
 
   async setPosition(p: { instrument: string; root: string; quantity: number; averagePrice: number | null }): Promise<void> {

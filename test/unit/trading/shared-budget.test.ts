@@ -35,7 +35,7 @@ interface BrokerOrder {
 }
 
 type Step =
-  | { k: 'burst'; orders: { who: number; side: 'buy' | 'sell'; qty: number; bracket: boolean; inst: number }[] }
+  | { k: 'burst'; orders: { who: number; side: 'buy' | 'sell'; qty: number; bracket: boolean; inst: number }[]; fillDuring: number | null }
   | { k: 'fill'; pick: number; qty: number; price: number }
   | { k: 'exitFill'; pick: number; price: number }
   | { k: 'cancel'; pick: number }
@@ -50,6 +50,8 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
         fc.record({ who: fc.integer({ min: 0, max: INSTANCES - 1 }), side: fc.constantFrom('buy' as const, 'sell' as const), qty: fc.integer({ min: 1, max: 2 }), bracket: fc.boolean(), inst: fc.integer({ min: 0, max: 1 }) }),
         { minLength: 2, maxLength: 8 },
       ),
+      // A fill of a working entry that lands while the burst's claims are on their way to Redis.
+      fillDuring: fc.option(fc.nat(), { nil: null }),
     }),
   },
   { weight: 4, arbitrary: fc.record({ k: fc.constant('fill' as const), pick: fc.nat(), qty: fc.integer({ min: 1, max: 2 }), price: fc.integer({ min: 4990, max: 5010 }) }) },
@@ -175,7 +177,13 @@ describe('shared risk budget: several instances on one account over Redis', func
             if (step.k === 'burst') {
               const lossStopped = realized <= -LOSS_LIMIT;
               const before = position();
-              const results = await Promise.all(step.orders.map((o) => place(d.engines[o.who], o.side, o.qty, CONTRACTS[o.inst], o.bracket).then((legs) => ({ o, legs }))));
+              const racing = Promise.all(step.orders.map((o) => place(d.engines[o.who], o.side, o.qty, CONTRACTS[o.inst], o.bracket).then((legs) => ({ o, legs }))));
+              const entries = live.filter((o) => !o.parent);
+              if (step.fillDuring !== null && entries.length) {
+                const o = entries[step.fillDuring % entries.length];
+                fillAtBroker(o, o.quantity - o.filled, 5000);
+              }
+              const results = await racing;
               for (const { o, legs } of results) {
                 if (!legs) {
                   refused++;
