@@ -36,6 +36,7 @@ import {
 import type { DtcClient, LogonInfo, SecurityDefinition } from './client';
 import { wallClock } from '../clock';
 import { ClientOrderIdGenerator, type IdSequence } from '../trading/client-order-id';
+import { excessExits } from '../trading/orphan-exits';
 import { checkTransition, contractStatus, isTerminal, statusName } from './order-state';
 import {
   bracketOcoMessage,
@@ -632,33 +633,19 @@ export class OrderManager extends EventEmitter {
       if (o.parentServerOrderId) return !working(this.byServerId.get(o.parentServerOrderId));
       return false;
     });
-    // One OCO pair per parent, per contract, oldest first.
-    const pairs = new Map<string, Map<string, TrackedOrder[]>>();
-    for (const o of candidates.sort((a, b) => a.seq - b.seq)) {
-      const bySymbol = pairs.get(o.symbol) ?? new Map<string, TrackedOrder[]>();
-      pairs.set(o.symbol, bySymbol);
-      const key = o.parentClientOrderId ?? o.parentServerOrderId ?? o.clientOrderId;
-      bySymbol.set(key, [...(bySymbol.get(key) ?? []), o]);
-    }
-    const orphans: TrackedOrder[] = [];
-    const why: string[] = [];
-    for (const [symbol, bySymbol] of pairs) {
-      const position = held.get(symbol) ?? 0;
-      const described = position > 0 ? `long ${position}` : position < 0 ? `short ${-position}` : 'flat';
-      const closing: Side = position > 0 ? 'sell' : 'buy';
-      let room = Math.abs(position);
-      for (const pair of bySymbol.values()) {
-        const remaining = Math.max(...pair.map((o) => Math.max(0, o.orderQuantity - o.filledQuantity)));
-        const wrongSide = pair.some((o) => o.side !== closing);
-        if (position !== 0 && !wrongSide && remaining <= room) {
-          room -= remaining;
-          continue;
-        }
-        orphans.push(...pair);
-        const reason = position === 0 ? 'the position is flat' : wrongSide ? 'on the side that adds to the position' : `beyond the position (${Math.abs(position)} in all)`;
-        why.push(`${pair.map((o) => o.clientOrderId).join(' + ')} (${pair[0].side} ${remaining} ${symbol}; Sierra Chart holds ${described}: ${reason})`);
-      }
-    }
+    const excess = excessExits(
+      candidates
+        .sort((a, b) => a.seq - b.seq)
+        .map((o) => ({ id: o.clientOrderId, instrument: o.symbol, side: o.side, remaining: o.orderQuantity - o.filledQuantity, pair: o.parentClientOrderId ?? o.parentServerOrderId ?? o.clientOrderId })),
+      (symbol) => held.get(symbol) ?? 0,
+    );
+    const cancel = new Set(excess.flatMap((p) => p.ids));
+    const orphans = candidates.filter((o) => cancel.has(o.clientOrderId));
+    const why = excess.map((p) => {
+      const described = p.position > 0 ? `long ${p.position}` : p.position < 0 ? `short ${-p.position}` : 'flat';
+      const reason = p.reason === 'flat' ? 'the position is flat' : p.reason === 'wrong-side' ? 'on the side that adds to the position' : `beyond the position (${Math.abs(p.position)} in all)`;
+      return `${p.ids.join(' + ')} (${p.side} ${p.remaining} ${p.instrument}; Sierra Chart holds ${described}: ${reason})`;
+    });
     if (orphans.length === 0) return;
     const ids = orphans.map((o) => o.clientOrderId).join(', ');
     if (!this.client.tradingEnabled) {
