@@ -175,13 +175,17 @@ describe('shared risk budget: several instances on one account over Redis', func
           for (const step of steps) {
             const live = orders.filter((o) => o.live);
             if (step.k === 'burst') {
-              const lossStopped = realized <= -LOSS_LIMIT;
+              // The stop and the position before the burst and after a fill landing in it: an entry is judged by both.
+              let lossStopped = realized <= -LOSS_LIMIT;
               const before = position();
+              let during = before;
               const racing = Promise.all(step.orders.map((o) => place(d.engines[o.who], o.side, o.qty, CONTRACTS[o.inst], o.bracket).then((legs) => ({ o, legs }))));
               const entries = live.filter((o) => !o.parent);
               if (step.fillDuring !== null && entries.length) {
                 const o = entries[step.fillDuring % entries.length];
                 fillAtBroker(o, o.quantity - o.filled, 5000);
+                lossStopped &&= realized <= -LOSS_LIMIT;
+                during = position();
               }
               const results = await racing;
               for (const { o, legs } of results) {
@@ -192,7 +196,8 @@ describe('shared risk budget: several instances on one account over Redis', func
                 sent++;
                 assert.ok(!halted, `instance ${o.who} sent ${o.side} ${o.qty} while another instance had set the kill switch HALTED`);
                 const [id, ...exits] = legs;
-                const adds = before === 0 || (o.side === 'buy') === before > 0 || o.qty > Math.abs(before);
+                const addsTo = (p: number): boolean => p === 0 || (o.side === 'buy') === p > 0 || o.qty > Math.abs(p);
+                const adds = addsTo(before) && addsTo(during);
                 assert.ok(!(lossStopped && adds), `instance ${o.who} sent the entry ${o.side} ${o.qty} (position ${before}) after the daily loss stop (realized ${realized})`);
                 orders.push({ id, owner: o.who, instrument: CONTRACTS[o.inst], side: o.side, quantity: o.qty, filled: 0, live: true });
                 for (const x of exits) orders.push({ id: x, owner: o.who, instrument: CONTRACTS[o.inst], side: o.side === 'buy' ? 'sell' : 'buy', quantity: o.qty, filled: 0, parent: id, live: true });
