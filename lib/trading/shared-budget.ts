@@ -17,7 +17,7 @@
 
 import Redis from 'ioredis';
 import type { Side } from '../contracts';
-import { errorMessage } from '../errors';
+import { MiaError, errorMessage } from '../errors';
 import { journalFileName } from './journal';
 import type { KillSwitchState, RiskRule } from './risk-rules';
 
@@ -233,8 +233,11 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 `;
 
-export class SharedBudgetError extends Error {
-  readonly code = 'RISK_SHARED_BUDGET';
+/** Redis did not answer or refused a command: the order it was for was not sent (or its news not shared). */
+export class SharedBudgetError extends MiaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RISK_SHARED_BUDGET', message, options);
+  }
 }
 
 const KILL_STATES: readonly string[] = ['ACTIVE', 'REDUCING', 'HALTED'];
@@ -279,7 +282,7 @@ export class RedisSharedBudget implements SharedBudget {
     try {
       return await fn.call(this.client, ...keys, ...args);
     } catch (err) {
-      throw new SharedBudgetError(`the shared risk budget (${this.where}) did not answer: ${errorMessage(err)}`);
+      throw new SharedBudgetError(`the shared risk budget (${this.where}) did not answer: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -314,7 +317,7 @@ export class RedisSharedBudget implements SharedBudget {
       const v = await this.client.hget(`${this.base}:state`, 'ks');
       return v === null ? 'ACTIVE' : asKill(v);
     } catch (err) {
-      throw new SharedBudgetError(`the shared risk budget (${this.where}) did not answer: ${errorMessage(err)}`);
+      throw new SharedBudgetError(`the shared risk budget (${this.where}) did not answer: ${errorMessage(err)}`, { cause: err });
     }
   }
 
