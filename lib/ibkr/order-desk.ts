@@ -5,7 +5,7 @@
 // `rejected` with the reason. Orders sent and fills are logged at info, rejections at warn (never a secret: the log
 // lines carry only ids, sides, quantities, types, prices and reasons).
 import type { Fill, OrderUpdate, Side } from '../contracts';
-import { InvalidInputError, MiaError } from '../errors';
+import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import type { KillSwitchState } from '../trading/risk-rules';
 import { RiskDeniedError, type RiskEngine } from '../trading/risk-engine';
 import { kill, type ExecutionAdapter } from '../trading/kill-switch';
@@ -386,6 +386,12 @@ export class IbkrOrderDesk {
       now: this.now(),
     });
     if (!reserved.allowed) return refuse(reserved);
+    // Instances sharing the account's budget over Redis: claimed there atomically (nothing else awaited before sending).
+    const claimed = await this.engine.claimShared(clientOrderId, this.now());
+    if (!claimed.allowed) {
+      this.engine.release(clientOrderId);
+      return refuse(claimed);
+    }
     // The kill switch and the trading switch once more, at the instant of sending (journaled before it leaves).
     const authorized = this.engine.authorizeSend(clientOrderId, this.client.tradingEnabled);
     if (!authorized.allowed) {
@@ -433,6 +439,11 @@ export class IbkrOrderDesk {
     // Every modify passes the engine: HALTED allows only a smaller quantity, a larger one is new exposure.
     const reserved = this.engine.reserveModify({ clientOrderId: leg.clientOrderId, quantity: intent.quantity, price: intent.price, stopPrice: intent.stopPrice, staleAfterSec: this.staleAfterSec, now: this.now() });
     if (!reserved.allowed) return { messages: [], status: `refused: ${reserved.rule}`, questions, error: new RiskDeniedError(reserved.rule, reserved.reason) };
+    const claimed = await this.engine.claimShared(leg.clientOrderId, this.now());
+    if (!claimed.allowed) {
+      this.engine.releaseModify(leg.clientOrderId);
+      return { messages: [], status: `refused: ${claimed.rule}`, questions, error: new RiskDeniedError(claimed.rule, claimed.reason) };
+    }
     const authorized = this.engine.authorizeModify(leg.clientOrderId, this.client.tradingEnabled);
     if (!authorized.allowed) {
       this.engine.releaseModify(leg.clientOrderId);
@@ -573,11 +584,12 @@ export class IbkrOrderDesk {
   private async readAccount(): Promise<void> {
     const [positions, live] = await Promise.all([this.client.positions(undefined, 'account'), this.client.liveOrders({ priority: 'account' })]);
     if (this.engine.reconciled) return;
-    const rootOf = (conid: number, description?: string): string | undefined => this.roots.get(conid) ?? /^[A-Z]+/.exec(description ?? '')?.[0];
+    await this.resolveRoots([...positions.filter((p) => p.quantity !== 0).map((p) => p.conid), ...live.map((o) => o.conid)]);
+    const rootOf = (conid: number): string | undefined => this.roots.get(conid);
     const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'PendingCancel', 'Inactive']);
     this.engine.reconcile({
       now: this.now(),
-      positions: positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid, p.description) ?? '?'}@${p.conid}`, quantity: p.quantity, averagePrice: p.averagePrice })),
+      positions: positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? '?'}@${p.conid}`, quantity: p.quantity, averagePrice: p.averagePrice })),
       working: live
         .filter((o) => open.has(String(o.status)))
         .map((o) => ({
@@ -589,6 +601,32 @@ export class IbkrOrderDesk {
           brokerOrderId: String(o.orderId),
         })),
     });
+  }
+
+  /**
+   * The root of every conid the account holds or works that this desk has not traded, from IBKR's contract info (a
+   * live order names only its conid; a position's description is not its root). One that cannot be resolved would be
+   * counted under no root, under-counting its root's exposure: new entries are refused until it is.
+   */
+  private async resolveRoots(conids: number[]): Promise<void> {
+    const unknown = [...new Set(conids)].filter((c) => Number.isInteger(c) && c > 0 && !this.roots.has(c));
+    const failed: string[] = [];
+    for (const conid of unknown) {
+      try {
+        const info = await this.client.contractInfo(conid, 'account');
+        const root = info.symbol.trim().toUpperCase();
+        if (root) this.roots.set(conid, root);
+        else failed.push(`${conid} (IBKR's contract info names no symbol)`);
+      } catch (err) {
+        failed.push(`${conid} (${errorMessage(err)})`);
+      }
+    }
+    if (failed.length) {
+      throw new RiskDeniedError(
+        'not-reconciled',
+        `the account holds or works contract(s) whose instrument could not be resolved from IBKR, so their exposure cannot be counted: conid ${failed.join(', ')}; new entries are refused until they are (tried again with the next order)`,
+      );
+    }
   }
 
   private legIdOf(orderId: number): string | undefined {

@@ -36,6 +36,7 @@ import {
 import type { DtcClient, LogonInfo, SecurityDefinition } from './client';
 import { wallClock } from '../clock';
 import { ClientOrderIdGenerator, type IdSequence } from '../trading/client-order-id';
+import { excessExits } from '../trading/orphan-exits';
 import { checkTransition, contractStatus, isTerminal, statusName } from './order-state';
 import {
   bracketOcoMessage,
@@ -600,7 +601,9 @@ export class OrderManager extends EventEmitter {
       if (generation !== this.generation) return;
       const held = await this.client.positions(this.account);
       if (generation !== this.generation) return;
-      await this.cancelOrphanedExits(new Set(held.filter((p) => p.Symbol && (p.Quantity ?? 0) !== 0).map((p) => p.Symbol ?? '')));
+      const positions = new Map<string, number>();
+      for (const p of held) if (p.Symbol) positions.set(p.Symbol, (positions.get(p.Symbol) ?? 0) + (p.Quantity ?? 0));
+      await this.cancelOrphanedExits(positions);
       if (generation !== this.generation) return;
       await this.client.balances(this.account).catch((err: unknown) => this.warn(err));
       if (generation !== this.generation) return;
@@ -615,32 +618,47 @@ export class OrderManager extends EventEmitter {
   }
 
   /**
-   * Bracket exits (a stop, a target: children of a parent) still working while their position is flat and their
-   * parent is no longer working — the position was closed (a flatten, by hand) while this process was away or before
-   * it could cancel them. Filling, such an exit would open a position nobody meant: each is cancelled before the
-   * manager says ready. A cancel that fails fails the reconciliation (retried; never ready with an orphan working).
+   * Bracket exits (a stop, a target: children of a parent) still working after their parent ended that the broker's
+   * position does not account for — the position was closed or reduced (a flatten, by hand) while this process was
+   * away or before it could cancel them. Against the broker's position (it wins): exits while flat, exits on the side
+   * that adds to the position, and OCO pairs beyond the position's size (the oldest pairs are kept) would open or flip
+   * a position when they fill: each is cancelled before the manager says ready, and reported. A cancel that fails
+   * fails the reconciliation (retried; never ready with such an exit working).
    */
-  private async cancelOrphanedExits(held: ReadonlySet<string>): Promise<void> {
+  private async cancelOrphanedExits(held: ReadonlyMap<string, number>): Promise<void> {
     const working = (o: TrackedOrder | undefined): boolean => o !== undefined && !isTerminal(o.status);
-    const orphans = [...this.orders.values()].filter((o) => {
-      if (isTerminal(o.status) || !o.serverOrderId || held.has(o.symbol)) return false;
+    const candidates = [...this.orders.values()].filter((o) => {
+      if (isTerminal(o.status) || !o.serverOrderId) return false;
       if (o.parentClientOrderId) return !working(this.orders.get(o.parentClientOrderId));
       if (o.parentServerOrderId) return !working(this.byServerId.get(o.parentServerOrderId));
       return false;
     });
+    const excess = excessExits(
+      candidates
+        .sort((a, b) => a.seq - b.seq)
+        .map((o) => ({ id: o.clientOrderId, instrument: o.symbol, side: o.side, remaining: o.orderQuantity - o.filledQuantity, pair: o.parentClientOrderId ?? o.parentServerOrderId ?? o.clientOrderId })),
+      (symbol) => held.get(symbol) ?? 0,
+    );
+    const cancel = new Set(excess.flatMap((p) => p.ids));
+    const orphans = candidates.filter((o) => cancel.has(o.clientOrderId));
+    const why = excess.map((p) => {
+      const described = p.position > 0 ? `long ${p.position}` : p.position < 0 ? `short ${-p.position}` : 'flat';
+      const reason = p.reason === 'flat' ? 'the position is flat' : p.reason === 'wrong-side' ? 'on the side that adds to the position' : `beyond the position (${Math.abs(p.position)} in all)`;
+      return `${p.ids.join(' + ')} (${p.side} ${p.remaining} ${p.instrument}; Sierra Chart holds ${described}: ${reason})`;
+    });
     if (orphans.length === 0) return;
     const ids = orphans.map((o) => o.clientOrderId).join(', ');
     if (!this.client.tradingEnabled) {
-      this.emit('warning', new TradingDisabledError(`Bracket exit(s) ${ids} work in Sierra Chart while their position is flat: filling, they would open a position. Trading is off here, so they were not cancelled: cancel them in Sierra Chart now.`));
+      this.emit('warning', new TradingDisabledError(`Bracket exit(s) work in Sierra Chart that its position does not account for: ${why.join('; ')}. Filling, they would open or flip a position. Trading is off here, so they were not cancelled: cancel them in Sierra Chart now.`));
       return;
     }
     const results = await Promise.allSettled(orphans.map((o) => this.sendCancel(o)));
     const failed = orphans.filter((o, i) => results[i].status === 'rejected' && !isTerminal(o.status));
     if (failed.length > 0) {
-      const why = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
-      throw new OrderManagerNotReadyError(`Bracket exit(s) ${failed.map((o) => o.clientOrderId).join(', ')} work while their position is flat and could not be cancelled (${why instanceof Error ? why.message : String(why)}): not ready until they are; retrying.`);
+      const cause = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
+      throw new OrderManagerNotReadyError(`Bracket exit(s) ${failed.map((o) => o.clientOrderId).join(', ')} work beyond what their position accounts for and could not be cancelled (${cause instanceof Error ? cause.message : String(cause)}): not ready until they are; retrying.`);
     }
-    this.emit('warning', new DtcError('DTC_ORPHAN_CANCELLED', `Cancelled bracket exit(s) ${ids}, found working while their position was flat (it was closed while Node-RED was away): filling, they would have opened a position.`));
+    this.emit('warning', new DtcError('DTC_ORPHAN_CANCELLED', `Cancelled bracket exit(s) ${ids}, found working after their parent ended, which Sierra Chart's position does not account for (it was closed or reduced while Node-RED was away; the broker's position wins): ${why.join('; ')}. Filling, they would have opened or flipped a position.`));
   }
 
   /**

@@ -7,6 +7,7 @@ import { errorMessage, InvalidInputError } from '../errors';
 import { instrumentOf, type InstrumentOf } from './instrument-of';
 import { FileJournal, MemoryJournal, type Journal, type JournalState } from './journal';
 import { RiskEngine, type EngineLimits } from './risk-engine';
+import type { SharedBudget } from './shared-budget';
 
 export type Broker = 'ibkr' | 'sierra';
 
@@ -21,6 +22,8 @@ export interface AcquireOptions {
   /** A journal of another kind (Redis); takes precedence over journalDir. */
   journal?: Journal;
   instrumentOf?: InstrumentOf;
+  /** The account's budget shared with other instances (Redis); taken when the engine is created. */
+  shared?: SharedBudget;
 }
 
 export interface EngineHandle {
@@ -71,7 +74,7 @@ export function acquireEngine(o: AcquireOptions): EngineHandle {
     } catch (err) {
       fault = errorMessage(err);
     }
-    const engine = new RiskEngine({ broker: o.broker, account: o.account, instrumentOf: o.instrumentOf ?? instrumentOf, journal, restored });
+    const engine = new RiskEngine({ broker: o.broker, account: o.account, instrumentOf: o.instrumentOf ?? instrumentOf, journal, restored, shared: o.shared });
     if (fault) engine.faultJournal(fault);
     else if (!journal.loadSync) {
       engine.beginLoad();

@@ -17,6 +17,8 @@ export {
   type OrderRequest,
   type Verdict,
 } from './risk-engine';
+export { RedisSharedBudget, SharedBudgetError, type SharedBudget, type SharedFill, type SharedLimits, type SharedOrder, type SharedVerdict } from './shared-budget';
+export { excessExits, type ExcessPair, type OrphanExit } from './orphan-exits';
 export { DEFAULT_RISK_LIMITS, RiskGuard, resolveRiskLimits, type KillSwitchState, type RiskLimits, type RiskRule, type RiskState } from './risk-rules';
 // Instruments (registry, CME calendar, front month and roll), the one order parser, order state machine and id generator.
 export * from './instruments';

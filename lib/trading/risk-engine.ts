@@ -31,6 +31,7 @@ import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { MarketDataClock, checkStaleAfterSec, reducesExposure } from '../strategy/stale-data';
 import { contractKey, type InstrumentInfo, type InstrumentOf } from './instrument-of';
 import { JOURNAL_VERSION, JournalError, type IntentRecord, type Journal, type JournalState } from './journal';
+import type { SharedBudget, SharedFill, SharedOrder } from './shared-budget';
 import {
   DEFAULT_RISK_LIMITS,
   RiskGuard,
@@ -156,11 +157,15 @@ export interface RiskEngineOptions {
   journal: Journal;
   /** The state the journal held at start (null: a fresh account). */
   restored?: JournalState | null;
+  /** The account's budget shared with other instances (Redis): claimShared must pass before each send. */
+  shared?: SharedBudget;
 }
 
 const MINUTE_MS = 60_000;
 const PRICE_EPSILON = 1e-9;
 const USED_ID_TTL_MS = 3 * 24 * 3_600_000;
+/** How long a broker position record may run ahead of the fills it contains (DTC: the same instant). */
+const RECORD_AHEAD_MS = 5_000;
 const NUMERIC_MIN: (keyof RiskLimits)[] = ['dailyLossLimit', 'maxTradesPerDay', 'maxPosition', 'maxOrderSize', 'maxConsecutiveLosses'];
 
 const STRICT: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
@@ -223,6 +228,14 @@ export class RiskEngine extends EventEmitter {
   private readonly executions = new Set<string>();
   private readonly contributors = new Map<string, EngineLimits>();
   private readonly lastTrade = new Map<string, number>();
+  /**
+   * Per contract: how far the broker's last position record is ahead of the fills seen here — fills it already
+   * contains that have not arrived yet (DTC may send a POSITION_UPDATE before its fill's ORDER_UPDATE). Such a fill
+   * counts its trade and P&L but does not move the position again: the broker's record wins. Only for a few seconds:
+   * what a record holds beyond the fills seen by then is a trade no fill here will report (made by hand, by another
+   * instance), and a later fill must move the position.
+   */
+  private readonly recordAhead = new Map<string, { q: number; at: number }>();
   private readonly marketData = new MarketDataClock();
   private readonly sentAt: number[] = [];
   private collarTicks = 0;
@@ -234,6 +247,12 @@ export class RiskEngine extends EventEmitter {
   private journalFault: string | null = null;
   /** An asynchronous journal (Redis) is still being read: no new entries until its state is in. */
   private loading = false;
+  private readonly shared: SharedBudget | null;
+  /** Orders (and larger modifies) reserved here but not yet claimed in the shared budget: never sent until they are. */
+  private readonly unclaimed = new Set<string>();
+  /** What the shared budget holds of this instance's orders (JSON per id), to send only what changed. */
+  private readonly mirrored = new Map<string, string>();
+  private sharedQueue: Promise<void> = Promise.resolve();
 
   constructor(options: RiskEngineOptions) {
     super();
@@ -243,6 +262,17 @@ export class RiskEngine extends EventEmitter {
     this.instrumentOf = options.instrumentOf;
     this.journal = options.journal;
     if (options.restored) this.restore(options.restored);
+    this.shared = options.shared ?? null;
+    if (this.shared) {
+      const shared = this.shared;
+      shared.onKillSwitch((state) => this.takeSharedKillSwitch(state));
+      shared.killSwitch().then(
+        (state) => {
+          if (STRICT[state] > STRICT[this.killSwitch]) this.takeSharedKillSwitch(state);
+        },
+        (err: unknown) => this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err))),
+      );
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -298,6 +328,7 @@ export class RiskEngine extends EventEmitter {
     }
     if (before !== state) this.emit('kill-switch', state);
     this.emit('change');
+    this.toShared((b) => b.setKillSwitch(state));
   }
 
   riskState(now: number): RiskState {
@@ -431,6 +462,7 @@ export class RiskEngine extends EventEmitter {
     const exitSide: Side = side === 'buy' ? 'sell' : 'buy';
     for (const id of req.exits ?? []) this.orders.set(id, { ...base, clientOrderId: id, side: exitSide, role: 'exit', reducing: true, parent: req.clientOrderId, armed: 0 });
     for (const id of ids) this.usedIds.set(id, Date.now());
+    if (this.shared) for (const id of ids) this.unclaimed.add(id);
     return this.persistOrDeny(ids);
   }
 
@@ -493,6 +525,7 @@ export class RiskEngine extends EventEmitter {
     if (increase > 0) {
       o.modifyFrom = o.quantity;
       o.quantity = total; // counted from now; releaseModify puts it back if the broker says no
+      if (this.shared) this.unclaimed.add(o.clientOrderId);
       const saved = this.persistOrDeny([]);
       if (!saved.allowed) this.releaseModify(req.clientOrderId);
       return saved;
@@ -506,6 +539,7 @@ export class RiskEngine extends EventEmitter {
     if (!o || o.modifyFrom === undefined) return;
     o.quantity = o.modifyFrom;
     delete o.modifyFrom;
+    this.unclaimed.delete(clientOrderId);
     this.persistQuietly();
   }
 
@@ -527,6 +561,7 @@ export class RiskEngine extends EventEmitter {
     const o = this.orders.get(clientOrderId);
     if (!o) return deny('invalid-order', `order ${clientOrderId} was not reserved with the risk engine (or was released): not sent`);
     if (!tradingEnabled) return deny('trading-disabled', 'trading is turned off in the connection settings: nothing was sent');
+    if (this.unclaimed.has(clientOrderId)) return deny('invalid-order', `order ${clientOrderId} was not claimed in the account's shared risk budget (${this.shared?.where}): not sent`);
     const verdict = this.switchAllows(o);
     if (!verdict.allowed) return verdict;
     const family = [o, ...[...this.orders.values()].filter((c) => c.parent === clientOrderId)];
@@ -540,11 +575,56 @@ export class RiskEngine extends EventEmitter {
     return { allowed: true };
   }
 
+  /**
+   * With a shared budget (several instances on one account): the order reserved here (and its bracket exits, or a
+   * modify's larger quantity) is claimed in the account's budget in one atomic step — exposure across every
+   * instance's orders and the account's positions, trades today, the day's loss, the kill switch. Call it after
+   * reserve / reserveModify and right before authorizeSend / authorizeModify (nothing else awaited between); refused:
+   * release as for any refusal. Without a shared budget it allows at once.
+   */
+  async claimShared(clientOrderId: string, now: number): Promise<Verdict> {
+    const shared = this.shared;
+    if (!shared) return { allowed: true };
+    const family = [...this.orders.values()].filter((o) => (o.clientOrderId === clientOrderId || o.parent === clientOrderId) && this.unclaimed.has(o.clientOrderId));
+    if (family.length === 0) return { allowed: true };
+    const records = family.map((o) => this.sharedRecord(o));
+    const l = this.guard.limits;
+    let verdict;
+    try {
+      await this.sharedQueue; // after this instance's earlier news (fills, releases), so the budget is current
+      const fresh = family.filter((o) => o.phase === 'reserved' && o.modifyFrom === undefined).map((o) => o.clientOrderId);
+      verdict = await shared.claim(records, { maxPosition: l.maxPosition, maxTradesPerDay: l.maxTradesPerDay, dailyLossLimit: l.dailyLossLimit, session: this.sessionOf(now), fresh });
+    } catch (err) {
+      // An order that only brings the position toward flat cannot breach the budget: it still passes (mirrored later).
+      if (family.every((o) => o.role === 'entry' && o.reducing && o.modifyFrom === undefined) && this.orders.has(clientOrderId)) {
+        for (const o of family) this.unclaimed.delete(o.clientOrderId);
+        this.mirrorShared();
+        return { allowed: true };
+      }
+      return deny('not-reconciled', `the account's shared risk budget (${shared.where}) could not be checked, so no new entry was sent (orders that reduce the position still pass): ${errorMessage(err)}`);
+    }
+    if (STRICT[verdict.killSwitch] > STRICT[this.killSwitch]) this.takeSharedKillSwitch(verdict.killSwitch);
+    if (!verdict.allowed) return deny(verdict.rule, verdict.reason);
+    for (const r of records) {
+      this.unclaimed.delete(r.id);
+      this.mirrored.set(r.id, JSON.stringify(r));
+    }
+    // Released or changed while the claim was on its way: the budget follows.
+    this.mirrorShared();
+    return { allowed: true };
+  }
+
+  /** Resolves once every change this engine sent to the shared budget has reached it. */
+  flushShared(): Promise<void> {
+    return this.sharedQueue;
+  }
+
   /** The same test for a modify about to be written. */
   authorizeModify(clientOrderId: string, tradingEnabled = true): Verdict {
     const o = this.orders.get(clientOrderId);
     if (!tradingEnabled) return deny('trading-disabled', 'trading is turned off in the connection settings: nothing was sent');
     if (!o) return deny('invalid-order', `order ${clientOrderId} is not counted by the risk engine`);
+    if (this.unclaimed.has(clientOrderId)) return deny('invalid-order', `the larger quantity for ${clientOrderId} was not claimed in the account's shared risk budget (${this.shared?.where}): not sent`);
     const ks = this.killSwitch;
     if (ks === 'HALTED' && o.modifyFrom !== undefined) return deny('kill-switch', `kill switch is HALTED: the larger quantity for ${clientOrderId} was not sent`);
     if (ks !== 'ACTIVE' && o.modifyFrom !== undefined) return deny('kill-switch', `kill switch is ${ks}: the larger quantity for ${clientOrderId} was not sent`);
@@ -634,7 +714,28 @@ export class RiskEngine extends EventEmitter {
       this.executions.add(fill.executionId);
     }
     const info = this.instrumentOf(fill.instrument);
+    const own = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
+    // Counted once in the shared budget: by the broker's execution id, else by this instance's own order and the
+    // quantity filled so far (another instance never reports this instance's order).
+    const key = fill.executionId ?? (own ? `${own.clientOrderId}#${own.filled}+${fill.quantity}` : fill.clientOrderId ? `${fill.clientOrderId}@${fill.now}#${fill.quantity}@${fill.price}` : undefined);
+    const signed = fill.side === 'buy' ? fill.quantity : -fill.quantity;
+    const pending = this.recordAhead.get(fill.instrument);
+    const ahead = pending && fill.now - pending.at <= RECORD_AHEAD_MS ? pending.q : 0;
+    if (pending && ahead === 0) this.recordAhead.delete(fill.instrument);
+    const absorbed = ahead !== 0 && Math.sign(ahead) === Math.sign(signed) ? Math.sign(ahead) * Math.min(Math.abs(ahead), fill.quantity) : 0;
+    const sharedFill: SharedFill | undefined = key
+      ? { key, instrument: fill.instrument, root: info.root, side: fill.side, quantity: fill.quantity, price: fill.price, pointValue: info.pointValue, session: this.sessionOf(fill.now), absorbed, ...(fill.realizedPnl !== undefined ? { realizedPnl: fill.realizedPnl } : {}) }
+      : undefined;
+    // A fill the broker's record already contains: replayed from the position before the record (its trade and P&L
+    // counted), then the record's position stands, moved only by the part of the fill it did not contain.
+    if (ahead !== 0) this.guard.syncBroker({ now: fill.now, instrument: fill.instrument, position: this.guard.positionOf(fill.instrument) - ahead });
     this.guard.recordFill({ instrument: fill.instrument, pointValue: info.pointValue, side: fill.side, quantity: fill.quantity, price: fill.price, now: fill.now, realizedPnl: fill.realizedPnl });
+    if (ahead !== 0) {
+      const rest = ahead - absorbed;
+      if (rest === 0) this.recordAhead.delete(fill.instrument);
+      else this.recordAhead.set(fill.instrument, { q: rest, at: pending?.at ?? fill.now });
+      this.guard.syncBroker({ now: fill.now, instrument: fill.instrument, position: this.guard.positionOf(fill.instrument) + rest });
+    }
     this.setLastTrade(fill.instrument, fill.price, fill.now);
     const o = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
     if (o) {
@@ -648,6 +749,9 @@ export class RiskEngine extends EventEmitter {
         for (const s of this.orders.values()) if (s.parent === o.parent && s !== o) s.filled = Math.min(s.quantity, s.filled + fill.quantity);
       }
     }
+    // The position and the orders it moved (the entry filled, its exits armed) change together in the shared budget:
+    // a claim between the two would see the position without the exits that now protect it.
+    this.mirrorShared(sharedFill);
     this.persistQuietly();
     this.emit('change');
   }
@@ -660,6 +764,10 @@ export class RiskEngine extends EventEmitter {
       this.report({ what: 'realized-pnl', journal: before, broker: realized, message: `today's realized P&L: the risk engine counted ${usd(before)}, the broker says ${usd(realized)}; the broker's figure is used` });
     }
     this.guard.syncBroker({ now: figures.now, realizedPnl: realized, unrealizedPnl: figures.unrealizedPnl ?? undefined });
+    if (realized !== undefined && Number.isFinite(realized)) {
+      const session = this.sessionOf(figures.now);
+      this.toShared((b) => b.setRealizedPnl(realized, session));
+    }
     this.persistQuietly();
     this.emit('change');
   }
@@ -670,7 +778,12 @@ export class RiskEngine extends EventEmitter {
     if (known !== p.quantity && this.reconciledFlag) {
       this.report({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the risk engine counted ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
     }
+    const pending = this.recordAhead.get(p.instrument);
+    const ahead = p.quantity - (known - (pending && now - pending.at <= RECORD_AHEAD_MS ? pending.q : 0));
+    if (ahead === 0) this.recordAhead.delete(p.instrument);
+    else this.recordAhead.set(p.instrument, { q: ahead, at: now });
     this.guard.syncBroker({ now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
+    this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     this.persistQuietly();
     this.emit('change');
   }
@@ -686,11 +799,13 @@ export class RiskEngine extends EventEmitter {
       this.report(d);
     };
     this.countUnrecordedTrades(broker, note);
+    this.recordAhead.clear(); // the broker's figures, whole: what they contain is settled by the reconcile
     const brokerPos = new Map(broker.positions.map((p) => [p.instrument, p]));
     for (const p of this.guard.positions()) {
       if (!brokerPos.has(p.instrument)) {
         note({ what: 'position', instrument: p.instrument, journal: p.position, broker: 0, message: `${p.instrument}: the journal had ${describePosition(p.position)}, the broker says flat; flat is used` });
         this.guard.syncBroker({ now: broker.now, instrument: p.instrument, position: 0, averagePrice: null });
+        this.sharePosition(p.instrument, 0, null);
       }
     }
     for (const p of broker.positions) {
@@ -699,6 +814,7 @@ export class RiskEngine extends EventEmitter {
         note({ what: 'position', instrument: p.instrument, journal: known, broker: p.quantity, message: `${p.instrument}: the journal had ${describePosition(known)}, the broker says ${describePosition(p.quantity)}; the broker's position is used` });
       }
       this.guard.syncBroker({ now: broker.now, instrument: p.instrument, position: p.quantity, averagePrice: p.averagePrice ?? undefined });
+      this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     }
     const brokerOrders = new Map(broker.working.map((o) => [o.clientOrderId, o]));
     for (const [id, o] of this.orders) {
@@ -850,6 +966,64 @@ export class RiskEngine extends EventEmitter {
     for (const i of s.intents) this.orders.set(i.clientOrderId, { ...i });
   }
 
+  // ---------------------------------------------------------------------------------------------------------------
+  // Shared budget
+
+  private sharedRecord(o: WorkingOrder): SharedOrder {
+    const exit = o.role === 'exit';
+    return { id: o.clientOrderId, root: o.root, side: o.side, q: o.quantity, f: o.filled, role: o.role, pair: exit ? (o.parent ?? o.clientOrderId) : o.clientOrderId, armed: exit ? (o.armed ?? o.quantity) : o.quantity };
+  }
+
+  private sessionOf(now: number): number {
+    const start = this.guard.state(now).sessionStart;
+    return Number.isFinite(start) ? start : 0;
+  }
+
+  /** Sends one change to the shared budget, in order after the others; a failure is reported, never thrown. */
+  private toShared(send: (b: SharedBudget) => Promise<void>): void {
+    const shared = this.shared;
+    if (!shared) return;
+    this.sharedQueue = this.sharedQueue
+      .then(() => send(shared))
+      .catch((err: unknown) => {
+        this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err)));
+      });
+  }
+
+  /** This instance's claimed orders as they are now: what changed is sent, what ended removed (with a fill: in its step). */
+  private mirrorShared(fill?: SharedFill): void {
+    if (!this.shared) return;
+    for (const id of this.unclaimed) if (!this.orders.has(id)) this.unclaimed.delete(id);
+    const put: SharedOrder[] = [];
+    for (const o of this.orders.values()) {
+      if (this.unclaimed.has(o.clientOrderId)) continue; // a modify's larger quantity waits for its claim
+      const r = this.sharedRecord(o);
+      const text = JSON.stringify(r);
+      if (this.mirrored.get(r.id) === text) continue;
+      this.mirrored.set(r.id, text);
+      put.push(r);
+    }
+    const remove = [...this.mirrored.keys()].filter((id) => !this.orders.has(id));
+    for (const id of remove) this.mirrored.delete(id);
+    if (fill) this.toShared((b) => b.fill(fill, put, remove));
+    else if (put.length || remove.length) this.toShared((b) => b.mirror(put, remove));
+  }
+
+  /** Another instance moved the account's kill switch (or a claim found it moved): taken here, not sent back. */
+  private takeSharedKillSwitch(state: KillSwitchState): void {
+    const before = this.killSwitch;
+    if (before === state) return;
+    this.guard.setKillSwitch(state);
+    this.persistQuietly();
+    this.emit('kill-switch', state);
+    this.emit('change');
+  }
+
+  private sharePosition(instrument: string, quantity: number, averagePrice: number | null | undefined): void {
+    const root = this.rootOf(instrument);
+    this.toShared((b) => b.setPosition({ instrument, root, quantity, averagePrice: averagePrice ?? null }));
+  }
+
   /** An asynchronous journal is read: until `finishLoad`, new entries are refused. */
   beginLoad(): void {
     this.loading = true;
@@ -878,6 +1052,7 @@ export class RiskEngine extends EventEmitter {
 
   private persist(): void {
     this.journal.save(this.snapshot(Date.now()));
+    this.mirrorShared();
   }
 
   /** A reservation whose journal write failed is undone: the order does not exist for anyone. */

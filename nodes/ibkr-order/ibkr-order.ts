@@ -16,6 +16,7 @@ import path from 'node:path';
 import { resolveRiskLimits, type RiskLimits } from '../../lib/trading/risk-rules';
 import { acquireEngine, findEngine, type EngineHandle } from '../../lib/trading/accounts';
 import { FileJournal, RedisJournal } from '../../lib/trading/journal';
+import { RedisSharedBudget } from '../../lib/trading/shared-budget';
 import { guardInFlight } from '../../lib/trading/kill-switch';
 import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode, type IbkrStateEvent } from '../shared/ibkr-connection-registry';
@@ -158,7 +159,9 @@ export = function register(RED: NodeAPI): void {
         const journal = redis && !findEngine('ibkr', account)
           ? new RedisJournal({ redis, broker: 'ibkr', account, local: journalDir ? new FileJournal(journalDir, 'ibkr', account) : undefined, onError: (err) => node.warn(`The shared risk journal in Redis could not be written (the local copy holds the state): ${errorMessage(err)}`) })
           : undefined;
-        handle = acquireEngine({ broker: 'ibkr', account, holder: node.id, limits, journalDir, journal });
+        // ... and the budget itself: every instance's orders are claimed there atomically before they leave.
+        const shared = journal && redis ? new RedisSharedBudget({ redis, broker: 'ibkr', account }) : undefined;
+        handle = acquireEngine({ broker: 'ibkr', account, holder: node.id, limits, journalDir, journal, shared });
         if (closed) handle.release();
         const engine = handle.engine;
         const created = new IbkrOrderDesk({ client: connection.client, engine, questions, contract: spec, now, staleAfterSec: stale, log });
