@@ -121,7 +121,8 @@ export class DepartureGate {
         if (this.queue.remove(waiter)) waiter.resolve(verdict.ticket);
         continue;
       }
-      soonest = Math.min(soonest, verdict.recheckMs ?? verdict.waitMs);
+      // The wait counts from the store's answer to the ask: a slow round trip (Redis) has already spent some of it.
+      soonest = Math.min(soonest, (verdict.recheckMs ?? verdict.waitMs) - (this.now() - asked));
       if (verdict.blocker === 'family' && verdict.waitMs > waiter.sharedPaceMs) {
         heldFamilies.add(waiter.familyKey);
         continue;

@@ -21,7 +21,7 @@ import type { RateStats } from '../../lib/sim/ibkr/rate-limiter';
 import { percentile, report } from './harness';
 
 const SAMPLES = 120;
-const SPACING_MS = 130; // > the limiter's pace (1040 / 10 = 104 ms)
+const SPACING_MS = 130; // > the limiter's pace (1000 / 10 = 100 ms)
 // The limiter counts each request from its send to its answer, plus CLOCK_MARGIN_MS: 10 per (1,002 ms + the answers' time).
 const CEILING = 1000 / (1000 + CLOCK_MARGIN_MS);
 const BURST_MS = 30_000;
