@@ -3,8 +3,8 @@
 // - ./limits.ts: IBKR's documented limits as a table (the global window, the per-endpoint families) and the
 //   request priorities;
 // - ./departure-gate.ts over ./departures.ts: the windows, each request counted from when it leaves until its answer
-//   comes back, with an even pace and the 429 pause; waiting requests leave by the priority their caller gave, then in arrival order. In memory for one
-//   instance; in Redis for a cluster of instances of one username (./cluster.ts);
+//   comes back, with an even pace and the 429 pause; waiting requests leave by the priority their caller gave, then
+//   in arrival order. In memory for one instance; in Redis for a cluster of instances of one username (./cluster.ts);
 // - Bottleneck (public API only) for the one rule it states exactly: a family's number of requests at once
 //   (history), shared over Redis by its own clustering when clustered.
 // A 429 pauses the connection (every instance of the username when clustered) for IBKR's Retry-After, or a full-
