@@ -9,21 +9,17 @@
 // too, so that a lower-priority request does not take the shared slot it is about to need (a polled quote would
 // otherwise wait a snapshot pace, then a global one, behind an options-chain refresh).
 //
-// After an event-loop stall (the gate's timer fired more than STALL_MS late), a request granted just before the
-// stall may still be on its way to IBKR (an in-process server counts it only now, and a write queued in our own
-// loop left only now): it would arrive together with the next one. The gate therefore holds this instance for one
-// pace of the shared window before it lets anything else go.
+// The gate needs no care for late timers or stalls: the store counts each request until its answer, so a request
+// granted before a stall and delivered after it is still counted when the next ones ask. Until its answer, the store
+// counts a request until its grant plus the arrival bound; a grant that took long to reach the gate (a slow Redis, a
+// blocked loop while its reply waited) is therefore renewed as it is used, so that the bound runs from the send.
 
 import { PriorityQueue } from './priority-queue';
-import type { DepartureRule, DepartureStore } from './departures';
-import { ARRIVAL_MARGIN_MS } from './limits';
+import type { DepartureRule, DepartureStore, Ticket } from './departures';
 import type { Scheduler } from './scheduler';
 
-/**
- * A timer this late means the event loop was blocked. Less is normal on a busy machine and covered by the arrival
- * margin the windows keep (a request delivered that much late still fits).
- */
-export const STALL_MS = ARRIVAL_MARGIN_MS;
+/** A grant older than this when it reaches the gate is renewed (DepartureStore.renew) as the request leaves. */
+export const GRANT_FRESH_MS = 20;
 
 interface Waiter {
   rules: readonly DepartureRule[];
@@ -31,23 +27,20 @@ interface Waiter {
   familyKey: string;
   /** The shared rules' pace: a family hold shorter than this reserves the next shared slot. */
   sharedPaceMs: number;
-  resolve: () => void;
+  resolve: (ticket: Ticket) => void;
   reject: (err: Error) => void;
 }
 
 export interface GateEvents {
   /** The store reported a pause in force (set by this instance or, clustered, another one). */
   onPause?: (remainingMs: number) => void;
+  /** The store failed to record something after the request had left (Redis): the record errs on the safe side. */
+  onStoreError?: (err: unknown) => void;
 }
 
 export class DepartureGate {
   private readonly queue = new PriorityQueue<Waiter>();
   private timer: unknown;
-  private timerDueAt = 0;
-  /** The pending timer only waits out a stall hold: its own lateness is no new stall (else a loop that is always
-   * late would hold for ever). */
-  private timerIsHold = false;
-  private heldUntil = -Infinity;
   private pumping = false;
   private again = false;
   private closedWith: Error | undefined;
@@ -64,10 +57,13 @@ export class DepartureGate {
     return this.queue.length;
   }
 
-  /** Resolves when the request may be sent now (its departure is recorded); rejects if the gate closes first. */
-  pass(rules: readonly DepartureRule[], rank: number): Promise<void> {
+  /**
+   * Resolves when the request may be sent now, with its departure's record (report its answer to the store with it);
+   * rejects if the gate closes first.
+   */
+  pass(rules: readonly DepartureRule[], rank: number): Promise<Ticket> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Ticket>((resolve, reject) => {
       const familyKey = rules.filter((r) => !r.shared).map((r) => r.key).join(',');
       const sharedPaceMs = Math.max(0, ...rules.filter((r) => r.shared).map((r) => r.paceMs));
       this.queue.push({ rules, familyKey, sharedPaceMs, resolve, reject }, rank);
@@ -81,7 +77,6 @@ export class DepartureGate {
   }
 
   private async pump(): Promise<void> {
-    this.noteStall();
     if (this.pumping) {
       this.again = true;
       return;
@@ -91,12 +86,10 @@ export class DepartureGate {
       do {
         this.again = false;
         this.cancelTimer();
-        const { soonest, hold } = await this.walk();
+        const soonest = await this.walk();
         if (this.closedWith) return;
         if (Number.isFinite(soonest) && !this.again) {
           const ms = Math.max(1, Math.ceil(soonest));
-          this.timerDueAt = this.now() + ms;
-          this.timerIsHold = hold;
           this.timer = this.scheduler.setTimeout(() => void this.pump(), ms);
         }
       } while (this.again);
@@ -105,25 +98,15 @@ export class DepartureGate {
     }
   }
 
-  /** Whatever wakes the gate first after a stall (its timer, a new request) finds its timer overdue. */
-  private noteStall(): void {
-    if (this.timer === undefined || this.timerIsHold) return;
-    const now = this.now();
-    if (now - this.timerDueAt <= STALL_MS) return;
-    const pace = Math.max(0, ...this.queue.inOrder().map((w) => w.sharedPaceMs));
-    this.heldUntil = Math.max(this.heldUntil, now + pace);
-  }
-
   /** Lets every request through that may leave now; returns the wait until the next one might (Infinity: none). */
-  private async walk(): Promise<{ soonest: number; hold: boolean }> {
-    const held = this.heldUntil - this.now();
-    if (held > 0 && this.queue.length > 0) return { soonest: held, hold: true };
+  private async walk(): Promise<number> {
     let soonest = Infinity;
     const heldFamilies = new Set<string>();
     for (const waiter of this.queue.inOrder()) {
-      if (this.closedWith) return { soonest: Infinity, hold: false };
+      if (this.closedWith) return Infinity;
       if (heldFamilies.has(waiter.familyKey)) continue;
       let verdict;
+      const asked = this.now();
       try {
         verdict = await this.store.tryDepart(waiter.rules);
       } catch (err) {
@@ -132,10 +115,14 @@ export class DepartureGate {
         continue;
       }
       if (verdict.ok) {
-        if (this.queue.remove(waiter)) waiter.resolve();
+        // Issued before the send (not awaited): the store renews the record no earlier than the request leaves.
+        if (this.now() - asked > GRANT_FRESH_MS) this.later(() => this.store.renew(verdict.ticket));
+        // A waiter that went meanwhile (the gate closed) leaves its record to expire: it errs on the safe side.
+        if (this.queue.remove(waiter)) waiter.resolve(verdict.ticket);
         continue;
       }
-      soonest = Math.min(soonest, verdict.waitMs);
+      // The wait counts from the store's answer to the ask: a slow round trip (Redis) has already spent some of it.
+      soonest = Math.min(soonest, (verdict.recheckMs ?? verdict.waitMs) - (this.now() - asked));
       if (verdict.blocker === 'family' && verdict.waitMs > waiter.sharedPaceMs) {
         heldFamilies.add(waiter.familyKey);
         continue;
@@ -143,7 +130,25 @@ export class DepartureGate {
       if (verdict.blocker === 'pause') this.events.onPause?.(verdict.waitMs);
       break;
     }
-    return { soonest, hold: false };
+    return soonest;
+  }
+
+  /** Runs a store update whose outcome the request does not wait for. */
+  private later(update: () => void | Promise<void>): void {
+    try {
+      Promise.resolve(update()).catch((err: unknown) => this.events.onStoreError?.(err));
+    } catch (err) {
+      this.events.onStoreError?.(err);
+    }
+  }
+
+  /** The request of `ticket` was answered (or failed): the store ends its count now. */
+  answered(ticket: Ticket): void {
+    this.later(async () => {
+      await this.store.answered(ticket);
+      // The answer may open a window a waiting request was held by.
+      if (this.queue.length > 0) void this.pump();
+    });
   }
 
   private cancelTimer(): void {

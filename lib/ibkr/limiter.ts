@@ -2,9 +2,9 @@
 // package calls IBKR. It is three small parts, each in its own module:
 // - ./limits.ts: IBKR's documented limits as a table (the global window, the per-endpoint families) and the
 //   request priorities;
-// - ./departure-gate.ts over ./departures.ts: the windows, counted when a request leaves, with an even pace and the
-//   429 pause; waiting requests leave by the priority their caller gave, then in arrival order. In memory for one
-//   instance; in Redis for a cluster of instances of one username (./cluster.ts);
+// - ./departure-gate.ts over ./departures.ts: the windows, each request counted from when it leaves until its answer
+//   comes back, with an even pace and the 429 pause; waiting requests leave by the priority their caller gave, then
+//   in arrival order. In memory for one instance; in Redis for a cluster of instances of one username (./cluster.ts);
 // - Bottleneck (public API only) for the one rule it states exactly: a family's number of requests at once
 //   (history), shared over Redis by its own clustering when clustered.
 // A 429 pauses the connection (every instance of the username when clustered) for IBKR's Retry-After, or a full-
@@ -140,6 +140,7 @@ export class IbkrLimiter extends EventEmitter {
       onPause: (ms) => {
         if (this.cluster && this.now() + ms > this.pausedUntil + PAUSE_ECHO_MS) this.holdFor(ms, 'rate limited on another instance sharing this IBKR username');
       },
+      onStoreError: (err) => this.warn(err),
     });
   }
 
@@ -230,7 +231,7 @@ export class IbkrLimiter extends EventEmitter {
     this.counts.scheduled += 1;
     let sent = false;
     const depart = async (): Promise<T> => {
-      await this.gate.pass(rules, rank);
+      const ticket = await this.gate.pass(rules, rank);
       sent = true;
       this.counts.scheduled -= 1;
       this.counts.inFlight += 1;
@@ -241,6 +242,8 @@ export class IbkrLimiter extends EventEmitter {
       try {
         return await answer;
       } finally {
+        // IBKR counted the request before it answered: its count in the windows ends now.
+        this.gate.answered(ticket);
         this.counts.inFlight -= 1;
         this.onTheWire.delete(settled);
       }

@@ -19,12 +19,21 @@ export const RATE_PRESETS: Record<RatePreset, { perSecond: number; windows: read
 };
 
 /**
- * Added to every window's span: IBKR's clock sees a request a little later than ours sent it, and not every request
- * equally late. A request counted 40 ms late in a 1-s window is still inside the window we kept, so 10 requests in
- * 1,040 ms by our clock are never 11 in 1,000 ms by IBKR's (unless one is delayed 40 ms more than another). It
- * costs 4 % of the rate (ceiling 10 / 1.04 = 9.6 req/s), which the ≥ 0.95 utilisation goal allows.
+ * IBKR counts a request when it arrives, which we cannot see; we see when we send it and when its answer comes back,
+ * and it arrived in between. So a request counts in our windows from its send until its answer (measured), not until
+ * its send plus a guessed margin: a request sent a window after that answer cannot meet it inside IBKR's window,
+ * however late our timers, Redis, the network or the server's own event loop were (a stalled loop reads the answer
+ * late, which only lengthens the count). A request not answered within ARRIVAL_BOUND_MS counts no longer than that:
+ * a hung request, or an instance that died with its request on the wire, does not hold a slot for ever. It is long
+ * on purpose: an event-loop stall of the process that sends (and, in-process, simulates) must not outlast it.
  */
-export const ARRIVAL_MARGIN_MS = 40;
+export const ARRIVAL_BOUND_MS = 5_000;
+
+/**
+ * Added to every window's span: two readings of one clock (ours, Redis's, the simulator's whole-millisecond
+ * Date.now) a window apart must stay a window apart. Costs 0.2 % of the rate.
+ */
+export const CLOCK_MARGIN_MS = 2;
 
 /**
  * A family's documented limit: one request per interval, a rate (max per perMs), or a number at once.

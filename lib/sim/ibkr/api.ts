@@ -9,6 +9,7 @@ import {
   expiryLabel,
   type Instrument,
   instrumentDescription,
+  instrumentLookup,
   lookupInstrument,
   multiplier,
   optionConid,
@@ -592,9 +593,10 @@ export class IbkrApi {
     if (conids.length > MAX_SNAPSHOT_CONIDS) return error(400, `At most ${MAX_SNAPSHOT_CONIDS} conids per snapshot`);
     if (fields.length > MAX_SNAPSHOT_FIELDS) return error(400, `At most ${MAX_SNAPSHOT_FIELDS} fields per snapshot`);
     const out: Record<string, unknown>[] = [];
+    const lookup = instrumentLookup(this.market);
     for (const text of conids) {
       const conid = Number(text.split('@')[0]);
-      const inst = lookupInstrument(this.market, conid);
+      const inst = lookup(conid);
       if (!inst) {
         out.push({ conid, conidEx: text });
         continue;

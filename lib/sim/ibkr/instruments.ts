@@ -22,19 +22,32 @@ export function optionConid(expiry: string, tradingClass: 'SPX' | 'SPXW', strike
 }
 
 export function lookupInstrument(market: Market, conid: number): Instrument | undefined {
-  if (conid === SPX_CONID) return { kind: 'index', conid };
-  const future = market.esContracts().find((c) => c.conid === conid);
-  if (future) return { kind: 'future', conid, localSymbol: future.localSymbol, expiry: future.expiry };
-  if (conid < OPTION_CONID_BASE || !Number.isInteger(conid)) return undefined;
-  let x = conid - OPTION_CONID_BASE;
-  const tradingClass = x % 2 === 0 ? 'SPX' : 'SPXW';
-  x = Math.floor(x / 2);
-  const right = x % 2 === 0 ? 'C' : 'P';
-  x = Math.floor(x / 2);
-  const strike = (x % 4096) * 5;
-  const expiry = yyyymmdd(Math.floor(x / 4096) + OPTION_EPOCH_DAY);
-  const listed = market.spxExpiries().some((e) => e.expiry === expiry && e.tradingClass === tradingClass);
-  return listed ? { kind: 'option', conid, expiry, tradingClass, strike, right } : undefined;
+  return instrumentLookup(market)(conid);
+}
+
+/**
+ * lookupInstrument for many conids at one moment (a 100-conid snapshot): the listed futures and expiries are read
+ * once, not per conid (each reading walks the calendar; per conid it was most of a snapshot's CPU).
+ */
+export function instrumentLookup(market: Market): (conid: number) => Instrument | undefined {
+  let futures: ReturnType<Market['esContracts']> | undefined;
+  let listed: Set<string> | undefined;
+  return (conid) => {
+    if (conid === SPX_CONID) return { kind: 'index', conid };
+    futures ??= market.esContracts();
+    const future = futures.find((c) => c.conid === conid);
+    if (future) return { kind: 'future', conid, localSymbol: future.localSymbol, expiry: future.expiry };
+    if (conid < OPTION_CONID_BASE || !Number.isInteger(conid)) return undefined;
+    let x = conid - OPTION_CONID_BASE;
+    const tradingClass = x % 2 === 0 ? 'SPX' : 'SPXW';
+    x = Math.floor(x / 2);
+    const right = x % 2 === 0 ? 'C' : 'P';
+    x = Math.floor(x / 2);
+    const strike = (x % 4096) * 5;
+    const expiry = yyyymmdd(Math.floor(x / 4096) + OPTION_EPOCH_DAY);
+    listed ??= new Set(market.spxExpiries().map((e) => `${e.expiry}|${e.tradingClass}`));
+    return listed.has(`${expiry}|${tradingClass}`) ? { kind: 'option', conid, expiry, tradingClass, strike, right } : undefined;
+  };
 }
 
 export function futureConidIsEs(conid: number): boolean {

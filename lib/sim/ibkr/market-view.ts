@@ -33,6 +33,8 @@ export class MarketView {
     | { at: number; ctx: ChainContext; expiries: Set<string>; strikes: Map<string, Set<number>>; options: Map<string, MarketOption> }
     | undefined;
 
+  private optionsTradingAt = { t: NaN, trading: false };
+
   constructor(private readonly market: Market) {}
 
   esTrading(t: number): boolean {
@@ -42,9 +44,13 @@ export class MarketView {
 
   /** SPX options trade 08:30–15:15 CT (analytics.md §4). */
   optionsTrading(t: number): boolean {
+    // Asked for every option of a snapshot at the same millisecond: the calendar is walked once.
+    if (t === this.optionsTradingAt.t) return this.optionsTradingAt.trading;
     const m = minuteOfDay(t, CHICAGO);
     const s = esSession(tradeDateAtOrAfter(t));
-    return t >= s.open && m >= 8 * 60 + 30 && m < 15 * 60 + 15;
+    const trading = t >= s.open && m >= 8 * 60 + 30 && m < 15 * 60 + 15;
+    this.optionsTradingAt = { t, trading };
+    return trading;
   }
 
   /**

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { IbkrConnection, type IbkrConnectionOptions } from '../../../lib/ibkr';
 import { ClusterUnavailableError, RedisDepartures, clusterId, resolveClusterId } from '../../../lib/ibkr/cluster';
-import { LocalDepartures, departureRule, type DepartureRule, type Verdict } from '../../../lib/ibkr/departures';
+import { LocalDepartures, departureRule, type DepartureRule, type Ticket, type Verdict } from '../../../lib/ibkr/departures';
 import { IbkrLimiter, type LimiterOptions, type PauseEvent } from '../../../lib/ibkr/limiter';
 import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../../support/redis';
 import { LimiterRig, peakInWindow, seeded, settle, type Sent } from './limiter-rig';
@@ -17,7 +17,12 @@ describe('IBKR limiter clustered over Redis', function () {
   let rig: LimiterRig | undefined;
   let connections: IbkrConnection[] = [];
   let pending = 0;
-  const original = { tryDepart: RedisDepartures.prototype.tryDepart, pause: RedisDepartures.prototype.pause };
+  const original = {
+    tryDepart: RedisDepartures.prototype.tryDepart,
+    pause: RedisDepartures.prototype.pause,
+    answered: RedisDepartures.prototype.answered,
+    renew: RedisDepartures.prototype.renew,
+  };
 
   before(async function () {
     if (!redisServerAvailable()) {
@@ -34,6 +39,14 @@ describe('IBKR limiter clustered over Redis', function () {
     RedisDepartures.prototype.pause = function (this: RedisDepartures, ms: number): Promise<void> {
       pending += 1;
       return original.pause.call(this, ms).finally(() => (pending -= 1));
+    };
+    RedisDepartures.prototype.answered = function (this: RedisDepartures, ticket: Ticket): Promise<void> {
+      pending += 1;
+      return original.answered.call(this, ticket).finally(() => (pending -= 1));
+    };
+    RedisDepartures.prototype.renew = function (this: RedisDepartures, ticket: Ticket): Promise<void> {
+      pending += 1;
+      return original.renew.call(this, ticket).finally(() => (pending -= 1));
     };
   });
   after(async () => {
@@ -97,17 +110,34 @@ describe('IBKR limiter clustered over Redis', function () {
       const local = new LocalDepartures(() => now);
       const remote = new RedisDepartures(client, `test-${randomUUID()}`, () => now);
       const random = seeded(11);
-      for (let step = 0; step < 300; step += 1) {
+      // Requests on the wire in both ledgers; each is answered, renewed, or never answered (the arrival bound).
+      const onTheWire: Array<[Ticket, Ticket]> = [];
+      for (let step = 0; step < 400; step += 1) {
         now += Math.floor(random() * 60);
         const rules = random() < 0.3 ? [shared, family] : [shared];
         if (step === 150) {
           local.pause(500);
           await remote.pause(500);
         }
+        if (step % 97 === 0) now += 6_000; // past the arrival bound of whatever was never answered
+        const event = random();
+        if (onTheWire.length > 0 && event < 0.5) {
+          const [x, y] = onTheWire.splice(Math.floor(random() * onTheWire.length), 1)[0]!;
+          if (event < 0.45) {
+            local.answered(x);
+            await remote.answered(y);
+          } else {
+            local.renew(x);
+            await remote.renew(y);
+            onTheWire.push([x, y]);
+          }
+        }
         const [a, b] = [local.tryDepart(rules), await remote.tryDepart(rules)];
         assert.equal(b.ok, a.ok, `step ${step} at ${now}`);
+        if (a.ok && b.ok && random() < 0.9) onTheWire.push([a.ticket, b.ticket]);
         if (!a.ok && !b.ok) {
           assert.equal(b.blocker, a.blocker, `step ${step}`);
+          assert.equal(b.recheckMs, a.recheckMs, `step ${step}`);
           assert.ok(Math.abs(b.waitMs - a.waitMs) < 1e-6, `step ${step}: ${b.waitMs} vs ${a.waitMs}`);
         }
       }

@@ -64,6 +64,8 @@ export interface Sent {
   askedAt: number;
   sentAt: number;
   status: 200 | 429;
+  /** When the answer came back to the limiter (undefined until then). */
+  answeredAt?: number;
 }
 
 export interface RigOptions {
@@ -116,6 +118,7 @@ export class LimiterRig {
           this.sent.push(record);
           this.sched.setTimeout(() => {
             if (verdict.ok) verdict.release();
+            record.answeredAt = this.sched.now;
             resolve(record);
           }, this.options.serviceMs ?? 20);
         }, delay);

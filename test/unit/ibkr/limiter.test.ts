@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { ConnectionClosedError } from '../../../lib/ibkr/errors';
 import type { PauseEvent } from '../../../lib/ibkr/limiter';
-import { ARRIVAL_MARGIN_MS, endpointFamily, priorityRank, type Priority } from '../../../lib/ibkr/limits';
+import { ARRIVAL_BOUND_MS, CLOCK_MARGIN_MS, endpointFamily, priorityRank, type Priority } from '../../../lib/ibkr/limits';
 import { LimiterRig, peakInWindow, type Sent } from './limiter-rig';
 
 const ORDER: [string, string] = ['POST', '/iserver/account/U1/orders'];
@@ -63,12 +63,53 @@ describe('IBKR limiter (virtual time)', () => {
     await rig.sched.advance(10_000);
     await Promise.all(asked);
     assert.equal(rig.rejected, 0);
-    assert.ok(peakInWindow(rig.sent.map((s) => s.sentAt), 1000 + ARRIVAL_MARGIN_MS) <= 10);
+    assert.ok(peakInWindow(rig.sent.map((s) => s.sentAt), 1000 + CLOCK_MARGIN_MS) <= 10);
+  });
+
+  it('never earns a 429 however late requests reach IBKR: each counts until its answer, not its send plus a margin', async () => {
+    // Up to 200 ms one way and 80 ms at the server: far beyond any fixed margin (its predecessor kept 40 ms).
+    const slow = new LimiterRig({ jitterMs: 200, serviceMs: 80, seed: 17 });
+    try {
+      const limiter = slow.limiter();
+      const asked = Array.from({ length: 60 }, (_, i) => slow.request(limiter, ...(i % 2 ? SNAPSHOT : INFO), 'quote', `r${i}`));
+      await slow.sched.advance(20_000);
+      const sent = await Promise.all(asked);
+      assert.equal(slow.rejected, 0);
+      assert.ok(slow.ibkr.snapshot().maxRatePerSec <= 10);
+      // Each request leaves once 10 requests have not been on their way within the last window.
+      const byTime = [...sent].sort((a, b) => a.sentAt - b.sentAt);
+      for (let i = 10; i < byTime.length; i += 1) {
+        const tenth = byTime.slice(0, i).map((s) => s.answeredAt!).sort((a, b) => b - a)[9]!;
+        assert.ok(byTime[i]!.sentAt >= tenth + 1000, `request ${i} left ${(byTime[i]!.sentAt - tenth).toFixed(1)} ms after the 10th last answer`);
+      }
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('frees the slot of a request that is never answered after the arrival bound', async () => {
+    const limiter = rig.limiter();
+    const sentAt: number[] = [];
+    const answers: Array<() => void> = [];
+    const hung = Array.from({ length: 10 }, () =>
+      limiter.schedule({ method: INFO[0], path: INFO[1], priority: 'quote' }, () => {
+        sentAt.push(rig.sched.now);
+        return new Promise<void>((resolve) => answers.push(resolve)); // no answer until the end of the test
+      }),
+    );
+    const next = rig.request(limiter, ...INFO, 'quote', 'next');
+    await rig.sched.advance(ARRIVAL_BOUND_MS + 2_000);
+    assert.equal(sentAt.length, 10);
+    assert.equal(sentAt[0], 0);
+    const left = (await next).sentAt;
+    assert.ok(left >= ARRIVAL_BOUND_MS + 1_000 + CLOCK_MARGIN_MS && left < ARRIVAL_BOUND_MS + 1_000 + 20, `the 11th left at ${left} ms`);
+    for (const answer of answers) answer();
+    await Promise.all(hung);
   });
 
   it('keeps going, without a 429, when every timer fires late (a loop that is always behind)', async () => {
     const limiter = rig.limiter();
-    rig.sched.lateMs = 60; // more than a stall: each late timer holds one more pace, none may hold for ever
+    rig.sched.lateMs = 60; // every timer 60 ms late: the windows count from the answers, the lateness costs rate only
     const asked = Array.from({ length: 30 }, (_, i) => rig.request(limiter, ...INFO, 'quote', `r${i}`));
     await rig.sched.advance(20_000);
     assert.equal(rig.sent.length, 30, 'every request was sent');
@@ -86,7 +127,7 @@ describe('IBKR limiter (virtual time)', () => {
     const waits: Record<string, number[]> = { order: [], quote: [] };
     const others: Promise<Sent>[] = [];
     // An order every second, and a quote polled every second half a second later, at no particular phase of the pace.
-    // (Two urgent requests asked at the same instant share the pace: the second leaves one pace, ~104 ms, later.)
+    // (Two urgent requests asked at the same instant share the pace: the second leaves one pace, ~100 ms, later.)
     for (let t = 0; t < 20_000; t += 1_000) {
       await rig.sched.advance(t + 37 - rig.sched.now);
       others.push(rig.request(limiter, ...ORDER, 'order', 'order').then((s) => (waits.order!.push(s.sentAt - s.askedAt), s)));
@@ -112,7 +153,8 @@ describe('IBKR limiter (virtual time)', () => {
     await rig.sched.advance(5_000);
     const sent = await Promise.all(reads);
     assert.ok(sent[0]!.sentAt >= 400, 'nothing leaves during the pause');
-    for (let i = 1; i < sent.length; i += 1) assert.ok(sent[i]!.sentAt - sent[i - 1]!.sentAt >= 300 + ARRIVAL_MARGIN_MS);
+    // Counted from the send until the answer: the next one leaves an interval after the previous one's answer.
+    for (let i = 1; i < sent.length; i += 1) assert.ok(sent[i]!.sentAt >= sent[i - 1]!.answeredAt! + 300, `read ${i}`);
     assert.ok((await search).sentAt < sent[1]!.sentAt, 'the search did not wait behind the held live-orders read');
   });
 
