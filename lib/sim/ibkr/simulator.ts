@@ -4,7 +4,6 @@
 import http from 'http';
 import https from 'https';
 import type { AddressInfo } from 'net';
-import { generate } from 'selfsigned';
 import { createMarket } from '../market';
 import type { Market } from '../market-types';
 import { type ApiResponse, IbkrApi } from './api';
@@ -72,9 +71,12 @@ const MAX_BODY_BYTES = 1_000_000;
 
 let certificate: Promise<{ key: string; cert: string }> | undefined;
 
-/** One self-signed certificate per process for 127.0.0.1 (EC P-256: generated in milliseconds). */
+/**
+ * One self-signed certificate per process for 127.0.0.1 (EC P-256: generated in milliseconds). selfsigned is imported
+ * here, on first use: loading it costs about 0.3 s, which every Node-RED start paid for the palette.
+ */
 function loopbackCertificate(): Promise<{ key: string; cert: string }> {
-  certificate ??= generate([{ name: 'commonName', value: '127.0.0.1' }], {
+  certificate ??= import('selfsigned').then(({ generate }) => generate([{ name: 'commonName', value: '127.0.0.1' }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
@@ -85,7 +87,7 @@ function loopbackCertificate(): Promise<{ key: string; cert: string }> {
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
     ],
-  }).then((pems) => ({ key: pems.private, cert: pems.cert }));
+  })).then((pems) => ({ key: pems.private, cert: pems.cert }));
   return certificate;
 }
 
