@@ -37,6 +37,11 @@ export interface IbkrSimulatorOptions {
   historyLatencyMs?: number;
   positionsCacheMs?: number;
   cancelDelayMs?: number;
+  /**
+   * The clock of session idleness and of the rate limits (default: the wall clock). Tests inject a virtual one so that
+   * "idle for 300 ms" or "15 requests in one second" do not depend on how busy the machine is.
+   */
+  clock?: () => number;
 }
 
 export interface IbkrSimulatorControl {
@@ -122,7 +127,8 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Promise<IbkrSimulator> {
   const ownsMarket = options.market === undefined;
   const market = options.market ?? createMarket({ seed: options.seed, speed: options.speed });
-  const session = new GatewaySession(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, Date.now());
+  const clock = options.clock ?? Date.now;
+  const session = new GatewaySession(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, clock);
   const view = new MarketView(market);
   const book = new OrderBook(market, view, options.cancelDelayMs);
   const accountId = options.accountId ?? 'DU1234567';
@@ -136,7 +142,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
   });
   session.on('lost', () => api.resetBrokerageState());
   // Sessions also idle out without traffic, so sockets drop even when nobody calls.
-  const idleTimer = setInterval(() => session.checkIdle(Date.now()), IDLE_CHECK_MS);
+  const idleTimer = setInterval(() => session.checkIdle(clock()), IDLE_CHECK_MS);
   idleTimer.unref();
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -148,7 +154,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
     const method = (req.method ?? 'GET').toUpperCase();
     if (!url.pathname.startsWith('/v1/api/')) return send(res, { status: 404, body: { error: 'Not Found' } });
     const path = url.pathname.slice('/v1/api'.length);
-    const now = Date.now();
+    const now = clock();
     const verdict = limiter.admit(method, path, now);
     if (!verdict.ok) return send(res, { status: 429, body: { error: `Too Many Requests: ${verdict.reason}` } });
     try {
@@ -198,7 +204,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
         if (competing) session.lose('competing');
         else session.competing = false;
       },
-      login: () => session.login(Date.now()),
+      login: () => session.login(clock()),
       inject429: (n) => limiter.inject429(n),
       dropWebSockets: () => hub.dropAll(),
       setMarketDataAvailability: (code) => {
