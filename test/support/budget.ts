@@ -7,8 +7,12 @@ let deadline = 0;
 
 /** Called by the root beforeEach hook with the test about to run. */
 export function startTestBudget(test: Mocha.Runnable | undefined): void {
-  deadline = test ? Date.now() + test.timeout() : 0;
+  if (!test) deadline = 0;
+  // Timeouts off (mocha --no-timeouts, a debugger): waits get NO_TIMEOUT_BUDGET_MS rather than none.
+  else deadline = Date.now() + (test.timeout() > 0 ? test.timeout() : NO_TIMEOUT_BUDGET_MS);
 }
+
+const NO_TIMEOUT_BUDGET_MS = 10 * 60_000;
 
 /** Milliseconds left for a wait in the running test (outside a test: `fallbackMs`). */
 export function testTimeLeft(marginMs = 1000, fallbackMs = 5000): number {
