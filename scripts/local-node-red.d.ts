@@ -13,6 +13,8 @@ export declare function prepareUserDir(options: {
   userDir: string;
   flowFile?: string | null;
   keepFlows?: boolean;
+  /** Node-RED node files not to load (settings.nodesExcludes), e.g. "10-mqtt.js". */
+  nodesExcludes?: string[];
 }): PreparedUserDir;
 /** [executable, args] that start the real node-red binary on userDir. */
 export declare function nodeRedCommand(userDir: string): [string, string[]];

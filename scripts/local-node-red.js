@@ -93,7 +93,7 @@ function ensureCredentialSecret(userDir) {
   return file;
 }
 
-function settingsSource() {
+function settingsSource(nodesExcludes = []) {
   // Regenerated at each start; the secret lives in its own file so regenerating never orphans flows_cred.json.
   return `'use strict';
 // Written by scripts/local-node-red.js at each start: edit that script, not this file.
@@ -111,7 +111,7 @@ module.exports = {
   telemetry: { enabled: false, updateNotification: false },
   editorTheme: { tours: false, projects: { enabled: false } },
   externalModules: { autoInstall: false },
-  exportGlobalContextKeys: false,
+  exportGlobalContextKeys: false,${nodesExcludes.length ? `\n  // Node-RED's own node files this run does not load (a test's shorter start-up).\n  nodesExcludes: ${JSON.stringify(nodesExcludes)},` : ''}
 };
 `;
 }
@@ -123,12 +123,13 @@ module.exports = {
  * @param {string} options.userDir   created if missing
  * @param {string|null} [options.flowFile]  a flow export to deploy as flows.json; null deploys an empty flow
  * @param {boolean} [options.keepFlows]  keep an existing flows.json (the user's edits) instead of a fresh copy
+ * @param {string[]} [options.nodesExcludes]  Node-RED node files not to load (settings.nodesExcludes), e.g. '10-mqtt.js'
  * @returns {{ userDir: string, flowSource: string }} flowSource says what flows.json holds
  */
-function prepareUserDir({ userDir, flowFile = null, keepFlows = false }) {
+function prepareUserDir({ userDir, flowFile = null, keepFlows = false, nodesExcludes = [] }) {
   fs.mkdirSync(userDir, { recursive: true });
   ensureCredentialSecret(userDir);
-  fs.writeFileSync(path.join(userDir, 'settings.js'), settingsSource());
+  fs.writeFileSync(path.join(userDir, 'settings.js'), settingsSource(nodesExcludes));
 
   // A package.json naming both modules keeps an `npm install` in the user dir (Palette Manager) from pruning the links.
   fs.writeFileSync(

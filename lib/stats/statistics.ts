@@ -9,7 +9,7 @@
 // - maximum drawdown: the largest fall of the closed-trade equity curve (starting at 0) from its running peak, ≥ 0;
 // - daily P&L: per New York calendar day of the exit, days with a closed trade only;
 // - Sharpe: mean ÷ sample standard deviation of the daily P&L × √252; null under 2 days or with no dispersion.
-import { mean, std } from 'mathjs';
+import { mathjs } from '../mathjs';
 import type { TradeRecord } from './trades';
 
 export interface Summary {
@@ -52,7 +52,7 @@ export interface Statistics extends Summary {
 
 export const TRADING_DAYS_PER_YEAR = 252;
 
-const avg = (xs: number[]): number | null => (xs.length === 0 ? null : (mean(xs) as number));
+const avg = (xs: number[]): number | null => (xs.length === 0 ? null : (mathjs().mean(xs) as number));
 
 export function maxDrawdown(pnls: readonly number[]): number {
   let equity = 0;
@@ -106,6 +106,7 @@ export function dailyPnl(trades: readonly TradeRecord[]): DailyPnl[] {
 export function sharpe(daily: readonly DailyPnl[]): number | null {
   if (daily.length < 2) return null;
   const xs = daily.map((d) => d.pnl);
+  const { mean, std } = mathjs();
   const sd = std(xs) as unknown as number; // sample (n − 1) standard deviation, mathjs's default
   if (!(sd > 0)) return null;
   return ((mean(xs) as number) / sd) * Math.sqrt(TRADING_DAYS_PER_YEAR);

@@ -3,8 +3,9 @@
 // accepted; everything else (assignments, function definitions, property access, strings, units, matrices, …) is
 // refused at deploy with the offending symbol named. No JavaScript eval: mathjs builds closures from its own parse
 // tree, and the parse tree is checked against the allow-list before it is compiled.
-import { all, create, type MathNode } from 'mathjs';
+import type { MathNode } from 'mathjs';
 import { InvalidInputError } from '../errors';
+import { mathjs } from '../mathjs';
 
 /** The values an expression may read, in the order the help lists them. */
 export const SCORE_COMPONENTS = ['battle', 'trend', 'base', 'core', 'vwap', 'orderflow', 'gamma', 'vix'] as const;
@@ -30,27 +31,35 @@ const OPERATORS = new Set(['+', '-', '*', '/', '^', '<', '>', '<=', '>=', '==', 
 export const DEFAULT_SCORE_EXPRESSION =
   '(scoreCoreWeight * core + scoreVwapWeight * vwap + scoreOrderflowWeight * orderflow + scoreGammaWeight * gamma) * vix';
 
-const math = create(all, { number: 'number', predictable: true });
-const parse = math.parse;
-// mathjs's advice for untrusted expressions (docs "Security"): functions that could reach the parser or change the
-// instance throw. The allow-list below already refuses their names; this is the second lock.
-const disabled = (name: string) => () => {
-  throw new Error(`${name} is disabled in score expressions`);
-};
-math.import(
-  {
-    import: disabled('import'),
-    createUnit: disabled('createUnit'),
-    evaluate: disabled('evaluate'),
-    parse: disabled('parse'),
-    compile: disabled('compile'),
-    simplify: disabled('simplify'),
-    derivative: disabled('derivative'),
-    resolve: disabled('resolve'),
-    reviver: disabled('reviver'),
-  },
-  { override: true },
-);
+/** The parser of score expressions and the default formula's tree, made on the first compile (see ../mathjs). */
+let parser: { parse: (text: string) => MathNode; defaultTree: MathNode } | undefined;
+function scoreParser(): { parse: (text: string) => MathNode; defaultTree: MathNode } {
+  if (parser) return parser;
+  const { all, create } = mathjs();
+  const math = create(all, { number: 'number', predictable: true });
+  const parse = math.parse;
+  // mathjs's advice for untrusted expressions (docs "Security"): functions that could reach the parser or change the
+  // instance throw. The allow-list below already refuses their names; this is the second lock.
+  const disabled = (name: string) => () => {
+    throw new Error(`${name} is disabled in score expressions`);
+  };
+  math.import(
+    {
+      import: disabled('import'),
+      createUnit: disabled('createUnit'),
+      evaluate: disabled('evaluate'),
+      parse: disabled('parse'),
+      compile: disabled('compile'),
+      simplify: disabled('simplify'),
+      derivative: disabled('derivative'),
+      resolve: disabled('resolve'),
+      reviver: disabled('reviver'),
+    },
+    { override: true },
+  );
+  parser = { parse: (text) => parse(text), defaultTree: parse(DEFAULT_SCORE_EXPRESSION) };
+  return parser;
+}
 
 const SYMBOLS = new Set<string>(SCORE_SYMBOLS);
 const FUNCTIONS = new Set<string>(SCORE_FUNCTIONS);
@@ -138,8 +147,6 @@ function describe(node: MathNode): string {
   }
 }
 
-const DEFAULT_TREE = parse(DEFAULT_SCORE_EXPRESSION);
-
 /** Values at every corner of the components' ranges: an expression must give a finite number on all of them. */
 function probeValues(weights: Readonly<Record<ScoreWeight, number>>): ScoreValues[] {
   const corners: ScoreValues[] = [];
@@ -165,7 +172,19 @@ function probeValues(weights: Readonly<Record<ScoreWeight, number>>): ScoreValue
  */
 export function compileScoreFormula(text: string | undefined | null, weights?: Readonly<Record<ScoreWeight, number>>): ScoreFormula {
   const source = (text ?? '').trim() || DEFAULT_SCORE_EXPRESSION;
+  if (source === DEFAULT_SCORE_EXPRESSION) {
+    // Today's formula, known to parse and (weighted sums of finite settings) to stay finite: the engine keeps its
+    // native arithmetic for it, so building DEFAULT_SETTINGS at load costs nothing and mathjs loads only if evaluate()
+    // is ever called.
+    let compiled: ScoreFormula | undefined;
+    return { text: source, isDefault: true, evaluate: (values) => (compiled ??= compileExpression(source)).evaluate(values) };
+  }
+  return compileExpression(source, weights);
+}
+
+function compileExpression(source: string, weights?: Readonly<Record<ScoreWeight, number>>): ScoreFormula {
   if (source.length > 2000) refuse(source.slice(0, 40) + '…', 'it is longer than 2000 characters');
+  const { parse, defaultTree } = scoreParser();
   let tree: MathNode;
   try {
     tree = parse(source);
@@ -187,7 +206,7 @@ export function compileScoreFormula(text: string | undefined | null, weights?: R
     }
     return value;
   };
-  const formula: ScoreFormula = { text: source, isDefault: tree.equals(DEFAULT_TREE), evaluate };
+  const formula: ScoreFormula = { text: source, isDefault: tree.equals(defaultTree), evaluate };
   if (weights) {
     for (const values of probeValues(weights)) {
       try {

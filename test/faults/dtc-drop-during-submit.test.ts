@@ -11,6 +11,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { percentile, reportFigures, sleep, until } from './support';
+import { testTimeLeft } from '../support/budget';
 
 helper.init(require.resolve('node-red'));
 
@@ -87,7 +88,7 @@ async function runLane(lane: number): Promise<LaneResult> {
     if (moment === MOMENTS[1]) await sleep(1);
     if (moment === MOMENTS[2]) await sleep(3);
     if (moment === MOMENTS[3]) {
-      await until(() => sim.orders().length > before, 2000, 'Sierra took the order');
+      await until(() => sim.orders().length > before, testTimeLeft(), 'Sierra took the order');
       result.placedBeforeAnswer++;
     }
     let down = false;
@@ -99,10 +100,10 @@ async function runLane(lane: number): Promise<LaneResult> {
     connection.on('status', onStatus);
     const cutAt = Date.now();
     sim.dropConnections();
-    await until(() => finished.has(msgid), 5000, `case ${msgid} finished`);
+    await until(() => finished.has(msgid), testTimeLeft(), `case ${msgid} finished`);
     result.settledMs.push(Date.now() - cutAt);
     if (finished.get(msgid) === 'error') result.refusedOrUnknown++;
-    await until(() => readyAt > 0, 10_000, 'reconnected and reconciled');
+    await until(() => readyAt > 0, testTimeLeft(), 'reconnected and reconciled');
     connection.off('status', onStatus);
     result.reconnectMs.push(readyAt - cutAt);
     result.cases++;

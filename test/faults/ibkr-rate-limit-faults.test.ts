@@ -4,6 +4,7 @@
 import { strict as assert } from 'assert';
 import { LimiterRig } from '../unit/ibkr/limiter-rig';
 import { reportFigures, sleep, startIbkrRig, until, type IbkrRig } from './support';
+import { testTimeLeft } from '../support/budget';
 
 describe('fault: IBKR 429', function () {
   this.timeout(30_000);
@@ -42,7 +43,7 @@ describe('fault: IBKR 429', function () {
   it('pauses the connection on an injected 429, reports it once, and resumes without a storm', async () => {
     rig = await startIbkrRig();
     const live = rig;
-    await until(() => live.connection.state === 'authenticated', 5000, 'authenticated');
+    await until(() => live.connection.state === 'authenticated', testTimeLeft(), 'authenticated');
     const rateLimited: { pauseMs: number }[] = [];
     live.connection.on('rate-limited', (e: { pauseMs: number }) => rateLimited.push(e));
     let atPause = -1;
@@ -68,8 +69,8 @@ describe('fault: IBKR 429', function () {
       await sleep(80);
     }
     const results = await Promise.allSettled(asked);
-    await until(() => atResume >= 0, 10_000, 'resumed');
-    await until(() => live.connection.state === 'authenticated', 5000, 'authenticated again');
+    await until(() => atResume >= 0, testTimeLeft(), 'resumed');
+    await until(() => live.connection.state === 'authenticated', testTimeLeft(), 'authenticated again');
     const after = live.sim.control.stats();
     const trail = live.states.slice(statesBefore).map((e) => e.state);
     const figures = {

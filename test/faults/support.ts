@@ -7,7 +7,7 @@ import { startIbkrSimulator, type IbkrSimulator, type IbkrSimulatorOptions } fro
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `condition` every 2 ms; rejects with `what` after `timeoutMs`. */
+/** Polls `condition` every 2 ms; rejects with `what` after `timeoutMs` (for slow real work: testTimeLeft()). */
 export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const start = Date.now();
   while (!condition()) {

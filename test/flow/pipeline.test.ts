@@ -19,8 +19,12 @@ type Probe = { on(event: 'input', cb: (msg: Msg) => void): void };
 const SPEED = 120;
 /** The sessions below give their first filled signal within about 15 s on a quiet machine; this plus 20 s is a test's timeout. */
 const SESSION_BUDGET_MS = 40_000;
-/** What a session keeps of its test's timeout for the runtime's unload and stop after the wait. */
-const TEARDOWN_MS = 8_000;
+/**
+ * What a session keeps of its test's timeout after the wait (the last reports, then the checks). The runtime's unload
+ * and stop run in afterEach, on the hook's own timeout: on a busy machine they took more than the 8 s once kept here,
+ * the test timed out and the next file found the runtime still started.
+ */
+const MARGIN_MS = 1_500;
 const ES_POINT_VALUE = 50;
 
 interface Seen {
@@ -42,66 +46,71 @@ const signalGate = shipped.find((n) => n.type === 'switch' && (n.wires ?? []).fl
 
 /**
  * Runs the shipped flow on the session that starts at 10:00 New York of `day` until a `side` signal's entry has
- * filled and the gamma levels are in (or `deadline` has come: the test's own timeout less the teardown, so a busy
+ * filled and the gamma levels are in (or `deadline` has come: the test's own timeout less a margin, so a busy
  * machine uses the whole budget), and returns everything the stages produced.
  */
 async function tradeSession(day: string, side: 'LONG' | 'SHORT', deadline: number): Promise<Seen> {
   // The markets start at "the latest weekday 10:00 New York" before the wall clock: read it as 10:00:01 of `day`.
   const restoreClock = fixWallClockAt(Date.parse(`${day}T15:00:01Z`));
-  try {
-    await helper.startServer();
-    await helper.load(
-      PIPELINE_MODULES,
-      pipelineForTest({
-        speed: SPEED,
-        // The IBKR simulator's certificate would be dated by the shifted clock; plain HTTP keeps it out of the way.
-        simTls: false,
-        // A small chain, so the gamma levels arrive within the session's budget: discovery asks one secdef/info per
-        // strike and right at 10 requests/s, and the shipped market scope's first discovery takes minutes. The scope
-        // itself is tested on real chains (chain-scope.test.ts); here the walls only need strikes on both sides.
-        chain: { classes: 'both', expiryMode: 'next', nextCount: 2, windowMode: 'strikes', windowStrikes: 5 },
-        probes: {
-          p_hist: [`${id('ibkr-history')}:0`],
-          p_vwap: [`${id('mia-vwap-delta')}:0`],
-          p_bar: [`${id('mia-vwap-delta')}:1`],
-          p_gamma: [`${id('mia-gamma-walls')}:0`],
-          p_signal: [`${signalGate!.id}:0`],
-          p_update: [`${id('sierra-order')}:0`],
-          p_fill: [`${id('sierra-order')}:1`],
-          p_position: [`${id('sierra-order')}:2`],
-          p_account: [`${id('sierra-order')}:3`],
-        },
-      }),
-    );
-    const seen: Seen = { history: [], vwap: [], bars: [], gamma: [], signals: [], updates: [], fills: [], positions: [], accounts: [] };
-    // Only the topic a probe is about: the account output also carries sierra-order's DTC metrics (topic 'metrics').
-    const watch = <T>(probe: string, into: T[], topic?: string): void =>
-      (helper.getNode(probe) as unknown as Probe).on('input', (m) => {
-        if (topic === undefined || m.topic === topic) into.push(m.payload as T);
-      });
-    watch('p_hist', seen.history);
-    watch('p_vwap', seen.vwap);
-    watch('p_bar', seen.bars);
-    watch('p_gamma', seen.gamma);
-    watch('p_signal', seen.signals);
-    watch('p_update', seen.updates);
-    watch('p_fill', seen.fills);
-    watch('p_position', seen.positions);
-    watch('p_account', seen.accounts, 'account');
-    const entrySide = side === 'LONG' ? 'buy' : 'sell';
-    while (Date.now() < deadline) {
-      const traded = seen.signals.some((s) => s.signal === side) && seen.fills.some((f) => f.side === entrySide);
-      if (traded && seen.gamma.length > 0) break;
-      await new Promise((r) => setTimeout(r, 250));
+  teardown = async () => {
+    try {
+      await helper.unload();
+      await helper.stopServer();
+    } finally {
+      restoreClock();
     }
-    await new Promise((r) => setTimeout(r, 500)); // the position and account reports that follow the last fill
-    return seen;
-  } finally {
-    await helper.unload();
-    await helper.stopServer();
-    restoreClock();
+  };
+  await helper.startServer();
+  await helper.load(
+    PIPELINE_MODULES,
+    pipelineForTest({
+      speed: SPEED,
+      // The IBKR simulator's certificate would be dated by the shifted clock; plain HTTP keeps it out of the way.
+      simTls: false,
+      // A small chain, so the gamma levels arrive within the session's budget: discovery asks one secdef/info per
+      // strike and right at 10 requests/s, and the shipped market scope's first discovery takes minutes. The scope
+      // itself is tested on real chains (chain-scope.test.ts); here the walls only need strikes on both sides.
+      chain: { classes: 'both', expiryMode: 'next', nextCount: 2, windowMode: 'strikes', windowStrikes: 5 },
+      probes: {
+        p_hist: [`${id('ibkr-history')}:0`],
+        p_vwap: [`${id('mia-vwap-delta')}:0`],
+        p_bar: [`${id('mia-vwap-delta')}:1`],
+        p_gamma: [`${id('mia-gamma-walls')}:0`],
+        p_signal: [`${signalGate!.id}:0`],
+        p_update: [`${id('sierra-order')}:0`],
+        p_fill: [`${id('sierra-order')}:1`],
+        p_position: [`${id('sierra-order')}:2`],
+        p_account: [`${id('sierra-order')}:3`],
+      },
+    }),
+  );
+  const seen: Seen = { history: [], vwap: [], bars: [], gamma: [], signals: [], updates: [], fills: [], positions: [], accounts: [] };
+  // Only the topic a probe is about: the account output also carries sierra-order's DTC metrics (topic 'metrics').
+  const watch = <T>(probe: string, into: T[], topic?: string): void =>
+    (helper.getNode(probe) as unknown as Probe).on('input', (m) => {
+      if (topic === undefined || m.topic === topic) into.push(m.payload as T);
+    });
+  watch('p_hist', seen.history);
+  watch('p_vwap', seen.vwap);
+  watch('p_bar', seen.bars);
+  watch('p_gamma', seen.gamma);
+  watch('p_signal', seen.signals);
+  watch('p_update', seen.updates);
+  watch('p_fill', seen.fills);
+  watch('p_position', seen.positions);
+  watch('p_account', seen.accounts, 'account');
+  const entrySide = side === 'LONG' ? 'buy' : 'sell';
+  while (Date.now() < deadline) {
+    const traded = seen.signals.some((s) => s.signal === side) && seen.fills.some((f) => f.side === entrySide);
+    if (traded && seen.gamma.length > 0) break;
+    await new Promise((r) => setTimeout(r, 250));
   }
+  await new Promise((r) => setTimeout(r, 500)); // the position and account reports that follow the last fill
+  return seen;
 }
+
+/** Stops the runtime and restores the clock of the session that ran last (afterEach). */
+let teardown: (() => Promise<void>) | undefined;
 
 /** What every session must show, whichever side it trades. */
 function checkSession(seen: Seen, side: 'LONG' | 'SHORT'): void {
@@ -145,12 +154,17 @@ function checkSession(seen: Seen, side: 'LONG' | 'SHORT'): void {
 
 describe('flow: the MIA_IA pipeline on the simulators', function () {
   this.timeout(SESSION_BUDGET_MS + 20_000);
+  afterEach(async () => {
+    const done = teardown;
+    teardown = undefined;
+    await done?.();
+  });
 
   it('has the preload gate in front of sierra-order', () => {
     assert.ok(signalGate, 'signals reach sierra-order through a switch on the preload');
   });
 
-  const deadline = (test: Mocha.Context): number => Date.now() + test.timeout() - TEARDOWN_MS;
+  const deadline = (test: Mocha.Context): number => Date.now() + test.timeout() - MARGIN_MS;
 
   it('on a falling morning (2026-11-18) sells: a SHORT becomes a filled bracket, position and P&L match the fills', async function () {
     checkSession(await tradeSession('2026-11-18', 'SHORT', deadline(this)), 'SHORT');

@@ -28,8 +28,6 @@ const ACCOUNT = 'DU1234567';
 const ORDERS_PATH = `/iserver/account/${ACCOUNT}/orders`;
 /** Tests run at any hour: the trading-hours rule and the cooldown are tested in lib/strategy. */
 const OPEN_RISK = { tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 10, maxOrderSize: 5 };
-/** How long a reply from the simulated gateway may take before a test fails. */
-const WAITS = { timeoutMs: 6000 };
 
 function flow(order: Record<string, unknown> = {}, cfg: Record<string, unknown> = {}) {
   return [
@@ -47,8 +45,8 @@ async function load(order: Record<string, unknown> = {}, cfgSettings: Record<str
   const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
   const node = helper.getNode('order') as TestNode;
   const seen = recordStatuses(node);
-  const out = recordMessages(helper.getNode('out') as TestNode, WAITS);
-  const caught = recordMessages(helper.getNode('caught') as TestNode, WAITS);
+  const out = recordMessages(helper.getNode('out') as TestNode);
+  const caught = recordMessages(helper.getNode('caught') as TestNode);
   const connection = await cfg.connection();
   const sim = cfg.simulator();
   assert.ok(sim, 'simulator mode starts a simulator');
@@ -329,8 +327,8 @@ describe('ibkr-order node (simulator mode)', function () {
     await helper.load([configModule, orderModule, injectNode, debugNode, catchNode], example);
     const cfg = helper.getNode('ior-cfg') as unknown as IbkrConfigNode;
     await cfg.connection();
-    const shown = recordMessages(helper.getNode('ior-debug') as TestNode, WAITS);
-    const why = recordMessages(helper.getNode('ior-debug-err') as TestNode, WAITS);
+    const shown = recordMessages(helper.getNode('ior-debug') as TestNode);
+    const why = recordMessages(helper.getNode('ior-debug-err') as TestNode);
     (helper.getNode('ior-whatif') as TestNode).receive({});
     const whatIf = await shown.first((m) => m.topic === 'what-if');
     assert.equal(whatIf.payload.side, 'buy');

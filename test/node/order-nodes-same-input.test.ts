@@ -9,6 +9,7 @@ import ibkrConfigModule = require('../../nodes/ibkr-config/ibkr-config');
 import ibkrOrderModule = require('../../nodes/ibkr-order/ibkr-order');
 import sierraConfigModule = require('../../nodes/sierra-config/sierra-config');
 import sierraOrderModule = require('../../nodes/sierra-order/sierra-order');
+import { testTimeLeft } from '../support/budget';
 
 /**
  * Every refusal a node reports, in order: through done(err) (what a Catch node gets) or, for an expected risk
@@ -25,7 +26,7 @@ function errors(node: TestNode): { all: string[]; first(match: (text: string) =>
   spied.on('call:warn', record);
   return {
     all,
-    async first(match, timeoutMs = 8000) {
+    async first(match, timeoutMs = testTimeLeft()) {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const hit = all.find(match);
@@ -85,7 +86,7 @@ describe('sierra-order and ibkr-order read the same message the same way', funct
     const sim = icfg.simulator();
     assert.ok(sim);
     const sierra = await (helper.getNode('scfg') as unknown as SierraConfigNode).connection();
-    await sierra.whenReady(10_000);
+    await sierra.whenReady(testTimeLeft());
     const ibkrNode = helper.getNode('ibkr') as TestNode;
     const sierraNode = helper.getNode('sierra') as TestNode;
     const icaught = errors(ibkrNode);
@@ -109,7 +110,7 @@ describe('sierra-order and ibkr-order read the same message the same way', funct
     const icfg = helper.getNode('icfg') as unknown as IbkrConfigNode;
     await icfg.connection();
     const sierra = await (helper.getNode('scfg') as unknown as SierraConfigNode).connection();
-    await sierra.whenReady(10_000);
+    await sierra.whenReady(testTimeLeft());
     const ibkrNode = helper.getNode('ibkr') as TestNode;
     const sierraNode = helper.getNode('sierra') as TestNode;
     const icaught = errors(ibkrNode);
@@ -119,8 +120,8 @@ describe('sierra-order and ibkr-order read the same message the same way', funct
     ibkrNode.receive({ topic: 'kill' });
     sierraNode.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
     ibkrNode.receive({ topic: 'order', payload: BUY });
-    const s = await scaught.first((m) => /kill-switch/i.test(m), 10_000);
-    const i = await icaught.first((m) => /kill-switch/i.test(m), 10_000);
+    const s = await scaught.first((m) => /kill-switch/i.test(m));
+    const i = await icaught.first((m) => /kill-switch/i.test(m));
     assert.match(s, /HALTED/);
     assert.match(i, /HALTED/);
     assert.equal(sierra.status().killSwitch, 'HALTED');

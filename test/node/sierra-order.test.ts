@@ -11,6 +11,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { nextMessage, nextWarning } from './support/messages';
+import { testTimeLeft } from '../support/budget';
 
 // The core Catch node, so errors are caught as a flow would catch them.
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -65,14 +66,14 @@ async function load(config: Record<string, unknown>, order: Record<string, unkno
     return origStatus(s);
   };
   const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
-  await connection.whenReady(10_000);
+  await connection.whenReady(testTimeLeft());
   const sim = connection.simulator;
   assert.ok(sim, 'simulator mode starts a simulator');
   return { order: orderNode, updates: get('updates'), fills: get('fills'), positions: get('positions'), caught: get('caught'), connection, sim, statuses };
 }
 
 /** Polls `condition` every 10 ms for at most `timeoutMs`; resolves with the time it took, or rejects. */
-async function until(condition: () => boolean, timeoutMs = 1000): Promise<number> {
+async function until(condition: () => boolean, timeoutMs = testTimeLeft()): Promise<number> {
   const start = Date.now();
   while (!condition()) {
     if (Date.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
@@ -166,10 +167,10 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     }
     assert.equal(working(l.sim).length, 2);
     l.order.receive({ topic: 'order', payload: { action: 'cancel-all' } });
-    await until(() => working(l.sim).length === 0, 3000);
+    await until(() => working(l.sim).length === 0);
 
     l.order.receive({ topic: 'order', payload: { action: 'flatten' } });
-    await until(() => position(l.sim) === 0, 3000);
+    await until(() => position(l.sim) === 0);
   });
 
   it('turns a LONG signal into a bracket: entry filled, target and stop working, then one of them fills', async () => {
@@ -181,12 +182,12 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
       updates.push(update(m));
       if (update(m).status === 'working' && update(m).side === 'sell') childrenWorking.add(update(m).clientOrderId);
     });
-    const exitFilled = nextMessage(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
+    const exitFilled = nextMessage(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled');
     l.order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: p, stop: p - 1, targets: [p + 1, p + 2], score: 0.4 } });
     await exitFilled;
     assert.equal(childrenWorking.size, 2, 'both children worked after the parent filled');
     assert.ok(updates.some((u) => u.side === 'buy' && u.status === 'filled'), 'the entry filled');
-    await until(() => position(l.sim) === 0 && working(l.sim).length === 0, 3000);
+    await until(() => position(l.sim) === 0 && working(l.sim).length === 0);
     assert.equal(l.sim.orders().length, 3, 'one parent and one OCO pair, nothing else');
   });
 
@@ -201,8 +202,8 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     l.fills.on('input', stamp('fill'));
     l.positions.on('input', stamp('position'));
     const p = last(l);
-    const exitFilled = nextMessage(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled', 15_000);
-    const flat = nextMessage(l.positions, (m) => m.payload.quantity === 0, 15_000);
+    const exitFilled = nextMessage(l.updates, (m) => update(m).side === 'sell' && update(m).status === 'filled');
+    const flat = nextMessage(l.positions, (m) => m.payload.quantity === 0);
     l.order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: p, stop: p - 1, targets: [p + 1, p + 2], score: 0.4 } });
     await exitFilled;
     await flat;
@@ -281,7 +282,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await filled;
       l.order.receive({ topic: 'order', payload: { action: 'flatten' } });
-      await until(() => position(l.sim) === 0, 3000);
+      await until(() => position(l.sim) === 0);
       await denial(l, { action: 'sell', quantity: 1, type: 'market' }, 'max-trades');
     });
 
@@ -330,7 +331,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     assert.equal(working(l.sim).length, 1);
 
     l.order.receive({ topic: 'kill' });
-    await until(() => working(l.sim).length === 0 && position(l.sim) === 0, 1000);
+    await until(() => working(l.sim).length === 0 && position(l.sim) === 0);
     assert.equal(l.connection.status().killSwitch, 'HALTED');
     await denial(l, { action: 'buy', quantity: 1, type: 'market' }, 'kill-switch');
 
@@ -345,7 +346,13 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
     l.order.receive({ topic: 'kill' });
     await until(() => l.connection.status().killSwitch === 'HALTED');
-    await helper.setFlows(flow({ ...FROZEN, ...OPEN_LIMITS }) as Parameters<typeof helper.setFlows>[0], 'full');
+    const before = helper.getNode('order');
+    // The helper gives the restarted flows 300 ms to report 'flows:started' and rejects after that, though the
+    // deploy goes on: on a busy machine the restart takes longer, so the new nodes are awaited instead.
+    await helper.setFlows(flow({ ...FROZEN, ...OPEN_LIMITS }) as Parameters<typeof helper.setFlows>[0], 'full').catch((err: Error) => {
+      if (!/timeout waiting event/.test(err.message)) throw err;
+    });
+    await until(() => helper.getNode('cfg') !== null && ![null, before].includes(helper.getNode('order')));
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
     assert.notEqual(connection, l.connection, 'a new connection after the redeploy');
     assert.equal(connection.status().killSwitch, 'HALTED');
@@ -359,8 +366,8 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 4 } });
     const firstId = update(await first).clientOrderId;
     l.sim.dropConnections();
-    await until(() => l.connection.status().state !== 'ready', 2000);
-    await l.connection.whenReady(10_000);
+    await until(() => l.connection.status().state !== 'ready');
+    await l.connection.whenReady(testTimeLeft());
     const second = nextMessage(l.updates, (m) => update(m).status === 'working' && update(m).clientOrderId !== firstId);
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 5 } });
     await second;
@@ -391,7 +398,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     assert.ok(buy);
     await helper.load([configModule, orderModule], flowNodes as Parameters<typeof helper.load>[1]);
     const connection = await (helper.getNode('sierra-example-config') as unknown as SierraConfigNode).connection();
-    await connection.whenReady(10_000);
+    await connection.whenReady(testTimeLeft());
     const updates = helper.getNode('sierra-example-updates') as TestNode;
     const filled = nextMessage(updates, (m) => update(m).status === 'filled');
     (helper.getNode('sierra-example-order') as TestNode).receive({ topic: buy.topic, payload: JSON.parse(String(buy.payload)) });

@@ -10,4 +10,11 @@ process.env.MIA_SIM_DATE ??= '2026-03-03';
 // Every test starts with no trading account known: the risk engines (lib/trading/accounts.ts) live for the process,
 // as they must across a redeploy, so one test's kill switch or exposure would otherwise meet the next test.
 const { resetAccountsForTest } = require('../../lib/trading/accounts') as typeof import('../../lib/trading/accounts');
-exports.mochaHooks = { afterEach: (): void => resetAccountsForTest() };
+// Every test's waits on real work are bounded by what is left of its own timeout (test/support/budget.ts).
+const { startTestBudget } = require('./budget') as typeof import('./budget');
+exports.mochaHooks = {
+  beforeEach(this: Mocha.Context): void {
+    startTestBudget(this.currentTest);
+  },
+  afterEach: (): void => resetAccountsForTest(),
+};

@@ -183,12 +183,12 @@ export class IbkrApi {
     if (this.session.competing && body.compete !== true) {
       return ok({ ...this.session.statusBody(), message: 'Force compete capability must be used together with compete flag' });
     }
-    this.session.authenticate(Date.now());
+    this.session.authenticate(this.session.clock());
     return ok(this.session.statusBody());
   }
 
   private reauthenticate(_req: ApiRequest): ApiResponse {
-    this.session.authenticate(Date.now());
+    this.session.authenticate(this.session.clock());
     return ok({ message: 'triggered' });
   }
 

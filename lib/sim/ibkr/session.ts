@@ -19,10 +19,11 @@ export class GatewaySession extends EventEmitter {
 
   constructor(
     private readonly idleMs: number,
-    now: number,
+    /** The clock of idleness (the wall clock unless a test injects one); not the simulated market's. */
+    readonly clock: () => number,
   ) {
     super();
-    this.lastRequestAt = now;
+    this.lastRequestAt = clock();
   }
 
   /** Expires the session if it has been idle too long; call before counting a new request. */

@@ -4,7 +4,6 @@
 import http from 'http';
 import https from 'https';
 import type { AddressInfo } from 'net';
-import { generate } from 'selfsigned';
 import { createMarket } from '../market';
 import type { Market } from '../market-types';
 import { type ApiResponse, IbkrApi } from './api';
@@ -38,6 +37,11 @@ export interface IbkrSimulatorOptions {
   historyLatencyMs?: number;
   positionsCacheMs?: number;
   cancelDelayMs?: number;
+  /**
+   * The clock of session idleness and of the rate limits (default: the wall clock). Tests inject a virtual one so that
+   * "idle for 300 ms" or "15 requests in one second" do not depend on how busy the machine is.
+   */
+  clock?: () => number;
 }
 
 export interface IbkrSimulatorControl {
@@ -72,9 +76,12 @@ const MAX_BODY_BYTES = 1_000_000;
 
 let certificate: Promise<{ key: string; cert: string }> | undefined;
 
-/** One self-signed certificate per process for 127.0.0.1 (EC P-256: generated in milliseconds). */
+/**
+ * One self-signed certificate per process for 127.0.0.1 (EC P-256: generated in milliseconds). selfsigned is imported
+ * here, on first use: loading it costs about 0.3 s, which every Node-RED start paid for the palette.
+ */
 function loopbackCertificate(): Promise<{ key: string; cert: string }> {
-  certificate ??= generate([{ name: 'commonName', value: '127.0.0.1' }], {
+  certificate ??= import('selfsigned').then(({ generate }) => generate([{ name: 'commonName', value: '127.0.0.1' }], {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
@@ -85,7 +92,7 @@ function loopbackCertificate(): Promise<{ key: string; cert: string }> {
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
     ],
-  }).then((pems) => ({ key: pems.private, cert: pems.cert }));
+  })).then((pems) => ({ key: pems.private, cert: pems.cert }));
   return certificate;
 }
 
@@ -120,7 +127,8 @@ function readBody(req: http.IncomingMessage): Promise<unknown> {
 export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Promise<IbkrSimulator> {
   const ownsMarket = options.market === undefined;
   const market = options.market ?? createMarket({ seed: options.seed, speed: options.speed });
-  const session = new GatewaySession(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, Date.now());
+  const clock = options.clock ?? Date.now;
+  const session = new GatewaySession(options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS, clock);
   const view = new MarketView(market);
   const book = new OrderBook(market, view, options.cancelDelayMs);
   const accountId = options.accountId ?? 'DU1234567';
@@ -134,7 +142,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
   });
   session.on('lost', () => api.resetBrokerageState());
   // Sessions also idle out without traffic, so sockets drop even when nobody calls.
-  const idleTimer = setInterval(() => session.checkIdle(Date.now()), IDLE_CHECK_MS);
+  const idleTimer = setInterval(() => session.checkIdle(clock()), IDLE_CHECK_MS);
   idleTimer.unref();
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -146,7 +154,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
     const method = (req.method ?? 'GET').toUpperCase();
     if (!url.pathname.startsWith('/v1/api/')) return send(res, { status: 404, body: { error: 'Not Found' } });
     const path = url.pathname.slice('/v1/api'.length);
-    const now = Date.now();
+    const now = clock();
     const verdict = limiter.admit(method, path, now);
     if (!verdict.ok) return send(res, { status: 429, body: { error: `Too Many Requests: ${verdict.reason}` } });
     try {
@@ -196,7 +204,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
         if (competing) session.lose('competing');
         else session.competing = false;
       },
-      login: () => session.login(Date.now()),
+      login: () => session.login(clock()),
       inject429: (n) => limiter.inject429(n),
       dropWebSockets: () => hub.dropAll(),
       setMarketDataAvailability: (code) => {

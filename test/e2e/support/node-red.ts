@@ -25,9 +25,10 @@ export interface RunningNodeRed {
   killHard(): Promise<void>;
   /**
    * Starts node-red again on the same user dir and port (flows.json, flows_cred.json and the credential secret kept,
-   * as `npm start` keeps them), once the last process is gone. Resolves when it answers and its flows started.
+   * as `npm start` keeps them), once the last process is gone. Resolves when it answers and its flows started;
+   * rejects after `timeoutMs` (default: the start's timeout).
    */
-  restart(): Promise<void>;
+  restart(timeoutMs?: number): Promise<void>;
   /** What the current process printed since it started. */
   outputSinceStart(): string;
 }
@@ -54,8 +55,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitUntilAnswering(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+async function waitUntilAnswering(url: string, child: ChildProcess, output: () => string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`node-red exited with code ${child.exitCode} while starting:\n${output()}`);
     try {
@@ -65,17 +66,25 @@ async function waitUntilAnswering(url: string, child: ChildProcess, output: () =
     } catch {
       // not listening yet
     }
-    await sleep(150);
+    await sleep(50);
   }
-  throw new Error(`node-red did not answer within ${STARTUP_TIMEOUT_MS / 1000} s:\n${output()}`);
+  throw new Error(`node-red did not answer within ${timeoutMs / 1000} s:\n${output()}`);
+}
+
+export interface StartOptions {
+  /** Node-RED's own node files not to load (settings.nodesExcludes), for a test that restarts Node-RED many times. */
+  nodesExcludes?: string[];
+  /** How long a start may take before it fails (default 45 s). */
+  startupTimeoutMs?: number;
 }
 
 /** Starts the real node-red with this package and Dashboard 2.0 installed, deploying `flow` (default: empty). */
-export async function startNodeRed(flow: FlowNode[] = []): Promise<RunningNodeRed> {
+export async function startNodeRed(flow: FlowNode[] = [], options: StartOptions = {}): Promise<RunningNodeRed> {
+  const { nodesExcludes = [], startupTimeoutMs = STARTUP_TIMEOUT_MS } = options;
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-e2e-userdir-'));
   const flowFile = path.join(userDir, 'initial-flow.json');
   fs.writeFileSync(flowFile, JSON.stringify(flow));
-  prepareUserDir({ userDir, flowFile });
+  prepareUserDir({ userDir, flowFile, nodesExcludes });
 
   const port = await freeLoopbackPort();
   const url = `http://127.0.0.1:${port}`;
@@ -110,16 +119,16 @@ export async function startNodeRed(flow: FlowNode[] = []): Promise<RunningNodeRe
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited(child);
   };
-  const restart = async () => {
+  const restart = async (timeoutMs = startupTimeoutMs) => {
     await killHard();
-    prepareUserDir({ userDir, keepFlows: true });
+    prepareUserDir({ userDir, keepFlows: true, nodesExcludes });
     log += '\n---- node-red restarted on the same user dir ----\n';
     child = launch();
-    await waitUntilAnswering(url, child, () => runLog);
+    await waitUntilAnswering(url, child, () => runLog, timeoutMs);
   };
 
   try {
-    await waitUntilAnswering(url, child, () => runLog);
+    await waitUntilAnswering(url, child, () => runLog, startupTimeoutMs);
   } catch (err) {
     await stop();
     throw err;

@@ -5,6 +5,7 @@ import helper from 'node-red-node-test-helper';
 import type { NodeStatus } from 'node-red';
 import type { IbkrSimulator } from '../../../lib/sim/ibkr';
 import type { IbkrConfigNode } from '../../../nodes/shared/ibkr-connection-registry';
+import { testTimeLeft } from '../../support/budget';
 
 /** What most helper nodes receive; a test with a sharper message type names it as the type argument. */
 export interface TestMessage {
@@ -26,7 +27,9 @@ export type MessageNode<M> = string | MessageSource<M>;
 /** Which message to wait for: a topic, or a predicate. */
 export type MessageMatch<M> = string | ((msg: M) => boolean);
 
-/** How long a wait lasts unless the test says otherwise. */
+/** How long a wait lasts unless the test says otherwise: what is left of the running test's timeout, less 1 s. */
+const waitBudget = (): number => testTimeLeft();
+/** Outside a running test (no budget known). */
 export const DEFAULT_WAIT_MS = 5000;
 
 export const anyMessage = (): boolean => true;
@@ -62,7 +65,7 @@ function topics<M extends { topic?: string }>(seen: readonly M[]): string {
 }
 
 /** Resolves with the first message from now on that `match`es, or rejects after `timeoutMs` saying what it waited for. */
-export function nextMessage<M extends { topic?: string } = TestMessage>(node: MessageNode<M>, match: MessageMatch<M> = anyMessage, timeoutMs = DEFAULT_WAIT_MS): Promise<M> {
+export function nextMessage<M extends { topic?: string } = TestMessage>(node: MessageNode<M>, match: MessageMatch<M> = anyMessage, timeoutMs = waitBudget()): Promise<M> {
   const { source, name } = sourceOf(node);
   const { test, what } = predicateOf(match);
   const others: M[] = [];
@@ -85,7 +88,7 @@ export function nextMessage<M extends { topic?: string } = TestMessage>(node: Me
 }
 
 /** Resolves with the next `count` messages from now on, or rejects after `timeoutMs` saying how many came. */
-export function collectMessages<M extends { topic?: string } = TestMessage>(node: MessageNode<M>, count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<M[]> {
+export function collectMessages<M extends { topic?: string } = TestMessage>(node: MessageNode<M>, count: number, timeoutMs = waitBudget()): Promise<M[]> {
   const { source, name } = sourceOf(node);
   const got: M[] = [];
   return new Promise((resolve, reject) => {
@@ -117,7 +120,7 @@ export interface MessageRecord<M> {
  * Records every message of `node` for the life of the flow (helper.unload drops the node and its listener); its
  * waits last `timeoutMs` unless a call says otherwise.
  */
-export function recordMessages<M extends { topic?: string; payload?: unknown } = TestMessage>(node: MessageNode<M>, { timeoutMs: defaultMs = DEFAULT_WAIT_MS } = {}): MessageRecord<M> {
+export function recordMessages<M extends { topic?: string; payload?: unknown } = TestMessage>(node: MessageNode<M>, { timeoutMs: defaultMs }: { timeoutMs?: number } = {}): MessageRecord<M> {
   const { source, name } = sourceOf(node);
   const all: M[] = [];
   const waiters = new Set<{ test: (msg: M) => boolean; settle: (msg: M) => void }>();
@@ -125,7 +128,7 @@ export function recordMessages<M extends { topic?: string; payload?: unknown } =
     all.push(msg);
     for (const waiter of [...waiters]) if (waiter.test(msg)) waiter.settle(msg);
   });
-  const next = (match: MessageMatch<M>, timeoutMs = defaultMs): Promise<M> => {
+  const next = (match: MessageMatch<M>, timeoutMs = defaultMs ?? waitBudget()): Promise<M> => {
     const { test, what } = predicateOf(match);
     return new Promise((resolve, reject) => {
       const waiter = {
@@ -143,7 +146,7 @@ export function recordMessages<M extends { topic?: string; payload?: unknown } =
       waiters.add(waiter);
     });
   };
-  const first = (match: MessageMatch<M>, timeoutMs = defaultMs): Promise<M> => {
+  const first = (match: MessageMatch<M>, timeoutMs = defaultMs ?? waitBudget()): Promise<M> => {
     const already = all.find(predicateOf(match).test);
     return already ? Promise.resolve(already) : next(match, timeoutMs);
   };
@@ -184,7 +187,7 @@ interface Warner {
  * Resolves with the text of the next warning `node` logs (node.warn) from now on, or rejects after `timeoutMs`.
  * Expected refusals (a risk rule said no) are one warning, not an error a Catch node receives (nodes/shared/node-kit.ts).
  */
-export function nextWarning(node: Warner, timeoutMs = DEFAULT_WAIT_MS): Promise<string> {
+export function nextWarning(node: Warner, timeoutMs = waitBudget()): Promise<string> {
   const original = node.warn;
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {

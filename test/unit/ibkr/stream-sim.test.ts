@@ -10,6 +10,7 @@ import { startIbkrSimulator, type IbkrSimulator, type IbkrSimulatorOptions } fro
 import type { MarketDataUpdate, StreamQuote } from '../../../lib/ibkr/market-data';
 import { IbkrStream, type StreamGap, type StreamState, type StreamTarget, type StreamTiming } from '../../../lib/ibkr/stream';
 import { streamQuotes } from '../../../lib/ibkr/stream-quotes';
+import { testTimeLeft } from '../../support/budget';
 
 const TIMING: Partial<StreamTiming> = { heartbeatTimeoutMs: 500, ticIntervalMs: 200, sessionWaitMs: 2000 };
 const BACKOFF = { initialMs: 20, maxMs: 100 };
@@ -43,7 +44,7 @@ function call(sim: IbkrSimulator, method: 'GET' | 'POST', path: string, body: un
   });
 }
 
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 4000): Promise<void> {
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = testTimeLeft()): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -241,18 +242,21 @@ describe('IBKR stream against the IBKR simulator', function () {
 
   it('renews smd before the server lets it expire, and the stream really expires without renewal', async () => {
     const renewed = await start({ mdStreamTtlMs: 600 }, { marketDataRenewMs: 250 });
-    let renewedAt = 0;
-    renewed.subscribeMarketData(es, ['31', '7762'], () => (renewedAt = Date.now()));
+    let renewedUpdates = 0;
+    renewed.subscribeMarketData(es, ['31', '7762'], () => renewedUpdates++);
     await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(Date.now() - renewedAt < 400, 'updates still flowing after 2.5 × the expiry');
+    const after = renewedUpdates;
+    await waitUntil(() => renewedUpdates > after, 'updates still flowing after 2.5 × the expiry');
     await renewed.close();
     await sim.close();
 
     const unrenewed = await start({ mdStreamTtlMs: 600 }, { marketDataRenewMs: 60_000 });
-    let lastAt = 0;
-    unrenewed.subscribeMarketData(es, ['31', '7762'], () => (lastAt = Date.now()));
+    let unrenewedUpdates = 0;
+    unrenewed.subscribeMarketData(es, ['31', '7762'], () => unrenewedUpdates++);
     await new Promise((r) => setTimeout(r, 1500));
-    assert.ok(lastAt > 0 && Date.now() - lastAt > 500, 'without renewal the server stops sending');
+    const stoppedAt = unrenewedUpdates;
+    await new Promise((r) => setTimeout(r, 1200)); // twice the expiry: a stream still served would have sent more
+    assert.ok(stoppedAt > 0 && unrenewedUpdates === stoppedAt, `without renewal the server stops sending (${stoppedAt} then ${unrenewedUpdates} updates)`);
   });
 
   it('streams P&L (spl) without a brokerage session being needed', async () => {

@@ -118,8 +118,7 @@ describe('IBKR simulator against real IBKR answers (corpus)', function () {
     assert.strictEqual(declined.status, 400);
     assert.deepStrictEqual(Object.keys(declined.data as object).sort(), ['error', 'statusCode']);
     assert.strictEqual((declined.data as { statusCode: number }).statusCode, 400);
-    await sleep(5200); // IBKR: live orders 1 per 5 s (off here), but the pre-flight answers empty first
-    await h.http.get('/iserver/account/orders');
+    await h.http.get('/iserver/account/orders'); // the pre-flight: the first call answers empty
     const live = (await h.http.get('/iserver/account/orders')).data as { orders: unknown[] };
     assertLikeIbkr(live, 'live-orders.cpapi');
     assert.deepStrictEqual(typeDifferences(live.orders, (body('live-orders.cpapi') as { orders: unknown[] }).orders), []);

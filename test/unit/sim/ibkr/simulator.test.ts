@@ -10,6 +10,12 @@ import { type IbkrSimulator, type IbkrSimulatorOptions, optionConid, SPX_CONID, 
 const START = Date.UTC(2025, 5, 11, 14, 0); // Wednesday 10:00 New York: RTH
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The simulator's clock of session idleness and rate limits, moved by the test (virtual time). */
+function manualClock(): { now: () => number; advance: (ms: number) => void } {
+  let t = Date.UTC(2025, 5, 11, 14, 0);
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
 interface Harness {
   sim: IbkrSimulator;
   http: AxiosInstance;
@@ -62,9 +68,12 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('expires after the idle time: connected but not authenticated, /iserver 401 until ssodh/init', async () => {
-      h = await start({ sessionIdleMs: 300 });
+      const clock = manualClock();
+      h = await start({ sessionIdleMs: 300, clock: clock.now });
       assert.strictEqual((await h.http.get('/iserver/accounts')).status, 200);
-      await sleep(450);
+      clock.advance(299);
+      assert.strictEqual((await h.http.post('/iserver/auth/status', {})).data.authenticated, true, 'not idle yet at 299 ms');
+      clock.advance(301);
       const status = await h.http.post('/iserver/auth/status', {});
       assert.deepStrictEqual([status.data.connected, status.data.authenticated], [true, false]);
       assert.strictEqual((await h.http.get('/iserver/accounts')).status, 401);
@@ -73,12 +82,15 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('keeps the session alive while tickled', async () => {
-      h = await start({ sessionIdleMs: 300 });
+      const clock = manualClock();
+      h = await start({ sessionIdleMs: 300, clock: clock.now });
       for (let i = 0; i < 4; i++) {
-        await sleep(150);
+        clock.advance(250);
         await h.http.post('/tickle', {});
       }
-      assert.strictEqual((await h.http.post('/iserver/auth/status', {})).data.authenticated, true);
+      assert.strictEqual((await h.http.post('/iserver/auth/status', {})).data.authenticated, true, 'alive 1 s later, tickled every 250 ms');
+      clock.advance(301);
+      assert.strictEqual((await h.http.post('/iserver/auth/status', {})).data.authenticated, false, 'idle once the tickles stop');
     });
 
     it('answers 411 to a POST without a body, as the Gateway does', async () => {
@@ -289,13 +301,14 @@ describe('IBKR Web API simulator', function () {
 
   describe('rate limits', () => {
     it('answers 429 above 10 requests per second and keeps answering 429 in the penalty box', async () => {
-      h = await start({ rateLimits: {}, penaltyBoxMs: 1000 });
+      const clock = manualClock();
+      h = await start({ rateLimits: {}, penaltyBoxMs: 1000, clock: clock.now });
       const statuses = await Promise.all(Array.from({ length: 15 }, () => h.http.get('/iserver/auth/status').then((r) => r.status)));
       assert.strictEqual(statuses.filter((s) => s === 200).length, 10);
       assert.strictEqual(statuses.filter((s) => s === 429).length, 5);
-      await sleep(150);
+      clock.advance(150);
       assert.strictEqual((await h.http.get('/iserver/auth/status')).status, 429, 'still in the penalty box');
-      await sleep(1250);
+      clock.advance(1250);
       assert.strictEqual((await h.http.get('/iserver/auth/status')).status, 200);
       const stats = h.sim.control.stats();
       assert.ok(stats.rejected429 >= 6 && stats.maxRatePerSec >= 15);
@@ -303,11 +316,14 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('limits live orders to 1 per 5 s and history to 5 concurrent', async () => {
-      h = await start({ rateLimits: {}, penaltyBoxMs: 100, historyLatencyMs: 200 });
+      const clock = manualClock();
+      h = await start({ rateLimits: {}, penaltyBoxMs: 100, historyLatencyMs: 200, clock: clock.now });
       await h.http.get('/iserver/accounts');
       assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 200);
       assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 429);
-      await sleep(1000); // out of the global window
+      clock.advance(4999);
+      assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 429, 'live orders: 1 per 5 s');
+      clock.advance(1001); // out of the global window and the 5 s
       const url = `/iserver/marketdata/history?conid=${h.esConid}&bar=5min&period=1h`;
       const statuses = await Promise.all(Array.from({ length: 6 }, () => h.http.get(url).then((r) => r.status)));
       assert.deepStrictEqual(statuses.filter((s) => s === 429).length, 1);
