@@ -123,6 +123,12 @@ export function minuteOfDay(t: number, timeZone: string): number {
   return p.hour * 60 + p.minute;
 }
 
+/** The wall-clock time of day "HH:MM" (24 h) of the instant `t` in `timeZone`, for messages and status texts. */
+export function hhmm(t: number, timeZone: string): string {
+  const p = zonedParts(t, timeZone);
+  return `${String(p.hour).padStart(2, '0')}:${String(p.minute).padStart(2, '0')}`;
+}
+
 /** Parses "HH:MM" into minutes since midnight; throws on anything else. */
 export function parseHhMm(text: string): number {
   const m = /^(\d{1,2}):(\d{2})$/.exec(text.trim());

@@ -3,7 +3,7 @@
 // The method lives in lib/strategy; this file only validates messages, calls the engine and reports.
 import type { Request, Response } from 'express';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { NEW_YORK } from '../../lib/clock';
+import { NEW_YORK, hhmm } from '../../lib/clock';
 import type { SignalPayload } from '../../lib/contracts';
 import { InvalidInputError } from '../../lib/errors';
 import { BattleNavaleEngine } from '../../lib/strategy/battle-navale';
@@ -30,8 +30,8 @@ function objectPayload(msg: NodeMsg, topic: string): Record<string, unknown> {
 
 /** The last signal, the latest score and why; after an overlapping batch, what it skipped comes first (32 characters show). */
 function statusText(p: SignalPayload, last: SignalPayload | null, note: string): string {
-  const hhmm = (t: number): string => new Date(t).toLocaleTimeString('en-US', { timeZone: NEW_YORK, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-  const head = last ? `${last.signal} ${hhmm(last.bar.t)}` : 'no signal yet';
+  // Per evaluated bar, before the next hop runs: toLocaleTimeString built an Intl formatter on each call (~0.5 ms).
+  const head = last ? `${last.signal} ${hhmm(last.bar.t, NEW_YORK)}` : 'no signal yet';
   const score = `${p.score >= 0 ? '+' : ''}${p.score.toFixed(2)}`;
   return note ? `${note} · ${score}` : `${head} · ${score} · ${p.reasons[0] ?? ''}`;
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { CHICAGO, NEW_YORK, lastDailyAnchor, nextDailyAnchor, parseHhMm, zonedParts, zonedTime } from '../../lib/clock';
+import { CHICAGO, NEW_YORK, hhmm, lastDailyAnchor, nextDailyAnchor, parseHhMm, zonedParts, zonedTime } from '../../lib/clock';
 
 describe('clock (exchange time zones)', () => {
   it('anchors the Globex session at 17:00 Chicago across the spring daylight-saving change', () => {
@@ -48,6 +48,12 @@ describe('clock (exchange time zones)', () => {
   it('refuses an instant that is not a number, and an unknown time zone', () => {
     assert.throws(() => zonedParts(NaN, NEW_YORK), RangeError);
     assert.throws(() => zonedParts(Date.UTC(2026, 0, 1), 'Mars/Olympus'), RangeError);
+  });
+
+  it('writes the time of day as HH:MM on a 24-hour clock, daylight saving included', () => {
+    assert.equal(hhmm(Date.UTC(2026, 10, 24, 14, 5), NEW_YORK), '09:05');
+    assert.equal(hhmm(Date.UTC(2026, 6, 1, 19, 45), NEW_YORK), '15:45');
+    assert.equal(hhmm(Date.UTC(2026, 6, 1, 4, 0), NEW_YORK), '00:00');
   });
 
   it('refuses a malformed time of day', () => {
