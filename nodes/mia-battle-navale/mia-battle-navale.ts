@@ -14,6 +14,9 @@ import { handleInput, setStatus, statusError, type NodeMsg, type Send } from '..
 
 type BattleNavaleDef = NodeDef & SettingsInput;
 
+/** Bars of a 'bars' batch evaluated per event-loop turn (about 0.1 ms each). */
+const BATCH_SLICE = 40;
+
 function numberOrNull(value: unknown, field: string): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
@@ -72,7 +75,36 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
+    // A history batch (240 bars at each deploy) is evaluated BATCH_SLICE bars per event-loop turn, so a deploy never
+    // blocks Node-RED for the whole batch; inputs that arrive meanwhile wait their turn (in order), and with no batch
+    // under way an input is handled at once, in the same turn (the live path keeps its latency).
+    let pending: Promise<void> | null = null;
+    let closed = false;
+    node.on('close', () => {
+      closed = true;
+    });
     handleInput(node, (msg: NodeMsg, send: Send) => {
+      if (!pending) {
+        const result = handle(msg, send);
+        if (result) track(result);
+        return result;
+      }
+      const run = pending.then(() => handle(msg, send));
+      track(run);
+      return run;
+    });
+    function track(run: Promise<void>): void {
+      const settled = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      pending = settled;
+      void settled.then(() => {
+        if (pending === settled) pending = null;
+      });
+    }
+
+    function handle(msg: NodeMsg, send: Send): Promise<void> | undefined {
       if (!engine) throw configError;
       const topic = typeof msg.topic === 'string' ? msg.topic : '';
       if (msg.reset === true) {
@@ -124,21 +156,40 @@ export = function register(RED: NodeAPI): void {
         // A batch may overlap what was already evaluated (a history preload arriving after live bars): the bars at
         // or before the newest one seen are skipped and said so; a single 'bar' out of order stays an error.
         let newest = engine.lastBarTime ?? -Infinity;
-        let skipped = 0;
+        const fresh: number[] = [];
         bars.forEach((bar, k) => {
-          if (bar.t <= newest) {
-            skipped += 1;
-            return;
+          if (bar.t > newest) {
+            newest = bar.t;
+            fresh.push(k);
           }
-          newest = bar.t;
-          evaluate(batch[k], `bars[${k}]`, signals, evaluations);
         });
+        const skipped = bars.length - fresh.length;
+        const evaluateBatch = (from: number): void => {
+          for (const k of fresh.slice(from, from + BATCH_SLICE)) evaluate(batch[k], `bars[${k}]`, signals, evaluations);
+        };
+        evaluateBatch(0);
+        if (fresh.length > BATCH_SLICE) {
+          return (async () => {
+            for (let from = BATCH_SLICE; from < fresh.length; from += BATCH_SLICE) {
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              if (closed) return; // a redeploy: the next node evaluates the history again
+              evaluateBatch(from);
+            }
+            if (skipped > 0) reportSkipped(skipped, bars.length, evaluations.length);
+            report(send, signals, evaluations);
+          })();
+        }
         if (skipped > 0) reportSkipped(skipped, bars.length, evaluations.length);
       } else if (topic === 'bar' || topic === '') {
         evaluate(msg.payload, 'bar', signals, evaluations);
       } else {
         throw new InvalidInputError(`msg.topic "${topic}" is not handled: send 'bar', 'bars', 'vwap', 'gamma' or 'vix' (or msg.reset = true).`);
       }
+      report(send, signals, evaluations);
+      return undefined;
+    }
+
+    function report(send: Send, signals: NodeMessage[], evaluations: NodeMessage[]): void {
       if (evaluations.length === 0) return;
       // Output 2 feeds dashboards (the live score): one message per input, the newest evaluation. A history batch
       // of hundreds of bars used to send one message per bar into every widget at each deploy.
@@ -147,7 +198,7 @@ export = function register(RED: NodeAPI): void {
       const fill = latest.signal === 'LONG' ? 'green' : latest.signal === 'SHORT' ? 'blue' : 'grey';
       setStatus(node, fill, 'dot', statusText(latest, lastSignal, skippedNote));
       skippedNote = '';
-    });
+    }
 
     /** The status suffix of the batch just handled, when it skipped bars. */
     let skippedNote = '';
