@@ -30,6 +30,8 @@ const LADDER_RUN_MS = 15_000;
 const LADDER_BARS_PER_SEC = BARS_PER_SEC;
 const GOAL_P99_MS = 5;
 const BENCH_EPOCH = Date.parse('2026-11-24T15:00:00Z');
+/** Runs so far in this process: each gets its own simulated account. */
+let runs = 0;
 
 {
   const realNow = Date.now.bind(Date);
@@ -62,8 +64,11 @@ type Receiver = { receive(msg: object): void; context(): { flow: { set(key: stri
 function forBench(flow: FlowNode[]): FlowNode[] {
   return flow.map((n) => {
     if (n.type === 'mia-battle-navale') return { ...n, cooldownMin: 0, tradingHoursEnabled: false };
+    // Its own account per run: the account's risk engine lives as long as the process (one per account), and a run's
+    // ticks start at the same instant as the last run's, so its trades' cooldown ("-0.6 min since the last trade")
+    // refused every order of every ladder step after the first.
     if (n.type === 'sierra-config') {
-      return { ...n, collarTicks: 0, maxOrdersPerMinute: 0, maxPosition: 1e6, maxTradesPerDay: 1e6, maxConsecutiveLosses: 1e6, dailyLossLimit: 1e9, cooldownMin: 0, tradingHoursEnabled: false };
+      return { ...n, tradeAccount: `Bench${runs}`, collarTicks: 0, maxOrdersPerMinute: 0, maxPosition: 1e6, maxTradesPerDay: 1e6, maxConsecutiveLosses: 1e6, dailyLossLimit: 1e9, cooldownMin: 0, tradingHoursEnabled: false };
     }
     // The injected load replaces the live ES stream and the preload (their ticks would interleave with ours).
     if (n.type === 'ibkr-quote' || n.type === 'ibkr-history') return { ...n, wires: (n.wires ?? []).map(() => []) };
@@ -89,6 +94,7 @@ interface Run {
 async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPerSec = BARS_PER_SEC): Promise<Run> {
   await helper.startServer();
   const bnId = nodeOfType(pipelineForTest(), 'mia-battle-navale').id;
+  runs += 1;
   const base = pipelineForTest({ probes: { hop_out: [], signal_out: stageOnly ? [] : [`${bnId}:0`] } });
   const vwapNode = nodeOfType(base, 'mia-vwap-delta');
   const tab = base.find((n) => n.type === 'tab')!;
