@@ -1,5 +1,5 @@
 // Wall-clock arithmetic in exchange time zones (America/Chicago for CME, America/New_York for trading hours),
-// daylight saving included, with nothing but Intl. Hot paths call these once per session boundary, not per tick.
+// daylight saving included, with nothing but Intl (asked once per zone and UTC hour, see zonedParts).
 
 export const CHICAGO = 'America/Chicago';
 export const NEW_YORK = 'America/New_York';
@@ -37,8 +37,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
-/** The wall-clock fields of the instant `t` (epoch ms) in `timeZone`. */
-export function zonedParts(t: number, timeZone: string): ZonedParts {
+function intlParts(t: number, timeZone: string): ZonedParts {
   const out: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(t))) out[p.type] = p.value;
   return {
@@ -49,6 +48,48 @@ export function zonedParts(t: number, timeZone: string): ZonedParts {
     minute: Number(out.minute),
     second: Number(out.second),
     weekday: WEEKDAYS[out.weekday] ?? 0,
+  };
+}
+
+const HOUR_MS = 3_600_000;
+/** Per zone, per UTC hour: the zone's offset throughout that hour, or NaN when it changes within it. */
+const hourOffsets = new Map<string, Map<number, number>>();
+const MAX_CACHED_HOURS = 10_000;
+
+function intlOffset(t: number, timeZone: string): number {
+  const p = intlParts(t, timeZone);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - Math.floor(t / 1000) * 1000;
+}
+
+/**
+ * The wall-clock fields of the instant `t` (epoch ms) in `timeZone`.
+ * Intl's formatToParts costs tens of microseconds and this is asked per market-data update (front month, trade
+ * date): the zone's offset is looked up once per UTC hour (both ends of the hour: an hour in which it changes, a
+ * daylight-saving switch, always goes through Intl) and the fields are read from the shifted instant.
+ */
+export function zonedParts(t: number, timeZone: string): ZonedParts {
+  if (!Number.isFinite(t)) return intlParts(t, timeZone);
+  const hour = Math.floor(t / HOUR_MS);
+  let cache = hourOffsets.get(timeZone);
+  let offset = cache?.get(hour);
+  if (offset === undefined) {
+    const start = hour * HOUR_MS;
+    const atStart = intlOffset(start, timeZone);
+    offset = atStart === intlOffset(start + HOUR_MS - 1, timeZone) ? atStart : NaN;
+    if (!cache) hourOffsets.set(timeZone, (cache = new Map()));
+    if (cache.size >= MAX_CACHED_HOURS) cache.clear();
+    cache.set(hour, offset);
+  }
+  if (Number.isNaN(offset)) return intlParts(t, timeZone);
+  const local = new Date(t + offset);
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+    second: local.getUTCSeconds(),
+    weekday: local.getUTCDay(),
   };
 }
 
@@ -80,6 +121,12 @@ export function zonedTime(
 export function minuteOfDay(t: number, timeZone: string): number {
   const p = zonedParts(t, timeZone);
   return p.hour * 60 + p.minute;
+}
+
+/** The wall-clock time of day "HH:MM" (24 h) of the instant `t` in `timeZone`, for messages and status texts. */
+export function hhmm(t: number, timeZone: string): string {
+  const p = zonedParts(t, timeZone);
+  return `${String(p.hour).padStart(2, '0')}:${String(p.minute).padStart(2, '0')}`;
 }
 
 /** Parses "HH:MM" into minutes since midnight; throws on anything else. */

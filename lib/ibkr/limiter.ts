@@ -258,7 +258,9 @@ export class IbkrLimiter extends EventEmitter {
         : depart();
     return run.catch((err: unknown) => {
       if (!sent) this.counts.scheduled -= 1;
-      if (this.stopped && !sent) throw new ConnectionClosedError(request.path);
+      // One error for every request the stop dropped from the queue (thousands when an options chain was loading: an
+      // error each, with its stack, was a 100 ms block at every redeploy).
+      if (this.stopped && !sent) throw err instanceof ConnectionClosedError ? err : new ConnectionClosedError(request.path);
       // Our own errors and the request's pass as they are; anything else came from Redis, before any send.
       if (this.options.cluster && !sent && !(err instanceof IbkrError)) throw new ClusterUnavailableError(this.options.cluster.redis, request.path, err);
       throw err;
@@ -329,7 +331,7 @@ export class IbkrLimiter extends EventEmitter {
     this.stopped = true;
     if (this.pauseTimer !== undefined) this.scheduler.clearTimeout(this.pauseTimer);
     this.pauseTimer = undefined;
-    this.gate.close(new ConnectionClosedError('limiter stop'));
+    this.gate.close(new ConnectionClosedError('(every request still waiting)'));
     const limiters = [...this.concurrency.values()];
     await Promise.all([
       ...limiters.map((l) => l.stop({ dropWaitingJobs: true, dropErrorMessage: 'IBKR connection closed' }).catch(() => undefined)),

@@ -16,7 +16,7 @@ import { acquireEngine, type EngineHandle } from '../trading/accounts';
 import type { Journal } from '../trading/journal';
 import type { Discrepancy, RiskEngine, Verdict } from '../trading/risk-engine';
 import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport } from '../trading/kill-switch';
-import type { Market } from '../sim/market-types';
+import type { Market, MarketTrade } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
@@ -156,10 +156,11 @@ export class SierraConnection extends EventEmitter {
   private logonRefused = false;
   private readonly positions = new Map<string, number>();
   private dailyPnl = 0;
-  private readonly onMarketTrade = (): void => {
+  // The trade itself is the last trade: a full quote per trade (esQuote walks the minute's trades) was the biggest CPU
+  // cost of a running simulated pipeline.
+  private readonly onMarketTrade = (trade: MarketTrade): void => {
     this.noteMarketData();
-    const last = this.market?.esQuote().last;
-    if (last !== undefined) this.setLastTrade(last);
+    this.setLastTrade(trade.price);
   };
   private opening: Promise<void> | undefined;
   private closed = false;

@@ -7,7 +7,7 @@
 // out); only the kill switch in HALTED stops them. Flatten and cancel are the order node's own actions, not
 // orders checked here.
 import type { Side } from '../contracts';
-import { CHICAGO, NEW_YORK, lastDailyAnchor, nextDailyAnchor, parseHhMm } from '../clock';
+import { CHICAGO, NEW_YORK, hhmm, lastDailyAnchor, nextDailyAnchor, parseHhMm } from '../clock';
 import { InvalidInputError } from '../errors';
 import { TradingHours } from '../strategy/trading-hours';
 
@@ -158,8 +158,7 @@ export function resolveRiskLimits(input: Partial<RiskLimits> = {}): RiskLimits {
 
 export const usd = (x: number): string => `${x < 0 ? '−' : ''}$${Math.abs(x).toFixed(2)}`;
 export const describePosition = (q: number): string => (q > 0 ? `long ${q}` : q < 0 ? `short ${-q}` : 'flat');
-const clockTime = (t: number): string =>
-  new Date(t).toLocaleTimeString('en-US', { timeZone: NEW_YORK, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+const clockTime = (t: number): string => hhmm(t, NEW_YORK);
 
 /** What the guard must remember across a restart (lib/trading/journal.ts). */
 export interface RiskLedger {

@@ -99,6 +99,45 @@ describe('mia-battle-navale node', () => {
     assert.match(((await refused)[0] as unknown as { error: { message: string } }).error.message, /bars\[0\]\.vwap must be a number/);
   });
 
+  it('evaluates a long history batch over several event-loop turns, in order with what follows, as bar by bar', async () => {
+    // 200 bars (five slices) with a wave in them, then one more bar sent in the same turn as the batch.
+    const bars = Array.from({ length: 201 }, (_, k) => {
+      const o = 5000 + 8 * Math.sin(k / 7) + k / 10;
+      const c = o + (k % 3 === 0 ? -1.5 : 2);
+      return { symbol: 'ESM6', t: START + k * 60_000, tf: '1min', o, h: Math.max(o, c) + 0.5, l: Math.min(o, c) - 0.5, c, v: 1000 + 10 * (k % 17) };
+    });
+    const one = await load({ cooldownMin: 0, tradingHoursEnabled: false, longThreshold: 0.05, shortThreshold: 0.05 });
+    const oneEvals = collect(one.evaluations, 201, 20_000);
+    const oneSignals: Msg[] = [];
+    one.signals.on('input', (m: Msg) => oneSignals.push(m));
+    for (const bar of bars) one.bn.receive({ topic: 'bar', payload: bar });
+    const expected = await oneEvals;
+    await helper.unload();
+
+    const batched = await load({ cooldownMin: 0, tradingHoursEnabled: false, longThreshold: 0.05, shortThreshold: 0.05 });
+    const evals = collect(batched.evaluations, 2, 20_000);
+    const batchSignals: Msg[] = [];
+    batched.signals.on('input', (m: Msg) => batchSignals.push(m));
+    let turns = 0;
+    let counting = true;
+    const count = (): void => {
+      turns += 1;
+      if (counting) setImmediate(count);
+    };
+    batched.evaluations.on('input', () => {
+      counting = false;
+    });
+    batched.bn.receive({ topic: 'bars', payload: bars.slice(0, 200) });
+    batched.bn.receive({ topic: 'bar', payload: bars[200] });
+    setImmediate(count);
+    const [ofBatch, ofBar] = await evals;
+    assert.ok(turns >= 4, `the batch took ${turns} event-loop turn(s): other work must run between its slices`);
+    assert.deepEqual(ofBatch.payload, expected[199].payload, 'the batch ends where bar-by-bar evaluation does');
+    assert.deepEqual(ofBar.payload, expected[200].payload, 'the bar sent after the batch is evaluated after it');
+    assert.ok(oneSignals.length > 0, 'the wave gives signals');
+    assert.deepEqual(batchSignals.map((m) => m.payload), oneSignals.map((m) => m.payload));
+  });
+
   it('reads gamma levels from payload.es and vetoes a LONG right under the call wall', async () => {
     const { bn, signals, evaluations } = await load();
     const evaluated = collect(evaluations, 25);

@@ -30,15 +30,18 @@ const openContexts = new Set<BrowserContext>();
 let waitBudgetMs = 0; // 0: Playwright sets no limit of its own
 const WAIT_MARGIN_MS = 1000;
 
-beforeEach(function () {
-  const timeout = this.currentTest?.timeout() ?? 0;
-  waitBudgetMs = timeout > WAIT_MARGIN_MS ? timeout - WAIT_MARGIN_MS : 0;
-  for (const context of openContexts) context.setDefaultTimeout(waitBudgetMs);
-});
-afterEach(() => {
-  waitBudgetMs = 0;
-  for (const context of openContexts) context.setDefaultTimeout(0);
-});
+// Outside mocha (test/bench/redeploy.bench.ts opens Chromium too) there is no test budget: no Playwright limit.
+if (typeof beforeEach === 'function' && typeof afterEach === 'function') {
+  beforeEach(function () {
+    const timeout = this.currentTest?.timeout() ?? 0;
+    waitBudgetMs = timeout > WAIT_MARGIN_MS ? timeout - WAIT_MARGIN_MS : 0;
+    for (const context of openContexts) context.setDefaultTimeout(waitBudgetMs);
+  });
+  afterEach(() => {
+    waitBudgetMs = 0;
+    for (const context of openContexts) context.setDefaultTimeout(0);
+  });
+}
 
 export async function openChromium(): Promise<OpenChromium> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-e2e-chromium-'));

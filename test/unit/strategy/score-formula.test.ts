@@ -125,4 +125,10 @@ describe('Battle Navale score expression', () => {
     const v = { ...DEFAULT_SETTINGS, battle: 0.5, trend: 0, base: 0, core: 0, vwap: 0, orderflow: 0, gamma: 0, vix: 1 } as unknown as ScoreValues;
     assert.throws(() => f.evaluate(v), /gave Infinity \(not a finite number\) for battle=0.5/);
   });
+  it('refuses an expression that is not finite for these weights on every compile, not only the first', () => {
+    const weights = Object.fromEntries(SCORE_WEIGHTS.map((w) => [w, 1])) as Parameters<typeof compileScoreFormula>[1];
+    for (let k = 0; k < 2; k++) assert.throws(() => compileScoreFormula('core / (vwap + 1)', weights), /does not give a finite number/);
+    assert.equal(compileScoreFormula('core / (vwap + 2)', weights).evaluate({ ...weights, battle: 0, trend: 0, base: 0, core: 1, vwap: 0, orderflow: 0, gamma: 0, vix: 1 } as ScoreValues), 0.5);
+    assert.equal(compileScoreFormula('core / (vwap + 2)', weights).evaluate({ ...weights, battle: 0, trend: 0, base: 0, core: 1, vwap: 0, orderflow: 0, gamma: 0, vix: 1 } as ScoreValues), 0.5);
+  });
 });
