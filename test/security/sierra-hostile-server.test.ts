@@ -71,6 +71,15 @@ const message: fc.Arbitrary<Raw> = fc.constantFrom(...Object.keys(FIELDS).map(Nu
     .map((fields) => ({ Type: type, ...fields }) as Raw),
 );
 
+const TEXT = new Set(['Symbol', 'ServerOrderID', 'PreviousServerOrderID', 'ClientOrderID', 'LastFillExecutionID', 'TradeAccount', 'InfoText', 'ParentServerOrderID', 'OCOLinkedOrderServerOrderID', 'AccountCurrency', 'UniqueExecutionID', 'UserMessage', 'MessageText']);
+const anyNumber = fc.oneof(fc.integer({ min: -3, max: 12 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(1e308, -1e308, 2 ** 53, -0, 0.5, 1e21, 1.7976931348623157e308));
+const anyText = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', '__proto__', 'constructor', 'hasOwnProperty', 'ESZ26_FUT_CME', 'S1001', '20260303-mia-99999999999', '20260303-mia-1', 'Sim1'));
+/** Every field of the type DTC gives it (text or number), but any value: what gets past the decoder. */
+const wellTyped: fc.Arbitrary<Raw> = fc.constantFrom(...Object.keys(FIELDS).map(Number)).chain((type) =>
+  fc.record(Object.fromEntries(FIELDS[type].map((f) => [f, fc.oneof({ weight: 3, arbitrary: plausible[f] ?? (TEXT.has(f) ? anyText : anyNumber) }, { weight: 2, arbitrary: TEXT.has(f) ? anyText : anyNumber })])), { requiredKeys: [] })
+    .map((fields) => ({ Type: type, ...fields }) as Raw),
+);
+
 function flow(port: number, extra: Record<string, unknown> = {}): Array<Record<string, unknown>> {
   return [
     { id: 'tab', type: 'tab', label: 'adv' },
@@ -126,7 +135,7 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     let batches = 0;
     let messages = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 12 }), async (batch) => {
+      fc.asyncProperty(fc.array(fc.oneof(message, wellTyped, wellTyped), { minLength: 1, maxLength: 12 }), async (batch) => {
         batches++;
         messages += batch.length;
         s.push(...batch);
