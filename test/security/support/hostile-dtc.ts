@@ -32,6 +32,8 @@ export interface HostileDtc {
   /** Ends every client socket (the client reconnects). */
   dropConnections(): void;
   sessions(): number;
+  /** Answers a SECURITY_DEFINITION_FOR_SYMBOL_REQUEST (only asked when started with securityDefinitions). */
+  onDefinition: (m: Raw, server: HostileDtc) => Raw[];
   /** Stop answering heartbeats and everything else (a frozen server). */
   frozen: boolean;
   close(): Promise<void>;
@@ -63,7 +65,12 @@ export function acceptAll(m: Raw, server: HostileDtc): Raw[] {
   }
 }
 
-export async function startHostileDtc(options: { account?: string; onOrder?: HostileDtc['onOrder'] } = {}): Promise<HostileDtc> {
+/** ES-like definition: tick 0.25, prices unscaled. */
+export function esDefinition(m: Raw): Raw[] {
+  return [{ Type: MessageType.SECURITY_DEFINITION_RESPONSE, RequestID: m.RequestID, Symbol: m.Symbol, MinPriceIncrement: 0.25, DisplayPriceMultiplier: 1, CurrencyValuePerIncrement: 12.5, Description: 'E-mini' }];
+}
+
+export async function startHostileDtc(options: { account?: string; onOrder?: HostileDtc['onOrder']; securityDefinitions?: boolean } = {}): Promise<HostileDtc> {
   const sockets = new Set<net.Socket>();
   let serverOrderSeq = 1000;
   let sessions = 0;
@@ -76,6 +83,7 @@ export async function startHostileDtc(options: { account?: string; onOrder?: Hos
     orderEntries: () => api.received.filter((m) => ORDER_ENTRY_TYPES.includes(m.Type)),
     book: { account: options.account ?? 'Sim1', openOrders: [], fills: [], positions: [], balance: null },
     onOrder: options.onOrder ?? acceptAll,
+    onDefinition: esDefinition,
     push: (...messages) => {
       for (const s of sockets) write(s, messages);
     },
@@ -101,7 +109,7 @@ export async function startHostileDtc(options: { account?: string; onOrder?: Hos
     switch (m.Type) {
       case MessageType.LOGON_REQUEST:
         sessions++;
-        write(socket, [{ Type: MessageType.LOGON_RESPONSE, ProtocolVersion: 8, Result: 1, ResultText: 'ok', ServerName: 'hostile', TradingIsSupported: 1, OCOOrdersSupported: 1, BracketOrdersSupported: 1, OrderCancelReplaceSupported: 1, SecurityDefinitionsSupported: 0 }]);
+        write(socket, [{ Type: MessageType.LOGON_RESPONSE, ProtocolVersion: 8, Result: 1, ResultText: 'ok', ServerName: 'hostile', TradingIsSupported: 1, OCOOrdersSupported: 1, BracketOrdersSupported: 1, OrderCancelReplaceSupported: 1, SecurityDefinitionsSupported: options.securityDefinitions ? 1 : 0 }]);
         return;
       case MessageType.HEARTBEAT:
         write(socket, [{ Type: MessageType.HEARTBEAT, NumDroppedMessages: 0, CurrentDateTime: Math.floor(Date.now() / 1000) }]);
@@ -120,6 +128,9 @@ export async function startHostileDtc(options: { account?: string; onOrder?: Hos
         return;
       case MessageType.ACCOUNT_BALANCE_REQUEST:
         write(socket, batch(api.book.balance ? [api.book.balance] : [], { Type: MessageType.ACCOUNT_BALANCE_UPDATE, NoAccountBalances: 1 }));
+        return;
+      case MessageType.SECURITY_DEFINITION_FOR_SYMBOL_REQUEST:
+        write(socket, api.onDefinition(m, api));
         return;
       default:
         if (ORDER_ENTRY_TYPES.includes(m.Type)) write(socket, api.onOrder(m, api));
