@@ -15,7 +15,7 @@ import type { KillSwitchState, RiskLimits, RiskState } from '../trading/risk-rul
 import { acquireEngine, type EngineHandle } from '../trading/accounts';
 import type { Journal } from '../trading/journal';
 import type { Discrepancy, RiskEngine, Verdict } from '../trading/risk-engine';
-import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport } from '../trading/kill-switch';
+import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport, type PositionRef, type WorkingOrderRef } from '../trading/kill-switch';
 import type { Market } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
@@ -131,6 +131,9 @@ export interface EntryRules {
   staleAfterSec?: number;
 }
 
+/** The open connections of each trade account (by its risk engine): the kill switch acts through all of them. */
+const ACCOUNT_CONNECTIONS = new Map<RiskEngine, Set<SierraConnection>>();
+
 const OPEN_STATUSES: ReadonlySet<OrderUpdate['status']> = new Set(['pending', 'working', 'partially-filled']);
 
 export class SierraConnection extends EventEmitter {
@@ -190,6 +193,9 @@ export class SierraConnection extends EventEmitter {
       journal: options.journal,
     });
     this.engine = this.handle.engine;
+    const peers = ACCOUNT_CONNECTIONS.get(this.engine) ?? new Set<SierraConnection>();
+    peers.add(this);
+    ACCOUNT_CONNECTIONS.set(this.engine, peers);
     const configured = options.risk.killSwitch ?? 'ACTIVE';
     if (STRICTNESS[configured] > STRICTNESS[this.engine.killSwitch]) this.engine.setKillSwitch(configured);
     const onChange = (): void => this.emitStatus();
@@ -374,6 +380,9 @@ export class SierraConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const off of this.detachEngine.splice(0)) off();
+    const peers = ACCOUNT_CONNECTIONS.get(this.engine);
+    peers?.delete(this);
+    if (peers?.size === 0) ACCOUNT_CONNECTIONS.delete(this.engine);
     this.handle.release();
     await this.opening?.catch(() => undefined);
     this.manager?.dispose();
@@ -484,23 +493,60 @@ export class SierraConnection extends EventEmitter {
     return report;
   }
 
-  /** What the kill switch drives: this connection's orders and positions (every symbol). */
+  /**
+   * What the kill switch drives: the orders and positions of the whole trade ACCOUNT, through every open connection
+   * that trades it (two sierra-config nodes on one account, e.g. one for ES and one for MES: Sierra Chart may tell a
+   * connection only of its own orders). Each order is cancelled, each position flattened, through a connection that
+   * knows it; this connection first.
+   */
   private adapter(): ExecutionAdapter {
+    const peers = [this, ...[...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].filter((c) => c !== this && c.manager !== undefined && !c.closed)];
+    const orderVia = new Map<string, SierraConnection>();
+    const positionVia = new Map<string, SierraConnection>();
     return {
-      workingOrders: async () =>
-        this.requireManager()
-          .openOrders()
-          .filter((o) => o.serverOrderId !== null)
-          .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity - o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}) })),
-      positions: async () => {
-        const symbols = new Map(this.requireManager().positions().map((p) => [p.symbol, p.quantity]));
-        // The connection's own symbol is flattened unless Sierra said it is flat (an unknown position is not flat).
-        if (!symbols.has(this.symbol)) symbols.set(this.symbol, Number.NaN);
-        return [...symbols].filter(([, q]) => q !== 0).map(([instrument, quantity]) => ({ instrument, quantity }));
+      workingOrders: async () => {
+        const all: WorkingOrderRef[] = [];
+        for (const c of peers) {
+          for (const o of c.ownWorkingOrders()) {
+            if (orderVia.has(o.clientOrderId)) continue;
+            orderVia.set(o.clientOrderId, c);
+            all.push(o);
+          }
+        }
+        return all;
       },
-      cancel: async (o) => void (await this.requireManager().cancel(o.clientOrderId)),
-      flatten: async (p) => void (await this.requireManager().flattenPosition(p.instrument)),
+      positions: async () => {
+        const merged = new Map<string, number>();
+        for (const c of peers) {
+          for (const p of c.ownPositions()) {
+            const known = merged.get(p.instrument);
+            // A figure Sierra reported wins over "unknown" (NaN); the first connection to report it flattens it.
+            if (known === undefined || (Number.isNaN(known) && !Number.isNaN(p.quantity))) {
+              merged.set(p.instrument, p.quantity);
+              positionVia.set(p.instrument, c);
+            }
+          }
+        }
+        return [...merged].filter(([, q]) => q !== 0).map(([instrument, quantity]) => ({ instrument, quantity }));
+      },
+      cancel: async (o) => void (await (orderVia.get(o.clientOrderId) ?? this).requireManager().cancel(o.clientOrderId)),
+      flatten: async (p) => void (await (positionVia.get(p.instrument) ?? this).requireManager().flattenPosition(p.instrument)),
     };
+  }
+
+  /** This connection's working orders (acknowledged by Sierra). */
+  private ownWorkingOrders(): WorkingOrderRef[] {
+    return this.requireManager()
+      .openOrders()
+      .filter((o) => o.serverOrderId !== null)
+      .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity - o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}) }));
+  }
+
+  /** This connection's positions; its own symbol is flattened unless Sierra said it is flat (an unknown position is not flat). */
+  private ownPositions(): PositionRef[] {
+    const symbols = new Map(this.requireManager().positions().map((p) => [p.symbol, p.quantity]));
+    if (!symbols.has(this.symbol)) symbols.set(this.symbol, Number.NaN);
+    return [...symbols].map(([instrument, quantity]) => ({ instrument, quantity }));
   }
 
   /** Back to ACTIVE: new orders pass the risk rules again. */

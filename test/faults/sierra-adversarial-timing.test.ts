@@ -252,3 +252,66 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     }
   });
 });
+
+describe('adversarial: one trade account through two sierra-config nodes (Node-RED runtime)', function () {
+  this.timeout(60_000);
+  let server: HostileDtc | undefined;
+  const crashes: unknown[] = [];
+  const onCrash = (err: unknown): void => void crashes.push(err);
+  beforeEach(async () => {
+    crashes.length = 0;
+    await helper.startServer();
+    process.on('uncaughtException', onCrash);
+    process.on('unhandledRejection', onCrash);
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    await server?.close();
+    server = undefined;
+    process.off('uncaughtException', onCrash);
+    process.off('unhandledRejection', onCrash);
+  });
+
+  for (const broadcast of [true, false]) {
+    it(`kill through one connection cancels the account's orders placed through the other (server ${broadcast ? 'tells every connection' : 'answers only the sender'})`, async () => {
+      server = await startHostileDtc({
+        account: 'Acct1',
+        onOrder: (m, s) => {
+          const answers = acceptAll(m, s);
+          if (m.Type !== MessageType.CANCEL_ORDER) s.book.openOrders.push(...answers);
+          else s.book.openOrders = s.book.openOrders.filter((o) => o.ClientOrderID !== m.ClientOrderID);
+          if (!broadcast) return answers;
+          s.push(...answers);
+          return [];
+        },
+      });
+      const s = server;
+      s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Acct1' }];
+      const cfg = (id: string) => ({ id, type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 1, tradeAccount: 'Acct1', ...LIMITS });
+      const flowDef = [
+        { id: 'tab', type: 'tab', label: 'adv' },
+        cfg('cfgA'),
+        cfg('cfgB'),
+        { id: 'orderA', type: 'sierra-order', z: 'tab', connection: 'cfgA', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
+        { id: 'orderB', type: 'sierra-order', z: 'tab', connection: 'cfgB', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
+        { id: 'catcher', type: 'catch', z: 'tab', scope: ['orderA', 'orderB'], uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper', z: 'tab' },
+      ];
+      await helper.load([configModule, orderModule, catchNode], flowDef as never);
+      const a = await (helper.getNode('cfgA') as unknown as SierraConfigNode).connection();
+      const b = await (helper.getNode('cfgB') as unknown as SierraConfigNode).connection();
+      await a.whenReady(10_000);
+      await b.whenReady(10_000);
+      assert.equal(a.riskEngine, b.riskEngine, 'one engine for the account');
+      (helper.getNode('orderB') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
+      await until(() => newOrders(s).length === 1 && a.riskEngine.openOrders().some((o) => o.phase === 'working'), 3000, 'B\'s order working');
+      const placed = newOrders(s)[0];
+      (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
+      await until(() => a.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
+      await sleep(500);
+      assert.ok(cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`);
+      assert.deepEqual(crashes, []);
+    });
+  }
+});
