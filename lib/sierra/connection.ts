@@ -358,7 +358,7 @@ export class SierraConnection extends EventEmitter {
       this.engine.onOrderUpdate(u.clientOrderId, { status: u.status, quantity: u.quantity, filled: u.filledQuantity, brokerOrderId: u.serverOrderId });
       this.emit('order-update', u);
     });
-    this.detachEngine.push(guardInFlight(this.engine, (o) => manager.cancel(o.clientOrderId), (text) => this.warnRisk(text)));
+    this.detachEngine.push(guardInFlight(this.engine, (o) => this.cancelLate(manager, o.clientOrderId), (text) => this.warnRisk(text)));
     manager.on('fill', (f: Fill) => this.onFill(f));
     manager.on('position', (p: Position) => this.onPosition(p));
     manager.on('account', (a: AccountSnapshot) => this.onAccount(a));
@@ -532,6 +532,16 @@ export class SierraConnection extends EventEmitter {
       cancel: async (o) => void (await (orderVia.get(o.clientOrderId) ?? this).requireManager().cancel(o.clientOrderId)),
       flatten: async (p) => void (await (positionVia.get(p.instrument) ?? this).requireManager().flattenPosition(p.instrument)),
     };
+  }
+
+  /**
+   * An order acknowledged after the kill: every connection of the account hears it, and the first to know its
+   * ServerOrderID cancels it (another connection may not have read the acknowledgement yet, or never will).
+   */
+  private cancelLate(manager: OrderManager, clientOrderId: string): Promise<unknown> {
+    const acknowledged = (m: OrderManager | undefined): boolean => Boolean(m?.order(clientOrderId)?.serverOrderId);
+    if (!acknowledged(manager) && [...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].some((c) => c !== this && acknowledged(c.manager))) return Promise.resolve();
+    return manager.cancel(clientOrderId);
   }
 
   /** This connection's working orders (acknowledged by Sierra). */

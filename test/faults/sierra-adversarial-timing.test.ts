@@ -314,4 +314,45 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       assert.deepEqual(crashes, []);
     });
   }
+
+  it('an order on the wire through one connection at a kill through the other is cancelled once, with no false alarm', async () => {
+    const held: Raw[] = [];
+    server = await startHostileDtc({
+      account: 'Acct1',
+      onOrder: (m, s) => {
+        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) {
+          held.push(m);
+          return [];
+        }
+        return acceptAll(m, s);
+      },
+    });
+    const s = server;
+    s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Acct1' }];
+    const cfg = (id: string) => ({ id, type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 1, tradeAccount: 'Acct1', ...LIMITS });
+    await helper.load([configModule, orderModule, catchNode], [
+      { id: 'tab', type: 'tab', label: 'adv' },
+      cfg('cfgA'),
+      cfg('cfgB'),
+      { id: 'orderA', type: 'sierra-order', z: 'tab', connection: 'cfgA', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
+      { id: 'orderB', type: 'sierra-order', z: 'tab', connection: 'cfgB', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
+    ] as never);
+    const a = await (helper.getNode('cfgA') as unknown as SierraConfigNode).connection();
+    const b = await (helper.getNode('cfgB') as unknown as SierraConfigNode).connection();
+    await a.whenReady(10_000);
+    await b.whenReady(10_000);
+    const warnings: string[] = [];
+    a.on('risk-warning', (w: string) => warnings.push(w));
+    b.on('risk-warning', (w: string) => warnings.push(w));
+    (helper.getNode('orderB') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
+    await until(() => held.length === 1, 3000, 'the buy left through B');
+    (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
+    await until(() => a.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
+    await sleep(100);
+    s.push(...acceptAll(held[0], s)); // acknowledged to B's socket only... and to A's: push goes to every connection
+    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), 3000, 'the late order is cancelled');
+    await sleep(300);
+    assert.deepEqual(warnings.filter((w) => /could not be cancelled/.test(w)), [], 'no connection claims a cancel failed');
+    assert.deepEqual(crashes, []);
+  });
 });
