@@ -273,8 +273,8 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
     process.off('unhandledRejection', onCrash);
   });
 
-  for (const broadcast of [true, false]) {
-    it(`kill through one connection cancels the account's orders placed through the other (server ${broadcast ? 'tells every connection' : 'answers only the sender'})`, async () => {
+  for (const [broadcast, tradingOnA] of [[true, true], [false, true], [true, false]]) {
+    it(`kill through one connection cancels the account's orders placed through the other (server ${broadcast ? 'tells every connection' : 'answers only the sender'}${tradingOnA ? '' : '; trading off on the one pressed'})`, async () => {
       server = await startHostileDtc({
         account: 'Acct1',
         onOrder: (m, s) => {
@@ -291,7 +291,7 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       const cfg = (id: string) => ({ id, type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 1, tradeAccount: 'Acct1', ...LIMITS });
       const flowDef = [
         { id: 'tab', type: 'tab', label: 'adv' },
-        cfg('cfgA'),
+        { ...cfg('cfgA'), tradingEnabled: tradingOnA },
         cfg('cfgB'),
         { id: 'orderA', type: 'sierra-order', z: 'tab', connection: 'cfgA', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
         { id: 'orderB', type: 'sierra-order', z: 'tab', connection: 'cfgB', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
@@ -310,6 +310,7 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
       await until(() => a.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
       await sleep(500);
+      if (process.env.ADV_DEBUG) process.stdout.write(`${JSON.stringify(helper.log().args.map((x: unknown[]) => String((x[0] as { msg: unknown }).msg)).filter((t: string) => /kill|cancel/i.test(t)))}\n`);
       assert.ok(cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`);
       assert.deepEqual(crashes, []);
     });
