@@ -357,6 +357,12 @@ export class SierraConnection extends EventEmitter {
     manager.on('order-update', (u: OrderUpdate) => {
       this.engine.onOrderUpdate(u.clientOrderId, { status: u.status, quantity: u.quantity, filled: u.filledQuantity, brokerOrderId: u.serverOrderId });
       this.emit('order-update', u);
+      if (OPEN_STATUSES.has(u.status) && manager.state === 'ready' && !this.engineKnows(u.clientOrderId)) {
+        // Placed by hand in Sierra Chart, or acknowledged under an id we never sent: it can fill, so it is counted
+        // before any new entry — by reconciling with Sierra, as after a reconnect.
+        this.warnRisk(`Sierra Chart reports working order ${u.clientOrderId || '(no id)'}, which was not sent through this account's risk engine: reconciling with Sierra Chart before any new entry.`);
+        manager.resync();
+      }
     });
     this.detachEngine.push(guardInFlight(this.engine, (o) => this.cancelLate(manager, o.clientOrderId), (text) => this.warnRisk(text)));
     manager.on('fill', (f: Fill) => this.onFill(f));
@@ -542,6 +548,11 @@ export class SierraConnection extends EventEmitter {
     const acknowledged = (m: OrderManager | undefined): boolean => Boolean(m?.order(clientOrderId)?.serverOrderId);
     if (!acknowledged(manager) && [...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].some((c) => c !== this && acknowledged(c.manager))) return Promise.resolve();
     return manager.cancel(clientOrderId);
+  }
+
+  /** An order the account's engine sent or counts (any connection's, a flatten's id included). */
+  private engineKnows(clientOrderId: string): boolean {
+    return this.engine.isUsedId(clientOrderId) || this.engine.openOrders().some((o) => o.clientOrderId === clientOrderId);
   }
 
   /** This connection's working orders (acknowledged by Sierra). */

@@ -11,7 +11,7 @@ import { MessageType, OrderStatus, OrderUpdateReason } from '../../lib/sierra/pr
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
-import { startHostileDtc, type HostileDtc, type Raw } from './support/hostile-dtc';
+import { acceptAll, startHostileDtc, type HostileDtc, type Raw } from './support/hostile-dtc';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -205,5 +205,43 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     assert.ok(!caught.length, 'no error: a refusal is a warning');
     assert.deepEqual(trap?.crashes, []);
     void connection;
+  });
+});
+
+describe('adversarial: a server that answers with the wrong ClientOrderID (Node-RED runtime)', function () {
+  this.timeout(60_000);
+  let server: HostileDtc | undefined;
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    await server?.close();
+    server = undefined;
+  });
+
+  it('an order the server reports under another ClientOrderID still counts against max position', async () => {
+    await helper.startServer();
+    let n = 0;
+    server = await startHostileDtc({
+      onOrder: (m, s) => {
+        const answers = acceptAll(m, s);
+        // The acknowledgement names a ClientOrderID the client never sent (a buggy bridge).
+        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) for (const a of answers) a.ClientOrderID = `bridge-${++n}`;
+        s.book.openOrders.push(...answers);
+        return answers;
+      },
+    });
+    const s = server;
+    s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
+    await helper.load([configModule, orderModule, catchNode], flow(s.port, { symbol: '', root: 'ES', symbolFormat: 'sierra-cme', maxPosition: 1, maxOrderSize: 1 }) as never);
+    const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
+    await connection.whenReady(10_000);
+    const order = helper.getNode('order') as TestNode;
+    order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
+    // The client never hears of its own id: after the answer timeout (10 s) it looks the order up.
+    await sleep(12_000);
+    order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
+    await sleep(300);
+    const working = s.book.openOrders.filter((o) => o.BuySell === 1).reduce((q, o) => q + Number(o.OrderQuantity), 0);
+    assert.ok(working <= 1, `the broker holds ${working} working buys with max position 1`);
   });
 });
