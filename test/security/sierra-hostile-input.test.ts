@@ -116,6 +116,7 @@ const own = (p: Record<string, unknown>, k: string): boolean => Object.prototype
  */
 function strictEntry(msg: Record<string, unknown>): { side: string; quantity: number; type: string; price?: number; stopPrice?: number; symbol: string; bracket?: { stop: number; target: number } } | null {
   const topic = msg.topic;
+  if (topic === 'signal' || topic === 'battle-navale') return strictSignal(msg.payload);
   if (!(topic === 'order' || topic === undefined)) return null;
   if (own(msg, 'whatIf') && msg.whatIf !== false) return null; // sierra-order has no what-if; a text "true" is not a boolean
   const p = msg.payload as Record<string, unknown>;
@@ -156,6 +157,19 @@ function strictEntry(msg: Record<string, unknown>): { side: string; quantity: nu
   if (needStop) out.stopPrice = p.stopPrice as number;
   if (bracket) out.bracket = bracket;
   return out;
+}
+
+/** A Battle Navale LONG / SHORT: the node's quantity (1) at the market (its entry setting) with stop and TP1. */
+function strictSignal(p: unknown): ReturnType<typeof strictEntry> {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return null;
+  const { signal, entry, stop, targets } = p as Record<string, unknown>;
+  if (signal !== 'LONG' && signal !== 'SHORT') return null;
+  if (!onTick(entry) || !onTick(stop) || !Array.isArray(targets) || !onTick(targets[0])) return null;
+  const e = entry as number;
+  const st = stop as number;
+  const target = targets[0] as number;
+  if (signal === 'LONG' ? !(st < e && e < target) : !(target < e && e < st)) return null;
+  return { side: signal === 'LONG' ? 'buy' : 'sell', quantity: 1, type: 'market', symbol: FRONT, bracket: { stop: st, target } };
 }
 
 /** Every new order is refused by the server (as Sierra would reject it), so exposure never builds up between cases. */
