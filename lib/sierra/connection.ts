@@ -345,6 +345,7 @@ export class SierraConnection extends EventEmitter {
       if (s === 'ready') {
         this.reconcileEngine(manager);
         this.setState('ready', '');
+        if (this.engine.killSwitch === 'HALTED') this.cancelWhileHalted(manager);
       } else {
         this.engine.markUnreconciled();
         if (s === 'reconciling') {
@@ -548,6 +549,21 @@ export class SierraConnection extends EventEmitter {
     const acknowledged = (m: OrderManager | undefined): boolean => Boolean(m?.order(clientOrderId)?.serverOrderId);
     if (!acknowledged(manager) && [...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].some((c) => c !== this && acknowledged(c.manager))) return Promise.resolve();
     return manager.cancel(clientOrderId);
+  }
+
+  /**
+   * Reconciled while HALTED: orders still working at Sierra Chart (a kill that could not reach them while the
+   * connection was down, or placed meanwhile) are cancelled, as the kill switch means. Failures are warned.
+   */
+  private cancelWhileHalted(manager: OrderManager): void {
+    const working = manager.openOrders().filter((o) => o.serverOrderId !== null);
+    const ids = new Set(working.map((o) => o.clientOrderId));
+    const roots = working.filter((o) => !(o.parentClientOrderId && ids.has(o.parentClientOrderId)));
+    if (roots.length === 0) return;
+    this.warnRisk(`Kill switch is HALTED and ${roots.length} order(s) still work at Sierra Chart (${roots.map((o) => o.clientOrderId).join(', ')}): cancelling them.`);
+    for (const o of roots) {
+      manager.cancel(o.clientOrderId).catch((err: unknown) => this.warnRisk(`Kill switch HALTED: order ${o.clientOrderId} could not be cancelled (${errorMessage(err)}). Cancel it in Sierra Chart now.`));
+    }
   }
 
   /** An order the account's engine sent or counts (any connection's, a flatten's id included). */

@@ -210,6 +210,39 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     assert.deepEqual(crashes, []);
   });
 
+  it('kill while the server went silent (heartbeat loss): HALTED, the failure reported, nothing ends, nothing leaves later', async () => {
+    server = await startHostileDtc({
+      onOrder: (m, srv) => {
+        const answers = acceptAll(m, srv);
+        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) srv.book.openOrders.push(...answers); // Sierra keeps it working
+        return answers;
+      },
+    });
+    const s = server;
+    s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
+    const connection = await load(flow(s.port));
+    const order = helper.getNode('order0') as TestNode;
+    const caught: string[] = [];
+    (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: unknown }).message)));
+    order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
+    await until(() => newOrders(s).length === 1, 3000, 'working');
+    s.frozen = true;
+    await until(() => connection.status().state !== 'ready', 10_000, 'heartbeat loss noticed');
+    order.receive({ topic: 'kill' });
+    await until(() => caught.length > 0, 10_000, 'kill reported');
+    assert.match(caught[0], /Kill switch HALTED.*failed/);
+    assert.equal(connection.riskEngine.killSwitch, 'HALTED');
+    s.frozen = false;
+    await connection.whenReady(15_000);
+    const before = newOrders(s).length;
+    order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
+    await sleep(200);
+    assert.equal(newOrders(s).length, before, 'still HALTED after the reconnect');
+    // The kill could not cancel the working buy while the server was silent: it is cancelled once Sierra is back.
+    await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), 3000, 'the order the kill could not reach is cancelled after the reconnect');
+    assert.deepEqual(crashes, []);
+  });
+
   it('kill switch, trades today and the day\'s loss survive a restart (journal in the user dir); nothing leaves after it', async () => {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'adv-sierra-'));
     helper.settings({ userDir });
