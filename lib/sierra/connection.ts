@@ -552,16 +552,16 @@ export class SierraConnection extends EventEmitter {
   }
 
   /**
-   * Reconciled while HALTED: orders still working at Sierra Chart (a kill that could not reach them while the
-   * connection was down, or placed meanwhile) are cancelled, as the kill switch means. Failures are warned.
+   * Reconciled while HALTED: orders still working at Sierra Chart that can ADD to the position (a kill that could not
+   * reach them while the connection was down, or placed meanwhile) are cancelled, as the kill switch means. Exits and
+   * reducing orders stay: without the flatten they protect what is held. Failures are warned.
    */
   private cancelWhileHalted(manager: OrderManager): void {
-    const working = manager.openOrders().filter((o) => o.serverOrderId !== null);
-    const ids = new Set(working.map((o) => o.clientOrderId));
-    const roots = working.filter((o) => !(o.parentClientOrderId && ids.has(o.parentClientOrderId)));
-    if (roots.length === 0) return;
-    this.warnRisk(`Kill switch is HALTED and ${roots.length} order(s) still work at Sierra Chart (${roots.map((o) => o.clientOrderId).join(', ')}): cancelling them.`);
-    for (const o of roots) {
+    const adding = new Set(this.engine.openOrders().filter((o) => o.role === 'entry' && !o.reducing).map((o) => o.clientOrderId));
+    const entries = manager.openOrders().filter((o) => o.serverOrderId !== null && adding.has(o.clientOrderId));
+    if (entries.length === 0) return;
+    this.warnRisk(`Kill switch is HALTED and ${entries.length} order(s) that add to the position still work at Sierra Chart (${entries.map((o) => o.clientOrderId).join(', ')}): cancelling them.`);
+    for (const o of entries) {
       manager.cancel(o.clientOrderId).catch((err: unknown) => this.warnRisk(`Kill switch HALTED: order ${o.clientOrderId} could not be cancelled (${errorMessage(err)}). Cancel it in Sierra Chart now.`));
     }
   }
