@@ -15,7 +15,7 @@ import type { KillSwitchState, RiskLimits, RiskState } from '../trading/risk-rul
 import { acquireEngine, type EngineHandle } from '../trading/accounts';
 import type { Journal } from '../trading/journal';
 import type { Discrepancy, RiskEngine, Verdict } from '../trading/risk-engine';
-import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport } from '../trading/kill-switch';
+import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport, type PositionRef, type WorkingOrderRef } from '../trading/kill-switch';
 import type { Market, MarketTrade } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
@@ -131,6 +131,9 @@ export interface EntryRules {
   staleAfterSec?: number;
 }
 
+/** The open connections of each trade account (by its risk engine): the kill switch acts through all of them. */
+const ACCOUNT_CONNECTIONS = new Map<RiskEngine, Set<SierraConnection>>();
+
 const OPEN_STATUSES: ReadonlySet<OrderUpdate['status']> = new Set(['pending', 'working', 'partially-filled']);
 
 export class SierraConnection extends EventEmitter {
@@ -191,6 +194,9 @@ export class SierraConnection extends EventEmitter {
       journal: options.journal,
     });
     this.engine = this.handle.engine;
+    const peers = ACCOUNT_CONNECTIONS.get(this.engine) ?? new Set<SierraConnection>();
+    peers.add(this);
+    ACCOUNT_CONNECTIONS.set(this.engine, peers);
     const configured = options.risk.killSwitch ?? 'ACTIVE';
     if (STRICTNESS[configured] > STRICTNESS[this.engine.killSwitch]) this.engine.setKillSwitch(configured);
     const onChange = (): void => this.emitStatus();
@@ -340,6 +346,7 @@ export class SierraConnection extends EventEmitter {
       if (s === 'ready') {
         this.reconcileEngine(manager);
         this.setState('ready', '');
+        if (this.engine.killSwitch === 'HALTED') this.cancelWhileHalted(manager);
       } else {
         this.engine.markUnreconciled();
         if (s === 'reconciling') {
@@ -352,8 +359,14 @@ export class SierraConnection extends EventEmitter {
     manager.on('order-update', (u: OrderUpdate) => {
       this.engine.onOrderUpdate(u.clientOrderId, { status: u.status, quantity: u.quantity, filled: u.filledQuantity, brokerOrderId: u.serverOrderId });
       this.emit('order-update', u);
+      if (OPEN_STATUSES.has(u.status) && manager.state === 'ready' && !this.engineKnows(u.clientOrderId)) {
+        // Placed by hand in Sierra Chart, or acknowledged under an id we never sent: it can fill, so it is counted
+        // before any new entry — by reconciling with Sierra, as after a reconnect.
+        this.warnRisk(`Sierra Chart reports working order ${u.clientOrderId || '(no id)'}, which was not sent through this account's risk engine: reconciling with Sierra Chart before any new entry.`);
+        manager.resync();
+      }
     });
-    this.detachEngine.push(guardInFlight(this.engine, (o) => manager.cancel(o.clientOrderId), (text) => this.warnRisk(text)));
+    this.detachEngine.push(guardInFlight(this.engine, (o) => this.cancelLate(manager, o.clientOrderId), (text) => this.warnRisk(text)));
     manager.on('fill', (f: Fill) => this.onFill(f));
     manager.on('position', (p: Position) => this.onPosition(p));
     manager.on('account', (a: AccountSnapshot) => this.onAccount(a));
@@ -375,6 +388,9 @@ export class SierraConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const off of this.detachEngine.splice(0)) off();
+    const peers = ACCOUNT_CONNECTIONS.get(this.engine);
+    peers?.delete(this);
+    if (peers?.size === 0) ACCOUNT_CONNECTIONS.delete(this.engine);
     this.handle.release();
     await this.opening?.catch(() => undefined);
     this.manager?.dispose();
@@ -485,23 +501,90 @@ export class SierraConnection extends EventEmitter {
     return report;
   }
 
-  /** What the kill switch drives: this connection's orders and positions (every symbol). */
+  /**
+   * What the kill switch drives: the orders and positions of the whole trade ACCOUNT, through every open connection
+   * that trades it (two sierra-config nodes on one account, e.g. one for ES and one for MES: Sierra Chart may tell a
+   * connection only of its own orders). Each order is cancelled, each position flattened, through a connection that
+   * knows it; this connection first.
+   */
   private adapter(): ExecutionAdapter {
+    const peers = [this, ...[...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].filter((c) => c !== this && c.manager !== undefined && !c.closed)];
+    const orderVia = new Map<string, SierraConnection>();
+    const positionVia = new Map<string, SierraConnection>();
     return {
-      workingOrders: async () =>
-        this.requireManager()
-          .openOrders()
-          .filter((o) => o.serverOrderId !== null)
-          .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity - o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}) })),
-      positions: async () => {
-        const symbols = new Map(this.requireManager().positions().map((p) => [p.symbol, p.quantity]));
-        // The connection's own symbol is flattened unless Sierra said it is flat (an unknown position is not flat).
-        if (!symbols.has(this.symbol)) symbols.set(this.symbol, Number.NaN);
-        return [...symbols].filter(([, q]) => q !== 0).map(([instrument, quantity]) => ({ instrument, quantity }));
+      workingOrders: async () => {
+        const all: WorkingOrderRef[] = [];
+        for (const c of peers) {
+          for (const o of c.ownWorkingOrders()) {
+            if (orderVia.has(o.clientOrderId)) continue;
+            orderVia.set(o.clientOrderId, c);
+            all.push(o);
+          }
+        }
+        return all;
       },
-      cancel: async (o) => void (await this.requireManager().cancel(o.clientOrderId)),
-      flatten: async (p) => void (await this.requireManager().flattenPosition(p.instrument)),
+      positions: async () => {
+        const merged = new Map<string, number>();
+        for (const c of peers) {
+          for (const p of c.ownPositions()) {
+            const known = merged.get(p.instrument);
+            // A figure Sierra reported wins over "unknown" (NaN); the first connection to report it flattens it.
+            if (known === undefined || (Number.isNaN(known) && !Number.isNaN(p.quantity))) {
+              merged.set(p.instrument, p.quantity);
+              positionVia.set(p.instrument, c);
+            }
+          }
+        }
+        return [...merged].filter(([, q]) => q !== 0).map(([instrument, quantity]) => ({ instrument, quantity }));
+      },
+      cancel: async (o) => void (await (orderVia.get(o.clientOrderId) ?? this).requireManager().cancel(o.clientOrderId)),
+      flatten: async (p) => void (await (positionVia.get(p.instrument) ?? this).requireManager().flattenPosition(p.instrument)),
     };
+  }
+
+  /**
+   * An order acknowledged after the kill: every connection of the account hears it, and the first to know its
+   * ServerOrderID cancels it (another connection may not have read the acknowledgement yet, or never will).
+   */
+  private cancelLate(manager: OrderManager, clientOrderId: string): Promise<unknown> {
+    const acknowledged = (m: OrderManager | undefined): boolean => Boolean(m?.order(clientOrderId)?.serverOrderId);
+    if (!acknowledged(manager) && [...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].some((c) => c !== this && acknowledged(c.manager))) return Promise.resolve();
+    return manager.cancel(clientOrderId);
+  }
+
+  /**
+   * Reconciled while HALTED: orders still working at Sierra Chart that can ADD to the position (a kill that could not
+   * reach them while the connection was down, or placed meanwhile) are cancelled, as the kill switch means. Exits and
+   * reducing orders stay: without the flatten they protect what is held. Failures are warned.
+   */
+  private cancelWhileHalted(manager: OrderManager): void {
+    const adding = new Set(this.engine.openOrders().filter((o) => o.role === 'entry' && !o.reducing).map((o) => o.clientOrderId));
+    const entries = manager.openOrders().filter((o) => o.serverOrderId !== null && adding.has(o.clientOrderId));
+    if (entries.length === 0) return;
+    this.warnRisk(`Kill switch is HALTED and ${entries.length} order(s) that add to the position still work at Sierra Chart (${entries.map((o) => o.clientOrderId).join(', ')}): cancelling them.`);
+    for (const o of entries) {
+      manager.cancel(o.clientOrderId).catch((err: unknown) => this.warnRisk(`Kill switch HALTED: order ${o.clientOrderId} could not be cancelled (${errorMessage(err)}). Cancel it in Sierra Chart now.`));
+    }
+  }
+
+  /** An order the account's engine sent or counts (any connection's, a flatten's id included). */
+  private engineKnows(clientOrderId: string): boolean {
+    return this.engine.isUsedId(clientOrderId) || this.engine.openOrders().some((o) => o.clientOrderId === clientOrderId);
+  }
+
+  /** This connection's working orders (acknowledged by Sierra). */
+  private ownWorkingOrders(): WorkingOrderRef[] {
+    return this.requireManager()
+      .openOrders()
+      .filter((o) => o.serverOrderId !== null)
+      .map((o) => ({ clientOrderId: o.clientOrderId, instrument: o.symbol, side: o.side, quantity: o.quantity - o.filled, ...(o.parentClientOrderId ? { parent: o.parentClientOrderId } : {}) }));
+  }
+
+  /** This connection's positions; its own symbol is flattened unless Sierra said it is flat (an unknown position is not flat). */
+  private ownPositions(): PositionRef[] {
+    const symbols = new Map(this.requireManager().positions().map((p) => [p.symbol, p.quantity]));
+    if (!symbols.has(this.symbol)) symbols.set(this.symbol, Number.NaN);
+    return [...symbols].map(([instrument, quantity]) => ({ instrument, quantity }));
   }
 
   /** Back to ACTIVE: new orders pass the risk rules again. */

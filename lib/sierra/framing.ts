@@ -50,7 +50,7 @@ export const COMPACT_FIELDS: ReadonlyMap<number, readonly string[]> = new Map<nu
 
 /** Why the decoder dropped a frame: reported, never thrown. */
 export interface SkippedFrame {
-  reason: 'invalid-json' | 'not-a-message' | 'unknown-type' | 'oversized' | 'bad-binary';
+  reason: 'invalid-json' | 'not-a-message' | 'unknown-type' | 'oversized' | 'bad-binary' | 'invalid-field';
   /** The first bytes of the frame, for a log line (never the whole frame: it may hold a password). */
   excerpt: string;
   type?: number;
@@ -150,6 +150,7 @@ export class DtcFrameDecoder {
     }
     const message = fromJsonValue(parsed);
     if (message === 'not-a-message') this.onSkip({ reason: 'not-a-message', excerpt: excerpt(text) });
+    else if (message === 'invalid-field') this.onSkip({ reason: 'invalid-field', excerpt: excerpt(text) });
     else if (typeof message === 'number') this.onSkip({ reason: 'unknown-type', excerpt: excerpt(text), type: message });
     else return message;
     return null;
@@ -160,7 +161,7 @@ export class DtcFrameDecoder {
  * Decodes one parsed JSON value (e.g. one NUL-separated part of a WebSocket text frame) into a message, expanding
  * the compact form. Returns the unknown type number, or 'not-a-message' for anything without a numeric Type.
  */
-export function fromJsonValue(value: unknown): DtcMessage | number | 'not-a-message' {
+export function fromJsonValue(value: unknown): DtcMessage | number | 'not-a-message' | 'invalid-field' {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not-a-message';
   const record = value as Record<string, unknown>;
   const type = record.Type;
@@ -173,10 +174,41 @@ export function fromJsonValue(value: unknown): DtcMessage | number | 'not-a-mess
     names.forEach((name, i) => {
       if (i < positional.length) expanded[name] = positional[i];
     });
-    return expanded as unknown as DtcMessage;
+    return hasInvalidField(expanded) ? 'invalid-field' : (expanded as unknown as DtcMessage);
   }
-  return record as unknown as DtcMessage;
+  return hasInvalidField(record) ? 'invalid-field' : (record as unknown as DtcMessage);
 }
+
+/** The DTC fields that are text (DTCProtocol.h char arrays); every other field is a number (§1: flags are 0/1). */
+const TEXT_FIELDS: ReadonlySet<string> = new Set([
+  'AccountCurrency', 'ClientName', 'ClientOrderID', 'ClientOrderID_1', 'ClientOrderID_2', 'Currency', 'Description', 'Exchange',
+  'ExchangeOrderID', 'ExchangeSymbol', 'FreeFormText', 'GeneralTextData', 'HardwareIdentifier', 'InfoText', 'LastFillExecutionID',
+  'MessageText', 'OCOLinkedOrderServerOrderID', 'ParentServerOrderID', 'ParentTriggerClientOrderID', 'Password', 'PositionIdentifier',
+  'PreviousClientOrderID', 'PreviousServerOrderID', 'ProtocolType', 'Reason', 'ReconnectAddress', 'RejectText', 'ResultText',
+  'SenderSubID', 'ServerName', 'ServerOrderID', 'Symbol', 'SymbolExchangeDelimiter', 'TradeAccount', 'UnderlyingSymbol',
+  'UniqueExecutionID', 'UserMessage', 'Username',
+]);
+
+/**
+ * A message whose field has the wrong JSON type (a text where DTC has a number, an object, an array, null, a boolean,
+ * a number beyond double range): the whole message is dropped, never half-read. The code after the decoder trusts
+ * these types; a broken or hostile server must not be able to throw inside the socket's data handler (that ends the
+ * process) or have a quantity "5" read as text.
+ */
+function hasInvalidField(record: Record<string, unknown>): boolean {
+  for (const [name, v] of Object.entries(record)) {
+    if (TEXT_FIELDS.has(name)) {
+      if (typeof v !== 'string') return true;
+    } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+      // An unlisted text field of a newer protocol version is still text: allowed, and ignored by the code.
+      if (!(typeof v === 'string' && !/^(Type|F)$/.test(name) && !KNOWN_NUMBER_FIELD.test(name))) return true;
+    }
+  }
+  return false;
+}
+
+/** Fields this package reads as numbers: a text there is refused even though the name is not in TEXT_FIELDS. */
+const KNOWN_NUMBER_FIELD = /(ID|Quantity|Price\d?(_\d)?|Status|Reason|Type(_\d)?|BuySell(_\d)?|Messages|MessageNumber|No[A-Z][A-Za-z]+|Balance|Value|Requirement|ProfitLoss|DateTime|Supported|Disabled|Unsolicited|Result|Increment|Multiplier|Encoding|ProtocolVersion|Flag|IsSet|Limit|Reached|Interval|InSeconds|Integer_\d|TimeInForce)$/;
 
 /** Decodes every NUL-separated message of one WebSocket text frame (§1: a frame may hold several). */
 export function decodeTextFrame(text: string, onSkip?: (skipped: SkippedFrame) => void): DtcMessage[] {

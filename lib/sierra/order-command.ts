@@ -5,6 +5,7 @@
 import { InvalidInputError } from '../errors';
 import type { InstrumentOverride, OrderIntent } from '../trading/order-intent';
 import type { SierraModify, SierraOrder } from './order-wire';
+import { checkTradableSymbol } from './symbols';
 
 export type OrderCommand =
   | { action: 'submit'; intent: SierraOrder }
@@ -21,10 +22,14 @@ function symbolOf(instrument: InstrumentOverride | undefined, nodeSymbol: string
   return instrument.symbol;
 }
 
-/** `nodeSymbol`: the connection's symbol, traded when the message names none. */
-export function toSierraCommand(intent: OrderIntent, instrument: InstrumentOverride | undefined, nodeSymbol: string): OrderCommand {
+/**
+ * `nodeSymbol`: the connection's symbol, traded when the message names none. `now` (the connection's clock): a new
+ * order's symbol override must name a contract that is still listed then (symbols.ts, checkTradableSymbol).
+ */
+export function toSierraCommand(intent: OrderIntent, instrument: InstrumentOverride | undefined, nodeSymbol: string, now?: number): OrderCommand {
   switch (intent.kind) {
     case 'entry': {
+      if (instrument !== undefined && now !== undefined) checkTradableSymbol(symbolOf(instrument, nodeSymbol), now);
       if (intent.whatIf) {
         throw new InvalidInputError(
           "Order refused: sierra-order has no what-if (Sierra Chart's DTC server cannot price an order without placing it). Nothing was sent: send it to ibkr-order for a what-if, or leave msg.whatIf out to trade.",

@@ -297,6 +297,16 @@ export class OrderManager extends EventEmitter {
     return this.orders.get(clientOrderId)?.symbol;
   }
 
+  /**
+   * Reconciles again now, as after a reconnect (open orders, fills, positions, balances; new instructions refused
+   * until ready): e.g. when Sierra reports a working order that nobody here placed. Only when ready and logged on.
+   */
+  resync(): void {
+    const info = this.client.logonInfo;
+    if (this.currentState !== 'ready' || !this.client.isLoggedOn || !info) return;
+    void this.reconcile(info);
+  }
+
   /** Detaches from the client and releases every timer. Pending answers are rejected. */
   dispose(): void {
     this.client.off('message', this.onMessage);

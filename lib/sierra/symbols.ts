@@ -5,7 +5,8 @@
 
 import { InvalidInputError } from '../errors';
 import { CHICAGO, zonedParts } from '../clock';
-import { frontMonth, instrument, MONTH_CODES, type FuturesContract, type MonthCode } from '../trading/instruments';
+import { chicagoDay, isoDate } from '../trading/cme-calendar';
+import { expiryDay, findInstrument, frontMonth, instrument, MONTH_CODES, type FuturesContract, type MonthCode } from '../trading/instruments';
 
 export { MONTH_CODES, QUARTERLY_MONTH_CODES } from '../trading/instruments';
 export type { FuturesContract, MonthCode } from '../trading/instruments';
@@ -85,4 +86,39 @@ function validateContract(c: FuturesContract): FuturesContract {
   if (!MONTH_CODES.includes(c.monthCode)) throw new InvalidInputError(`Month code "${c.monthCode}" is not valid: use one of ${MONTH_CODES.join(' ')}.`);
   if (!Number.isInteger(c.year) || c.year < 2000 || c.year > 2099) throw new InvalidInputError(`Contract year ${c.year} is not valid: use four digits, e.g. 2025.`);
   return c;
+}
+
+/**
+ * Refuses a symbol a new order names that cannot be the contract the trader means: a registry instrument's contract
+ * that has expired at `now` or is off its listing cycle (ESF27), or a registry root not spelled as a contract ("ES",
+ * "esz26_fut_cme": never guessed into one). A symbol outside the registry is left to the risk engine and the broker.
+ */
+export function checkTradableSymbol(symbol: string, now: number): void {
+  const refused = (why: string): InvalidInputError => new InvalidInputError(`Order refused: symbol "${symbol}" ${why} Nothing was sent.`);
+  let contract: FuturesContract;
+  try {
+    contract = parseSymbol(symbol, now);
+  } catch {
+    const upper = symbol.trim().toUpperCase();
+    let root = findInstrument(upper)?.root;
+    if (root === undefined) {
+      try {
+        root = findInstrument(parseSymbol(upper, now).root)?.root;
+      } catch {
+        root = undefined;
+      }
+    }
+    if (root !== undefined) throw refused(`is not a ${root} contract as Sierra Chart spells it: name the contract exactly, e.g. ${frontMonthSymbol(root, now, 'sierra-cme')} (the front month now).`);
+    return;
+  }
+  if (!findInstrument(contract.root)) return;
+  let expiry: number;
+  try {
+    expiry = expiryDay(contract);
+  } catch (err) {
+    throw refused(`is not a listed contract (${err instanceof Error ? err.message : String(err)}).`);
+  }
+  if (expiry < chicagoDay(now)) {
+    throw refused(`names a contract that expired on ${isoDate(expiry)}: the ${contract.root} front month now is ${frontMonthSymbol(contract.root, now, 'sierra-cme')}.`);
+  }
 }

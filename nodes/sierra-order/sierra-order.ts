@@ -256,7 +256,7 @@ export = function register(RED: NodeAPI): void {
           }
           return;
         case 'order':
-          await execute(c, toSierraCommand(parsed.intent, parsed.instrument, c.symbol), rules);
+          await execute(c, toSierraCommand(parsed.intent, parsed.instrument, c.symbol, c.now()), rules);
           return;
       }
     });
