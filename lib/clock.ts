@@ -1,5 +1,5 @@
 // Wall-clock arithmetic in exchange time zones (America/Chicago for CME, America/New_York for trading hours),
-// daylight saving included, with nothing but Intl. Hot paths call these once per session boundary, not per tick.
+// daylight saving included, with nothing but Intl (one lookup per quarter hour and zone, cached).
 
 export const CHICAGO = 'America/Chicago';
 export const NEW_YORK = 'America/New_York';
@@ -37,8 +37,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 
 const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
-/** The wall-clock fields of the instant `t` (epoch ms) in `timeZone`. */
-export function zonedParts(t: number, timeZone: string): ZonedParts {
+function intlParts(t: number, timeZone: string): ZonedParts {
   const out: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(new Date(t))) out[p.type] = p.value;
   return {
@@ -49,6 +48,45 @@ export function zonedParts(t: number, timeZone: string): ZonedParts {
     minute: Number(out.minute),
     second: Number(out.second),
     weekday: WEEKDAYS[out.weekday] ?? 0,
+  };
+}
+
+/**
+ * A zone's UTC offset changes only on quarter hours of UTC (offsets and the local times of changes are whole quarter
+ * hours), so it is looked up once per quarter hour and zone: Intl formatting costs microseconds, and a replay at
+ * thousands × real time asks for the date of every market update.
+ */
+const QUARTER_HOUR_MS = 900_000;
+const offsetCache = new Map<string, Map<number, number>>();
+const OFFSET_CACHE_MAX = 20_000;
+
+function quarterHourOffset(t: number, timeZone: string): number {
+  const slot = Math.floor(t / QUARTER_HOUR_MS);
+  let zone = offsetCache.get(timeZone);
+  if (!zone) offsetCache.set(timeZone, (zone = new Map()));
+  let offset = zone.get(slot);
+  if (offset === undefined) {
+    const start = slot * QUARTER_HOUR_MS;
+    const p = intlParts(start, timeZone);
+    offset = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - start;
+    if (zone.size >= OFFSET_CACHE_MAX) zone.clear();
+    zone.set(slot, offset);
+  }
+  return offset;
+}
+
+/** The wall-clock fields of the instant `t` (epoch ms) in `timeZone`. */
+export function zonedParts(t: number, timeZone: string): ZonedParts {
+  if (!Number.isFinite(t)) return intlParts(t, timeZone);
+  const d = new Date(Math.floor(t / 1000) * 1000 + quarterHourOffset(t, timeZone));
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    second: d.getUTCSeconds(),
+    weekday: d.getUTCDay(),
   };
 }
 
