@@ -51,7 +51,7 @@ export const SESSION_COMMANDS: readonly SessionCommand[] = ['status', 'login', '
 /**
  * IBKR streams market data about every 250 ms of real time; a replay at N× keeps that cadence in market time (250/N
  * real ms, at least 5 ms), so the flow sees as many updates per market minute as live. At 'max' the updates go out per
- * batch of trades (each batch 250 market ms at most, the next once this one is written: see RecordedMarket); the
+ * batch of trades (each batch a market second at most, the next once this one is written: see RecordedMarket); the
  * timer then only carries what a step or a pause changed.
  */
 export function replayStreamIntervalMs(speed: number | 'max'): number {
