@@ -7,8 +7,10 @@
 // Demand at 'max': after each batch the market emits 'batch' with a `hold` function. A consumer that needs time for
 // the batch (the IBKR simulator's WebSocket, until the update is written to every socket) calls hold() and the
 // release it returns when done; the next batch comes on the turn of the event loop after the last release. Without
-// holders the next batch comes on the next turn. So the replay runs as fast as its consumers, never faster. Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at
-// or before now().
+// holders the next batch comes on the next turn. So the replay runs as fast as its consumers, never faster. Batches
+// are cut from the recording alone (count and market span), never from timing, so every replay is the same.
+//
+// Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at or before now().
 import { EventEmitter } from 'events';
 import { InvalidInputError } from '../errors';
 import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter } from '../sim/calendar';
