@@ -22,7 +22,7 @@ type Probe = { on(event: 'input', cb: (msg: { payload: unknown }) => void): void
 /** A quiet flow for this long after the replay's end: everything it had to do is done. */
 const QUIET_MS = 1500;
 
-export interface ReplayOutcome {
+interface ReplayOutcome {
   signals: unknown[];
   orders: unknown[];
 }
@@ -37,7 +37,7 @@ function orderFields(u: OrderUpdate): unknown {
 }
 
 /** Replays `file` at 'max' through the shipped flow and returns what reached and left the order node. */
-export async function replayThroughFlow(file: string): Promise<ReplayOutcome> {
+async function replayThroughFlow(file: string): Promise<ReplayOutcome> {
   // A fresh runtime each time: the risk rules' day (trades, losses) of the simulated account lives in the process.
   resetAccountsForTest();
   await helper.startServer();
