@@ -289,7 +289,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
     const q = qi >= 0 ? this.quotes[qi] : undefined;
     if (i < 0) {
-      if (q) return { ...q, t };
+      // The replay's session volume is that of its trades (0 before the first): a recorded quote's volume is the live
+      // session's, and a stream that saw it fall back to the replay's would read a new session and drop a tick.
+      if (q) return { ...q, t, volume: 0 };
       throw new InvalidInputError(`replay: no ES price recorded at or before ${new Date(t).toISOString()}`);
     }
     const trade = this.trades[i];

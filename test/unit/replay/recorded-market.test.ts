@@ -113,6 +113,21 @@ describe('replay: recorded market', () => {
     });
   });
 
+  it("keeps the session volume its own: 0 before the first recorded tick, then the ticks' sizes, never the live volume", () => {
+    const t0 = FROM + 1000;
+    const rec: RecordLine[] = [
+      { t: FROM, topic: 'quote', payload: { symbol: 'ES', t: FROM, last: 5000, bid: 4999.75, ask: 5000, bidSize: 5, askSize: 7, volume: 812_345 } },
+      { t: t0, topic: 'tick', payload: { symbol: 'ES', t: t0, price: 5000, size: 3, bid: 4999.75, ask: 5000 } },
+      { t: t0 + 500, topic: 'tick', payload: { symbol: 'ES', t: t0 + 500, price: 5000.25, size: 2, bid: 5000, ask: 5000.25 } },
+    ];
+    const m = new RecordedMarket(recordingOf(rec));
+    assert.strictEqual(m.esQuote().volume, 0);
+    m.step(1000);
+    assert.strictEqual(m.esQuote().volume, 3);
+    m.step(500);
+    assert.strictEqual(m.esQuote().volume, 5);
+  });
+
   it('shows nothing after its clock: quotes and bars are the same when the future is replaced by garbage', () => {
     const cut = FROM + 47 * 60_000 + 20_000;
     const garbage: RecordLine[] = lines.map((l) =>
