@@ -50,7 +50,9 @@ export const SESSION_COMMANDS: readonly SessionCommand[] = ['status', 'login', '
 
 /**
  * IBKR streams market data about every 250 ms of real time; a replay at N× keeps that cadence in market time (250/N
- * real ms, at least 5 ms), so the flow sees as many updates per market minute as live.
+ * real ms, at least 5 ms), so the flow sees as many updates per market minute as live. At 'max' the updates go out per
+ * batch of trades (each batch a market second at most, the next once this one is written: see RecordedMarket); the
+ * timer then only carries what a step or a pause changed.
  */
 export function replayStreamIntervalMs(speed: number | 'max'): number {
   if (speed === 'max') return 5;
@@ -196,12 +198,12 @@ export class IbkrLink extends EventEmitter {
     };
     if (this.plan.replay) {
       // The same recording replayed by a sierra-config simulator is the same market (lib/replay/registry.ts).
-      // At 'max', a batch of 100 trades per WebSocket update, so updates stay a few market seconds apart.
-      const interval = replayStreamIntervalMs(this.plan.replay.speed);
-      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed, maxBatch: 100, maxBatchIntervalMs: interval });
+      this.replayLease = acquireReplay(this.plan.replay.file, { speed: this.plan.replay.speed });
       // Paused until the flow subscribes to market data: at 'max' a whole day could otherwise be over before it listens.
       const market = this.replayLease.market;
       if (market.status().emitted === 0) market.pause();
+      // A sierra-config filling on the same recording may have started the replay first, at its default speed.
+      if (market.status().speed !== this.plan.replay.speed) market.setSpeed(this.plan.replay.speed);
       let waiting = market.status().paused;
       this.onReplaySubscribed = () => {
         if (!waiting) return;

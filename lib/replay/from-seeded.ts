@@ -5,9 +5,16 @@ import { MINUTE_MS } from '../sim/calendar';
 import { createMarket } from '../sim/market';
 import type { RecordLine } from './recording';
 
-export function seededRecordLines(seed: number, from: number, to: number): RecordLine[] {
+/**
+ * `historyMs` > 0 adds the 1-minute bars of [from − historyMs, from) recorded at `from`, as a flow's preload of
+ * history (ibkr-history) at the start would have received them.
+ */
+export function seededRecordLines(seed: number, from: number, to: number, historyMs = 0): RecordLine[] {
   const lines: RecordLine[] = [{ t: from, topic: 'meta', payload: { version: 1, source: 'seeded', seed } }];
   const market = createMarket({ seed, startTime: to, speed: 0 });
+  if (historyMs > 0) {
+    for (const bar of market.esBars(from - historyMs, from, MINUTE_MS)) if (bar.t + MINUTE_MS <= from) lines.push({ t: from, topic: 'bar', payload: bar });
+  }
   const trades = market.tradesBetween(from - 1, to - 1); // [from, to)
   const bars = market.esBars(from, to, MINUTE_MS);
   let b = 0;

@@ -1,12 +1,20 @@
 // A recording served as the simulators' Market (lib/sim/market-types.ts): the IBKR simulator answers REST and
 // WebSocket from it and the DTC simulator fills on its trades, exactly as they do from the seeded market, so the
 // client paths are the live ones. Time is the replay clock: 1× real time up to `speed` × real time, or 'max' (as fast
-// as the event loop lets the flow keep up: trades are emitted in batches, one batch per turn of the loop), with
-// pause, resume and step. Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at
-// or before now().
+// as the flow keeps up: trades are emitted in batches, each batch once the previous one is consumed), with pause,
+// resume and step.
+//
+// Demand at 'max': after each batch the market emits 'batch' with a `hold` function. A consumer that needs time for
+// the batch (the IBKR simulator's WebSocket, until the update is written to every socket) calls hold() and the
+// release it returns when done; the next batch comes on the turn of the event loop after the last release. Without
+// holders the next batch comes on the next turn. So the replay runs as fast as its consumers, never faster. Batches
+// are cut from the recording alone (count and market span), never from timing, so every replay is the same.
+//
+// Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at or before now().
 import { EventEmitter } from 'events';
 import { InvalidInputError } from '../errors';
 import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter } from '../sim/calendar';
+import { addToBars } from '../sim/bars';
 import { listedEsContracts } from '../sim/market';
 import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 import type { RecordedTick, Recording } from './recording';
@@ -22,10 +30,14 @@ export interface RecordedMarketOptions {
   basis?: number;
   /** Real-time source for paced speeds (ms); default performance.now. */
   realNow?: () => number;
-  /** Trades per batch at speed 'max'. Default 2000. */
+  /** Trades per batch at speed 'max' (a recording of ticks: always 1, each recorded tick was one update). Default 2000. */
   maxBatch?: number;
-  /** At speed 'max', real ms between batches (0: the next turn of the event loop). Default 0. */
-  maxBatchIntervalMs?: number;
+  /**
+   * Market ms a batch spans at most at speed 'max' (a batch is the trades from its first one to less than this later).
+   * Default 1000: one stream update a market second (four of IBKR's 250 ms updates folded into one), so a 23 h session
+   * is about 58,000 updates; the shipped flow live at 40× sees one every 10 market seconds.
+   */
+  maxBatchMs?: number;
   /** Pump period at paced speeds (real ms). Default 20. */
   pumpMs?: number;
   /** The symbol whose ticks are replayed when the recording has no trade records. Default 'ES'. */
@@ -77,7 +89,11 @@ export class RecordedMarket extends EventEmitter implements Market {
   private readonly basis: number;
   private readonly realNow: () => number;
   private readonly maxBatch: number;
-  private readonly maxBatchIntervalMs: number;
+  private readonly maxBatchMs: number;
+  /** Holds on the batch in flight at 'max' (see the header); the next batch waits for 0. */
+  private holds = 0;
+  /** Bumped by every (re)schedule, so a release of an earlier batch's hold cannot start a second pump. */
+  private generation = 0;
   private readonly pumpMs: number;
   private speed: ReplaySpeed;
   private paused = false;
@@ -90,6 +106,7 @@ export class RecordedMarket extends EventEmitter implements Market {
   /** Trades with index < cursor were emitted. */
   private cursor = 0;
   private endedEmitted = false;
+  private sessionCache = { open: NaN, close: NaN, first: 0 };
 
   constructor(recording: Recording, options: RecordedMarketOptions = {}) {
     super();
@@ -111,8 +128,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.basis = options.basis ?? 25;
     this.speed = checkSpeed(options.speed ?? 1);
     this.realNow = options.realNow ?? (() => performance.now());
-    this.maxBatch = options.maxBatch ?? 2000;
-    this.maxBatchIntervalMs = options.maxBatchIntervalMs ?? 0;
+    this.maxBatch = recording.trades.length === 0 && ticks.length > 0 ? 1 : (options.maxBatch ?? 2000);
+    this.maxBatchMs = options.maxBatchMs ?? 1000;
+    if (!(this.maxBatch >= 1 && this.maxBatchMs > 0)) throw new InvalidInputError('replay: maxBatch must be ≥ 1 and maxBatchMs > 0');
     this.pumpMs = options.pumpMs ?? 20;
     this.anchorT = options.startTime ?? this.from;
     if (!(this.anchorT >= this.from && this.anchorT <= this.to)) {
@@ -191,41 +209,58 @@ export class RecordedMarket extends EventEmitter implements Market {
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
+    this.generation++;
+    this.holds = 0;
     if (!this.running || this.paused) return;
-    if (this.speed === 'max') {
-      if (this.maxBatchIntervalMs > 0) {
-        this.timer = setInterval(() => this.pumpMaxTimed(), this.maxBatchIntervalMs);
-        this.timer.unref();
-      } else this.immediate = setImmediate(() => this.pumpMax());
-    } else {
+    if (this.speed === 'max') this.immediate = setImmediate(() => this.pumpMax(this.generation));
+    else {
       this.timer = setInterval(() => this.emitUpTo(this.now()), this.pumpMs);
       this.timer.unref();
     }
   }
 
-  private pumpMax(): void {
+  private pumpMax(generation: number): void {
     this.immediate = undefined;
-    if (!this.running || this.paused || this.speed !== 'max') return;
-    this.pumpBatch();
-    if (this.cursor < this.trades.length) this.immediate = setImmediate(() => this.pumpMax());
+    if (generation !== this.generation || !this.running || this.paused || this.speed !== 'max') return;
+    if (!this.pumpBatch()) return;
+    this.holds = 0;
+    let pending = true; // the emit below may release synchronously: schedule after it either way
+    const next = (): void => {
+      if (generation !== this.generation || this.holds > 0 || pending || this.immediate) return;
+      if (this.cursor < this.trades.length) this.immediate = setImmediate(() => this.pumpMax(generation));
+      else this.pumpBatch(); // the end: clock to the recording's end, 'end' emitted
+    };
+    const hold = (): (() => void) => {
+      if (generation === this.generation) this.holds++;
+      let released = false;
+      return () => {
+        if (released || generation !== this.generation) return;
+        released = true;
+        this.holds--;
+        next();
+      };
+    };
+    this.emit('batch', hold);
+    pending = false;
+    next();
   }
 
-  private pumpMaxTimed(): void {
-    if (!this.pumpBatch() && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  /** Emits the next batch of trades at speed 'max'; the clock jumps to the batch's last trade. Returns whether any. */
+  /**
+   * Emits the next batch of trades at speed 'max' (at most maxBatch trades within maxBatchMs of the first); the
+   * clock jumps to the batch's last trade. Returns whether there was any.
+   */
   pumpBatch(): boolean {
-    const end = Math.min(this.trades.length, this.cursor + this.maxBatch);
-    if (end <= this.cursor) {
+    const trades = this.trades;
+    if (this.cursor >= trades.length) {
       this.anchorT = this.to;
       this.checkEnded();
       return false;
     }
-    this.emitUpTo(this.trades[end - 1].t, end);
+    const limit = Math.min(trades.length, this.cursor + this.maxBatch);
+    const until = trades[this.cursor].t + this.maxBatchMs;
+    let end = this.cursor + 1;
+    while (end < limit && trades[end].t < until) end++;
+    this.emitUpTo(trades[end - 1].t, end);
     return true;
   }
 
@@ -254,15 +289,25 @@ export class RecordedMarket extends EventEmitter implements Market {
     const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
     const q = qi >= 0 ? this.quotes[qi] : undefined;
     if (i < 0) {
-      if (q) return { ...q, t };
+      // The replay's session volume is that of its trades (0 before the first): a recorded quote's volume is the live
+      // session's, and a stream that saw it fall back to the replay's would read a new session and drop a tick.
+      if (q) return { ...q, t, volume: 0 };
       throw new InvalidInputError(`replay: no ES price recorded at or before ${new Date(t).toISOString()}`);
     }
     const trade = this.trades[i];
-    const sessionOpen = esSession(tradeDateAtOrAfter(t)).open;
-    const first = lastAtOrBefore(this.trades, sessionOpen - 1, (x) => x.t) + 1;
+    const first = this.sessionFirstTrade(t);
     const volume = this.cumVolume[i + 1] - this.cumVolume[Math.min(first, i + 1)];
     if (q && q.t >= trade.t) return { ...q, t, last: trade.price, volume };
     return { t, last: trade.price, bid: trade.bid, ask: trade.ask, bidSize: q?.bidSize ?? 1, askSize: q?.askSize ?? 1, volume };
+  }
+
+  /** Index of the first trade of the session that holds t (cached per session: a time zone lookup is costly). */
+  private sessionFirstTrade(t: number): number {
+    const c = this.sessionCache;
+    if (t >= c.open && t < c.close) return c.first;
+    const s = esSession(tradeDateAtOrAfter(t));
+    this.sessionCache = { open: s.open, close: s.close, first: lastAtOrBefore(this.trades, s.open - 1, (x) => x.t) + 1 };
+    return this.sessionCache.first;
   }
 
   spxSpot(): number {
@@ -282,16 +327,14 @@ export class RecordedMarket extends EventEmitter implements Market {
     const end = Math.min(to, now + 1);
     const out: MarketBar[] = [];
     const daily = barMs >= DAY_MS;
-    const key = (t: number): number => (daily ? esSession(tradeDateAtOrAfter(t)).open : Math.floor(t / barMs) * barMs);
-    const push = (k: number, b: { o: number; h: number; l: number; c: number; v: number }): void => {
-      const last = out[out.length - 1];
-      if (last && last.t === k) {
-        last.h = Math.max(last.h, b.h);
-        last.l = Math.min(last.l, b.l);
-        last.c = b.c;
-        last.v += b.v;
-      } else out.push({ t: k, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v });
+    // The session of a daily bar is looked up once per session, not per minute (a time zone lookup each).
+    let session = { open: NaN, close: NaN };
+    const key = (t: number): number => {
+      if (!daily) return Math.floor(t / barMs) * barMs;
+      if (!(t >= session.open && t < session.close)) session = esSession(tradeDateAtOrAfter(t));
+      return session.open;
     };
+    const push = (k: number, b: { o: number; h: number; l: number; c: number; v: number }): void => addToBars(out, k, b.o, b.h, b.l, b.c, b.v);
     const bars = this.minuteBars;
     let lastClosedEnd = from;
     for (let i = Math.max(0, lastAtOrBefore(bars, from - 1, (b) => b.t) + 1); i < bars.length; i++) {
@@ -364,16 +407,7 @@ export function tradesFromTicks(ticks: readonly RecordedTick[], symbol: string):
 /** 1-minute bars built from trades (bar t = minute open). */
 export function minuteBarsOf(trades: readonly MarketTrade[]): MarketBar[] {
   const bars: MarketBar[] = [];
-  for (const x of trades) {
-    const k = Math.floor(x.t / MINUTE_MS) * MINUTE_MS;
-    const last = bars[bars.length - 1];
-    if (last && last.t === k) {
-      last.h = Math.max(last.h, x.price);
-      last.l = Math.min(last.l, x.price);
-      last.c = x.price;
-      last.v += x.size;
-    } else bars.push({ t: k, o: x.price, h: x.price, l: x.price, c: x.price, v: x.size });
-  }
+  for (const x of trades) addToBars(bars, Math.floor(x.t / MINUTE_MS) * MINUTE_MS, x.price, x.price, x.price, x.price, x.size);
   return bars;
 }
 

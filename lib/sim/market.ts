@@ -27,6 +27,7 @@ import {
   tradeDateAtOrAfter,
   yyyymmdd,
 } from './calendar';
+import { addToBars } from './bars';
 import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from './market-types';
 import { rngAt } from './prng';
 import { expiryDay as esExpiryDay, type MonthCode } from '../trading/instruments';
@@ -360,15 +361,7 @@ class SeededMarket extends EventEmitter implements Market {
     const daily = barMs >= DAY_MS;
     const oldest = today - (daily ? DAILY_HISTORY_DAYS : MINUTE_HISTORY_DAYS);
     let day = tradeDateAtOrAfter(Math.max(from, (oldest + 1) * DAY_MS));
-    const push = (key: number, o: number, h: number, l: number, c: number, v: number): void => {
-      const last = bars[bars.length - 1];
-      if (last && last.t === key) {
-        last.h = Math.max(last.h, h);
-        last.l = Math.min(last.l, l);
-        last.c = c;
-        last.v += v;
-      } else bars.push({ t: key, o, h, l, c, v });
-    };
+    const push = (key: number, o: number, h: number, l: number, c: number, v: number): void => addToBars(bars, key, o, h, l, c, v);
     for (; esSession(day).open < end; day = nextTradeDate(day)) {
       const s = esSession(day);
       const base = this.openTicks(day);

@@ -62,3 +62,18 @@ describe('clock (exchange time zones)', () => {
     assert.throws(() => parseHhMm('24:00'), /not a time of day/);
   });
 });
+
+describe('clock: zonedParts (offset cached per quarter hour) against Intl', () => {
+  it('gives the fields Intl gives, every 37 min 13 s over two years, across each daylight-saving change', () => {
+    const W: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
+    for (const zone of ['America/Chicago', 'America/New_York', 'Europe/Paris', 'Australia/Lord_Howe', 'Asia/Kolkata']) {
+      const intl = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'short' });
+      for (let t = Date.UTC(2025, 0, 1); t < Date.UTC(2027, 0, 1); t += 37 * 60_000 + 13_457) {
+        const o: Record<string, string> = {};
+        for (const p of intl.formatToParts(new Date(t))) o[p.type] = p.value;
+        const expected = { year: +o.year, month: +o.month, day: +o.day, hour: +o.hour, minute: +o.minute, second: +o.second, weekday: W[o.weekday] };
+        assert.deepStrictEqual(zonedParts(t, zone), expected, `${zone} at ${new Date(t).toISOString()}`);
+      }
+    }
+  });
+});

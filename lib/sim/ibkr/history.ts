@@ -2,6 +2,7 @@
 // at most 1000 points (the most recent kept), "No data." when nothing falls in the window.
 import { CHICAGO, minuteOfDay } from '../../clock';
 import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter, previousTradeDate } from '../calendar';
+import { addToBars } from '../bars';
 import type { Market, MarketBar } from '../market-types';
 import type { Instrument } from './instruments';
 
@@ -135,15 +136,6 @@ export function historyResponse(market: Market, inst: Instrument | undefined, qu
 function regroup(minuteBars: MarketBar[], barMs: number): MarketBar[] {
   if (barMs === MINUTE_MS) return minuteBars;
   const out: MarketBar[] = [];
-  for (const b of minuteBars) {
-    const key = Math.floor(b.t / barMs) * barMs;
-    const last = out[out.length - 1];
-    if (last && last.t === key) {
-      last.h = Math.max(last.h, b.h);
-      last.l = Math.min(last.l, b.l);
-      last.c = b.c;
-      last.v += b.v;
-    } else out.push({ ...b, t: key });
-  }
+  for (const b of minuteBars) addToBars(out, Math.floor(b.t / barMs) * barMs, b.o, b.h, b.l, b.c, b.v);
   return out;
 }

@@ -62,6 +62,23 @@ export class StreamingHub {
   private readonly onTrade = (): void => {
     this.dirty = true;
   };
+  /**
+   * A replay at 'max' (lib/replay/recorded-market.ts) emits 'batch' after each batch of trades: the update goes out
+   * now, and the next batch waits until it is written to every socket (so the replay runs as fast as the stream).
+   */
+  private readonly onBatch = (hold: () => () => void): void => {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const release = hold();
+    let writes = 1;
+    const written = (): void => {
+      if (--writes === 0) release();
+    };
+    for (const c of this.clients) {
+      for (const conid of c.smd.keys()) this.pushMarketData(c, conid, () => writes++, written);
+    }
+    written();
+  };
   private readonly onOrder = (update: Record<string, unknown>): void => this.pushOrder(update);
   private readonly onExecution = (execution: Execution): void => this.pushTrade(execution);
 
@@ -73,6 +90,7 @@ export class StreamingHub {
     private readonly options: StreamingOptions,
   ) {
     market.on('trade', this.onTrade);
+    market.on('batch', this.onBatch);
     book.on('order', this.onOrder);
     book.on('execution', this.onExecution);
     session.on('lost', () => this.dropAll());
@@ -186,7 +204,8 @@ export class StreamingHub {
     this.dirty = false;
   }
 
-  private pushMarketData(client: Client, conid: number): void {
+  /** Sends what changed; `sending` and `sent` (if given) bracket the socket write, when there is one. */
+  private pushMarketData(client: Client, conid: number, sending?: () => void, sent?: () => void): void {
     const stream = client.smd.get(conid);
     const inst = lookupInstrument(this.market, conid);
     if (!stream || !inst) return;
@@ -197,7 +216,7 @@ export class StreamingHub {
       if (v !== undefined && stream.sent[f] !== v) changed[f] = stream.sent[f] = v;
     }
     if (Object.keys(changed).length === 0) return;
-    this.send(client, { server_id: 'q0', conidEx: String(conid), conid, _updated: this.market.now(), '6119': 'q0', ...changed, topic: `smd+${conid}` });
+    this.send(client, { server_id: 'q0', conidEx: String(conid), conid, _updated: this.market.now(), '6119': 'q0', ...changed, topic: `smd+${conid}` }, sending, sent);
   }
 
   /** `str+{"days":n,"realtimeUpdatesOnly":b}`: the trades of the last `days` (1 = today, up to 7), then new ones. */
@@ -240,8 +259,15 @@ export class StreamingHub {
     this.send(client, { topic: 'spl', args: rows });
   }
 
-  private send(client: Client, message: unknown): void {
-    if (client.ws.readyState === WebSocket.OPEN) client.ws.send(JSON.stringify(message));
+  private send(client: Client, message: unknown, sending?: () => void, sent?: () => void): void {
+    if (client.ws.readyState !== WebSocket.OPEN) return;
+    if (!sent) {
+      client.ws.send(JSON.stringify(message));
+      return;
+    }
+    sending?.();
+    // The callback also comes (with an error) when the socket closes first: the replay never waits on a dead socket.
+    client.ws.send(JSON.stringify(message), () => sent());
   }
 
   /** Drops every socket at once, as when the session dies or the network goes. */
@@ -256,6 +282,7 @@ export class StreamingHub {
 
   close(): void {
     this.market.off('trade', this.onTrade);
+    this.market.off('batch', this.onBatch);
     this.book.off('order', this.onOrder);
     this.book.off('execution', this.onExecution);
     for (const t of this.timers) clearInterval(t);

@@ -53,6 +53,81 @@ describe('replay: recorded market', () => {
     assert.deepStrictEqual(runs[1], runs[0]);
   });
 
+  describe("demand at 'max'", () => {
+    const turns = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+    };
+
+    it('cuts batches of at most maxBatch trades spanning less than maxBatchMs, every trade once and in order', async () => {
+      const m = new RecordedMarket(recordingOf(lines), { speed: 'max', maxBatch: 40, maxBatchMs: 5000 });
+      const batches: MarketTrade[][] = [[]];
+      m.on('trade', (t: MarketTrade) => batches[batches.length - 1].push(t));
+      m.on('batch', () => batches.push([]));
+      const ended = new Promise<void>((resolve) => m.once('end', resolve));
+      m.start();
+      await ended;
+      m.stop();
+      const full = batches.filter((b) => b.length > 0);
+      assert.deepStrictEqual(full.flat(), recordingOf(lines).trades);
+      for (const b of full) assert.ok(b.length <= 40 && b[b.length - 1].t - b[0].t < 5000, `batch of ${b.length} over ${b[b.length - 1].t - b[0].t} ms`);
+      assert.ok(full.some((b) => b.length === 40) && full.some((b) => b.length < 40), 'both limits cut batches');
+    });
+
+    it('sends the next batch only once every holder of the current one has released it', async () => {
+      const m = new RecordedMarket(recordingOf(lines), { speed: 'max', maxBatch: 10, maxBatchMs: 3_600_000 });
+      const releases: (() => void)[] = [];
+      m.on('batch', (hold: () => () => void) => releases.push(hold(), hold()));
+      m.start();
+      await turns(5);
+      assert.strictEqual(m.status().emitted, 10, 'one batch, then it waits');
+      releases[0]();
+      releases[0](); // a second release of the same hold counts once
+      await turns(5);
+      assert.strictEqual(m.status().emitted, 10, 'one holder still holds it');
+      releases[1]();
+      await turns(5);
+      assert.strictEqual(m.status().emitted, 20, 'released: the next batch, and it waits again');
+      m.pause();
+      releases[2]();
+      releases[3]();
+      await turns(5);
+      assert.strictEqual(m.status().emitted, 20, 'paused: a release does not pump');
+      m.resume();
+      await turns(5);
+      assert.strictEqual(m.status().emitted, 30, 'resumed: the next batch');
+      m.stop();
+    });
+
+    it('replays a recording of ticks one tick a batch (each recorded tick was one stream update)', async () => {
+      const ticks: RecordLine[] = recordingOf(lines)
+        .trades.slice(0, 50)
+        .map((x) => ({ t: x.t, topic: 'tick', payload: { symbol: 'ES', t: x.t, price: x.price, size: x.size, bid: x.bid, ask: x.ask } }));
+      const m = new RecordedMarket(recordingOf(ticks), { speed: 'max', maxBatch: 1000 });
+      let batches = 0;
+      m.on('batch', () => batches++);
+      const ended = new Promise<void>((resolve) => m.once('end', resolve));
+      m.start();
+      await ended;
+      m.stop();
+      assert.strictEqual(batches, 50);
+    });
+  });
+
+  it("keeps the session volume its own: 0 before the first recorded tick, then the ticks' sizes, never the live volume", () => {
+    const t0 = FROM + 1000;
+    const rec: RecordLine[] = [
+      { t: FROM, topic: 'quote', payload: { symbol: 'ES', t: FROM, last: 5000, bid: 4999.75, ask: 5000, bidSize: 5, askSize: 7, volume: 812_345 } },
+      { t: t0, topic: 'tick', payload: { symbol: 'ES', t: t0, price: 5000, size: 3, bid: 4999.75, ask: 5000 } },
+      { t: t0 + 500, topic: 'tick', payload: { symbol: 'ES', t: t0 + 500, price: 5000.25, size: 2, bid: 5000, ask: 5000.25 } },
+    ];
+    const m = new RecordedMarket(recordingOf(rec));
+    assert.strictEqual(m.esQuote().volume, 0);
+    m.step(1000);
+    assert.strictEqual(m.esQuote().volume, 3);
+    m.step(500);
+    assert.strictEqual(m.esQuote().volume, 5);
+  });
+
   it('shows nothing after its clock: quotes and bars are the same when the future is replaced by garbage', () => {
     const cut = FROM + 47 * 60_000 + 20_000;
     const garbage: RecordLine[] = lines.map((l) =>

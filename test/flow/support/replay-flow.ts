@@ -1,0 +1,28 @@
+// The shipped pipeline on a replay: ibkr-config in replay mode serving `file`, sierra-config's simulator filling on
+// the same replay (one market, lib/replay/registry.ts), everything else as shipped (dashboard stripped, as in
+// pipeline-flow.ts). Probes on the signals that reach the order node and on the order node's order updates and fills.
+import { nodeOfType, pipelineForTest, type FlowNode, type PipelineOptions } from './pipeline-flow';
+
+export const REPLAY_PROBES = { signals: 'p_signal', updates: 'p_update', fills: 'p_fill' } as const;
+
+export function replayPipeline(file: string, speed: number | 'max', options: PipelineOptions = {}): FlowNode[] {
+  const shipped = pipelineForTest();
+  const orderId = nodeOfType(shipped, 'sierra-order').id;
+  const gate = shipped.find((n) => n.type === 'switch' && (n.wires ?? []).flat().includes(orderId));
+  if (!gate) throw new Error('the shipped flow has no switch in front of sierra-order');
+  const flow = pipelineForTest({
+    simTls: false,
+    ...options,
+    probes: {
+      [REPLAY_PROBES.signals]: [`${gate.id}:0`],
+      [REPLAY_PROBES.updates]: [`${orderId}:0`],
+      [REPLAY_PROBES.fills]: [`${orderId}:1`],
+      ...options.probes,
+    },
+  });
+  return flow.map((n) => {
+    if (n.type === 'ibkr-config') return { ...n, mode: 'replay', replayFile: file, replaySpeed: String(speed), record: false };
+    if (n.type === 'sierra-config') return { ...n, simReplayFile: file };
+    return n;
+  });
+}
