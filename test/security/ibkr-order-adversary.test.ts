@@ -1,0 +1,144 @@
+// Adversarial suite of issue 11, IBKR side: the ibkr-order node in the real Node-RED runtime, against the IBKR
+// simulator behind a loopback proxy that records every request leaving the process (./support/ibkr-recorder.ts).
+// The promise attacked: no order leaves unless trading is on, the kill switch allows it and the account's risk engine
+// said yes at the moment of sending; nothing ends the process or leaves a rejection unhandled.
+import { strict as assert } from 'assert';
+import helper from 'node-red-node-test-helper';
+import type { Node, NodeMessage } from 'node-red';
+import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
+import configModule = require('../../nodes/ibkr-config/ibkr-config');
+import orderModule = require('../../nodes/ibkr-order/ibkr-order');
+import { findEngine } from '../../lib/trading/accounts';
+import type { RiskEngine } from '../../lib/trading/risk-engine';
+import { recordMessages } from '../node/support/messages';
+import { isConfirm, isOrderPost, startRecorder, until, type Recorder } from './support/ibkr-recorder';
+
+const catchNode = require('@node-red/nodes/core/common/25-catch.js') as typeof configModule;
+helper.init(require.resolve('node-red'));
+
+type Msg = NodeMessage & { topic: string; payload: Record<string, unknown>; error?: { message: string } };
+type TestNode = Node & { receive(msg: object): void };
+
+const ACCOUNT = 'DU1234567';
+const RISK = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 2, maxPosition: 2, staleAfterSec: 0, acceptAll: true };
+const WAITS = { timeoutMs: 10_000 };
+
+export function adversaryFlow(baseUrl: string, extra: Record<string, unknown> = {}) {
+  return [
+    { id: 'tab', type: 'tab', label: 'orders' },
+    { id: 'cfg', type: 'ibkr-config', z: 'tab', name: 'gw', mode: 'gateway', baseUrl, trading: true },
+    { id: 'a', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...RISK, ...extra, wires: [['out']] },
+    { id: 'b', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...RISK, ...extra, wires: [['out']] },
+    { id: 'out', type: 'helper', z: 'tab' },
+    { id: 'catcher', type: 'catch', z: 'tab', scope: ['a', 'b'], uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'tab' },
+  ];
+}
+
+/** Process-level traps: anything the package lets escape is a failure of the test that provoked it. */
+export function trapCrashes(): { errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const onError = (err: unknown): void => {
+    errors.push(err);
+  };
+  process.prependListener('uncaughtException', onError);
+  process.prependListener('unhandledRejection', onError);
+  return {
+    errors,
+    stop: () => {
+      process.removeListener('uncaughtException', onError);
+      process.removeListener('unhandledRejection', onError);
+    },
+  };
+}
+
+async function load(rec: Recorder, extra: Record<string, unknown> = {}) {
+  await helper.load([configModule, orderModule, catchNode], adversaryFlow(rec.baseUrl, extra));
+  const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
+  await cfg.connection();
+  const out = recordMessages<Msg>(helper.getNode('out') as unknown as TestNode, WAITS);
+  const caught = recordMessages<Msg>(helper.getNode('caught') as unknown as TestNode, WAITS);
+  const a = helper.getNode('a') as TestNode;
+  const b = helper.getNode('b') as TestNode;
+  const engine = async (): Promise<RiskEngine> => {
+    const find = (): RiskEngine | undefined => findEngine('ibkr', ACCOUNT) ?? findEngine('ibkr', 'connection-cfg');
+    await until(() => find()?.reconciled === true, 10_000, 'the account engine reconciled');
+    return find() as RiskEngine;
+  };
+  return { a, b, out, caught, engine };
+}
+
+/** The ES front month's last trade in the simulator, on the 0.25 grid. */
+function lastPrice(rec: Recorder): number {
+  return Math.round(rec.sim.market.esQuote().last * 4) / 4;
+}
+
+describe('adversary: ibkr-order, the moment of sending', function () {
+  this.timeout(40_000);
+  let rec: Recorder;
+  let crashes: ReturnType<typeof trapCrashes>;
+  beforeEach(async () => {
+    crashes = trapCrashes();
+    rec = await startRecorder();
+    await helper.startServer();
+  });
+  afterEach(async () => {
+    rec.hook = undefined;
+    await helper.unload();
+    await helper.stopServer();
+    await rec.close();
+    crashes.stop();
+    assert.deepEqual(crashes.errors, [], 'nothing escaped to the process');
+  });
+
+  it('a kill pressed while IBKR asks its confirmation question (o10331): the confirmation does not leave', async () => {
+    const { a, out, engine } = await load(rec);
+    const e = await engine();
+    let killedAt = -1;
+    rec.hook = (r) => {
+      if (!(r.method === 'POST' && r.path.includes('/iserver/reply/')) || killedAt >= 0) return undefined;
+      // The trader presses the kill while the question is being answered.
+      a.receive({ topic: 'kill' });
+      return until(() => e.killSwitch === 'HALTED', 5000, 'HALTED').then(() => {
+        killedAt = r.seq;
+        return undefined;
+      });
+    };
+    const stop = lastPrice(rec) + 50;
+    a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'stop', stopPrice: stop, clientOrderId: 'adv-q1' } });
+    const update = await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-q1' && ['rejected', 'working', 'cancelled'].includes(String(m.payload.status)));
+    assert.ok(killedAt >= 0, 'the reply round was reached');
+    const confirmedAfterKill = rec.requests.filter((r) => r.seq >= killedAt && (isConfirm(r) || isOrderPost(r)));
+    assert.deepEqual(confirmedAfterKill.map((r) => `${r.method} ${r.path}`), [], 'no order placed or confirmed once HALTED');
+    assert.equal(update.payload.status, 'rejected');
+  });
+
+  it('an order waiting in the limiter behind a 429 pause when the kill is pressed does not leave after it', async () => {
+    const { a, out, engine } = await load(rec);
+    const e = await engine();
+    // Warm up: the contract is resolved and the account read, so the next order reaches the limiter at once.
+    a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-w0' } });
+    await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w0' && m.payload.status === 'working');
+    // One 429 with Retry-After pauses the connection.
+    let paused = false;
+    rec.hook = (r) => {
+      if (paused || r.method !== 'GET') return undefined;
+      paused = true;
+      return { status: 429, body: { error: 'Too many requests' }, headers: { 'retry-after': '2' } };
+    };
+    const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
+    await (await cfg.connection()).client.positions().catch(() => undefined);
+    assert.ok(paused, 'the pause was provoked');
+    const before = rec.requests.length;
+    a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-w1' } });
+    await until(() => e.openOrders().some((o) => o.clientOrderId === 'adv-w1'), 5000, 'adv-w1 reserved');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(rec.requests.slice(before).filter(isOrderPost).length, 0, 'the order is still waiting in the limiter');
+    a.receive({ topic: 'kill' });
+    await until(() => e.killSwitch === 'HALTED', 5000, 'HALTED');
+    const killedAt = rec.requests.length;
+    await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w1' && ['rejected', 'working'].includes(String(m.payload.status)));
+    const placedAfter = rec.requests.slice(killedAt).filter((r) => isOrderPost(r) && JSON.stringify(r.body).includes('adv-w1'));
+    assert.deepEqual(placedAfter.map((r) => r.path), [], 'the order authorized before the kill did not leave after it');
+  });
+});
