@@ -7,7 +7,7 @@
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError } from '../errors';
 import type { KillSwitchState } from '../trading/risk-rules';
-import { RiskDeniedError, type RiskEngine } from '../trading/risk-engine';
+import { RiskDeniedError, type RiskEngine, type Verdict } from '../trading/risk-engine';
 import { kill, type ExecutionAdapter } from '../trading/kill-switch';
 import { checkStaleAfterSec } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
@@ -398,12 +398,19 @@ export class IbkrOrderDesk {
     // Logged before the request: a fill on the stream can arrive before IBKR's answer to it.
     for (const leg of legs) this.log.info(`IBKR order sent: ${describeLeg(leg)} (${contract.description})`);
     let placed;
+    let denied: Verdict | undefined;
     try {
       placed = await this.client.placeOrders(
         legs.map((l) => l.order),
         answerRule(this.questions, questions),
+        // Asked again as the order really leaves (after a wait in the limiter, and before each confirmation IBKR asks).
+        () => this.stillAuthorized((denied = this.engine.authorizeSend(clientOrderId, this.client.tradingEnabled))),
       );
     } catch (err) {
+      if (err instanceof RiskDeniedError && denied && !denied.allowed) {
+        this.engine.release(clientOrderId);
+        return refuse(denied);
+      }
       // Not certainly refused: the order may be at IBKR, so it stays counted until the stream or a reconcile says.
       if (!certainlyNotPlaced(err)) throw err;
       this.engine.release(clientOrderId);
@@ -426,6 +433,11 @@ export class IbkrOrderDesk {
     return { messages, status: `placed ${what}`, questions };
   }
 
+  /** The engine's verdict at a departure: a refusal stops the request unsent. */
+  private stillAuthorized(verdict: Verdict): void {
+    if (!verdict.allowed) throw new RiskDeniedError(verdict.rule, verdict.reason);
+  }
+
   private async modify(intent: ModifyIntent, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification', this.client.tradingBlockedReason ?? undefined);
     const leg = this.findLeg(intent);
@@ -439,9 +451,10 @@ export class IbkrOrderDesk {
       return { messages: [], status: `refused: ${authorized.rule}`, questions, error: new RiskDeniedError(authorized.rule, authorized.reason) };
     }
     try {
-      await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+      await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions), () => this.stillAuthorized(this.engine.authorizeModify(leg.clientOrderId, this.client.tradingEnabled)));
     } catch (err) {
       this.engine.releaseModify(leg.clientOrderId);
+      if (err instanceof RiskDeniedError) return { messages: [], status: `refused: ${err.rule}`, questions, error: err };
       throw err;
     }
     this.engine.modifyConfirmed(leg.clientOrderId, next.quantity);

@@ -56,8 +56,8 @@ async function load(rec: Recorder, extra: Record<string, unknown> = {}) {
   await helper.load([configModule, orderModule, catchNode], adversaryFlow(rec.baseUrl, extra));
   const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
   await cfg.connection();
-  const out = recordMessages<Msg>(helper.getNode('out') as unknown as TestNode, WAITS);
-  const caught = recordMessages<Msg>(helper.getNode('caught') as unknown as TestNode, WAITS);
+  const out = recordMessages<Msg>('out', WAITS);
+  const caught = recordMessages<Msg>('caught', WAITS);
   const a = helper.getNode('a') as TestNode;
   const b = helper.getNode('b') as TestNode;
   const engine = async (): Promise<RiskEngine> => {
@@ -96,17 +96,17 @@ describe('adversary: ibkr-order, the moment of sending', function () {
     const e = await engine();
     let killedAt = -1;
     rec.hook = (r) => {
-      if (!(r.method === 'POST' && r.path.includes('/iserver/reply/')) || killedAt >= 0) return undefined;
-      // The trader presses the kill while the question is being answered.
+      if (!isOrderPost(r) || !JSON.stringify(r.body).includes('adv-q1') || killedAt >= 0) return undefined;
+      // The order is at IBKR, which will answer with its question; the trader presses the kill meanwhile.
       a.receive({ topic: 'kill' });
       return until(() => e.killSwitch === 'HALTED', 5000, 'HALTED').then(() => {
-        killedAt = r.seq;
+        killedAt = r.seq + 1;
         return undefined;
       });
     };
     const stop = lastPrice(rec) + 50;
     a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'stop', stopPrice: stop, clientOrderId: 'adv-q1' } });
-    const update = await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-q1' && ['rejected', 'working', 'cancelled'].includes(String(m.payload.status)));
+    const update = await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-q1' && ['rejected', 'working', 'cancelled'].includes(String(m.payload.status)));
     assert.ok(killedAt >= 0, 'the reply round was reached');
     const confirmedAfterKill = rec.requests.filter((r) => r.seq >= killedAt && (isConfirm(r) || isOrderPost(r)));
     assert.deepEqual(confirmedAfterKill.map((r) => `${r.method} ${r.path}`), [], 'no order placed or confirmed once HALTED');
@@ -118,7 +118,7 @@ describe('adversary: ibkr-order, the moment of sending', function () {
     const e = await engine();
     // Warm up: the contract is resolved and the account read, so the next order reaches the limiter at once.
     a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-w0' } });
-    await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w0' && m.payload.status === 'working');
+    await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w0' && m.payload.status === 'working');
     // One 429 with Retry-After pauses the connection.
     let paused = false;
     rec.hook = (r) => {
@@ -137,7 +137,7 @@ describe('adversary: ibkr-order, the moment of sending', function () {
     a.receive({ topic: 'kill' });
     await until(() => e.killSwitch === 'HALTED', 5000, 'HALTED');
     const killedAt = rec.requests.length;
-    await out.first((m) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w1' && ['rejected', 'working'].includes(String(m.payload.status)));
+    await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w1' && ['rejected', 'working'].includes(String(m.payload.status)));
     const placedAfter = rec.requests.slice(killedAt).filter((r) => isOrderPost(r) && JSON.stringify(r.body).includes('adv-w1'));
     assert.deepEqual(placedAfter.map((r) => r.path), [], 'the order authorized before the kill did not leave after it');
   });

@@ -52,7 +52,7 @@ export async function startRecorder(options: IbkrSimulatorOptions = {}): Promise
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
-      let body: unknown = null;
+      let body: unknown;
       try {
         body = raw.length ? JSON.parse(raw.toString('utf8')) : null;
       } catch {
