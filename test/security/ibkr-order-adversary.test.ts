@@ -11,7 +11,7 @@ import orderModule = require('../../nodes/ibkr-order/ibkr-order');
 import { findEngine } from '../../lib/trading/accounts';
 import type { RiskEngine } from '../../lib/trading/risk-engine';
 import { recordMessages } from '../node/support/messages';
-import { isConfirm, isOrderPost, startRecorder, until, type Recorder } from './support/ibkr-recorder';
+import { adversaryFlow, isConfirm, isOrderPost, startRecorder, trapCrashes, until, type Recorder } from './support/ibkr-recorder';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as typeof configModule;
 helper.init(require.resolve('node-red'));
@@ -20,37 +20,7 @@ type Msg = NodeMessage & { topic: string; payload: Record<string, unknown>; erro
 type TestNode = Node & { receive(msg: object): void };
 
 const ACCOUNT = 'DU1234567';
-const RISK = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 2, maxPosition: 2, staleAfterSec: 0, acceptAll: true };
 const WAITS = { timeoutMs: 10_000 };
-
-export function adversaryFlow(baseUrl: string, extra: Record<string, unknown> = {}) {
-  return [
-    { id: 'tab', type: 'tab', label: 'orders' },
-    { id: 'cfg', type: 'ibkr-config', z: 'tab', name: 'gw', mode: 'gateway', baseUrl, trading: true },
-    { id: 'a', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...RISK, ...extra, wires: [['out']] },
-    { id: 'b', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...RISK, ...extra, wires: [['out']] },
-    { id: 'out', type: 'helper', z: 'tab' },
-    { id: 'catcher', type: 'catch', z: 'tab', scope: ['a', 'b'], uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper', z: 'tab' },
-  ];
-}
-
-/** Process-level traps: anything the package lets escape is a failure of the test that provoked it. */
-export function trapCrashes(): { errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  const onError = (err: unknown): void => {
-    errors.push(err);
-  };
-  process.prependListener('uncaughtException', onError);
-  process.prependListener('unhandledRejection', onError);
-  return {
-    errors,
-    stop: () => {
-      process.removeListener('uncaughtException', onError);
-      process.removeListener('unhandledRejection', onError);
-    },
-  };
-}
 
 async function load(rec: Recorder, extra: Record<string, unknown> = {}) {
   await helper.load([configModule, orderModule, catchNode], adversaryFlow(rec.baseUrl, extra));
@@ -127,8 +97,8 @@ describe('adversary: ibkr-order, the moment of sending', function () {
       return { status: 429, body: { error: 'Too many requests' }, headers: { 'retry-after': '2' } };
     };
     const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
-    await (await cfg.connection()).client.positions().catch(() => undefined);
-    assert.ok(paused, 'the pause was provoked');
+    void (await cfg.connection()).client.positions().catch(() => undefined); // retried after the pause
+    await until(() => paused, 5000, 'the pause provoked');
     const before = rec.requests.length;
     a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-w1' } });
     await until(() => e.openOrders().some((o) => o.clientOrderId === 'adv-w1'), 5000, 'adv-w1 reserved');

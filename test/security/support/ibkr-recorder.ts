@@ -24,6 +24,8 @@ export interface Recorder {
   hook: ((r: Recorded) => HookAnswer) | undefined;
   /** Requests that place or confirm an order (a POST of orders, a `confirmed: true` reply, a modify). */
   orderDepartures(): Recorded[];
+  /** Sends a recorded request on to the simulator itself (a hook that lets IBKR act, then changes the answer). */
+  forward(r: Recorded): Promise<{ status: number; body: unknown }>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,11 @@ export async function startRecorder(options: IbkrSimulatorOptions = {}): Promise
     requests: [],
     hook: undefined,
     orderDepartures: () => rec.requests.filter((r) => isOrderPost(r) || isConfirm(r) || isModify(r)),
+    forward: async (r) => {
+      const res = await fetch(`${target.origin}${r.path}`, { method: r.method, headers: { 'content-type': 'application/json' }, body: r.body === null ? undefined : JSON.stringify(r.body) });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as unknown) : null };
+    },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -115,3 +122,36 @@ export async function until(condition: () => boolean, timeoutMs: number, what: s
     await new Promise((r) => setTimeout(r, 2));
   }
 }
+
+const RISK = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 2, maxPosition: 2, staleAfterSec: 0, acceptAll: true };
+
+/** Two ibkr-order nodes (a, b) on one gateway connection to the proxy, their output and a Catch node. */
+export function adversaryFlow(baseUrl: string, extra: Record<string, unknown> = {}) {
+  return [
+    { id: 'tab', type: 'tab', label: 'orders' },
+    { id: 'cfg', type: 'ibkr-config', z: 'tab', name: 'gw', mode: 'gateway', baseUrl, trading: true },
+    { id: 'a', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...RISK, ...extra, wires: [['out']] },
+    { id: 'b', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...RISK, ...extra, wires: [['out']] },
+    { id: 'out', type: 'helper', z: 'tab' },
+    { id: 'catcher', type: 'catch', z: 'tab', scope: ['a', 'b'], uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper', z: 'tab' },
+  ];
+}
+
+/** Process-level traps: anything the package lets escape is a failure of the test that provoked it. */
+export function trapCrashes(): { errors: unknown[]; stop(): void } {
+  const errors: unknown[] = [];
+  const onError = (err: unknown): void => {
+    errors.push(err);
+  };
+  process.prependListener('uncaughtException', onError);
+  process.prependListener('unhandledRejection', onError);
+  return {
+    errors,
+    stop: () => {
+      process.removeListener('uncaughtException', onError);
+      process.removeListener('unhandledRejection', onError);
+    },
+  };
+}
+
