@@ -369,9 +369,17 @@ export class IbkrClient {
     });
   }
 
-  /** Every position: pages of 100 until a page holds fewer (fact sheet: pages start at 0). */
-  async positions(accountId?: string, priority: Priority = 'account'): Promise<Position[]> {
+  /**
+   * Every position: pages of 100 until a page holds fewer (fact sheet: pages start at 0). IBKR answers from a cache;
+   * `fresh` invalidates it first (POST …/positions/invalidate): what the risk rules and the kill switch act on must be
+   * what the account holds now, not a position closed or opened since the cache was filled.
+   */
+  async positions(accountId?: string, priority: Priority = 'account', options: { fresh?: boolean } = {}): Promise<Position[]> {
     const acct = accountId ?? (await this.accountId());
+    if (options.fresh) {
+      await this.primePortfolio();
+      await this.http.request({ method: 'POST', path: `/portfolio/${encodeURIComponent(acct)}/positions/invalidate`, body: {}, idempotent: true, priority });
+    }
     const all: Position[] = [];
     for (let page = 0; page < 1000; page += 1) {
       const rows = asArray(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/positions/${page}`, priority));

@@ -287,7 +287,7 @@ export class IbkrOrderDesk {
       },
       positions: async () => {
         tradingOn('flatten');
-        const positions = await this.client.positions();
+        const positions = await this.client.positions(undefined, 'order', { fresh: true });
         for (const p of positions) held.set(p.conid, { assetClass: p.assetClass, description: p.description });
         return positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${this.roots.get(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity }));
       },
@@ -506,7 +506,7 @@ export class IbkrOrderDesk {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('flatten', this.client.tradingBlockedReason ?? undefined);
     const contract = await this.contract(overrides);
     const cancelled = await this.cancelWorking(contract.conid);
-    const positions = await this.client.positions();
+    const positions = await this.client.positions(undefined, 'order', { fresh: true });
     const held = positions.find((p) => p.conid === contract.conid);
     this.engine.syncPosition({ instrument: this.instrumentOf(contract.conid, contract.symbol), quantity: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null }, this.now());
     if (!held || held.quantity === 0) return { messages: [], status: `flat (${cancelled} cancel(s))`, questions: [] };
@@ -584,7 +584,7 @@ export class IbkrOrderDesk {
   }
 
   private async readAccount(): Promise<void> {
-    const [positions, live] = await Promise.all([this.client.positions(undefined, 'account'), this.client.liveOrders({ priority: 'account' })]);
+    const [positions, live] = await Promise.all([this.client.positions(undefined, 'account', { fresh: true }), this.client.liveOrders({ priority: 'account' })]);
     if (this.engine.reconciled) return;
     const rootOf = (conid: number, description?: string): string | undefined => this.roots.get(conid) ?? /^[A-Z]+/.exec(description ?? '')?.[0];
     const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'PendingCancel', 'Inactive']);
@@ -619,7 +619,7 @@ export function ibkrExecutionAdapter(client: DeskClient, rootOf: (conid: number)
       (await client.liveOrders())
         .filter((o) => open.has(String(o.status)))
         .map((o) => ({ clientOrderId: o.clientOrderId ?? `ibkr-${o.orderId}`, instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}#${o.orderId}`, side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side, quantity: o.remainingQuantity ?? o.quantity ?? 0 })),
-    positions: async () => (await client.positions()).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
+    positions: async () => (await client.positions(undefined, 'order', { fresh: true })).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
     cancel: async (o) => void (await client.cancelOrder(Number(o.instrument.slice(o.instrument.lastIndexOf('#') + 1)), { futures: true })),
     flatten: async (p) =>
       void (await client.placeOrders([{ conid: conidOf(p.instrument), side: p.quantity > 0 ? 'SELL' : 'BUY', orderType: 'MKT', quantity: Math.abs(p.quantity), tif: 'DAY', secType: 'FUT' }])),
