@@ -110,7 +110,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
     a.receive(buy('adv-t1', 2, price(rec, -20)));
     await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-t1' && m.payload.status === 'working');
     b.receive(buy('adv-t2', 2, price(rec, -20)));
-    const second = await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-t2');
+    const second = await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-t2', 40_000);
     assert.equal(second.payload.status, 'rejected', 'long 4 working with max position 2 on one account');
     assert.ok(!placedIds(rec).includes('adv-t2'));
   });
