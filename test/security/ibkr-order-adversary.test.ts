@@ -3,6 +3,7 @@
 // The promise attacked: no order leaves unless trading is on, the kill switch allows it and the account's risk engine
 // said yes at the moment of sending; nothing ends the process or leaves a rejection unhandled.
 import { strict as assert } from 'assert';
+import fc from 'fast-check';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
@@ -110,5 +111,71 @@ describe('adversary: ibkr-order, the moment of sending', function () {
     await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w1' && ['rejected', 'working'].includes(String(m.payload.status)));
     const placedAfter = rec.requests.slice(killedAt).filter((r) => isOrderPost(r) && JSON.stringify(r.body).includes('adv-w1'));
     assert.deepEqual(placedAfter.map((r) => r.path), [], 'the order authorized before the kill did not leave after it');
+  });
+
+  it('a kill while the order request is on the wire: IBKR takes it, and it is cancelled as soon as acknowledged', async () => {
+    const { a, out, engine } = await load(rec);
+    const e = await engine();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    rec.hook = (r) => (isOrderPost(r) && JSON.stringify(r.body).includes('adv-k1') ? held.then(() => undefined) : undefined);
+    a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-k1' } });
+    await until(() => rec.requests.some((r) => isOrderPost(r) && JSON.stringify(r.body).includes('adv-k1')), 10_000, 'adv-k1 on the wire');
+    a.receive({ topic: 'kill' });
+    await until(() => e.killSwitch === 'HALTED', 5000, 'HALTED');
+    release();
+    await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-k1' && m.payload.status === 'cancelled', 20_000);
+  });
+
+  it('bursts with Node-RED\'s synchronous delivery, one msg object sent twice and to both nodes: max position holds (generated)', async () => {
+    const runs = Number(process.env.ADV_BURST_RUNS ?? 6);
+    helper.settings({ runtimeSyncDelivery: true } as Parameters<typeof helper.settings>[0]);
+    try {
+      const { a, b, engine } = await load(rec);
+      const e = await engine();
+      let k = 0;
+      let worst = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.record({ to: fc.constantFrom('a', 'b', 'both'), quantity: fc.integer({ min: 1, max: 2 }), twice: fc.boolean() }), { minLength: 2, maxLength: 6 }), async (burst) => {
+          const before = rec.requests.length;
+          const ids: string[] = [];
+          for (const m of burst) {
+            k += 1;
+            const msg = { topic: 'order', payload: { action: 'buy', quantity: m.quantity, type: 'limit', price: lastPrice(rec) - 20 } };
+            const targets = m.to === 'both' ? [a, b] : m.to === 'a' ? [a] : [b];
+            for (const t of targets) {
+              t.receive(msg);
+              if (m.twice) t.receive(msg);
+            }
+            ids.push(String(k));
+          }
+          // Every message answered: placed or refused.
+          await new Promise((r) => setTimeout(r, 1500));
+          const placed = rec.requests.slice(before).filter(isOrderPost).reduce((n, r) => n + Number((r.body as { orders: { quantity: number }[] }).orders[0]?.quantity ?? 0), 0);
+          worst = Math.max(worst, placed);
+          assert.ok(placed <= 2, `placed ${placed} contracts with max position 2 (${JSON.stringify(burst)})`);
+          a.receive({ topic: 'order', payload: { action: 'cancel-all' } });
+          await until(() => e.openOrders().length === 0, 20_000, 'all cancelled');
+        }),
+        { numRuns: runs, seed: 11, endOnFailure: true },
+      );
+      process.stdout.write(`      figures burst: ${JSON.stringify({ runs, largestPlaced: worst })}\n`);
+    } finally {
+      helper.settings({});
+    }
+  });
+
+  it('the session expires before an order: refused, nothing sent, nothing left counted', async () => {
+    const { a, out, engine } = await load(rec);
+    const e = await engine();
+    rec.sim.control.expireSession();
+    const before = rec.requests.length;
+    a.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-s1' } });
+    const first = await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-s1' && m.payload.status !== 'pending', 20_000).catch(() => undefined);
+    const placed = rec.requests.slice(before).filter(isOrderPost).length;
+    if (first?.payload.status === 'working') assert.equal(placed, 1, 'placed once, after the session came back');
+    else assert.equal(e.openOrders().filter((o) => o.clientOrderId === 'adv-s1').length, 0, 'a refused order is not left counted');
   });
 });

@@ -98,7 +98,7 @@ function hostileCases(P: number): fc.Arbitrary<Case> {
       { label: 'cancel-all with a quantity', payload: { action: 'cancel-all', quantity: 1 } },
       { label: 'flatten with a price', payload: { action: 'flatten', price: P } },
     ).map((c) => ({ label: c.label, msg: order(c.payload) })),
-    junk().filter((w) => w !== false && w !== undefined).map((w) => ({ label: `msg.whatIf ${String(w)}`, msg: order(limitBuy(), { whatIf: w }) })),
+    junk().filter((w) => typeof w !== 'boolean').map((w) => ({ label: `msg.whatIf ${String(w)}`, msg: order(limitBuy(), { whatIf: w }) })),
     fc.constantFrom('Order', 'ORDER', 'order ', 'orders', 'buy', 'trade', 'Kill ', 'kill_switch').map((t) => ({ label: `topic ${JSON.stringify(t)}`, msg: { topic: t, payload: limitBuy() } })),
     junk().filter((t) => typeof t !== 'string' && t !== null).map((t) => ({ label: `topic ${String(t)}`, msg: { topic: t, payload: limitBuy() } })),
     junk().filter((p) => typeof p !== 'object' || p === null || Array.isArray(p)).map((p) => ({ label: `payload ${String(p)}`, msg: { topic: 'order', payload: p } })),
