@@ -150,4 +150,27 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
     const sent = rec.requests.slice(before).filter(isOrderPost).map((r) => JSON.stringify(r.body));
     assert.deepEqual(sent, [], 'a flat account: the kill sends no order (a sell here would open short 1)');
   });
+
+  const flatten = (rec: Recorder) => ({ topic: 'order', payload: { action: 'flatten', conid: rec.sim.market.esContracts()[0].conid } });
+  for (const [label, first, second] of [
+    ['the kill pressed on both nodes of the account at once', () => ({ topic: 'kill' }), () => ({ topic: 'kill' })],
+    ['a kill and a flatten at once', () => ({ topic: 'kill' }), flatten],
+    ['a flatten on both nodes at once', flatten, flatten],
+  ] as const) {
+    it(`${label}: long 1 is closed by one sell, never turned short`, async () => {
+      const { a } = await load(rec);
+      const b = helper.getNode('b') as TestNode;
+      const conid = rec.sim.market.esContracts()[0].conid;
+      rec.sim.control.setPosition(conid, 1, price(rec, 0));
+      const before = rec.requests.length;
+      a.receive(first(rec));
+      b.receive(second(rec));
+      // IBKR allows one live-orders read per 5 s: a kill lists the orders, cancels, then reads the positions.
+      await until(() => rec.requests.slice(before).filter((r) => r.path.includes('/positions/0')).length >= 2, 30_000, 'both read the positions');
+      await new Promise((r) => setTimeout(r, 2000));
+      const sells = rec.requests.slice(before).filter(isOrderPost).map((r) => (r.body as { orders: { side: string; quantity: number }[] }).orders[0]!).filter((o) => o.side === 'SELL');
+      const sold = sells.reduce((n, o) => n + o.quantity, 0);
+      assert.equal(sold, 1, `sold ${sold} to close long 1`);
+    });
+  }
 });
