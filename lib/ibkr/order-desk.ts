@@ -586,6 +586,10 @@ export class IbkrOrderDesk {
   private async readAccount(): Promise<void> {
     const [positions, live] = await Promise.all([this.client.positions(undefined, 'account', { fresh: true }), this.client.liveOrders({ priority: 'account' })]);
     if (this.engine.reconciled) return;
+    // An order the journal had on the wire and IBKR now lists was acknowledged while no desk listened (a Deploy or a
+    // restart in between): told as an acknowledgement, so one that arrived after a kill is cancelled now.
+    const inFlight = new Set(this.engine.openOrders().filter((o) => o.phase !== 'working').map((o) => o.clientOrderId));
+    for (const o of live) if (o.clientOrderId && inFlight.has(o.clientOrderId)) this.engine.acknowledged(o.clientOrderId, String(o.orderId));
     const rootOf = (conid: number, description?: string): string | undefined => this.roots.get(conid) ?? /^[A-Z]+/.exec(description ?? '')?.[0];
     const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'PendingCancel', 'Inactive']);
     this.engine.reconcile({

@@ -173,4 +173,23 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
       assert.equal(sold, 1, `sold ${sold} to close long 1`);
     });
   }
+
+  it('a kill, then a Deploy, while the order request is on the wire: the order IBKR took is cancelled, not left working', async () => {
+    const first = await load(rec);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    rec.hook = (r) => (isOrderPost(r) && JSON.stringify(r.body).includes('adv-kd1') ? held.then(() => undefined) : undefined);
+    first.a.receive(buy('adv-kd1', 1, price(rec, -20)));
+    await until(() => placedIds(rec).includes('adv-kd1'), 10_000, 'adv-kd1 on the wire');
+    first.a.receive({ topic: 'kill' });
+    await until(() => first.engine.killSwitch === 'HALTED', 5000, 'HALTED');
+    await helper.unload(); // Deploy
+    release();
+    rec.hook = undefined;
+    await load(rec);
+    const working = (): boolean => rec.sim.control.stats() !== undefined && rec.requests.some((r) => r.method === 'DELETE' && /\/order\/\d+$/.test(r.path));
+    await until(working, 30_000, 'a cancel of the order taken after the kill');
+  });
 });
