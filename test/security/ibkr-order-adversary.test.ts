@@ -12,7 +12,7 @@ import orderModule = require('../../nodes/ibkr-order/ibkr-order');
 import { findEngine } from '../../lib/trading/accounts';
 import type { RiskEngine } from '../../lib/trading/risk-engine';
 import { recordMessages } from '../node/support/messages';
-import { adversaryFlow, isConfirm, isOrderPost, startRecorder, trapCrashes, until, type Recorder } from './support/ibkr-recorder';
+import { adversaryFlow, isConfirm, isModify, isOrderPost, startRecorder, trapCrashes, until, type Recorder } from './support/ibkr-recorder';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as typeof configModule;
 helper.init(require.resolve('node-red'));
@@ -177,5 +177,27 @@ describe('adversary: ibkr-order, the moment of sending', function () {
     const placed = rec.requests.slice(before).filter(isOrderPost).length;
     if (first?.payload.status === 'working') assert.equal(placed, 1, 'placed once, after the session came back');
     else assert.equal(e.openOrders().filter((o) => o.clientOrderId === 'adv-s1').length, 0, 'a refused order is not left counted');
+  });
+
+  it('a kill pressed while IBKR asks to confirm a larger modify (o163): the confirmation does not leave', async () => {
+    const { a, out, engine } = await load(rec);
+    const e = await engine();
+    a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-m1' } });
+    await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-m1' && m.payload.status === 'working');
+    let killedAt = -1;
+    rec.hook = (r) => {
+      if (!isModify(r) || killedAt >= 0) return undefined;
+      a.receive({ topic: 'kill' });
+      return until(() => e.killSwitch === 'HALTED', 5000, 'HALTED').then(() => {
+        killedAt = r.seq + 1;
+        return undefined;
+      });
+    };
+    // 10 % below the market: IBKR asks o163 before it takes the change.
+    a.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: 'adv-m1', quantity: 2, price: Math.round(lastPrice(rec) * 0.9 * 4) / 4 } });
+    await until(() => killedAt >= 0, 10_000, 'the modify reached IBKR');
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = rec.requests.filter((r) => r.seq >= killedAt && (isConfirm(r) || isModify(r)));
+    assert.deepEqual(after.map((r) => `${r.method} ${r.path}`), [], 'no larger quantity confirmed once HALTED');
   });
 });
