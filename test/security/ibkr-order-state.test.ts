@@ -192,4 +192,24 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
     const working = (): boolean => rec.sim.control.stats() !== undefined && rec.requests.some((r) => r.method === 'DELETE' && /\/order\/\d+$/.test(r.path));
     await until(working, 30_000, 'a cancel of the order taken after the kill');
   });
+
+  it('two kills while the first flatten order is slow to reach IBKR: long 1 is closed by one sell, never turned short', async () => {
+    const { a } = await load(rec);
+    const b = helper.getNode('b') as TestNode;
+    rec.sim.control.setPosition(rec.sim.market.esContracts()[0].conid, 1, price(rec, 0));
+    let held = false;
+    // The first flatten order takes 8 s to reach IBKR (longer than the 5 s live-orders slot the second kill waits for).
+    rec.hook = (r) => {
+      if (!isOrderPost(r) || held) return undefined;
+      held = true;
+      return new Promise((resolve) => setTimeout(() => resolve(undefined), 8000));
+    };
+    const before = rec.requests.length;
+    a.receive({ topic: 'kill' });
+    b.receive({ topic: 'kill' });
+    await until(() => rec.requests.slice(before).filter((r) => r.path.includes('/positions/0')).length >= 2, 30_000, 'both read the positions');
+    await new Promise((r) => setTimeout(r, 9000));
+    const sold = rec.requests.slice(before).filter(isOrderPost).map((r) => (r.body as { orders: { side: string; quantity: number }[] }).orders[0]!).filter((o) => o.side === 'SELL').reduce((n, o) => n + o.quantity, 0);
+    assert.equal(sold, 1, `sold ${sold} to close long 1`);
+  });
 });
