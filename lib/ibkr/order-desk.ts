@@ -81,6 +81,13 @@ const silent: DeskLog = { info: () => undefined, warn: () => undefined };
 /** The account read in progress for each engine (shared by every desk of the account). */
 const accountReads = new WeakMap<RiskEngine, Promise<void>>();
 
+/**
+ * The kill or flatten in progress for each engine: they read the positions and close them at the market, so two at
+ * once (two nodes, a kill and a flatten) would both close the same position and open the opposite one. One at a
+ * time per account; the next reads the positions the previous one left.
+ */
+const accountCloses = new WeakMap<RiskEngine, Promise<unknown>>();
+
 /** IBKR's order types in the words of the `order` message (lib/contracts.ts OrderType). */
 const TYPE_WORDS: Partial<Record<string, string>> = { MKT: 'market', LMT: 'limit', STP: 'stop', STOP_LIMIT: 'stop-limit' };
 
@@ -502,7 +509,20 @@ export class IbkrOrderDesk {
    * the position), then closes the broker's position with a market order. Allowed when HALTED or REDUCING: it only
    * reduces.
    */
-  private async flatten(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
+  private flatten(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
+    return this.oneCloseAtATime(() => this.flattenNow(overrides));
+  }
+
+  private oneCloseAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = (accountCloses.get(this.engine) ?? Promise.resolve()).then(work);
+    accountCloses.set(
+      this.engine,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  private async flattenNow(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('flatten', this.client.tradingBlockedReason ?? undefined);
     const contract = await this.contract(overrides);
     const cancelled = await this.cancelWorking(contract.conid);
@@ -544,7 +564,13 @@ export class IbkrOrderDesk {
   async kill(): Promise<DeskOutcome> {
     const messages: DeskMessage[] = [];
     const questions: AnsweredQuestion[] = [];
-    const report = await kill(this.engine, this.executionAdapter(messages, questions));
+    // HALTED at once, whatever close is in progress; the cancels and the flatten wait for it.
+    try {
+      this.engine.setKillSwitch('HALTED');
+    } catch {
+      // kill() below sets it again and reports a journal failure.
+    }
+    const report = await this.oneCloseAtATime(() => kill(this.engine, this.executionAdapter(messages, questions)));
     if (report.failures.length) {
       const error = new MiaError('KILL_SWITCH_INCOMPLETE', `${report.summary} Check TWS or the Portal now.`);
       return { messages, status: 'HALTED: cancel/flatten failed', questions, error };

@@ -42,7 +42,7 @@ const buy = (id: string, quantity: number, limit: number) => ({ topic: 'order', 
 const placedIds = (rec: Recorder): string[] => rec.requests.filter(isOrderPost).map((r) => String((r.body as { orders: { cOID?: string }[] }).orders[0]?.cOID));
 
 describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', function () {
-  this.timeout(90_000);
+  this.timeout(120_000);
   let rec: Recorder;
   let crashes: ReturnType<typeof trapCrashes>;
   let userDir: string;
@@ -166,7 +166,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
       a.receive(first(rec));
       b.receive(second(rec));
       // IBKR allows one live-orders read per 5 s: a kill lists the orders, cancels, then reads the positions.
-      await until(() => rec.requests.slice(before).filter((r) => r.path.includes('/positions/0')).length >= 2, 30_000, 'both read the positions');
+      await until(() => rec.requests.slice(before).filter((r) => r.path.includes('/positions/0')).length >= 2, 60_000, 'both read the positions');
       await new Promise((r) => setTimeout(r, 2000));
       const sells = rec.requests.slice(before).filter(isOrderPost).map((r) => (r.body as { orders: { side: string; quantity: number }[] }).orders[0]!).filter((o) => o.side === 'SELL');
       const sold = sells.reduce((n, o) => n + o.quantity, 0);
