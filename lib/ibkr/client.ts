@@ -369,9 +369,17 @@ export class IbkrClient {
     });
   }
 
-  /** Every position: pages of 100 until a page holds fewer (fact sheet: pages start at 0). */
-  async positions(accountId?: string, priority: Priority = 'account'): Promise<Position[]> {
+  /**
+   * Every position: pages of 100 until a page holds fewer (fact sheet: pages start at 0). IBKR answers from a cache;
+   * `fresh` invalidates it first (POST …/positions/invalidate): what the risk rules and the kill switch act on must be
+   * what the account holds now, not a position closed or opened since the cache was filled.
+   */
+  async positions(accountId?: string, priority: Priority = 'account', options: { fresh?: boolean } = {}): Promise<Position[]> {
     const acct = accountId ?? (await this.accountId());
+    if (options.fresh) {
+      await this.primePortfolio();
+      await this.http.request({ method: 'POST', path: `/portfolio/${encodeURIComponent(acct)}/positions/invalidate`, body: {}, idempotent: true, priority });
+    }
     const all: Position[] = [];
     for (let page = 0; page < 1000; page += 1) {
       const rows = asArray(await this.portfolioRead(`/portfolio/${encodeURIComponent(acct)}/positions/${page}`, priority));
@@ -565,7 +573,7 @@ export class IbkrClient {
    * at once by `answer`; a refusal drops the order and throws RejectedError. A timeout is resolved by looking the
    * parent's client order id up in live orders, never by sending again.
    */
-  async placeOrders(orders: OrderRequest[], answer: AnswerRule = refuseAllQuestions): Promise<PlacedOrder[]> {
+  async placeOrders(orders: OrderRequest[], answer: AnswerRule = refuseAllQuestions, beforeSend?: () => void): Promise<PlacedOrder[]> {
     this.requireTrading('order');
     if (orders.length === 0) throw new InvalidInputError('No order to place.');
     const acct = await this.accountId();
@@ -574,14 +582,14 @@ export class IbkrClient {
     await this.primer.ensurePrimed();
     let first: unknown;
     try {
-      first = await this.http.request({ method: 'POST', path, body: { orders: wire }, idempotent: false, priority: 'order' });
+      first = await this.http.request({ method: 'POST', path, body: { orders: wire }, idempotent: false, priority: 'order', beforeSend });
     } catch (err) {
       if (err instanceof AccountsNotPrimedError) this.primer.invalidatePriming();
       const cOID = orders[0]?.clientOrderId;
       if (err instanceof TimeoutError && cOID) return this.resolveLostOrder(cOID, err);
       throw err;
     }
-    return this.answerQuestions(first, path, answer, orders.map((o) => o.clientOrderId ?? null));
+    return this.answerQuestions(first, path, answer, orders.map((o) => o.clientOrderId ?? null), beforeSend);
   }
 
   private async resolveLostOrder(clientOrderId: string, cause: TimeoutError): Promise<PlacedOrder[]> {
@@ -597,7 +605,11 @@ export class IbkrClient {
     );
   }
 
-  private async answerQuestions(first: unknown, path: string, answer: AnswerRule, clientOrderIds: Array<string | null>): Promise<PlacedOrder[]> {
+  /**
+   * IBKR's questions answered by `answer`. The `confirmed: true` that makes IBKR place the order is a departure of the
+   * order: `beforeSend` is asked first (a refusal is told to IBKR with `confirmed: false`) and again as it leaves.
+   */
+  private async answerQuestions(first: unknown, path: string, answer: AnswerRule, clientOrderIds: Array<string | null>, beforeSend?: () => void): Promise<PlacedOrder[]> {
     const maxRounds = this.options.maxReplyRounds ?? 10;
     let reply = first;
     for (let round = 0; round <= maxRounds; round += 1) {
@@ -632,7 +644,13 @@ export class IbkrClient {
           { path },
         );
       }
-      reply = await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: true }, idempotent: false, priority: 'order' });
+      try {
+        beforeSend?.();
+      } catch (err) {
+        await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: false }, idempotent: false, priority: 'order' }).catch(() => undefined);
+        throw err;
+      }
+      reply = await this.http.request({ method: 'POST', path: replyPath, body: { confirmed: true }, idempotent: false, priority: 'order', beforeSend });
     }
     throw new RejectedError(
       `IBKR kept asking confirmation questions (more than ${maxRounds}): the order was not placed. Check live orders, then review the order.`,
@@ -642,13 +660,13 @@ export class IbkrClient {
   }
 
   /** Modifies a working order: IBKR wants every original field repeated with the changes applied. */
-  async modifyOrder(orderId: number, order: OrderRequest, answer: AnswerRule = refuseAllQuestions): Promise<PlacedOrder> {
+  async modifyOrder(orderId: number, order: OrderRequest, answer: AnswerRule = refuseAllQuestions, beforeSend?: () => void): Promise<PlacedOrder> {
     this.requireTrading('order modification');
     const acct = await this.accountId();
     const path = `/iserver/account/${encodeURIComponent(acct)}/order/${orderId}`;
     await this.primer.ensurePrimed();
-    const first = await this.http.request({ method: 'POST', path, body: this.wireOrder(order, acct), idempotent: false, priority: 'order' });
-    const placed = await this.answerQuestions(first, path, answer, [order.clientOrderId ?? null]);
+    const first = await this.http.request({ method: 'POST', path, body: this.wireOrder(order, acct), idempotent: false, priority: 'order', beforeSend });
+    const placed = await this.answerQuestions(first, path, answer, [order.clientOrderId ?? null], beforeSend);
     return placed[0] ?? { orderId, status: '', clientOrderId: order.clientOrderId ?? null, warning: null };
   }
 

@@ -7,7 +7,7 @@
 import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import type { KillSwitchState } from '../trading/risk-rules';
-import { RiskDeniedError, type RiskEngine } from '../trading/risk-engine';
+import { RiskDeniedError, type RiskEngine, type Verdict } from '../trading/risk-engine';
 import { kill, type ExecutionAdapter } from '../trading/kill-switch';
 import { checkStaleAfterSec } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
@@ -80,6 +80,13 @@ const silent: DeskLog = { info: () => undefined, warn: () => undefined };
 
 /** The account read in progress for each engine (shared by every desk of the account). */
 const accountReads = new WeakMap<RiskEngine, Promise<void>>();
+
+/**
+ * The kill or flatten in progress for each engine: they read the positions and close them at the market, so two at
+ * once (two nodes, a kill and a flatten) would both close the same position and open the opposite one. One at a
+ * time per account; the next reads the positions the previous one left.
+ */
+const accountCloses = new WeakMap<RiskEngine, Promise<unknown>>();
 
 /** IBKR's order types in the words of the `order` message (lib/contracts.ts OrderType). */
 const TYPE_WORDS: Partial<Record<string, string>> = { MKT: 'market', LMT: 'limit', STP: 'stop', STOP_LIMIT: 'stop-limit' };
@@ -287,7 +294,7 @@ export class IbkrOrderDesk {
       },
       positions: async () => {
         tradingOn('flatten');
-        const positions = await this.client.positions();
+        const positions = await this.client.positions(undefined, 'order', { fresh: true });
         for (const p of positions) held.set(p.conid, { assetClass: p.assetClass, description: p.description });
         return positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${this.roots.get(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity }));
       },
@@ -404,12 +411,19 @@ export class IbkrOrderDesk {
     // Logged before the request: a fill on the stream can arrive before IBKR's answer to it.
     for (const leg of legs) this.log.info(`IBKR order sent: ${describeLeg(leg)} (${contract.description})`);
     let placed;
+    let denied: Verdict | undefined;
     try {
       placed = await this.client.placeOrders(
         legs.map((l) => l.order),
         answerRule(this.questions, questions),
+        // Asked again as the order really leaves (after a wait in the limiter, and before each confirmation IBKR asks).
+        () => this.stillAuthorized((denied = this.engine.authorizeSend(clientOrderId, this.client.tradingEnabled))),
       );
     } catch (err) {
+      if (err instanceof RiskDeniedError && denied && !denied.allowed) {
+        this.engine.release(clientOrderId);
+        return refuse(denied);
+      }
       // Not certainly refused: the order may be at IBKR, so it stays counted until the stream or a reconcile says.
       if (!certainlyNotPlaced(err)) throw err;
       this.engine.release(clientOrderId);
@@ -432,6 +446,11 @@ export class IbkrOrderDesk {
     return { messages, status: `placed ${what}`, questions };
   }
 
+  /** The engine's verdict at a departure: a refusal stops the request unsent. */
+  private stillAuthorized(verdict: Verdict): void {
+    if (!verdict.allowed) throw new RiskDeniedError(verdict.rule, verdict.reason);
+  }
+
   private async modify(intent: ModifyIntent, questions: AnsweredQuestion[]): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('order modification', this.client.tradingBlockedReason ?? undefined);
     const leg = this.findLeg(intent);
@@ -450,9 +469,10 @@ export class IbkrOrderDesk {
       return { messages: [], status: `refused: ${authorized.rule}`, questions, error: new RiskDeniedError(authorized.rule, authorized.reason) };
     }
     try {
-      await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions));
+      await this.client.modifyOrder(leg.orderId, next, answerRule(this.questions, questions), () => this.stillAuthorized(this.engine.authorizeModify(leg.clientOrderId, this.client.tradingEnabled)));
     } catch (err) {
       this.engine.releaseModify(leg.clientOrderId);
+      if (err instanceof RiskDeniedError) return { messages: [], status: `refused: ${err.rule}`, questions, error: err };
       throw err;
     }
     this.engine.modifyConfirmed(leg.clientOrderId, next.quantity);
@@ -500,11 +520,24 @@ export class IbkrOrderDesk {
    * the position), then closes the broker's position with a market order. Allowed when HALTED or REDUCING: it only
    * reduces.
    */
-  private async flatten(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
+  private flatten(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
+    return this.oneCloseAtATime(() => this.flattenNow(overrides));
+  }
+
+  private oneCloseAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const run = (accountCloses.get(this.engine) ?? Promise.resolve()).then(work);
+    accountCloses.set(
+      this.engine,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  private async flattenNow(overrides: { conid?: number; symbol?: string }): Promise<DeskOutcome> {
     if (!this.client.tradingEnabled) throw new TradingDisabledError('flatten', this.client.tradingBlockedReason ?? undefined);
     const contract = await this.contract(overrides);
     const cancelled = await this.cancelWorking(contract.conid);
-    const positions = await this.client.positions();
+    const positions = await this.client.positions(undefined, 'order', { fresh: true });
     const held = positions.find((p) => p.conid === contract.conid);
     this.engine.syncPosition({ instrument: this.instrumentOf(contract.conid, contract.symbol), quantity: held?.quantity ?? 0, averagePrice: held?.averagePrice ?? null }, this.now());
     if (!held || held.quantity === 0) return { messages: [], status: `flat (${cancelled} cancel(s))`, questions: [] };
@@ -542,7 +575,13 @@ export class IbkrOrderDesk {
   async kill(): Promise<DeskOutcome> {
     const messages: DeskMessage[] = [];
     const questions: AnsweredQuestion[] = [];
-    const report = await kill(this.engine, this.executionAdapter(messages, questions));
+    // HALTED at once, whatever close is in progress; the cancels and the flatten wait for it.
+    try {
+      this.engine.setKillSwitch('HALTED');
+    } catch {
+      // kill() below sets it again and reports a journal failure.
+    }
+    const report = await this.oneCloseAtATime(() => kill(this.engine, this.executionAdapter(messages, questions)));
     if (report.failures.length) {
       const error = new MiaError('KILL_SWITCH_INCOMPLETE', `${report.summary} Check TWS or the Portal now.`);
       return { messages, status: 'HALTED: cancel/flatten failed', questions, error };
@@ -582,9 +621,13 @@ export class IbkrOrderDesk {
   }
 
   private async readAccount(): Promise<void> {
-    const [positions, live] = await Promise.all([this.client.positions(undefined, 'account'), this.client.liveOrders({ priority: 'account' })]);
+    const [positions, live] = await Promise.all([this.client.positions(undefined, 'account', { fresh: true }), this.client.liveOrders({ priority: 'account' })]);
     if (this.engine.reconciled) return;
     await this.resolveRoots([...positions.filter((p) => p.quantity !== 0).map((p) => p.conid), ...live.map((o) => o.conid)]);
+    // An order the journal had on the wire and IBKR now lists was acknowledged while no desk listened (a Deploy or a
+    // restart in between): told as an acknowledgement, so one that arrived after a kill is cancelled now.
+    const inFlight = new Set(this.engine.openOrders().filter((o) => o.phase !== 'working').map((o) => o.clientOrderId));
+    for (const o of live) if (o.clientOrderId && inFlight.has(o.clientOrderId)) this.engine.acknowledged(o.clientOrderId, String(o.orderId));
     const rootOf = (conid: number): string | undefined => this.roots.get(conid);
     const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'PendingCancel', 'Inactive']);
     this.engine.reconcile({
@@ -644,7 +687,7 @@ export function ibkrExecutionAdapter(client: DeskClient, rootOf: (conid: number)
       (await client.liveOrders())
         .filter((o) => open.has(String(o.status)))
         .map((o) => ({ clientOrderId: o.clientOrderId ?? `ibkr-${o.orderId}`, instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}#${o.orderId}`, side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side, quantity: o.remainingQuantity ?? o.quantity ?? 0 })),
-    positions: async () => (await client.positions()).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
+    positions: async () => (await client.positions(undefined, 'order', { fresh: true })).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
     cancel: async (o) => void (await client.cancelOrder(Number(o.instrument.slice(o.instrument.lastIndexOf('#') + 1)), { futures: true })),
     flatten: async (p) =>
       void (await client.placeOrders([{ conid: conidOf(p.instrument), side: p.quantity > 0 ? 'SELL' : 'BUY', orderType: 'MKT', quantity: Math.abs(p.quantity), tif: 'DAY', secType: 'FUT' }])),

@@ -37,6 +37,11 @@ export interface IbkrRequest {
   timeoutMs?: number;
   /** Who goes first when requests wait (./limits.ts). Default: 'quote', the middle of the order. */
   priority?: Priority;
+  /**
+   * Called at the instant the request leaves (after any wait in the limiter): throwing stops it, unsent, with that
+   * error. An order authorized before a wait must still be allowed when it departs (kill switch, trading switch).
+   */
+  beforeSend?: () => void;
 }
 
 export interface TraceEntry {
@@ -315,6 +320,7 @@ export class Transport extends EventEmitter implements AuthHttp {
       let res: RawResponse;
       try {
         res = await limiter.schedule({ method: req.method, path: req.path, priority }, () => {
+          req.beforeSend?.();
           const outgoing: OutgoingRequest = { method: req.method, url, headers: {}, body: req.body };
           // IBKR answers 411 to a body-less POST: send {} (fact sheet, section 1).
           if (outgoing.body === undefined && req.method === 'POST') outgoing.body = {};

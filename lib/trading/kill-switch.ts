@@ -108,5 +108,6 @@ export function guardInFlight(
     });
   };
   engine.on('late-ack', listener);
+  for (const ack of engine.takeUnheardLateAcks()) listener(ack);
   return () => engine.off('late-ack', listener);
 }

@@ -243,6 +243,7 @@ export class RiskEngine extends EventEmitter {
   private hoursConflict: string | null = null;
   private idSequence = 0;
   private reconciledFlag = false;
+  private readonly unheardLateAcks: { clientOrderId: string; brokerOrderId?: string }[] = [];
   /** Set when the journal could not be read: nothing new until it is fixed. */
   private journalFault: string | null = null;
   /** An asynchronous journal (Redis) is still being read: no new entries until its state is in. */
@@ -662,7 +663,17 @@ export class RiskEngine extends EventEmitter {
     o.phase = 'working';
     if (brokerOrderId) o.brokerOrderId = brokerOrderId;
     this.persistQuietly();
-    if (wasInFlight && this.killSwitch === 'HALTED' && !(o.role === 'exit')) this.emit('late-ack', { clientOrderId, brokerOrderId: o.brokerOrderId });
+    if (wasInFlight && this.killSwitch === 'HALTED' && !(o.role === 'exit')) {
+      const ack = { clientOrderId, brokerOrderId: o.brokerOrderId };
+      // No guard listening (its node closed by a Deploy): kept for the next guard, which cancels it.
+      if (this.listenerCount('late-ack') === 0) this.unheardLateAcks.push(ack);
+      else this.emit('late-ack', ack);
+    }
+  }
+
+  /** Orders acknowledged after the kill while no guard listened; handed over once (lib/trading/kill-switch.ts). */
+  takeUnheardLateAcks(): { clientOrderId: string; brokerOrderId?: string }[] {
+    return this.unheardLateAcks.splice(0);
   }
 
   /** An order update: a terminal status gives back what is left of the order; a new total quantity is taken. */

@@ -149,7 +149,15 @@ export = function register(RED: NodeAPI): void {
         const market = configNode.simulator()?.market;
         const log = { info: (m: string) => node.log(m), warn: (m: string) => node.warn(m) };
         // One risk engine per IBKR account, shared by every ibkr-order node of the account (strictest limits apply).
-        const accountId = configNode.sessionState().accountId;
+        // The account's id, not the connection's: two connections (config nodes) to one account share its engine.
+        const accountId =
+          configNode.sessionState().accountId ??
+          (configNode.simulator()
+            ? undefined
+            : await connection.client.accountId().catch((err: unknown) => {
+                node.warn(`The IBKR account id could not be read (${errorMessage(err)}): this node's risk limits are counted per connection until the next deploy.`);
+                return undefined;
+              }));
         const account = configNode.simulator() ? `${accountId ?? 'sim'}@simulator-${config.connection}` : (accountId ?? `connection-${config.connection}`);
         const userDir = (RED.settings as { userDir?: unknown }).userDir;
         const journalDir = typeof userDir === 'string' && userDir ? path.join(userDir, 'mia-trading') : undefined;
