@@ -8,6 +8,7 @@
 // simulator's certificate, dated by the shifted clock, stays valid against the real one.
 import helper from 'node-red-node-test-helper';
 import { lastWeekday10Et } from '../../lib/sim/calendar';
+import { mathjs } from '../../lib/mathjs';
 import { ResourceTracker, heapAfterGc, portAccepts, trackBottleneckLimiters, type ResourceCounts } from './leak-probes';
 
 // Before any module that requires Bottleneck is loaded: the flow support (and the nodes) come in by require below.
@@ -209,6 +210,9 @@ async function main(): Promise<SoakReport> {
     if (d === DEPLOYMENTS - 1) heap.runningLastBytes = await heapAfterGc();
     if (d === 0) {
       // The heap baseline: the warm-up deployment closed (stopFlows, as a redeploy does first), nothing running.
+      // mathjs loads on first use (lib/mathjs.ts: the first closed trade's statistics, a score expression): about
+      // 30 MB once per process, whichever deployment trades first. Loaded here, so the growth measured is per redeploy.
+      mathjs();
       await helper.clearFlows();
       await sleep(SETTLE_MS);
       heap.startBytes = await heapAfterGc();
