@@ -8,7 +8,7 @@ import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import type { KillSwitchState } from '../trading/risk-rules';
 import { RiskDeniedError, type RiskEngine, type Verdict } from '../trading/risk-engine';
-import { kill, type ExecutionAdapter } from '../trading/kill-switch';
+import { cancelEntries, kill, type CancelEntriesReport, type ExecutionAdapter } from '../trading/kill-switch';
 import { checkStaleAfterSec } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
@@ -577,7 +577,7 @@ export class IbkrOrderDesk {
     const questions: AnsweredQuestion[] = [];
     // HALTED at once, whatever close is in progress; the cancels and the flatten wait for it.
     try {
-      this.engine.setKillSwitch('HALTED');
+      this.engine.setKillSwitch('HALTED', { byKill: true });
     } catch {
       // kill() below sets it again and reports a journal failure.
     }
@@ -587,6 +587,14 @@ export class IbkrOrderDesk {
       return { messages, status: 'HALTED: cancel/flatten failed', questions, error };
     }
     return { messages, status: `HALTED: ${report.cancelled.length} order(s) cancelled, ${report.flattened.length} position(s) flattened`, questions };
+  }
+
+  /**
+   * A risk stop was reached (RiskEngine 'entry-stop'): the account's working entries that can add exposure are
+   * cancelled through the kill switch's adapter (lib/trading/kill-switch.ts cancelEntries). Never rejects.
+   */
+  cancelStoppedEntries(): Promise<CancelEntriesReport> {
+    return cancelEntries(this.engine, this.executionAdapter());
   }
 
   private tradesFutures(): boolean {

@@ -15,7 +15,7 @@ import type { KillSwitchState, RiskLimits, RiskState } from '../trading/risk-rul
 import { acquireEngine, type EngineHandle } from '../trading/accounts';
 import type { Journal } from '../trading/journal';
 import type { Discrepancy, RiskEngine, Verdict } from '../trading/risk-engine';
-import { guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport, type PositionRef, type WorkingOrderRef } from '../trading/kill-switch';
+import { cancelEntries, guardInFlight, kill as killAccount, type ExecutionAdapter, type KillReport, type PositionRef, type WorkingOrderRef } from '../trading/kill-switch';
 import type { Market, MarketTrade } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
@@ -367,6 +367,16 @@ export class SierraConnection extends EventEmitter {
       }
     });
     this.detachEngine.push(guardInFlight(this.engine, (o) => this.cancelLate(manager, o.clientOrderId), (text) => this.warnRisk(text)));
+    const onEntryStop = (): void => {
+      if (this.closed) return;
+      void cancelEntries(this.engine, this.adapter()).then((report) => {
+        if (!report.summary) return;
+        this.warnRisk(report.summary);
+        this.emit('entries-cancelled', report);
+      });
+    };
+    this.engine.on('entry-stop', onEntryStop);
+    this.detachEngine.push(() => this.engine.off('entry-stop', onEntryStop));
     manager.on('fill', (f: Fill) => this.onFill(f));
     manager.on('position', (p: Position) => this.onPosition(p));
     manager.on('account', (a: AccountSnapshot) => this.onAccount(a));

@@ -57,7 +57,7 @@ async function settle<T>(work: () => Promise<T>): Promise<{ ok: true; value: T }
 export async function kill(engine: RiskEngine, adapter: ExecutionAdapter): Promise<KillReport> {
   const failures: KillFailure[] = [];
   try {
-    engine.setKillSwitch('HALTED');
+    engine.setKillSwitch('HALTED', { byKill: true });
   } catch (err) {
     // HALTED holds in memory even when the journal cannot be written (setKillSwitch keeps it); say so.
     failures.push({ action: 'cancel', target: 'journal', error: `the kill switch could not be journaled: ${errorMessage(err)}` });
@@ -110,4 +110,67 @@ export function guardInFlight(
   engine.on('late-ack', listener);
   for (const ack of engine.takeUnheardLateAcks()) listener(ack);
   return () => engine.off('late-ack', listener);
+}
+
+export interface CancelEntriesReport {
+  /** The rule whose stop cancelled the entries (null: no stop, or another connection of the account took them). */
+  rule: string | null;
+  reason: string;
+  cancelled: string[];
+  /** Entries the broker reported filled (in part or whole) before the cancel took effect: counted as any fill. */
+  filledBeforeCancel: { clientOrderId: string; quantity: number }[];
+  /** Not yet acknowledged by the broker: cancelled as soon as it is (guardInFlight), or refused at sending. */
+  inFlight: string[];
+  failures: KillFailure[];
+  /** One line for the log (warn) and the status; '' when nothing was to be cancelled. */
+  summary: string;
+}
+
+/**
+ * A stop that forbids new entries was reached (RiskEngine 'entry-stop'): every working order of the account that can
+ * ADD exposure is cancelled at the broker through the same adapter as kill(). Bracket exits and reducing orders stay.
+ * Never rejects: what failed is in the report. An entry the broker filled before the cancel is counted as any fill
+ * (the broker wins) and named in `filledBeforeCancel`.
+ */
+export async function cancelEntries(engine: RiskEngine, adapter: ExecutionAdapter): Promise<CancelEntriesReport> {
+  const stop = engine.takeEntryStop();
+  if (!stop) return { rule: null, reason: '', cancelled: [], filledBeforeCancel: [], inFlight: [], failures: [], summary: '' };
+  const filled = new Map<string, number>();
+  const onFill = (f: { clientOrderId: string; quantity: number }): void => void filled.set(f.clientOrderId, (filled.get(f.clientOrderId) ?? 0) + f.quantity);
+  engine.on('entry-fill', onFill);
+  const cancelled: string[] = [];
+  const inFlight: string[] = [];
+  const failures: KillFailure[] = [];
+  try {
+    const listed = await settle(() => adapter.workingOrders());
+    const atBroker = new Map((listed.ok ? listed.value : []).map((o) => [o.clientOrderId, o]));
+    if (!listed.ok) failures.push({ action: 'list-orders', target: 'account', error: listed.error });
+    const work = stop.orders.map(async (o) => {
+      const ref = atBroker.get(o.clientOrderId);
+      if (!ref) {
+        if (engine.orderOf(o.clientOrderId) === null) return; // ended meanwhile (filled or cancelled)
+        if (o.phase !== 'working' || listed.ok) inFlight.push(o.clientOrderId);
+        else engine.cancelFailed(o.clientOrderId);
+        return;
+      }
+      const r = await settle(() => adapter.cancel(ref));
+      if (r.ok) cancelled.push(o.clientOrderId);
+      else if (engine.orderOf(o.clientOrderId) === null && filled.has(o.clientOrderId)) {
+        // Refused because it had filled: the fill counts; nothing to report as a failure.
+      } else {
+        engine.cancelFailed(o.clientOrderId);
+        failures.push({ action: 'cancel', target: o.clientOrderId, error: r.error });
+      }
+    });
+    await Promise.all(work);
+  } finally {
+    engine.off('entry-fill', onFill);
+  }
+  const filledBeforeCancel = [...filled].map(([clientOrderId, quantity]) => ({ clientOrderId, quantity }));
+  const parts = [`${cancelled.length} working entr${cancelled.length === 1 ? 'y' : 'ies'} cancelled${cancelled.length ? ` (${cancelled.join(', ')})` : ''}`];
+  if (inFlight.length) parts.push(`${inFlight.length} not yet acknowledged, cancelled when it is (${inFlight.join(', ')})`);
+  if (filledBeforeCancel.length) parts.push(`filled before its cancel: ${filledBeforeCancel.map((f) => `${f.clientOrderId} (${f.quantity})`).join(', ')}, counted as any fill`);
+  if (failures.length) parts.push(`${failures.length} cancel(s) failed: ${failures.map((f) => `${f.target}: ${f.error}`).join('; ')}; cancel them at the broker now`);
+  const summary = `Risk stop "${stop.rule}" (${stop.reason}): no new entries; ${parts.join('; ')}.`;
+  return { rule: stop.rule, reason: stop.reason, cancelled, filledBeforeCancel, inFlight, failures, summary };
 }

@@ -23,7 +23,15 @@
 //
 // Events: 'kill-switch' (KillSwitchState), 'discrepancy' (Discrepancy: journal and broker disagreed; the broker won),
 // 'late-ack' ({clientOrderId, brokerOrderId}: an order sent before a kill was acknowledged after it — cancel it),
-// 'journal-error' (Error), 'change' (after any state change, for status rings).
+// 'journal-error' (Error), 'change' (after any state change, for status rings), 'entry-stop' (EntryStop: a stop that
+// forbids new entries was reached while orders that can ADD exposure still work: kill-switch.ts cancelEntries takes
+// and cancels them), 'entry-fill' ({clientOrderId, quantity}: an entry being cancelled by a stop filled first).
+//
+// Stops and resting entries: the rules are checked when an order is sent, so a limit entry resting before a stop
+// would still fill after it. After every fill, P&L sync, kill switch change and limit change the engine looks again:
+// daily loss reached, losing streak reached, REDUCING or HALTED → every working entry that can add exposure;
+// max trades reached → every working entry that would open a new trade. Those are handed once (takeEntryStop) to be
+// cancelled at the broker; one still in flight is cancelled when it is acknowledged ('late-ack').
 
 import { EventEmitter } from 'events';
 import type { OrderType, Side } from '../contracts';
@@ -85,6 +93,13 @@ export interface ModifyRequest {
   stopPrice?: number;
   staleAfterSec?: number;
   now: number;
+}
+
+/** A stop that forbids new entries, and the working orders of the account that it cancels. */
+export interface EntryStop {
+  rule: RiskRule;
+  reason: string;
+  orders: IntentRecord[];
 }
 
 export type Verdict = { allowed: true } | { allowed: false; rule: RiskRule; reason: string };
@@ -254,6 +269,12 @@ export class RiskEngine extends EventEmitter {
   /** What the shared budget holds of this instance's orders (JSON per id), to send only what changed. */
   private readonly mirrored = new Map<string, string>();
   private sharedQueue: Promise<void> = Promise.resolve();
+  /** Entries handed out to be cancelled by a stop (or the kill switch): not handed out again while they are. */
+  private readonly cancelling = new Set<string>();
+  /** The stop found by the last look, with the orders not yet handed out; null when none. */
+  private pendingStop: EntryStop | null = null;
+  /** The latest market time the engine was told (fills, syncs, orders): a kill switch change is judged at it. */
+  private lastNow = -Infinity;
 
   constructor(options: RiskEngineOptions) {
     super();
@@ -284,6 +305,7 @@ export class RiskEngine extends EventEmitter {
     const next = new Map(this.contributors).set(source, limits);
     this.applyLimits([...next.values()]); // throws before anything changes when a setting is invalid
     this.contributors.set(source, limits);
+    this.lookForStops(this.lastNow);
     return () => {
       if (this.contributors.get(source) !== limits) return;
       this.contributors.delete(source);
@@ -314,8 +336,12 @@ export class RiskEngine extends EventEmitter {
     return this.reconciledFlag;
   }
 
-  /** Sets the kill switch; journaled before it takes effect for anyone else. Cancels and flattens are kill-switch.ts. */
-  setKillSwitch(state: KillSwitchState): void {
+  /**
+   * Sets the kill switch; journaled before it takes effect for anyone else. Cancels and flattens are kill-switch.ts.
+   * `byKill`: the kill switch's own kill() cancels every order, so no 'entry-stop' is raised for the orders now open.
+   */
+  setKillSwitch(state: KillSwitchState, options: { byKill?: boolean } = {}): void {
+    if (options.byKill) for (const id of this.orders.keys()) this.cancelling.add(id);
     const before = this.killSwitch;
     this.guard.setKillSwitch(state);
     try {
@@ -330,6 +356,85 @@ export class RiskEngine extends EventEmitter {
     if (before !== state) this.emit('kill-switch', state);
     this.emit('change');
     this.toShared((b) => b.setKillSwitch(state));
+    this.lookForStops(this.lastNow);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Stops and the entries still working
+
+  /** Whether an order can add exposure: an entry (or the unfilled rest of one) that was not reducing when sent. */
+  private adds(o: WorkingOrder): boolean {
+    return o.role === 'entry' && !o.reducing && o.quantity - o.filled > 0;
+  }
+
+  /** The stop in force at `now` that forbids new entries, with the working orders it forbids (all, not only new ones). */
+  entryStop(now: number): EntryStop | null {
+    const adding = [...this.orders.values()].filter((o) => this.adds(o));
+    if (adding.length === 0) return null;
+    const copy = (list: WorkingOrder[]): IntentRecord[] => list.map((o) => ({ ...o }));
+    const ks = this.killSwitch;
+    if (ks !== 'ACTIVE') return { rule: 'kill-switch', reason: `kill switch is ${ks}`, orders: copy(adding) };
+    const s = this.guard.state(Number.isFinite(now) ? now : undefined);
+    const l = s.limits;
+    if (s.dailyPnl <= -l.dailyLossLimit) {
+      return { rule: 'daily-loss', reason: `daily loss limit reached: today's P&L ${usd(s.dailyPnl)} is at or below the ${usd(-l.dailyLossLimit)} limit`, orders: copy(adding) };
+    }
+    if (s.consecutiveLosses >= l.maxConsecutiveLosses) {
+      return { rule: 'consecutive-losses', reason: `${s.consecutiveLosses} losing trades in a row (halt at ${l.maxConsecutiveLosses})`, orders: copy(adding) };
+    }
+    if (s.tradesToday >= l.maxTradesPerDay) {
+      // Only an entry that would open a trade (from flat, or through the position) is beyond the limit.
+      const opens = adding.filter((o) => {
+        const position = this.position(o.root);
+        const signed = o.side === 'buy' ? 1 : -1;
+        return position === 0 || (Math.sign(position) !== signed && o.quantity - o.filled > Math.abs(position));
+      });
+      if (opens.length) return { rule: 'max-trades', reason: `${s.tradesToday} trades today, the maximum is ${l.maxTradesPerDay}`, orders: copy(opens) };
+    }
+    return null;
+  }
+
+  /** Looks for a stop with entries not yet handed out; raises 'entry-stop' when there are. Never throws. */
+  private lookForStops(now: number): void {
+    if (Number.isFinite(now) && now > this.lastNow) this.lastNow = now;
+    for (const id of this.cancelling) if (!this.orders.has(id)) this.cancelling.delete(id);
+    let stop: EntryStop | null;
+    try {
+      stop = this.entryStop(this.lastNow);
+    } catch {
+      return;
+    }
+    const fresh = stop ? stop.orders.filter((o) => !this.cancelling.has(o.clientOrderId)) : [];
+    if (!stop || fresh.length === 0) {
+      this.pendingStop = null;
+      return;
+    }
+    this.pendingStop = { ...stop, orders: fresh };
+    this.emit('entry-stop', this.pendingStop);
+  }
+
+  /**
+   * The stop's entries to cancel, handed out once (the first of the account's connections to ask gets them; the
+   * others get null). They count as working until the broker says cancelled or filled.
+   */
+  takeEntryStop(): EntryStop | null {
+    const stop = this.pendingStop;
+    this.pendingStop = null;
+    if (!stop) return null;
+    const orders = stop.orders.filter((o) => this.orders.has(o.clientOrderId) && !this.cancelling.has(o.clientOrderId));
+    for (const o of orders) this.cancelling.add(o.clientOrderId);
+    return orders.length ? { ...stop, orders } : null;
+  }
+
+  /** A stop's cancel failed: the order may be handed out again at the next look. */
+  cancelFailed(clientOrderId: string): void {
+    this.cancelling.delete(clientOrderId);
+  }
+
+  /** The order as the engine counts it now (null: done, cancelled or never counted). */
+  orderOf(clientOrderId: string): IntentRecord | null {
+    const o = this.orders.get(clientOrderId);
+    return o ? { ...o } : null;
   }
 
   riskState(now: number): RiskState {
@@ -414,6 +519,7 @@ export class RiskEngine extends EventEmitter {
   /** Checks every rule and, when allowed, records the order's exposure in the same synchronous call. */
   reserve(req: OrderRequest): Verdict {
     const { side, quantity, now } = req;
+    if (Number.isFinite(now) && now > this.lastNow) this.lastNow = now;
     if (side !== 'buy' && side !== 'sell') return deny('invalid-order', `order side must be 'buy' or 'sell'; got ${JSON.stringify(side)}`);
     if (!Number.isInteger(quantity) || quantity <= 0) return deny('invalid-order', `order quantity must be a whole number of contracts above 0; got ${JSON.stringify(quantity)}`);
     const ids = [req.clientOrderId, ...(req.exits ?? [])];
@@ -565,6 +671,11 @@ export class RiskEngine extends EventEmitter {
     if (this.unclaimed.has(clientOrderId)) return deny('invalid-order', `order ${clientOrderId} was not claimed in the account's shared risk budget (${this.shared?.where}): not sent`);
     const verdict = this.switchAllows(o);
     if (!verdict.allowed) return verdict;
+    if (this.adds(o)) {
+      // A stop reached while the order waited to be sent (a fill in between): it does not leave.
+      const stop = this.entryStop(this.lastNow);
+      if (stop?.orders.some((s) => s.clientOrderId === clientOrderId)) return deny(stop.rule, `${stop.reason}: ${o.side} ${o.quantity} was not sent`);
+    }
     const family = [o, ...[...this.orders.values()].filter((c) => c.parent === clientOrderId)];
     for (const f of family) if (f.phase === 'reserved') f.phase = 'sent';
     try {
@@ -663,7 +774,8 @@ export class RiskEngine extends EventEmitter {
     o.phase = 'working';
     if (brokerOrderId) o.brokerOrderId = brokerOrderId;
     this.persistQuietly();
-    if (wasInFlight && this.killSwitch === 'HALTED' && !(o.role === 'exit')) {
+    const stopped = this.cancelling.has(clientOrderId) && this.adds(o);
+    if (wasInFlight && ((this.killSwitch === 'HALTED' && !(o.role === 'exit')) || stopped)) {
       const ack = { clientOrderId, brokerOrderId: o.brokerOrderId };
       // No guard listening (its node closed by a Deploy): kept for the next guard, which cancels it.
       if (this.listenerCount('late-ack') === 0) this.unheardLateAcks.push(ack);
@@ -749,6 +861,7 @@ export class RiskEngine extends EventEmitter {
     }
     this.setLastTrade(fill.instrument, fill.price, fill.now);
     const o = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
+    if (o && this.cancelling.has(o.clientOrderId) && o.role === 'entry') this.emit('entry-fill', { clientOrderId: o.clientOrderId, quantity: fill.quantity });
     if (o) {
       const q = Math.min(fill.quantity, o.quantity - o.filled);
       o.filled += q;
@@ -765,6 +878,7 @@ export class RiskEngine extends EventEmitter {
     this.mirrorShared(sharedFill);
     this.persistQuietly();
     this.emit('change');
+    this.lookForStops(fill.now);
   }
 
   /** The broker's account figures (P&L) as they come: the broker is the truth; a disagreement is reported. */
@@ -781,6 +895,7 @@ export class RiskEngine extends EventEmitter {
     }
     this.persistQuietly();
     this.emit('change');
+    this.lookForStops(figures.now);
   }
 
   /** A position as the broker reports it (one contract). */
@@ -797,6 +912,7 @@ export class RiskEngine extends EventEmitter {
     this.sharePosition(p.instrument, p.quantity, p.averagePrice);
     this.persistQuietly();
     this.emit('change');
+    this.lookForStops(now);
   }
 
   /**
@@ -876,6 +992,7 @@ export class RiskEngine extends EventEmitter {
     this.reconciledFlag = true;
     this.persistQuietly();
     this.emit('change');
+    this.lookForStops(broker.now);
     return found;
   }
 
@@ -1028,6 +1145,7 @@ export class RiskEngine extends EventEmitter {
     this.persistQuietly();
     this.emit('kill-switch', state);
     this.emit('change');
+    this.lookForStops(this.lastNow);
   }
 
   private sharePosition(instrument: string, quantity: number, averagePrice: number | null | undefined): void {

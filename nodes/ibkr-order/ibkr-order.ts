@@ -178,9 +178,19 @@ export = function register(RED: NodeAPI): void {
         const onDiscrepancy = (d: { message: string }): void => node.warn(`Risk journal and IBKR disagree: ${d.message}.`);
         engine.on('discrepancy', onDiscrepancy);
         const stopInFlight = guardInFlight(engine, async (o) => connection.client.cancelOrder(Number(o.brokerOrderId), { futures: true }), (m) => node.warn(m));
+        // A stop reached (daily loss, losing streak, max trades, REDUCING / HALTED): resting entries are cancelled.
+        const onEntryStop = (): void => {
+          void created.cancelStoppedEntries().then((r) => {
+            if (!r.summary) return;
+            node.warn(r.summary);
+            setStatus(node, r.failures.length ? 'red' : 'yellow', 'dot', `stop ${r.rule}: ${r.cancelled.length} entr${r.cancelled.length === 1 ? 'y' : 'ies'} cancelled${r.failures.length ? ', cancel failed' : ''}`);
+          });
+        };
+        engine.on('entry-stop', onEntryStop);
         stopGuard = () => {
           stopInFlight();
           engine.off('discrepancy', onDiscrepancy);
+          engine.off('entry-stop', onEntryStop);
         };
         if (market && !closed) {
           // The simulated market is the feed: live from the instant it runs, kept fresh by its trades.

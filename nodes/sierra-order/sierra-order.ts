@@ -11,6 +11,7 @@ import { metricsPeriodMs } from '../../lib/metrics';
 import type { ConnectionStatus, EntryRules, SierraConnection } from '../../lib/sierra/connection';
 import { toSierraCommand, type OrderCommand } from '../../lib/sierra/order-command';
 import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
+import type { CancelEntriesReport } from '../../lib/trading/kill-switch';
 import { knownTickSize, parseOrderMessage, type SignalSettings as ParserSignalSettings } from '../../lib/trading/order-intent';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
 import { sierraConfigNode } from '../sierra-config/api';
@@ -55,7 +56,7 @@ const usd = (x: number): string => `${x < 0 ? '−' : '+'}$${Math.abs(Math.round
 const describePosition = (q: number): string => (q > 0 ? `long ${q}` : q < 0 ? `short ${-q}` : 'flat');
 
 /** The status ring: connection first, then HALTED, trading off, and position with today's P&L. */
-function showStatus(node: Node, s: ConnectionStatus): void {
+function showStatus(node: Node, s: ConnectionStatus, note = ''): void {
   switch (s.state) {
     case 'starting':
     case 'connecting':
@@ -76,7 +77,7 @@ function showStatus(node: Node, s: ConnectionStatus): void {
     case 'ready':
       break;
   }
-  const book = `${describePosition(s.position)} · ${usd(s.dailyPnl)}`;
+  const book = `${describePosition(s.position)} · ${usd(s.dailyPnl)}${note ? ` · ${note}` : ''}`;
   if (s.killSwitch === 'HALTED') setStatus(node, 'red', 'dot', `HALTED · ${book}`);
   else if (!s.tradingEnabled) setStatus(node, 'grey', 'ring', `trading off · ${book}`);
   else if (s.killSwitch === 'REDUCING') setStatus(node, 'yellow', 'dot', `reducing · ${book}`);
@@ -166,6 +167,8 @@ export = function register(RED: NodeAPI): void {
     const detach: (() => void)[] = [];
     let closed = false;
     let metricsMs = 0;
+    /** What the last risk stop cancelled, shown until the kill switch is set again. */
+    let stopNote = '';
 
     setStatus(node, 'yellow', 'ring', 'connecting');
     try {
@@ -195,9 +198,16 @@ export = function register(RED: NodeAPI): void {
         relay<Fill>('fill', 1, 'fill');
         relay<Position>('position', 2, 'position');
         relay<AccountSnapshot>('account', 3, 'account');
-        const onStatus = (s: ConnectionStatus): void => showStatus(node, s);
+        const onStatus = (s: ConnectionStatus): void => showStatus(node, s, stopNote);
         c.on('status', onStatus);
         detach.push(() => c.off('status', onStatus));
+        // A risk stop cancelled resting entries (the connection logs the warn line): the status says so.
+        const onStopped = (r: CancelEntriesReport): void => {
+          stopNote = `stop ${r.rule}: ${r.cancelled.length} entr${r.cancelled.length === 1 ? 'y' : 'ies'} cancelled${r.failures.length ? ', cancel failed' : ''}`;
+          showStatus(node, c.status(), stopNote);
+        };
+        c.on('entries-cancelled', onStopped);
+        detach.push(() => c.off('entries-cancelled', onStopped));
         showStatus(node, c.status());
         observeOrders(node, c, detach);
         const sendRisk = observeRisk(node, c, detach);
@@ -244,6 +254,7 @@ export = function register(RED: NodeAPI): void {
           setStatus(node, 'grey', 'ring', `${parsed.reason} ignored`);
           return;
         case 'kill-switch':
+          stopNote = '';
           if (parsed.state === 'HALTED') {
             const result = await c.kill();
             node.warn(`Kill switch HALTED: ${result.cancelled.length} order(s) cancelled, ${result.flattened.length} position(s) flattened. Send 'resume' to trade again.`);
