@@ -362,9 +362,16 @@ export class RiskEngine extends EventEmitter {
   // ---------------------------------------------------------------------------------------------------------------
   // Stops and the entries still working
 
-  /** Whether an order can add exposure: an entry (or the unfilled rest of one) that was not reducing when sent. */
+  /**
+   * Whether an order can add exposure: an entry (or the unfilled rest of one) that was not reducing when sent, or one
+   * sent to reduce whose position has since shrunk below it (closed by another order or by hand: it would now open one).
+   */
   private adds(o: WorkingOrder): boolean {
-    return o.role === 'entry' && !o.reducing && o.quantity - o.filled > 0;
+    const rest = o.quantity - o.filled;
+    if (o.role !== 'entry' || rest <= 0) return false;
+    if (!o.reducing) return true;
+    const position = this.position(o.root);
+    return o.side === 'sell' ? rest > position : rest > -position;
   }
 
   /** The stop in force at `now` that forbids new entries, with the working orders it forbids (all, not only new ones). */
