@@ -4,6 +4,7 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { acquireEngine, resetAccountsForTest, type EngineHandle } from '../../../lib/trading/accounts';
+import { cancelEntries, type ExecutionAdapter } from '../../../lib/trading/kill-switch';
 import type { RiskEngine } from '../../../lib/trading/risk-engine';
 import type { KillSwitchState } from '../../../lib/trading/risk-rules';
 
@@ -244,5 +245,160 @@ describe('RiskEngine properties (fast-check)', function () {
   this.timeout(120_000);
   it('exposure never exceeds max position, no entry after the daily loss limit, the kill switch is never lost, no id is reused', () => {
     fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 150, size: 'max' }), (ops) => run(ops)), { numRuns: Number(process.env.RISK_PROPERTY_RUNS ?? 1000), seed: Number(process.env.RISK_PROPERTY_SEED ?? 11) });
+  });
+});
+
+// Resting limit entries that fill later. The broker model holds the working orders; a stop the engine reaches makes
+// cancelEntries (lib/trading/kill-switch.ts) send cancels, which the broker receives at a later step ('cancelArrives'):
+// in between it may still fill the entry (the race). The model computes the stops on its own (daily loss, losing
+// streak, max trades, kill switch) from what the broker filled, and judges every fill that adds exposure against them.
+type RestOp =
+  | { k: 'rest'; side: 'buy' | 'sell'; qty: number }
+  | { k: 'fillResting'; i: number; qty: number; pnl: number }
+  | { k: 'close'; pnl: number }
+  | { k: 'cancelArrives'; i: number }
+  | { k: 'switch'; state: KillSwitchState };
+
+const REST_LIMITS = { maxPosition: 3, maxOrderSize: 3, dailyLossLimit: 300, tradingHoursEnabled: false, cooldownMin: 0, maxTradesPerDay: 4, maxConsecutiveLosses: 2 };
+
+const restOpArb: fc.Arbitrary<RestOp> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ k: fc.constant('rest' as const), side: fc.constantFrom('buy' as const, 'sell' as const), qty: fc.integer({ min: 1, max: 2 }) }) },
+  { weight: 5, arbitrary: fc.record({ k: fc.constant('fillResting' as const), i: fc.nat(), qty: fc.integer({ min: 1, max: 2 }), pnl: fc.integer({ min: -200, max: 100 }) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('close' as const), pnl: fc.integer({ min: -200, max: 100 }) }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('cancelArrives' as const), i: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('switch' as const), state: fc.constantFrom<KillSwitchState>('ACTIVE', 'REDUCING', 'HALTED') }) },
+);
+
+interface BrokerOrder {
+  id: string;
+  side: 'buy' | 'sell';
+  quantity: number;
+  filled: number;
+  /** The stop's cancel was sent and has not reached the broker yet. */
+  cancelSent: boolean;
+}
+
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function runResting(ops: RestOp[]): Promise<void> {
+  resetAccountsForTest();
+  const handle = acquireEngine({ broker: 'sierra', account: 'REST', holder: 'node-a', limits: REST_LIMITS });
+  const engine = handle.engine;
+  const working: BrokerOrder[] = [];
+  let position = 0;
+  let killSwitch: KillSwitchState = 'ACTIVE';
+  let realized = 0;
+  let tradePnl = 0;
+  let streak = 0;
+  let trades = 0;
+  let seq = 0;
+  let exec = 0;
+  let now = T0;
+  const adapter: ExecutionAdapter = {
+    workingOrders: async () => working.map((o) => ({ clientOrderId: o.id, instrument: 'ESZ6', side: o.side, quantity: o.quantity - o.filled })),
+    positions: async () => [],
+    cancel: async (ref) => {
+      const o = working.find((w) => w.id === ref.clientOrderId);
+      if (!o) throw new Error(`order ${ref.clientOrderId} is not working`);
+      o.cancelSent = true;
+    },
+    flatten: async () => undefined,
+  };
+  engine.on('entry-stop', () => void cancelEntries(engine, adapter));
+  engine.reconcile({ now, positions: [], working: [] });
+
+  /** A fill at the broker: the model's trades, streak and P&L as the engine counts them. */
+  const brokerFill = (id: string, side: 'buy' | 'sell', qty: number, pnl: number): void => {
+    const signed = side === 'buy' ? qty : -qty;
+    const before = position;
+    const after = before + signed;
+    const reduces = before !== 0 && Math.sign(signed) !== Math.sign(before);
+    if (reduces) {
+      realized += pnl;
+      tradePnl += pnl;
+    }
+    if (before === 0 || (after !== 0 && Math.sign(after) !== Math.sign(before))) {
+      if (before !== 0) {
+        if (tradePnl < 0) streak++;
+        else if (tradePnl > 0) streak = 0;
+      }
+      trades++;
+      tradePnl = 0;
+    } else if (reduces && after === 0) {
+      if (tradePnl < 0) streak++;
+      else if (tradePnl > 0) streak = 0;
+      tradePnl = 0;
+    }
+    position = after;
+    engine.onFill({ clientOrderId: id, instrument: 'ESZ6', side, quantity: qty, price: 6000, now, executionId: `r${++exec}`, ...(reduces ? { realizedPnl: pnl } : {}) });
+  };
+
+  for (const op of ops) {
+    now += 1000;
+    switch (op.k) {
+      case 'rest': {
+        const id = `r-${++seq}`;
+        if (!engine.reserve({ clientOrderId: id, instrument: 'ESZ6', side: op.side, quantity: op.qty, type: 'limit', price: 5000, now }).allowed) break;
+        if (!engine.authorizeSend(id).allowed) {
+          engine.release(id);
+          break;
+        }
+        working.push({ id, side: op.side, quantity: op.qty, filled: 0, cancelSent: false });
+        engine.acknowledged(id, `b-${id}`);
+        break;
+      }
+      case 'fillResting': {
+        if (working.length === 0) break;
+        const o = working[op.i % working.length];
+        const q = Math.min(op.qty, o.quantity - o.filled);
+        const signed = o.side === 'buy' ? q : -q;
+        const opens = position === 0 || (position + signed !== 0 && Math.sign(position + signed) !== Math.sign(position));
+        const adds = Math.abs(position + signed) > Math.abs(position) || opens;
+        const stopped = killSwitch !== 'ACTIVE' || realized <= -REST_LIMITS.dailyLossLimit || streak >= REST_LIMITS.maxConsecutiveLosses || (opens && trades >= REST_LIMITS.maxTradesPerDay);
+        // The property: an entry fills after a stop only while the stop's cancel is on its way to the broker.
+        if (adds && stopped) assert.ok(o.cancelSent, `entry ${o.id} (${o.side} ${q}) filled after a stop (switch ${killSwitch}, realized ${realized}, streak ${streak}, trades ${trades}) and no cancel was sent for it`);
+        o.filled += q;
+        if (o.filled === o.quantity) working.splice(working.indexOf(o), 1);
+        brokerFill(o.id, o.side, q, op.pnl);
+        if (o.filled === o.quantity) engine.onOrderUpdate(o.id, { status: 'filled', filled: o.filled });
+        break;
+      }
+      case 'close': {
+        if (position === 0) break;
+        const id = `c-${++seq}`;
+        const side = position > 0 ? 'sell' : 'buy';
+        const qty = Math.abs(position);
+        if (!engine.reserve({ clientOrderId: id, instrument: 'ESZ6', side, quantity: qty, type: 'market', now }).allowed) break;
+        if (!engine.authorizeSend(id).allowed) {
+          engine.release(id);
+          break;
+        }
+        engine.acknowledged(id, `b-${id}`);
+        brokerFill(id, side, qty, op.pnl);
+        engine.onOrderUpdate(id, { status: 'filled', filled: qty });
+        break;
+      }
+      case 'cancelArrives': {
+        const sent = working.filter((o) => o.cancelSent);
+        if (sent.length === 0) break;
+        const o = sent[op.i % sent.length];
+        working.splice(working.indexOf(o), 1);
+        engine.onOrderUpdate(o.id, { status: 'cancelled', filled: o.filled });
+        break;
+      }
+      case 'switch':
+        killSwitch = op.state;
+        engine.setKillSwitch(op.state);
+        break;
+    }
+    await flush(); // the cancels the stop started reach the adapter
+  }
+  handle.release();
+}
+
+describe('RiskEngine properties: resting entries and stops (fast-check)', function () {
+  this.timeout(120_000);
+  it('no entry FILLS after a stop was reached, except an entry whose fill the broker reported before the cancel\'s ack', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(restOpArb, { minLength: 1, maxLength: 80, size: 'max' }), (ops) => runResting(ops)), { numRuns: Number(process.env.RISK_PROPERTY_RUNS ?? 300), seed: Number(process.env.RISK_PROPERTY_SEED ?? 11) });
   });
 });
