@@ -44,6 +44,8 @@ export interface DeskOutcome {
   /** The questions IBKR asked and how they were answered. */
   questions: AnsweredQuestion[];
   error?: Error;
+  /** An entry placed: its client order id (the parent's, for a bracket). */
+  clientOrderId?: string;
 }
 
 /** The client calls the desk makes (IbkrClient has them all; tests may pass a fake). */
@@ -443,7 +445,7 @@ export class IbkrOrderDesk {
       messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId: leg.clientOrderId, side, quantity: leg.order.quantity }, placedAt)));
       messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, placedAt, p.warning)));
     });
-    return { messages, status: `placed ${what}`, questions };
+    return { messages, status: `placed ${what}`, questions, clientOrderId };
   }
 
   /** The engine's verdict at a departure: a refusal stops the request unsent. */

@@ -17,6 +17,7 @@ import { resolveRiskLimits, type RiskLimits } from '../../lib/trading/risk-rules
 import { acquireEngine, findEngine, type EngineHandle } from '../../lib/trading/accounts';
 import { FileJournal, RedisJournal } from '../../lib/trading/journal';
 import { RedisSharedBudget } from '../../lib/trading/shared-budget';
+import { EntryExpiry, checkSignalEntryExpiryMin, isSignalEntry } from '../../lib/trading/entry-expiry';
 import { guardInFlight } from '../../lib/trading/kill-switch';
 import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode, type IbkrStateEvent } from '../shared/ibkr-connection-registry';
@@ -43,6 +44,8 @@ interface IbkrOrderDef extends NodeDef {
   maxOrderSize?: string | number;
   maxConsecutiveLosses?: string | number;
   staleAfterSec?: string | number;
+  /** "Cancel an unfilled signal entry after (min)", market time; 0 = never. */
+  signalEntryExpiryMin?: string | number;
 }
 
 /** "Stale data after (s)" when the node was saved before the setting existed (as sierra-order). */
@@ -105,6 +108,8 @@ export = function register(RED: NodeAPI): void {
     let stopMarket: (() => void) | undefined;
     let handle: EngineHandle | undefined;
     let stopGuard: (() => void) | undefined;
+    let expiry: EntryExpiry | undefined;
+    let stopExpiry: (() => void) | undefined;
     /** Order updates missed while the stream was down are read back from IBKR's live orders. */
     const onGap = (gap: StreamGap): void => {
       if (!gap.subscriptions.includes('sor') || !desk) return;
@@ -132,6 +137,7 @@ export = function register(RED: NodeAPI): void {
       resolveRiskLimits(limits); // a bad setting is refused at deploy, with the field named
       const spec = contractSpec(config);
       const stale = staleAfterSec(config);
+      const expiryMin = checkSignalEntryExpiryMin(config.signalEntryExpiryMin, 'ibkr-order');
       const configNode = ibkrConfigNode(RED, config.connection, 'ibkr-order');
       ibkr = configNode;
       // An order node shows trading turned off by the account check (paper/live, unknown account) above the session.
@@ -187,6 +193,23 @@ export = function register(RED: NodeAPI): void {
           });
         };
         engine.on('entry-stop', onEntryStop);
+        if (expiryMin > 0 && !closed) {
+          // Signal entries not filled within the setting (market time) are cancelled through this desk.
+          const signalExpiry = new EntryExpiry({
+            afterMin: expiryMin,
+            now,
+            isWorking: (id) => engine.orderOf(id) !== null,
+            cancel: async (id) => {
+              const outcome = await created.execute({ kind: 'cancel', clientOrderId: id });
+              for (const m of outcome.messages) node.send(asMessage(m));
+              if (outcome.error) throw outcome.error;
+            },
+            onExpired: (_id, text) => node.log(text),
+            onError: (_id, text) => node.warn(text),
+          });
+          expiry = signalExpiry;
+          stopExpiry = signalExpiry.start();
+        }
         stopGuard = () => {
           stopInFlight();
           engine.off('discrepancy', onDiscrepancy);
@@ -244,6 +267,7 @@ export = function register(RED: NodeAPI): void {
         // Judged by the data's own time t: a message stamped long ago does not make the feed look fresh.
         const point = readMarketData(msg.topic, msg.payload);
         (await (desk as Promise<IbkrOrderDesk>)).noteMarketData(point);
+        expiry?.sweep();
         return;
       }
       // ibkr-quote reports a stream gap on its quote output: not data (the stale clock keeps running), not an error.
@@ -274,7 +298,9 @@ export = function register(RED: NodeAPI): void {
       }
       const { intent, instrument } = parsed;
       setStatus(node, 'blue', 'ring', `${intent.kind} sending…`);
+      const sentAt = ibkr?.marketNow() ?? Date.now();
       const outcome = await engine.execute(intent, instrument);
+      if (outcome.clientOrderId && isSignalEntry(intent)) expiry?.track(outcome.clientOrderId, sentAt, intent.origin);
       for (const m of outcome.messages) send(asMessage(m));
       report(outcome);
       // A risk refusal was already reported by the desk (a 'rejected' update on the output and one warn line).
@@ -292,6 +318,7 @@ export = function register(RED: NodeAPI): void {
       stopMarket?.();
       unsubscribeState?.();
       stopGuard?.();
+      stopExpiry?.();
       handle?.release();
     });
   }

@@ -11,6 +11,7 @@ import { metricsPeriodMs } from '../../lib/metrics';
 import type { ConnectionStatus, EntryRules, SierraConnection } from '../../lib/sierra/connection';
 import { toSierraCommand, type OrderCommand } from '../../lib/sierra/order-command';
 import { checkStaleAfterSec, isMarketDataTopic, readMarketData } from '../../lib/strategy/stale-data';
+import { EntryExpiry, checkSignalEntryExpiryMin, isSignalEntry } from '../../lib/trading/entry-expiry';
 import type { CancelEntriesReport } from '../../lib/trading/kill-switch';
 import { knownTickSize, parseOrderMessage, type SignalSettings as ParserSignalSettings } from '../../lib/trading/order-intent';
 import { handleClose, handleInput, setStatus, statusError } from '../shared/node-kit';
@@ -24,6 +25,8 @@ interface SierraOrderDef extends NodeDef {
   staleAfterSec?: number | string;
   /** "Metrics every (s)": the DTC metrics on the 4th output this often; 0 or empty = only on request. */
   metricsEverySec?: number | string;
+  /** "Cancel an unfilled signal entry after (min)", market time; 0 = never. */
+  signalEntryExpiryMin?: number | string;
 }
 
 interface SignalSettings {
@@ -32,6 +35,8 @@ interface SignalSettings {
   target: 1 | 2;
   /** New entries refused after this many seconds without a tick, quote or bar; 0 = off. */
   staleAfterSec: number;
+  /** Minutes of market time before an unfilled signal entry is cancelled; 0 = never. */
+  signalEntryExpiryMin: number;
 }
 
 /** "Stale data after (s)" when the node was saved before the setting existed. */
@@ -49,7 +54,8 @@ function readSettings(config: SierraOrderDef): SignalSettings {
   } catch {
     throw new InvalidInputError(`sierra-order: "Stale data after (s)" "${String(config.staleAfterSec)}" is not valid: use seconds ≥ 0 (0 turns the guard off).`);
   }
-  return { quantity, entry, target, staleAfterSec };
+  const signalEntryExpiryMin = checkSignalEntryExpiryMin(config.signalEntryExpiryMin, 'sierra-order');
+  return { quantity, entry, target, staleAfterSec, signalEntryExpiryMin };
 }
 
 const usd = (x: number): string => `${x < 0 ? '−' : '+'}$${Math.abs(Math.round(x))}`;
@@ -84,11 +90,11 @@ function showStatus(node: Node, s: ConnectionStatus, note = ''): void {
   else setStatus(node, 'green', 'dot', book);
 }
 
-async function execute(connection: SierraConnection, command: OrderCommand, rules: EntryRules): Promise<void> {
+/** Carries out one command; a submit returns the entry's client order id. */
+async function execute(connection: SierraConnection, command: OrderCommand, rules: EntryRules): Promise<string | undefined> {
   switch (command.action) {
     case 'submit':
-      await connection.submit(command.intent, rules);
-      return;
+      return (await connection.submit(command.intent, rules)).order.clientOrderId;
     case 'cancel':
       await connection.cancel(command.clientOrderId);
       return;
@@ -169,6 +175,7 @@ export = function register(RED: NodeAPI): void {
     let metricsMs = 0;
     /** What the last risk stop cancelled, shown until the kill switch is set again. */
     let stopNote = '';
+    let expiry: EntryExpiry | undefined;
 
     setStatus(node, 'yellow', 'ring', 'connecting');
     try {
@@ -210,6 +217,21 @@ export = function register(RED: NodeAPI): void {
         detach.push(() => c.off('entries-cancelled', onStopped));
         showStatus(node, c.status());
         observeOrders(node, c, detach);
+        if (settings && settings.signalEntryExpiryMin > 0) {
+          const signalExpiry = new EntryExpiry({
+            afterMin: settings.signalEntryExpiryMin,
+            now: () => c.now(),
+            isWorking: (id) => c.riskEngine.orderOf(id) !== null,
+            cancel: (id) => c.cancel(id),
+            onExpired: (_id, text) => node.log(text),
+            onError: (_id, text) => node.warn(text),
+          });
+          expiry = signalExpiry;
+          detach.push(signalExpiry.start());
+          const sweep = (): void => signalExpiry.sweep();
+          c.on('status', sweep);
+          detach.push(() => c.off('status', sweep));
+        }
         const sendRisk = observeRisk(node, c, detach);
         sendRisk();
         if (metricsMs > 0) {
@@ -241,6 +263,7 @@ export = function register(RED: NodeAPI): void {
         const c = await connection;
         if (msg.topic !== 'bar' && point.price !== null) c.setLastTrade(point.price, point.contract, point.t);
         c.noteMarketData(point);
+        expiry?.sweep();
         return;
       }
       // ibkr-quote reports a stream gap on its quote output: not data (the stale clock keeps running), not an error.
@@ -266,9 +289,12 @@ export = function register(RED: NodeAPI): void {
             node.log('Kill switch REDUCING: only orders that reduce the position pass.');
           }
           return;
-        case 'order':
-          await execute(c, toSierraCommand(parsed.intent, parsed.instrument, c.symbol, c.now()), rules);
+        case 'order': {
+          const sentAt = c.now();
+          const id = await execute(c, toSierraCommand(parsed.intent, parsed.instrument, c.symbol, sentAt), rules);
+          if (id && isSignalEntry(parsed.intent)) expiry?.track(id, sentAt, parsed.intent.origin);
           return;
+        }
       }
     });
 
