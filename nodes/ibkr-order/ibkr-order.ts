@@ -189,7 +189,7 @@ export = function register(RED: NodeAPI): void {
           void created.cancelStoppedEntries().then((r) => {
             if (!r.summary) return;
             node.warn(r.summary);
-            setStatus(node, r.failures.length ? 'red' : 'yellow', 'dot', `stop ${r.rule}: ${r.cancelled.length} entr${r.cancelled.length === 1 ? 'y' : 'ies'} cancelled${r.failures.length ? ', cancel failed' : ''}`);
+            setStatus(node, r.failures.length ? 'red' : 'yellow', 'dot', `${r.rule}: ${r.failures.length ? 'cancel failed' : `${r.cancelled.length} cancelled`}`);
           });
         };
         engine.on('entry-stop', onEntryStop);

@@ -83,9 +83,10 @@ function showStatus(node: Node, s: ConnectionStatus, note = ''): void {
     case 'ready':
       break;
   }
-  const book = `${describePosition(s.position)} · ${usd(s.dailyPnl)}${note ? ` · ${note}` : ''}`;
+  const book = `${describePosition(s.position)} · ${usd(s.dailyPnl)}`;
   if (s.killSwitch === 'HALTED') setStatus(node, 'red', 'dot', `HALTED · ${book}`);
   else if (!s.tradingEnabled) setStatus(node, 'grey', 'ring', `trading off · ${book}`);
+  else if (note) setStatus(node, 'yellow', 'dot', note); // the rule and what it cancelled: short enough to be read whole
   else if (s.killSwitch === 'REDUCING') setStatus(node, 'yellow', 'dot', `reducing · ${book}`);
   else setStatus(node, 'green', 'dot', book);
 }
@@ -210,7 +211,7 @@ export = function register(RED: NodeAPI): void {
         detach.push(() => c.off('status', onStatus));
         // A risk stop cancelled resting entries (the connection logs the warn line): the status says so.
         const onStopped = (r: CancelEntriesReport): void => {
-          stopNote = `stop ${r.rule}: ${r.cancelled.length} entr${r.cancelled.length === 1 ? 'y' : 'ies'} cancelled${r.failures.length ? ', cancel failed' : ''}`;
+          stopNote = `${r.rule}: ${r.failures.length ? 'cancel failed' : `${r.cancelled.length} cancelled`}`;
           showStatus(node, c.status(), stopNote);
         };
         c.on('entries-cancelled', onStopped);
