@@ -596,7 +596,20 @@ export class IbkrOrderDesk {
    * cancelled through the kill switch's adapter (lib/trading/kill-switch.ts cancelEntries). Never rejects.
    */
   cancelStoppedEntries(): Promise<CancelEntriesReport> {
-    return cancelEntries(this.engine, this.executionAdapter());
+    const base = this.executionAdapter();
+    // The engine knows every acknowledged order's IBKR order id (this desk's, other desks', and what the reconcile
+    // read): no live-orders read (paced to one per 5 s) stands between the stop and its cancels.
+    const known: ExecutionAdapter = {
+      ...base,
+      workingOrders: async () => {
+        if (!this.client.tradingEnabled) throw new TradingDisabledError('risk stop (cancel entries)', this.client.tradingBlockedReason ?? undefined);
+        return this.engine
+          .openOrders()
+          .filter((o) => o.phase === 'working' && o.brokerOrderId !== undefined && /^\d+$/.test(o.brokerOrderId))
+          .map((o) => ({ clientOrderId: o.clientOrderId, instrument: `${o.instrument}#${o.brokerOrderId}`, side: o.side, quantity: o.quantity - o.filled }));
+      },
+    };
+    return cancelEntries(this.engine, known);
   }
 
   private tradesFutures(): boolean {
