@@ -27,11 +27,11 @@ const FROZEN = { simSpeed: 0.001 };
 const LIMITS = { tradingEnabled: true, tradingHoursEnabled: false, cooldownMin: 0, maxTradesPerDay: 100, maxOrderSize: 5, maxPosition: 5, maxOrdersPerMinute: 0, collarTicks: 40 };
 const WORKING: readonly OrderStatus[] = [OrderStatus.OPEN, OrderStatus.PENDING_OPEN, OrderStatus.PENDING_CHILD, OrderStatus.PARTIALLY_FILLED];
 
-async function load(config: Record<string, unknown>) {
+async function load(config: Record<string, unknown>, orderSettings: Record<string, unknown> = {}) {
   const flow = [
     { id: 'tab', type: 'tab', label: 'test' },
     { id: 'cfg', type: 'sierra-config', mode: 'simulator', heartbeatSec: 1, simSeed: 7, ...config },
-    { id: 'order', type: 'sierra-order', z: 'tab', connection: 'cfg', quantity: 1, entry: 'limit', target: '1', wires: [['updates'], [], [], []] },
+    { id: 'order', type: 'sierra-order', z: 'tab', connection: 'cfg', quantity: 1, entry: 'limit', target: '1', ...orderSettings, wires: [['updates'], [], [], []] },
     { id: 'updates', type: 'helper', z: 'tab' },
   ];
   await helper.load([configModule, orderModule], flow);
@@ -91,5 +91,42 @@ describe('sierra-order: a risk stop cancels the resting entries at Sierra Chart 
     assert.equal(l.warnings.filter((w) => /Risk stop/.test(w)).length, 1, 'one warning line');
     await until(() => l.statuses.some((s) => /^daily-loss: 1 cancelled$/.test(String(s.text))));
     assert.equal(l.connection.riskEngine.openOrders().length, 0, 'the engine counts no working entry any more');
+  });
+
+  it('a signal entry still unfilled after "Cancel an unfilled signal entry after (min)" of MARKET time is cancelled, with an info line', async () => {
+    // The simulated market runs 60× real time: half a market minute passes in about half a second.
+    const l = await load({ simSpeed: 60, ...LIMITS }, { signalEntryExpiryMin: 0.5 });
+    const infos: string[] = [];
+    const origLog = l.order.log.bind(l.order);
+    l.order.log = (m: unknown) => {
+      infos.push(String(m));
+      return origLog(m);
+    };
+    const p = l.connection.lastTrade();
+    assert.ok(p !== null);
+    const entry = Math.round((p - 8) * 4) / 4;
+    const resting = nextMessage(l.updates, (m: Msg) => update(m).status === 'working' && update(m).side === 'buy');
+    const sentAt = l.connection.now();
+    l.order.receive({ topic: 'signal', payload: { signal: 'LONG', entry, stop: entry - 2, targets: [entry + 4, entry + 6] } });
+    const id = update(await resting).clientOrderId;
+    const cancelled = nextMessage(l.updates, (m: Msg) => update(m).clientOrderId === id && update(m).status === 'cancelled');
+    await cancelled;
+    assert.ok(l.connection.now() - sentAt >= 30_000, 'not before half a minute of market time');
+    await until(() => infos.some((t) => t.includes(`Signal entry ${id}`)));
+    assert.match(infos.find((t) => t.includes(`Signal entry ${id}`)) ?? '', /not filled after [\d.]+ min of market time \(limit 0\.5 min\): cancelled/);
+    assert.ok(!l.sim.orders().some((o) => o.clientOrderId === id && WORKING.includes(o.status)), 'cancelled at the simulator');
+  });
+
+  it('an order message (not a signal) never expires', async () => {
+    const l = await load({ simSpeed: 60, ...LIMITS }, { signalEntryExpiryMin: 0.1 });
+    const p = l.connection.lastTrade();
+    assert.ok(p !== null);
+    const resting = nextMessage(l.updates, (m: Msg) => update(m).status === 'working' && update(m).side === 'buy');
+    const sentAt = l.connection.now();
+    l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: Math.round((p - 9.5) * 4) / 4 } });
+    const id = update(await resting).clientOrderId;
+    await until(() => l.connection.now() - sentAt > 60_000);
+    await new Promise((r) => setTimeout(r, 1100)); // one more poll of the expiry
+    assert.ok(l.sim.orders().some((o) => o.clientOrderId === id && WORKING.includes(o.status)), 'still working');
   });
 });
