@@ -346,7 +346,6 @@ export class SierraConnection extends EventEmitter {
       if (s === 'ready') {
         this.reconcileEngine(manager);
         this.setState('ready', '');
-        if (this.engine.killSwitch === 'HALTED') this.cancelWhileHalted(manager);
       } else {
         this.engine.markUnreconciled();
         if (s === 'reconciling') {
@@ -560,21 +559,6 @@ export class SierraConnection extends EventEmitter {
     const acknowledged = (m: OrderManager | undefined): boolean => Boolean(m?.order(clientOrderId)?.serverOrderId);
     if (!acknowledged(manager) && [...(ACCOUNT_CONNECTIONS.get(this.engine) ?? [])].some((c) => c !== this && acknowledged(c.manager))) return Promise.resolve();
     return manager.cancel(clientOrderId);
-  }
-
-  /**
-   * Reconciled while HALTED: orders still working at Sierra Chart that can ADD to the position (a kill that could not
-   * reach them while the connection was down, or placed meanwhile) are cancelled, as the kill switch means. Exits and
-   * reducing orders stay: without the flatten they protect what is held. Failures are warned.
-   */
-  private cancelWhileHalted(manager: OrderManager): void {
-    const adding = new Set(this.engine.openOrders().filter((o) => o.role === 'entry' && !o.reducing).map((o) => o.clientOrderId));
-    const entries = manager.openOrders().filter((o) => o.serverOrderId !== null && adding.has(o.clientOrderId));
-    if (entries.length === 0) return;
-    this.warnRisk(`Kill switch is HALTED and ${entries.length} order(s) that add to the position still work at Sierra Chart (${entries.map((o) => o.clientOrderId).join(', ')}): cancelling them.`);
-    for (const o of entries) {
-      manager.cancel(o.clientOrderId).catch((err: unknown) => this.warnRisk(`Kill switch HALTED: order ${o.clientOrderId} could not be cancelled (${errorMessage(err)}). Cancel it in Sierra Chart now.`));
-    }
   }
 
   /** An order the account's engine sent or counts (any connection's, a flatten's id included). */

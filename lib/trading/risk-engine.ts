@@ -999,6 +999,8 @@ export class RiskEngine extends EventEmitter {
     this.reconciledFlag = true;
     this.persistQuietly();
     this.emit('change');
+    // The broker's own list is the truth now: an entry still working there is cancelled again, whatever was sent before.
+    this.cancelling.clear();
     this.lookForStops(broker.now);
     return found;
   }
