@@ -16,10 +16,10 @@ type TestNode = Node & { receive(msg: object): void; on(event: 'input', listener
 
 const OPEN_RISK = { tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 10, maxOrderSize: 5 };
 
-async function load(order: Record<string, unknown> = {}) {
+async function load(order: Record<string, unknown> = {}, cfgSettings: Record<string, unknown> = {}) {
   const flow = [
     { id: 'tab', type: 'tab', label: 'orders' },
-    { id: 'cfg', type: 'ibkr-config', z: 'tab', name: 'sim', mode: 'simulator', simSeed: 7, simSpeed: 1, simTls: false, trading: true },
+    { id: 'cfg', type: 'ibkr-config', z: 'tab', name: 'sim', mode: 'simulator', simSeed: 7, simSpeed: 1, simTls: false, trading: true, ...cfgSettings },
     { id: 'order', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, ...OPEN_RISK, ...order, wires: [['out']] },
     { id: 'out', type: 'helper', z: 'tab' },
   ];
@@ -60,5 +60,20 @@ describe('ibkr-order: a risk stop cancels the resting entries at IBKR (simulator
     assert.equal(warns.length, 1, 'one warning line');
     assert.match(String(warns[0].msg), /Risk stop "kill-switch" \(kill switch is REDUCING\).*rest-1/);
     assert.ok(seen.some((s) => /kill-switch: 1 cancelled/.test(String(s.text))), `statuses: ${JSON.stringify(seen)}`);
+  });
+
+  it('a signal entry still unfilled after "Cancel an unfilled signal entry after (min)" of MARKET time is cancelled at IBKR, with an info line', async () => {
+    // The simulated market runs 60× real time: one market minute is about a second.
+    const { node, out, sim } = await load({ entryType: 'limit', signalEntryExpiryMin: 1 }, { simSpeed: 60 });
+    const entry = tick(sim.market.esQuote().last * 0.99);
+    const sentAt = sim.market.now();
+    node.receive({ topic: 'signal', payload: { signal: 'LONG', entry, stop: entry - 2, targets: [entry + 4, entry + 6] } });
+    const working = await out.first((m) => m.topic === 'order-update' && /^\d{8}-mia-\d+$/.test(String(m.payload.clientOrderId)) && m.payload.status === 'working');
+    const id = String(working.payload.clientOrderId);
+    await out.first(isUpdate(id, 'cancelled'));
+    assert.ok(sim.market.now() - sentAt >= 60_000, 'not before a minute of market time');
+    const infos = helper.log().args.map((a: unknown[]) => a[0] as { level: number; msg: unknown }).filter((e) => e.level === 40 && String(e.msg).includes(`Signal entry ${id}`));
+    assert.equal(infos.length, 1, 'one info line');
+    assert.match(String(infos[0].msg), /not filled after [\d.]+ min of market time \(limit 1 min\): cancelled/);
   });
 });
