@@ -2,7 +2,8 @@
 export { acquireEngine, findEngine, accountKey, type AcquireOptions, type Broker, type EngineHandle } from './accounts';
 export { contractKey, instrumentOf, rootOfSymbol, sameInstrument, type InstrumentInfo, type InstrumentOf } from './instrument-of';
 export { FileJournal, JournalError, MemoryJournal, RedisJournal, type IntentRecord, type Journal, type JournalState } from './journal';
-export { guardInFlight, kill, type ExecutionAdapter, type KillFailure, type KillReport, type PositionRef, type WorkingOrderRef } from './kill-switch';
+export { cancelEntries, guardInFlight, kill, type CancelEntriesReport, type ExecutionAdapter, type KillFailure, type KillReport, type PositionRef, type WorkingOrderRef } from './kill-switch';
+export { DEFAULT_SIGNAL_ENTRY_EXPIRY_MIN, EntryExpiry, checkSignalEntryExpiryMin, isSignalEntry, type EntryExpiryOptions } from './entry-expiry';
 export {
   RiskDeniedError,
   RiskEngine,
@@ -12,6 +13,7 @@ export {
   type BrokerState,
   type Discrepancy,
   type EngineLimits,
+  type EntryStop,
   type FillNews,
   type ModifyRequest,
   type OrderRequest,
