@@ -1,6 +1,6 @@
 // The shipped pipeline (flows/mia-ia-pipeline.json) on a REPLAYED simulator day: a recording of the seeded simulator
-// market's regular session (Tuesday 3 March 2026, 09:30 to 16:00 New York, with the 4 h of 1-minute bars before it
-// that the flow's preload asks for) in the Node-RED user dir's mia-recordings folder, ibkr-config in replay mode at
+// market (Wednesday 4 March 2026, 08:30 to 16:00 New York, with the 4 h of 1-minute bars before it that the flow's
+// preload asks for) in the Node-RED user dir's mia-recordings folder, ibkr-config in replay mode at
 // `max` serving it and sierra-config's DTC simulator filling on the same replay. Battle Navale's signals become Sierra
 // orders and fills, mia-trade-stats closes trades, and the dashboard's "Strategy statistics" group shows them. A
 // replay gives the flow the same updates whatever the machine's load, so the day is the same on every run. Its
@@ -22,10 +22,15 @@ const README_SCREENSHOT = path.join(repoRoot, 'test', 'e2e', 'screenshots', 'str
 const SCREENSHOT = path.join(SCREENSHOT_DIR, 'strategy-statistics.png');
 /** The shipped simulators' seed (flows/mia-ia-pipeline.json): the replayed day is the simulator's own. */
 const SEED = 7;
-/** Tuesday 3 March 2026, 09:30 to 16:00 New York (UTC−5, before the switch to summer time). */
-const SESSION_FROM = Date.UTC(2026, 2, 3, 14, 30);
-const SESSION_TO = Date.UTC(2026, 2, 3, 21, 0);
-const RECORDING = 'ES-2026-03-03.jsonl.gz';
+/**
+ * Wednesday 4 March 2026 (New York on UTC−5, before the switch to summer time), from 08:30, an hour before the open as a
+ * trader deploys: the preload's answer and the flow's warm-up are done long before the risk rules' trading hours
+ * (09:35), whatever the machine's load (at `max` a late preload would otherwise let the first signals pass unseen by
+ * the flow's gate "after the preload only"), to 16:00.
+ */
+const SESSION_FROM = Date.UTC(2026, 2, 4, 13, 30);
+const SESSION_TO = Date.UTC(2026, 2, 4, 21, 0);
+const RECORDING = 'ES-2026-03-04.jsonl.gz';
 /** What the shipped flow's preload (ibkr-history, period 4h) asks for at the start. */
 const PRELOAD_MS = 4 * 3_600_000;
 const MIN_TRADES = 2;
@@ -119,9 +124,8 @@ describe('e2e: strategy statistics of a replayed simulator day on the shipped da
     // The whole replayed session: wait until the price chart (New York time on its axis) shows its last point of the
     // session (15:55; the recording ends at 16:00), past the risk rules' trading hours (09:35–15:45 New York, no new
     // position after).
-    const lastBar = Date.UTC(2026, 2, 3, 15, 55);
+    const lastBar = Date.UTC(2026, 2, 4, 15, 55);
     await page.waitForFunction(`${NEWEST_PRICE} >= ${lastBar}`, undefined, { polling: 1000, timeout: 150_000 });
-    if (process.env.MIA_SHOT_LOG) fs.writeFileSync(process.env.MIA_SHOT_LOG, nodeRed.output());
     // The chart, the table and the summary each get their own copy of a statistics message: read them once they agree
     // and a second later still say the same (the replay's last fills have reached the dashboard).
     let view: StatsView = { summary: null, equityPoints: 0, equityTimes: [], tableRows: 0, reasons: [] };
