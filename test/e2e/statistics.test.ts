@@ -25,8 +25,8 @@ const SEED = 7;
 /**
  * Wednesday 4 March 2026 (New York on UTC−5, before the switch to summer time), from 08:30, an hour before the open as a
  * trader deploys: the preload's answer and the flow's warm-up are done long before the risk rules' trading hours
- * (09:35), whatever the machine's load (at `max` a late preload would otherwise let the first signals pass unseen by
- * the flow's gate "after the preload only"), to 16:00.
+ * (09:35), whatever the machine's load (at `max` a late preload would otherwise make the flow's gate "after the preload
+ * only" drop the first signals, and change the day), to 16:00.
  */
 const SESSION_FROM = Date.UTC(2026, 2, 4, 13, 30);
 const SESSION_TO = Date.UTC(2026, 2, 4, 21, 0);
