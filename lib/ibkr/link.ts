@@ -99,6 +99,7 @@ export class IbkrLink extends EventEmitter {
   private readonly recorder: Recorder | undefined;
   private recordWarned = false;
   private onReplaySubscribed: () => void = () => undefined;
+  private onReplayHistory: () => void = () => undefined;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -205,12 +206,27 @@ export class IbkrLink extends EventEmitter {
       // A sierra-config filling on the same recording may have started the replay first, at its default speed.
       if (market.status().speed !== this.plan.replay.speed) market.setSpeed(this.plan.replay.speed);
       let waiting = market.status().paused;
-      this.onReplaySubscribed = () => {
-        if (!waiting) return;
+      // At 'max', a recording that starts with a preload of history also waits for the flow's first history answer:
+      // the stream would otherwise run ahead of the preload (the live run received the preload first).
+      let historyWanted = waiting && this.plan.replay.speed === 'max' && market.startsWithPreload;
+      let subscribed = false;
+      const resumeWhenReady = (): void => {
+        if (!waiting || !subscribed || historyWanted) return;
         waiting = false;
         market.resume();
       };
-      this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
+      this.onReplaySubscribed = () => {
+        subscribed = true;
+        resumeWhenReady();
+      };
+      this.onReplayHistory = () => {
+        historyWanted = false;
+        resumeWhenReady();
+      };
+      this.options.logger.info(
+        `IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×` +
+          (historyWanted ? ': it starts with a preload of history, so it waits for the flow to ask for history (ibkr-history) and subscribe to market data' : ''),
+      );
     }
     if (this.plan.simulator) {
       this.simulatorStarting = startIbkrSimulator(
@@ -220,6 +236,7 @@ export class IbkrLink extends EventEmitter {
               market: this.replayLease.market,
               streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1),
               onMarketDataSubscribed: () => this.onReplaySubscribed(),
+              onHistoryAnswered: () => this.onReplayHistory(),
             }
           : this.plan.simulator,
       );

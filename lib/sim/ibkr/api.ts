@@ -68,6 +68,8 @@ export interface ApiOptions {
   accountId: string;
   positionsCacheMs: number;
   historyLatencyMs: number;
+  /** Called when a history answer leaves (a replay waits for the flow's preload: lib/ibkr/link.ts). */
+  onHistoryAnswered?: () => void;
 }
 
 const ok = (body: unknown): ApiResponse => ({ status: 200, body });
@@ -630,7 +632,10 @@ export class IbkrApi {
     const conid = Number(req.query.get('conid'));
     const result = historyResponse(this.market, lookupInstrument(this.market, conid), req.query);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(result), this.options.historyLatencyMs);
+      const timer = setTimeout(() => {
+        resolve(result);
+        this.options.onHistoryAnswered?.();
+      }, this.options.historyLatencyMs);
       timer.unref();
     });
   }
