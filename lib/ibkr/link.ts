@@ -99,7 +99,9 @@ export class IbkrLink extends EventEmitter {
   private readonly recorder: Recorder | undefined;
   private recordWarned = false;
   private onReplaySubscribed: () => void = () => undefined;
-  private onReplayHistory: () => void = () => undefined;
+  private replayHistoryGate: (() => Promise<void>) | undefined;
+  /** A replay at 'max' stands at its recorded preload until the flow has taken a history answer in. */
+  replayAwaitsHistory = false;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -138,6 +140,16 @@ export class IbkrLink extends EventEmitter {
       if (!this.recordWarned) this.options.logger.warn(`recording: ${errorMessage(err)} (further refusals are not logged)`);
       this.recordWarned = true;
     }
+  }
+
+  /**
+   * The flow has taken in a history answer (ibkr-history sent it and the messages it caused were delivered): a replay
+   * standing at its recorded preload goes on.
+   */
+  replayHistoryTaken(): void {
+    if (!this.replayAwaitsHistory) return;
+    this.replayAwaitsHistory = false;
+    this.replay?.clearStop();
   }
 
   /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
@@ -206,26 +218,28 @@ export class IbkrLink extends EventEmitter {
       // A sierra-config filling on the same recording may have started the replay first, at its default speed.
       if (market.status().speed !== this.plan.replay.speed) market.setSpeed(this.plan.replay.speed);
       let waiting = market.status().paused;
-      // At 'max', a recording that starts with a preload of history also waits for the flow's first history answer:
-      // the stream would otherwise run ahead of the preload (the live run received the preload first).
-      let historyWanted = waiting && this.plan.replay.speed === 'max' && market.startsWithPreload;
-      let subscribed = false;
-      const resumeWhenReady = (): void => {
-        if (!waiting || !subscribed || historyWanted) return;
+      this.onReplaySubscribed = () => {
+        if (!waiting) return;
         waiting = false;
         market.resume();
       };
-      this.onReplaySubscribed = () => {
-        subscribed = true;
-        resumeWhenReady();
-      };
-      this.onReplayHistory = () => {
-        historyWanted = false;
-        resumeWhenReady();
-      };
+      // At 'max', a recording that holds a preload of history (the bars ibkr-history received at the live flow's
+      // start) plays up to the time that preload was received and stops there until the flow has asked for history
+      // and taken the answer in (replayHistoryTaken): the flow gets the preload where the live run got it, between
+      // the same ticks, instead of the stream running ahead of it or the request coming before the bars were known.
+      const preloadAt = market.preloadAt;
+      if (this.plan.replay.speed === 'max' && preloadAt !== undefined && market.status().emitted === 0) {
+        market.stopAt(preloadAt);
+        this.replayAwaitsHistory = true;
+        // A request waits for the replay to reach the time the preload was received (it is answered as of then).
+        this.replayHistoryGate = () =>
+          !this.replayAwaitsHistory || market.stopped ? Promise.resolve() : new Promise<void>((resolve) => market.once('stopped', () => resolve()));
+      }
       this.options.logger.info(
         `IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×` +
-          (historyWanted ? ': it starts with a preload of history, so it waits for the flow to ask for history (ibkr-history) and subscribe to market data' : ''),
+          (this.replayHistoryGate
+            ? `: the recording holds a preload of history, received at ${new Date(preloadAt as number).toISOString()}; the replay stops there until the flow asks for history (ibkr-history)`
+            : ''),
       );
     }
     if (this.plan.simulator) {
@@ -236,7 +250,7 @@ export class IbkrLink extends EventEmitter {
               market: this.replayLease.market,
               streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1),
               onMarketDataSubscribed: () => this.onReplaySubscribed(),
-              onHistoryAnswered: () => this.onReplayHistory(),
+              historyGate: () => this.replayHistoryGate?.() ?? Promise.resolve(),
             }
           : this.plan.simulator,
       );

@@ -99,8 +99,13 @@ export class RecordedMarket extends EventEmitter implements Market {
   private readonly trades: MarketTrade[];
   private readonly cumVolume: Float64Array; // volume of trades before index i
   private readonly minutes: Minute[];
-  /** The recording starts with a preload of history (recording.ts): a replay may wait for the flow to ask for it. */
-  readonly startsWithPreload: boolean;
+  /**
+   * When the recording holds a preload of history (bars of before its first record, as ibkr-history received them at
+   * a flow's start), the time that preload was recorded; undefined otherwise.
+   */
+  readonly preloadAt: number | undefined;
+  /** At 'max', trades after this time wait (see stopAt). */
+  private stopTime = Infinity;
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -140,7 +145,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.cumVolume = new Float64Array(this.trades.length + 1);
     for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
     this.minutes = minutesOf(recorded, this.trades);
-    this.startsWithPreload = recording.startsWithPreload && recorded.length > 0;
+    let preloadAt = Infinity;
+    for (const r of recorded) if (r.bar.t < recording.from && r.at < preloadAt) preloadAt = r.at;
+    this.preloadAt = Number.isFinite(preloadAt) ? preloadAt : undefined;
     this.quotes = recording.quotes
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
@@ -212,6 +219,25 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.emitUpTo(this.anchorT);
   }
 
+  /**
+   * At 'max': play no trade after `t` (the clock stops at `t` and 'stopped' is emitted) until clearStop(). The link
+   * uses it to answer a flow's preload of history at the time the live run received it (lib/ibkr/link.ts).
+   */
+  stopAt(t: number): void {
+    this.stopTime = t;
+  }
+
+  clearStop(): void {
+    if (this.stopTime === Infinity) return;
+    this.stopTime = Infinity;
+    this.reschedule();
+  }
+
+  /** Whether the clock stands at a stopAt() time (nothing more plays until clearStop). */
+  get stopped(): boolean {
+    return this.stopTime !== Infinity && this.anchorT >= this.stopTime;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -273,13 +299,24 @@ export class RecordedMarket extends EventEmitter implements Market {
    */
   pumpBatch(): boolean {
     const trades = this.trades;
+    if (this.cursor < trades.length && trades[this.cursor].t > this.stopTime) {
+      if (this.anchorT < this.stopTime) {
+        this.anchorT = this.stopTime;
+        this.emit('stopped');
+      }
+      return false;
+    }
     if (this.cursor >= trades.length) {
-      this.anchorT = this.to;
+      this.anchorT = Math.min(this.to, Math.max(this.anchorT, this.stopTime === Infinity ? this.to : this.stopTime));
+      if (this.stopTime !== Infinity && this.anchorT >= this.stopTime && this.anchorT < this.to) {
+        this.emit('stopped');
+        return false;
+      }
       this.checkEnded();
       return false;
     }
     const limit = Math.min(trades.length, this.cursor + this.maxBatch);
-    const until = trades[this.cursor].t + this.maxBatchMs;
+    const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1);
     let end = this.cursor + 1;
     while (end < limit && trades[end].t < until) end++;
     this.emitUpTo(trades[end - 1].t, end);

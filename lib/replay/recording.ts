@@ -54,8 +54,6 @@ export interface Recording {
   bars: (MarketBar & { symbol?: string })[];
   /** For each bar, the market time from which the replay may serve it (same index as `bars`). */
   barsKnownAt: number[];
-  /** Whether the first record after the meta record(s) is a bar: the recording starts with a preload of history. */
-  startsWithPreload: boolean;
   chains: { t: number; snapshot: ChainSnapshot }[];
   /** First and last record time. */
   from: number;
@@ -125,11 +123,10 @@ function completeOptions(contracts: unknown[]): MarketOption[] {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], barsKnownAt: [], startsWithPreload: false, chains: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], barsKnownAt: [], chains: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
   let version = 1;
-  let firstData = true;
   for (const r of records) {
     n++;
     const where = `${name} record ${n}`;
@@ -138,10 +135,6 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
     if (n === 1) rec.from = r.t;
     rec.to = r.t;
     const p = r.payload as Record<string, unknown>;
-    if (r.topic !== 'meta' && firstData) {
-      firstData = false;
-      rec.startsWithPreload = r.topic === 'bar';
-    }
     switch (r.topic) {
       case 'meta':
         // A file appended to by a newer recorder may hold several meta records: each applies to what follows it.

@@ -111,6 +111,7 @@ export = function register(RED: NodeAPI): void {
       } else {
         send({ ...msg, topic: 'bars', payload: result.bars, contract } as NodeMessage);
       }
+      cfg.historySent();
     });
 
     handleClose(node, () => stopState());
