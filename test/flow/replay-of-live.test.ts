@@ -160,16 +160,21 @@ describe('flow: a replay of a live recording through the shipped flow', function
     assert.ok(replay.signals.length > 0, 'signals pass the gate "after the preload only" to the order node');
   });
 
-  // Pending: not yet true. Measured on this branch (notes/replayhist.md): the signals were equal in some runs and
-  // differed in score (battle, VWAP, order flow) in others, cause not found yet; the order updates differ for a reason
-  // inherent to recording the simulator: their times are the DTC simulator's clock when each order arrived (live: the
-  // flow's real latency × the speed; at 'max': the batch's time), and live fills happen on trades of sierra-config's own
-  // market that the IBKR stream never delivered (one update per 250 real ms), so no recording of ibkr-quote holds them.
-  it.skip('gives the same signals and orders as the live run that recorded it', () => {
+  it('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
+    // What the live run did after its recording's last record, the recording cannot hold.
     const liveSignals = live.signals.filter((s) => s.bar.t < rec.to).map(signalFields);
-    const liveOrders = live.updates.filter((u) => u.t <= rec.to).map(orderFields);
-    assert.ok(liveSignals.length > 0 && liveOrders.some((o) => (o as OrderUpdate).status === 'filled'), 'the recorded part has signals and a fill');
+    assert.ok(liveSignals.length > 0, 'the recorded part has signals');
     assert.deepStrictEqual(replay.signals.map(signalFields), liveSignals);
-    assert.deepStrictEqual(replay.updates.map(orderFields), liveOrders);
   });
+
+  // Pending, not true yet (notes/replayhist.md): the order updates differ for reasons inherent to recording the
+  // simulator. Their times are the DTC simulator's clock when each order arrived (live: the flow's real latency × the
+  // speed; at 'max': the replay's clock, which runs on while the order is on its way, so sierra-order may even find
+  // the signal stale); and live fills happen on trades of sierra-config's own market that the IBKR stream never
+  // delivered (one update per 250 real ms), so no recording of what ibkr-quote received holds them.
+  it.skip('gives the same orders as the live run that recorded it (time, side, quantity, status sequence, fill price)', () => {
+    const liveOrders = live.updates.filter((u) => u.t <= rec.to).map(orderFields);
+    assert.ok(liveOrders.some((o) => (o as OrderUpdate).status === 'filled'), 'the recorded part has a fill');
+    assert.deepStrictEqual(replay.updates.map(orderFields), liveOrders);
+});
 });
