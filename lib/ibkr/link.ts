@@ -99,6 +99,9 @@ export class IbkrLink extends EventEmitter {
   private readonly recorder: Recorder | undefined;
   private recordWarned = false;
   private onReplaySubscribed: () => void = () => undefined;
+  private replayHistoryGate: (() => Promise<void>) | undefined;
+  /** A replay at 'max' stands at its recorded preload until the flow has taken a history answer in. */
+  replayAwaitsHistory = false;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -137,6 +140,16 @@ export class IbkrLink extends EventEmitter {
       if (!this.recordWarned) this.options.logger.warn(`recording: ${errorMessage(err)} (further refusals are not logged)`);
       this.recordWarned = true;
     }
+  }
+
+  /**
+   * The flow has taken in a history answer (ibkr-history sent it and the messages it caused were delivered): a replay
+   * standing at its recorded preload goes on.
+   */
+  replayHistoryTaken(): void {
+    if (!this.replayAwaitsHistory) return;
+    this.replayAwaitsHistory = false;
+    this.replay?.clearStop();
   }
 
   /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
@@ -210,7 +223,24 @@ export class IbkrLink extends EventEmitter {
         waiting = false;
         market.resume();
       };
-      this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
+      // At 'max', a recording that holds a preload of history (the bars ibkr-history received at the live flow's
+      // start) plays up to the time that preload was received and stops there until the flow has asked for history
+      // and taken the answer in (replayHistoryTaken): the flow gets the preload where the live run got it, between
+      // the same ticks, instead of the stream running ahead of it or the request coming before the bars were known.
+      const preloadAt = market.preloadAt;
+      if (this.plan.replay.speed === 'max' && preloadAt !== undefined && market.status().emitted === 0) {
+        market.stopAt(preloadAt);
+        this.replayAwaitsHistory = true;
+        // A request waits for the replay to reach the time the preload was received (it is answered as of then).
+        this.replayHistoryGate = () =>
+          !this.replayAwaitsHistory || market.stopped ? Promise.resolve() : new Promise<void>((resolve) => market.once('stopped', () => resolve()));
+      }
+      this.options.logger.info(
+        `IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×` +
+          (this.replayHistoryGate
+            ? `: the recording holds a preload of history, received at ${new Date(preloadAt as number).toISOString()}; the replay stops there until the flow asks for history (ibkr-history)`
+            : ''),
+      );
     }
     if (this.plan.simulator) {
       this.simulatorStarting = startIbkrSimulator(
@@ -220,6 +250,7 @@ export class IbkrLink extends EventEmitter {
               market: this.replayLease.market,
               streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1),
               onMarketDataSubscribed: () => this.onReplaySubscribed(),
+              historyGate: () => this.replayHistoryGate?.() ?? Promise.resolve(),
             }
           : this.plan.simulator,
       );

@@ -34,6 +34,8 @@ export interface IbkrSimulatorOptions {
   streamIntervalMs?: number;
   /** Called on every WebSocket market-data subscription. */
   onMarketDataSubscribed?: () => void;
+  /** Awaited before a history request is answered. */
+  historyGate?: () => Promise<void>;
   historyLatencyMs?: number;
   positionsCacheMs?: number;
   cancelDelayMs?: number;
@@ -132,7 +134,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
   const view = new MarketView(market);
   const book = new OrderBook(market, view, options.cancelDelayMs);
   const accountId = options.accountId ?? 'DU1234567';
-  const api = new IbkrApi(market, session, book, { accountId, positionsCacheMs: options.positionsCacheMs ?? 10_000, historyLatencyMs: options.historyLatencyMs ?? 20 }, view);
+  const api = new IbkrApi(market, session, book, { accountId, positionsCacheMs: options.positionsCacheMs ?? 10_000, historyLatencyMs: options.historyLatencyMs ?? 20, historyGate: options.historyGate }, view);
   const limiter = new RateLimiter(options.rateLimits !== false, options.rateLimits || {}, options.penaltyBoxMs ?? IBKR_PENALTY_BOX_MS);
   const hub = new StreamingHub(market, session, api, book, {
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
