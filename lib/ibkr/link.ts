@@ -78,6 +78,9 @@ export interface IbkrLinkOptions {
 }
 
 /** Events: 'state' (IbkrStateEvent). */
+/** How long a replay at 'max' stands at its recorded preload, with no history request, before it says so. */
+const REPLAY_STALL_WARN_MS = 30_000;
+
 export class IbkrLink extends EventEmitter {
   private readonly plan: ConnectionPlan;
   private readonly options: IbkrLinkOptions;
@@ -102,6 +105,7 @@ export class IbkrLink extends EventEmitter {
   private replayHistoryGate: (() => Promise<void>) | undefined;
   /** A replay at 'max' stands at its recorded preload until the flow has taken a history answer in. */
   replayAwaitsHistory = false;
+  private replayStallTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -149,6 +153,7 @@ export class IbkrLink extends EventEmitter {
   replayHistoryTaken(): void {
     if (!this.replayAwaitsHistory) return;
     this.replayAwaitsHistory = false;
+    clearTimeout(this.replayStallTimer);
     this.replay?.clearStop();
   }
 
@@ -234,6 +239,16 @@ export class IbkrLink extends EventEmitter {
         // A request waits for the replay to reach the time the preload was received (it is answered as of then).
         this.replayHistoryGate = () =>
           !this.replayAwaitsHistory || market.stopped ? Promise.resolve() : new Promise<void>((resolve) => market.once('stopped', () => resolve()));
+        // A flow without ibkr-history never asks: say so rather than stand still in silence.
+        market.once('stopped', () => {
+          this.replayStallTimer = setTimeout(() => {
+            if (this.replayAwaitsHistory && !this.closing)
+              this.options.logger.warn(
+                `IBKR replay of ${this.plan.replay?.file ?? ''}: standing at its recorded preload for ${REPLAY_STALL_WARN_MS / 1000} s, waiting for the flow to ask for history (ibkr-history). A flow without ibkr-history: replay at a paced speed (1–100000×) instead of max.`,
+              );
+          }, REPLAY_STALL_WARN_MS);
+          this.replayStallTimer.unref?.();
+        });
       }
       this.options.logger.info(
         `IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×` +
@@ -386,6 +401,7 @@ export class IbkrLink extends EventEmitter {
   private async doClose(): Promise<void> {
     // A simulator still starting is waited for (milliseconds), so its port is closed too; a connection still in
     // its first check is not: closing it rejects whatever it waits for.
+    clearTimeout(this.replayStallTimer);
     const simulator = await this.simulatorStarting?.catch(() => undefined);
     await this.streamInstance?.close();
     await this.connectionInstance?.close();
