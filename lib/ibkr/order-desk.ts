@@ -297,10 +297,18 @@ export class IbkrOrderDesk {
     return {
       knownWorkingOrders: () => {
         const known = new Map<string, WorkingOrderRef>();
-        // The engine's orders (every desk of the account) with the parent they are cancelled with; then the last answer's.
-        for (const o of this.engine.openOrders()) {
+        const engineOrders = this.engine.openOrders();
+        // IBKR cancels a bracket child with its parent only while the parent works: a parent the last answer lists as
+        // done (filled before the engine heard it) leaves its children to be cancelled one by one.
+        const parentWorks = (parent: string): boolean => {
+          const id = engineOrders.find((p) => p.clientOrderId === parent)?.brokerOrderId;
+          const listed = recent.find((r) => String(r.orderId) === id);
+          return id !== undefined && (listed === undefined || IBKR_OPEN.has(String(listed.status)));
+        };
+        // The engine's orders (every desk of the account); then the last answer's still open.
+        for (const o of engineOrders) {
           if (!o.brokerOrderId || !/^\d+$/.test(o.brokerOrderId)) continue;
-          known.set(o.brokerOrderId, { clientOrderId: o.clientOrderId, instrument: `${o.instrument}#${o.brokerOrderId}`, side: o.side, quantity: o.quantity - o.filled, brokerOrderId: o.brokerOrderId, ...(o.parent ? { parent: o.parent } : {}) });
+          known.set(o.brokerOrderId, { clientOrderId: o.clientOrderId, instrument: `${o.instrument}#${o.brokerOrderId}`, side: o.side, quantity: o.quantity - o.filled, brokerOrderId: o.brokerOrderId, ...(o.parent && parentWorks(o.parent) ? { parent: o.parent } : {}) });
         }
         for (const o of recent) {
           if (!IBKR_OPEN.has(String(o.status)) || known.has(String(o.orderId))) continue;

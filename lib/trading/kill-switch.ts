@@ -156,9 +156,7 @@ async function killKnownFirst(adapter: ExecutionAdapter, known: () => WorkingOrd
       done.add(keyOf(o));
     } else failedKnown.set(keyOf(o), { action: 'cancel', target: o.clientOrderId, error: r.error });
   }
-  // A known child skipped with its parent counts as cancelled too (the sweep must not cancel it again).
-  for (const o of knownOrders) if (o.parent && knownOrders.some((p) => p.clientOrderId === o.parent && done.has(keyOf(p)))) done.add(keyOf(o));
-  step(`1 known orders: ${cancelled.length} cancelled${failedKnown.size ? `, ${failedKnown.size} cancel(s) failed` : ''}`);
+  step(`1 known orders: ${cancelled.length} cancelled${failedKnown.size ? `, ${failedKnown.size} cancel(s) refused (the sweep checks them)` : ''}`);
   const closed = await flattenAll(adapter, flattened, failures);
   step(`2 positions: ${closed.length ? `closed ${describe(closed)}` : 'flat'}`);
   const swept = await settle(() => adapter.workingOrders());
@@ -179,14 +177,19 @@ async function killKnownFirst(adapter: ExecutionAdapter, known: () => WorkingOrd
   }
   // Still open and not in `missed`: its parent was cancelled in this sweep; not open any more: it was already done.
   const stillOpen = new Set(swept.value.map(keyOf));
-  for (const [key, failure] of failedKnown) if (stillOpen.has(key)) failures.push(failure);
+  let alreadyDone = 0;
+  for (const [key, failure] of failedKnown) {
+    if (stillOpen.has(key)) failures.push(failure);
+    else alreadyDone += 1;
+  }
   const filled = adapter.filledSinceFlatten?.() === true;
   let again = '';
   if (sweptIds.length || filled) {
     const closedAgain = await flattenAll(adapter, flattened, failures);
     again = `; positions read again: ${closedAgain.length ? `closed ${describe(closedAgain)}` : 'flat'}`;
   }
-  step(`3 sweep: ${sweptIds.length ? `cancelled ${sweptIds.join(', ')}` : 'no other working order'}${filled ? ', a fill since the flatten' : ''}${again}`);
+  const refusedDone = alreadyDone ? `, ${alreadyDone} refused cancel(s) were of orders already done` : '';
+  step(`3 sweep: ${sweptIds.length ? `cancelled ${sweptIds.join(', ')}` : 'no other working order'}${refusedDone}${filled ? ', a fill since the flatten' : ''}${again}`);
   return report(cancelled, flattened, failures, steps);
 }
 
