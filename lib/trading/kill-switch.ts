@@ -175,7 +175,8 @@ async function killKnownFirst(adapter: ExecutionAdapter, known: () => WorkingOrd
       sweptIds.push(o.clientOrderId);
     } else failures.push({ action: 'cancel', target: o.clientOrderId, error: r.error });
   }
-  // Still open and not in `missed`: its parent was cancelled in this sweep; not open any more: it was already done.
+  // A refused known cancel left here is either not open any more (it was done: no failure), or a bracket child skipped
+  // because its parent was cancelled in this sweep (still reported: the trader checks it).
   const stillOpen = new Set(swept.value.map(keyOf));
   let alreadyDone = 0;
   for (const [key, failure] of failedKnown) {
