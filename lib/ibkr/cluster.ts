@@ -89,6 +89,17 @@ export function bottleneckConnection(client: Redis): Bottleneck.IORedisConnectio
   return new Bottleneck.IORedisConnection({ client });
 }
 
+/** Every script's first lines: `now` is ARGV[1] (a test's virtual clock) or, when empty, Redis's own TIME in ms. */
+const NOW_LUA = `
+local now
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+end
+`;
+
 /**
  * KEYS: the pause key, then for each rule its departures (sorted set: member = the request, score = the end of its
  * count) and its next paced slot.
@@ -98,14 +109,7 @@ export function bottleneckConnection(client: Redis): Bottleneck.IORedisConnectio
  * {0, wait ms, 'pause'|'shared'|'family', 1 if the wait depends on a request still on the wire else 0}.
  * Mirrors LocalDepartures (./departures.ts); the tests run both against the same cases.
  */
-export const DEPART_LUA = `
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+export const DEPART_LUA = NOW_LUA + `
 local pausedUntil = tonumber(redis.call('GET', KEYS[1]) or '-1e300')
 if pausedUntil > now then return {0, tostring(pausedUntil - now), 'pause'} end
 local tolerance = tonumber(ARGV[3])
@@ -152,14 +156,7 @@ return {1}
  * KEYS: the departures (sorted sets) of one request's rules. ARGV: now ('' = Redis TIME), the request's member.
  * Its count ends now, unless it already ended earlier (the arrival bound passed).
  */
-export const ANSWERED_LUA = `
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+export const ANSWERED_LUA = NOW_LUA + `
 for i = 1, #KEYS do
   local ends = redis.call('ZSCORE', KEYS[i], ARGV[2])
   if ends and tonumber(ends) > now then redis.call('ZADD', KEYS[i], 'XX', now, ARGV[2]) end
@@ -171,14 +168,7 @@ return 1
  * KEYS: the departures (sorted sets) of one request's rules. ARGV: now ('' = Redis TIME), the request's member, the
  * arrival bound, then each rule's span. The request leaves only now: it counts until now + the bound at least (if it is still recorded).
  */
-export const RENEW_LUA = `
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+export const RENEW_LUA = NOW_LUA + `
 local ends = now + tonumber(ARGV[3])
 for i = 1, #KEYS do
   local held = redis.call('ZSCORE', KEYS[i], ARGV[2])
@@ -192,14 +182,7 @@ return 1
 `;
 
 /** KEYS: the pause key. ARGV: now ('' = Redis TIME), ms. The pause ends at now + ms unless one ends later. */
-export const PAUSE_LUA = `
-local now
-if ARGV[1] ~= '' then
-  now = tonumber(ARGV[1])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-end
+export const PAUSE_LUA = NOW_LUA + `
 local pausedUntil = math.max(tonumber(redis.call('GET', KEYS[1]) or '-1e300'), now + tonumber(ARGV[2]))
 redis.call('SET', KEYS[1], tostring(pausedUntil), 'PX', math.ceil(pausedUntil - now) + 1000)
 return 1

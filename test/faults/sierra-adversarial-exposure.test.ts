@@ -13,6 +13,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { startHostileDtc, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
+import { trapCrashes, type CrashTrap } from '../support/crash-trap';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -192,21 +193,18 @@ const step = fc.oneof({ weight: 3, arbitrary: trader }, { weight: 2, arbitrary: 
 describe('adversarial: max position judged by the broker\'s own book (sierra-order, Node-RED runtime)', function () {
   this.timeout(300_000);
   let server: HostileDtc | undefined;
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown): void => void crashes.push(err);
+  let trap: CrashTrap | undefined;
 
   beforeEach(async () => {
     await helper.startServer();
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
+    trap = trapCrashes();
   });
   afterEach(async () => {
     await helper.unload();
     await helper.stopServer();
     await server?.close();
     server = undefined;
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    trap?.stop();
   });
 
   it(`never beyond max position at the broker, no id twice, nothing new while HALTED (${RUNS} generated sessions)`, async () => {
@@ -323,7 +321,7 @@ describe('adversarial: max position judged by the broker\'s own book (sierra-ord
         }
         const ids = s.received.flatMap((m) => (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER || m.Type === MessageType.SUBMIT_FLATTEN_POSITION_ORDER ? [m.ClientOrderID] : m.Type === MessageType.SUBMIT_NEW_OCO_ORDER ? [m.ClientOrderID_1, m.ClientOrderID_2] : []));
         assert.equal(new Set(ids).size, ids.length, 'no ClientOrderID sent twice');
-        assert.deepEqual(crashes, []);
+        assert.deepEqual(trap?.errors, []);
       }),
       { seed: SEED, numRuns: RUNS },
     );

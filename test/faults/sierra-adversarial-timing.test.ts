@@ -17,6 +17,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { acceptAll, startHostileDtc, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
+import { trapCrashes, type CrashTrap } from '../support/crash-trap';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -57,14 +58,11 @@ const cancels = (s: HostileDtc): Raw[] => s.received.filter((m) => m.Type === Me
 describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED runtime, recording DTC server)', function () {
   this.timeout(120_000);
   let server: HostileDtc | undefined;
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown): void => void crashes.push(err);
+  let trap: CrashTrap | undefined;
 
   beforeEach(async () => {
-    crashes.length = 0;
     await helper.startServer();
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
+    trap = trapCrashes();
   });
   afterEach(async () => {
     await helper.unload();
@@ -72,8 +70,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     helper.settings({});
     await server?.close();
     server = undefined;
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    trap?.stop();
   });
 
   async function load(f: Array<Record<string, unknown>>): Promise<SierraConnection> {
@@ -112,7 +109,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 4990, targets: [5010, 5020] } });
     await sleep(200);
     assert.equal(newOrders(s).length, before, 'nothing new while HALTED');
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 
   it('an order checked before a kill but still waiting for its security definition never leaves', async () => {
@@ -135,7 +132,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     s.push(...answer(pendingDefinitions[0], s));
     await sleep(300);
     assert.deepEqual(newOrders(s), [], 'the order reserved before the kill did not leave after it');
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 
   it('generated bursts of signals and orders into two nodes of one account (runtimeSyncDelivery) never exceed max position', async () => {
@@ -182,7 +179,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     );
     process.stdout.write(`      figures sync-bursts: ${JSON.stringify({ bursts, ordersSent: sent })}\n`);
     assert.ok(sent > 0);
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 
   it('a server that never answers a cancel: kill reports it, stays HALTED, nothing ends', async function () {
@@ -207,7 +204,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     await until(() => caught.length > 0, 40_000, 'kill reported');
     assert.match(caught[0], /Kill switch HALTED.*failed/);
     assert.equal(connection.riskEngine.killSwitch, 'HALTED');
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 
   it('kill while the server went silent (heartbeat loss): HALTED, the failure reported, nothing ends, nothing leaves later', async () => {
@@ -240,7 +237,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     assert.equal(newOrders(s).length, before, 'still HALTED after the reconnect');
     // The kill could not cancel the working buy while the server was silent: it is cancelled once Sierra is back.
     await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), 3000, 'the order the kill could not reach is cancelled after the reconnect');
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 
   it('kill switch, trades today and the day\'s loss survive a restart (journal in the user dir); nothing leaves after it', async () => {
@@ -279,7 +276,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await sleep(200);
       assert.equal(newOrders(s).length, before, 'max trades per day (1) still holds after the restart');
-      assert.deepEqual(crashes, []);
+      assert.deepEqual(trap?.errors, []);
     } finally {
       fs.rmSync(userDir, { recursive: true, force: true });
     }
@@ -289,21 +286,17 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
 describe('adversarial: one trade account through two sierra-config nodes (Node-RED runtime)', function () {
   this.timeout(60_000);
   let server: HostileDtc | undefined;
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown): void => void crashes.push(err);
+  let trap: CrashTrap | undefined;
   beforeEach(async () => {
-    crashes.length = 0;
     await helper.startServer();
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
+    trap = trapCrashes();
   });
   afterEach(async () => {
     await helper.unload();
     await helper.stopServer();
     await server?.close();
     server = undefined;
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    trap?.stop();
   });
 
   for (const [broadcast, tradingOnA] of [[true, true], [false, true], [true, false]]) {
@@ -345,7 +338,7 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       await sleep(500);
       if (process.env.ADV_DEBUG) process.stdout.write(`${JSON.stringify(helper.log().args.map((x: unknown[]) => String((x[0] as { msg: unknown }).msg)).filter((t: string) => /kill|cancel/i.test(t)))}\n`);
       assert.ok(cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`);
-      assert.deepEqual(crashes, []);
+      assert.deepEqual(trap?.errors, []);
     });
   }
 
@@ -387,6 +380,6 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
     await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), 3000, 'the late order is cancelled');
     await sleep(300);
     assert.deepEqual(warnings.filter((w) => /could not be cancelled/.test(w)), [], 'no connection claims a cancel failed');
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 });

@@ -14,6 +14,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { startHostileDtc, type HostileDtc, type Raw } from './support/hostile-dtc';
+import { trapCrashes, type CrashTrap } from '../support/crash-trap';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const completeNode = require('@node-red/nodes/core/common/24-complete.js');
@@ -185,21 +186,18 @@ const WIRE_TYPE: Record<string, number> = { market: 1, limit: 2, stop: 3, 'stop-
 describe('adversarial: hostile input messages into sierra-order (Node-RED runtime, recording DTC server)', function () {
   this.timeout(300_000);
   let server: HostileDtc | undefined;
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown): void => void crashes.push(err);
+  let trap: CrashTrap | undefined;
 
   beforeEach(async () => {
     await helper.startServer();
-    process.on('uncaughtException', onCrash);
-    process.on('unhandledRejection', onCrash);
+    trap = trapCrashes();
   });
   afterEach(async () => {
     await helper.unload();
     await helper.stopServer();
     await server?.close();
     server = undefined;
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
+    trap?.stop();
   });
 
   async function load(): Promise<{ connection: SierraConnection; order: TestNode; answered: Map<string, 'error' | 'done'>; errors: Map<string, string> }> {
@@ -247,7 +245,7 @@ describe('adversarial: hostile input messages into sierra-order (Node-RED runtim
     const start = Date.now();
     while (!answered.has('front') && Date.now() - start < 3000) await sleep(1);
     assert.equal(s.orderEntries()[0]?.Symbol, NEXT);
-    assert.deepEqual(crashes, []);
+    assert.deepEqual(trap?.errors, []);
   });
 
   it(`sends exactly the order asked, or nothing with an answer, for ${RUNS} generated messages`, async () => {
@@ -304,7 +302,7 @@ describe('adversarial: hostile input messages into sierra-order (Node-RED runtim
       }),
       { seed: SEED, numRuns: RUNS },
     );
-    assert.deepEqual(crashes, [], 'nothing escaped to process level');
+    assert.deepEqual(trap?.errors, [], 'nothing escaped to process level');
     assert.ok(tally.sent > 10, 'enough valid orders were sent to check the wire');
     process.stdout.write(`      figures hostile-input: ${JSON.stringify(tally)}\n`);
   });

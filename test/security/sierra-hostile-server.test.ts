@@ -12,6 +12,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { acceptAll, startHostileDtc, type HostileDtc, type Raw } from './support/hostile-dtc';
+import { trapCrashes, type CrashTrap } from '../support/crash-trap';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -96,18 +97,11 @@ function flow(port: number, extra: Record<string, unknown> = {}): Array<Record<s
 }
 
 /** Fails the test on anything that would end Node-RED. */
-function trapCrashes(): { crashes: unknown[]; restore(): void } {
-  const crashes: unknown[] = [];
-  const onCrash = (err: unknown): void => void crashes.push(err);
-  process.on('uncaughtException', onCrash);
-  process.on('unhandledRejection', onCrash);
-  return { crashes, restore: () => (process.off('uncaughtException', onCrash), process.off('unhandledRejection', onCrash)) };
-}
 
 describe('adversarial: a hostile DTC server against sierra-order (Node-RED runtime)', function () {
   this.timeout(120_000);
   let server: HostileDtc | undefined;
-  let trap: ReturnType<typeof trapCrashes> | undefined;
+  let trap: CrashTrap | undefined;
 
   beforeEach(async () => {
     await helper.startServer();
@@ -118,7 +112,7 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     await helper.stopServer();
     await server?.close();
     server = undefined;
-    trap?.restore();
+    trap?.stop();
   });
 
   async function start(extra: Record<string, unknown> = {}): Promise<{ connection: SierraConnection; order: TestNode }> {
@@ -141,12 +135,12 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
         s.push(...batch);
         order.receive({ payload: 'risk' });
         await sleep(2);
-        assert.deepEqual(trap?.crashes, [], 'nothing escaped to process level');
+        assert.deepEqual(trap?.errors, [], 'nothing escaped to process level');
       }),
       { seed: SEED, numRuns: RUNS },
     );
     await sleep(50);
-    assert.deepEqual(trap?.crashes, []);
+    assert.deepEqual(trap?.errors, []);
     // Nothing the server said may make the node place an order: only cancels of orphaned exits are allowed.
     const placed = s.orderEntries().filter((m) => m.Type !== MessageType.CANCEL_ORDER);
     assert.deepEqual(placed, [], 'no order left the process on the server\'s word alone');
@@ -167,13 +161,13 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
         async (bytes) => {
           s.pushRaw(bytes);
           await sleep(1);
-          assert.deepEqual(trap?.crashes, []);
+          assert.deepEqual(trap?.errors, []);
         },
       ),
       { seed: SEED, numRuns: 150 },
     );
     await sleep(100);
-    assert.deepEqual(trap?.crashes, []);
+    assert.deepEqual(trap?.errors, []);
     assert.ok(['ready', 'reconciling', 'connecting', 'disconnected'].includes(connection.status().state));
   });
 
@@ -203,7 +197,7 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     const warned = helper.log().args.some((a: unknown[]) => /risk rule "max-position"/.test(String((a[0] as { msg: unknown }).msg)));
     assert.ok(s.orderEntries().length === before + 1 || warned, 'the buy was sent or refused with a reason');
     assert.ok(!caught.length, 'no error: a refusal is a warning');
-    assert.deepEqual(trap?.crashes, []);
+    assert.deepEqual(trap?.errors, []);
     void connection;
   });
 });

@@ -138,20 +138,5 @@ export function adversaryFlow(baseUrl: string, extra: Record<string, unknown> = 
   ];
 }
 
-/** Process-level traps: anything the package lets escape is a failure of the test that provoked it. */
-export function trapCrashes(): { errors: unknown[]; stop(): void } {
-  const errors: unknown[] = [];
-  const onError = (err: unknown): void => {
-    errors.push(err);
-  };
-  process.prependListener('uncaughtException', onError);
-  process.prependListener('unhandledRejection', onError);
-  return {
-    errors,
-    stop: () => {
-      process.removeListener('uncaughtException', onError);
-      process.removeListener('unhandledRejection', onError);
-    },
-  };
-}
+export { trapCrashes } from '../../support/crash-trap';
 
