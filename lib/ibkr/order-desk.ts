@@ -288,14 +288,16 @@ export class IbkrOrderDesk {
     const tradingOn = (what: string): void => {
       if (!this.client.tradingEnabled) throw new TradingDisabledError(`kill switch (${what})`, this.client.tradingBlockedReason ?? undefined);
     };
-    // What the account's orders had filled by the last live-orders answer before this kill, by IBKR order id.
-    const recent = this.client.recentLiveOrders?.() ?? [];
-    const filledBefore = new Map(recent.map((o) => [o.orderId, o.filledQuantity ?? 0]));
+    // The last live-orders answer when the kill starts (inside the account's close guard), and what each order had
+    // filled by then, by IBKR order id.
+    let filledBefore = new Map<number, number>();
     /** The kill's own closing orders (never swept; a second close waits until IBKR lists them filled). */
     const closing = new Set<number>();
     let sweep: LiveOrder[] | undefined;
     return {
       knownWorkingOrders: () => {
+        const recent = this.client.recentLiveOrders?.() ?? [];
+        filledBefore = new Map(recent.map((o) => [o.orderId, o.filledQuantity ?? 0]));
         const known = new Map<string, WorkingOrderRef>();
         const engineOrders = this.engine.openOrders();
         // IBKR cancels a bracket child with its parent only while the parent works: a parent the last answer lists as

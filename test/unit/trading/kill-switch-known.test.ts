@@ -152,4 +152,40 @@ describe('IBKR desk kill: its own closing order', () => {
     assert.match(String(outcome.error), /closing order\(s\) 900 are not listed filled/);
     assert.match(steps[2] ?? '', /cancelled ibkr-600/);
   });
+  it('a fill since the flatten by an order nothing knew (by hand): once the closing order is filled, the rest is closed', async () => {
+    const e = engine();
+    e.reconcile({ now: 0, positions: [], working: [] });
+    const calls: string[] = [];
+    const live = (orderId: number, status: string, filled = 0) => ({ accountId: 'A', conid: 1, orderId, clientOrderId: null, status, side: 'SELL', orderType: 'Limit', quantity: 1, filledQuantity: filled, remainingQuantity: 1 - filled, averagePrice: null, price: null, timeInForce: 'DAY', lastExecutionTime: null });
+    let held = 1;
+    const client = {
+      tradingEnabled: true,
+      tradingBlockedReason: null,
+      recentLiveOrders: () => [live(500, 'Filled', 1)],
+      liveOrders: async () => {
+        calls.push('live-orders');
+        held = -1; // a sell placed by hand (700) filled after the close: short 1
+        return [live(500, 'Filled', 1), live(900, 'Filled', 1), live(700, 'Filled', 1)];
+      },
+      cancelOrder: async (id: number) => {
+        calls.push(`cancel ${id}`);
+        return { orderId: id, conid: 1, accountId: 'A', message: 'Request was submitted' };
+      },
+      positions: async () => {
+        calls.push('positions');
+        return [{ conid: 1, quantity: held, averagePrice: 5000, assetClass: 'FUT', description: 'ES DEC26' }];
+      },
+      placeOrders: async (orders: { side: string; quantity: number }[]) => {
+        calls.push(`place ${orders[0]?.side} ${orders[0]?.quantity}`);
+        held = 0;
+        return [{ orderId: calls.filter((c) => c.startsWith('place')).length === 1 ? 900 : 901, status: 'Submitted', clientOrderId: null, warning: null }];
+      },
+    } as unknown as DeskClient;
+    const desk = new IbkrOrderDesk({ client, engine: e, questions: { accepted: [], acceptAll: true }, contract: { conid: 1 }, now: () => 0, idClock: () => Date.UTC(2026, 11, 7) });
+    const steps: string[] = [];
+    const outcome = await desk.kill((line) => steps.push(line));
+    assert.equal(outcome.error, undefined, String(outcome.error));
+    assert.deepEqual(calls, ['positions', 'place SELL 1', 'live-orders', 'positions', 'place BUY 1']);
+    assert.match(steps[2] ?? '', /a fill since the flatten; positions read again: closed .*-1/);
+  });
 });
