@@ -230,6 +230,7 @@ export class IbkrClient {
   /** The priming count for which IBKR's live-orders feed was opened by its pre-flight call. */
   private ordersFeedPriming: number | undefined;
   private ordersFeedOpening: Promise<number> | undefined;
+  private lastLiveOrders: readonly LiveOrder[] = [];
   /** The priming count for which GET /portfolio/accounts was called (fact sheet §1.9: before other /portfolio calls). */
   private portfolioPriming: number | undefined;
   private portfolioPrimingCall: Promise<void> | undefined;
@@ -438,6 +439,14 @@ export class IbkrClient {
   }
 
   /**
+   * The most recent complete live-orders answer, without asking IBKR (the kill switch cancels these at once instead
+   * of waiting up to 5 s for the next read): it may be seconds old, so an order in it may be done by now.
+   */
+  recentLiveOrders(): readonly LiveOrder[] {
+    return this.lastLiveOrders;
+  }
+
+  /**
    * Looks a client order id (cOID) up in IBKR's live orders: how a lost answer is resolved. Says 'unknown', not
    * 'not-found', whenever the answer could be IBKR's empty pre-flight list or the read failed.
    */
@@ -484,7 +493,10 @@ export class IbkrClient {
       const feed = await this.openOrdersFeed(priority);
       orders = parseLiveOrders(await this.primed(() => this.requestLiveOrders({}, priority)));
       // Same priming before and after: no session reset in between, so this was not a pre-flight answer.
-      if (this.ordersFeedPriming === feed && this.primer.primings === feed) return { orders, complete: true, reason: '' };
+      if (this.ordersFeedPriming === feed && this.primer.primings === feed) {
+        this.lastLiveOrders = orders;
+        return { orders, complete: true, reason: '' };
+      }
     }
     return {
       orders,

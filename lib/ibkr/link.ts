@@ -78,6 +78,9 @@ export interface IbkrLinkOptions {
 }
 
 /** Events: 'state' (IbkrStateEvent). */
+/** How long a replay at 'max' stands at its recorded preload, with no history request, before it says so. */
+const REPLAY_STALL_WARN_MS = 30_000;
+
 export class IbkrLink extends EventEmitter {
   private readonly plan: ConnectionPlan;
   private readonly options: IbkrLinkOptions;
@@ -99,6 +102,10 @@ export class IbkrLink extends EventEmitter {
   private readonly recorder: Recorder | undefined;
   private recordWarned = false;
   private onReplaySubscribed: () => void = () => undefined;
+  private replayHistoryGate: (() => Promise<void>) | undefined;
+  /** A replay at 'max' stands at its recorded preload until the flow has taken a history answer in. */
+  replayAwaitsHistory = false;
+  private replayStallTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
@@ -137,6 +144,17 @@ export class IbkrLink extends EventEmitter {
       if (!this.recordWarned) this.options.logger.warn(`recording: ${errorMessage(err)} (further refusals are not logged)`);
       this.recordWarned = true;
     }
+  }
+
+  /**
+   * The flow has taken in a history answer (ibkr-history sent it and the messages it caused were delivered): a replay
+   * standing at its recorded preload goes on.
+   */
+  replayHistoryTaken(): void {
+    if (!this.replayAwaitsHistory) return;
+    this.replayAwaitsHistory = false;
+    clearTimeout(this.replayStallTimer);
+    this.replay?.clearStop();
   }
 
   /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
@@ -210,7 +228,34 @@ export class IbkrLink extends EventEmitter {
         waiting = false;
         market.resume();
       };
-      this.options.logger.info(`IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×`);
+      // At 'max', a recording that holds a preload of history (the bars ibkr-history received at the live flow's
+      // start) plays up to the time that preload was received and stops there until the flow has asked for history
+      // and taken the answer in (replayHistoryTaken): the flow gets the preload where the live run got it, between
+      // the same ticks, instead of the stream running ahead of it or the request coming before the bars were known.
+      const preloadAt = market.preloadAt;
+      if (this.plan.replay.speed === 'max' && preloadAt !== undefined && market.status().emitted === 0) {
+        market.stopAt(preloadAt);
+        this.replayAwaitsHistory = true;
+        // A request waits for the replay to reach the time the preload was received (it is answered as of then).
+        this.replayHistoryGate = () =>
+          !this.replayAwaitsHistory || market.stopped ? Promise.resolve() : new Promise<void>((resolve) => market.once('stopped', () => resolve()));
+        // A flow without ibkr-history never asks: say so rather than stand still in silence.
+        market.once('stopped', () => {
+          this.replayStallTimer = setTimeout(() => {
+            if (this.replayAwaitsHistory && !this.closing)
+              this.options.logger.warn(
+                `IBKR replay of ${this.plan.replay?.file ?? ''}: standing at its recorded preload for ${REPLAY_STALL_WARN_MS / 1000} s, waiting for the flow to ask for history (ibkr-history). A flow without ibkr-history: replay at a paced speed (1–100000×) instead of max.`,
+              );
+          }, REPLAY_STALL_WARN_MS);
+          this.replayStallTimer.unref?.();
+        });
+      }
+      this.options.logger.info(
+        `IBKR replay of ${this.plan.replay.file} at ${String(this.plan.replay.speed)}×` +
+          (this.replayHistoryGate
+            ? `: the recording holds a preload of history, received at ${new Date(preloadAt as number).toISOString()}; the replay stops there until the flow asks for history (ibkr-history)`
+            : ''),
+      );
     }
     if (this.plan.simulator) {
       this.simulatorStarting = startIbkrSimulator(
@@ -220,6 +265,7 @@ export class IbkrLink extends EventEmitter {
               market: this.replayLease.market,
               streamIntervalMs: replayStreamIntervalMs(this.plan.replay?.speed ?? 1),
               onMarketDataSubscribed: () => this.onReplaySubscribed(),
+              historyGate: () => this.replayHistoryGate?.() ?? Promise.resolve(),
             }
           : this.plan.simulator,
       );
@@ -355,6 +401,7 @@ export class IbkrLink extends EventEmitter {
   private async doClose(): Promise<void> {
     // A simulator still starting is waited for (milliseconds), so its port is closed too; a connection still in
     // its first check is not: closing it rejects whatever it waits for.
+    clearTimeout(this.replayStallTimer);
     const simulator = await this.simulatorStarting?.catch(() => undefined);
     await this.streamInstance?.close();
     await this.connectionInstance?.close();

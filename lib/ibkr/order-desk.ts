@@ -8,7 +8,7 @@ import type { Fill, OrderUpdate, Side } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import type { KillSwitchState } from '../trading/risk-rules';
 import { RiskDeniedError, type RiskEngine, type Verdict } from '../trading/risk-engine';
-import { cancelEntries, kill, type CancelEntriesReport, type ExecutionAdapter } from '../trading/kill-switch';
+import { cancelEntries, kill, type CancelEntriesReport, type ExecutionAdapter, type WorkingOrderRef } from '../trading/kill-switch';
 import { checkStaleAfterSec } from '../strategy/stale-data';
 import type { IbkrClient, WhatIfQuote } from './client';
 import { resolveContract, type ContractSpec, type ResolvedContract } from './contract-resolver';
@@ -27,7 +27,7 @@ import type { CancelIntent, EntryIntent, InstrumentOverride, ModifyIntent, Order
 import { applyModify, planEntry, tickFor, type PlannedLeg } from './order-intent';
 import { OrderTracker, orderStatus, rejectedUpdate, type TrackerOutput } from './order-updates';
 import { answerRule, describeQuestion, type AnsweredQuestion, type QuestionRuleSettings } from './question-rules';
-import type { OrderRequest as IbkrOrderRequest } from './types';
+import type { LiveOrder, OrderRequest as IbkrOrderRequest } from './types';
 
 /** A risk rule said no: nothing was sent (one error for both brokers, lib/trading/risk-engine.ts). */
 export { RiskDeniedError };
@@ -52,7 +52,8 @@ export interface DeskOutcome {
 export type DeskClient = Pick<
   IbkrClient,
   'tradingEnabled' | 'tradingBlockedReason' | 'placeOrders' | 'modifyOrder' | 'cancelOrder' | 'whatIf' | 'positions' | 'liveOrders' | 'futures' | 'secdefSearch' | 'contractInfo'
->;
+> &
+  Partial<Pick<IbkrClient, 'recentLiveOrders'>>;
 
 export interface OrderDeskOptions {
   client: DeskClient;
@@ -289,13 +290,47 @@ export class IbkrOrderDesk {
     const tradingOn = (what: string): void => {
       if (!this.client.tradingEnabled) throw new TradingDisabledError(`kill switch (${what})`, this.client.tradingBlockedReason ?? undefined);
     };
+    // The last live-orders answer when the kill starts (inside the account's close guard), and what each order had
+    // filled by then, by IBKR order id.
+    let filledBefore = new Map<number, number>();
+    /** The kill's own closing orders (never swept; a second close waits until IBKR lists them filled). */
+    const closing = new Set<number>();
+    let sweep: LiveOrder[] | undefined;
     return {
+      knownWorkingOrders: () => {
+        const recent = this.client.recentLiveOrders?.() ?? [];
+        filledBefore = new Map(recent.map((o) => [o.orderId, o.filledQuantity ?? 0]));
+        const known = new Map<string, WorkingOrderRef>();
+        const engineOrders = this.engine.openOrders();
+        // IBKR cancels a bracket child with its parent only while the parent works: a parent the last answer lists as
+        // done (filled before the engine heard it) leaves its children to be cancelled one by one.
+        const parentWorks = (parent: string): boolean => {
+          const id = engineOrders.find((p) => p.clientOrderId === parent)?.brokerOrderId;
+          const listed = recent.find((r) => String(r.orderId) === id);
+          return id !== undefined && (listed === undefined || IBKR_OPEN.has(String(listed.status)));
+        };
+        // The engine's orders (every desk of the account); then the last answer's still open.
+        for (const o of engineOrders) {
+          if (!o.brokerOrderId || !/^\d+$/.test(o.brokerOrderId)) continue;
+          known.set(o.brokerOrderId, { clientOrderId: o.clientOrderId, instrument: `${o.instrument}#${o.brokerOrderId}`, side: o.side, quantity: o.quantity - o.filled, brokerOrderId: o.brokerOrderId, ...(o.parent && parentWorks(o.parent) ? { parent: o.parent } : {}) });
+        }
+        for (const o of recent) {
+          if (!IBKR_OPEN.has(String(o.status)) || known.has(String(o.orderId))) continue;
+          known.set(String(o.orderId), liveOrderRef(o, (conid) => this.roots.get(conid)));
+        }
+        return [...known.values()];
+      },
+      filledSinceFlatten: () => (sweep ?? []).some((o) => !closing.has(o.orderId) && (o.filledQuantity ?? 0) > (filledBefore.get(o.orderId) ?? 0)),
       workingOrders: async () => {
         tradingOn('cancel');
-        return base.workingOrders();
+        sweep = await this.client.liveOrders({ priority: 'order' });
+        return sweep.filter((o) => IBKR_OPEN.has(String(o.status)) && !closing.has(o.orderId)).map((o) => liveOrderRef(o, (conid) => this.roots.get(conid)));
       },
       positions: async () => {
         tradingOn('flatten');
+        // Closing again (after the sweep): only once IBKR lists this kill's closing orders filled, or it would sell twice.
+        const pending = [...closing].filter((id) => sweep?.find((o) => o.orderId === id)?.status !== 'Filled');
+        if (pending.length) throw new MiaError('KILL_CLOSE_PENDING', `this kill's closing order(s) ${pending.join(', ')} are not listed filled by IBKR yet: the positions are not closed again`);
         const positions = await this.client.positions(undefined, 'order', { fresh: true });
         for (const p of positions) held.set(p.conid, { assetClass: p.assetClass, description: p.description });
         return positions.filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${this.roots.get(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity }));
@@ -311,7 +346,7 @@ export class IbkrOrderDesk {
         const info = held.get(conid);
         const secType = own ? own.secType || undefined : /^FUT/i.test(info?.assetClass ?? '') ? 'FUT' : undefined;
         const contract: ResolvedContract = own ?? { conid, symbol: p.instrument.slice(0, p.instrument.lastIndexOf('@')), secType: secType ?? '', expiry: null, description: info?.description || `conid ${conid}` };
-        messages.push(...(await this.close({ conid, secType }, p.quantity, contract, questions)));
+        messages.push(...(await this.close({ conid, secType }, p.quantity, contract, questions, (orderId) => closing.add(orderId))));
       },
     };
   }
@@ -549,7 +584,7 @@ export class IbkrOrderDesk {
   }
 
   /** A market order that closes `held` contracts of `ref` (never checked by the risk rules: it only reduces). */
-  private async close(ref: { conid: number; secType?: string }, held: number, contract: ResolvedContract, questions: AnsweredQuestion[]): Promise<DeskMessage[]> {
+  private async close(ref: { conid: number; secType?: string }, held: number, contract: ResolvedContract, questions: AnsweredQuestion[], onPlaced?: (orderId: number) => void): Promise<DeskMessage[]> {
     const side: Side = held > 0 ? 'sell' : 'buy';
     const quantity = Math.abs(held);
     const clientOrderId = this.ids.next(this.idClock());
@@ -561,6 +596,7 @@ export class IbkrOrderDesk {
     const messages: DeskMessage[] = [];
     const p = placed[0];
     if (p?.orderId) {
+      onPlaced?.(p.orderId);
       this.legs.set(clientOrderId, { ...leg, orderId: p.orderId, contract });
       messages.push(...this.report(this.tracker.register(p.orderId, { clientOrderId, side, quantity }, this.now())));
       messages.push(...this.report(this.tracker.acknowledge(p.orderId, p.status, this.now())));
@@ -574,7 +610,7 @@ export class IbkrOrderDesk {
    * every position of the account closed at the market. Not queued behind the intents waiting: a kill does not wait.
    * Never throws: what failed is in `error`, and the switch stays HALTED.
    */
-  async kill(): Promise<DeskOutcome> {
+  async kill(onStep?: (line: string) => void): Promise<DeskOutcome> {
     const messages: DeskMessage[] = [];
     const questions: AnsweredQuestion[] = [];
     // HALTED at once, whatever close is in progress; the cancels and the flatten wait for it.
@@ -583,12 +619,13 @@ export class IbkrOrderDesk {
     } catch {
       // kill() below sets it again and reports a journal failure.
     }
-    const report = await this.oneCloseAtATime(() => kill(this.engine, this.executionAdapter(messages, questions)));
+    const report = await this.oneCloseAtATime(() => kill(this.engine, this.executionAdapter(messages, questions), onStep));
     if (report.failures.length) {
       const error = new MiaError('KILL_SWITCH_INCOMPLETE', `${report.summary} Check TWS or the Portal now.`);
       return { messages, status: 'HALTED: cancel/flatten failed', questions, error };
     }
-    return { messages, status: `HALTED: ${report.cancelled.length} order(s) cancelled, ${report.flattened.length} position(s) flattened`, questions };
+    const steps = report.steps?.length ? ` (${report.steps.join('; ')})` : '';
+    return { messages, status: `HALTED: ${report.cancelled.length} order(s) cancelled, ${report.flattened.length} position(s) flattened${steps}`, questions };
   }
 
   /**
@@ -704,16 +741,25 @@ export class IbkrOrderDesk {
 /** The kill switch's view of IBKR: every live order and position of the account; a market order closes a position. */
 export function ibkrExecutionAdapter(client: DeskClient, rootOf: (conid: number) => string | undefined = () => undefined): ExecutionAdapter {
   const conidOf = (instrument: string): number => Number(instrument.slice(instrument.lastIndexOf('@') + 1));
-  const open = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'Inactive']);
   return {
-    workingOrders: async () =>
-      (await client.liveOrders())
-        .filter((o) => open.has(String(o.status)))
-        .map((o) => ({ clientOrderId: o.clientOrderId ?? `ibkr-${o.orderId}`, instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}#${o.orderId}`, side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side, quantity: o.remainingQuantity ?? o.quantity ?? 0 })),
+    workingOrders: async () => (await client.liveOrders()).filter((o) => IBKR_OPEN.has(String(o.status))).map((o) => liveOrderRef(o, rootOf)),
     positions: async () => (await client.positions(undefined, 'order', { fresh: true })).filter((p) => p.quantity !== 0).map((p) => ({ instrument: `${rootOf(p.conid) ?? (/^[A-Z]+/.exec(p.description)?.[0] ?? '?')}@${p.conid}`, quantity: p.quantity })),
-    cancel: async (o) => void (await client.cancelOrder(Number(o.instrument.slice(o.instrument.lastIndexOf('#') + 1)), { futures: true })),
+    cancel: async (o) => void (await client.cancelOrder(Number(o.brokerOrderId ?? o.instrument.slice(o.instrument.lastIndexOf('#') + 1)), { futures: true })),
     flatten: async (p) =>
       void (await client.placeOrders([{ conid: conidOf(p.instrument), side: p.quantity > 0 ? 'SELL' : 'BUY', orderType: 'MKT', quantity: Math.abs(p.quantity), tif: 'DAY', secType: 'FUT' }])),
+  };
+}
+
+/** IBKR statuses of an order that can still fill (PendingCancel is being cancelled already). */
+const IBKR_OPEN = new Set(['PreSubmitted', 'Submitted', 'PendingSubmit', 'Inactive']);
+
+function liveOrderRef(o: LiveOrder, rootOf: (conid: number) => string | undefined): WorkingOrderRef {
+  return {
+    clientOrderId: o.clientOrderId ?? `ibkr-${o.orderId}`,
+    instrument: `${rootOf(o.conid) ?? '?'}@${o.conid}#${o.orderId}`,
+    side: (String(o.side).toUpperCase() === 'BUY' ? 'buy' : 'sell') as Side,
+    quantity: o.remainingQuantity ?? o.quantity ?? 0,
+    brokerOrderId: String(o.orderId),
   };
 }
 

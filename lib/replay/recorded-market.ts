@@ -10,7 +10,10 @@
 // holders the next batch comes on the next turn. So the replay runs as fast as its consumers, never faster. Batches
 // are cut from the recording alone (count and market span), never from timing, so every replay is the same.
 //
-// Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at or before now().
+// Nothing after the replay clock is ever visible: quotes, bars and chains are the latest at or before now(). A 1-minute
+// bar is the latest recorded version of it known by now (a bar ibkr-history received, recording.ts) with the trades
+// after that record's time added, or, without one, the bar of the trades up to now: so a replay of a live recording
+// answers the flow's preload with the bars the live run received, and builds the later bars from the recorded ticks.
 import { EventEmitter } from 'events';
 import { InvalidInputError } from '../errors';
 import { DAY_MS, MINUTE_MS, esSession, tradeDateAtOrAfter } from '../sim/calendar';
@@ -40,8 +43,20 @@ export interface RecordedMarketOptions {
   maxBatchMs?: number;
   /** Pump period at paced speeds (real ms). Default 20. */
   pumpMs?: number;
-  /** The symbol whose ticks are replayed when the recording has no trade records. Default 'ES'. */
+  /** The symbol whose ticks and bars are replayed when the recording has no trade records. Default 'ES'. */
   symbol?: string;
+}
+
+/** One minute of the recording: its recorded bars (time order of their records) and its trades. */
+interface Minute {
+  k: number;
+  /** Recorded versions of this bar, in the order they became known. */
+  recs: { at: number; bar: MarketBar }[] | undefined;
+  /** The bar of all the minute's trades, if any. */
+  tradeBar: MarketBar | undefined;
+  /** Trades [i0, i1) are this minute's. */
+  i0: number;
+  i1: number;
 }
 
 export interface ReplayStatus {
@@ -83,7 +98,14 @@ export class RecordedMarket extends EventEmitter implements Market {
   readonly to: number;
   private readonly trades: MarketTrade[];
   private readonly cumVolume: Float64Array; // volume of trades before index i
-  private readonly minuteBars: MarketBar[];
+  private readonly minutes: Minute[];
+  /**
+   * When the recording holds a preload of history (bars of before its first record, as ibkr-history received them at
+   * a flow's start), the time that preload was recorded; undefined otherwise.
+   */
+  readonly preloadAt: number | undefined;
+  /** At 'max', trades after this time wait (see stopAt). */
+  private stopTime = Infinity;
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -111,14 +133,21 @@ export class RecordedMarket extends EventEmitter implements Market {
   constructor(recording: Recording, options: RecordedMarketOptions = {}) {
     super();
     const ticks = recording.trades.length > 0 ? [] : tradesFromTicks(recording.ticks, options.symbol ?? 'ES');
-    if (recording.trades.length === 0 && ticks.length === 0 && recording.bars.length === 0) {
+    const symbol = options.symbol ?? 'ES';
+    const recorded: { at: number; bar: MarketBar }[] = [];
+    recording.bars.forEach((bar, i) => {
+      if (bar.symbol === undefined || bar.symbol.startsWith(symbol)) recorded.push({ at: recording.barsKnownAt[i], bar });
+    });
+    if (recording.trades.length === 0 && ticks.length === 0 && recorded.length === 0) {
       throw new InvalidInputError('replay: the recording holds no ES trade, tick or bar: nothing to replay');
     }
-    this.trades = recording.trades.length > 0 ? recording.trades : ticks.length > 0 ? ticks : tradesFromBars(recording.bars);
+    this.trades = recording.trades.length > 0 ? recording.trades : ticks.length > 0 ? ticks : tradesFromBars(latestBars(recorded));
     this.cumVolume = new Float64Array(this.trades.length + 1);
     for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
-    this.minuteBars = recording.bars.length > 0 ? recording.bars : minuteBarsOf(this.trades);
-    const symbol = options.symbol ?? 'ES';
+    this.minutes = minutesOf(recorded, this.trades);
+    let preloadAt = Infinity;
+    for (const r of recorded) if (r.bar.t < recording.from && r.at < preloadAt) preloadAt = r.at;
+    this.preloadAt = Number.isFinite(preloadAt) ? preloadAt : undefined;
     this.quotes = recording.quotes
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
@@ -190,6 +219,25 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.emitUpTo(this.anchorT);
   }
 
+  /**
+   * At 'max': play no trade after `t` (the clock stops at `t` and 'stopped' is emitted) until clearStop(). The link
+   * uses it to answer a flow's preload of history at the time the live run received it (lib/ibkr/link.ts).
+   */
+  stopAt(t: number): void {
+    this.stopTime = t;
+  }
+
+  clearStop(): void {
+    if (this.stopTime === Infinity) return;
+    this.stopTime = Infinity;
+    this.reschedule();
+  }
+
+  /** Whether the clock stands at a stopAt() time (nothing more plays until clearStop). */
+  get stopped(): boolean {
+    return this.stopTime !== Infinity && this.anchorT >= this.stopTime;
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;
@@ -251,13 +299,24 @@ export class RecordedMarket extends EventEmitter implements Market {
    */
   pumpBatch(): boolean {
     const trades = this.trades;
+    if (this.cursor < trades.length && trades[this.cursor].t > this.stopTime) {
+      if (this.anchorT < this.stopTime) {
+        this.anchorT = this.stopTime;
+        this.emit('stopped');
+      }
+      return false;
+    }
     if (this.cursor >= trades.length) {
-      this.anchorT = this.to;
+      this.anchorT = Math.min(this.to, Math.max(this.anchorT, this.stopTime === Infinity ? this.to : this.stopTime));
+      if (this.stopTime !== Infinity && this.anchorT >= this.stopTime && this.anchorT < this.to) {
+        this.emit('stopped');
+        return false;
+      }
       this.checkEnded();
       return false;
     }
     const limit = Math.min(trades.length, this.cursor + this.maxBatch);
-    const until = trades[this.cursor].t + this.maxBatchMs;
+    const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1);
     let end = this.cursor + 1;
     while (end < limit && trades[end].t < until) end++;
     this.emitUpTo(trades[end - 1].t, end);
@@ -335,20 +394,32 @@ export class RecordedMarket extends EventEmitter implements Market {
       return session.open;
     };
     const push = (k: number, b: { o: number; h: number; l: number; c: number; v: number }): void => addToBars(out, k, b.o, b.h, b.l, b.c, b.v);
-    const bars = this.minuteBars;
-    let lastClosedEnd = from;
-    for (let i = Math.max(0, lastAtOrBefore(bars, from - 1, (b) => b.t) + 1); i < bars.length; i++) {
-      const b = bars[i];
-      if (b.t + MINUTE_MS > end) break;
-      push(key(b.t), b);
-      lastClosedEnd = b.t + MINUTE_MS;
-    }
-    // The minute in progress: only the trades printed so far (never a bar's close before its minute ends).
-    const partialFrom = Math.max(lastClosedEnd, Math.floor((end - 1) / MINUTE_MS) * MINUTE_MS, from);
-    for (let i = lastAtOrBefore(this.trades, partialFrom - 1, (x) => x.t) + 1; i < this.trades.length; i++) {
-      const x = this.trades[i];
-      if (x.t >= end) break;
-      push(key(x.t), { o: x.price, h: x.price, l: x.price, c: x.price, v: x.size });
+    const minutes = this.minutes;
+    const trades = this.trades;
+    for (let i = Math.max(0, lastAtOrBefore(minutes, from - 1, (m) => m.k) + 1); i < minutes.length; i++) {
+      const m = minutes[i];
+      if (m.k >= end) break;
+      const closed = m.k + MINUTE_MS <= end;
+      // The latest record known by now; for a minute that `to` cuts, one recorded by `to` (a record holds its whole
+      // minute up to its time, so a later one would tell what happened after `to`).
+      let rec: { at: number; bar: MarketBar } | undefined;
+      if (m.recs) for (const r of m.recs) if (r.at <= now && (closed || r.at <= to)) rec = r;
+      let j = m.i0;
+      if (rec) {
+        push(key(m.k), rec.bar);
+        if (rec.at >= m.k + MINUTE_MS) continue;
+        const at = rec.at;
+        while (j < m.i1 && trades[j].t <= at) j++;
+      } else if (closed) {
+        if (m.tradeBar) push(key(m.k), m.tradeBar);
+        continue;
+      }
+      // The minute in progress: only the trades printed so far (never a bar's close before its minute ends).
+      for (; j < m.i1; j++) {
+        const x = trades[j];
+        if (x.t >= end) break;
+        push(key(x.t), { o: x.price, h: x.price, l: x.price, c: x.price, v: x.size });
+      }
     }
     return out;
   }
@@ -401,6 +472,48 @@ export function tradesFromTicks(ticks: readonly RecordedTick[], symbol: string):
     out.push({ t: x.t, price: x.price, size: x.size, side, bid, ask });
     prev = x.price;
   }
+  return out;
+}
+
+/** The latest record of each bar, in bar time order. */
+function latestBars(recorded: readonly { at: number; bar: MarketBar }[]): MarketBar[] {
+  const byT = new Map<number, MarketBar>();
+  for (const r of recorded) byT.set(r.bar.t, r.bar);
+  return [...byT.values()].sort((a, b) => a.t - b.t);
+}
+
+/** The minutes that have a recorded bar or a trade, in time order. */
+function minutesOf(recorded: readonly { at: number; bar: MarketBar }[], trades: readonly MarketTrade[]): Minute[] {
+  const byK = new Map<number, Minute>();
+  const minute = (k: number): Minute => {
+    let m = byK.get(k);
+    if (!m) {
+      m = { k, recs: undefined, tradeBar: undefined, i0: 0, i1: 0 };
+      byK.set(k, m);
+    }
+    return m;
+  };
+  for (const r of recorded) {
+    if (r.bar.t % MINUTE_MS !== 0) throw new InvalidInputError(`replay: a recorded bar must start on a whole minute, got ${new Date(r.bar.t).toISOString()}`);
+    const m = minute(r.bar.t);
+    (m.recs ??= []).push(r);
+  }
+  for (let i = 0; i < trades.length; ) {
+    const k = Math.floor(trades[i].t / MINUTE_MS) * MINUTE_MS;
+    const m = minute(k);
+    m.i0 = i;
+    const bars: MarketBar[] = [];
+    while (i < trades.length && trades[i].t < k + MINUTE_MS) {
+      const x = trades[i++];
+      addToBars(bars, k, x.price, x.price, x.price, x.price, x.size);
+    }
+    m.i1 = i;
+    m.tradeBar = bars[0];
+  }
+  const out = [...byK.values()].sort((a, b) => a.k - b.k);
+  // Records are in time order (recording.ts), so each minute's are in the order they became known, except v1 bars
+  // moved to their close: order them by that.
+  for (const m of out) m.recs?.sort((a, b) => a.at - b.at);
   return out;
 }
 

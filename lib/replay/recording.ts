@@ -4,19 +4,23 @@
 // Topics the market replay understands (others are kept and ignored):
 //   trade  MarketTrade  {t, price, size, side, bid, ask}
 //   quote  MarketQuote  {t, last, bid, ask, bidSize, askSize, volume} or ibkr-quote's Quote (symbol, nulls allowed)
-//   bar    MarketBar    {t, o, h, l, c, v} of 1 minute (t = bar open)
+//   bar    MarketBar    {t, o, h, l, c, v, symbol?} of 1 minute (t = bar open). Version 2: the bar as it was at the
+//          record's time (ibkr-history records the 1-minute bars it receives when they arrive, the last one often a
+//          minute still in progress; the same bar may be recorded again later). Version 1 (and no meta): a bar is
+//          taken as known at its close, never before (the replay cannot tell when such a bar was complete).
 //   chain  {spot: SPX index, options: MarketOption[]}, or the chain message ibkr-options-chain emits
 //          {spot, contracts: OptionQuote[]} (contracts without a bid, ask, last, iv, delta, gamma, open interest or
 //          volume are not served by the replay: it cannot make them up)
 //   tick   Tick (lib/contracts.ts) as ibkr-quote receives it {symbol, t, price, size, bid?, ask?, side?}; the replay
 //          trades the ticks of its symbol (default ES) when the file has no trade records
-//   meta   {version, symbol?, ...} the first record a recorder writes
+//   meta   {version, symbol?, ...} the first record a recorder writes (1 or 2; a newer version is refused)
 import fs from 'fs';
 import zlib from 'zlib';
 import { InvalidInputError } from '../errors';
+import { MINUTE_MS } from '../sim/calendar';
 import type { MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 
-export const RECORDING_VERSION = 1;
+export const RECORDING_VERSION = 2;
 export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain'] as const;
 
 export interface RecordedTick {
@@ -47,7 +51,9 @@ export interface Recording {
   /** Ticks as received (several symbols possible), in record order. */
   ticks: RecordedTick[];
   quotes: (MarketQuote & { symbol?: string })[];
-  bars: MarketBar[];
+  bars: (MarketBar & { symbol?: string })[];
+  /** For each bar, the market time from which the replay may serve it (same index as `bars`). */
+  barsKnownAt: number[];
   chains: { t: number; snapshot: ChainSnapshot }[];
   /** First and last record time. */
   from: number;
@@ -117,9 +123,10 @@ function completeOptions(contracts: unknown[]): MarketOption[] {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], chains: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], barsKnownAt: [], chains: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
+  let version = 1;
   for (const r of records) {
     n++;
     const where = `${name} record ${n}`;
@@ -130,6 +137,12 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
     const p = r.payload as Record<string, unknown>;
     switch (r.topic) {
       case 'meta':
+        // A file appended to by a newer recorder may hold several meta records: each applies to what follows it.
+        if (p.version !== undefined) {
+          if (!(Number.isInteger(p.version) && (p.version as number) >= 1)) refuse(where, `meta.version must be a whole number >= 1, got ${JSON.stringify(p.version)}`);
+          if ((p.version as number) > RECORDING_VERSION) refuse(where, `format version ${String(p.version)} is newer than this package reads (${RECORDING_VERSION}): update the package`);
+          version = p.version as number;
+        }
         rec.meta.push(p);
         break;
       case 'trade':
@@ -154,7 +167,9 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         break;
       case 'bar':
         checkFields(where, p, ['t', 'o', 'h', 'l', 'c', 'v']);
-        rec.bars.push(p as unknown as MarketBar);
+        if (p.symbol !== undefined && typeof p.symbol !== 'string') refuse(where, 'payload.symbol must be a string when present');
+        rec.bars.push(p as unknown as MarketBar & { symbol?: string });
+        rec.barsKnownAt.push(version >= 2 ? r.t : Math.max(r.t, (p.t as number) + MINUTE_MS));
         break;
       case 'chain':
         if (!finite(p.spot) || !(Array.isArray(p.options) || Array.isArray(p.contracts))) refuse(where, 'a chain payload is {spot, options: []} or {spot, contracts: []}');

@@ -14,6 +14,8 @@ export interface WorkingOrderRef {
   quantity: number;
   /** A bracket child whose parent is also working: cancelled with its parent. */
   parent?: string;
+  /** The broker's id: one order named in two lists (known, then swept) is cancelled once. */
+  brokerOrderId?: string;
 }
 
 export interface PositionRef {
@@ -29,6 +31,14 @@ export interface ExecutionAdapter {
   cancel(order: WorkingOrderRef): Promise<void>;
   /** Closes the position at market (the broker's flatten, or a market order of the opposite side). */
   flatten(position: PositionRef): Promise<void>;
+  /**
+   * Optional (IBKR, whose working-orders read may wait up to 5 s for its rate slot): the working orders known without
+   * asking the broker. With it the kill cancels these at once, flattens, and only then reads `workingOrders()` as a
+   * sweep that cancels what it did not know.
+   */
+  knownWorkingOrders?(): WorkingOrderRef[];
+  /** Optional, with knownWorkingOrders: the sweep's read showed a fill since the flatten (not one of the kill's own). */
+  filledSinceFlatten?(): boolean;
 }
 
 export interface KillFailure {
@@ -44,6 +54,8 @@ export interface KillReport {
   failures: KillFailure[];
   /** One line for the log and the status: what was done and what failed. */
   summary: string;
+  /** With `knownWorkingOrders`: what each step did, in order (the same lines `onStep` heard). */
+  steps?: string[];
 }
 
 async function settle<T>(work: () => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
@@ -54,7 +66,7 @@ async function settle<T>(work: () => Promise<T>): Promise<{ ok: true; value: T }
   }
 }
 
-export async function kill(engine: RiskEngine, adapter: ExecutionAdapter): Promise<KillReport> {
+export async function kill(engine: RiskEngine, adapter: ExecutionAdapter, onStep: (line: string) => void = () => undefined): Promise<KillReport> {
   const failures: KillFailure[] = [];
   try {
     engine.setKillSwitch('HALTED', { byKill: true });
@@ -64,32 +76,122 @@ export async function kill(engine: RiskEngine, adapter: ExecutionAdapter): Promi
   }
   const cancelled: string[] = [];
   const flattened: PositionRef[] = [];
+  if (adapter.knownWorkingOrders) return killKnownFirst(adapter, adapter.knownWorkingOrders.bind(adapter), failures, onStep);
   const orders = await settle(() => adapter.workingOrders());
   if (!orders.ok) failures.push({ action: 'list-orders', target: 'account', error: orders.error });
   else {
-    const ids = new Set(orders.value.map((o) => o.clientOrderId));
-    const roots = orders.value.filter((o) => !(o.parent && ids.has(o.parent)));
-    const results = await Promise.all(roots.map((o) => settle(() => adapter.cancel(o)).then((r) => ({ o, r }))));
-    for (const { o, r } of results) {
+    for (const { o, r } of await cancelRoots(adapter, orders.value)) {
       if (r.ok) cancelled.push(o.clientOrderId);
       else failures.push({ action: 'cancel', target: o.clientOrderId, error: r.error });
     }
   }
+  await flattenAll(adapter, flattened, failures);
+  return report(cancelled, flattened, failures);
+}
+
+/** Cancels each order of `orders` but a bracket child whose parent is in the list (the broker cancels it with it). */
+function cancelRoots(adapter: ExecutionAdapter, orders: WorkingOrderRef[]): Promise<{ o: WorkingOrderRef; r: { ok: true; value: void } | { ok: false; error: string } }[]> {
+  const ids = new Set(orders.map((o) => o.clientOrderId));
+  const roots = orders.filter((o) => !(o.parent && ids.has(o.parent)));
+  return Promise.all(roots.map((o) => settle(() => adapter.cancel(o)).then((r) => ({ o, r }))));
+}
+
+/** Reads the positions and closes every open one; returns those it closed. */
+async function flattenAll(adapter: ExecutionAdapter, flattened: PositionRef[], failures: KillFailure[]): Promise<PositionRef[]> {
   const positions = await settle(() => adapter.positions());
-  if (!positions.ok) failures.push({ action: 'list-positions', target: 'account', error: positions.error });
-  else {
-    const open = positions.value.filter((p) => p.quantity !== 0);
-    const results = await Promise.all(open.map((p) => settle(() => adapter.flatten(p)).then((r) => ({ p, r }))));
-    for (const { p, r } of results) {
-      if (r.ok) flattened.push(p);
-      else failures.push({ action: 'flatten', target: p.instrument, error: r.error });
-    }
+  if (!positions.ok) {
+    failures.push({ action: 'list-positions', target: 'account', error: positions.error });
+    return [];
   }
+  const open = positions.value.filter((p) => p.quantity !== 0);
+  const done: PositionRef[] = [];
+  const results = await Promise.all(open.map((p) => settle(() => adapter.flatten(p)).then((r) => ({ p, r }))));
+  for (const { p, r } of results) {
+    if (r.ok) done.push(p);
+    else failures.push({ action: 'flatten', target: p.instrument, error: r.error });
+  }
+  flattened.push(...done);
+  return done;
+}
+
+function report(cancelled: string[], flattened: PositionRef[], failures: KillFailure[], steps?: string[]): KillReport {
   const done = `${cancelled.length} order(s) cancelled, ${flattened.length} position(s) flattened`;
   const summary = failures.length
     ? `Kill switch HALTED (no new orders), ${done}, but ${failures.length} step(s) failed: ${failures.map((f) => `${f.action} ${f.target}: ${f.error}`).join('; ')}. Check the broker's orders and positions now.`
     : `Kill switch HALTED: ${done}.`;
-  return { killSwitch: 'HALTED', cancelled, flattened, failures, summary };
+  return { killSwitch: 'HALTED', cancelled, flattened, failures, summary, ...(steps ? { steps } : {}) };
+}
+
+const keyOf = (o: WorkingOrderRef): string => o.brokerOrderId ?? o.clientOrderId;
+const describe = (positions: PositionRef[]): string => positions.map((p) => `${p.instrument} ${p.quantity > 0 ? '+' : ''}${p.quantity}`).join(', ');
+
+/**
+ * The kill when the broker's working-orders read is slow to get (IBKR: one per 5 s). 1: cancel at once every order
+ * known without asking. 2: once those cancels are answered (no known exit can fill after it), read fresh positions
+ * and close them. 3: sweep: read the working orders (when the broker allows), cancel every one still open that was
+ * not cancelled (placed by hand meanwhile, or whose known cancel failed); if that cancelled something or the read
+ * shows a fill since, read the positions again and close what remains. A known cancel that failed for an order the
+ * sweep no longer finds open (it was already done) is not a failure.
+ */
+async function killKnownFirst(adapter: ExecutionAdapter, known: () => WorkingOrderRef[], failures: KillFailure[], onStep: (line: string) => void): Promise<KillReport> {
+  const steps: string[] = [];
+  const step = (line: string): void => {
+    steps.push(line);
+    try {
+      onStep(line);
+    } catch {
+      // A listener's failure must not stop the kill.
+    }
+  };
+  const cancelled: string[] = [];
+  const flattened: PositionRef[] = [];
+  const done = new Set<string>();
+  const failedKnown = new Map<string, KillFailure>();
+  const first = await settle(async () => known());
+  const knownOrders = first.ok ? first.value : [];
+  if (!first.ok) failures.push({ action: 'list-orders', target: 'known orders', error: first.error });
+  for (const { o, r } of await cancelRoots(adapter, knownOrders)) {
+    if (r.ok) {
+      cancelled.push(o.clientOrderId);
+      done.add(keyOf(o));
+    } else failedKnown.set(keyOf(o), { action: 'cancel', target: o.clientOrderId, error: r.error });
+  }
+  step(`1 known orders: ${cancelled.length} cancelled${failedKnown.size ? `, ${failedKnown.size} cancel(s) refused (the sweep checks them)` : ''}`);
+  const closed = await flattenAll(adapter, flattened, failures);
+  step(`2 positions: ${closed.length ? `closed ${describe(closed)}` : 'flat'}`);
+  const swept = await settle(() => adapter.workingOrders());
+  if (!swept.ok) {
+    failures.push({ action: 'list-orders', target: 'account', error: swept.error });
+    failures.push(...failedKnown.values());
+    step(`3 sweep: the working orders could not be read (${swept.error})`);
+    return report(cancelled, flattened, failures, steps);
+  }
+  const missed = swept.value.filter((o) => !done.has(keyOf(o)));
+  const sweptIds: string[] = [];
+  for (const { o, r } of await cancelRoots(adapter, missed)) {
+    failedKnown.delete(keyOf(o));
+    if (r.ok) {
+      cancelled.push(o.clientOrderId);
+      sweptIds.push(o.clientOrderId);
+    } else failures.push({ action: 'cancel', target: o.clientOrderId, error: r.error });
+  }
+  // A refused known cancel left here is either not open any more (it was done: no failure), or a bracket child skipped
+  // because its parent was cancelled in this sweep (still reported: the trader checks it).
+  const stillOpen = new Set(swept.value.map(keyOf));
+  let alreadyDone = 0;
+  for (const [key, failure] of failedKnown) {
+    if (stillOpen.has(key)) failures.push(failure);
+    else alreadyDone += 1;
+  }
+  const filled = adapter.filledSinceFlatten?.() === true;
+  let again = '';
+  if (sweptIds.length || filled) {
+    const closedAgain = await flattenAll(adapter, flattened, failures);
+    again = `; positions read again: ${closedAgain.length ? `closed ${describe(closedAgain)}` : 'flat'}`;
+  }
+  const refusedDone = alreadyDone ? `, ${alreadyDone} refused cancel(s) were of orders already done` : '';
+  step(`3 sweep: ${sweptIds.length ? `cancelled ${sweptIds.join(', ')}` : 'no other working order'}${refusedDone}${filled ? ', a fill since the flatten' : ''}${again}`);
+  return report(cancelled, flattened, failures, steps);
 }
 
 /**

@@ -9,6 +9,7 @@ import { errorMessage } from '../../lib/errors';
 import type { IbkrConnection } from '../../lib/ibkr';
 import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrConfigApi, StateListener } from '../shared/ibkr-connection-registry';
+import { DeliveryCounter } from '../shared/delivery-counter';
 import { handleClose } from '../shared/node-kit';
 import { mergeCredentials, testConnection } from './connection-test';
 import { IbkrLink, type IbkrStateEvent, type SessionCommand } from '../../lib/ibkr/link';
@@ -109,6 +110,16 @@ export = function register(RED: NodeAPI): void {
     node.metrics = () => link?.metrics();
     node.replay = () => link?.replay;
     node.record = (topic: string, payload: object, t: number) => link?.record(topic, payload, t);
+    node.historySent = () => {
+      const waiting = link;
+      if (!waiting?.replayAwaitsHistory) return;
+      // The replay goes on once no message is on its way between nodes: the preload has gone through the flow
+      // (history → closed bars → VWAP → Battle Navale) before the next replayed tick, as it did live.
+      deliveries.whenIdle(() => {
+        waiting.replayHistoryTaken();
+        deliveries.stop();
+      });
+    };
     node.onState = (listener: StateListener): (() => void) => {
       listeners.add(listener);
       return () => {
@@ -121,7 +132,17 @@ export = function register(RED: NodeAPI): void {
       return link.command(command);
     };
 
+    // Messages on their way between nodes, counted while a replay may wait for its preload (Node-RED's hooks).
+    const deliveries = new DeliveryCounter(RED, node.id, link !== undefined && config.mode === 'replay');
+    // Once open, the count is kept only while the replay stands at its preload (its release stops it too).
+    opened.then(
+      () => {
+        if (!link?.replayAwaitsHistory) deliveries.stop();
+      },
+      () => deliveries.stop(),
+    );
     handleClose(node, async () => {
+      deliveries.stop();
       listeners.clear();
       await link?.close();
     });

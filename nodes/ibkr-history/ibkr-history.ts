@@ -97,6 +97,13 @@ export = function register(RED: NodeAPI): void {
         },
         { now, onProgress: (fraction) => setStatus(node, 'blue', 'ring', `history ${Math.floor(fraction * 100)} %`) },
       );
+      // "Record market data" on the connection: the 1-minute trade bars as received, stamped with the market's clock
+      // (a replay answers the flow's preload with them; lib/replay/recording.ts). Other sizes and sources are not
+      // recorded: the replay serves 1-minute trade bars and builds every other size from them.
+      if (bar === '1min' && (config.source || 'trades') === 'trades') {
+        const at = cfg.marketNow();
+        for (const b of result.bars) cfg.record('bar', { t: b.t, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v, symbol: b.symbol }, at);
+      }
       setStatus(node, 'green', 'dot', `${result.bars.length} × ${bar} ${contract.symbol}`);
       node.log(`bars loaded: ${result.bars.length} × ${bar} ${contract.symbol} in ${result.pages} page(s)`);
       if (config.output === 'bar') {
@@ -104,6 +111,7 @@ export = function register(RED: NodeAPI): void {
       } else {
         send({ ...msg, topic: 'bars', payload: result.bars, contract } as NodeMessage);
       }
+      cfg.historySent();
     });
 
     handleClose(node, () => stopState());

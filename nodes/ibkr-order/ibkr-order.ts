@@ -286,7 +286,11 @@ export = function register(RED: NodeAPI): void {
           return;
         }
         setStatus(node, 'red', 'ring', 'kill switch HALTED');
-        const outcome = await engine.kill();
+        const outcome = await engine.kill((line) => {
+          // Each step as it ends (the last, the sweep, may wait up to 5 s for IBKR's live-orders slot).
+          setStatus(node, 'red', 'ring', `HALTED: ${line}`);
+          node.log(`Kill switch step ${line}`);
+        });
         // The account's positions and working orders are read again before the next entry (the kill may have met
         // orders and positions of other nodes or made by hand).
         handle?.engine.markUnreconciled();

@@ -47,6 +47,11 @@ export interface IbkrConfigApi {
    * payload as lib/replay/recording.ts documents, t = market time). A no-op when recording is off.
    */
   record(topic: string, payload: object, t: number): void;
+  /**
+   * ibkr-history has sent an answer to the flow. A replay at 'max' standing at its recorded preload of history goes
+   * on once the messages this caused have been delivered (lib/ibkr/link.ts); otherwise a no-op.
+   */
+  historySent(): void;
   /** Set when the settings cannot open a connection (missing credentials, bad URL). */
   readonly settingsError: Error | undefined;
 }

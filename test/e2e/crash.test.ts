@@ -438,7 +438,13 @@ describe('e2e crash: kill -9 of the real node-red at 50 random instants of a tra
       }
       if (killSwitch) {
         f.killSwitchIterations++;
-        await inject(nodeRed, 'kill');
+        // The kill switch is set (and journaled, in the same turn) once sierra-order shows HALTED: only then is it
+        // "set just before kill -9". The inject's HTTP answer comes before the message reaches sierra-order, and on a
+        // busy machine a fixed pause did not always cover that hop (the kill -9 then came before the kill).
+        const running = nodeRed;
+        const shown = statusTexts(running.outputSinceStart()).length;
+        await inject(running, 'kill');
+        await waitFor(() => statusTexts(running.outputSinceStart()).slice(shown).some((t) => /^HALTED/.test(t)), REFUSAL_GRACE_MS);
         await sleep(between([0, 300])); // the kill switch's cancels and flatten are in flight
       }
       const before = await broker.state();

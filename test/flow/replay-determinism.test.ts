@@ -12,8 +12,7 @@ import { seededRecordLines } from '../../lib/replay/from-seeded';
 import { encodeRecording } from '../../lib/replay/recording';
 import { runningReplay } from '../../lib/replay/registry';
 import { resetAccountsForTest } from '../../lib/trading/accounts';
-import { PIPELINE_MODULES } from './support/pipeline-flow';
-import { REPLAY_PROBES, replayPipeline } from './support/replay-flow';
+import { REPLAY_MODULES, REPLAY_PROBES, replayPipeline } from './support/replay-flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -42,7 +41,7 @@ async function replayThroughFlow(file: string): Promise<ReplayOutcome> {
   resetAccountsForTest();
   await helper.startServer();
   try {
-    await helper.load(PIPELINE_MODULES, replayPipeline(file, 'max') as never);
+    await helper.load(REPLAY_MODULES, replayPipeline(file, 'max') as never);
     const signals: SignalPayload[] = [];
     const updates: OrderUpdate[] = [];
     let last = Date.now();

@@ -90,12 +90,13 @@ describe('adversary: ibkr-order, the moment of sending', function () {
     // Warm up: the contract is resolved and the account read, so the next order reaches the limiter at once.
     a.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: lastPrice(rec) - 20, clientOrderId: 'adv-w0' } });
     await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-w0' && m.payload.status === 'working');
-    // One 429 with Retry-After pauses the connection.
+    // One 429 with Retry-After pauses the connection: 10 s, so that on a busy machine the pause still holds when the
+    // order below reaches the limiter and the kill is pressed (2 s did not, at load 10 on 2 cores).
     let paused = false;
     rec.hook = (r) => {
       if (paused || r.method !== 'GET') return undefined;
       paused = true;
-      return { status: 429, body: { error: 'Too many requests' }, headers: { 'retry-after': '2' } };
+      return { status: 429, body: { error: 'Too many requests' }, headers: { 'retry-after': '10' } };
     };
     const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
     void (await cfg.connection()).client.positions().catch(() => undefined); // retried after the pause

@@ -68,6 +68,8 @@ export interface ApiOptions {
   accountId: string;
   positionsCacheMs: number;
   historyLatencyMs: number;
+  /** Awaited before a history request is answered (a replay answers the preload at its recorded time: lib/ibkr/link.ts). */
+  historyGate?: () => Promise<void>;
 }
 
 const ok = (body: unknown): ApiResponse => ({ status: 200, body });
@@ -626,7 +628,8 @@ export class IbkrApi {
     return ok(out);
   }
 
-  private history(req: ApiRequest): Promise<ApiResponse> {
+  private async history(req: ApiRequest): Promise<ApiResponse> {
+    if (this.options.historyGate) await this.options.historyGate();
     const conid = Number(req.query.get('conid'));
     const result = historyResponse(this.market, lookupInstrument(this.market, conid), req.query);
     return new Promise((resolve) => {

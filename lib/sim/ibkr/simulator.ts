@@ -34,6 +34,8 @@ export interface IbkrSimulatorOptions {
   streamIntervalMs?: number;
   /** Called on every WebSocket market-data subscription. */
   onMarketDataSubscribed?: () => void;
+  /** Awaited before a history request is answered. */
+  historyGate?: () => Promise<void>;
   historyLatencyMs?: number;
   positionsCacheMs?: number;
   cancelDelayMs?: number;
@@ -55,6 +57,13 @@ export interface IbkrSimulatorControl {
   setMarketDataAvailability(code: Availability): void;
   /** Sets a position directly (e.g. many options to exercise paging). */
   setPosition(conid: number, position: number, avgPrice: number): void;
+  /**
+   * An order placed outside the API (by hand in TWS): on the book at once, its id returned; the API client learns of
+   * it only by reading the live orders.
+   */
+  placeByHand(order: { conid: number; side: 'BUY' | 'SELL'; orderType: 'LMT' | 'STP'; price: number; quantity: number }): number;
+  /** The book as it is now (copies), for tests: every order and every non-zero position. */
+  book(): { orders: { orderId: number; cOID?: string; parentId?: string; side: 'BUY' | 'SELL'; orderType: string; quantity: number; status: string; filledQuantity: number }[]; positions: { conid: number; position: number }[] };
   stats(): RateStats & { webSockets: number };
   readonly sessionId: string;
 }
@@ -132,7 +141,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
   const view = new MarketView(market);
   const book = new OrderBook(market, view, options.cancelDelayMs);
   const accountId = options.accountId ?? 'DU1234567';
-  const api = new IbkrApi(market, session, book, { accountId, positionsCacheMs: options.positionsCacheMs ?? 10_000, historyLatencyMs: options.historyLatencyMs ?? 20 }, view);
+  const api = new IbkrApi(market, session, book, { accountId, positionsCacheMs: options.positionsCacheMs ?? 10_000, historyLatencyMs: options.historyLatencyMs ?? 20, historyGate: options.historyGate }, view);
   const limiter = new RateLimiter(options.rateLimits !== false, options.rateLimits || {}, options.penaltyBoxMs ?? IBKR_PENALTY_BOX_MS);
   const hub = new StreamingHub(market, session, api, book, {
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
@@ -215,6 +224,18 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
         if (!inst) throw new Error(`setPosition: conid ${conid} is not a contract the simulator knows`);
         book.setPosition(inst, position, avgPrice);
       },
+      placeByHand: (o) => {
+        const inst = lookupInstrument(market, o.conid);
+        if (!inst) throw new Error(`placeByHand: conid ${o.conid} is not a contract the simulator knows`);
+        const now = clock();
+        const order = book.place({ acctId: accountId, inst, side: o.side, orderType: o.orderType, quantity: o.quantity, price: o.price, tif: 'DAY', outsideRTH: false }, now);
+        book.activate(order, now);
+        return order.orderId;
+      },
+      book: () => ({
+        orders: book.all().map((o) => ({ orderId: o.orderId, ...(o.cOID !== undefined ? { cOID: o.cOID } : {}), ...(o.parentId !== undefined ? { parentId: o.parentId } : {}), side: o.side, orderType: o.orderType, quantity: o.quantity, status: o.status, filledQuantity: o.filledQuantity })),
+        positions: [...book.positions.values()].filter((p) => p.position !== 0).map((p) => ({ conid: p.inst.conid, position: p.position })),
+      }),
       stats: () => ({ ...limiter.snapshot(), webSockets: hub.socketCount }),
       get sessionId() {
         return session.sessionId;

@@ -1,7 +1,22 @@
 // The shipped pipeline on a replay: ibkr-config in replay mode serving `file`, sierra-config's simulator filling on
 // the same replay (one market, lib/replay/registry.ts), everything else as shipped (dashboard stripped, as in
 // pipeline-flow.ts). Probes on the signals that reach the order node and on the order node's order updates and fills.
-import { nodeOfType, pipelineForTest, type FlowNode, type PipelineOptions } from './pipeline-flow';
+import type { NodeAPI, NodeInitializer } from 'node-red';
+import configModule = require('../../../nodes/ibkr-config/ibkr-config');
+import { PIPELINE_MODULES, nodeOfType, pipelineForTest, type FlowNode, type PipelineOptions } from './pipeline-flow';
+
+/**
+ * The pipeline's modules given Node-RED's message hooks, as the real runtime gives them to every node (RED.hooks): the
+ * test helper's node API leaves them out, and a replay at 'max' waits on them for its preload (nodes/ibkr-config).
+ */
+export const REPLAY_MODULES: NodeInitializer[] = PIPELINE_MODULES.map((init) =>
+  init === configModule
+    ? (((RED: NodeAPI) => {
+        if (!RED.hooks) (RED as { hooks: NodeAPI['hooks'] }).hooks = (require('@node-red/util') as { hooks: NodeAPI['hooks'] }).hooks;
+        return init(RED);
+      }) as NodeInitializer)
+    : init,
+);
 
 export const REPLAY_PROBES = { signals: 'p_signal', updates: 'p_update', fills: 'p_fill' } as const;
 

@@ -1,0 +1,78 @@
+// The bars ibkr-history received, recorded (format version 2) and served by the replay with the recorded ticks after
+// them: never a bar, or part of one, the replay clock has not reached; older (version 1) recordings as before.
+import assert from 'assert';
+import { RecordedMarket } from '../../../lib/replay/recorded-market';
+import { recordingOf, type RecordLine } from '../../../lib/replay/recording';
+
+const M = 60_000;
+// Wednesday 11 June 2025, 10:00 New York.
+const T0 = Date.UTC(2025, 5, 11, 14, 0);
+const bar = (t: number, o: number, h: number, l: number, c: number, v: number) => ({ t, o, h, l, c, v, symbol: 'ES' });
+const tick = (t: number, price: number, size: number) => ({ symbol: 'ES', t, price, size, bid: price - 0.25, ask: price });
+
+/** A live recording: the preload received at T0 + 20 s (two closed bars and the minute in progress), then ticks. */
+function liveLines(version = 2): RecordLine[] {
+  const at = T0 + 20_000;
+  return [
+    { t: T0 + 5_000, topic: 'meta', payload: { version } },
+    { t: T0 + 5_000, topic: 'tick', payload: tick(T0 + 5_000, 100, 2) },
+    { t: at, topic: 'bar', payload: bar(T0 - 2 * M, 98, 99, 97, 99, 10) },
+    { t: at, topic: 'bar', payload: bar(T0 - M, 99, 100, 98, 100, 12) },
+    { t: at, topic: 'bar', payload: bar(T0, 100, 101, 100, 101, 5) }, // 10:00 in progress at 10:00:20
+    { t: T0 + 30_000, topic: 'tick', payload: tick(T0 + 30_000, 102, 3) },
+    { t: T0 + 70_000, topic: 'tick', payload: tick(T0 + 70_000, 103, 4) },
+  ];
+}
+
+describe('replay: recorded history (ibkr-history bars) with recorded ticks', () => {
+  it('serves the recorded bars once the clock reaches their record time, the minute in progress grown by the ticks after it', () => {
+    const m = new RecordedMarket(recordingOf(liveLines()), { speed: 'max' });
+    assert.strictEqual(m.preloadAt, T0 + 20_000);
+    m.step(1); // 10:00:05.001: the preload was not received yet; only the tick of 10:00:05 is known
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + M, M), [{ t: T0, o: 100, h: 100, l: 100, c: 100, v: 2 }]);
+    m.step(15_000); // 10:00:20.001: the preload is known, as it was received
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + M, M), [
+      { t: T0 - 2 * M, o: 98, h: 99, l: 97, c: 99, v: 10 },
+      { t: T0 - M, o: 99, h: 100, l: 98, c: 100, v: 12 },
+      { t: T0, o: 100, h: 101, l: 100, c: 101, v: 5 },
+    ]);
+    m.step(10_000); // 10:00:30.001: the recorded 10:00 bar plus the tick after its record
+    assert.deepStrictEqual(m.esBars(T0, T0 + M, M), [{ t: T0, o: 100, h: 102, l: 100, c: 102, v: 8 }]);
+    m.step(60_000); // 10:01:30: 10:01 from its tick only
+    assert.deepStrictEqual(m.esBars(T0, T0 + 2 * M, M), [
+      { t: T0, o: 100, h: 102, l: 100, c: 102, v: 8 },
+      { t: T0 + M, o: 103, h: 103, l: 103, c: 103, v: 4 },
+    ]);
+    // A request that ends before the record time gets the closed bars, never the in-progress record.
+    assert.deepStrictEqual(
+      m.esBars(T0 - 3 * M, T0 + 10_000, M).map((b) => b.t),
+      [T0 - 2 * M, T0 - M, T0],
+    );
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + 10_000, M)[2], { t: T0, o: 100, h: 100, l: 100, c: 100, v: 2 });
+  });
+
+  it('takes a version 1 bar as known at its close only, and refuses a newer format', () => {
+    const m = new RecordedMarket(recordingOf(liveLines(1)), { speed: 'max' });
+    m.step(20_001);
+    // The 10:00 bar recorded at 10:00:20 in a version 1 file: not served before 10:01.
+    assert.deepStrictEqual(m.esBars(T0, T0 + M, M), [{ t: T0, o: 100, h: 100, l: 100, c: 100, v: 2 }]);
+    assert.throws(() => recordingOf([{ t: T0, topic: 'meta', payload: { version: 3 } }]), /format version 3 is newer/);
+  });
+
+  it('at max, stops at the preload time until cleared (the link answers the preload there)', () => {
+    const m = new RecordedMarket(recordingOf(liveLines()), { speed: 'max' });
+    const seen: number[] = [];
+    m.on('trade', (x: { t: number }) => seen.push(x.t));
+    let stopped = 0;
+    m.on('stopped', () => stopped++);
+    m.stopAt(m.preloadAt as number);
+    while (m.pumpBatch());
+    assert.deepStrictEqual(seen, [T0 + 5_000]);
+    assert.strictEqual(m.now(), T0 + 20_000);
+    assert.ok(m.stopped && stopped === 1);
+    m.clearStop();
+    m.stop(); // no pump timer: drive the batches by hand
+    while (m.pumpBatch());
+    assert.deepStrictEqual(seen, [T0 + 5_000, T0 + 30_000, T0 + 70_000]);
+  });
+});
