@@ -48,7 +48,18 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
       calls.push('placeOrders');
       placed.push(...orders);
       if (options.place) return options.place(orders);
-      return orders.map((o) => ({ orderId: nextId++, status: 'Submitted', clientOrderId: o.clientOrderId ?? null }));
+      return orders.map((o) => {
+        const orderId = nextId++;
+        // With a book given, a market order fills at once, as IBKR then lists it and holds the position.
+        if (o.orderType === 'MKT' && options.live && options.positions) {
+          const signed = o.side === 'BUY' ? o.quantity : -o.quantity;
+          const held = options.positions.find((p) => p.conid === o.conid);
+          if (held) held.quantity += signed;
+          else options.positions.push({ conid: o.conid, quantity: signed });
+          options.live.push({ accountId: 'DU1', conid: o.conid, orderId, clientOrderId: o.clientOrderId ?? null, status: 'Filled', side: o.side, orderType: 'MKT', quantity: o.quantity, filledQuantity: o.quantity, remainingQuantity: 0, averagePrice: 5000, price: null, timeInForce: 'DAY', lastExecutionTime: null } as LiveOrder);
+        }
+        return { orderId, status: 'Submitted', clientOrderId: o.clientOrderId ?? null };
+      });
     },
     async modifyOrder(orderId: number) {
       calls.push('modifyOrder');
@@ -56,6 +67,8 @@ function recordingClient(options: { trading?: boolean; place?: (orders: IbkrOrde
     },
     async cancelOrder(orderId: number) {
       calls.push(`cancelOrder ${orderId}`);
+      // As IBKR lists it afterwards: a cancelled order is no longer working.
+      for (const o of options.live ?? []) if (o.orderId === orderId) o.status = 'Cancelled';
       return { orderId, conid: null, accountId: null, message: 'Request was submitted' };
     },
     async whatIf() {
@@ -411,7 +424,10 @@ describe('order desk: flatten and the kill switch (the same meaning as sierra-or
     const { client, calls } = recordingClient({ trading: false });
     const outcome = await desk(client, engine).kill();
     assert.equal(engine.killSwitch, 'HALTED');
-    assert.match(String(outcome.error?.message), /HALTED \(no new orders\).*but 2 step\(s\) failed: list-orders account: .*trading is disabled.*list-positions account/);
+    const message = String(outcome.error?.message);
+    assert.match(message, /HALTED \(no new orders\).*but 2 step\(s\) failed: /);
+    assert.match(message, /list-orders account: [^;]*trading is disabled/);
+    assert.match(message, /list-positions account: [^;]*trading is disabled/);
     assert.ok(!calls.some((c) => c === 'placeOrders' || c.startsWith('cancelOrder')));
   });
 });
