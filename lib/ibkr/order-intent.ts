@@ -4,7 +4,7 @@
 import type { TimeInForce } from '../contracts';
 import { InvalidInputError } from '../errors';
 import { findInstrument, instrument } from '../trading/instruments';
-import type { EntryIntent, ModifyIntent } from '../trading/order-intent';
+import { checkPrice, type EntryIntent, type ModifyIntent } from '../trading/order-intent';
 import type { OrderRequest as IbkrOrderRequest, TimeInForce as IbkrTif } from './types';
 
 /** ES minimum price increment (lib/trading/instruments.ts). */
@@ -37,16 +37,9 @@ export interface ContractRef {
   secType?: string;
 }
 
-function onTick(x: number, tick: number): number {
-  return Math.round(x / tick) * tick;
-}
-
 /** `tick` null: the contract's grid is not known here, IBKR checks it (question o382 or a rejection). */
 function checkTick(x: number, field: string, tick: number | null): number {
-  if (tick === null) return x;
-  const r = onTick(x, tick);
-  if (Math.abs(r - x) > 1e-9) throw new InvalidInputError(`order ${field} ${x} is not on the ${tick} price grid: use ${r}.`);
-  return Number(r.toFixed(10));
+  return checkPrice(x, `order ${field}`, tick);
 }
 
 /** The IBKR order bodies of an entry: the parent, then (bracket) its stop and take-profit, children by parentId. */

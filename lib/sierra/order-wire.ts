@@ -2,8 +2,8 @@
 // clock. Prices go out through the symbol's PriceScale (dtc-protocol.md §3, DisplayPriceMultiplier).
 
 import type { OrderType, Side, TimeInForce } from '../contracts';
-import { InvalidInputError, describeValue } from '../errors';
-import { checkNewOrder } from '../trading/order-intent';
+import { InvalidInputError } from '../errors';
+import { checkNewOrder, checkPrice } from '../trading/order-intent';
 import {
   BuySell,
   MessageType,
@@ -80,18 +80,6 @@ export function validateIntent(intent: SierraOrder, tickSize = 0): void {
   }
   const { symbol: _symbol, ...order } = intent;
   checkNewOrder(order as unknown as Record<string, unknown>, tickSize > 0 ? tickSize : null);
-}
-
-function checkPrice(name: string, value: number, tickSize: number): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new InvalidInputError(`Order ${name} ${describeValue(value)} is not a valid price: use a positive number.`);
-  }
-  if (tickSize > 0) {
-    const ticks = value / tickSize;
-    if (Math.abs(ticks - Math.round(ticks)) > 1e-6) {
-      throw new InvalidInputError(`Order ${name} ${value} is not on the ${tickSize} tick grid: use a multiple of ${tickSize}.`);
-    }
-  }
 }
 
 export interface SubmitContext {
@@ -200,11 +188,11 @@ export function validateModify(type: OrderType | null, change: SierraModify, fil
   }
   if (change.price !== undefined) {
     if (type !== 'limit' && type !== 'stop-limit') throw new InvalidInputError(`A ${type ?? 'market'} order has no limit price to modify.`);
-    checkPrice('price', change.price, tickSize);
+    checkPrice(change.price, 'modify price', tickSize > 0 ? tickSize : null);
   }
   if (change.stopPrice !== undefined) {
     if (type !== 'stop' && type !== 'stop-limit') throw new InvalidInputError(`A ${type ?? 'market'} order has no stop price to modify.`);
-    checkPrice('stopPrice', change.stopPrice, tickSize);
+    checkPrice(change.stopPrice, 'modify stopPrice', tickSize > 0 ? tickSize : null);
   }
   if (change.quantity !== undefined && (!Number.isInteger(change.quantity) || change.quantity <= filledQuantity)) {
     throw new InvalidInputError(`New quantity ${change.quantity} is not valid: it is the new total including the ${filledQuantity} already filled, so use a whole number above ${filledQuantity}.`);

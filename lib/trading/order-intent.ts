@@ -136,14 +136,21 @@ function quantityOf(v: unknown, what: string): number {
   return v;
 }
 
-function priceOf(v: unknown, what: string, tickSize: number | null): number {
+/**
+ * The one price check of both brokers' order paths: a finite number of at least one tick, on the instrument's tick
+ * (`tickSize` null: not known here, the broker checks). Returns the price on the tick, without floating-point noise.
+ */
+export function checkPrice(v: unknown, what: string, tickSize: number | null): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw refused(`${what} ${describeValue(v)} is not a price: use a number above 0.`);
   if (tickSize !== null && tickSize > 0) {
-    const ticks = v / tickSize;
-    if (Math.abs(ticks - Math.round(ticks)) > 1e-6) {
-      const near = Number((Math.round(ticks) * tickSize).toFixed(10));
-      throw refused(`${what} ${v} is not on the instrument's ${tickSize} tick: use a multiple of ${tickSize} (e.g. ${near}).`);
+    const ticks = Math.round(v / tickSize);
+    const onTick = Number((ticks * tickSize).toFixed(10));
+    if (ticks < 1) throw refused(`${what} ${v} is below the instrument's ${tickSize} tick: use a price of at least ${tickSize}.`);
+    if (Math.abs(v / tickSize - ticks) > 1e-6) {
+      throw refused(`${what} ${v} is not on the instrument's ${tickSize} tick: use a multiple of ${tickSize} (e.g. ${onTick}).`);
     }
+    // Within a millionth of a tick: the same price as written, without the binary floating-point noise of its decimal.
+    return onTick;
   }
   return v;
 }
@@ -208,12 +215,12 @@ function bracketOf(v: unknown, side: Side, references: readonly number[], tickSi
   for (const key of Object.keys(v)) {
     if (key !== 'stop' && key !== 'targets' && v[key] !== undefined) throw refused(`bracket field ${describeValue(key)} is not part of a bracket: it takes stop and targets only.`);
   }
-  const stop = priceOf(v.stop, 'bracket stop', tickSize);
+  const stop = checkPrice(v.stop, 'bracket stop', tickSize);
   const targets = v.targets;
   if (!Array.isArray(targets) || targets.length !== 1) {
     throw refused(`bracket targets must hold exactly one take-profit price (one stop and one target for the whole quantity), not ${describeValue(targets)}: send one order per target to scale out.`);
   }
-  const target = priceOf(targets[0], 'bracket target', tickSize);
+  const target = checkPrice(targets[0], 'bracket target', tickSize);
   const long = side === 'buy';
   if (long ? !(stop < target) : !(stop > target)) {
     throw refused(`bracket stop ${stop} and target ${target} are the wrong way round for a ${side}: its stop must be ${long ? 'below' : 'above'} its target.`);
@@ -239,11 +246,11 @@ function entryOf(p: Json, side: Side, settings: ParseSettings, whatIf: boolean):
   const entry: EntryIntent = { kind: 'entry', side, quantity, type: t, tif: has(p, 'tif') ? tifOf(p.tif) : 'day', whatIf, origin: 'order' };
   if (has(p, 'price')) {
     if (!needsPrice) throw refused(`a ${t} order takes no price (${describeValue(p.price)} was given): remove it or use a limit or stop-limit order.`);
-    entry.price = priceOf(p.price, 'price', settings.tickSize);
+    entry.price = checkPrice(p.price, 'price', settings.tickSize);
   } else if (needsPrice) throw refused(`a ${t} order needs price (its limit price): none was given.`);
   if (has(p, 'stopPrice')) {
     if (!needsStop) throw refused(`a ${t} order takes no stopPrice (${describeValue(p.stopPrice)} was given): remove it or use a stop or stop-limit order.`);
-    entry.stopPrice = priceOf(p.stopPrice, 'stopPrice', settings.tickSize);
+    entry.stopPrice = checkPrice(p.stopPrice, 'stopPrice', settings.tickSize);
   } else if (needsStop) throw refused(`a ${t} order needs stopPrice (its trigger price): none was given.`);
   if (has(p, 'clientOrderId')) {
     try {
@@ -262,8 +269,8 @@ function entryOf(p: Json, side: Side, settings: ParseSettings, whatIf: boolean):
 function modifyOf(p: Json, tickSize: number | null): ModifyIntent {
   const intent: ModifyIntent = { kind: 'modify', clientOrderId: orderRef(p.clientOrderId, 'modify') };
   if (has(p, 'quantity')) intent.quantity = quantityOf(p.quantity, 'modify quantity');
-  if (has(p, 'price')) intent.price = priceOf(p.price, 'modify price', tickSize);
-  if (has(p, 'stopPrice')) intent.stopPrice = priceOf(p.stopPrice, 'modify stopPrice', tickSize);
+  if (has(p, 'price')) intent.price = checkPrice(p.price, 'modify price', tickSize);
+  if (has(p, 'stopPrice')) intent.stopPrice = checkPrice(p.stopPrice, 'modify stopPrice', tickSize);
   if (has(p, 'tif')) intent.tif = tifOf(p.tif);
   if (intent.quantity === undefined && intent.price === undefined && intent.stopPrice === undefined && intent.tif === undefined) {
     throw refused(`modify of ${intent.clientOrderId} changes nothing: give a new quantity, price, stopPrice or tif.`);
@@ -332,13 +339,13 @@ export function parseSignal(payload: unknown, settings: ParseSettings, whatIf: b
   if (signal !== 'LONG' && signal !== 'SHORT') throw refused(`signal ${describeValue(signal)} is not LONG, SHORT or NO_SIGNAL.`);
   const s = settings.signal;
   const side: Side = signal === 'LONG' ? 'buy' : 'sell';
-  const entry = priceOf(payload.entry, `${signal} signal entry`, settings.tickSize);
-  const stop = priceOf(payload.stop, `${signal} signal stop`, settings.tickSize);
+  const entry = checkPrice(payload.entry, `${signal} signal entry`, settings.tickSize);
+  const stop = checkPrice(payload.stop, `${signal} signal stop`, settings.tickSize);
   const targets = payload.targets;
   if (!Array.isArray(targets) || targets[s.target - 1] === undefined) {
     throw refused(`${signal} signal has no TP${s.target} in targets (${describeValue(targets)}): choose another take-profit in the node.`);
   }
-  const target = priceOf(targets[s.target - 1], `${signal} signal TP${s.target}`, settings.tickSize);
+  const target = checkPrice(targets[s.target - 1], `${signal} signal TP${s.target}`, settings.tickSize);
   const long = side === 'buy';
   if (long ? !(stop < entry && entry < target) : !(target < entry && entry < stop)) {
     throw refused(`${signal} signal levels are inconsistent (stop ${stop}, entry ${entry}, TP${s.target} ${target}): a LONG needs stop < entry < target, a SHORT target < entry < stop.`);

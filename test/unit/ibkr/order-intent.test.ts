@@ -146,7 +146,7 @@ describe('order intents (signal / order message → IBKR order bodies)', () => {
 
   it('refuses prices off the ES tick grid and a bracket with more than one target', () => {
     const intent = parseOrderRequest({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }) as EntryIntent;
-    assert.throws(() => planEntry(intent, CONTRACT, 'x'), /not on the 0.25 price grid: use 5000/);
+    assert.throws(() => planEntry(intent, CONTRACT, 'x'), /not on the instrument.s 0.25 tick: use a multiple of 0.25 \(e.g. 5000\)/);
     assert.throws(() => parseOrderRequest({ action: 'buy', quantity: 1, type: 'market', bracket: { stop: 4990, targets: [5010, 5020] } }), /exactly one take-profit/);
     // With the instrument's tick known, the parser refuses it first, with the same words for both order nodes.
     assert.throws(() => parseOrder({ action: 'buy', quantity: 1, type: 'limit', price: 5000.1 }, { ...settingsOf(DEFAULT_SIGNAL_SETTINGS), tickSize: 0.25 }, false), /not on the instrument's 0.25 tick/);

@@ -49,6 +49,9 @@ const HOSTILE: [string, Msg, RegExp][] = [
   ['bracket with two targets', order({ ...BUY, bracket: { stop: 5990, targets: [6010, 6020] } }), /exactly one take-profit/],
   ['bracket with an unknown field', order({ ...BUY, bracket: { stop: 5990, targets: [6010], trail: 2 } }), /bracket field "trail"/],
   ['bracket off the tick', order({ ...BUY, bracket: { stop: 5990.1, targets: [6010] } }), /bracket stop 5990\.1 is not on the instrument's 0\.25 tick/],
+  // Found by the property below (seed -392795892): a positive price under half a tick rounded to 0 ticks and passed.
+  ['stopPrice far below one tick', order({ action: 'buy', quantity: 1, type: 'stop-limit', price: 6000, stopPrice: 5e-324 }), /stopPrice 5e-324 is below the instrument's 0\.25 tick/],
+  ['limit price of a tenth of a tick', order({ action: 'buy', quantity: 1, type: 'limit', price: 0.025 }), /price 0\.025 is below the instrument's 0\.25 tick/],
   ['symbol and conid together', order({ ...BUY, symbol: 'ES', conid: 495512557 }), /symbol or as conid, not both/],
   ['conid as text', order({ ...BUY, conid: '495512557' }), /conid "495512557" is not an IBKR contract id/],
   ['empty symbol', order({ ...BUY, symbol: '' }), /symbol "" is not an instrument symbol/],
@@ -103,6 +106,15 @@ describe('the one order parser (both order nodes)', () => {
     });
     assert.deepEqual(parseOrderMessage(order({ action: 'flatten', conid: 495512557 }), IBKR), { kind: 'order', intent: { kind: 'flatten' }, instrument: { conid: 495512557 } });
     assert.deepEqual(parseOrderMessage(order({ action: 'cancel-all' }), IBKR), { kind: 'order', intent: { kind: 'cancel-all' } });
+  });
+
+  it('passes a price on the tick as the tick itself, never with the binary noise of its decimal', () => {
+    const parsed = parseOrderMessage(order({ action: 'buy', quantity: 1, type: 'limit', price: 6000 + 1e-9 }), SIERRA);
+    assert.ok(parsed.kind === 'order' && parsed.intent.kind === 'entry');
+    assert.equal(parsed.intent.price, 6000);
+    const tenth = parseOrderMessage(order({ action: 'buy', quantity: 1, type: 'limit', price: 0.1 + 0.2 }), { ...SIERRA, tickSize: 0.1 });
+    assert.ok(tenth.kind === 'order' && tenth.intent.kind === 'entry');
+    assert.equal(tenth.intent.price, 0.3);
   });
 
   it('turns signals into an entry + bracket by the node settings and ignores NO_SIGNAL', () => {
