@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'scripts/**'],
+    files: ['test/**/*.ts', 'test/**/*.js'],
     rules: {
       'no-console': 'off',
       '@typescript-eslint/no-explicit-any': 'off',

@@ -1,4 +1,4 @@
-// Every benchmark reports through here: one JSON line per figure, which scripts/bench.js collects into a table and
+// Every benchmark reports through here: one JSON line per figure, which test/tools/bench.js collects into a table and
 // bench-results.json. `ratio` is value ÷ baseline, both measured in the same run.
 export interface BenchResult {
   id: string;

@@ -10,7 +10,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { percentile, report } from './harness';
-import { repoRoot } from '../../scripts/local-node-red';
+import { repoRoot } from '../tools/local-node-red';
 import { chromiumMissing, openChromium } from '../e2e/support/chromium';
 import { startNodeRed, type FlowNode } from '../e2e/support/node-red';
 import { buildOnce } from '../e2e/support/package-under-test';

@@ -1,5 +1,5 @@
 // The package on the next Node-RED major: the node tests and a real start, on Node-RED 5 and Node 22, through
-// scripts/compat-node-red-5.js (cold: npm-installs node@22 and node-red@5 once, about 15 s; then cached).
+// test/tools/compat-node-red-5.js (cold: npm-installs node@22 and node-red@5 once, about 15 s; then cached).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -30,12 +30,12 @@ describe('compat: Node-RED 5 on Node 22', function () {
   before(async function () {
     // The script's parts may take what this hook's timeout allows (less 30 s to read its summary).
     const env = { ...process.env, COMPAT_BUDGET_MS: String(this.timeout() - 30_000) };
-    const child = spawn(process.execPath, [path.join(repoRoot, 'scripts', 'compat-node-red-5.js')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'test', 'tools', 'compat-node-red-5.js')], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     await new Promise((resolve) => child.once('exit', resolve));
     const line = output.split('\n').find((l) => l.startsWith('COMPAT-NR5 '));
-    assert.ok(line, `scripts/compat-node-red-5.js gave no summary:\n${output.slice(-4000)}`);
+    assert.ok(line, `test/tools/compat-node-red-5.js gave no summary:\n${output.slice(-4000)}`);
     summary = JSON.parse(line.slice('COMPAT-NR5 '.length)) as Summary;
     assert.ok(summary.prepare.ok, summary.prepare.error);
   });

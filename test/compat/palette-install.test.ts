@@ -58,7 +58,7 @@ describe('compat: palette install of the packed tarball into a plain Node-RED', 
     const maps = files.filter((f) => f.endsWith('.map'));
     assert.deepStrictEqual(maps, [], 'source maps shipped without their sources');
     const pkg = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as { scripts?: Record<string, string>; repository?: unknown; bugs?: unknown };
-    // npm runs these on an install of a tarball or registry package; they must not need scripts/ (not shipped).
+    // npm runs these on an install of a tarball or registry package; they must not need test/tools/ (not shipped).
     for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) {
       assert.strictEqual(pkg.scripts?.[hook], undefined, `the published package runs "${hook}" on install`);
     }

@@ -1,5 +1,5 @@
 'use strict';
-// Loaded with `mocha --require` by scripts/compat-node-red-5.js: makes the node tests, unchanged, run on another
+// Loaded with `mocha --require` by test/tools/compat-node-red-5.js: makes the node tests, unchanged, run on another
 // Node-RED. Their `helper.init(require.resolve('node-red'))` and `import helper from 'node-red-node-test-helper'`
 // resolve from COMPAT_NODE_RED_DIR (a node_modules folder holding node-red 5 and the helper) instead of the
 // repository's node-red 4.1. Everything else still resolves from the repository.
@@ -19,7 +19,7 @@ Module._resolveFilename = function resolveFromCompatDir(request, parent, ...rest
     const resolved = original.call(this, request, { ...parent, paths: [dir], filename: path.join(dir, 'index.js') }, ...rest);
     if (!announced && /^node-red(\/|$)/.test(request)) {
       announced = true;
-      // scripts/compat-node-red-5.js checks this line: proof that the tests ran on the intended Node-RED.
+      // test/tools/compat-node-red-5.js checks this line: proof that the tests ran on the intended Node-RED.
       process.stderr.write(`[compat] node-red ${require(path.join(dir, 'node-red', 'package.json')).version} on Node ${process.version}\n`);
     }
     return resolved;

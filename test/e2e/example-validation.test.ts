@@ -4,7 +4,7 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { repoRoot } from '../../scripts/local-node-red';
+import { repoRoot } from '../tools/local-node-red';
 import { chromiumMissing, openChromium, type OpenChromium } from './support/chromium';
 import { openEditor } from './support/editor';
 import { startNodeRed, type FlowNode, type RunningNodeRed } from './support/node-red';

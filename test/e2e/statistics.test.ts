@@ -12,7 +12,7 @@ import path from 'path';
 import type { Page } from 'playwright-core';
 import { seededRecordLines } from '../../lib/replay/from-seeded';
 import { encodeRecording } from '../../lib/replay/recording';
-import { repoRoot } from '../../scripts/local-node-red';
+import { repoRoot } from '../tools/local-node-red';
 import { chromiumMissing, openChromium, SCREENSHOT_DIR, type OpenChromium } from './support/chromium';
 import { startNodeRed, type FlowNode, type RunningNodeRed } from './support/node-red';
 import { buildOnce } from './support/package-under-test';

@@ -9,7 +9,7 @@
 import { strict as assert } from 'assert';
 import fs from 'fs';
 import path from 'path';
-import { buildIfStale } from '../../scripts/local-node-red';
+import { buildIfStale } from '../tools/local-node-red';
 import { ADMIN, READER, startSecureNodeRed, type SecureNodeRed } from './support/secure-node-red';
 import { SECRETS, leaks } from './support/secrets';
 

@@ -79,7 +79,7 @@ let building;
 function buildOnce() {
   building ??= new Promise((resolve) => {
     const started = Date.now();
-    const script = "require('./scripts/local-node-red').buildIfStale({ quiet: true })";
+    const script = "require('./test/tools/local-node-red').buildIfStale({ quiet: true })";
     const child = spawn(process.execPath, ['-e', script], { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (b) => (output += b));
@@ -92,7 +92,7 @@ function buildOnce() {
 async function run(suite) {
   if (suite.build) {
     const build = await buildOnce();
-    if (!build.ok) return { suite, code: 1, signal: null, output: `the build (scripts/build.js) failed:\n${build.output}\n0 passed, 1 failed\n`, seconds: build.seconds };
+    if (!build.ok) return { suite, code: 1, signal: null, output: `the build (test/tools/build.js) failed:\n${build.output}\n0 passed, 1 failed\n`, seconds: build.seconds };
   }
   return new Promise((resolve) => {
     const started = Date.now();

@@ -14,7 +14,7 @@ import net from 'net';
 import os from 'os';
 import path from 'path';
 import WebSocket from 'ws';
-import { buildIfStale } from '../../../scripts/local-node-red';
+import { buildIfStale } from '../../tools/local-node-red';
 
 export const repoRoot = path.join(__dirname, '..', '..', '..');
 const nodeRedBin = require.resolve('node-red/red.js', { paths: [repoRoot] });

@@ -3,7 +3,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { repoRoot } from '../../../scripts/local-node-red';
+import { repoRoot } from '../../tools/local-node-red';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 /** Where screenshots go, for a person to look at after the run. */

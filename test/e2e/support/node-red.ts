@@ -5,7 +5,7 @@ import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
-import { nodeRedCommand, prepareUserDir } from '../../../scripts/local-node-red';
+import { nodeRedCommand, prepareUserDir } from '../../tools/local-node-red';
 
 export type FlowNode = { id: string; type: string; [property: string]: unknown };
 

@@ -2,7 +2,7 @@
 // added to package.json is checked without editing a test, and a node not built yet is reported as waiting.
 import fs from 'fs';
 import path from 'path';
-import { buildIfStale, repoRoot } from '../../../scripts/local-node-red';
+import { buildIfStale, repoRoot } from '../../tools/local-node-red';
 
 interface PackageJson {
   name: string;

@@ -1,11 +1,11 @@
-// The real node-red binary with adminAuth on: the same user dir as `npm start` (scripts/local-node-red.js), plus two
+// The real node-red binary with adminAuth on: the same user dir as `npm start` (test/tools/local-node-red.js), plus two
 // admin users with bcrypt password hashes, one with every permission and one read-only. Loopback only.
 import { spawn } from 'child_process';
 import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
-import { nodeRedCommand, prepareUserDir } from '../../../scripts/local-node-red';
+import { nodeRedCommand, prepareUserDir } from '../../tools/local-node-red';
 
 // Node-RED ships bcryptjs for adminAuth: use its own copy.
 const bcrypt = require(require.resolve('bcryptjs', { paths: [path.dirname(require.resolve('node-red/package.json'))] })) as { hashSync(p: string, rounds: number): string };

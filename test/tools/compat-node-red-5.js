@@ -8,7 +8,7 @@
 //   2. node tests  the node tests (test/node/**/*.test.ts) under Node 22, with require('node-red') and
 //               require('node-red-node-test-helper') redirected to that install (test/compat/use-node-red-5.cjs)
 //   3. runtime  the real node-red 5 binary on a temp user dir holding this package (built dist/), as `npm start`
-//               does (scripts/local-node-red.js); GET /nodes must list every type package.json declares, unfailed
+//               does (test/tools/local-node-red.js); GET /nodes must list every type package.json declares, unfailed
 //
 // Prints one line per part and, last, `COMPAT-NR5 {"nodeTests":…,"runtime":…}` for test/compat/node-red-5.test.ts.
 // Exit code 0 only if both parts passed. Options: --only=node-tests|runtime, --reinstall.

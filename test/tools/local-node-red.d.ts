@@ -1,8 +1,8 @@
-// Types for scripts/local-node-red.js, so the TypeScript end-to-end tests share it with `npm start`.
+// Types for test/tools/local-node-red.js, so the TypeScript end-to-end tests share it with `npm start`.
 export declare const repoRoot: string;
 /** Why dist/ must be rebuilt, or null when it is up to date. */
 export declare function staleReason(): string | null;
-/** Runs scripts/build.js when dist/ is stale; returns why it built, or null. Throws with the compiler output. */
+/** Runs test/tools/build.js when dist/ is stale; returns why it built, or null. Throws with the compiler output. */
 export declare function buildIfStale(options?: { quiet?: boolean }): string | null;
 export interface PreparedUserDir {
   userDir: string;

@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const root = path.join(__dirname, '..');
+const root = path.join(__dirname, '..', '..');
 const benchDir = path.join(root, 'test', 'bench');
 const only = process.argv.slice(2);
 const files = fs

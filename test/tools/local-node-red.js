@@ -1,8 +1,8 @@
 'use strict';
-// How this repository runs the real Node-RED on itself: shared by `npm start` (scripts/start.js) and the end-to-end
+// How this repository runs the real Node-RED on itself: shared by `npm start` (test/tools/start.js) and the end-to-end
 // tests (test/e2e/support/), so what the tests prove is what a developer runs.
 //
-//   buildIfStale()       run scripts/build.js when dist/ is missing or older than the sources
+//   buildIfStale()       run test/tools/build.js when dist/ is missing or older than the sources
 //   prepareUserDir(opts) write a project-local Node-RED user dir (never ~/.node-red): settings.js, a credential secret
 //                        kept across starts, this package and Dashboard 2.0 made loadable, the flow file to deploy
 //   nodeRedCommand(dir)  the argv that starts the real node-red binary on that user dir
@@ -11,7 +11,7 @@ const path = require('path');
 const crypto = require('crypto');
 const { execFileSync } = require('child_process');
 
-const repoRoot = path.join(__dirname, '..');
+const repoRoot = path.join(__dirname, '..', '..');
 const pkg = require(path.join(repoRoot, 'package.json'));
 const dashboardDir = path.dirname(require.resolve('@flowfuse/node-red-dashboard/package.json', { paths: [repoRoot] }));
 const nodeRedBin = require.resolve('node-red/red.js', { paths: [repoRoot] });
@@ -60,9 +60,9 @@ function staleReason() {
 function buildIfStale({ quiet = false } = {}) {
   const reason = staleReason();
   if (!reason) return null;
-  if (!quiet) console.log(`build: ${reason}; running scripts/build.js`);
+  if (!quiet) console.log(`build: ${reason}; running test/tools/build.js`);
   try {
-    execFileSync(process.execPath, [path.join(repoRoot, 'scripts', 'build.js')], {
+    execFileSync(process.execPath, [path.join(repoRoot, 'test', 'tools', 'build.js')], {
       cwd: repoRoot,
       stdio: quiet ? 'pipe' : 'inherit',
       encoding: 'utf8',
@@ -96,7 +96,7 @@ function ensureCredentialSecret(userDir) {
 function settingsSource(nodesExcludes = []) {
   // Regenerated at each start; the secret lives in its own file so regenerating never orphans flows_cred.json.
   return `'use strict';
-// Written by scripts/local-node-red.js at each start: edit that script, not this file.
+// Written by test/tools/local-node-red.js at each start: edit that script, not this file.
 const fs = require('fs');
 const path = require('path');
 
@@ -138,7 +138,7 @@ function prepareUserDir({ userDir, flowFile = null, keepFlows = false, nodesExcl
       {
         name: 'mia-ia-node-red-userdir',
         private: true,
-        description: 'Node-RED user dir written by scripts/local-node-red.js',
+        description: 'Node-RED user dir written by test/tools/local-node-red.js',
         dependencies: { [pkg.name]: `file:${repoRoot}`, '@flowfuse/node-red-dashboard': `file:${dashboardDir}` },
       },
       null,

@@ -6,7 +6,7 @@ const fs = require('fs');
 const path = require('path');
 const { execFileSync } = require('child_process');
 
-const root = path.join(__dirname, '..');
+const root = path.join(__dirname, '..', '..');
 const dist = path.join(root, 'dist');
 
 function copyDir(from, to) {
