@@ -8,8 +8,9 @@ import { IbkrConnection, type IbkrConnectionOptions } from '../../../lib/ibkr';
 import { ClusterUnavailableError, RedisDepartures, clusterId, resolveClusterId } from '../../../lib/ibkr/cluster';
 import { LocalDepartures, departureRule, type DepartureRule, type Ticket, type Verdict } from '../../../lib/ibkr/departures';
 import { IbkrLimiter, type LimiterOptions, type PauseEvent } from '../../../lib/ibkr/limiter';
+import { rng } from '../../../lib/sim/prng';
 import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../../support/redis';
-import { LimiterRig, peakInWindow, seeded, settle, type Sent } from './limiter-rig';
+import { LimiterRig, peakInWindow, settle, type Sent } from './limiter-rig';
 
 describe('IBKR limiter clustered over Redis', function () {
   this.timeout(60_000);
@@ -109,7 +110,7 @@ describe('IBKR limiter clustered over Redis', function () {
       const family = departureRule('f', { max: 1, perMs: 300 }, false);
       const local = new LocalDepartures(() => now);
       const remote = new RedisDepartures(client, `test-${randomUUID()}`, () => now);
-      const random = seeded(11);
+      const random = rng(11).next;
       // Requests on the wire in both ledgers; each is answered, renewed, or never answered (the arrival bound).
       const onTheWire: Array<[Ticket, Ticket]> = [];
       for (let step = 0; step < 400; step += 1) {
