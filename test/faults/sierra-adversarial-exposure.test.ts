@@ -13,6 +13,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { useHostileDtcRuntime, type Raw } from '../security/support/hostile-dtc';
+import { sleep } from './support';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -23,7 +24,6 @@ type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void
 const SEED = Number(process.env.ADV_SEED ?? 1109);
 const RUNS = Number(process.env.ADV_RUNS ?? 25);
 const MAX_POSITION = 2;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface BrokerOrder {
   sid: string;

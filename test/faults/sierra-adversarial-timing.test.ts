@@ -17,6 +17,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { acceptAll, useHostileDtcRuntime, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
+import { sleep, until } from './support';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -25,14 +26,6 @@ helper.init(require.resolve('node-red'));
 type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; send(msg: object): void; on(event: string, fn: (msg: Record<string, unknown>) => void): void };
 
 const SEED = Number(process.env.ADV_SEED ?? 1108);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(2);
-  }
-}
 
 const LIMITS = {
   tradingEnabled: true, tradingHoursEnabled: false, cooldownMin: 0, maxTradesPerDay: 1000, maxConsecutiveLosses: 1000, dailyLossLimit: 1_000_000,
