@@ -7,11 +7,11 @@ import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import Redis from 'ioredis';
 import { clusterId } from '../../lib/ibkr/cluster';
 import { DEFAULT_REDIS_PORT, normalizePem, planConnection } from '../../nodes/ibkr-config/settings';
+import { assertPortClosed } from '../support/ports';
 import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../support/redis';
 import { mergeCredentials } from '../../nodes/ibkr-config/connection-test';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
-import net from 'net';
 
 helper.init(require.resolve('node-red'));
 
@@ -35,18 +35,6 @@ function untilState(cfg: IbkrConfigNode, state: string, timeoutMs = 8000): Promi
       off();
       resolve(event);
     });
-  });
-}
-
-/** After redeploy nothing may still listen where the simulator did. */
-function assertPortClosed(port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      reject(new Error(`the simulator port ${port} still accepts connections after redeploy`));
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve() : reject(err)));
   });
 }
 
