@@ -16,7 +16,7 @@ import { resetAccountsForTest } from '../../lib/trading/accounts';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
-import { acceptAll, useHostileDtcRuntime, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
+import { acceptAll, holdNewOrders, useHostileDtcRuntime, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
 import { sleep, until } from './support';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -60,15 +60,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
 
   it('an order on the wire when kill is pressed is cancelled as soon as Sierra acknowledges it', async () => {
     const held: Raw[] = [];
-    const s = await runtime.startDtc({
-      onOrder: (m, s) => {
-        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) {
-          held.push(m);
-          return [];
-        }
-        return acceptAll(m, s);
-      },
-    });
+    const s = await runtime.startDtc({ onOrder: holdNewOrders(held) });
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     const connection = await load(flow(s.port));
     const order = helper.getNode('order0') as TestNode;
@@ -303,16 +295,7 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
 
   it('an order on the wire through one connection at a kill through the other is cancelled once, with no false alarm', async () => {
     const held: Raw[] = [];
-    const s = await runtime.startDtc({
-      account: 'Acct1',
-      onOrder: (m, s) => {
-        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) {
-          held.push(m);
-          return [];
-        }
-        return acceptAll(m, s);
-      },
-    });
+    const s = await runtime.startDtc({ account: 'Acct1', onOrder: holdNewOrders(held) });
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Acct1' }];
     const cfg = (id: string) => ({ id, type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 1, tradeAccount: 'Acct1', ...LIMITS });
     await helper.load([configModule, orderModule, catchNode], [

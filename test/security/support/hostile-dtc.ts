@@ -67,6 +67,15 @@ export function acceptAll(m: Raw, server: HostileDtc): Raw[] {
   }
 }
 
+/** An answer that holds every new single order unanswered (on the wire), kept in `held`; the rest as acceptAll. */
+export function holdNewOrders(held: Raw[]): HostileDtc['onOrder'] {
+  return (m, server) => {
+    if (m.Type !== MessageType.SUBMIT_NEW_SINGLE_ORDER) return acceptAll(m, server);
+    held.push(m);
+    return [];
+  };
+}
+
 /** ES-like definition: tick 0.25, prices unscaled. */
 export function esDefinition(m: Raw): Raw[] {
   return [{ Type: MessageType.SECURITY_DEFINITION_RESPONSE, RequestID: m.RequestID, Symbol: m.Symbol, MinPriceIncrement: 0.25, DisplayPriceMultiplier: 1, CurrencyValuePerIncrement: 12.5, Description: 'E-mini' }];
