@@ -12,8 +12,8 @@ import { MessageType, OrderStatus, OrderUpdateReason } from '../../lib/sierra/pr
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
-import { startHostileDtc, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
-import { trapCrashes, type CrashTrap } from '../support/crash-trap';
+import { useHostileDtcRuntime, type Raw } from '../security/support/hostile-dtc';
+import { sleep } from './support';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -24,7 +24,6 @@ type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void
 const SEED = Number(process.env.ADV_SEED ?? 1109);
 const RUNS = Number(process.env.ADV_RUNS ?? 25);
 const MAX_POSITION = 2;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface BrokerOrder {
   sid: string;
@@ -192,20 +191,7 @@ const step = fc.oneof({ weight: 3, arbitrary: trader }, { weight: 2, arbitrary: 
 
 describe('adversarial: max position judged by the broker\'s own book (sierra-order, Node-RED runtime)', function () {
   this.timeout(300_000);
-  let server: HostileDtc | undefined;
-  let trap: CrashTrap | undefined;
-
-  beforeEach(async () => {
-    await helper.startServer();
-    trap = trapCrashes();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await server?.close();
-    server = undefined;
-    trap?.stop();
-  });
+  const runtime = useHostileDtcRuntime();
 
   it(`never beyond max position at the broker, no id twice, nothing new while HALTED (${RUNS} generated sessions)`, async () => {
     const tally = { sessions: 0, steps: 0, ordersAtBroker: 0, fills: 0, modifiesAtBroker: 0, maxLong: 0, maxShort: 0 };
@@ -214,11 +200,9 @@ describe('adversarial: max position judged by the broker\'s own book (sierra-ord
         tally.sessions++;
         await helper.unload();
         require('../../lib/trading/accounts').resetAccountsForTest();
-        await server?.close();
         const ref: { connection?: SierraConnection } = {};
         const b = new Broker(() => ref.connection?.symbol ?? '');
-        server = await startHostileDtc({ onOrder: (m) => b.onOrder(m) });
-        const s = server;
+        const s = await runtime.startDtc({ onOrder: (m) => b.onOrder(m) });
         await helper.load([configModule, orderModule, catchNode], [
           { id: 'tab', type: 'tab', label: 'adv' },
           {
@@ -321,7 +305,7 @@ describe('adversarial: max position judged by the broker\'s own book (sierra-ord
         }
         const ids = s.received.flatMap((m) => (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER || m.Type === MessageType.SUBMIT_FLATTEN_POSITION_ORDER ? [m.ClientOrderID] : m.Type === MessageType.SUBMIT_NEW_OCO_ORDER ? [m.ClientOrderID_1, m.ClientOrderID_2] : []));
         assert.equal(new Set(ids).size, ids.length, 'no ClientOrderID sent twice');
-        assert.deepEqual(trap?.errors, []);
+        assert.deepEqual(runtime.trap.errors, []);
       }),
       { seed: SEED, numRuns: RUNS },
     );

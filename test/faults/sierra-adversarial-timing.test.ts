@@ -16,8 +16,8 @@ import { resetAccountsForTest } from '../../lib/trading/accounts';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
-import { acceptAll, startHostileDtc, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
-import { trapCrashes, type CrashTrap } from '../support/crash-trap';
+import { acceptAll, holdNewOrders, useHostileDtcRuntime, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
+import { sleep, until } from './support';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -26,14 +26,6 @@ helper.init(require.resolve('node-red'));
 type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; send(msg: object): void; on(event: string, fn: (msg: Record<string, unknown>) => void): void };
 
 const SEED = Number(process.env.ADV_SEED ?? 1108);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(2);
-  }
-}
 
 const LIMITS = {
   tradingEnabled: true, tradingHoursEnabled: false, cooldownMin: 0, maxTradesPerDay: 1000, maxConsecutiveLosses: 1000, dailyLossLimit: 1_000_000,
@@ -57,21 +49,7 @@ const cancels = (s: HostileDtc): Raw[] => s.received.filter((m) => m.Type === Me
 
 describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED runtime, recording DTC server)', function () {
   this.timeout(120_000);
-  let server: HostileDtc | undefined;
-  let trap: CrashTrap | undefined;
-
-  beforeEach(async () => {
-    await helper.startServer();
-    trap = trapCrashes();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    helper.settings({});
-    await server?.close();
-    server = undefined;
-    trap?.stop();
-  });
+  const runtime = useHostileDtcRuntime();
 
   async function load(f: Array<Record<string, unknown>>): Promise<SierraConnection> {
     await helper.load([configModule, orderModule, catchNode], f as never);
@@ -82,16 +60,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
 
   it('an order on the wire when kill is pressed is cancelled as soon as Sierra acknowledges it', async () => {
     const held: Raw[] = [];
-    server = await startHostileDtc({
-      onOrder: (m, s) => {
-        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) {
-          held.push(m);
-          return [];
-        }
-        return acceptAll(m, s);
-      },
-    });
-    const s = server;
+    const s = await runtime.startDtc({ onOrder: holdNewOrders(held) });
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     const connection = await load(flow(s.port));
     const order = helper.getNode('order0') as TestNode;
@@ -109,13 +78,12 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 4990, targets: [5010, 5020] } });
     await sleep(200);
     assert.equal(newOrders(s).length, before, 'nothing new while HALTED');
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 
   it('an order checked before a kill but still waiting for its security definition never leaves', async () => {
     const pendingDefinitions: Raw[] = [];
-    server = await startHostileDtc({ securityDefinitions: true });
-    const s = server;
+    const s = await runtime.startDtc({ securityDefinitions: true });
     const connection = await load(flow(s.port));
     // From now on the server answers definitions only when told: a symbol override needs a new one.
     const answer = s.onDefinition;
@@ -132,13 +100,12 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     s.push(...answer(pendingDefinitions[0], s));
     await sleep(300);
     assert.deepEqual(newOrders(s), [], 'the order reserved before the kill did not leave after it');
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 
   it('generated bursts of signals and orders into two nodes of one account (runtimeSyncDelivery) never exceed max position', async () => {
     helper.settings({ runtimeSyncDelivery: true } as Parameters<typeof helper.settings>[0]);
-    server = await startHostileDtc();
-    const s = server;
+    const s = await runtime.startDtc();
     const connection = await load(flow(s.port, { nodes: 2 }));
     const src = helper.getNode('src') as TestNode;
     let bursts = 0;
@@ -179,12 +146,12 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     );
     process.stdout.write(`      figures sync-bursts: ${JSON.stringify({ bursts, ordersSent: sent })}\n`);
     assert.ok(sent > 0);
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 
   it('a server that never answers a cancel: kill reports it, stays HALTED, nothing ends', async function () {
     this.timeout(60_000);
-    server = await startHostileDtc({
+    const s = await runtime.startDtc({
       onOrder: (m, s) => {
         if (m.Type === MessageType.CANCEL_ORDER) return [];
         const answers = acceptAll(m, s);
@@ -192,7 +159,6 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
         return answers;
       },
     });
-    const s = server;
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     const connection = await load(flow(s.port));
     const order = helper.getNode('order0') as TestNode;
@@ -204,18 +170,17 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     await until(() => caught.length > 0, 40_000, 'kill reported');
     assert.match(caught[0], /Kill switch HALTED.*failed/);
     assert.equal(connection.riskEngine.killSwitch, 'HALTED');
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 
   it('kill while the server went silent (heartbeat loss): HALTED, the failure reported, nothing ends, nothing leaves later', async () => {
-    server = await startHostileDtc({
+    const s = await runtime.startDtc({
       onOrder: (m, srv) => {
         const answers = acceptAll(m, srv);
         if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) srv.book.openOrders.push(...answers); // Sierra keeps it working
         return answers;
       },
     });
-    const s = server;
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     const connection = await load(flow(s.port));
     const order = helper.getNode('order0') as TestNode;
@@ -237,14 +202,14 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     assert.equal(newOrders(s).length, before, 'still HALTED after the reconnect');
     // The kill could not cancel the working buy while the server was silent: it is cancelled once Sierra is back.
     await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), 3000, 'the order the kill could not reach is cancelled after the reconnect');
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 
   it('kill switch, trades today and the day\'s loss survive a restart (journal in the user dir); nothing leaves after it', async () => {
     const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'adv-sierra-'));
     helper.settings({ userDir });
     try {
-      server = await startHostileDtc({
+      const s = await runtime.startDtc({
         onOrder: (m, s) => {
           if (m.Type !== MessageType.SUBMIT_NEW_SINGLE_ORDER) return acceptAll(m, s);
           // Filled at once at 5000.
@@ -252,7 +217,6 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
           return [ack, { ...ack, OrderStatus: OrderStatus.FILLED, OrderUpdateReason: OrderUpdateReason.ORDER_FILLED, FilledQuantity: m.Quantity, AverageFillPrice: 5000, LastFillPrice: 5000, LastFillQuantity: m.Quantity, LastFillExecutionID: `E-${String(ack.ServerOrderID)}` }];
         },
       });
-      const s = server;
       let connection = await load(flow(s.port, { cfg: { maxTradesPerDay: 1 } }));
       let order = helper.getNode('order0') as TestNode;
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
@@ -276,7 +240,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await sleep(200);
       assert.equal(newOrders(s).length, before, 'max trades per day (1) still holds after the restart');
-      assert.deepEqual(trap?.errors, []);
+      assert.deepEqual(runtime.trap.errors, []);
     } finally {
       fs.rmSync(userDir, { recursive: true, force: true });
     }
@@ -285,23 +249,11 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
 
 describe('adversarial: one trade account through two sierra-config nodes (Node-RED runtime)', function () {
   this.timeout(60_000);
-  let server: HostileDtc | undefined;
-  let trap: CrashTrap | undefined;
-  beforeEach(async () => {
-    await helper.startServer();
-    trap = trapCrashes();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await server?.close();
-    server = undefined;
-    trap?.stop();
-  });
+  const runtime = useHostileDtcRuntime();
 
   for (const [broadcast, tradingOnA] of [[true, true], [false, true], [true, false]]) {
     it(`kill through one connection cancels the account's orders placed through the other (server ${broadcast ? 'tells every connection' : 'answers only the sender'}${tradingOnA ? '' : '; trading off on the one pressed'})`, async () => {
-      server = await startHostileDtc({
+      const s = await runtime.startDtc({
         account: 'Acct1',
         onOrder: (m, s) => {
           const answers = acceptAll(m, s);
@@ -312,7 +264,6 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
           return [];
         },
       });
-      const s = server;
       s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Acct1' }];
       const cfg = (id: string) => ({ id, type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 1, tradeAccount: 'Acct1', ...LIMITS });
       const flowDef = [
@@ -338,23 +289,13 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       await sleep(500);
       if (process.env.ADV_DEBUG) process.stdout.write(`${JSON.stringify(helper.log().args.map((x: unknown[]) => String((x[0] as { msg: unknown }).msg)).filter((t: string) => /kill|cancel/i.test(t)))}\n`);
       assert.ok(cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`);
-      assert.deepEqual(trap?.errors, []);
+      assert.deepEqual(runtime.trap.errors, []);
     });
   }
 
   it('an order on the wire through one connection at a kill through the other is cancelled once, with no false alarm', async () => {
     const held: Raw[] = [];
-    server = await startHostileDtc({
-      account: 'Acct1',
-      onOrder: (m, s) => {
-        if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER) {
-          held.push(m);
-          return [];
-        }
-        return acceptAll(m, s);
-      },
-    });
-    const s = server;
+    const s = await runtime.startDtc({ account: 'Acct1', onOrder: holdNewOrders(held) });
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Acct1' }];
     const cfg = (id: string) => ({ id, type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 1, tradeAccount: 'Acct1', ...LIMITS });
     await helper.load([configModule, orderModule, catchNode], [
@@ -380,6 +321,6 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
     await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), 3000, 'the late order is cancelled');
     await sleep(300);
     assert.deepEqual(warnings.filter((w) => /could not be cancelled/.test(w)), [], 'no connection claims a cancel failed');
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 });

@@ -3,7 +3,6 @@
 // expires it, resets it nightly or answers 429; the four commands; malformed input reaching a Catch node.
 import { strict as assert } from 'assert';
 import { readFileSync } from 'fs';
-import net from 'net';
 import { join } from 'path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
@@ -11,6 +10,7 @@ import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import authModule = require('../../nodes/ibkr-auth/ibkr-auth');
+import { assertPortClosed } from '../support/ports';
 import { recordMessages, recordStatuses } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -195,15 +195,3 @@ describe('ibkr-auth node (simulator mode)', function () {
     await assertPortClosed(port);
   });
 });
-
-/** After redeploy nothing may still listen where the simulator did. */
-function assertPortClosed(port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      reject(new Error(`the simulator port ${port} still accepts connections after redeploy`));
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve() : reject(err)));
-  });
-}

@@ -7,11 +7,11 @@ import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import Redis from 'ioredis';
 import { clusterId } from '../../lib/ibkr/cluster';
 import { DEFAULT_REDIS_PORT, normalizePem, planConnection } from '../../nodes/ibkr-config/settings';
-import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../support/redis';
+import { assertPortClosed } from '../support/ports';
+import { useTestRedis } from '../support/redis';
 import { mergeCredentials } from '../../nodes/ibkr-config/connection-test';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
-import net from 'net';
 
 helper.init(require.resolve('node-red'));
 
@@ -35,18 +35,6 @@ function untilState(cfg: IbkrConfigNode, state: string, timeoutMs = 8000): Promi
       off();
       resolve(event);
     });
-  });
-}
-
-/** After redeploy nothing may still listen where the simulator did. */
-function assertPortClosed(port: number): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      reject(new Error(`the simulator port ${port} still accepts connections after redeploy`));
-    });
-    socket.once('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNREFUSED' ? resolve() : reject(err)));
   });
 }
 
@@ -186,22 +174,13 @@ describe('ibkr-config node', function () {
 describe('ibkr-config sharing rate limits over a real Redis', function () {
   this.timeout(20_000);
   const PASSWORD = 'redis-test-pw';
-  let redis: TestRedis | undefined;
+  const redis = useTestRedis('the Redis sharing test');
 
-  before(async function () {
-    if (!redisServerAvailable()) {
-      // CI installs redis-server; a developer without it still runs every other test.
-      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install redis-server to run the Redis sharing test)`);
-      this.skip();
-    }
-    redis = await startTestRedis();
+  before(async () => {
     const admin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
     await admin.connect();
     await admin.call('CONFIG', 'SET', 'requirepass', PASSWORD);
     admin.disconnect();
-  });
-  after(async () => {
-    await redis?.stop();
   });
   beforeEach(() => helper.startServer());
   afterEach(async () => {
@@ -211,7 +190,7 @@ describe('ibkr-config sharing rate limits over a real Redis', function () {
 
   /** Client names and keys as Redis sees them, read with the password. */
   async function inRedis(): Promise<{ clients: string[]; keys: string[] }> {
-    const admin = new Redis({ host: redis?.host, port: redis?.port, password: PASSWORD, lazyConnect: true });
+    const admin = new Redis({ host: redis.host, port: redis.port, password: PASSWORD, lazyConnect: true });
     try {
       await admin.connect();
       const list = (await admin.call('CLIENT', 'LIST')) as string;
@@ -223,7 +202,7 @@ describe('ibkr-config sharing rate limits over a real Redis', function () {
   }
 
   it('shares its limiter state in Redis under the hashed account, with the password from its credentials, and lets go on redeploy', async () => {
-    const settings = { mode: 'simulator', simTls: false, accountId: 'DU1234567', clusterEnabled: true, redisHost: redis?.host, redisPort: String(redis?.port) };
+    const settings = { mode: 'simulator', simTls: false, accountId: 'DU1234567', clusterEnabled: true, redisHost: redis.host, redisPort: String(redis.port) };
     await helper.load(configModule, configFlow(settings), { cfg: { redisPassword: PASSWORD } });
     const cfg = helper.getNode('cfg') as unknown as IbkrConfigNode;
     await untilState(cfg, 'authenticated');

@@ -8,7 +8,7 @@ import Redis from 'ioredis';
 import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import orderModule = require('../../nodes/ibkr-order/ibkr-order');
-import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../support/redis';
+import { useTestRedis } from '../support/redis';
 
 helper.init(require.resolve('node-red'));
 
@@ -16,18 +16,7 @@ type TestNode = Node & { receive(msg: object): void };
 
 describe('ibkr-order keeps the risk journal in the Redis its connection shares limits over', function () {
   this.timeout(30_000);
-  let redis: TestRedis | undefined;
-
-  before(async function () {
-    if (!redisServerAvailable()) {
-      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install redis-server to run the Redis journal test)`);
-      this.skip();
-    }
-    redis = await startTestRedis();
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const redis = useTestRedis('the Redis journal test');
   beforeEach(() => helper.startServer());
   afterEach(async () => {
     await helper.unload();
@@ -37,13 +26,13 @@ describe('ibkr-order keeps the risk journal in the Redis its connection shares l
   it('writes the kill switch of the account to Redis, where another instance reads it', async () => {
     const flow = [
       { id: 'tab', type: 'tab', label: 'orders' },
-      { id: 'cfg', type: 'ibkr-config', z: 'tab', mode: 'simulator', simSeed: 7, simTls: false, trading: true, accountId: 'DU1234567', clusterEnabled: true, redisHost: redis?.host, redisPort: String(redis?.port) },
+      { id: 'cfg', type: 'ibkr-config', z: 'tab', mode: 'simulator', simSeed: 7, simTls: false, trading: true, accountId: 'DU1234567', clusterEnabled: true, redisHost: redis.host, redisPort: String(redis.port) },
       { id: 'order', type: 'ibkr-order', z: 'tab', connection: 'cfg', quantity: 1, tradingHoursEnabled: false, cooldownMin: 0, staleAfterSec: 0, wires: [[]] },
     ];
     await helper.load([configModule, orderModule], flow);
     await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection();
     (helper.getNode('order') as TestNode).receive({ topic: 'kill-switch', payload: 'HALTED' });
-    const admin = new Redis({ host: redis?.host, port: redis?.port, lazyConnect: true });
+    const admin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
     try {
       await admin.connect();
       const deadline = Date.now() + 20_000;

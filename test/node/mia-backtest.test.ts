@@ -10,18 +10,13 @@ import battleNavaleModule = require('../../nodes/mia-battle-navale/mia-battle-na
 
 import ibkrConfigModule = require('../../nodes/ibkr-config/ibkr-config');
 import ibkrHistoryModule = require('../../nodes/ibkr-history/ibkr-history');
-import { collectMessages } from './support/messages';
+import { collectMessages, recordMessages, recordStatuses, type TestMessage as Msg } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
 helper.init(require.resolve('node-red'));
 
-interface Msg {
-  topic?: string;
-  payload: unknown;
-  error?: { message: string };
-}
-type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; on(event: string, fn: (msg: Msg) => void): void };
+type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void };
 
 // The seeded market's 1-minute bars from Monday 9 June 2025 (the session opening Sunday 8 at 18:00 New York) to the
 // close of the Friday `to` (17:00 New York = 21:00 UTC).
@@ -49,38 +44,16 @@ function flow(config: Record<string, unknown> = {}, extra: FlowItem[] = []): Flo
   ];
 }
 
-/** Every message a helper node receives, and a way to wait for the next ones. */
-function recorder(node: TestNode) {
-  const got: Msg[] = [];
-  const waiters: (() => void)[] = [];
-  node.on('input', (msg: Msg) => {
-    got.push(msg);
-    waiters.splice(0).forEach((w) => w());
-  });
-  const count = (n: number, timeoutMs = 20_000): Promise<Msg[]> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`expected ${n} messages, got ${got.length}`)), timeoutMs);
-      const check = (): void => {
-        if (got.length >= n) {
-          clearTimeout(timer);
-          resolve(got.slice(0, n));
-        } else waiters.push(check);
-      };
-      check();
-    });
-  return { got, count };
-}
-
 async function load(config: Record<string, unknown> = {}, extra: FlowItem[] = []) {
   await helper.load([backtestModule, statsModule, battleNavaleModule, catchNode], flow(config, extra));
-  const get = (id: string) => helper.getNode(id) as TestNode;
+  const record = (id: string) => recordMessages(id, { timeoutMs: 20_000 });
   return {
-    bt: get('bt'),
-    result: recorder(get('result')),
-    feed: recorder(get('feed')),
-    progress: recorder(get('progress')),
-    stats: recorder(get('stats')),
-    caught: recorder(get('caught')),
+    bt: helper.getNode('bt') as TestNode,
+    result: record('result'),
+    feed: record('feed'),
+    progress: record('progress'),
+    stats: record('stats'),
+    caught: record('caught'),
   };
 }
 
@@ -102,16 +75,10 @@ describe('mia-backtest node', function () {
 
   it("backtests a week of ibkr-history bars: progress each day, runBacktest's trades, and mia-trade-stats rebuilds them", async () => {
     const { bt, result, feed, progress, stats } = await load();
-    const statuses: string[] = [];
-    const node = bt as unknown as { status(s: { text?: string }): void };
-    const original = node.status.bind(node);
-    node.status = (s) => {
-      statuses.push(String(s.text));
-      original(s);
-    };
+    const shown = recordStatuses(bt);
     // As ibkr-history sends them: symbol and bar size on each bar.
     bt.receive({ topic: 'bars', payload: WEEK.map((b) => ({ symbol: 'ESM5', tf: '1min', ...b })) });
-    const [r] = await result.count(1);
+    const [r] = await result.firstMessages(1);
     const expected = runBacktest(WEEK, OPTIONS);
     const p = r.payload as Payload;
     assert.equal(r.topic, 'backtest');
@@ -121,7 +88,7 @@ describe('mia-backtest node', function () {
     assert.ok(Math.abs(p.pnl - expected.pnl) < 1e-9);
     assert.ok(expected.trades.length > 0);
 
-    const days = progress.got.map((m) => m.payload as { daysDone: number; days: number; percent: number; day: string });
+    const days = progress.all.map((m) => m.payload as { daysDone: number; days: number; percent: number; day: string });
     assert.deepEqual(
       days.map((d) => [d.day, d.daysDone, d.days, d.percent]),
       [
@@ -132,13 +99,14 @@ describe('mia-backtest node', function () {
         ['2025-06-13', 5, 5, 100],
       ],
     );
+    const statuses = shown.map((s) => String(s.text));
     for (const k of [1, 2, 3, 4, 5]) assert.ok(statuses.some((s) => s.startsWith(`day ${k}/5 ${k * 20}%`)), `no status for day ${k}: ${statuses.join(' | ')}`);
     assert.match(statuses[statuses.length - 1], new RegExp(`^${expected.trades.length} tr [+−]\\$\\d+ \\d+%$`));
 
     // The feed: a reset first, then signal + two fills per trade; the statistics node agrees with the backtest.
-    assert.equal(feed.got[0].topic, 'reset');
-    assert.equal(feed.got.length, 1 + 3 * expected.trades.length);
-    const [last] = (await stats.count(expected.trades.length)).slice(-1);
+    assert.equal(feed.all[0].topic, 'reset');
+    assert.equal(feed.all.length, 1 + 3 * expected.trades.length);
+    const [last] = (await stats.firstMessages(expected.trades.length)).slice(-1);
     const s = last.payload as { trades: { pnl: number; reason: string }[]; netPnl: number };
     assert.equal(s.trades.length, expected.trades.length);
     const gross = expected.trades.reduce((sum, t) => sum + t.pnl + t.commission, 0);
@@ -153,8 +121,8 @@ describe('mia-backtest node', function () {
     for (const bars of [WEEK, garbageAfter(WEEK, k)]) {
       const { bt, result, feed } = await load();
       bt.receive({ topic: 'bars', payload: bars });
-      await result.count(1);
-      runs.push(feed.got.filter((m) => m.topic !== 'reset' && messageTime(m) <= cut).map(({ topic, payload }) => ({ topic, payload })));
+      await result.firstMessages(1);
+      runs.push(feed.all.filter((m) => m.topic !== 'reset' && messageTime(m) <= cut).map(({ topic, payload }) => ({ topic, payload })));
       await helper.unload();
     }
     assert.ok(runs[0].length > 3, 'trades before the cut');
@@ -165,7 +133,7 @@ describe('mia-backtest node', function () {
     const csv = ['timestamp,open,high,low,close,volume', ...WEEK.map((b) => `${new Date(b.t).toISOString()},${b.o},${b.h},${b.l},${b.c},${b.v}`)].join('\n');
     const { bt, result } = await load();
     bt.receive({ payload: csv });
-    const [r] = await result.count(1);
+    const [r] = await result.firstMessages(1);
     assert.deepEqual((r.payload as Payload).trades, JSON.parse(JSON.stringify(runBacktest(WEEK, OPTIONS).trades)));
   });
 
@@ -174,7 +142,7 @@ describe('mia-backtest node', function () {
     const bn = { id: 'bn', type: 'mia-battle-navale', z: 'tab', ...bnSettings, wires: [[], []] };
     const { bt, result } = await load({ battleNavale: 'bn' }, [bn]);
     bt.receive({ topic: 'bars', payload: WEEK });
-    const [r] = await result.count(1);
+    const [r] = await result.firstMessages(1);
     const expected = runBacktest(WEEK, { ...OPTIONS, settings: bnSettings });
     assert.notEqual(expected.signals.length, runBacktest(WEEK, OPTIONS).signals.length, 'the settings make a difference');
     assert.equal((r.payload as Payload).signals.length, expected.signals.length);
@@ -185,45 +153,45 @@ describe('mia-backtest node', function () {
     const threeWeeks = seededBars(Date.UTC(2025, 5, 27, 21, 0));
     const { bt, result, progress } = await load();
     bt.receive({ topic: 'bars', payload: threeWeeks });
-    await progress.count(1);
+    await progress.firstMessages(1);
     bt.receive({ topic: 'cancel' });
-    const [r] = await result.count(1);
+    const [r] = await result.firstMessages(1);
     const p = r.payload as Payload;
-    const total = (progress.got[0].payload as { days: number }).days;
+    const total = (progress.all[0].payload as { days: number }).days;
     assert.ok(total >= 10, `${total} days`);
     assert.equal(p.stopped, true);
     assert.ok(p.days < total, `stopped after ${p.days} of ${total} days`);
-    assert.equal(progress.got.length, p.days);
+    assert.equal(progress.all.length, p.days);
   });
 
   it('refuses a second run while one runs, bars of another size and a payload that is not bars, with the reason', async () => {
     const { bt, result, caught } = await load();
     bt.receive({ topic: 'bars', payload: WEEK });
     bt.receive({ topic: 'bars', payload: WEEK });
-    const [busy] = await caught.count(1);
+    const [busy] = await caught.firstMessages(1);
     assert.match(String(busy.error?.message), /already running.*cancel/);
-    await result.count(1);
+    await result.firstMessages(1);
     bt.receive({ topic: 'bars', payload: [{ ...WEEK[0], tf: '5min' }] });
     bt.receive({ topic: 'bars', payload: 42 });
     bt.receive({ topic: 'bars', payload: [{ ...WEEK[0], o: 'x' }] });
     bt.receive({ topic: 'bars', payload: WEEK, risk: { maxTradesPerDay: 0 } });
-    const errors = (await caught.count(5)).slice(1).map((m) => String(m.error?.message));
+    const errors = (await caught.firstMessages(5)).slice(1).map((m) => String(m.error?.message));
     assert.match(errors[0], /5min.*1-minute bars/);
     assert.match(errors[1], /must be 1-minute bars/);
     assert.match(errors[2], /bar 0 field o must be a number/);
     assert.match(errors[3], /maxTradesPerDay/);
-    assert.equal(result.got.length, 1);
+    assert.equal(result.all.length, 1);
   });
 
   it('refuses a bad setting at deploy, and a Battle Navale node that is not deployed at run', async () => {
     const { bt, caught } = await load({ slippageTicks: '-1', battleNavale: 'missing' });
     bt.receive({ topic: 'bars', payload: WEEK });
-    const [err] = await caught.count(1);
+    const [err] = await caught.firstMessages(1);
     assert.match(String(err.error?.message), /Slippage \(ticks\)/);
     await helper.unload();
     const second = await load({ battleNavale: 'missing' });
     second.bt.receive({ topic: 'bars', payload: WEEK });
-    const [err2] = await second.caught.count(1);
+    const [err2] = await second.caught.firstMessages(1);
     assert.match(String(err2.error?.message), /Battle Navale node chosen .* not deployed/);
   });
 
@@ -231,11 +199,11 @@ describe('mia-backtest node', function () {
     const example = require('../../flows/nodes/mia-backtest.json') as FlowItem[];
     const nodes = [ibkrConfigModule, ibkrHistoryModule, backtestModule, statsModule, require('@node-red/nodes/core/common/20-inject.js'), require('@node-red/nodes/core/common/21-debug.js')];
     await helper.load(nodes, example);
-    const history = recorder(helper.getNode('backtest-node') as TestNode);
+    const history = recordMessages('backtest-node', { timeoutMs: 20_000 });
     const results = collectMessages('backtest-result', 1, 50_000);
     (helper.getNode('backtest-go') as TestNode).receive({ payload: Date.now() });
     const [r] = await results;
-    const [bars] = await history.count(1);
+    const [bars] = await history.firstMessages(1);
     const p = r!.payload as Payload;
     assert.ok((bars.payload as Bar[]).length > 3000, `${(bars.payload as Bar[]).length} bars`);
     assert.ok(p.days >= 4 && p.bars === (bars.payload as Bar[]).length, `${p.days} days, ${p.bars} bars`);

@@ -7,6 +7,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import { frontMonthSymbol } from '../../lib/sierra/symbols';
 import { planConnection, previewSymbol, type SymbolPreview } from '../../nodes/sierra-config/settings';
 import configModule = require('../../nodes/sierra-config/sierra-config');
+import { portAccepts } from '../support/ports';
 
 helper.init(require.resolve('node-red'));
 
@@ -22,18 +23,6 @@ function configFlow(config: Record<string, unknown>) {
 
 function connectionOf(): Promise<import('../../lib/sierra/connection').SierraConnection> {
   return (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
-}
-
-/** Resolves true when something accepts a TCP connection on `port`. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 describe('sierra-config node', function () {
@@ -84,7 +73,7 @@ describe('sierra-config node', function () {
     assert.equal(sim.sessionCount(), 1);
     const port = sim.port;
     await helper.unload();
-    assert.equal(await listening(port), false, 'the simulator stopped listening');
+    assert.equal(await portAccepts(port), false, 'the simulator stopped listening');
     assert.equal(connection.status().state, 'closed');
   });
 

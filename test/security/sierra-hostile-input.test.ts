@@ -13,8 +13,7 @@ import { frontMonth, nextContract } from '../../lib/trading/instruments';
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
-import { startHostileDtc, type HostileDtc, type Raw } from './support/hostile-dtc';
-import { trapCrashes, type CrashTrap } from '../support/crash-trap';
+import { useHostileDtcRuntime, type HostileDtc, type Raw } from './support/hostile-dtc';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const completeNode = require('@node-red/nodes/core/common/24-complete.js');
@@ -185,23 +184,10 @@ const WIRE_TYPE: Record<string, number> = { market: 1, limit: 2, stop: 3, 'stop-
 
 describe('adversarial: hostile input messages into sierra-order (Node-RED runtime, recording DTC server)', function () {
   this.timeout(300_000);
-  let server: HostileDtc | undefined;
-  let trap: CrashTrap | undefined;
-
-  beforeEach(async () => {
-    await helper.startServer();
-    trap = trapCrashes();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await server?.close();
-    server = undefined;
-    trap?.stop();
-  });
+  const runtime = useHostileDtcRuntime();
 
   async function load(): Promise<{ connection: SierraConnection; order: TestNode; answered: Map<string, 'error' | 'done'>; errors: Map<string, string> }> {
-    server = await startHostileDtc({ onOrder: rejectAll });
+    const server = await runtime.startDtc({ onOrder: rejectAll });
     const flow = [
       { id: 'tab', type: 'tab', label: 'adv' },
       {
@@ -229,7 +215,7 @@ describe('adversarial: hostile input messages into sierra-order (Node-RED runtim
 
   it('refuses a symbol override naming an expired, unlisted or unspelled contract, with the reason', async () => {
     const { order, answered, errors } = await load();
-    const s = server as HostileDtc;
+    const s = runtime.dtc;
     const cases = ['ESH20_FUT_CME', 'ESZ25_FUT_CME', 'ESH26_FUT_CME', 'ESF27_FUT_CME', 'ES', 'es', FRONT.toLowerCase()];
     for (const symbol of cases) {
       const id = `sym-${symbol}`;
@@ -245,12 +231,12 @@ describe('adversarial: hostile input messages into sierra-order (Node-RED runtim
     const start = Date.now();
     while (!answered.has('front') && Date.now() - start < 3000) await sleep(1);
     assert.equal(s.orderEntries()[0]?.Symbol, NEXT);
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
   });
 
   it(`sends exactly the order asked, or nothing with an answer, for ${RUNS} generated messages`, async () => {
     const { connection, order, answered } = await load();
-    const s = server as HostileDtc;
+    const s = runtime.dtc;
     const tally = { messages: 0, strictValid: 0, sent: 0, refusedBeforeSending: 0, killSwitch: 0 };
     let n = 0;
     await fc.assert(
@@ -302,7 +288,7 @@ describe('adversarial: hostile input messages into sierra-order (Node-RED runtim
       }),
       { seed: SEED, numRuns: RUNS },
     );
-    assert.deepEqual(trap?.errors, [], 'nothing escaped to process level');
+    assert.deepEqual(runtime.trap.errors, [], 'nothing escaped to process level');
     assert.ok(tally.sent > 10, 'enough valid orders were sent to check the wire');
     process.stdout.write(`      figures hostile-input: ${JSON.stringify(tally)}\n`);
   });

@@ -11,8 +11,7 @@ import { MessageType, OrderStatus, OrderUpdateReason } from '../../lib/sierra/pr
 import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
-import { acceptAll, startHostileDtc, type HostileDtc, type Raw } from './support/hostile-dtc';
-import { trapCrashes, type CrashTrap } from '../support/crash-trap';
+import { acceptAll, useHostileDtcRuntime, type Raw } from './support/hostile-dtc';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -96,27 +95,12 @@ function flow(port: number, extra: Record<string, unknown> = {}): Array<Record<s
   ];
 }
 
-/** Fails the test on anything that would end Node-RED. */
-
 describe('adversarial: a hostile DTC server against sierra-order (Node-RED runtime)', function () {
   this.timeout(120_000);
-  let server: HostileDtc | undefined;
-  let trap: CrashTrap | undefined;
-
-  beforeEach(async () => {
-    await helper.startServer();
-    trap = trapCrashes();
-  });
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await server?.close();
-    server = undefined;
-    trap?.stop();
-  });
+  const runtime = useHostileDtcRuntime();
 
   async function start(extra: Record<string, unknown> = {}): Promise<{ connection: SierraConnection; order: TestNode }> {
-    server = await startHostileDtc();
+    const server = await runtime.startDtc();
     await helper.load([configModule, orderModule, catchNode], flow(server.port, extra) as never);
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
     await connection.whenReady(10_000);
@@ -125,7 +109,7 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
 
   it(`survives ${RUNS} batches of generated server messages with wrong types in every field, and sends no order of its own`, async () => {
     const { connection, order } = await start();
-    const s = server as HostileDtc;
+    const s = runtime.dtc;
     let batches = 0;
     let messages = 0;
     await fc.assert(
@@ -135,12 +119,12 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
         s.push(...batch);
         order.receive({ payload: 'risk' });
         await sleep(2);
-        assert.deepEqual(trap?.errors, [], 'nothing escaped to process level');
+        assert.deepEqual(runtime.trap.errors, [], 'nothing escaped to process level');
       }),
       { seed: SEED, numRuns: RUNS },
     );
     await sleep(50);
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
     // Nothing the server said may make the node place an order: only cancels of orphaned exits are allowed.
     const placed = s.orderEntries().filter((m) => m.Type !== MessageType.CANCEL_ORDER);
     assert.deepEqual(placed, [], 'no order left the process on the server\'s word alone');
@@ -149,7 +133,7 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
 
   it('survives malformed, partial, giant and binary frames', async () => {
     const { connection } = await start();
-    const s = server as HostileDtc;
+    const s = runtime.dtc;
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
@@ -161,19 +145,19 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
         async (bytes) => {
           s.pushRaw(bytes);
           await sleep(1);
-          assert.deepEqual(trap?.errors, []);
+          assert.deepEqual(runtime.trap.errors, []);
         },
       ),
       { seed: SEED, numRuns: 150 },
     );
     await sleep(100);
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
     assert.ok(['ready', 'reconciling', 'connecting', 'disconnected'].includes(connection.status().state));
   });
 
   it('a fill for an unknown ServerOrderID, an oversized fill and a contradicting position do not open the way past max position', async () => {
     const { connection, order } = await start();
-    const s = server as HostileDtc;
+    const s = runtime.dtc;
     const caught: string[] = [];
     (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: string } | undefined)?.message)));
     // A buy of 2 (= max position), accepted.
@@ -197,25 +181,18 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     const warned = helper.log().args.some((a: unknown[]) => /risk rule "max-position"/.test(String((a[0] as { msg: unknown }).msg)));
     assert.ok(s.orderEntries().length === before + 1 || warned, 'the buy was sent or refused with a reason');
     assert.ok(!caught.length, 'no error: a refusal is a warning');
-    assert.deepEqual(trap?.errors, []);
+    assert.deepEqual(runtime.trap.errors, []);
     void connection;
   });
 });
 
 describe('adversarial: a server that answers with the wrong ClientOrderID (Node-RED runtime)', function () {
   this.timeout(60_000);
-  let server: HostileDtc | undefined;
-  afterEach(async () => {
-    await helper.unload();
-    await helper.stopServer();
-    await server?.close();
-    server = undefined;
-  });
+  const runtime = useHostileDtcRuntime();
 
   it('an order the server reports under another ClientOrderID still counts against max position', async () => {
-    await helper.startServer();
     let n = 0;
-    server = await startHostileDtc({
+    const s = await runtime.startDtc({
       onOrder: (m, s) => {
         const answers = acceptAll(m, s);
         // The acknowledgement names a ClientOrderID the client never sent (a buggy bridge).
@@ -224,7 +201,6 @@ describe('adversarial: a server that answers with the wrong ClientOrderID (Node-
         return answers;
       },
     });
-    const s = server;
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     await helper.load([configModule, orderModule, catchNode], flow(s.port, { symbol: '', root: 'ES', symbolFormat: 'sierra-cme', maxPosition: 1, maxOrderSize: 1 }) as never);
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();

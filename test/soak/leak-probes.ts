@@ -5,9 +5,8 @@
 // - every Bottleneck limiter created, held weakly: after the final close and a GC none may be left running, nor
 //   reachable at all;
 // - the heap after forced GCs (node --expose-gc);
-// - whether a port still accepts connections.
+// - whether a port still accepts connections (test/support/ports.ts).
 import { createHook } from 'async_hooks';
-import net from 'net';
 
 /** The resource types a leak shows up as: timers, client sockets (plain and TLS), listening servers. */
 export const WATCHED_TYPES = ['Timeout', 'TCPWRAP', 'TLSWRAP', 'TCPSERVERWRAP'] as const;
@@ -112,16 +111,4 @@ export async function heapAfterGc(): Promise<number> {
     await new Promise((r) => setImmediate(r));
   }
   return process.memoryUsage().heapUsed;
-}
-
-/** Whether something still listens on 127.0.0.1:port (false when the connection is refused). */
-export function portAccepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

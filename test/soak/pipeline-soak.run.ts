@@ -9,7 +9,8 @@
 import helper from 'node-red-node-test-helper';
 import { lastWeekday10Et } from '../../lib/sim/calendar';
 import { mathjs } from '../../lib/mathjs';
-import { ResourceTracker, heapAfterGc, portAccepts, trackBottleneckLimiters, type ResourceCounts } from './leak-probes';
+import { portAccepts } from '../support/ports';
+import { ResourceTracker, heapAfterGc, trackBottleneckLimiters, type ResourceCounts } from './leak-probes';
 
 // Before any module that requires Bottleneck is loaded: the flow support (and the nodes) come in by require below.
 const limiters = trackBottleneckLimiters();

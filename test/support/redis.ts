@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { portAccepts } from './ports';
 
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
@@ -33,6 +34,39 @@ function freePort(): Promise<number> {
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/**
+ * Registers, in the calling describe, one redis-server for its tests: started before the first, stopped after the last.
+ * Where redis-server is missing the describe's tests are skipped, with one line naming what to install to run `tests`.
+ * Its address is read inside a test (reading it elsewhere throws).
+ */
+export function useTestRedis(tests: string): { readonly host: string; readonly port: number } {
+  let redis: TestRedis | undefined;
+  before(async function () {
+    if (!redisServerAvailable()) {
+      // CI installs redis-server; a developer without it still runs every other test.
+      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install redis-server to run ${tests})`);
+      this.skip();
+    }
+    redis = await startTestRedis();
+  });
+  after(async () => {
+    await redis?.stop();
+    redis = undefined;
+  });
+  const started = (): TestRedis => {
+    if (!redis) throw new Error('the test redis-server is not started: read its address inside a test');
+    return redis;
+  };
+  return {
+    get host() {
+      return started().host;
+    },
+    get port() {
+      return started().port;
+    },
+  };
 }
 
 /** Starts redis-server and resolves once it accepts connections (or rejects with its output after 10 s). */
@@ -65,19 +99,8 @@ async function waitForPort(port: number, child: ChildProcess, output: () => stri
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}) before listening: ${output()}`);
-    if (await canConnect(port)) return;
+    if (await portAccepts(port)) return;
     if (Date.now() > deadline) throw new Error(`redis-server did not listen on 127.0.0.1:${port} within 10 s: ${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

@@ -1,19 +1,8 @@
 // A seeded generator of 1-minute ES bars for tests, replays and benchmarks of the strategy: regimes of trend up,
 // trend down and tight consolidation (so bases form and break), prices on the tick grid, whole volumes and deltas.
 // Same seed → same bars. Not a market model: the shared simulator (lib/sim) is that.
+import { rng } from '../../sim/prng';
 import type { BarInput } from '../bar-window';
-
-/** mulberry32: a tiny, fast 32-bit generator; uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface RandomSessionOptions {
   seed: number;
@@ -30,7 +19,7 @@ export interface RandomSessionOptions {
 type Regime = 'up' | 'down' | 'range';
 
 export function randomSession(options: RandomSessionOptions): BarInput[] {
-  const random = mulberry32(options.seed);
+  const random = rng(options.seed).next;
   const tick = options.tickSize ?? 0.25;
   const barMs = options.barMs ?? 60_000;
   const orderFlow = options.orderFlow ?? true;

@@ -114,6 +114,8 @@ export interface MessageRecord<M> {
   next(match: MessageMatch<M>, timeoutMs?: number): Promise<M>;
   /** The first message that matches since recording began: already received, or the next one to come. */
   first(match: MessageMatch<M>, timeoutMs?: number): Promise<M>;
+  /** The first `count` messages since recording began: at once if they came, else when the last of them comes. */
+  firstMessages(count: number, timeoutMs?: number): Promise<M[]>;
 }
 
 /**
@@ -150,7 +152,25 @@ export function recordMessages<M extends { topic?: string; payload?: unknown } =
     const already = all.find(predicateOf(match).test);
     return already ? Promise.resolve(already) : next(match, timeoutMs);
   };
-  return { all, next, first };
+  const firstMessages = (count: number, timeoutMs = defaultMs ?? waitBudget()): Promise<M[]> => {
+    if (all.length >= count) return Promise.resolve(all.slice(0, count));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        test: () => all.length >= count,
+        settle: (): void => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve(all.slice(0, count));
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`waited ${timeoutMs} ms for ${count} messages on ${name}; ${all.length} arrived`));
+      }, timeoutMs);
+      waiters.add(waiter);
+    });
+  };
+  return { all, next, first, firstMessages };
 }
 
 /** Records every status object `node` shows from now on, in order (the last one is what the editor shows). */

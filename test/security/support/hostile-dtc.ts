@@ -3,8 +3,10 @@
 // `book`, and RECORDS EVERY MESSAGE THAT LEAVES THE PROCESS under test. Order entry is answered by `onOrder` (default:
 // accepted, working). The test can push anything at the client (`push`, `pushRaw`), including malformed frames.
 import net from 'net';
+import helper from 'node-red-node-test-helper';
 import { DtcFrameDecoder, encodeMessages } from '../../../lib/sierra/framing';
 import { MessageType, OrderStatus, OrderUpdateReason, type DtcMessage } from '../../../lib/sierra/protocol';
+import { trapCrashes, type CrashTrap } from '../../support/crash-trap';
 
 export type Raw = Record<string, unknown> & { Type: number };
 
@@ -65,12 +67,27 @@ export function acceptAll(m: Raw, server: HostileDtc): Raw[] {
   }
 }
 
+/** An answer that holds every new single order unanswered (on the wire), kept in `held`; the rest as acceptAll. */
+export function holdNewOrders(held: Raw[]): HostileDtc['onOrder'] {
+  return (m, server) => {
+    if (m.Type !== MessageType.SUBMIT_NEW_SINGLE_ORDER) return acceptAll(m, server);
+    held.push(m);
+    return [];
+  };
+}
+
 /** ES-like definition: tick 0.25, prices unscaled. */
 export function esDefinition(m: Raw): Raw[] {
   return [{ Type: MessageType.SECURITY_DEFINITION_RESPONSE, RequestID: m.RequestID, Symbol: m.Symbol, MinPriceIncrement: 0.25, DisplayPriceMultiplier: 1, CurrencyValuePerIncrement: 12.5, Description: 'E-mini' }];
 }
 
-export async function startHostileDtc(options: { account?: string; onOrder?: HostileDtc['onOrder']; securityDefinitions?: boolean } = {}): Promise<HostileDtc> {
+export interface HostileDtcOptions {
+  account?: string;
+  onOrder?: HostileDtc['onOrder'];
+  securityDefinitions?: boolean;
+}
+
+export async function startHostileDtc(options: HostileDtcOptions = {}): Promise<HostileDtc> {
   const sockets = new Set<net.Socket>();
   let serverOrderSeq = 1000;
   let sessions = 0;
@@ -152,4 +169,53 @@ export async function startHostileDtc(options: { account?: string; onOrder?: Hos
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   api.port = (server.address() as net.AddressInfo).port;
   return api;
+}
+
+/** The Node-RED runtime and hostile DTC server of each test in a describe, as `useHostileDtcRuntime` keeps them. */
+export interface HostileDtcRuntime {
+  /** Starts this test's hostile server (closing the one it had first); it is closed after the test. */
+  startDtc(options?: HostileDtcOptions): Promise<HostileDtc>;
+  /** This test's hostile server, once started. */
+  readonly dtc: HostileDtc;
+  /** What escaped to the process (uncaught exception, unhandled rejection) during this test. */
+  readonly trap: CrashTrap;
+}
+
+/**
+ * Registers, in the calling describe, the hooks every adversarial Sierra test needs: before each test the Node-RED
+ * runtime of node-red-node-test-helper and a crash trap; after it the flow unloaded, the runtime stopped, the helper's
+ * settings back to the defaults, the hostile server closed and the trap removed.
+ */
+export function useHostileDtcRuntime(): HostileDtcRuntime {
+  let dtc: HostileDtc | undefined;
+  let trap: CrashTrap | undefined;
+  beforeEach(async () => {
+    await helper.startServer();
+    trap = trapCrashes();
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await helper.stopServer();
+    helper.settings({});
+    await dtc?.close();
+    dtc = undefined;
+    trap?.stop();
+    trap = undefined;
+  });
+  return {
+    startDtc: async (options) => {
+      await dtc?.close();
+      dtc = undefined;
+      dtc = await startHostileDtc(options);
+      return dtc;
+    },
+    get dtc() {
+      if (!dtc) throw new Error('no hostile DTC server: call startDtc first');
+      return dtc;
+    },
+    get trap() {
+      if (!trap) throw new Error('no crash trap outside a test');
+      return trap;
+    },
+  };
 }

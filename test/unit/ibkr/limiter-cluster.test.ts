@@ -8,12 +8,13 @@ import { IbkrConnection, type IbkrConnectionOptions } from '../../../lib/ibkr';
 import { ClusterUnavailableError, RedisDepartures, clusterId, resolveClusterId } from '../../../lib/ibkr/cluster';
 import { LocalDepartures, departureRule, type DepartureRule, type Ticket, type Verdict } from '../../../lib/ibkr/departures';
 import { IbkrLimiter, type LimiterOptions, type PauseEvent } from '../../../lib/ibkr/limiter';
-import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../../support/redis';
-import { LimiterRig, peakInWindow, seeded, settle, type Sent } from './limiter-rig';
+import { rng } from '../../../lib/sim/prng';
+import { useTestRedis } from '../../support/redis';
+import { LimiterRig, peakInWindow, settle, type Sent } from './limiter-rig';
 
 describe('IBKR limiter clustered over Redis', function () {
   this.timeout(60_000);
-  let redis: TestRedis | undefined;
+  const redis = useTestRedis('the clustering tests');
   let rig: LimiterRig | undefined;
   let connections: IbkrConnection[] = [];
   let pending = 0;
@@ -24,13 +25,7 @@ describe('IBKR limiter clustered over Redis', function () {
     renew: RedisDepartures.prototype.renew,
   };
 
-  before(async function () {
-    if (!redisServerAvailable()) {
-      // CI installs redis-server; a developer without it still runs every other test.
-      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install redis-server to run the clustering tests)`);
-      this.skip();
-    }
-    redis = await startTestRedis();
+  before(() => {
     // Counts the Redis calls in progress, so that virtual time stands still until they have answered.
     RedisDepartures.prototype.tryDepart = function (this: RedisDepartures, rules: readonly DepartureRule[]): Promise<Verdict> {
       pending += 1;
@@ -49,9 +44,8 @@ describe('IBKR limiter clustered over Redis', function () {
       return original.renew.call(this, ticket).finally(() => (pending -= 1));
     };
   });
-  after(async () => {
+  after(() => {
     Object.assign(RedisDepartures.prototype, original);
-    await redis?.stop();
   });
   afterEach(async () => {
     await rig?.stop();
@@ -69,7 +63,7 @@ describe('IBKR limiter clustered over Redis', function () {
     };
     const id = `test-${randomUUID()}`;
     const instance = (extra: LimiterOptions = {}): IbkrLimiter =>
-      r.limiter({ cluster: { redis: { host: redis!.host, port: redis!.port }, id }, clusterClock: () => r.sched.now, ...extra });
+      r.limiter({ cluster: { redis: { host: redis.host, port: redis.port }, id }, clusterClock: () => r.sched.now, ...extra });
     rig = r;
     return { rig: r, instance };
   }
@@ -84,7 +78,7 @@ describe('IBKR limiter clustered over Redis', function () {
   });
 
   it('shares the limits of one account across instances when no cluster id is given, and never across two accounts', () => {
-    const redisAt = { host: redis!.host, port: redis!.port };
+    const redisAt = { host: redis.host, port: redis.port };
     const instance = (accountId: string, cluster: IbkrConnectionOptions['cluster']): IbkrConnection => {
       const connection = new IbkrConnection({ mode: 'simulator', baseUrl: 'http://127.0.0.1:1/v1/api', accountId, cluster });
       connections.push(connection);
@@ -102,14 +96,14 @@ describe('IBKR limiter clustered over Redis', function () {
   });
 
   it('the Lua script and the in-memory ledger give the same verdicts', async () => {
-    const client = new Redis({ host: redis!.host, port: redis!.port });
+    const client = new Redis({ host: redis.host, port: redis.port });
     try {
       let now = 0;
       const shared = departureRule('g', { max: 10, perMs: 1_000 }, true);
       const family = departureRule('f', { max: 1, perMs: 300 }, false);
       const local = new LocalDepartures(() => now);
       const remote = new RedisDepartures(client, `test-${randomUUID()}`, () => now);
-      const random = seeded(11);
+      const random = rng(11).next;
       // Requests on the wire in both ledgers; each is answered, renewed, or never answered (the arrival bound).
       const onTheWire: Array<[Ticket, Ticket]> = [];
       for (let step = 0; step < 400; step += 1) {
@@ -242,7 +236,7 @@ describe('IBKR limiter clustered over Redis', function () {
   });
 
   it('closes its Redis connections and drops waiting requests on stop()', async () => {
-    const admin = new Redis({ host: redis!.host, port: redis!.port });
+    const admin = new Redis({ host: redis.host, port: redis.port });
     const names = async (): Promise<string[]> =>
       ((await admin.call('CLIENT', 'LIST')) as string).split('\n').map((line) => /name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n === 'mia-ibkr-limiter');
     try {

@@ -5,6 +5,7 @@
 import { IbkrLimiter, type LimiterOptions } from '../../../lib/ibkr/limiter';
 import type { Priority } from '../../../lib/ibkr/limits';
 import { RateLimiter } from '../../../lib/sim/ibkr/rate-limiter';
+import { rng } from '../../../lib/sim/prng';
 
 /** Timers that run only when the test advances them. A stall moves the clock without running them: the timers due
  * meanwhile then fire late, together, as after a blocked event loop. */
@@ -76,18 +77,6 @@ export interface RigOptions {
   seed?: number;
 }
 
-/** A seeded uniform [0, 1) generator (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export class LimiterRig {
   readonly sched = new VirtualClock();
   readonly ibkr = new RateLimiter(true, {}, 15 * 60_000);
@@ -96,11 +85,11 @@ export class LimiterRig {
   private readonly random: () => number;
 
   constructor(private readonly options: RigOptions = {}) {
-    this.random = seeded(options.seed ?? 1);
+    this.random = rng(options.seed ?? 1).next;
   }
 
   limiter(options: LimiterOptions = {}): IbkrLimiter {
-    const limiter = new IbkrLimiter({ scheduler: this.sched, now: () => this.sched.now, random: seeded(7), ...options });
+    const limiter = new IbkrLimiter({ scheduler: this.sched, now: () => this.sched.now, random: rng(7).next, ...options });
     this.limiters.push(limiter);
     return limiter;
   }

@@ -2,42 +2,15 @@
 // side of the position, or more exit quantity than the position, would open or flip a position when they fill. At the
 // reconcile the broker's position wins: those exits are cancelled before the manager says ready, and reported.
 import { strict as assert } from 'assert';
-import { DtcClient } from '../../../lib/sierra/client';
-import { OrderManager, type ManagerState } from '../../../lib/sierra/order-manager';
-import { OrderStatus } from '../../../lib/sierra/protocol';
-import { SYMBOL, startRig, until, type Rig } from './support/harness';
+import { SYMBOL, restartOnBroker, startRig, until, workingAtBroker, type Rig } from './support/harness';
 
 describe('Sierra reconcile: orphaned bracket exits beside an open position', function () {
   this.timeout(15_000);
   let rig: Rig | undefined;
-  let restarted: { client: DtcClient; manager: OrderManager } | undefined;
   afterEach(async () => {
-    restarted?.manager.dispose();
-    await restarted?.client.close();
     await rig?.close();
     rig = undefined;
-    restarted = undefined;
   });
-
-  const workingAtBroker = (r: Rig): string[] => r.sim.orders().filter((o) => o.status === OrderStatus.OPEN).map((o) => o.clientOrderId);
-
-  /** A new process on the same broker: what works there when it says ready, and what it warned. */
-  async function restart(r: Rig): Promise<{ atReady: string[]; warnings: string[] }> {
-    r.manager.dispose(); // kill -9: nothing more from the old process
-    await r.client.close();
-    const client = new DtcClient({ port: r.sim.port, tradingEnabled: true, reconnect: { enabled: false } });
-    const manager = new OrderManager(client, { symbols: [SYMBOL] });
-    restarted = { client, manager };
-    let atReady: string[] | null = null;
-    const warnings: string[] = [];
-    manager.on('warning', (w: Error) => warnings.push(w.message));
-    manager.on('state', (s: ManagerState) => {
-      if (s === 'ready' && atReady === null) atReady = workingAtBroker(r);
-    });
-    await client.connect();
-    await manager.whenReady(5000);
-    return { atReady: atReady ?? [], warnings };
-  }
 
   it('long 1 with two stop/target pairs (2 to sell): the newer pair is cancelled, the older kept', async () => {
     rig = await startRig();
@@ -49,7 +22,7 @@ describe('Sierra reconcile: orphaned bracket exits beside an open position', fun
     await r.manager.submit({ symbol: SYMBOL, side: 'sell', quantity: 1, type: 'market' }); // closed by hand: long 1
     await until(() => r.sim.positions()[0]?.quantity === 1, 2000, 'long 1 again');
     assert.equal(workingAtBroker(r).length, 4);
-    const { atReady, warnings } = await restart(r);
+    const { atReady, warnings } = await restartOnBroker(r);
     assert.deepEqual(atReady.sort(), [first.stop!.clientOrderId, first.target!.clientOrderId].sort());
     assert.ok(!atReady.includes(second.stop!.clientOrderId));
     assert.ok(warnings.some((w) => w.includes(second.stop!.clientOrderId) && /long 1/.test(w)), warnings.join(' | '));
@@ -62,7 +35,7 @@ describe('Sierra reconcile: orphaned bracket exits beside an open position', fun
     await until(() => r.sim.positions()[0]?.quantity === 1 && workingAtBroker(r).length === 2, 2000, 'long 1 with exits');
     await r.manager.submit({ symbol: SYMBOL, side: 'sell', quantity: 2, type: 'market' });
     await until(() => r.sim.positions()[0]?.quantity === -1, 2000, 'short 1');
-    const { atReady, warnings } = await restart(r);
+    const { atReady, warnings } = await restartOnBroker(r);
     assert.deepEqual(atReady, []);
     assert.ok(warnings.some((w) => w.includes(entry.stop!.clientOrderId) && /short 1/.test(w)), warnings.join(' | '));
   });

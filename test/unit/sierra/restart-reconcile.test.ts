@@ -4,10 +4,8 @@
 import { strict as assert } from 'assert';
 import { SierraConnection, type SierraConnectionOptions } from '../../../lib/sierra/connection';
 import { OrderStatus } from '../../../lib/sierra/protocol';
-import { DtcClient } from '../../../lib/sierra/client';
-import { OrderManager, type ManagerState } from '../../../lib/sierra/order-manager';
 import { MemoryJournal } from '../../../lib/trading/journal';
-import { SYMBOL, startRig, until, type Rig } from './support/harness';
+import { SYMBOL, restartOnBroker, startRig, until, workingAtBroker, type Rig } from './support/harness';
 
 const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 };
 
@@ -77,30 +75,10 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
   });
   describe('orphaned bracket exits are cancelled before the restarted manager says ready', () => {
     let rig: Rig | undefined;
-    let restarted: { client: DtcClient; manager: OrderManager } | undefined;
     afterEach(async () => {
-      restarted?.manager.dispose();
-      await restarted?.client.close();
       await rig?.close();
       rig = undefined;
-      restarted = undefined;
     });
-
-    const workingAtBroker = (r: Rig): string[] => r.sim.orders().filter((o) => o.status === OrderStatus.OPEN).map((o) => o.clientOrderId);
-
-    /** A new process: a new client and manager on the same broker; what works at the broker when it says ready. */
-    async function restart(r: Rig): Promise<{ manager: OrderManager; atReady: string[] }> {
-      const client = new DtcClient({ port: r.sim.port, tradingEnabled: true, reconnect: { enabled: false } });
-      const manager = new OrderManager(client, { symbols: [SYMBOL] });
-      restarted = { client, manager };
-      let atReady: string[] | null = null;
-      manager.on('state', (s: ManagerState) => {
-        if (s === 'ready' && atReady === null) atReady = workingAtBroker(r);
-      });
-      await client.connect();
-      await manager.whenReady(5000);
-      return { manager, atReady: atReady ?? [] };
-    }
 
     it('entry filled, position flattened just before the kill, stop and target still working: both cancelled before ready', async () => {
       rig = await startRig();
@@ -110,9 +88,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       await r.manager.flattenPosition(SYMBOL);
       await until(() => r.sim.positions()[0]?.quantity === 0, 2000, 'flat');
       assert.deepEqual(workingAtBroker(r).sort(), [result.target!.clientOrderId, result.stop!.clientOrderId].sort(), 'the flatten alone leaves them working');
-      r.manager.dispose(); // kill -9: nothing more from this process
-      await r.client.close();
-      const { atReady } = await restart(r);
+      const { atReady } = await restartOnBroker(r); // kill -9 of this process, then a new one
       assert.deepEqual(atReady, [], 'bracket exits of a flat position were still working when the restarted manager said ready');
     });
 
@@ -121,9 +97,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       const r = rig;
       const { order } = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
       await until(() => r.sim.positions()[0]?.quantity === 1, 2000, 'long 1');
-      r.manager.dispose();
-      await r.client.close();
-      const { manager } = await restart(r);
+      const { manager } = await restartOnBroker(r);
       const fills = manager.sessionFills();
       assert.equal(fills.length, 1);
       assert.deepEqual({ ...fills[0], executionId: '' }, { serverOrderId: order.serverOrderId, clientOrderId: null, symbol: SYMBOL, side: 'buy', quantity: 1, executionId: '' });
@@ -136,9 +110,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       const resting = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5950, bracket: { stop: 5940, targets: [5970] } });
       await until(() => workingAtBroker(r).length >= 3, 2000, 'orders working');
       const before = workingAtBroker(r).sort();
-      r.manager.dispose();
-      await r.client.close();
-      const { atReady } = await restart(r);
+      const { atReady } = await restartOnBroker(r);
       assert.deepEqual(atReady.sort(), before);
       for (const id of [filled.stop!.clientOrderId, filled.target!.clientOrderId, resting.order.clientOrderId]) assert.ok(atReady.includes(id), `${id} kept`);
     });

@@ -12,7 +12,7 @@ import { parseOrder, type OrderIntent } from '../../../lib/trading/order-intent'
 import { RiskEngine } from '../../../lib/trading/risk-engine';
 import { instrumentOf } from '../../../lib/trading/instrument-of';
 import { RedisSharedBudget } from '../../../lib/trading/shared-budget';
-import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../../support/redis';
+import { useTestRedis } from '../../support/redis';
 
 const T0 = Date.UTC(2026, 2, 10, 15, 0); // a Tuesday, 11:00 New York
 const MAX_POSITION = 2;
@@ -62,15 +62,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 describe('shared risk budget: several instances on one account over Redis', function () {
   this.timeout(300_000);
-  let redis: TestRedis | undefined;
-  before(async function () {
-    if (!redisServerAvailable()) {
-      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install redis-server to run the shared budget tests)`);
-      this.skip();
-    }
-    redis = await startTestRedis();
-  });
-  after(async () => redis?.stop());
+  const redis = useTestRedis('the shared budget tests');
 
   interface Desk {
     engines: RiskEngine[];
@@ -84,7 +76,7 @@ describe('shared risk budget: several instances on one account over Redis', func
     const budgets: RedisSharedBudget[] = [];
     const engines: RiskEngine[] = [];
     for (let i = 0; i < INSTANCES; i++) {
-      const shared = new RedisSharedBudget({ redis: { host: redis!.host, port: redis!.port }, broker: 'ibkr', account: 'U1', prefix });
+      const shared = new RedisSharedBudget({ redis: { host: redis.host, port: redis.port }, broker: 'ibkr', account: 'U1', prefix });
       const engine = new RiskEngine({ broker: 'ibkr', account: 'U1', instrumentOf, journal: new MemoryJournal(), shared });
       engine.contributeLimits('node', LIMITS);
       engine.reconcile({ now: T0, positions: [], working: [] });
@@ -283,7 +275,7 @@ describe('shared risk budget: several instances on one account over Redis', func
 
   it('an instance whose kill-switch message is late still refuses its next send: the claim reads the switch', async () => {
     const d = await desk();
-    const deaf = new RedisSharedBudget({ redis: { host: redis!.host, port: redis!.port }, broker: 'ibkr', account: 'U1', prefix: d.prefix });
+    const deaf = new RedisSharedBudget({ redis: { host: redis.host, port: redis.port }, broker: 'ibkr', account: 'U1', prefix: d.prefix });
     deaf.onKillSwitch = () => () => undefined; // its message never arrives
     const late = new RiskEngine({ broker: 'ibkr', account: 'U1', instrumentOf, journal: new MemoryJournal(), shared: deaf });
     try {

@@ -4,7 +4,8 @@ import { EventEmitter } from 'events';
 import net from 'net';
 import { startDtcSimulator, type DtcSimulator, type DtcSimulatorOptions } from '../../../../lib/sim/dtc';
 import { DtcClient, type DtcClientOptions } from '../../../../lib/sierra/client';
-import { OrderManager, type OrderManagerOptions } from '../../../../lib/sierra/order-manager';
+import { OrderManager, type ManagerState, type OrderManagerOptions } from '../../../../lib/sierra/order-manager';
+import { OrderStatus } from '../../../../lib/sierra/protocol';
 import type { MarketQuote } from '../../../../lib/sim/market-types';
 
 export const SYMBOL = 'ESZ25_FUT_CME';
@@ -83,6 +84,8 @@ export interface Rig {
   client: DtcClient;
   manager: OrderManager;
   proxy: RecordingProxy | null;
+  /** The processes restartOnBroker started on this rig's broker; close() closes them first. */
+  readonly restarts: Array<{ client: DtcClient; manager: OrderManager }>;
   close(): Promise<void>;
 }
 
@@ -103,19 +106,51 @@ export async function startRig(
   const manager = new OrderManager(client, { symbols: [SYMBOL], answerTimeoutMs: 1500, ...opts.manager });
   await client.connect();
   await manager.whenReady(5000);
+  const restarts: Rig['restarts'] = [];
   return {
     market,
     sim,
     client,
     manager,
     proxy,
+    restarts,
     async close() {
+      for (const restarted of restarts) {
+        restarted.manager.dispose();
+        await restarted.client.close();
+      }
       manager.dispose();
       await client.close();
       await proxy?.close();
       await sim.close();
     },
   };
+}
+
+/** The ClientOrderIDs of the orders working at the rig's broker. */
+export function workingAtBroker(r: Rig): string[] {
+  return r.sim.orders().filter((o) => o.status === OrderStatus.OPEN).map((o) => o.clientOrderId);
+}
+
+/**
+ * A new process on the same broker after the rig's own died (kill -9: nothing more from it): a new client and order
+ * manager. Returns the manager, what works at the broker at the moment it says ready, and what it warned.
+ */
+export async function restartOnBroker(r: Rig): Promise<{ manager: OrderManager; atReady: string[]; warnings: string[] }> {
+  r.manager.dispose();
+  await r.client.close();
+  const client = new DtcClient({ port: r.sim.port, tradingEnabled: true, reconnect: { enabled: false } });
+  const manager = new OrderManager(client, { symbols: [SYMBOL] });
+  r.restarts.push({ client, manager });
+  let atReady: string[] | null = null;
+  const warnings: string[] = [];
+  manager.on('warning', (w: Error) => warnings.push(w.message));
+  manager.on('state', (s: ManagerState) => {
+    if (s === 'ready' && atReady === null) atReady = workingAtBroker(r);
+  });
+  await client.connect();
+  await manager.whenReady(5000);
+  return { manager, atReady: atReady ?? [], warnings };
 }
 
 /** Resolves with the first event `name` whose payload passes `match`, or rejects after `ms`. */

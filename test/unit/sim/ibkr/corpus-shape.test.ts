@@ -2,15 +2,11 @@
 // sends that the real sample also has carries the same JSON type (strings where IBKR sends strings), and the fields
 // our client reads are there. The simulator is checked against IBKR, never against our client.
 import assert from 'assert';
-import axios, { type AxiosInstance } from 'axios';
-import https from 'https';
 import { WebSocket } from 'ws';
-import { createMarket } from '../../../../lib/sim/market';
-import { type IbkrSimulator, type IbkrSimulatorOptions, startIbkrSimulator } from '../../../../lib/sim/ibkr';
 import { IBKR_PENALTY_BOX_MS, RateLimiter } from '../../../../lib/sim/ibkr/rate-limiter';
 import { body, shapeOf } from '../../ibkr/support/corpus';
+import { startHarness, type Harness } from './support/harness';
 
-const START = Date.UTC(2025, 5, 11, 14, 0); // Wednesday 10:00 New York: RTH
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Differences in JSON type between the simulator's answer and IBKR's, for the fields both have. */
@@ -39,26 +35,6 @@ function assertLikeIbkr(sim: unknown, sample: string, required: string[] = []): 
   for (const k of required) assert.ok(k in first(sim), `simulator answer lacks ${k} (${sample} has it)`);
 }
 
-interface Harness {
-  sim: IbkrSimulator;
-  http: AxiosInstance;
-  esConid: number;
-}
-
-async function start(options: IbkrSimulatorOptions = {}): Promise<Harness> {
-  const market = createMarket({ seed: 7, startTime: START });
-  market.start();
-  const sim = await startIbkrSimulator({ market, rateLimits: false, ...options });
-  const http = axios.create({ baseURL: sim.baseUrl, httpsAgent: new https.Agent({ ca: sim.certificatePem }), validateStatus: () => true });
-  const esConid = [...market.esContracts()].sort((a, b) => a.expiry.localeCompare(b.expiry))[0].conid;
-  const close = sim.close.bind(sim);
-  sim.close = async () => {
-    await close();
-    market.stop();
-  };
-  return { sim, http, esConid };
-}
-
 const until = async (check: () => boolean, ms = 5000): Promise<void> => {
   const end = Date.now() + ms;
   while (!check()) {
@@ -76,7 +52,7 @@ describe('IBKR simulator against real IBKR answers (corpus)', function () {
   });
 
   it('answers session, accounts, contracts and market data with IBKR\'s field types', async () => {
-    h = await start();
+    h = await startHarness();
     assertLikeIbkr((await h.http.post('/iserver/auth/status', {})).data, 'auth-status.ibind', ['authenticated', 'competing', 'connected']);
     assertLikeIbkr((await h.http.post('/tickle', {})).data, 'tickle.ibind', ['session', 'iserver']);
     assertLikeIbkr((await h.http.get('/iserver/accounts')).data, 'iserver-accounts.cpapi', ['accounts', 'selectedAccount', 'isPaper', 'acctProps']);
@@ -106,7 +82,7 @@ describe('IBKR simulator against real IBKR answers (corpus)', function () {
   });
 
   it('answers orders, questions, live orders, trades and cancels with IBKR\'s field types; a declined question is 400 {error, statusCode}', async () => {
-    h = await start();
+    h = await startHarness();
     await h.http.get('/iserver/accounts');
     const acct = 'DU1234567';
     const es = { conid: h.esConid, side: 'BUY', quantity: 1, tif: 'DAY', manualIndicator: true, extOperator: 'test' };
@@ -131,7 +107,7 @@ describe('IBKR simulator against real IBKR answers (corpus)', function () {
   });
 
   it('streams smd, sor and str as IBKR does: sor only after subscribe, avgPrice (a string) on the first fill only', async () => {
-    const hh = (h = await start({ streamIntervalMs: 20 }));
+    const hh = (h = await startHarness({ streamIntervalMs: 20 }));
     await hh.http.get('/iserver/accounts');
     const ws = new WebSocket(hh.sim.wsUrl, { ca: hh.sim.certificatePem, headers: { Cookie: `api=${hh.sim.control.sessionId}` } });
     const messages: Array<Record<string, unknown>> = [];
@@ -183,7 +159,7 @@ describe('IBKR simulator behaviours held against IBKR (issue 12)', function () {
   });
 
   it('answers empty strikes and info until secdef/search is called in the brokerage session, and again after a reset', async () => {
-    const hh = (h = await start());
+    const hh = (h = await startHarness());
     const search = async (): Promise<{ conid: number; month: string }> => {
       const found = (await hh.http.get('/iserver/secdef/search?symbol=SPX')).data as Array<{ conid: string; sections: Array<{ secType: string; months?: string }> }>;
       return { conid: Number(found[0].conid), month: found[0].sections.find((s) => s.secType === 'OPT')!.months!.split(';')[0] };

@@ -1,43 +1,16 @@
 // The IBKR simulator against ibkr-web-api.md, with plain axios and ws (no project client).
 import assert from 'assert';
-import axios, { type AxiosInstance } from 'axios';
-import https from 'https';
 import net from 'net';
 import { WebSocket } from 'ws';
-import { createMarket } from '../../../../lib/sim/market';
-import { type IbkrSimulator, type IbkrSimulatorOptions, optionConid, SPX_CONID, startIbkrSimulator } from '../../../../lib/sim/ibkr';
+import { optionConid, SPX_CONID } from '../../../../lib/sim/ibkr';
+import { startHarness, type Harness } from './support/harness';
 
-const START = Date.UTC(2025, 5, 11, 14, 0); // Wednesday 10:00 New York: RTH
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** The simulator's clock of session idleness and rate limits, moved by the test (virtual time). */
 function manualClock(): { now: () => number; advance: (ms: number) => void } {
   let t = Date.UTC(2025, 5, 11, 14, 0);
   return { now: () => t, advance: (ms) => (t += ms) };
-}
-
-interface Harness {
-  sim: IbkrSimulator;
-  http: AxiosInstance;
-  esConid: number;
-}
-
-async function start(options: IbkrSimulatorOptions = {}): Promise<Harness> {
-  const market = createMarket({ seed: 7, startTime: START });
-  market.start();
-  const sim = await startIbkrSimulator({ market, rateLimits: false, ...options });
-  const http = axios.create({
-    baseURL: sim.baseUrl,
-    httpsAgent: new https.Agent({ ca: sim.certificatePem }),
-    validateStatus: () => true,
-  });
-  const esConid = [...market.esContracts()].sort((a, b) => a.expiry.localeCompare(b.expiry))[0].conid;
-  const close = sim.close.bind(sim);
-  sim.close = async () => {
-    await close();
-    market.stop();
-  };
-  return { sim, http, esConid };
 }
 
 const esOrder = (conid: number, extra: Record<string, unknown>): Record<string, unknown> => ({
@@ -58,7 +31,7 @@ describe('IBKR Web API simulator', function () {
 
   describe('session', () => {
     it('serves HTTPS on 127.0.0.1 with its own certificate and a logged-in session', async () => {
-      h = await start();
+      h = await startHarness();
       assert.match(h.sim.baseUrl, /^https:\/\/127\.0\.0\.1:\d+\/v1\/api$/);
       const tickle = await h.http.post('/tickle', {});
       assert.strictEqual(tickle.status, 200);
@@ -69,7 +42,7 @@ describe('IBKR Web API simulator', function () {
 
     it('expires after the idle time: connected but not authenticated, /iserver 401 until ssodh/init', async () => {
       const clock = manualClock();
-      h = await start({ sessionIdleMs: 300, clock: clock.now });
+      h = await startHarness({ sessionIdleMs: 300, clock: clock.now });
       assert.strictEqual((await h.http.get('/iserver/accounts')).status, 200);
       clock.advance(299);
       assert.strictEqual((await h.http.post('/iserver/auth/status', {})).data.authenticated, true, 'not idle yet at 299 ms');
@@ -83,7 +56,7 @@ describe('IBKR Web API simulator', function () {
 
     it('keeps the session alive while tickled', async () => {
       const clock = manualClock();
-      h = await start({ sessionIdleMs: 300, clock: clock.now });
+      h = await startHarness({ sessionIdleMs: 300, clock: clock.now });
       for (let i = 0; i < 4; i++) {
         clock.advance(250);
         await h.http.post('/tickle', {});
@@ -94,7 +67,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('answers 411 to a POST without a body, as the Gateway does', async () => {
-      h = await start({ tls: false });
+      h = await startHarness({ tls: false });
       const { port } = new URL(h.sim.baseUrl);
       const reply = await new Promise<string>((resolve, reject) => {
         const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('POST /v1/api/tickle HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: test\r\nConnection: close\r\n\r\n'));
@@ -107,7 +80,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('reports a competing session until ssodh/init competes for it', async () => {
-      h = await start();
+      h = await startHarness();
       h.sim.control.setCompeting(true);
       const status = (await h.http.post('/iserver/auth/status', {})).data;
       assert.deepStrictEqual([status.competing, status.authenticated], [true, false]);
@@ -117,7 +90,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('needs /iserver/accounts before snapshot, live orders and cancel, and again after the nightly reset', async () => {
-      h = await start();
+      h = await startHarness();
       const primed = (): Promise<number[]> =>
         Promise.all([
           h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`).then((r) => r.status),
@@ -140,7 +113,7 @@ describe('IBKR Web API simulator', function () {
 
   describe('market data', () => {
     it('answers the first snapshot of a conid with no fields, then strings in IBKR formats', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const url = `/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31,84,86,88,85,87,6509`;
       const first = (await h.http.get(url)).data[0];
@@ -156,7 +129,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('delivers option greeks one call later than prices', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const expiry = h.sim.market.spxExpiries()[1].expiry;
       const strike = Math.round(h.sim.market.spxSpot() / 5) * 5;
@@ -171,7 +144,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('refuses more than 100 conids or 50 fields', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const conids = Array.from({ length: 101 }, (_, i) => 1000 + i).join(',');
       assert.strictEqual((await h.http.get(`/iserver/marketdata/snapshot?conids=${conids}&fields=31`)).status, 400);
@@ -180,7 +153,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('unsubscribes an open feed, and answers 500 {"error":"unknown"} when there is none', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       assert.deepStrictEqual((await h.http.post('/iserver/marketdata/unsubscribe', { conid: h.esConid })).data, { error: 'unknown' });
       await h.http.get(`/iserver/marketdata/snapshot?conids=${h.esConid}&fields=31`);
@@ -188,7 +161,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('validates history bar and period, caps at 1000 points, and matches the market bars', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const bad = await h.http.get(`/iserver/marketdata/history?conid=${h.esConid}&bar=7min&period=1d`);
       assert.strictEqual(bad.status, 400);
@@ -206,7 +179,7 @@ describe('IBKR Web API simulator', function () {
 
   describe('contracts', () => {
     it('lists unexpired ES quarterlies unsorted, and SPX option conids by month, strike and right', async () => {
-      h = await start();
+      h = await startHarness();
       const es = (await h.http.get('/trsrv/futures?symbols=ES')).data.ES as { expirationDate: number; conid: number }[];
       const dates = es.map((c) => c.expirationDate);
       assert.notDeepStrictEqual(dates, [...dates].sort((a, b) => a - b), 'IBKR does not sort this list');
@@ -233,7 +206,7 @@ describe('IBKR Web API simulator', function () {
 
   describe('orders', () => {
     it('asks its questions one by one and places the order when all are confirmed', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const last = h.sim.market.esQuote().last;
       let res = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { price: last - 500, quantity: 20, cOID: 'q-1' })] });
@@ -247,7 +220,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('invalidates a pending question when another request comes in between', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const last = h.sim.market.esQuote().last;
       const res = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { price: last - 500, cOID: 'q-2' })] });
@@ -257,7 +230,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('fills a market order at the touch, shows it in live orders with order_ref = cOID, and refuses the cOID again', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const placed = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { orderType: 'MKT', cOID: 'mkt-1' })] });
       assert.ok(placed.data[0].order_id);
@@ -272,7 +245,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('rests a limit below the market and cancels it (acknowledged first, cancelled after)', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const price = h.sim.market.esQuote().bid - 10;
       const placed = await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { price, cOID: 'lmt-1' })] });
@@ -288,7 +261,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('pages positions 100 at a time', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/portfolio/accounts');
       const expiry = h.sim.market.spxExpiries()[2].expiry;
       for (let i = 0; i < 150; i++) h.sim.control.setPosition(optionConid(expiry, 'SPXW', 5500 + i * 5, 'P'), 1, 1);
@@ -302,7 +275,7 @@ describe('IBKR Web API simulator', function () {
   describe('rate limits', () => {
     it('answers 429 above 10 requests per second and keeps answering 429 in the penalty box', async () => {
       const clock = manualClock();
-      h = await start({ rateLimits: {}, penaltyBoxMs: 1000, clock: clock.now });
+      h = await startHarness({ rateLimits: {}, penaltyBoxMs: 1000, clock: clock.now });
       const statuses = await Promise.all(Array.from({ length: 15 }, () => h.http.get('/iserver/auth/status').then((r) => r.status)));
       assert.strictEqual(statuses.filter((s) => s === 200).length, 10);
       assert.strictEqual(statuses.filter((s) => s === 429).length, 5);
@@ -317,7 +290,7 @@ describe('IBKR Web API simulator', function () {
 
     it('limits live orders to 1 per 5 s and history to 5 concurrent', async () => {
       const clock = manualClock();
-      h = await start({ rateLimits: {}, penaltyBoxMs: 100, historyLatencyMs: 200, clock: clock.now });
+      h = await startHarness({ rateLimits: {}, penaltyBoxMs: 100, historyLatencyMs: 200, clock: clock.now });
       await h.http.get('/iserver/accounts');
       assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 200);
       assert.strictEqual((await h.http.get('/iserver/account/orders')).status, 429);
@@ -331,7 +304,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('answers 429 to injected failures', async () => {
-      h = await start();
+      h = await startHarness();
       h.sim.control.inject429(2);
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await h.http.post('/iserver/auth/status', {})).status);
@@ -358,7 +331,7 @@ describe('IBKR Web API simulator', function () {
     };
 
     it('greets with system and sts, streams changed fields only, and beats every heartbeat', async () => {
-      h = await start({ heartbeatMs: 150, streamIntervalMs: 50 });
+      h = await startHarness({ heartbeatMs: 150, streamIntervalMs: 50 });
       const session = (await h.http.post('/tickle', {})).data.session as string;
       const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${JSON.stringify({ session })}`);
       await until(() => messages.length >= 2);
@@ -382,7 +355,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('accepts the session as a first message and the plain cookie form', async () => {
-      h = await start();
+      h = await startHarness();
       const session = h.sim.control.sessionId;
       const a = await connect(h.sim.wsUrl, h.sim.certificatePem);
       a.ws.send(JSON.stringify({ session }));
@@ -395,7 +368,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('ends a market-data stream that is not renewed', async () => {
-      h = await start({ mdStreamTtlMs: 200, streamIntervalMs: 20 });
+      h = await startHarness({ mdStreamTtlMs: 200, streamIntervalMs: 20 });
       const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${h.sim.control.sessionId}`);
       ws.send(`smd+${h.esConid}+{"fields":["31","7762"]}`);
       await sleep(400);
@@ -406,7 +379,7 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('pushes order updates on sor and drops every socket when the session dies', async () => {
-      h = await start();
+      h = await startHarness();
       await h.http.get('/iserver/accounts');
       const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${h.sim.control.sessionId}`);
       ws.send('sor+{}');
