@@ -4,7 +4,7 @@
 import { errorMessage } from '../../lib/errors';
 import type { IbkrLogger } from '../../lib/ibkr';
 import { IbkrLink } from '../../lib/ibkr/link';
-import { CREDENTIAL_FIELDS, planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
+import { planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
 
 export interface ConnectionTestResult {
   ok: boolean;
@@ -13,20 +13,6 @@ export interface ConnectionTestResult {
   state: string;
   /** Trader-readable: what happened and, when it failed, what to do. */
   message: string;
-}
-
-/** Node-RED's editor sends this instead of a stored password credential it does not show. */
-export const CREDENTIAL_PLACEHOLDER = '__PWRD__';
-
-/** The dialog's credentials, with each placeholder or blank field taken from the stored credentials. */
-export function mergeCredentials(fromDialog: Record<string, unknown> | undefined, stored: IbkrConfigCredentials | undefined): IbkrConfigCredentials {
-  const merged: IbkrConfigCredentials = {};
-  for (const field of CREDENTIAL_FIELDS) {
-    const value = fromDialog?.[field];
-    if (typeof value === 'string' && value !== '' && value !== CREDENTIAL_PLACEHOLDER) merged[field] = value;
-    else if (stored?.[field]) merged[field] = stored[field];
-  }
-  return merged;
 }
 
 const quietLogger: IbkrLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

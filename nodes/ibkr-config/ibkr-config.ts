@@ -11,11 +11,12 @@ import type { IbkrStream } from '../../lib/ibkr/stream';
 import type { IbkrConfigApi, StateListener } from '../shared/ibkr-connection-registry';
 import { DeliveryCounter } from '../shared/delivery-counter';
 import { handleClose } from '../shared/node-kit';
-import { mergeCredentials, testConnection } from './connection-test';
+import { mergeCredentials } from '../shared/credentials';
+import { testConnection } from './connection-test';
 import { IbkrLink, type IbkrStateEvent, type SessionCommand } from '../../lib/ibkr/link';
 import type { LinkLogger } from '../../lib/ibkr/link-observer';
 import type { IbkrMetricsSource } from './metrics-source';
-import { planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
+import { CREDENTIAL_FIELDS, planConnection, type IbkrConfigCredentials, type IbkrConfigSettings } from './settings';
 
 type IbkrConfigDef = NodeDef & IbkrConfigSettings;
 
@@ -157,7 +158,7 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.post('/ibkr-config/test', RED.auth.needsPermission('ibkr-config.write'), (req: Request, res: Response) => {
     const body = (req.body && typeof req.body === 'object' ? req.body : {}) as IbkrConfigSettings & { id?: string; credentials?: Record<string, unknown> };
     const stored = typeof body.id === 'string' && body.id ? (RED.nodes.getCredentials(body.id) as IbkrConfigCredentials | undefined) : undefined;
-    void testConnection(body, mergeCredentials(body.credentials, stored))
+    void testConnection(body, mergeCredentials(CREDENTIAL_FIELDS, body.credentials, stored))
       .then((result) => res.json(result))
       .catch((err: unknown) => res.json({ ok: false, mode: body.mode ?? 'simulator', state: 'error', message: errorMessage(err) }));
   });

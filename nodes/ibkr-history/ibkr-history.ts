@@ -2,12 +2,12 @@
 // period or a start/end, as one `bars` message (oldest first) or one `bar` message per bar. Thin: the contract
 // rules are lib/ibkr/contract-resolver, the paging (1000-point cap, concurrency, overlaps) lib/ibkr/history-pager.
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { InvalidInputError, MiaError, describeValue, errorMessage } from '../../lib/errors';
+import { InvalidInputError, MiaError, describeValue } from '../../lib/errors';
 import { contractSpecOf, resolveContract, type ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { BAR_SIZES, parsePeriod } from '../../lib/ibkr/history';
 import { fetchBars, isBarSize, type HistoryRange } from '../../lib/ibkr/history-pager';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
-import { handleClose, handleInput, setStatus } from '../shared/node-kit';
+import { handleClose, handleInput, setStatus, refuseAtDeploy } from '../shared/node-kit';
 
 type Source = 'trades' | 'midpoint' | 'bid_ask';
 
@@ -58,13 +58,11 @@ export = function register(RED: NodeAPI): void {
     let spec: ContractSpec;
     try {
       cfg = ibkrConfigNode(RED, config.connection, 'IBKR history');
-      spec = contractSpecOf({ conid: config.conid, symbol: config.symbol || 'ES', secType: config.secType });
+      const symbol = typeof config.symbol === 'string' ? config.symbol.trim() : '';
+      if (symbol === '') throw new InvalidInputError('IBKR history: the symbol is empty: enter one (e.g. ES) or pick a contract with the search button.');
+      spec = contractSpecOf({ conid: config.conid, symbol, secType: config.secType });
     } catch (err) {
-      setStatus(node, 'red', 'ring', errorMessage(err));
-      node.error(errorMessage(err));
-      handleInput(node, () => {
-        throw err;
-      });
+      refuseAtDeploy(node, err);
       return;
     }
     const stopState = cfg.onState((event) => {

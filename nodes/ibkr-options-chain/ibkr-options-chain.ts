@@ -7,7 +7,7 @@ import { InvalidInputError, MiaError, errorMessage } from '../../lib/errors';
 import type { IbkrConnection } from '../../lib/ibkr';
 import { OptionsChainFetcher, chainRequestOf, type ChainNodeSettings, type ChainRequest } from '../../lib/ibkr/options-chain';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
-import { handleClose, handleInput, setStatus } from '../shared/node-kit';
+import { handleClose, handleInput, setStatus, refuseAtDeploy } from '../shared/node-kit';
 
 interface IbkrOptionsChainDef extends NodeDef, Partial<ChainNodeSettings> {
   connection: string;
@@ -46,11 +46,7 @@ export = function register(RED: NodeAPI): void {
       }
       refreshMs = refreshSec * 1000;
     } catch (err) {
-      setStatus(node, 'red', 'ring', errorMessage(err));
-      node.error(errorMessage(err));
-      handleInput(node, () => {
-        throw err;
-      });
+      refuseAtDeploy(node, err);
       return;
     }
 

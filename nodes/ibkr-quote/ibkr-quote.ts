@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from 'node-red';
 import { InvalidInputError, describeValue, errorMessage } from '../../lib/errors';
 import { contractSpecOf, searchContracts, type ContractSpec } from '../../lib/ibkr/contract-resolver';
 import { ibkrConfigNode, showSessionStatus, type IbkrConfigNode } from '../shared/ibkr-connection-registry';
-import { handleClose, handleInput, setStatus } from '../shared/node-kit';
+import { handleClose, handleInput, setStatus, refuseAtDeploy } from '../shared/node-kit';
 import { MarketDataOffError, QuoteFeed, dataStateLabel, type QuoteMode, type SourcedQuote } from '../../lib/ibkr/quote-feed';
 
 interface IbkrQuoteDef extends NodeDef {
@@ -54,11 +54,7 @@ export = function register(RED: NodeAPI): void {
       if (mode === 'poll' && !(pollSec >= 1 && pollSec <= 3600)) throw new InvalidInputError(`IBKR quote: "Every (s)" must be 1 to 3600 seconds (got ${describeValue(config.pollSec)}).`);
       pollMs = pollSec * 1000;
     } catch (err) {
-      setStatus(node, 'red', 'ring', errorMessage(err));
-      node.error(errorMessage(err));
-      handleInput(node, () => {
-        throw err;
-      });
+      refuseAtDeploy(node, err);
       return;
     }
 

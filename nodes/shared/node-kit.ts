@@ -83,3 +83,15 @@ export function handleClose(node: Node, closer: (removed: boolean) => void | Pro
       .finally(() => done());
   });
 }
+
+/**
+ * A node whose settings the runtime refuses at deploy: a red status and one `[error]` line saying what to fix, and
+ * every message it then receives fails with the same error (nothing runs on settings that were refused).
+ */
+export function refuseAtDeploy(node: Node, err: unknown): void {
+  setStatus(node, 'red', 'ring', errorMessage(err));
+  node.error(errorMessage(err));
+  handleInput(node, () => {
+    throw err;
+  });
+}

@@ -249,17 +249,3 @@ export function planConnection(settings: SierraConfigSettings, credentials: Sier
   }
   return options;
 }
-
-/** Node-RED's editor sends this instead of a stored password it does not show. */
-export const CREDENTIAL_PLACEHOLDER = '__PWRD__';
-
-/** The dialog's credentials, each placeholder or blank field taken from the stored credentials. */
-export function mergeCredentials(fromDialog: Record<string, unknown> | undefined, stored: SierraConfigCredentials | undefined): SierraConfigCredentials {
-  const merged: SierraConfigCredentials = {};
-  for (const field of CREDENTIAL_FIELDS) {
-    const value = fromDialog?.[field];
-    if (typeof value === 'string' && value !== '' && value !== CREDENTIAL_PLACEHOLDER) merged[field] = value;
-    else if (stored?.[field]) merged[field] = stored[field];
-  }
-  return merged;
-}

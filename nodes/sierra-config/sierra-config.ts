@@ -11,7 +11,8 @@ import { SierraConnection, testLogon } from '../../lib/sierra/connection';
 import type { DtcLogLevel } from '../../lib/sierra/client';
 import { handleClose } from '../shared/node-kit';
 import type { SierraConfigApi } from './api';
-import { mergeCredentials, planConnection, previewSymbol, type SierraConfigCredentials, type SierraConfigSettings } from './settings';
+import { mergeCredentials } from '../shared/credentials';
+import { CREDENTIAL_FIELDS, planConnection, previewSymbol, type SierraConfigCredentials, type SierraConfigSettings } from './settings';
 
 type SierraConfigDef = NodeDef & SierraConfigSettings;
 
@@ -73,7 +74,7 @@ export = function register(RED: NodeAPI): void {
     const stored = typeof body.id === 'string' && body.id ? (RED.nodes.getCredentials(body.id) as SierraConfigCredentials | undefined) : undefined;
     let plan;
     try {
-      plan = planConnection(body, mergeCredentials(body.credentials, stored));
+      plan = planConnection(body, mergeCredentials(CREDENTIAL_FIELDS, body.credentials, stored));
     } catch (err) {
       res.json({ ok: false, message: errorMessage(err) });
       return;

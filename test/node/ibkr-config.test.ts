@@ -6,10 +6,10 @@ import helper from 'node-red-node-test-helper';
 import type { IbkrSimulator } from '../../lib/sim/ibkr';
 import Redis from 'ioredis';
 import { clusterId } from '../../lib/ibkr/cluster';
-import { DEFAULT_REDIS_PORT, normalizePem, planConnection } from '../../nodes/ibkr-config/settings';
+import { CREDENTIAL_FIELDS, DEFAULT_REDIS_PORT, normalizePem, planConnection, type IbkrConfigCredentials } from '../../nodes/ibkr-config/settings';
 import { assertPortClosed } from '../support/ports';
 import { useTestRedis } from '../support/redis';
-import { mergeCredentials } from '../../nodes/ibkr-config/connection-test';
+import { mergeCredentials } from '../../nodes/shared/credentials';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 
@@ -278,7 +278,7 @@ describe('ibkr-config settings', () => {
   });
 
   it('takes the dialog credentials over the stored ones, except placeholders and blanks', () => {
-    assert.deepEqual(mergeCredentials({ clientId: 'new', clientSecret: '__PWRD__', username: '' }, { clientId: 'old', clientSecret: 's', username: 'u' }), {
+    assert.deepEqual(mergeCredentials<IbkrConfigCredentials>(CREDENTIAL_FIELDS, { clientId: 'new', clientSecret: '__PWRD__', username: '' }, { clientId: 'old', clientSecret: 's', username: 'u' }), {
       clientId: 'new',
       clientSecret: 's',
       username: 'u',

@@ -132,6 +132,14 @@ describe('ibkr-history node', function () {
     assert.ok((msg.payload as Bar[]).length > 1000);
   });
 
+  it('refuses an empty symbol at deploy instead of asking for ES bars, and says what to enter', async () => {
+    const sim = await load({ symbol: '  ' });
+    const caught = collectMessages('caught', 1, WAIT_MS);
+    (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });
+    assert.match((await caught)[0]!.error?.message ?? '', /IBKR history: the symbol is empty: enter one \(e\.g\. ES\)/);
+    assert.equal(sim.control.stats().requests['/iserver/marketdata/history'] ?? 0, 0, 'no history was requested');
+  });
+
   it('sends a bad bar size to Catch with the sizes IBKR offers', async () => {
     await load();
     const caught = collectMessages('caught', 1, WAIT_MS);
