@@ -1,0 +1,111 @@
+import { strict as assert } from 'assert';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import os from 'os';
+import path from 'path';
+import { FileJournal, JOURNAL_VERSION, JournalError, journalFileName, type JournalState } from '../../../lib/trading/journal';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
+import type { RiskLedger } from '../../../lib/trading/risk-rules';
+
+const state = (n: number, extra: Partial<JournalState> = {}): JournalState => ({
+  version: JOURNAL_VERSION,
+  broker: 'sierra',
+  account: 'A1',
+  savedAt: 1_000 + n,
+  ledger: { killSwitch: 'ACTIVE', tradesToday: n } as unknown as RiskLedger,
+  idSequence: n,
+  usedIds: Object.fromEntries(Array.from({ length: n }, (_, i) => [`MIA-${i}`, 1_000 + i])),
+  intents: [],
+  ...extra,
+});
+
+const lines = (file: string): string[] => readFileSync(file, 'utf8').split('\n');
+
+describe('FileJournal: a write-ahead log of snapshots (one append and one data flush per save)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'mia-journal-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('appends one line per save to the same file (no rewrite, no rename) and a restart reads the newest', () => {
+    const j = new FileJournal(dir, 'sierra', 'A1');
+    j.save(state(1));
+    const inode = statSync(j.file).ino;
+    j.save(state(2));
+    j.save(state(3));
+    assert.equal(statSync(j.file).ino, inode, 'the saves after the first append to the file the first one wrote');
+    assert.deepEqual(lines(j.file).map((l) => (l ? (JSON.parse(l) as JournalState).idSequence : '')), [1, 2, 3, '']);
+    assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(3));
+  });
+
+  it('ignores an append cut short by a crash (its save never returned), and the next process starts a clean file', () => {
+    const j = new FileJournal(dir, 'sierra', 'A1');
+    j.save(state(1));
+    j.save(state(2));
+    const full = `${JSON.stringify(state(3))}\n`;
+    appendFileSync(j.file, full.slice(0, 40)); // kill -9 in the middle of the third save's write
+    const restarted = new FileJournal(dir, 'sierra', 'A1');
+    assert.deepEqual(restarted.loadSync(), state(2));
+    restarted.save(state(4));
+    assert.deepEqual(lines(restarted.file), [JSON.stringify(state(4)), ''], 'the first save of a process rewrites the file: the torn line is gone');
+    restarted.save(state(5));
+    assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(5));
+  });
+
+  it('reads a journal written before the log (one snapshot, no newline), then continues it as a log', () => {
+    const file = path.join(dir, journalFileName('sierra', 'A1'));
+    writeFileSync(file, JSON.stringify(state(7)));
+    const j = new FileJournal(dir, 'sierra', 'A1');
+    assert.deepEqual(j.loadSync(), state(7));
+    j.save(state(8));
+    j.save(state(9));
+    assert.equal(lines(file).length, 3);
+    assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(9));
+  });
+
+  it('calls a file damaged when a complete line is not a record, or when a lone snapshot is cut (never trades on a guess)', () => {
+    const file = path.join(dir, journalFileName('sierra', 'A1'));
+    writeFileSync(file, `${JSON.stringify(state(1))}\n{"version":1,"led\n${JSON.stringify(state(3))}\n`);
+    assert.throws(() => new FileJournal(dir, 'sierra', 'A1').loadSync(), (err: unknown) => err instanceof JournalError && /damaged/.test(err.message));
+    writeFileSync(file, '{"version":1, "ledg');
+    assert.throws(() => new FileJournal(dir, 'sierra', 'A1').loadSync(), (err: unknown) => err instanceof JournalError && /damaged/.test(err.message));
+    writeFileSync(file, `${JSON.stringify({ ...state(1), version: 99 })}\n`);
+    assert.throws(() => new FileJournal(dir, 'sierra', 'A1').loadSync(), /not a version 1 journal/);
+  });
+
+  it('rewrites the file with the newest snapshot alone once the log passes its size bound', () => {
+    const fixed = (n: number): JournalState => state(n, { usedIds: { [`MIA-${n}`]: n } }); // every record the same size
+    const one = Buffer.byteLength(`${JSON.stringify(fixed(20))}\n`);
+    const j = new FileJournal(dir, 'sierra', 'A1', { compactBytes: 3 * one + 10 });
+    const sizes: number[] = [];
+    for (let n = 20; n < 30; n++) {
+      j.save(fixed(n));
+      sizes.push(lines(j.file).length - 1);
+    }
+    assert.deepEqual(sizes, [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]);
+    assert.ok(statSync(j.file).size <= 3 * one + 10);
+    assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), fixed(29));
+  });
+
+  it('when another writer replaced the file, the next save rewrites it rather than append to the replaced one', () => {
+    const a = new FileJournal(dir, 'sierra', 'A1');
+    const b = new FileJournal(dir, 'sierra', 'A1');
+    a.save(state(1));
+    b.save(state(2));
+    a.save(state(3));
+    assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(3));
+  });
+
+  it('keeps the engine\'s guarantee: the reservation is in the file before reserve() returns, and survives a restart', () => {
+    const instrumentOf = () => ({ root: 'ES', tickSize: 0.25, pointValue: 50, minQuantity: 1 }) as never;
+    const e = new RiskEngine({ broker: 'sierra', account: 'A1', instrumentOf, journal: new FileJournal(dir, 'sierra', 'A1') });
+    e.contributeLimits('n', { maxPosition: 5, maxOrderSize: 5, maxTradesPerDay: 100, dailyLossLimit: 1e6, maxConsecutiveLosses: 100, cooldownMin: 0, tradingHoursEnabled: false } as never);
+    e.reconcile({ now: Date.parse('2026-03-03T15:00:00Z'), positions: [], working: [] });
+    for (const id of ['o1', 'o2', 'o3']) {
+      const v = e.reserve({ clientOrderId: id, instrument: 'ES', side: 'buy', quantity: 1, now: Date.parse('2026-03-03T15:00:00Z') });
+      assert.ok(v.allowed, JSON.stringify(v));
+      const onDisk = new FileJournal(dir, 'sierra', 'A1').loadSync();
+      assert.ok(onDisk?.intents.some((i) => i.clientOrderId === id), `${id} journaled before reserve() returned`);
+    }
+  });
+});
