@@ -7,7 +7,10 @@
 //   whole snapshot as JSON), appended and fdatasync'ed before save() returns; the last complete line is the state.
 //   One small append and one data flush per save, where a rewrite of the file (temporary file, fsync, rename, fsync of
 //   the directory) costs about twice as long and more on a busy disk — and there are two saves on each order's way
-//   out. The file is rewritten atomically that way (the newest snapshot alone) on the first save of a process, when
+//   out. News from the broker (acknowledgements, fills, positions: a dozen saves per bracket order) is appended the
+//   same way by saveSoon() but flushed to the disk in the background (fdatasync on libuv's pool) instead of blocking
+//   the event loop: a killed process loses nothing (the kernel holds what was written), and the save() before the next
+//   order flushes everything before it. The file is rewritten atomically that way (the newest snapshot alone) on the first save of a process, when
 //   the log passes its size bound, and after any failed write, so it stays small and never carries a broken line in
 //   its middle. A crash during an append leaves a partial last line (that save never returned, so its order never
 //   left): it is ignored. A file with no newline at all is a single snapshot (written by a version before the log, or
@@ -17,7 +20,7 @@
 //   synchronous write-before-send; at start the newer of the two snapshots wins.
 // - MemoryJournal: for tests and for a runtime without a user directory (state lasts as long as the process).
 
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
@@ -65,6 +68,12 @@ export interface Journal {
   load(): Promise<JournalState | null>;
   /** Saves synchronously to the local medium (throws JournalError when it cannot: the order must not leave). */
   save(state: JournalState): void;
+  /**
+   * Saves news from the broker: like save(), safe from a crash of the process (kill -9) when it returns, but the flush
+   * to the disk (what only a crash of the machine could undo) may follow a moment later; the next save() includes it.
+   * Never for a state an order is about to leave on. Absent: save() is used.
+   */
+  saveSoon?(state: JournalState): void;
   /** Resolves once every save reached every medium (Redis). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -129,6 +138,11 @@ export class FileJournal implements Journal {
   private fd: number | undefined;
   private ino = 0;
   private size = 0;
+  /** A background flush is running on `flushing` (that descriptor is closed only once it is done). */
+  private flushing: number | undefined;
+  private closeAfterFlush = false;
+  /** Appended since the last flush started. */
+  private unflushed = false;
 
   constructor(dir: string, broker: string, account: string, options: FileJournalOptions = {}) {
     if (!dir) throw new InvalidInputError('The risk journal needs a directory (the Node-RED user directory).');
@@ -158,12 +172,27 @@ export class FileJournal implements Journal {
   }
 
   save(state: JournalState): void {
+    this.write(state, true);
+  }
+
+  saveSoon(state: JournalState): void {
+    this.write(state, false);
+    if (this.fd !== undefined) {
+      this.unflushed = true;
+      this.flushInBackground();
+    }
+  }
+
+  private write(state: JournalState, durable: boolean): void {
     const record = Buffer.from(`${JSON.stringify(state)}\n`, 'utf8');
     try {
       if (this.fd !== undefined && this.size + record.length <= this.compactBytes && this.stillOurs()) {
         writeAll(this.fd, record);
-        fdatasyncSync(this.fd);
         this.size += record.length;
+        if (durable) {
+          fdatasyncSync(this.fd); // everything appended before it too
+          this.unflushed = false;
+        }
       } else {
         this.rewrite(record);
       }
@@ -173,9 +202,35 @@ export class FileJournal implements Journal {
     }
   }
 
-  async flush(): Promise<void> {}
+  /** One fdatasync at a time off the event loop; news appended meanwhile gets the next one. */
+  private flushInBackground(): void {
+    if (this.flushing !== undefined || this.fd === undefined || !this.unflushed) return;
+    const fd = this.fd;
+    this.flushing = fd;
+    this.unflushed = false;
+    fdatasync(fd, (err) => {
+      this.flushing = undefined;
+      if (this.closeAfterFlush) {
+        this.closeAfterFlush = false;
+        closeQuietly(fd);
+      } else if (err && this.fd === fd) {
+        this.closeLog(); // not known to be on disk: the next save rewrites the whole file (and flushes it)
+        return;
+      }
+      this.flushInBackground();
+    });
+  }
+
+  /** Flushes what saveSoon() appended (the background flush does it anyway). */
+  async flush(): Promise<void> {
+    if (this.fd !== undefined && this.unflushed) {
+      fdatasyncSync(this.fd);
+      this.unflushed = false;
+    }
+  }
 
   async close(): Promise<void> {
+    await this.flush();
     this.closeLog();
   }
 
@@ -212,11 +267,9 @@ export class FileJournal implements Journal {
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
-    try {
-      closeSync(fd);
-    } catch {
-      // nothing more to release
-    }
+    this.unflushed = false;
+    if (this.flushing === fd) this.closeAfterFlush = true; // its background flush still uses it
+    else closeQuietly(fd);
   }
 }
 
@@ -231,6 +284,14 @@ function lastRecord(text: string): string {
   const lines = text.slice(0, end).split('\n');
   for (let i = 0; i < lines.length - 1; i++) JSON.parse(lines[i]!);
   return lines[lines.length - 1]!;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing more to release
+  }
 }
 
 function writeAll(fd: number, data: Buffer): void {
@@ -298,6 +359,16 @@ export class RedisJournal implements Journal {
 
   save(state: JournalState): void {
     this.local.save(state);
+    this.toRedis(state);
+  }
+
+  saveSoon(state: JournalState): void {
+    if (this.local.saveSoon) this.local.saveSoon(state);
+    else this.local.save(state);
+    this.toRedis(state);
+  }
+
+  private toRedis(state: JournalState): void {
     const text = JSON.stringify(state);
     this.pending = this.pending
       .then(async () => {

@@ -1204,10 +1204,17 @@ export class RiskEngine extends EventEmitter {
     }
   }
 
-  /** After news from the broker: the journal is brought up to date; a failure is reported, never thrown at the broker's news. */
+  /**
+   * After news from the broker: the journal is brought up to date (safe from a process crash at once, on the disk a
+   * moment later: Journal.saveSoon; the save before the next order flushes it); a failure is reported, never thrown at
+   * the broker's news.
+   */
   private persistQuietly(): void {
     try {
-      this.persist();
+      const snapshot = this.snapshot(Date.now());
+      if (this.journal.saveSoon) this.journal.saveSoon(snapshot);
+      else this.journal.save(snapshot);
+      this.mirrorShared();
     } catch (err) {
       this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err)));
     }

@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
+import fs, { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import { FileJournal, JOURNAL_VERSION, JournalError, journalFileName, type JournalState } from '../../../lib/trading/journal';
+import { FileJournal, JOURNAL_VERSION, JournalError, MemoryJournal, journalFileName, type JournalState } from '../../../lib/trading/journal';
 import { RiskEngine } from '../../../lib/trading/risk-engine';
 import type { RiskLedger } from '../../../lib/trading/risk-rules';
 
@@ -107,5 +107,92 @@ describe('FileJournal: a write-ahead log of snapshots (one append and one data f
       const onDisk = new FileJournal(dir, 'sierra', 'A1').loadSync();
       assert.ok(onDisk?.intents.some((i) => i.clientOrderId === id), `${id} journaled before reserve() returned`);
     }
+  });
+
+  describe('news from the broker (saveSoon): written at once, flushed to the disk off the event loop', () => {
+    type Fs = { fdatasyncSync: (fd: number) => void; fdatasync: (fd: number, cb: (err: Error | null) => void) => void };
+    const real = { ...(fs as unknown as Fs) };
+    let calls: string[];
+    let flushErrors: Error[];
+    beforeEach(() => {
+      calls = [];
+      flushErrors = [];
+      const f = fs as unknown as Fs;
+      f.fdatasyncSync = (fd) => {
+        calls.push('sync');
+        real.fdatasyncSync(fd);
+      };
+      f.fdatasync = (fd, cb) => {
+        calls.push('background');
+        real.fdatasync(fd, (err) => {
+          if (err) flushErrors.push(err);
+          cb(err);
+        });
+      };
+    });
+    afterEach(() => Object.assign(fs, { fdatasyncSync: real.fdatasyncSync, fdatasync: real.fdatasync }));
+    const flushed = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
+    it('a killed process loses nothing (a fresh reader sees it at once); the flush runs in the background, and save() flushes on the event loop', async () => {
+      const j = new FileJournal(dir, 'sierra', 'A1');
+      j.save(state(1)); // the first save of a process rewrites the file (fsync, not fdatasync)
+      calls.length = 0;
+      j.saveSoon(state(2));
+      assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(2));
+      assert.deepEqual(calls, ['background']);
+      await flushed();
+      j.saveSoon(state(3));
+      j.saveSoon(state(4)); // while the flush of 3 runs: one more flush after it, not one each
+      await flushed();
+      j.save(state(5));
+      assert.deepEqual(calls, ['background', 'background', 'background', 'sync']);
+      assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(5));
+    });
+
+    it('a rewrite while a background flush runs leaves that flush its file (closed after it) and loses nothing', async () => {
+      const one = Buffer.byteLength(`${JSON.stringify(state(10))}\n`);
+      const j = new FileJournal(dir, 'sierra', 'A1', { compactBytes: 2 * one + 10 });
+      j.save(state(10));
+      j.saveSoon(state(11)); // flush of the first descriptor under way
+      j.saveSoon(state(12)); // over the bound: rewritten on a new descriptor
+      j.saveSoon(state(13));
+      await flushed();
+      j.save(state(14));
+      assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(14));
+      assert.deepEqual(lines(j.file), [JSON.stringify(state(14)), '']);
+      assert.deepEqual(flushErrors, []);
+    });
+
+    it('the risk engine saves the state an order leaves on with save(), and only broker news with saveSoon()', () => {
+      const used: string[] = [];
+      const journal = Object.assign(new MemoryJournal(), {
+        saveSoon(this: MemoryJournal, st: JournalState) {
+          used.push('soon');
+          MemoryJournal.prototype.save.call(this, st);
+        },
+      });
+      const save = journal.save.bind(journal);
+      journal.save = (st: JournalState) => {
+        used.push('save');
+        save(st);
+      };
+      const instrumentOf = () => ({ root: 'ES', tickSize: 0.25, pointValue: 50, minQuantity: 1 }) as never;
+      const e = new RiskEngine({ broker: 'sierra', account: 'A1', instrumentOf, journal });
+      e.contributeLimits('n', { maxPosition: 5, maxOrderSize: 5, tradingHoursEnabled: false, cooldownMin: 0 } as never);
+      const now = Date.parse('2026-03-03T15:00:00Z');
+      e.reconcile({ now, positions: [], working: [] });
+      used.length = 0;
+      assert.ok(e.reserve({ clientOrderId: 'p', instrument: 'ES', side: 'buy', quantity: 1, now, exits: ['p:t', 'p:s'] }).allowed);
+      assert.ok(e.authorizeSend('p').allowed);
+      assert.deepEqual(used, ['save', 'save']);
+      used.length = 0;
+      e.acknowledged('p', 'B1');
+      e.onOrderUpdate('p', { status: 'filled', quantity: 1, filled: 1 });
+      e.onFill({ clientOrderId: 'p', instrument: 'ES', side: 'buy', quantity: 1, price: 6000, now });
+      assert.ok(used.length > 0 && used.every((u) => u === 'soon'), used.join());
+      used.length = 0;
+      e.setKillSwitch('HALTED');
+      assert.deepEqual(used, ['save']);
+    });
   });
 });
