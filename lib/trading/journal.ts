@@ -7,10 +7,11 @@
 //   whole snapshot as JSON), appended and fdatasync'ed before save() returns; the last complete line is the state.
 //   One small append and one data flush per save, where a rewrite of the file (temporary file, fsync, rename, fsync of
 //   the directory) costs about twice as long and more on a busy disk — and there are two saves on each order's way
-//   out. News from the broker (acknowledgements, fills, positions: a dozen saves per bracket order) is appended the
-//   same way by saveSoon() but flushed to the disk in the background (fdatasync on libuv's pool) instead of blocking
-//   the event loop: a killed process loses nothing (the kernel holds what was written), and the save() before the next
-//   order flushes everything before it. The file is rewritten atomically that way (the newest snapshot alone) on the first save of a process, when
+//   out. News from the broker (acknowledgements, fills, positions: a dozen saves per bracket order) and the
+//   reservation of an order are appended the same way by saveSoon() but flushed to the disk in the background
+//   (fdatasync on libuv's pool, from the next event-loop turn) instead of blocking the event loop: a killed process
+//   loses nothing (the kernel holds what was written), and the save() at authorizeSend, before the order's bytes
+//   leave, flushes everything before it. So one data flush on the event loop per order. The file is rewritten atomically that way (the newest snapshot alone) on the first save of a process, when
 //   the log passes its size bound, and after any failed write, so it stays small and never carries a broken line in
 //   its middle. A crash during an append leaves a partial last line (that save never returned, so its order never
 //   left): it is ignored. A file with no newline at all is a single snapshot (written by a version before the log, or
@@ -69,9 +70,10 @@ export interface Journal {
   /** Saves synchronously to the local medium (throws JournalError when it cannot: the order must not leave). */
   save(state: JournalState): void;
   /**
-   * Saves news from the broker: like save(), safe from a crash of the process (kill -9) when it returns, but the flush
-   * to the disk (what only a crash of the machine could undo) may follow a moment later; the next save() includes it.
-   * Never for a state an order is about to leave on. Absent: save() is used.
+   * Like save(), safe from a crash of the process (kill -9) when it returns, but the flush to the disk (what only a
+   * crash of the machine could undo) may follow a moment later; the next save() includes it. For news from the broker
+   * and for a reservation (authorizeSend's save() flushes it before the order leaves); never for the state an order
+   * leaves on. Absent: save() is used.
    */
   saveSoon?(state: JournalState): void;
   /** Resolves once every save reached every medium (Redis). */
@@ -143,6 +145,7 @@ export class FileJournal implements Journal {
   private closeAfterFlush = false;
   /** Appended since the last flush started. */
   private unflushed = false;
+  private flushQueued = false;
 
   constructor(dir: string, broker: string, account: string, options: FileJournalOptions = {}) {
     if (!dir) throw new InvalidInputError('The risk journal needs a directory (the Node-RED user directory).');
@@ -177,10 +180,15 @@ export class FileJournal implements Journal {
 
   saveSoon(state: JournalState): void {
     this.write(state, false);
-    if (this.fd !== undefined) {
-      this.unflushed = true;
+    if (this.fd === undefined) return; // rewritten: already on the disk
+    this.unflushed = true;
+    // From the next turn: a save() later in this one (an order's authorizeSend after its reserve) flushes it anyway.
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
       this.flushInBackground();
-    }
+    });
   }
 
   private write(state: JournalState, durable: boolean): void {

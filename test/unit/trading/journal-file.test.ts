@@ -139,22 +139,27 @@ describe('FileJournal: a write-ahead log of snapshots (one append and one data f
       calls.length = 0;
       j.saveSoon(state(2));
       assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(2));
+      assert.deepEqual(calls, [], 'the flush starts on the next turn');
+      await flushed();
       assert.deepEqual(calls, ['background']);
-      await flushed();
       j.saveSoon(state(3));
-      j.saveSoon(state(4)); // while the flush of 3 runs: one more flush after it, not one each
+      j.saveSoon(state(4)); // the same turn: one flush for both
       await flushed();
-      j.save(state(5));
-      assert.deepEqual(calls, ['background', 'background', 'background', 'sync']);
-      assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(5));
+      assert.deepEqual(calls, ['background', 'background']);
+      j.saveSoon(state(5));
+      j.save(state(6)); // a save() in the same turn flushes both on the spot: no background flush after it
+      await flushed();
+      assert.deepEqual(calls, ['background', 'background', 'sync']);
+      assert.deepEqual(new FileJournal(dir, 'sierra', 'A1').loadSync(), state(6));
     });
 
     it('a rewrite while a background flush runs leaves that flush its file (closed after it) and loses nothing', async () => {
       const one = Buffer.byteLength(`${JSON.stringify(state(10))}\n`);
       const j = new FileJournal(dir, 'sierra', 'A1', { compactBytes: 2 * one + 10 });
       j.save(state(10));
-      j.saveSoon(state(11)); // flush of the first descriptor under way
-      j.saveSoon(state(12)); // over the bound: rewritten on a new descriptor
+      j.saveSoon(state(11));
+      await new Promise((r) => setImmediate(r)); // the flush of the first descriptor starts
+      j.saveSoon(state(12)); // over the bound: rewritten on a new descriptor while that flush may still run
       j.saveSoon(state(13));
       await flushed();
       j.save(state(14));
@@ -163,7 +168,7 @@ describe('FileJournal: a write-ahead log of snapshots (one append and one data f
       assert.deepEqual(flushErrors, []);
     });
 
-    it('the risk engine saves the state an order leaves on with save(), and only broker news with saveSoon()', () => {
+    it('the risk engine flushes the state an order leaves on (save() at authorizeSend), the reservation and broker news with saveSoon()', () => {
       const used: string[] = [];
       const journal = Object.assign(new MemoryJournal(), {
         saveSoon(this: MemoryJournal, st: JournalState) {
@@ -183,8 +188,9 @@ describe('FileJournal: a write-ahead log of snapshots (one append and one data f
       e.reconcile({ now, positions: [], working: [] });
       used.length = 0;
       assert.ok(e.reserve({ clientOrderId: 'p', instrument: 'ES', side: 'buy', quantity: 1, now, exits: ['p:t', 'p:s'] }).allowed);
+      assert.deepEqual(used, ['soon']);
       assert.ok(e.authorizeSend('p').allowed);
-      assert.deepEqual(used, ['save', 'save']);
+      assert.deepEqual(used, ['soon', 'save']);
       used.length = 0;
       e.acknowledged('p', 'B1');
       e.onOrderUpdate('p', { status: 'filled', quantity: 1, filled: 1 });
