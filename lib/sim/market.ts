@@ -203,6 +203,7 @@ class SeededMarket extends EventEmitter implements Market {
   private readonly opens = new Map<number, number>(); // session open, absolute ticks
   private readonly minuteTrades = new Map<string, MarketTrade[]>();
   private readonly listings = new Map<string, number[]>();
+  private lastListing: { key: string; options: ListedOption[] } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cursor = 0;
 
@@ -429,18 +430,25 @@ class SeededMarket extends EventEmitter implements Market {
    */
   spxListing(expiries: string[]): ListedOption[] {
     const ctx = this.chainContext();
+    const listed = this.spxExpiries().filter((e) => expiries.includes(e.expiry));
+    const keys = listed.map((e) => `${e.expiry}:${e.tradingClass}:${ctx.referenceTime}:${ctx.referenceSpot}`);
+    // The same listing is asked once per strike of a chain refresh (thousands of times): the last answer is kept
+    // (frozen: callers share it) instead of building thousands of objects per request.
+    const whole = keys.join('|');
+    if (this.lastListing?.key === whole) return this.lastListing.options;
     const out: ListedOption[] = [];
-    for (const e of this.spxExpiries()) {
-      if (!expiries.includes(e.expiry)) continue;
-      const key = `${e.expiry}:${e.tradingClass}:${ctx.referenceTime}:${ctx.referenceSpot}`;
+    listed.forEach((e, i) => {
+      const key = keys[i]!;
       let strikes = this.listings.get(key);
       if (!strikes) {
         strikes = strikesOf(ctx, e.expiry, e.tradingClass);
         if (this.listings.size > 256) this.listings.clear();
         this.listings.set(key, strikes);
       }
-      for (const strike of strikes) out.push({ expiry: e.expiry, tradingClass: e.tradingClass, strike });
-    }
+      for (const strike of strikes) out.push(Object.freeze({ expiry: e.expiry, tradingClass: e.tradingClass, strike }));
+    });
+    Object.freeze(out);
+    this.lastListing = { key: whole, options: out };
     return out;
   }
 

@@ -9,7 +9,6 @@
 // - maximum drawdown: the largest fall of the closed-trade equity curve (starting at 0) from its running peak, ≥ 0;
 // - daily P&L: per New York calendar day of the exit, days with a closed trade only;
 // - Sharpe: mean ÷ sample standard deviation of the daily P&L × √252; null under 2 days or with no dispersion.
-import { mathjs } from '../mathjs';
 import type { TradeRecord } from './trades';
 
 export interface Summary {
@@ -52,7 +51,26 @@ export interface Statistics extends Summary {
 
 export const TRADING_DAYS_PER_YEAR = 252;
 
-const avg = (xs: number[]): number | null => (xs.length === 0 ? null : (mathjs().mean(xs) as number));
+// Mean and sample standard deviation in plain arithmetic, in the order mathjs's mean/variance/std use (sum from the
+// first value, left to right; squared deviations from that mean; ÷ (n − 1)), so every figure is the same to the bit.
+// Not mathjs itself: loading it blocks the event loop for ~0.8 s (lib/mathjs.ts), and the first closed trade of a
+// session is when the statistics are first computed: right among the orders.
+export function sampleMean(xs: readonly number[]): number {
+  let sum = xs[0]!;
+  for (let i = 1; i < xs.length; i++) sum += xs[i]!;
+  return sum / xs.length;
+}
+
+/** Sample (n − 1) standard deviation; 0 for one value. */
+export function sampleStd(xs: readonly number[]): number {
+  if (xs.length === 1) return 0;
+  const m = sampleMean(xs);
+  let sum = (xs[0]! - m) * (xs[0]! - m);
+  for (let i = 1; i < xs.length; i++) sum += (xs[i]! - m) * (xs[i]! - m);
+  return Math.sqrt(sum / (xs.length - 1));
+}
+
+const avg = (xs: number[]): number | null => (xs.length === 0 ? null : sampleMean(xs));
 
 export function maxDrawdown(pnls: readonly number[]): number {
   let equity = 0;
@@ -106,10 +124,9 @@ export function dailyPnl(trades: readonly TradeRecord[]): DailyPnl[] {
 export function sharpe(daily: readonly DailyPnl[]): number | null {
   if (daily.length < 2) return null;
   const xs = daily.map((d) => d.pnl);
-  const { mean, std } = mathjs();
-  const sd = std(xs) as unknown as number; // sample (n − 1) standard deviation, mathjs's default
+  const sd = sampleStd(xs);
   if (!(sd > 0)) return null;
-  return ((mean(xs) as number) / sd) * Math.sqrt(TRADING_DAYS_PER_YEAR);
+  return (sampleMean(xs) / sd) * Math.sqrt(TRADING_DAYS_PER_YEAR);
 }
 
 export function statistics(trades: readonly TradeRecord[]): Statistics {

@@ -3,14 +3,25 @@
 // The engine saves a whole snapshot (small: one account's day) before each order leaves, synchronously, so no order
 // can reach the broker that the journal does not know.
 //
-// - FileJournal: one JSON file per account (`<dir>/<broker>-<account>.json`), written atomically: a temporary file,
-//   fsync, rename over the old one, fsync of the directory. A crash leaves the old file or the new one, never half.
+// - FileJournal: one file per account (`<dir>/<broker>-<account>.json`), a write-ahead log: one line per save (the
+//   whole snapshot as JSON), appended and fdatasync'ed before save() returns; the last complete line is the state.
+//   One small append and one data flush per save, where a rewrite of the file (temporary file, fsync, rename, fsync of
+//   the directory) costs about twice as long and more on a busy disk — and there are two saves on each order's way
+//   out. News from the broker (acknowledgements, fills, positions: a dozen saves per bracket order) and the
+//   reservation of an order are appended the same way by saveSoon() but flushed to the disk in the background
+//   (fdatasync on libuv's pool, from the next event-loop turn) instead of blocking the event loop: a killed process
+//   loses nothing (the kernel holds what was written), and the save() at authorizeSend, before the order's bytes
+//   leave, flushes everything before it. So one data flush on the event loop per order. The file is rewritten atomically that way (the newest snapshot alone) on the first save of a process, when
+//   the log passes its size bound, and after any failed write, so it stays small and never carries a broken line in
+//   its middle. A crash during an append leaves a partial last line (that save never returned, so its order never
+//   left): it is ignored. A file with no newline at all is a single snapshot (written by a version before the log, or
+//   by a rewrite): read as it is.
 // - RedisJournal: the same snapshot under one Redis key, so instances that share their IBKR limits over Redis also
 //   find one account's state there. The Redis write is asynchronous, so it keeps a FileJournal beside it for the
 //   synchronous write-before-send; at start the newer of the two snapshots wins.
 // - MemoryJournal: for tests and for a runtime without a user directory (state lasts as long as the process).
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Redis from 'ioredis';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
@@ -58,6 +69,13 @@ export interface Journal {
   load(): Promise<JournalState | null>;
   /** Saves synchronously to the local medium (throws JournalError when it cannot: the order must not leave). */
   save(state: JournalState): void;
+  /**
+   * Like save(), safe from a crash of the process (kill -9) when it returns, but the flush to the disk (what only a
+   * crash of the machine could undo) may follow a moment later; the next save() includes it. For news from the broker
+   * and for a reservation (authorizeSend's save() flushes it before the order leaves); never for the state an order
+   * leaves on. Absent: save() is used.
+   */
+  saveSoon?(state: JournalState): void;
   /** Resolves once every save reached every medium (Redis). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -106,14 +124,34 @@ export class MemoryJournal implements Journal {
   async close(): Promise<void> {}
 }
 
+/** Log bytes after which the next save rewrites the file with the newest snapshot alone. */
+export const FILE_JOURNAL_COMPACT_BYTES = 1 << 20;
+
+export interface FileJournalOptions {
+  /** Log bytes after which the next save rewrites the file (FILE_JOURNAL_COMPACT_BYTES). */
+  compactBytes?: number;
+}
+
 export class FileJournal implements Journal {
   readonly file: string;
   readonly where: string;
+  private readonly compactBytes: number;
+  /** Open for appending, once this instance has rewritten the file; undefined: the next save rewrites it. */
+  private fd: number | undefined;
+  private ino = 0;
+  private size = 0;
+  /** A background flush is running on `flushing` (that descriptor is closed only once it is done). */
+  private flushing: number | undefined;
+  private closeAfterFlush = false;
+  /** Appended since the last flush started. */
+  private unflushed = false;
+  private flushQueued = false;
 
-  constructor(dir: string, broker: string, account: string) {
+  constructor(dir: string, broker: string, account: string, options: FileJournalOptions = {}) {
     if (!dir) throw new InvalidInputError('The risk journal needs a directory (the Node-RED user directory).');
     this.file = path.join(dir, journalFileName(broker, account));
     this.where = `file ${this.file}`;
+    this.compactBytes = options.compactBytes ?? FILE_JOURNAL_COMPACT_BYTES;
   }
 
   async load(): Promise<JournalState | null> {
@@ -129,7 +167,7 @@ export class FileJournal implements Journal {
       throw new JournalError(`The risk journal ${this.where} cannot be read: ${errorMessage(err)}`, { cause: err });
     }
     try {
-      return checkState(JSON.parse(text), this.where);
+      return checkState(JSON.parse(lastRecord(text)), this.where);
     } catch (err) {
       if (err instanceof JournalError) throw err;
       throw new JournalError(`The risk journal ${this.where} is damaged (${errorMessage(err)}): trading stays HALTED until it is fixed or removed.`, { cause: err });
@@ -137,26 +175,136 @@ export class FileJournal implements Journal {
   }
 
   save(state: JournalState): void {
-    const dir = path.dirname(this.file);
-    const tmp = `${this.file}.tmp`;
+    this.write(state, true);
+  }
+
+  saveSoon(state: JournalState): void {
+    this.write(state, false);
+    if (this.fd === undefined) return; // rewritten: already on the disk
+    this.unflushed = true;
+    // From the next turn: a save() later in this one (an order's authorizeSend after its reserve) flushes it anyway.
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => {
+      this.flushQueued = false;
+      this.flushInBackground();
+    });
+  }
+
+  private write(state: JournalState, durable: boolean): void {
+    const record = Buffer.from(`${JSON.stringify(state)}\n`, 'utf8');
     try {
-      mkdirSync(dir, { recursive: true });
-      const fd = openSync(tmp, 'w', 0o600);
-      try {
-        writeSync(fd, JSON.stringify(state));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+      if (this.fd !== undefined && this.size + record.length <= this.compactBytes && this.stillOurs()) {
+        writeAll(this.fd, record);
+        this.size += record.length;
+        if (durable) {
+          fdatasyncSync(this.fd); // everything appended before it too
+          this.unflushed = false;
+        }
+      } else {
+        this.rewrite(record);
       }
-      renameSync(tmp, this.file);
-      syncDir(dir);
     } catch (err) {
+      this.closeLog(); // whatever the failed write left in the file, the next save replaces the whole file
       throw new JournalError(`The risk journal ${this.where} could not be written (${errorMessage(err)}): no order leaves until it can be.`, { cause: err });
     }
   }
 
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
+  /** One fdatasync at a time off the event loop; news appended meanwhile gets the next one. */
+  private flushInBackground(): void {
+    if (this.flushing !== undefined || this.fd === undefined || !this.unflushed) return;
+    const fd = this.fd;
+    this.flushing = fd;
+    this.unflushed = false;
+    fdatasync(fd, (err) => {
+      this.flushing = undefined;
+      if (this.closeAfterFlush) {
+        this.closeAfterFlush = false;
+        closeQuietly(fd);
+      } else if (err && this.fd === fd) {
+        this.closeLog(); // not known to be on disk: the next save rewrites the whole file (and flushes it)
+        return;
+      }
+      this.flushInBackground();
+    });
+  }
+
+  /** Flushes what saveSoon() appended (the background flush does it anyway). */
+  async flush(): Promise<void> {
+    if (this.fd !== undefined && this.unflushed) {
+      fdatasyncSync(this.fd);
+      this.unflushed = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closeLog();
+  }
+
+  /** The file under our name is still the one we append to (not replaced by another writer). */
+  private stillOurs(): boolean {
+    try {
+      return statSync(this.file).ino === this.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The newest snapshot alone, atomically: a temporary file, fsync, rename over the old one, fsync of the directory. */
+  private rewrite(record: Buffer): void {
+    this.closeLog();
+    const dir = path.dirname(this.file);
+    const tmp = `${this.file}.tmp`;
+    mkdirSync(dir, { recursive: true });
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeAll(fd, record);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.file);
+    syncDir(dir);
+    this.fd = openSync(this.file, 'a');
+    this.ino = fstatSync(this.fd).ino;
+    this.size = record.length;
+  }
+
+  private closeLog(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    this.unflushed = false;
+    if (this.flushing === fd) this.closeAfterFlush = true; // its background flush still uses it
+    else closeQuietly(fd);
+  }
+}
+
+/**
+ * The newest complete record of a journal file: its last complete line (what follows the last newline is an append
+ * cut short by a crash: its save never returned), or the whole text when it has no newline (a single snapshot).
+ * Every complete line must be a record: one that is not means the file is damaged.
+ */
+function lastRecord(text: string): string {
+  const end = text.lastIndexOf('\n');
+  if (end < 0) return text;
+  const lines = text.slice(0, end).split('\n');
+  for (let i = 0; i < lines.length - 1; i++) JSON.parse(lines[i]!);
+  return lines[lines.length - 1]!;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing more to release
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
 /** The rename is durable only once the directory entry is: fsync the directory where the platform allows it. */
@@ -219,6 +367,16 @@ export class RedisJournal implements Journal {
 
   save(state: JournalState): void {
     this.local.save(state);
+    this.toRedis(state);
+  }
+
+  saveSoon(state: JournalState): void {
+    if (this.local.saveSoon) this.local.saveSoon(state);
+    else this.local.save(state);
+    this.toRedis(state);
+  }
+
+  private toRedis(state: JournalState): void {
     const text = JSON.stringify(state);
     this.pending = this.pending
       .then(async () => {

@@ -11,12 +11,24 @@
 // entry price is that bar's close. Baseline: the same path's p50 in the same run; a bare Node-RED hop (receive →
 // change → helper) is reported alongside for scale.
 //   node --expose-gc --import tsx test/bench/e2e.bench.ts
+import fs from 'fs';
 import net from 'net';
+import os from 'os';
+import path from 'path';
 import helper from 'node-red-node-test-helper';
 import { percentile, report } from './harness';
 import { PIPELINE_MODULES, nodeOfType, pipelineForTest, type FlowNode } from '../flow/support/pipeline-flow';
 
 helper.init(require.resolve('node-red'));
+// MIA_BENCH_JOURNAL=file: a Node-RED user directory (a temporary one), so the risk journal is the file a real
+// Node-RED writes before each order (lib/trading/journal.ts). Without it the test runtime has no user directory and
+// the journal lives in memory: the figure then leaves out the journal's disk writes on each order's way out.
+const FILE_JOURNAL = process.env.MIA_BENCH_JOURNAL === 'file';
+const userDir = FILE_JOURNAL ? fs.mkdtempSync(path.join(os.tmpdir(), 'mia-e2e-bench-')) : undefined;
+if (userDir) {
+  helper.settings({ userDir });
+  process.on('exit', () => fs.rmSync(userDir, { recursive: true, force: true }));
+}
 
 const TICKS_PER_SEC = 1000;
 const RUN_MS = Number(process.env.RUN_MS ?? 30_000);
@@ -212,7 +224,7 @@ async function main(): Promise<void> {
   const hopSorted = r.hops;
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
-  const note = `${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core (${((r.cpuShare * RUN_MS * 1000) / Math.max(r.ticks, 1)).toFixed(0)} µs per tick, simulators included); p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; close → signal p50 ${percentile(r.signals, 50).toFixed(2)} ms, p99 ${percentile(r.signals, 99).toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms`;
+  const note = `journal ${FILE_JOURNAL ? 'file' : 'in memory'}; ${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core (${((r.cpuShare * RUN_MS * 1000) / Math.max(r.ticks, 1)).toFixed(0)} µs per tick, simulators included); p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; close → signal p50 ${percentile(r.signals, 50).toFixed(2)} ms, p99 ${percentile(r.signals, 99).toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms`;
   report({ id: 'e2e.tick_to_order.p99', value: p99, unit: 'ms', baseline: p50, goal: '≤ 5 ms', note });
 
   if (process.argv.includes('--no-ladder')) return;

@@ -162,8 +162,8 @@ interface JournalView {
 }
 
 /**
- * The risk engine's journal of the account (lib/trading/journal.ts: one JSON file per account in
- * `<userDir>/mia-trading/`, named `sierra-<account key>.json`), or null when there is none (a build without the
+ * The risk engine's journal of the account (lib/trading/journal.ts: one file per account in `<userDir>/mia-trading/`,
+ * named `sierra-<account key>.json`, a log of JSON snapshots), or null when there is none (a build without the
  * journal). This user dir trades one account, so the one `sierra-*.json` there is it. Only this function knows the
  * file and its shape.
  */
@@ -173,7 +173,12 @@ function readJournal(userDir: string): JournalView | null {
   if (files.length === 0) return null;
   assert.strictEqual(files.length, 1, `one account, one journal: ${files.join(', ')}`);
   const file = path.join(dir, files[0]);
-  const s = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+  // A write-ahead log: one snapshot per line, the last complete line is the state (a cut last line is an append
+  // that never returned); a file without a newline is a single snapshot.
+  const text = fs.readFileSync(file, 'utf8');
+  const end = text.lastIndexOf('\n');
+  const record = end < 0 ? text : text.slice(text.lastIndexOf('\n', end - 1) + 1, end);
+  const s = JSON.parse(record) as {
     ledger: { killSwitch: string; tradesToday: number; books: Record<string, { position: number }> };
     usedIds: Record<string, number>;
     intents: { clientOrderId: string; phase: string }[];

@@ -143,6 +143,22 @@ describe('seeded market', () => {
       assert.deepStrictEqual(m.spxListing(expiries).map((o) => `${o.expiry}:${o.tradingClass}:${o.strike}`), priced);
     });
 
+    it('answers the same listing again with one shared frozen array, and a new one when the trade date moves', () => {
+      const clocked = (t: () => number) => Object.assign(createMarket({ seed: 9, startTime: START, speed: 0 }), { now: t });
+      let t = START;
+      const a = clocked(() => t);
+      const expiries = a.spxExpiries().slice(0, 6).map((e) => e.expiry);
+      const first = a.spxListing(expiries);
+      assert.strictEqual(a.spxListing(expiries), first);
+      assert.ok(Object.isFrozen(first) && Object.isFrozen(first[0]));
+      assert.deepStrictEqual(first, clocked(() => START).spxListing(expiries));
+      assert.notDeepStrictEqual(a.spxListing(expiries.slice(1)), first);
+      t = START + 24 * HOUR; // Thursday: the first expiry has gone, the strikes are around another prior close
+      const next = a.spxListing(expiries);
+      assert.notDeepStrictEqual(next, first);
+      assert.deepStrictEqual(next, clocked(() => START + 24 * HOUR).spxListing(expiries));
+    });
+
     it('peaks gamma near the money', () => {
       const peak = calls.reduce((a, b) => (b.gamma > a.gamma ? b : a));
       assert.ok(Math.abs(peak.strike - spot) < 40, `gamma peaks at ${peak.strike}, spot ${spot}`);

@@ -1,7 +1,11 @@
 import { strict as assert } from 'assert';
 import { NEW_YORK, zonedTime } from '../../../lib/clock';
 import { tradesToCsv } from '../../../lib/stats/csv';
-import { statistics, summarize } from '../../../lib/stats/statistics';
+import { execFileSync } from 'child_process';
+import path from 'path';
+import fc from 'fast-check';
+import { sampleMean, sampleStd, statistics, summarize } from '../../../lib/stats/statistics';
+import { mathjs } from '../../../lib/mathjs';
 import { TradeBook, dominantReason, type TradeRecord } from '../../../lib/stats/trades';
 
 const at = (day: number, h: number, m: number): number => zonedTime(NEW_YORK, 2026, 3, day, h, m);
@@ -208,5 +212,30 @@ describe('trade statistics', () => {
     );
     const odd = { ...worked().trades[2], reason: '=HYPERLINK("x"), a' };
     assert.match(tradesToCsv([odd]), /,,"'=HYPERLINK\(""x""\), a",2026-03-04\r\n$/);
+  });
+
+  it('computes means and the sample standard deviation exactly as mathjs does (to the bit)', () => {
+    const { mean, std } = mathjs();
+    const dollars = fc.oneof(fc.integer({ min: -100_000, max: 100_000 }).map((c) => c / 4), fc.double({ min: -1e7, max: 1e7, noNaN: true }));
+    fc.assert(
+      fc.property(fc.array(dollars, { minLength: 1, maxLength: 60 }), (xs) => {
+        assert.ok(Object.is(sampleMean(xs), mean(xs) as number), `mean of ${JSON.stringify(xs)}`);
+        assert.ok(Object.is(sampleStd(xs), std(xs) as unknown as number), `std of ${JSON.stringify(xs)}`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('loads no mathjs to compute the statistics (its first load blocks the event loop ~0.8 s among the orders)', () => {
+    const repo = path.resolve(__dirname, '..', '..', '..');
+    const script = [
+      "const { statistics } = require('./lib/stats/statistics');",
+      "const t = (d, pnl) => ({ id: d, side: 'long', quantity: 1, entryTime: 0, entryPrice: 1, exitTime: d, exitPrice: 1, pointValue: 50, points: 0, pnl, stop: null, r: pnl / 100, reason: 'battle', day: `2026-03-0${d}` });",
+      'const s = statistics([t(2, 100), t(3, -50), t(4, 75)]);',
+      "if (!(s.sharpe > 0) || s.avgR === null) throw new Error('no statistics');",
+      "process.stdout.write(String(Object.keys(require.cache).some((k) => k.includes(`${require('path').sep}mathjs${require('path').sep}`))));",
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { cwd: repo, encoding: 'utf8' });
+    assert.equal(out, 'false');
   });
 });

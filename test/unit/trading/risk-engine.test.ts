@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { acquireEngine, resetAccountsForTest } from '../../../lib/trading/accounts';
@@ -165,7 +165,7 @@ describe('Journal: limits survive a redeploy, a restart and kill -9', () => {
     assert.ok(e.reserve({ clientOrderId: o, instrument: 'ESZ25_FUT_CME', side: 'buy', quantity: 1, now: T0 }).allowed);
     assert.ok(e.authorizeSend(o).allowed);
     // Written before the order leaves: the file already holds it as sent.
-    const saved = JSON.parse(readFileSync(path.join(dir, journalFileName('sierra', 'Sim1')), 'utf8'));
+    const saved = new FileJournal(dir, 'sierra', 'Sim1').loadSync()!;
     assert.deepEqual(saved.intents.map((i: { clientOrderId: string; phase: string }) => [i.clientOrderId, i.phase]), [[o, 'sent']]);
     e.onFill({ clientOrderId: o, instrument: 'ESZ25_FUT_CME', side: 'buy', quantity: 1, price: 6000, now: T0 });
     e.onFill({ instrument: 'ESZ25_FUT_CME', side: 'sell', quantity: 1, price: 5990, now: T0 + 1000 });
