@@ -24,6 +24,12 @@ export function isSignalEntry(intent: { kind: string; origin?: string }): intent
   return intent.kind === 'entry' && typeof intent.origin === 'string' && intent.origin.startsWith('signal ');
 }
 
+/** Where the tracked entries are kept beyond the node (the account's risk engine, journaled): Deploy and restart keep them. */
+export interface SignalEntryMemory {
+  markSignalEntry(clientOrderId: string, sentAt: number, origin: string): void;
+  signalEntries(): { clientOrderId: string; sentAt: number; origin: string }[];
+}
+
 export interface EntryExpiryOptions {
   /** Minutes of market time; 0 = never. */
   afterMin: number;
@@ -36,6 +42,8 @@ export interface EntryExpiryOptions {
   /** Told once per entry cancelled (info), or when its cancel failed (warn). */
   onExpired: (clientOrderId: string, text: string) => void;
   onError: (clientOrderId: string, text: string) => void;
+  /** The entries a node sent before this one was created (a Deploy, a restart) are taken from here, and new ones kept there. */
+  memory?: SignalEntryMemory;
 }
 
 export class EntryExpiry {
@@ -46,6 +54,7 @@ export class EntryExpiry {
   constructor(options: EntryExpiryOptions) {
     this.options = options;
     this.afterMs = options.afterMin * 60_000;
+    if (this.enabled) for (const e of options.memory?.signalEntries() ?? []) this.entries.set(e.clientOrderId, { sentAt: e.sentAt, origin: e.origin });
   }
 
   get enabled(): boolean {
@@ -54,7 +63,9 @@ export class EntryExpiry {
 
   /** A signal entry was sent at `sentAt` (market time). */
   track(clientOrderId: string, sentAt: number, origin = 'signal'): void {
-    if (this.enabled) this.entries.set(clientOrderId, { sentAt, origin });
+    if (!this.enabled) return;
+    this.entries.set(clientOrderId, { sentAt, origin });
+    this.options.memory?.markSignalEntry(clientOrderId, sentAt, origin);
   }
 
   /** Entries tracked (still waiting for a fill or their expiry). */

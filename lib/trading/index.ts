@@ -3,7 +3,7 @@ export { acquireEngine, findEngine, accountKey, type AcquireOptions, type Broker
 export { contractKey, instrumentOf, rootOfSymbol, sameInstrument, type InstrumentInfo, type InstrumentOf } from './instrument-of';
 export { FileJournal, JournalError, MemoryJournal, RedisJournal, type IntentRecord, type Journal, type JournalState } from './journal';
 export { cancelEntries, guardInFlight, kill, type CancelEntriesReport, type ExecutionAdapter, type KillFailure, type KillReport, type PositionRef, type WorkingOrderRef } from './kill-switch';
-export { DEFAULT_SIGNAL_ENTRY_EXPIRY_MIN, EntryExpiry, checkSignalEntryExpiryMin, isSignalEntry, type EntryExpiryOptions } from './entry-expiry';
+export { DEFAULT_SIGNAL_ENTRY_EXPIRY_MIN, EntryExpiry, checkSignalEntryExpiryMin, isSignalEntry, type EntryExpiryOptions, type SignalEntryMemory } from './entry-expiry';
 export {
   RiskDeniedError,
   RiskEngine,

@@ -47,6 +47,8 @@ export interface IntentRecord {
   /** For an exit: how much of its parent has filled (an exit can fill only that much: the rest is not armed yet). */
   armed?: number;
   brokerOrderId?: string;
+  /** An entry sent for a Battle Navale signal: when (market time) and which, so its expiry outlives a Deploy or a restart. */
+  signal?: { sentAt: number; origin: string };
 }
 
 export interface JournalState {

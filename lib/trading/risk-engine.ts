@@ -439,6 +439,21 @@ export class RiskEngine extends EventEmitter {
   }
 
   /** The order as the engine counts it now (null: done, cancelled or never counted). */
+  /** Marks an entry the engine counts as a signal's, sent at `sentAt` (market time); journaled with it. */
+  markSignalEntry(clientOrderId: string, sentAt: number, origin: string): void {
+    const o = this.orders.get(clientOrderId);
+    if (!o || o.role !== 'entry') return;
+    o.signal = { sentAt, origin };
+    this.persistQuietly();
+  }
+
+  /** The signal entries the engine still counts (not yet wholly filled, cancelled or rejected). */
+  signalEntries(): { clientOrderId: string; sentAt: number; origin: string }[] {
+    const entries: { clientOrderId: string; sentAt: number; origin: string }[] = [];
+    for (const o of this.orders.values()) if (o.signal) entries.push({ clientOrderId: o.clientOrderId, ...o.signal });
+    return entries;
+  }
+
   orderOf(clientOrderId: string): IntentRecord | null {
     const o = this.orders.get(clientOrderId);
     return o ? { ...o } : null;

@@ -206,6 +206,7 @@ export = function register(RED: NodeAPI): void {
             },
             onExpired: (_id, text) => node.log(text),
             onError: (_id, text) => node.warn(text),
+            memory: engine,
           });
           expiry = signalExpiry;
           stopExpiry = signalExpiry.start();

@@ -226,6 +226,7 @@ export = function register(RED: NodeAPI): void {
             cancel: (id) => c.cancel(id),
             onExpired: (_id, text) => node.log(text),
             onError: (_id, text) => node.warn(text),
+            memory: c.riskEngine,
           });
           expiry = signalExpiry;
           detach.push(signalExpiry.start());

@@ -1,5 +1,10 @@
 import { strict as assert } from 'assert';
+import { mkdtempSync, rmSync } from 'fs';
+import os from 'os';
+import path from 'path';
 import { EntryExpiry, checkSignalEntryExpiryMin, isSignalEntry } from '../../../lib/trading/entry-expiry';
+import { FileJournal } from '../../../lib/trading/journal';
+import { RiskEngine } from '../../../lib/trading/risk-engine';
 import { parseOrderMessage } from '../../../lib/trading/order-intent';
 
 // Signal entries expire in MARKET time: the clock here is a variable the test moves (a simulated market runs faster
@@ -99,5 +104,77 @@ describe('Signal entries expire after "Cancel an unfilled signal entry after (mi
     const order = parseOrderMessage({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 6000 } }, settings);
     assert.ok(signal.kind === 'order' && isSignalEntry(signal.intent));
     assert.ok(order.kind === 'order' && !isSignalEntry(order.intent));
+  });
+});
+
+describe('A signal entry\'s expiry outlives the node that sent it (kept by the account\'s risk engine, journaled)', () => {
+  const instrumentOf = () => ({ root: 'ES', tickSize: 0.25, pointValue: 50, minQuantity: 1 }) as never;
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'mia-expiry-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function engine(): RiskEngine {
+    const journal = new FileJournal(dir, 'sierra', 'A1');
+    const e = new RiskEngine({ broker: 'sierra', account: 'A1', instrumentOf, journal, restored: journal.loadSync() });
+    e.contributeLimits('n', { maxPosition: 5, maxOrderSize: 5, maxTradesPerDay: 100, dailyLossLimit: 1e6, maxConsecutiveLosses: 100, cooldownMin: 0, tradingHoursEnabled: false } as never);
+    return e;
+  }
+
+  function expiryOn(e: RiskEngine, clock: { now: number }, cancelled: string[]): EntryExpiry {
+    return new EntryExpiry({
+      afterMin: 15,
+      now: () => clock.now,
+      isWorking: (id) => e.orderOf(id) !== null,
+      cancel: async (id) => {
+        cancelled.push(id);
+      },
+      onExpired: () => undefined,
+      onError: () => undefined,
+      memory: e,
+    });
+  }
+
+  function sendEntry(e: RiskEngine, id: string): void {
+    assert.ok(e.reserve({ clientOrderId: id, instrument: 'ES', side: 'buy', quantity: 1, now: T0 }).allowed);
+    assert.ok(e.authorizeSend(id).allowed);
+    e.acknowledged(id, `B-${id}`);
+  }
+
+  it('a Deploy (a new node on the same account) still cancels the entry the old node sent, on time', async () => {
+    const e = engine();
+    e.reconcile({ now: T0, positions: [], working: [] });
+    const clock = { now: T0 };
+    const cancelled: string[] = [];
+    sendEntry(e, 'e1');
+    expiryOn(e, clock, cancelled).track('e1', T0, 'signal LONG 14:41Z');
+    const afterDeploy = expiryOn(e, clock, cancelled);
+    clock.now = T0 + 14 * 60_000;
+    afterDeploy.sweep();
+    await flush();
+    assert.deepEqual(cancelled, []);
+    clock.now = T0 + 15 * 60_000;
+    afterDeploy.sweep();
+    await flush();
+    assert.deepEqual(cancelled, ['e1']);
+  });
+
+  it('a restart reads it from the journal; an entry the broker no longer lists is not tracked', async () => {
+    const before = engine();
+    before.reconcile({ now: T0, positions: [], working: [] });
+    const clock = { now: T0 };
+    const cancelled: string[] = [];
+    const old = expiryOn(before, clock, cancelled);
+    for (const id of ['e1', 'gone']) {
+      sendEntry(before, id);
+      old.track(id, T0, 'signal LONG 14:41Z');
+    }
+    const restarted = engine();
+    restarted.reconcile({ now: T0 + 60_000, positions: [], working: [{ clientOrderId: 'e1', instrument: 'ES', side: 'buy', quantity: 1, filled: 0, brokerOrderId: 'B-e1' }] });
+    assert.deepEqual(restarted.signalEntries(), [{ clientOrderId: 'e1', sentAt: T0, origin: 'signal LONG 14:41Z' }]);
+    const after = expiryOn(restarted, clock, cancelled);
+    clock.now = T0 + 15 * 60_000;
+    after.sweep();
+    await flush();
+    assert.deepEqual(cancelled, ['e1']);
   });
 });
