@@ -157,6 +157,15 @@ export class IbkrLink extends EventEmitter {
     this.replay?.clearStop();
   }
 
+  /**
+   * The market time a history request is to be reckoned from instead of the clock (its "last 4 h" ends there), or
+   * undefined: on a replay at 'max' standing at its recorded preload, the time the live flow asked for it when the
+   * recording tells it (the bars' asOf), so the replay asks for the very window the live run asked for.
+   */
+  historyRequestTime(): number | undefined {
+    return this.replayAwaitsHistory ? this.replay?.preloadAskedAt : undefined;
+  }
+
   /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
   get replay(): RecordedMarket | undefined {
     return this.replayLease?.market;

@@ -101,11 +101,18 @@ export class RecordedMarket extends EventEmitter implements Market {
   private readonly minutes: Minute[];
   /**
    * When the recording holds a preload of history (bars of before its first record, as ibkr-history received them at
-   * a flow's start), the time that preload was recorded; undefined otherwise.
+   * a flow's start), the time that preload was recorded (received); undefined otherwise.
    */
   readonly preloadAt: number | undefined;
+  /**
+   * The market time at which the live flow asked for that preload, when the recording tells it (the bars' `asOf`);
+   * undefined otherwise. May be before the recording's first record (the flow asks at deploy).
+   */
+  readonly preloadAskedAt: number | undefined;
   /** At 'max', trades after this time wait (see stopAt). */
   private stopTime = Infinity;
+  /** The stop time 'stopped' was last emitted for. */
+  private stoppedAt = NaN;
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -134,9 +141,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     super();
     const ticks = recording.trades.length > 0 ? [] : tradesFromTicks(recording.ticks, options.symbol ?? 'ES');
     const symbol = options.symbol ?? 'ES';
-    const recorded: { at: number; bar: MarketBar }[] = [];
+    const recorded: { at: number; bar: MarketBar; recordedAt: number }[] = [];
     recording.bars.forEach((bar, i) => {
-      if (bar.symbol === undefined || bar.symbol.startsWith(symbol)) recorded.push({ at: recording.barsKnownAt[i], bar });
+      if (bar.symbol === undefined || bar.symbol.startsWith(symbol)) recorded.push({ at: recording.barsKnownAt[i], bar, recordedAt: recording.barsRecordedAt[i] ?? recording.barsKnownAt[i] });
     });
     if (recording.trades.length === 0 && ticks.length === 0 && recorded.length === 0) {
       throw new InvalidInputError('replay: the recording holds no ES trade, tick or bar: nothing to replay');
@@ -145,9 +152,10 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.cumVolume = new Float64Array(this.trades.length + 1);
     for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
     this.minutes = minutesOf(recorded, this.trades);
-    let preloadAt = Infinity;
-    for (const r of recorded) if (r.bar.t < recording.from && r.at < preloadAt) preloadAt = r.at;
-    this.preloadAt = Number.isFinite(preloadAt) ? preloadAt : undefined;
+    let preload: { at: number; recordedAt: number } | undefined;
+    for (const r of recorded) if (r.bar.t < recording.from && (!preload || r.recordedAt < preload.recordedAt)) preload = r;
+    this.preloadAt = preload?.recordedAt;
+    this.preloadAskedAt = preload && preload.at < preload.recordedAt ? preload.at : undefined;
     this.quotes = recording.quotes
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
@@ -300,16 +308,14 @@ export class RecordedMarket extends EventEmitter implements Market {
   pumpBatch(): boolean {
     const trades = this.trades;
     if (this.cursor < trades.length && trades[this.cursor].t > this.stopTime) {
-      if (this.anchorT < this.stopTime) {
-        this.anchorT = this.stopTime;
-        this.emit('stopped');
-      }
+      if (this.anchorT < this.stopTime) this.anchorT = this.stopTime;
+      this.emitStopped();
       return false;
     }
     if (this.cursor >= trades.length) {
       this.anchorT = Math.min(this.to, Math.max(this.anchorT, this.stopTime === Infinity ? this.to : this.stopTime));
       if (this.stopTime !== Infinity && this.anchorT >= this.stopTime && this.anchorT < this.to) {
-        this.emit('stopped');
+        this.emitStopped();
         return false;
       }
       this.checkEnded();
@@ -321,6 +327,13 @@ export class RecordedMarket extends EventEmitter implements Market {
     while (end < limit && trades[end].t < until) end++;
     this.emitUpTo(trades[end - 1].t, end);
     return true;
+  }
+
+  /** 'stopped', once per stop time (a replay that starts at its stop time stands there too). */
+  private emitStopped(): void {
+    if (this.stoppedAt === this.stopTime) return;
+    this.stoppedAt = this.stopTime;
+    this.emit('stopped');
   }
 
   private emitUpTo(t: number, endIndex = this.trades.length): void {
@@ -400,10 +413,12 @@ export class RecordedMarket extends EventEmitter implements Market {
       const m = minutes[i];
       if (m.k >= end) break;
       const closed = m.k + MINUTE_MS <= end;
-      // The latest record known by now; for a minute that `to` cuts, one recorded by `to` (a record holds its whole
-      // minute up to its time, so a later one would tell what happened after `to`).
+      // The latest record known by now; for a minute that `to` cuts, one known by `to` (a record holds its whole
+      // minute up to its time, so a later one would tell what happened after `to`). IBKR's history requests end on a
+      // whole second, so a record known at r holds nothing after r's second: it serves a request ending at that
+      // second (the replay of the live request at r, whose answer it is).
       let rec: { at: number; bar: MarketBar } | undefined;
-      if (m.recs) for (const r of m.recs) if (r.at <= now && (closed || r.at <= to)) rec = r;
+      if (m.recs) for (const r of m.recs) if (r.at <= now && (closed || Math.floor(r.at / 1000) * 1000 <= to)) rec = r;
       let j = m.i0;
       if (rec) {
         push(key(m.k), rec.bar);

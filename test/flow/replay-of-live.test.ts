@@ -97,7 +97,9 @@ async function runLive(userDir: string): Promise<Outcome> {
   return live;
 }
 
-async function runReplay(file: string): Promise<Outcome> {
+async function runReplay(file: string, userDir: string): Promise<Outcome> {
+  // A fresh Node-RED: the live run's risk day (its trades, cooldown, P&L in <userDir>/mia-trading) is not the replay's.
+  helper.settings({ userDir });
   resetAccountsForTest();
   const replay: Outcome = { signals: [], updates: [], preload: [] };
   await helper.startServer();
@@ -115,6 +117,7 @@ async function runReplay(file: string): Promise<Outcome> {
     if (!m.status().ended) await new Promise<void>((resolve) => m.once('end', resolve));
     last = Math.max(last, Date.now());
     while (Date.now() - last < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
+    if (process.env.MIA_DUMP) fs.writeFileSync(process.env.MIA_DUMP + '.log', JSON.stringify((helper.log() as unknown as { args: unknown[][] }).args.map((a) => a[0]).filter((e) => (e as { level: number }).level <= 30)));
   } finally {
     await helper.unload();
     await helper.stopServer();
@@ -125,6 +128,7 @@ async function runReplay(file: string): Promise<Outcome> {
 describe('flow: a replay of a live recording through the shipped flow', function () {
   this.timeout(180_000);
   let userDir: string;
+  let replayDir: string | undefined;
   let live: Outcome;
   let replay: Outcome;
   let rec: Recording;
@@ -137,11 +141,14 @@ describe('flow: a replay of a live recording through the shipped flow', function
     assert.equal(files.length, 1, `one day file: ${files.join(', ')}`);
     const file = path.join(folder, files[0]);
     rec = readRecording(file);
-    replay = await runReplay(file);
+    replayDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-of-live-'));
+    replay = await runReplay(file, replayDir);
+    if (process.env.MIA_DUMP) fs.writeFileSync(process.env.MIA_DUMP, JSON.stringify({ live, replay, from: rec.from, to: rec.to, bars: rec.bars.length, barsKnownAt: [...new Set(rec.barsKnownAt)], ticks: rec.ticks.slice(0, 5), meta: rec.meta }));
   });
   after(() => {
     helper.settings({});
     fs.rmSync(userDir, { recursive: true, force: true });
+    if (replayDir) fs.rmSync(replayDir, { recursive: true, force: true });
   });
 
   it('answers the preload with the bars the live run received, so its signals reach sierra-order', () => {
@@ -150,23 +157,18 @@ describe('flow: a replay of a live recording through the shipped flow', function
     assert.ok(rec.ticks.length > 0, 'the ticks are recorded');
     assert.equal(live.preload.length, 1);
     assert.equal(replay.preload.length, 1);
-    // The flow asks for the 4 h before ibkr-history's clock when it asks: live at deploy, on the replay when its
-    // inject fires (the live request's time is not recorded), so the two windows can differ by a bar at each end
-    // (the replay's may start a bar later, and end a minute later with the bar that was in progress live). Every bar
-    // of a minute both have is the very bar the live run received.
-    const liveBars = live.preload[0] as { t: number }[];
-    const replayBars = replay.preload[0] as { t: number }[];
-    const liveByT = new Map(liveBars.map((b) => [b.t, b]));
-    const common = replayBars.filter((b) => liveByT.has(b.t));
-    assert.ok(common.length >= 200 && liveBars.length - common.length <= 2 && replayBars.length - common.length <= 1, `${replayBars.length} bars on the replay, ${liveBars.length} live, ${common.length} in common`);
-    assert.deepStrictEqual(common, common.map((b) => liveByT.get(b.t)), 'the same bars as live');
+    // The replay asks for its preload at the market time the live run asked (the bars' recorded asOf), so its "last
+    // 4 h" is the live window, and every bar is the very bar the live run received (the last one in progress as it was).
+    assert.ok(rec.bars.every((b) => typeof (b as { asOf?: unknown }).asOf === 'number'), 'each recorded bar tells the market time of its request');
+    assert.ok((live.preload[0] as unknown[]).length >= 200, 'a 4 h preload');
+    assert.deepStrictEqual(replay.preload[0], live.preload[0], 'the same preload as live');
     assert.ok(replay.signals.length > 0, 'signals pass the gate "after the preload only" to the order node');
   });
 
   // Pending: true in 7 of 11 runs on this branch, not always (notes/replayhist.md). Cause found, not fixed: the preload
   // windows above differ by a bar at their ends when the replay's request comes in another minute than the live one
   // (the live request's market time is not recorded), and Battle Navale then scores from other bars.
-  it.skip('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
+  it('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
     // What the live run did after its recording's last record, the recording cannot hold.
     const liveSignals = live.signals.filter((s) => s.bar.t < rec.to).map(signalFields);
     assert.ok(liveSignals.length > 0, 'the recorded part has signals');
@@ -178,7 +180,7 @@ describe('flow: a replay of a live recording through the shipped flow', function
   // speed; at 'max': the replay's clock, which runs on while the order is on its way, so sierra-order may even find
   // the signal stale); and live fills happen on trades of sierra-config's own market that the IBKR stream never
   // delivered (one update per 250 real ms), so no recording of what ibkr-quote received holds them.
-  it.skip('gives the same orders as the live run that recorded it (time, side, quantity, status sequence, fill price)', () => {
+  it('gives the same orders as the live run that recorded it (time, side, quantity, status sequence, fill price)', () => {
     const liveOrders = live.updates.filter((u) => u.t <= rec.to).map(orderFields);
     assert.ok(liveOrders.some((o) => (o as OrderUpdate).status === 'filled'), 'the recorded part has a fill');
     assert.deepStrictEqual(replay.updates.map(orderFields), liveOrders);
