@@ -75,4 +75,32 @@ describe('replay: recorded history (ibkr-history bars) with recorded ticks', () 
     while (m.pumpBatch());
     assert.deepStrictEqual(seen, [T0 + 5_000, T0 + 30_000, T0 + 70_000]);
   });
+  it('a bar recorded with the market time of its request (asOf) is served from then, to the request ending at its second', () => {
+    // Asked at 10:00:12.345, answered (recorded) at 10:00:20: the 10:00 bar as of 10:00:12.
+    const asOf = T0 + 12_345;
+    const lines = liveLines().map((l) => (l.topic === 'bar' ? { ...l, payload: { ...(l.payload as object), asOf } } : l));
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.strictEqual(m.preloadAt, T0 + 20_000, 'the replay stands where the answer was received');
+    assert.strictEqual(m.preloadAskedAt, asOf, 'and knows when it was asked');
+    m.step(7_000); // 10:00:12: not asked yet
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + M, M).map((b) => b.t), [T0]);
+    m.step(1_000); // 10:00:13: after the live request (10:00:12.345), whose answer holds the bars as of then
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + M, M), [
+      { t: T0 - 2 * M, o: 98, h: 99, l: 97, c: 99, v: 10 },
+      { t: T0 - M, o: 99, h: 100, l: 98, c: 100, v: 12 },
+      { t: T0, o: 100, h: 101, l: 100, c: 101, v: 5 },
+    ]);
+    // The replayed request ends where the live one did: IBKR's startTime has whole seconds (10:00:12).
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + 12_000, M)[2], { t: T0, o: 100, h: 101, l: 100, c: 101, v: 5 });
+    // A request ending a second earlier cannot have that record (it holds up to 10:00:12): the tick's bar only.
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + 11_000, M)[2], { t: T0, o: 100, h: 100, l: 100, c: 100, v: 2 });
+  });
+
+  it('refuses an asOf after its record, and reads a recording without asOf as before (the request time unknown)', () => {
+    const bad = liveLines().map((l) => (l.topic === 'bar' ? { ...l, payload: { ...(l.payload as object), asOf: l.t + 1 } } : l));
+    assert.throws(() => recordingOf(bad), /payload\.asOf must be epoch ms at or before the record's t/);
+    const m = new RecordedMarket(recordingOf(liveLines()), { speed: 'max' });
+    assert.strictEqual(m.preloadAt, T0 + 20_000);
+    assert.strictEqual(m.preloadAskedAt, undefined);
+  });
 });
