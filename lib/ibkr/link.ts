@@ -261,7 +261,8 @@ export class IbkrLink extends EventEmitter {
       // the same ticks, instead of the stream running ahead of it or the request coming before the bars were known.
       const preloadAt = market.preloadAt;
       if (this.plan.replay.speed === 'max' && preloadAt !== undefined && market.status().emitted === 0) {
-        market.stopAt(preloadAt);
+        const stop = market.preloadStop ?? { t: preloadAt, tradesBefore: Infinity };
+        market.stopAt(stop.t, stop.tradesBefore);
         this.replayAwaitsHistory = true;
         // A request waits for the replay to reach the time the preload was received (it is answered as of then).
         this.replayHistoryGate = () =>

@@ -109,8 +109,14 @@ export class RecordedMarket extends EventEmitter implements Market {
    * undefined otherwise. May be before the recording's first record (the flow asks at deploy).
    */
   readonly preloadAskedAt: number | undefined;
-  /** At 'max', trades after this time wait (see stopAt). */
+  /**
+   * Where a replay at 'max' answers the preload (stopAt(t, tradesBefore)): after the trades the flow had received when
+   * the live answer came, at a time the answer's bars are known by; undefined without a preload.
+   */
+  readonly preloadStop: { t: number; tradesBefore: number } | undefined;
+  /** At 'max', trades after this time wait (see stopAt); so do those from this index on. */
   private stopTime = Infinity;
+  private stopIndex = Infinity;
   /** The stop time 'stopped' was last emitted for. */
   private stoppedAt = NaN;
   private readonly quotes: MarketQuote[];
@@ -156,6 +162,17 @@ export class RecordedMarket extends EventEmitter implements Market {
     for (const r of recorded) if (r.bar.t < recording.from && (!preload || r.recordedAt < preload.recordedAt)) preload = r;
     this.preloadAt = preload?.recordedAt;
     this.preloadAskedAt = preload && preload.at < preload.recordedAt ? preload.at : undefined;
+    // Where a replay at 'max' stands to answer the preload. Ticks are replayed at their own time, but the flow got some
+    // after the preload's answer although they were printed before it (the stream delivers late): only the ticks
+    // recorded by the answer's record come before it. Standing at the last of them (or at the request, if later)
+    // rather than at the answer's time, the late ticks then play at their own times, as the flow stamped them live.
+    if (this.preloadAt !== undefined) {
+      const at = this.preloadAt;
+      if (recording.trades.length === 0 && ticks.length > 0 && this.preloadAskedAt !== undefined) {
+        const before = recording.ticks.filter((x, i) => (x.symbol === symbol || x.symbol.startsWith(symbol)) && recording.ticksRecordedAt[i] <= at).length;
+        this.preloadStop = { t: Math.max(this.preloadAskedAt, before > 0 ? ticks[before - 1].t : -Infinity), tradesBefore: before };
+      } else this.preloadStop = { t: at, tradesBefore: Infinity };
+    }
     this.quotes = recording.quotes
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
@@ -231,19 +248,26 @@ export class RecordedMarket extends EventEmitter implements Market {
    * At 'max': play no trade after `t` (the clock stops at `t` and 'stopped' is emitted) until clearStop(). The link
    * uses it to answer a flow's preload of history at the time the live run received it (lib/ibkr/link.ts).
    */
-  stopAt(t: number): void {
+  stopAt(t: number, tradesBefore = Infinity): void {
     this.stopTime = t;
+    this.stopIndex = tradesBefore;
   }
 
   clearStop(): void {
     if (this.stopTime === Infinity) return;
     this.stopTime = Infinity;
+    this.stopIndex = Infinity;
     this.reschedule();
   }
 
   /** Whether the clock stands at a stopAt() time (nothing more plays until clearStop). */
   get stopped(): boolean {
-    return this.stopTime !== Infinity && this.anchorT >= this.stopTime;
+    return this.stopTime !== Infinity && this.anchorT >= this.stopTime && (this.cursor >= this.trades.length || this.held(this.cursor));
+  }
+
+  /** Whether trade i waits for clearStop(). */
+  private held(i: number): boolean {
+    return this.trades[i].t > this.stopTime || i >= this.stopIndex;
   }
 
   start(): void {
@@ -307,7 +331,7 @@ export class RecordedMarket extends EventEmitter implements Market {
    */
   pumpBatch(): boolean {
     const trades = this.trades;
-    if (this.cursor < trades.length && trades[this.cursor].t > this.stopTime) {
+    if (this.cursor < trades.length && this.held(this.cursor)) {
       if (this.anchorT < this.stopTime) this.anchorT = this.stopTime;
       this.emitStopped();
       return false;
@@ -321,7 +345,7 @@ export class RecordedMarket extends EventEmitter implements Market {
       this.checkEnded();
       return false;
     }
-    const limit = Math.min(trades.length, this.cursor + this.maxBatch);
+    const limit = Math.min(trades.length, this.cursor + this.maxBatch, this.stopIndex);
     const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1);
     let end = this.cursor + 1;
     while (end < limit && trades[end].t < until) end++;

@@ -18,7 +18,9 @@
 //          {spot, contracts: OptionQuote[]} (contracts without a bid, ask, last, iv, delta, gamma, open interest or
 //          volume are not served by the replay: it cannot make them up)
 //   tick   Tick (lib/contracts.ts) as ibkr-quote receives it {symbol, t, price, size, bid?, ask?, side?}; the replay
-//          trades the ticks of its symbol (default ES) when the file has no trade records
+//          trades the ticks of its symbol (default ES) when the file has no trade records, each at its payload t; the
+//          record's t (when the flow received it, often later) tells which ticks the flow had when a preload of
+//          history was answered: a replay at 'max' plays those before the answer and the others after it
 //   meta   {version, symbol?, ...} the first record a recorder writes (1 or 2; a newer version is refused)
 import fs from 'fs';
 import zlib from 'zlib';
@@ -56,6 +58,8 @@ export interface Recording {
   trades: MarketTrade[];
   /** Ticks as received (several symbols possible), in record order. */
   ticks: RecordedTick[];
+  /** For each tick, the time of its record: when the flow received it (same index as `ticks`). */
+  ticksRecordedAt: number[];
   quotes: (MarketQuote & { symbol?: string })[];
   bars: (MarketBar & { symbol?: string })[];
   /** For each bar, the market time from which the replay may serve it (same index as `bars`). */
@@ -131,7 +135,7 @@ function completeOptions(contracts: unknown[]): MarketOption[] {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], ticksRecordedAt: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
   let version = 1;
@@ -164,6 +168,7 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         for (const k of ['bid', 'ask']) if (p[k] !== undefined && p[k] !== null && !finite(p[k])) refuse(where, `payload.${k} must be a number when present`);
         if (p.side !== undefined && p.side !== null && p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell" when present');
         rec.ticks.push(p as unknown as RecordedTick);
+        rec.ticksRecordedAt.push(r.t);
         break;
       case 'quote':
         // Live quotes (ibkr-quote) may lack a figure (null); the replay uses the complete ones of its symbol.

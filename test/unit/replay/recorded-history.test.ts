@@ -103,4 +103,33 @@ describe('replay: recorded history (ibkr-history bars) with recorded ticks', () 
     assert.strictEqual(m.preloadAt, T0 + 20_000);
     assert.strictEqual(m.preloadAskedAt, undefined);
   });
+  it('at max, answers the preload after the ticks recorded before its answer, a tick the stream delivered late after it', () => {
+    // Asked at 10:00:12, answered at 10:00:20; the tick printed at 10:00:15 reached the flow at 10:00:22 (after the answer).
+    const asOf = T0 + 12_000;
+    const lines: RecordLine[] = [
+      { t: T0 + 5_000, topic: 'meta', payload: { version: 2 } },
+      { t: T0 + 5_000, topic: 'tick', payload: tick(T0 + 5_000, 100, 2) },
+      { t: T0 + 20_000, topic: 'bar', payload: { ...bar(T0 - M, 99, 100, 98, 100, 12), asOf } },
+      { t: T0 + 22_000, topic: 'tick', payload: tick(T0 + 15_000, 101, 1) },
+      { t: T0 + 30_000, topic: 'tick', payload: tick(T0 + 30_000, 102, 1) },
+    ];
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.deepStrictEqual(m.preloadStop, { t: asOf, tradesBefore: 1 });
+    const seen: number[] = [];
+    m.on('trade', (x: { t: number }) => seen.push(x.t));
+    m.stopAt(asOf, 1);
+    m.stop(); // no pump timer: drive the batches by hand
+    while (m.pumpBatch());
+    assert.deepStrictEqual(seen, [T0 + 5_000], 'only the tick the flow had before the answer');
+    assert.ok(m.stopped);
+    assert.strictEqual(m.now(), asOf);
+    assert.deepStrictEqual(m.esBars(T0 - 2 * M, asOf, M).map((b) => b.t), [T0 - M, T0], 'the answer as live: the preload bar and the tick');
+    m.clearStop();
+    m.stop();
+    while (m.pumpBatch());
+    assert.deepStrictEqual(seen, [T0 + 5_000, T0 + 15_000, T0 + 30_000], 'the late tick plays after it, at its own time');
+    // Without asOf (the request time unknown) the replay stands at the answer's time, as before.
+    const old = new RecordedMarket(recordingOf(lines.map((l) => (l.topic === 'bar' ? { ...l, payload: bar(T0 - M, 99, 100, 98, 100, 12) } : l))), { speed: 'max' });
+    assert.deepStrictEqual(old.preloadStop, { t: T0 + 20_000, tradesBefore: Infinity });
+  });
 });

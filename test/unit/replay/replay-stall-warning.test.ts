@@ -89,7 +89,9 @@ describe('replay at max: the warning after 30 s standing at the recorded preload
     const stopped = new Promise<void>((resolve) => market.once('stopped', () => resolve()));
     market.resume();
     await stopped;
-    assert.strictEqual(market.now(), T0 + 20_000, 'standing where the live run received the preload');
+    // Standing after the ticks the flow had when the answer came (here the one of 10:00:05), at the request's time.
+    assert.strictEqual(market.now(), T0 + 12_000, 'standing where the live run got the preload');
+    assert.strictEqual(market.status().emitted, 1);
     // The flow's request is reckoned from the moment the live flow asked.
     assert.strictEqual(l.historyRequestTime(), T0 + 12_000);
     return l;
