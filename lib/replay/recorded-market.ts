@@ -381,7 +381,10 @@ export class RecordedMarket extends EventEmitter implements Market {
 
   esQuote(): MarketQuote {
     const t = this.now();
-    const i = lastAtOrBefore(this.trades, t, (x) => x.t);
+    // The last trade played, not the last one printed by now: a recording's first record comes after its first tick
+    // (a tick is recorded once received), and a quote at the start that already held that tick made the stream's
+    // first update hold it too, so the flow never got it as a tick (the live flow did).
+    const i = Math.min(lastAtOrBefore(this.trades, t, (x) => x.t), this.cursor - 1);
     const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
     const q = qi >= 0 ? this.quotes[qi] : undefined;
     if (i < 0) {

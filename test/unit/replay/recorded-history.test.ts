@@ -132,4 +132,21 @@ describe('replay: recorded history (ibkr-history bars) with recorded ticks', () 
     const old = new RecordedMarket(recordingOf(lines.map((l) => (l.topic === 'bar' ? { ...l, payload: bar(T0 - M, 99, 100, 98, 100, 12) } : l))), { speed: 'max' });
     assert.deepStrictEqual(old.preloadStop, { t: T0 + 20_000, tradesBefore: Infinity });
   });
+  it('quotes the last trade played, not one printed before the clock but not yet played (the first tick of a live recording)', () => {
+    // The first record is a tick received 2 s after it printed: the clock starts at its record, after its print.
+    const lines: RecordLine[] = [
+      { t: T0 + 7_000, topic: 'meta', payload: { version: 2 } },
+      { t: T0 + 7_000, topic: 'quote', payload: { t: T0 + 4_000, last: 99.75, bid: 99.5, ask: 99.75, bidSize: 3, askSize: 4, volume: 900 } },
+      { t: T0 + 7_000, topic: 'tick', payload: tick(T0 + 5_000, 100, 2) },
+      { t: T0 + 31_000, topic: 'tick', payload: tick(T0 + 30_000, 102, 3) },
+    ];
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.strictEqual(m.now(), T0 + 7_000);
+    // Before the first batch, the recorded quote (the live snapshot); the tick is not in it, so the stream's next
+    // update carries it as a tick, as live.
+    assert.deepStrictEqual([m.esQuote().last, m.esQuote().volume], [99.75, 0]);
+    m.stop(); // no pump timer: drive the batches by hand
+    m.pumpBatch();
+    assert.deepStrictEqual([m.esQuote().last, m.esQuote().volume], [100, 2]);
+  });
 });
