@@ -384,9 +384,11 @@ export class RecordedMarket extends EventEmitter implements Market {
     // The last trade played, not the last one printed by now: a recording's first record comes after its first tick
     // (a tick is recorded once received), and a quote at the start that already held that tick made the stream's
     // first update hold it too, so the flow never got it as a tick (the live flow did).
-    const i = Math.min(lastAtOrBefore(this.trades, t, (x) => x.t), this.cursor - 1);
+    // With nothing played and no recorded quote, the price printed by now (the simulated account needs one at start).
+    const printed = lastAtOrBefore(this.trades, t, (x) => x.t);
     const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
     const q = qi >= 0 ? this.quotes[qi] : undefined;
+    const i = this.cursor > 0 || q ? Math.min(printed, this.cursor - 1) : printed;
     if (i < 0) {
       // The replay's session volume is that of its trades (0 before the first): a recorded quote's volume is the live
       // session's, and a stream that saw it fall back to the replay's would read a new session and drop a tick.
