@@ -175,7 +175,9 @@ describe('flow: a replay of a live recording through the shipped flow', function
   });
 
   // Every run since the replay asks for its preload at the recorded request time (before: 7 of 11 runs; the window's
-  // ends moved with the minute of the replay's request, and Battle Navale scored from other bars).
+  // ends moved with the minute of the replay's request, and Battle Navale scored from other bars), answers it after
+  // the ticks the live flow had then, and no longer loses the live run's first tick (its quote held it before it
+  // played: Battle Navale's order flow then differed).
   it('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
     // What the live run did after its recording's last record, the recording cannot hold.
     const liveSignals = live.signals.filter((s) => s.bar.t < rec.to).map(signalFields);
@@ -183,7 +185,7 @@ describe('flow: a replay of a live recording through the shipped flow', function
     assert.deepStrictEqual(replay.signals.map(signalFields), liveSignals);
   });
 
-  // Pending, not true yet (notes/live16.md, with the evidence). The live run's order updates are not a function of the
+  // Pending, not true yet (/work/notes/live16.md, with the evidence). The live run's order updates are not a function of the
   // market it recorded: (1) on the simulators at 300× the market clock runs on continuously, so every stamp carries the
   // run's real latency × 300 (the three legs of one bracket, sent in one synchronous loop, are stamped up to 0.3 market
   // s apart; signal to working takes 10 to 30 market s); (2) live, ibkr-config's and sierra-config's simulators are two
