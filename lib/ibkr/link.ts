@@ -75,7 +75,23 @@ export interface IbkrLinkOptions {
   now?: () => number;
   /** Tests: a shorter keep-alive than IBKR's 60 s, so expiries are noticed quickly. */
   tickleIntervalMs?: number;
+  /** The timer of the replay's stall warning (default setTimeout/clearTimeout); tests give a virtual one. */
+  timers?: LinkTimers;
 }
+
+export interface LinkTimers {
+  setTimeout(cb: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const REAL_TIMERS: LinkTimers = {
+  setTimeout: (cb, ms) => {
+    const timer = setTimeout(cb, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
 
 /** Events: 'state' (IbkrStateEvent). */
 /** How long a replay at 'max' stands at its recorded preload, with no history request, before it says so. */
@@ -105,13 +121,15 @@ export class IbkrLink extends EventEmitter {
   private replayHistoryGate: (() => Promise<void>) | undefined;
   /** A replay at 'max' stands at its recorded preload until the flow has taken a history answer in. */
   replayAwaitsHistory = false;
-  private replayStallTimer: ReturnType<typeof setTimeout> | undefined;
+  private replayStallTimer: unknown;
+  private readonly timers: LinkTimers;
 
   constructor(plan: ConnectionPlan, options: IbkrLinkOptions) {
     super();
     this.plan = plan;
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.timers = options.timers ?? REAL_TIMERS;
     this.metricsRecorder = metricsFor(plan.connection);
     this.knownAccountId = plan.connection.accountId;
     this.last = { state: 'disconnected', previous: 'disconnected', reason: 'IBKR connection not started', accountId: this.knownAccountId, t: this.now() };
@@ -153,8 +171,17 @@ export class IbkrLink extends EventEmitter {
   replayHistoryTaken(): void {
     if (!this.replayAwaitsHistory) return;
     this.replayAwaitsHistory = false;
-    clearTimeout(this.replayStallTimer);
+    this.timers.clearTimeout(this.replayStallTimer);
     this.replay?.clearStop();
+  }
+
+  /**
+   * The market time a history request is to be reckoned from instead of the clock (its "last 4 h" ends there), or
+   * undefined: on a replay at 'max' standing at its recorded preload, the time the live flow asked for it when the
+   * recording tells it (the bars' asOf), so the replay asks for the very window the live run asked for.
+   */
+  historyRequestTime(): number | undefined {
+    return this.replayAwaitsHistory ? this.replay?.preloadAskedAt : undefined;
   }
 
   /** Replay mode: the replayed market (pause, resume, step, speed, status), or undefined in other modes. */
@@ -234,20 +261,20 @@ export class IbkrLink extends EventEmitter {
       // the same ticks, instead of the stream running ahead of it or the request coming before the bars were known.
       const preloadAt = market.preloadAt;
       if (this.plan.replay.speed === 'max' && preloadAt !== undefined && market.status().emitted === 0) {
-        market.stopAt(preloadAt);
+        const stop = market.preloadStop ?? { t: preloadAt, tradesBefore: Infinity };
+        market.stopAt(stop.t, stop.tradesBefore);
         this.replayAwaitsHistory = true;
         // A request waits for the replay to reach the time the preload was received (it is answered as of then).
         this.replayHistoryGate = () =>
           !this.replayAwaitsHistory || market.stopped ? Promise.resolve() : new Promise<void>((resolve) => market.once('stopped', () => resolve()));
         // A flow without ibkr-history never asks: say so rather than stand still in silence.
         market.once('stopped', () => {
-          this.replayStallTimer = setTimeout(() => {
+          this.replayStallTimer = this.timers.setTimeout(() => {
             if (this.replayAwaitsHistory && !this.closing)
               this.options.logger.warn(
                 `IBKR replay of ${this.plan.replay?.file ?? ''}: standing at its recorded preload for ${REPLAY_STALL_WARN_MS / 1000} s, waiting for the flow to ask for history (ibkr-history). A flow without ibkr-history: replay at a paced speed (1–100000×) instead of max.`,
               );
           }, REPLAY_STALL_WARN_MS);
-          this.replayStallTimer.unref?.();
         });
       }
       this.options.logger.info(
@@ -401,7 +428,7 @@ export class IbkrLink extends EventEmitter {
   private async doClose(): Promise<void> {
     // A simulator still starting is waited for (milliseconds), so its port is closed too; a connection still in
     // its first check is not: closing it rejects whatever it waits for.
-    clearTimeout(this.replayStallTimer);
+    this.timers.clearTimeout(this.replayStallTimer);
     const simulator = await this.simulatorStarting?.catch(() => undefined);
     await this.streamInstance?.close();
     await this.connectionInstance?.close();

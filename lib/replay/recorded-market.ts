@@ -101,11 +101,24 @@ export class RecordedMarket extends EventEmitter implements Market {
   private readonly minutes: Minute[];
   /**
    * When the recording holds a preload of history (bars of before its first record, as ibkr-history received them at
-   * a flow's start), the time that preload was recorded; undefined otherwise.
+   * a flow's start), the time that preload was recorded (received); undefined otherwise.
    */
   readonly preloadAt: number | undefined;
-  /** At 'max', trades after this time wait (see stopAt). */
+  /**
+   * The market time at which the live flow asked for that preload, when the recording tells it (the bars' `asOf`);
+   * undefined otherwise. May be before the recording's first record (the flow asks at deploy).
+   */
+  readonly preloadAskedAt: number | undefined;
+  /**
+   * Where a replay at 'max' answers the preload (stopAt(t, tradesBefore)): after the trades the flow had received when
+   * the live answer came, at a time the answer's bars are known by; undefined without a preload.
+   */
+  readonly preloadStop: { t: number; tradesBefore: number } | undefined;
+  /** At 'max', trades after this time wait (see stopAt); so do those from this index on. */
   private stopTime = Infinity;
+  private stopIndex = Infinity;
+  /** The stop time 'stopped' was last emitted for. */
+  private stoppedAt = NaN;
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -134,9 +147,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     super();
     const ticks = recording.trades.length > 0 ? [] : tradesFromTicks(recording.ticks, options.symbol ?? 'ES');
     const symbol = options.symbol ?? 'ES';
-    const recorded: { at: number; bar: MarketBar }[] = [];
+    const recorded: { at: number; bar: MarketBar; recordedAt: number }[] = [];
     recording.bars.forEach((bar, i) => {
-      if (bar.symbol === undefined || bar.symbol.startsWith(symbol)) recorded.push({ at: recording.barsKnownAt[i], bar });
+      if (bar.symbol === undefined || bar.symbol.startsWith(symbol)) recorded.push({ at: recording.barsKnownAt[i], bar, recordedAt: recording.barsRecordedAt[i] ?? recording.barsKnownAt[i] });
     });
     if (recording.trades.length === 0 && ticks.length === 0 && recorded.length === 0) {
       throw new InvalidInputError('replay: the recording holds no ES trade, tick or bar: nothing to replay');
@@ -145,9 +158,21 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.cumVolume = new Float64Array(this.trades.length + 1);
     for (let i = 0; i < this.trades.length; i++) this.cumVolume[i + 1] = this.cumVolume[i] + this.trades[i].size;
     this.minutes = minutesOf(recorded, this.trades);
-    let preloadAt = Infinity;
-    for (const r of recorded) if (r.bar.t < recording.from && r.at < preloadAt) preloadAt = r.at;
-    this.preloadAt = Number.isFinite(preloadAt) ? preloadAt : undefined;
+    let preload: { at: number; recordedAt: number } | undefined;
+    for (const r of recorded) if (r.bar.t < recording.from && (!preload || r.recordedAt < preload.recordedAt)) preload = r;
+    this.preloadAt = preload?.recordedAt;
+    this.preloadAskedAt = preload && preload.at < preload.recordedAt ? preload.at : undefined;
+    // Where a replay at 'max' stands to answer the preload. Ticks are replayed at their own time, but the flow got some
+    // after the preload's answer although they were printed before it (the stream delivers late): only the ticks
+    // recorded by the answer's record come before it. Standing at the last of them (or at the request, if later)
+    // rather than at the answer's time, the late ticks then play at their own times, as the flow stamped them live.
+    if (this.preloadAt !== undefined) {
+      const at = this.preloadAt;
+      if (recording.trades.length === 0 && ticks.length > 0 && this.preloadAskedAt !== undefined) {
+        const before = recording.ticks.filter((x, i) => (x.symbol === symbol || x.symbol.startsWith(symbol)) && recording.ticksRecordedAt[i] <= at).length;
+        this.preloadStop = { t: Math.max(this.preloadAskedAt, before > 0 ? ticks[before - 1].t : -Infinity), tradesBefore: before };
+      } else this.preloadStop = { t: at, tradesBefore: Infinity };
+    }
     this.quotes = recording.quotes
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
@@ -223,19 +248,26 @@ export class RecordedMarket extends EventEmitter implements Market {
    * At 'max': play no trade after `t` (the clock stops at `t` and 'stopped' is emitted) until clearStop(). The link
    * uses it to answer a flow's preload of history at the time the live run received it (lib/ibkr/link.ts).
    */
-  stopAt(t: number): void {
+  stopAt(t: number, tradesBefore = Infinity): void {
     this.stopTime = t;
+    this.stopIndex = tradesBefore;
   }
 
   clearStop(): void {
     if (this.stopTime === Infinity) return;
     this.stopTime = Infinity;
+    this.stopIndex = Infinity;
     this.reschedule();
   }
 
   /** Whether the clock stands at a stopAt() time (nothing more plays until clearStop). */
   get stopped(): boolean {
-    return this.stopTime !== Infinity && this.anchorT >= this.stopTime;
+    return this.stopTime !== Infinity && this.anchorT >= this.stopTime && (this.cursor >= this.trades.length || this.held(this.cursor));
+  }
+
+  /** Whether trade i waits for clearStop(). */
+  private held(i: number): boolean {
+    return this.trades[i].t > this.stopTime || i >= this.stopIndex;
   }
 
   start(): void {
@@ -299,28 +331,33 @@ export class RecordedMarket extends EventEmitter implements Market {
    */
   pumpBatch(): boolean {
     const trades = this.trades;
-    if (this.cursor < trades.length && trades[this.cursor].t > this.stopTime) {
-      if (this.anchorT < this.stopTime) {
-        this.anchorT = this.stopTime;
-        this.emit('stopped');
-      }
+    if (this.cursor < trades.length && this.held(this.cursor)) {
+      if (this.anchorT < this.stopTime) this.anchorT = this.stopTime;
+      this.emitStopped();
       return false;
     }
     if (this.cursor >= trades.length) {
       this.anchorT = Math.min(this.to, Math.max(this.anchorT, this.stopTime === Infinity ? this.to : this.stopTime));
       if (this.stopTime !== Infinity && this.anchorT >= this.stopTime && this.anchorT < this.to) {
-        this.emit('stopped');
+        this.emitStopped();
         return false;
       }
       this.checkEnded();
       return false;
     }
-    const limit = Math.min(trades.length, this.cursor + this.maxBatch);
+    const limit = Math.min(trades.length, this.cursor + this.maxBatch, this.stopIndex);
     const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1);
     let end = this.cursor + 1;
     while (end < limit && trades[end].t < until) end++;
     this.emitUpTo(trades[end - 1].t, end);
     return true;
+  }
+
+  /** 'stopped', once per stop time (a replay that starts at its stop time stands there too). */
+  private emitStopped(): void {
+    if (this.stoppedAt === this.stopTime) return;
+    this.stoppedAt = this.stopTime;
+    this.emit('stopped');
   }
 
   private emitUpTo(t: number, endIndex = this.trades.length): void {
@@ -344,9 +381,14 @@ export class RecordedMarket extends EventEmitter implements Market {
 
   esQuote(): MarketQuote {
     const t = this.now();
-    const i = lastAtOrBefore(this.trades, t, (x) => x.t);
+    // The last trade played, not the last one printed by now: a recording's first record comes after its first tick
+    // (a tick is recorded once received), and a quote at the start that already held that tick made the stream's
+    // first update hold it too, so the flow never got it as a tick (the live flow did).
+    // With nothing played and no recorded quote, the price printed by now (the simulated account needs one at start).
+    const printed = lastAtOrBefore(this.trades, t, (x) => x.t);
     const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
     const q = qi >= 0 ? this.quotes[qi] : undefined;
+    const i = this.cursor > 0 || q ? Math.min(printed, this.cursor - 1) : printed;
     if (i < 0) {
       // The replay's session volume is that of its trades (0 before the first): a recorded quote's volume is the live
       // session's, and a stream that saw it fall back to the replay's would read a new session and drop a tick.
@@ -400,10 +442,12 @@ export class RecordedMarket extends EventEmitter implements Market {
       const m = minutes[i];
       if (m.k >= end) break;
       const closed = m.k + MINUTE_MS <= end;
-      // The latest record known by now; for a minute that `to` cuts, one recorded by `to` (a record holds its whole
-      // minute up to its time, so a later one would tell what happened after `to`).
+      // The latest record known by now; for a minute that `to` cuts, one known by `to` (a record holds its whole
+      // minute up to its time, so a later one would tell what happened after `to`). IBKR's history requests end on a
+      // whole second, so a record known at r holds nothing after r's second: it serves a request ending at that
+      // second (the replay of the live request at r, whose answer it is).
       let rec: { at: number; bar: MarketBar } | undefined;
-      if (m.recs) for (const r of m.recs) if (r.at <= now && (closed || r.at <= to)) rec = r;
+      if (m.recs) for (const r of m.recs) if (r.at <= now && (closed || Math.floor(r.at / 1000) * 1000 <= to)) rec = r;
       let j = m.i0;
       if (rec) {
         push(key(m.k), rec.bar);

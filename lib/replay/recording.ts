@@ -8,11 +8,19 @@
 //          record's time (ibkr-history records the 1-minute bars it receives when they arrive, the last one often a
 //          minute still in progress; the same bar may be recorded again later). Version 1 (and no meta): a bar is
 //          taken as known at its close, never before (the replay cannot tell when such a bar was complete).
+//          Optional `asOf` (epoch ms, at most the record's t; written since the live = replay work of issue 16): the
+//          market time of the history request the bar answered. IBKR's answer to a request at r holds nothing after
+//          r (its startTime has whole seconds: nothing after r's second), so the bar is known from asOf, and a replay
+//          at 'max' asks for its preload at that very moment (lib/ibkr/link.ts). Readers that predate it ignore it
+//          and serve the bar from the record's t, as for any version 2 bar: the field is a compatible extension and
+//          the format version stays 2.
 //   chain  {spot: SPX index, options: MarketOption[]}, or the chain message ibkr-options-chain emits
 //          {spot, contracts: OptionQuote[]} (contracts without a bid, ask, last, iv, delta, gamma, open interest or
 //          volume are not served by the replay: it cannot make them up)
 //   tick   Tick (lib/contracts.ts) as ibkr-quote receives it {symbol, t, price, size, bid?, ask?, side?}; the replay
-//          trades the ticks of its symbol (default ES) when the file has no trade records
+//          trades the ticks of its symbol (default ES) when the file has no trade records, each at its payload t; the
+//          record's t (when the flow received it, often later) tells which ticks the flow had when a preload of
+//          history was answered: a replay at 'max' plays those before the answer and the others after it
 //   meta   {version, symbol?, ...} the first record a recorder writes (1 or 2; a newer version is refused)
 import fs from 'fs';
 import zlib from 'zlib';
@@ -50,10 +58,14 @@ export interface Recording {
   trades: MarketTrade[];
   /** Ticks as received (several symbols possible), in record order. */
   ticks: RecordedTick[];
+  /** For each tick, the time of its record: when the flow received it (same index as `ticks`). */
+  ticksRecordedAt: number[];
   quotes: (MarketQuote & { symbol?: string })[];
   bars: (MarketBar & { symbol?: string })[];
   /** For each bar, the market time from which the replay may serve it (same index as `bars`). */
   barsKnownAt: number[];
+  /** For each bar, the time of its record: when the answer holding it arrived (same index as `bars`). */
+  barsRecordedAt: number[];
   chains: { t: number; snapshot: ChainSnapshot }[];
   /** First and last record time. */
   from: number;
@@ -123,7 +135,7 @@ function completeOptions(contracts: unknown[]): MarketOption[] {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], ticks: [], quotes: [], bars: [], barsKnownAt: [], chains: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], ticksRecordedAt: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
   let version = 1;
@@ -156,6 +168,7 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         for (const k of ['bid', 'ask']) if (p[k] !== undefined && p[k] !== null && !finite(p[k])) refuse(where, `payload.${k} must be a number when present`);
         if (p.side !== undefined && p.side !== null && p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell" when present');
         rec.ticks.push(p as unknown as RecordedTick);
+        rec.ticksRecordedAt.push(r.t);
         break;
       case 'quote':
         // Live quotes (ibkr-quote) may lack a figure (null); the replay uses the complete ones of its symbol.
@@ -168,8 +181,10 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
       case 'bar':
         checkFields(where, p, ['t', 'o', 'h', 'l', 'c', 'v']);
         if (p.symbol !== undefined && typeof p.symbol !== 'string') refuse(where, 'payload.symbol must be a string when present');
+        if (p.asOf !== undefined && !(finite(p.asOf) && p.asOf <= r.t)) refuse(where, `payload.asOf must be epoch ms at or before the record's t, got ${JSON.stringify(p.asOf)}`);
         rec.bars.push(p as unknown as MarketBar & { symbol?: string });
-        rec.barsKnownAt.push(version >= 2 ? r.t : Math.max(r.t, (p.t as number) + MINUTE_MS));
+        rec.barsKnownAt.push(version >= 2 ? ((p.asOf as number | undefined) ?? r.t) : Math.max(r.t, (p.t as number) + MINUTE_MS));
+        rec.barsRecordedAt.push(r.t);
         break;
       case 'chain':
         if (!finite(p.spot) || !(Array.isArray(p.options) || Array.isArray(p.contracts))) refuse(where, 'a chain payload is {spot, options: []} or {spot, contracts: []}');

@@ -111,6 +111,7 @@ export = function register(RED: NodeAPI): void {
     node.metrics = () => link?.metrics();
     node.replay = () => link?.replay;
     node.record = (topic: string, payload: object, t: number) => link?.record(topic, payload, t);
+    node.historyRequestTime = () => link?.historyRequestTime();
     node.historySent = () => {
       const waiting = link;
       if (!waiting?.replayAwaitsHistory) return;

@@ -75,7 +75,7 @@ export = function register(RED: NodeAPI): void {
       if (!isBarSize(bar)) throw new InvalidInputError(`IBKR history: bar size "${bar}" is not one IBKR offers: use one of ${BAR_SIZES.join(', ')}.`);
       const override = msg.conid !== undefined || msg.symbol !== undefined ? contractSpecOf({ conid: msg.conid, symbol: msg.symbol, secType: msg.secType }) : spec;
       const connection = await cfg.connection();
-      const now = cfg.marketNow();
+      const now = cfg.historyRequestTime() ?? cfg.marketNow();
       const range = rangeOf(msg, config, now);
       if (connection.options.marketDataEnabled === false) {
         setStatus(node, 'grey', 'ring', 'market data off');
@@ -96,11 +96,13 @@ export = function register(RED: NodeAPI): void {
         { now, onProgress: (fraction) => setStatus(node, 'blue', 'ring', `history ${Math.floor(fraction * 100)} %`) },
       );
       // "Record market data" on the connection: the 1-minute trade bars as received, stamped with the market's clock
-      // (a replay answers the flow's preload with them; lib/replay/recording.ts). Other sizes and sources are not
-      // recorded: the replay serves 1-minute trade bars and builds every other size from them.
+      // and with the market time of the request (asOf: the answer holds nothing after it; a replay asks for the
+      // flow's preload at that moment and answers it with these bars; lib/replay/recording.ts). Other sizes and
+      // sources are not recorded: the replay serves 1-minute trade bars and builds every other size from them.
       if (bar === '1min' && (config.source || 'trades') === 'trades') {
         const at = cfg.marketNow();
-        for (const b of result.bars) cfg.record('bar', { t: b.t, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v, symbol: b.symbol }, at);
+        const asOf = Math.min(now, at);
+        for (const b of result.bars) cfg.record('bar', { t: b.t, o: b.o, h: b.h, l: b.l, c: b.c, v: b.v, symbol: b.symbol, asOf }, at);
       }
       setStatus(node, 'green', 'dot', `${result.bars.length} × ${bar} ${contract.symbol}`);
       node.log(`bars loaded: ${result.bars.length} × ${bar} ${contract.symbol} in ${result.pages} page(s)`);

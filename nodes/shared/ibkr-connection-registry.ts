@@ -48,6 +48,12 @@ export interface IbkrConfigApi {
    */
   record(topic: string, payload: object, t: number): void;
   /**
+   * The market time a history request is reckoned from instead of marketNow(), or undefined (always, except on a
+   * replay at 'max' of a recording that tells when the live flow asked for its preload: that moment, until the
+   * preload is taken in).
+   */
+  historyRequestTime(): number | undefined;
+  /**
    * ibkr-history has sent an answer to the flow. A replay at 'max' standing at its recorded preload of history goes
    * on once the messages this caused have been delivered (lib/ibkr/link.ts); otherwise a no-op.
    */

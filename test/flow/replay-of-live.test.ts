@@ -6,9 +6,11 @@
 // entry, stop, targets, reasons) and the same orders (time, side, quantity, status sequence, fill price), with at
 // least one filled order.
 //
-// What holds today (the first test): the replay answers the flow's preload with the very bars the live run received,
-// so the gate "after the preload only" opens and the replay's signals reach sierra-order (before this, a replay of a
-// live recording got "No data." and sent no order). The full comparison (the second test) is pending: see its note.
+// What holds today: the replay asks for the flow's preload at the market time the live run asked (recorded with the
+// bars) and answers it with the very bars the live run received, so the gate "after the preload only" opens (first
+// test), and its signals are the live run's (second test). The replay runs in a fresh Node-RED user dir: the live
+// run's risk day (trades, cooldown, P&L in <userDir>/mia-trading) would otherwise refuse the replay's orders. The
+// orders comparison (third test) is pending: see its note.
 import assert from 'node:assert/strict';
 import fs from 'fs';
 import os from 'os';
@@ -31,6 +33,8 @@ const SPEED = 300;
 const AFTER_FILL_MS = 4_000;
 /** Real ms the live run may take at most to see a filled order. */
 const LIVE_BUDGET_MS = 30_000;
+/** Live runs made at most to get one that filled an order (the reference; see before()). */
+const LIVE_ATTEMPTS = 3;
 /** A quiet flow for this long after the replay's end: everything it had to do is done. */
 const QUIET_MS = 1500;
 
@@ -97,7 +101,9 @@ async function runLive(userDir: string): Promise<Outcome> {
   return live;
 }
 
-async function runReplay(file: string): Promise<Outcome> {
+async function runReplay(file: string, userDir: string): Promise<Outcome> {
+  // A fresh Node-RED: the live run's risk day (its trades, cooldown, P&L in <userDir>/mia-trading) is not the replay's.
+  helper.settings({ userDir });
   resetAccountsForTest();
   const replay: Outcome = { signals: [], updates: [], preload: [] };
   await helper.startServer();
@@ -125,23 +131,33 @@ async function runReplay(file: string): Promise<Outcome> {
 describe('flow: a replay of a live recording through the shipped flow', function () {
   this.timeout(180_000);
   let userDir: string;
+  let replayDir: string | undefined;
   let live: Outcome;
   let replay: Outcome;
   let rec: Recording;
   before(async () => {
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-live-'));
     // The seeded morning from 10:00 New York of the test suite's market day (MIA_SIM_DATE, test/support/hooks.ts).
-    live = await runLive(userDir);
+    // The live run is the reference, and at 300× it depends on the machine: when the preload's answer comes after the
+    // first live bar (a loaded machine: seen 4 market minutes), Battle Navale skips the preload and has no signal in
+    // the budget. Such a run is no reference to compare with: the live run is made again (the replay is not).
+    for (let attempt = 1; ; attempt++) {
+      userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-live-'));
+      live = await runLive(userDir);
+      if (live.updates.some((u) => u.status === 'filled') || attempt === LIVE_ATTEMPTS) break;
+      fs.rmSync(userDir, { recursive: true, force: true });
+    }
     const folder = path.join(userDir, 'mia-recordings');
     const files = fs.readdirSync(folder);
     assert.equal(files.length, 1, `one day file: ${files.join(', ')}`);
     const file = path.join(folder, files[0]);
     rec = readRecording(file);
-    replay = await runReplay(file);
+    replayDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-of-live-'));
+    replay = await runReplay(file, replayDir);
   });
   after(() => {
     helper.settings({});
     fs.rmSync(userDir, { recursive: true, force: true });
+    if (replayDir) fs.rmSync(replayDir, { recursive: true, force: true });
   });
 
   it('answers the preload with the bars the live run received, so its signals reach sierra-order', () => {
@@ -150,37 +166,37 @@ describe('flow: a replay of a live recording through the shipped flow', function
     assert.ok(rec.ticks.length > 0, 'the ticks are recorded');
     assert.equal(live.preload.length, 1);
     assert.equal(replay.preload.length, 1);
-    // The flow asks for the 4 h before ibkr-history's clock when it asks: live at deploy, on the replay when its
-    // inject fires (the live request's time is not recorded), so the two windows can differ by a bar at each end
-    // (the replay's may start a bar later, and end a minute later with the bar that was in progress live). Every bar
-    // of a minute both have is the very bar the live run received.
-    const liveBars = live.preload[0] as { t: number }[];
-    const replayBars = replay.preload[0] as { t: number }[];
-    const liveByT = new Map(liveBars.map((b) => [b.t, b]));
-    const common = replayBars.filter((b) => liveByT.has(b.t));
-    assert.ok(common.length >= 200 && liveBars.length - common.length <= 2 && replayBars.length - common.length <= 1, `${replayBars.length} bars on the replay, ${liveBars.length} live, ${common.length} in common`);
-    assert.deepStrictEqual(common, common.map((b) => liveByT.get(b.t)), 'the same bars as live');
+    // The replay asks for its preload at the market time the live run asked (the bars' recorded asOf), so its "last
+    // 4 h" is the live window, and every bar is the very bar the live run received (the last one in progress as it was).
+    assert.ok(rec.bars.every((b) => typeof (b as { asOf?: unknown }).asOf === 'number'), 'each recorded bar tells the market time of its request');
+    assert.ok((live.preload[0] as unknown[]).length >= 200, 'a 4 h preload');
+    assert.deepStrictEqual(replay.preload[0], live.preload[0], 'the same preload as live');
     assert.ok(replay.signals.length > 0, 'signals pass the gate "after the preload only" to the order node');
   });
 
-  // Pending: true in 7 of 11 runs on this branch, not always (notes/replayhist.md). Cause found, not fixed: the preload
-  // windows above differ by a bar at their ends when the replay's request comes in another minute than the live one
-  // (the live request's market time is not recorded), and Battle Navale then scores from other bars.
-  it.skip('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
+  // Every run since the replay asks for its preload at the recorded request time (before: 7 of 11 runs; the window's
+  // ends moved with the minute of the replay's request, and Battle Navale scored from other bars), answers it after
+  // the ticks the live flow had then, and no longer loses the live run's first tick (its quote held it before it
+  // played: Battle Navale's order flow then differed).
+  it('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
     // What the live run did after its recording's last record, the recording cannot hold.
     const liveSignals = live.signals.filter((s) => s.bar.t < rec.to).map(signalFields);
     assert.ok(liveSignals.length > 0, 'the recorded part has signals');
     assert.deepStrictEqual(replay.signals.map(signalFields), liveSignals);
   });
 
-  // Pending, not true yet (notes/replayhist.md): the order updates differ for reasons inherent to recording the
-  // simulator. Their times are the DTC simulator's clock when each order arrived (live: the flow's real latency × the
-  // speed; at 'max': the replay's clock, which runs on while the order is on its way, so sierra-order may even find
-  // the signal stale); and live fills happen on trades of sierra-config's own market that the IBKR stream never
-  // delivered (one update per 250 real ms), so no recording of what ibkr-quote received holds them.
+  // Pending, not true yet (/work/notes/live16.md, with the evidence). The live run's order updates are not a function of the
+  // market it recorded: (1) on the simulators at 300× the market clock runs on continuously, so every stamp carries the
+  // run's real latency × 300 (the three legs of one bracket, sent in one synchronous loop, are stamped up to 0.3 market
+  // s apart; signal to working takes 10 to 30 market s); (2) live, ibkr-config's and sierra-config's simulators are two
+  // seeded markets, each with its own clock from its own start; (3) live fills happen on every trade of sierra-config's
+  // market, the recording holds what the IBKR stream delivered (one update per 250 real ms, 75 market s at 300×); (4) at
+  // 'max' the replay runs on while an order crosses the DTC socket (seen: every order update of the replay stamped at the
+  // recording's last record, filled at its last price). Equal orders need the live run to record the DTC simulator's
+  // side (its order arrivals and the trades it filled on) and the replay to wait for the flow and the order path.
   it.skip('gives the same orders as the live run that recorded it (time, side, quantity, status sequence, fill price)', () => {
     const liveOrders = live.updates.filter((u) => u.t <= rec.to).map(orderFields);
     assert.ok(liveOrders.some((o) => (o as OrderUpdate).status === 'filled'), 'the recorded part has a fill');
     assert.deepStrictEqual(replay.updates.map(orderFields), liveOrders);
-});
+  });
 });

@@ -88,4 +88,28 @@ describe('replay: record and replay through ibkr-config', function () {
     assert.equal(((await stepped).payload as { now: number }).now, status.now + 60_000);
     assert.equal(cfg.marketNow(), status.now + 60_000);
   });
+  it('replays a recording that starts with the preload of history (no price yet at its first record) without ending the process', async () => {
+    // As a live day at 1x records it: ibkr-history's answer (the preload) arrives before the stream's first tick, so
+    // the replay's clock starts where no price is known. The stream sends nothing until the first tick (before:
+    // "no ES price recorded" thrown out of the simulator's socket handler: an uncaught exception).
+    const t0 = Date.UTC(2025, 5, 11, 14, 0);
+    const bar = (t: number, c: number) => ({ t, o: c, h: c + 1, l: c - 1, c, v: 10, symbol: 'ES', asOf: t0 + 2_000 });
+    const tick = (t: number, price: number) => ({ symbol: 'ES', t, price, size: 2, bid: price - 0.25, ask: price });
+    const file = path.join(userDir, 'mia-recordings', 'ES-2025-06-11.jsonl.gz');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(
+      file,
+      encodeRecording([
+        { t: t0 + 3_000, topic: 'meta', payload: { version: 2 } },
+        { t: t0 + 3_000, topic: 'bar', payload: bar(t0 - 120_000, 5000) },
+        { t: t0 + 3_000, topic: 'bar', payload: bar(t0 - 60_000, 5001) },
+        ...Array.from({ length: 30 }, (_, i) => ({ t: t0 + 9_000 + i * 2_000, topic: 'tick', payload: tick(t0 + 9_000 + i * 2_000, 5002 + i * 0.25) })),
+      ]),
+    );
+    await helper.load([configModule, quoteModule, authModule], flow({ mode: 'replay', replayFile: 'ES-2025-06-11.jsonl.gz', replaySpeed: '20' }) as never);
+    await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection();
+    const first = (await nextMessage('ticks', 'tick', 10_000)).payload as Tick;
+    const prices = Array.from({ length: 30 }, (_, i) => 5002 + i * 0.25);
+    assert.ok(first.t >= t0 + 9_000 && prices.includes(first.price), `a recorded tick: ${JSON.stringify(first)}`);
+  });
 });

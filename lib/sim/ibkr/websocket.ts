@@ -5,6 +5,7 @@
 import type { IncomingMessage } from 'http';
 import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer } from 'ws';
+import { InvalidInputError } from '../../errors';
 import type { Market } from '../market-types';
 import { type IbkrApi, tradeRecord } from './api';
 import { lookupInstrument } from './instruments';
@@ -209,7 +210,16 @@ export class StreamingHub {
     const stream = client.smd.get(conid);
     const inst = lookupInstrument(this.market, conid);
     if (!stream || !inst) return;
-    const values = this.api.view.fields(inst, this.api.availability);
+    let values: Record<string, string>;
+    try {
+      values = this.api.view.fields(inst, this.api.availability);
+    } catch (err) {
+      // A replay whose clock is before its first recorded price (a recording that starts with the preload of history
+      // ibkr-history received before the first tick) has nothing to stream yet: no update, as when nothing changed.
+      // Thrown out of a socket or timer handler it would end the process.
+      if (err instanceof InvalidInputError) return;
+      throw err;
+    }
     const changed: Record<string, unknown> = {};
     for (const f of stream.fields) {
       const v = values[f];

@@ -75,4 +75,78 @@ describe('replay: recorded history (ibkr-history bars) with recorded ticks', () 
     while (m.pumpBatch());
     assert.deepStrictEqual(seen, [T0 + 5_000, T0 + 30_000, T0 + 70_000]);
   });
+  it('a bar recorded with the market time of its request (asOf) is served from then, to the request ending at its second', () => {
+    // Asked at 10:00:12.345, answered (recorded) at 10:00:20: the 10:00 bar as of 10:00:12.
+    const asOf = T0 + 12_345;
+    const lines = liveLines().map((l) => (l.topic === 'bar' ? { ...l, payload: { ...(l.payload as object), asOf } } : l));
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.strictEqual(m.preloadAt, T0 + 20_000, 'the replay stands where the answer was received');
+    assert.strictEqual(m.preloadAskedAt, asOf, 'and knows when it was asked');
+    m.step(7_000); // 10:00:12: not asked yet
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + M, M).map((b) => b.t), [T0]);
+    m.step(1_000); // 10:00:13: after the live request (10:00:12.345), whose answer holds the bars as of then
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + M, M), [
+      { t: T0 - 2 * M, o: 98, h: 99, l: 97, c: 99, v: 10 },
+      { t: T0 - M, o: 99, h: 100, l: 98, c: 100, v: 12 },
+      { t: T0, o: 100, h: 101, l: 100, c: 101, v: 5 },
+    ]);
+    // The replayed request ends where the live one did: IBKR's startTime has whole seconds (10:00:12).
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + 12_000, M)[2], { t: T0, o: 100, h: 101, l: 100, c: 101, v: 5 });
+    // A request ending a second earlier cannot have that record (it holds up to 10:00:12): the tick's bar only.
+    assert.deepStrictEqual(m.esBars(T0 - 3 * M, T0 + 11_000, M)[2], { t: T0, o: 100, h: 100, l: 100, c: 100, v: 2 });
+  });
+
+  it('refuses an asOf after its record, and reads a recording without asOf as before (the request time unknown)', () => {
+    const bad = liveLines().map((l) => (l.topic === 'bar' ? { ...l, payload: { ...(l.payload as object), asOf: l.t + 1 } } : l));
+    assert.throws(() => recordingOf(bad), /payload\.asOf must be epoch ms at or before the record's t/);
+    const m = new RecordedMarket(recordingOf(liveLines()), { speed: 'max' });
+    assert.strictEqual(m.preloadAt, T0 + 20_000);
+    assert.strictEqual(m.preloadAskedAt, undefined);
+  });
+  it('at max, answers the preload after the ticks recorded before its answer, a tick the stream delivered late after it', () => {
+    // Asked at 10:00:12, answered at 10:00:20; the tick printed at 10:00:15 reached the flow at 10:00:22 (after the answer).
+    const asOf = T0 + 12_000;
+    const lines: RecordLine[] = [
+      { t: T0 + 5_000, topic: 'meta', payload: { version: 2 } },
+      { t: T0 + 5_000, topic: 'tick', payload: tick(T0 + 5_000, 100, 2) },
+      { t: T0 + 20_000, topic: 'bar', payload: { ...bar(T0 - M, 99, 100, 98, 100, 12), asOf } },
+      { t: T0 + 22_000, topic: 'tick', payload: tick(T0 + 15_000, 101, 1) },
+      { t: T0 + 30_000, topic: 'tick', payload: tick(T0 + 30_000, 102, 1) },
+    ];
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.deepStrictEqual(m.preloadStop, { t: asOf, tradesBefore: 1 });
+    const seen: number[] = [];
+    m.on('trade', (x: { t: number }) => seen.push(x.t));
+    m.stopAt(asOf, 1);
+    m.stop(); // no pump timer: drive the batches by hand
+    while (m.pumpBatch());
+    assert.deepStrictEqual(seen, [T0 + 5_000], 'only the tick the flow had before the answer');
+    assert.ok(m.stopped);
+    assert.strictEqual(m.now(), asOf);
+    assert.deepStrictEqual(m.esBars(T0 - 2 * M, asOf, M).map((b) => b.t), [T0 - M, T0], 'the answer as live: the preload bar and the tick');
+    m.clearStop();
+    m.stop();
+    while (m.pumpBatch());
+    assert.deepStrictEqual(seen, [T0 + 5_000, T0 + 15_000, T0 + 30_000], 'the late tick plays after it, at its own time');
+    // Without asOf (the request time unknown) the replay stands at the answer's time, as before.
+    const old = new RecordedMarket(recordingOf(lines.map((l) => (l.topic === 'bar' ? { ...l, payload: bar(T0 - M, 99, 100, 98, 100, 12) } : l))), { speed: 'max' });
+    assert.deepStrictEqual(old.preloadStop, { t: T0 + 20_000, tradesBefore: Infinity });
+  });
+  it('quotes the last trade played, not one printed before the clock but not yet played (the first tick of a live recording)', () => {
+    // The first record is a tick received 2 s after it printed: the clock starts at its record, after its print.
+    const lines: RecordLine[] = [
+      { t: T0 + 7_000, topic: 'meta', payload: { version: 2 } },
+      { t: T0 + 7_000, topic: 'quote', payload: { t: T0 + 4_000, last: 99.75, bid: 99.5, ask: 99.75, bidSize: 3, askSize: 4, volume: 900 } },
+      { t: T0 + 7_000, topic: 'tick', payload: tick(T0 + 5_000, 100, 2) },
+      { t: T0 + 31_000, topic: 'tick', payload: tick(T0 + 30_000, 102, 3) },
+    ];
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.strictEqual(m.now(), T0 + 7_000);
+    // Before the first batch, the recorded quote (the live snapshot); the tick is not in it, so the stream's next
+    // update carries it as a tick, as live.
+    assert.deepStrictEqual([m.esQuote().last, m.esQuote().volume], [99.75, 0]);
+    m.stop(); // no pump timer: drive the batches by hand
+    m.pumpBatch();
+    assert.deepStrictEqual([m.esQuote().last, m.esQuote().volume], [100, 2]);
+  });
 });
