@@ -100,7 +100,7 @@ describe('ibkr-history node', function () {
 
   it('waits out a 429 and still delivers the bars', async () => {
     const sim = await load({ bar: '1h', period: '8h' });
-    await (await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection()).client.esFrontMonth(Date.now());
+    await (await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection()).client.esFrontMonth(sim.market.now()); // the simulated market's day, not today's
     sim.control.inject429(1);
     const out = collectMessages('out', 1, 10_000);
     (helper.getNode('h') as unknown as TestNode).receive({ payload: 1 });

@@ -104,7 +104,7 @@ describe('ibkr-quote node', function () {
 
   it('survives a 429: the quote comes once the rate-limit pause is over', async () => {
     const sim = await load();
-    await (await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection()).client.esFrontMonth(Date.now()); // warm
+    await (await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection()).client.esFrontMonth(sim.market.now()); // warm: the simulated market's day, not today's
     sim.control.inject429(1);
     const out = nextMessage('quotes', 'quote', 10_000);
     (helper.getNode('q') as unknown as TestNode).receive({ payload: 1 });
