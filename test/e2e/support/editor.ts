@@ -124,14 +124,19 @@ export async function showHelp(page: Page, type: string): Promise<string> {
   return (await help.first().innerText()).trim();
 }
 
+const CANCEL_CLICKS = 10;
+
 /** Closes the open edit tray(s) without saving. */
 export async function cancelEditDialogs(page: Page): Promise<void> {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < CANCEL_CLICKS; i++) {
     const cancel = page.locator('.red-ui-tray:visible').last().locator('#node-dialog-cancel, #node-config-dialog-cancel');
     if ((await cancel.count()) === 0) return;
-    await cancel.first().click();
+    // A tray counted while it was sliding shut is gone before the click lands (a click on it then waits for the whole
+    // test's timeout): look again instead.
+    await cancel.first().click({ timeout: 2000 }).catch(() => undefined);
     await page.waitForTimeout(300);
   }
+  throw new Error(`an edit dialog is still open after ${CANCEL_CLICKS} clicks on its Cancel button`);
 }
 
 /** The entries Import › Examples lists under `moduleName` (file names without .json, sub-folders as a/b). */
