@@ -29,9 +29,8 @@ const SHARDS = {
   ]),
 };
 
-// The strategy-statistics test replays a simulator day as fast as the CPU allows (about 90 s), with its own Node-RED
-// and browser: it runs second, once the wait-bound suites' start-up (a dozen processes compiling and loading
-// Node-RED at once) is over.
+// The strategy-statistics test replays a simulator day as fast as the CPU allows, with its own Node-RED and browser:
+// its own shard, which run-suites.js starts after the other CPU-bound suites.
 const [statistics, e2eRest] = shardArgs('test/e2e/**/*.test.ts', [['test/e2e/statistics.test.ts']], ['test/e2e/crash.test.ts']);
 SHARDS.e2e = [e2eRest, statistics];
 
