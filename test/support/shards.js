@@ -1,6 +1,6 @@
 'use strict';
 // Wait-bound suites split into several mocha processes that run side by side (test/support/run-suites.js; the node
-// tests inside compat, scripts/compat-node-red-5.js). Their tests wait on IBKR's one-live-orders-read-per-5-s rule,
+// tests inside compat, test/tools/compat-node-red-5.js). Their tests wait on IBKR's one-live-orders-read-per-5-s rule,
 // real sockets and timers, not on the CPU, so a few at once take hardly more CPU than one after the other.
 //
 // Each named shard is a list of files; the last shard of a suite runs every other file of its glob (the named ones
