@@ -37,9 +37,10 @@ const { SHARDS } = require('./shards');
  *   wait: security 309 / 18, compat 254 / 31, node 243 / 14, unit 145 / 31, soak 98 / 21, flow 77 / 12, faults 55 / 6
  *   cpu:  e2e 224 / 85, crash 154 / 64, fuzz 81 / 65, lint 19 / 13, typecheck 12 / 14
  * 381 CPU seconds in all: about 190 s on two cores is the floor; the wait-bound suites cost little of it.
- * Two suites at a time, as before, took 774 s quiet. This way (same day, load average 5–10 from other work on the
- * machine): 360 s in all for 405 CPU seconds; crash 282 s, e2e 147 + 127 (statistics), security 185 (its longest
- * shard, ibkr-order-state), compat 167, unit 172, node 108 (longest shard), soak 113, flow 106, fuzz 86, faults 74.
+ * Two suites at a time, as before, took 774 s quiet. This way (same day, 10:13 UTC, load average 3–9 from other work
+ * on the machine, green): 293 s in all for 408 CPU seconds; crash 229 s, security 182 (its longest shard,
+ * ibkr-order-state), compat 163, unit 141, e2e 118 + 48 (statistics), fuzz 117, soak 108, node 106 (longest shard),
+ * flow 94, faults 60, typecheck 16, lint 15.
  */
 const SUITES = [
   { name: 'crash', kind: 'cpu', args: mocha('test/e2e/crash.test.ts'), build: true },
