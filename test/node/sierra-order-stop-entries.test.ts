@@ -118,12 +118,14 @@ describe('sierra-order: a risk stop cancels the resting entries at Sierra Chart 
   });
 
   it('an order message (not a signal) never expires', async () => {
-    const l = await load({ simSpeed: 60, ...LIMITS }, { signalEntryExpiryMin: 0.1 });
+    // The market runs at 60×: between reading the last trade and the order's risk check it moves, so the collar gets
+    // room (a limit 9.5 points under the market with a 10-point collar was refused by it in 1 run of 4).
+    const l = await load({ simSpeed: 60, ...LIMITS, collarTicks: 200 }, { signalEntryExpiryMin: 0.1 });
     const p = l.connection.lastTrade();
     assert.ok(p !== null);
     const resting = nextMessage(l.updates, (m: Msg) => update(m).status === 'working' && update(m).side === 'buy');
     const sentAt = l.connection.now();
-    l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: Math.round((p - 9.5) * 4) / 4 } });
+    l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: Math.round((p - 20) * 4) / 4 } });
     const id = update(await resting).clientOrderId;
     await until(() => l.connection.now() - sentAt > 60_000);
     await new Promise((r) => setTimeout(r, 1100)); // one more poll of the expiry

@@ -5,7 +5,8 @@
 // on the CPU, so running a few side by side shortens the run even on two cores. Each suite is its own mocha process
 // (one Node-RED test helper per process); its output is printed whole when it ends, so suites never interleave.
 //
-//   npm test                       everything (MIA_TEST_JOBS=N sets how many run at once; default 2)
+//   npm test                       everything (MIA_TEST_JOBS=N: CPU-bound suites at once, default 2;
+//                                  MIA_TEST_WAIT_JOBS=N: wait-bound suites and shards at once beside them, default 6)
 //   npm test -- unit node          only the named suites (lint and typecheck are suites too)
 //
 // Before anything runs, the system programs the suites need are checked (Chromium for the browser tests,
@@ -23,27 +24,54 @@ const eslintBin = bin('eslint', 'bin/eslint.js');
 const tscBin = bin('typescript', 'bin/tsc');
 
 const mocha = (...globs) => [mochaBin, ...globs];
+const { SHARDS } = require('./shards');
 /**
- * Longest first (2-core reference machine, 6 Dec 2026, 2 at a time: compat 257 s, node 214, crash 190, e2e 173,
- * unit 132, soak 110, fuzz ~100, flow 78, faults 59, lint 18, typecheck 8; security about 6 minutes, most of it
- * waiting on IBKR's one-live-orders-read-per-5-s rule, which the simulator enforces): with a pool, the slowest suites
- * start at once and the short ones fill the end. The kill -9 crash test is its own suite: it waits on 50 Node-RED
- * restarts, so it runs beside the others rather than after the rest of e2e.
+ * Two kinds of suite. CPU-bound ones (`cpu`) share a pool of MIA_TEST_JOBS processes (default 2, one per core of the
+ * reference machine). Wait-bound ones (`wait`) spend most of their time waiting on IBKR's one-live-orders-read-per-5-s
+ * rule, real-time simulators, sockets and child processes: they run in their own lanes beside the CPU pool
+ * (MIA_TEST_WAIT_JOBS, default 6), the longest split into shards (test/support/shards.js). Longest first in each.
+ *
+ * Measured on the 2-core reference machine, 6 Dec 2026, before the split (`/usr/bin/time` of
+ * `node test/support/run-suites.js <suite>`, two at a time, load average 1–8 from other work):
+ * wall s / CPU s (user+sys, child processes included)
+ *   wait: security 309 / 18, compat 254 / 31, node 243 / 14, unit 145 / 31, soak 98 / 21, flow 77 / 12, faults 55 / 6
+ *   cpu:  e2e 224 / 85, crash 154 / 64, fuzz 81 / 65, lint 19 / 13, typecheck 12 / 14
+ * 381 CPU seconds in all: about 190 s on two cores is the floor; the wait-bound suites cost little of it.
+ * Two suites at a time, as before, took 774 s quiet. This way (same day, 10:13 UTC, load average 3–9 from other work
+ * on the machine, green): 293 s in all for 408 CPU seconds; crash 229 s, security 182 (its longest shard,
+ * ibkr-order-state), compat 163, unit 141, e2e 118 + 48 (statistics), fuzz 117, soak 108, node 106 (longest shard),
+ * flow 94, faults 60, typecheck 16, lint 15.
  */
 const SUITES = [
-  { name: 'security', args: mocha('test/security/**/*.test.ts') },
-  { name: 'compat', args: mocha('test/compat/**/*.test.ts'), build: true },
-  { name: 'crash', args: mocha('test/e2e/crash.test.ts'), build: true },
-  { name: 'node', args: mocha('test/node/**/*.test.ts') },
-  { name: 'e2e', args: mocha('test/e2e/**/*.test.ts', '--ignore', 'test/e2e/crash.test.ts'), build: true },
-  { name: 'unit', args: mocha('test/unit/**/*.test.ts') },
-  { name: 'soak', args: mocha('test/soak/**/*.test.ts') },
-  { name: 'fuzz', args: mocha('test/fuzz/**/*.test.ts') },
-  { name: 'flow', args: mocha('test/flow/**/*.test.ts') },
-  { name: 'faults', args: mocha('test/faults/**/*.test.ts') },
-  { name: 'typecheck', args: [tscBin, '-p', 'tsconfig.json', '--noEmit'], check: true },
-  { name: 'lint', args: [eslintBin, '.'], check: true },
+  { name: 'crash', kind: 'cpu', args: mocha('test/e2e/crash.test.ts'), build: true },
+  { name: 'e2e', kind: 'cpu', args: mocha(...SHARDS.e2e[0]), build: true },
+  { name: 'fuzz', kind: 'cpu', args: mocha('test/fuzz/**/*.test.ts') },
+  { name: 'lint', kind: 'cpu', args: [eslintBin, '.'], check: true },
+  { name: 'typecheck', kind: 'cpu', args: [tscBin, '-p', 'tsconfig.json', '--noEmit'], check: true },
+  // Last: the strategy-statistics replay (CPU-bound, 46 CPU s in 54 s alone) waits at most 150 s for the replayed
+  // day; by then the wait-bound lanes have ended and it has about a core to itself. At load 10 beside them it failed.
+  { name: 'e2e', kind: 'cpu', args: mocha(...SHARDS.e2e[1]), build: true },
+  { name: 'security', kind: 'wait', shards: SHARDS.security.map((globs) => mocha(...globs)) },
+  { name: 'compat', kind: 'wait', args: mocha('test/compat/**/*.test.ts'), build: true },
+  { name: 'node', kind: 'wait', shards: SHARDS.node.map((globs) => mocha(...globs)) },
+  { name: 'unit', kind: 'wait', args: mocha('test/unit/**/*.test.ts') },
+  { name: 'soak', kind: 'wait', args: mocha('test/soak/**/*.test.ts') },
+  { name: 'flow', kind: 'wait', args: mocha('test/flow/**/*.test.ts') },
+  { name: 'faults', kind: 'wait', args: mocha('test/faults/**/*.test.ts') },
 ];
+
+/** The mocha (or tsc, eslint) processes of `suites`, in order: a suite, or each of its shards ("node 2/3"). */
+function jobsOf(suites) {
+  const jobs = suites.flatMap((suite) => (suite.shards ?? [suite.args]).map((args) => ({ suite, args })));
+  const count = (name) => jobs.filter((j) => j.suite.name === name).length;
+  const seen = {};
+  for (const job of jobs) {
+    const { name } = job.suite;
+    seen[name] = (seen[name] ?? 0) + 1;
+    job.label = count(name) > 1 ? `${name} ${seen[name]}/${count(name)}` : name;
+  }
+  return jobs;
+}
 
 const SUMMARY = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$/m;
 
@@ -89,18 +117,22 @@ function buildOnce() {
   return building;
 }
 
-async function run(suite) {
+async function run(job) {
+  const { suite } = job;
   if (suite.build) {
     const build = await buildOnce();
-    if (!build.ok) return { suite, code: 1, signal: null, output: `the build (test/tools/build.js) failed:\n${build.output}\n0 passed, 1 failed\n`, seconds: build.seconds };
+    if (!build.ok) return { job, suite, code: 1, signal: null, output: `the build (test/tools/build.js) failed:
+${build.output}
+0 passed, 1 failed
+`, seconds: build.seconds };
   }
   return new Promise((resolve) => {
     const started = Date.now();
-    const child = spawn(process.execPath, suite.args, { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, job.args, { cwd: repo, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (b) => (output += b));
     child.stderr.on('data', (b) => (output += b));
-    child.on('close', (code, signal) => resolve({ suite, code: code ?? 1, signal, output, seconds: (Date.now() - started) / 1000 }));
+    child.on('close', (code, signal) => resolve({ job, suite, code: code ?? 1, signal, output, seconds: (Date.now() - started) / 1000 }));
   });
 }
 
@@ -118,31 +150,38 @@ function tally(result) {
 async function main() {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !SUITES.some((s) => s.name === w));
+  const names = [...new Set(SUITES.map((s) => s.name))];
   if (unknown.length) {
-    console.error(`npm test: unknown suite ${unknown.join(', ')}; the suites are ${SUITES.map((s) => s.name).join(', ')}.`);
+    console.error(`npm test: unknown suite ${unknown.join(', ')}; the suites are ${names.join(', ')}.`);
     process.exit(2);
   }
   const suites = wanted.length ? SUITES.filter((s) => wanted.includes(s.name)) : SUITES;
   if (suites.some((s) => s.name === 'e2e' || s.name === 'unit' || s.name === 'node')) ensureSystemPrograms();
-  // Two at a time: on the 2-core reference machine a third suite beside the crash test's Node-RED restarts and the
-  // browser made real-time tests late (stream heartbeats, editor loads); two keeps them on time.
+  // Two CPU-bound suites at a time: on the 2-core reference machine a third beside the crash test's Node-RED restarts
+  // and the browser made real-time tests late (stream heartbeats, editor loads); two keeps them on time.
   const jobs = Math.max(1, Number(process.env.MIA_TEST_JOBS) || 2);
+  // Wait-bound suites and shards: six at once, beside the CPU pool (together they use about half a core).
+  const waitJobs = Math.max(1, Number(process.env.MIA_TEST_WAIT_JOBS) || 6);
   const started = Date.now();
-  const queue = [...suites];
+  const jobsAll = jobsOf(suites);
+  const queues = { cpu: jobsAll.filter((j) => j.suite.kind === 'cpu'), wait: jobsAll.filter((j) => j.suite.kind === 'wait') };
   const results = [];
-  async function worker() {
-    for (let suite = queue.shift(); suite; suite = queue.shift()) {
-      const result = await run(suite);
+  async function worker(queue) {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const result = await run(job);
       const counts = tally(result);
       results.push({ ...result, counts });
       const verdict = counts.failed ? 'FAILED' : 'ok';
-      process.stdout.write(`\n===== ${suite.name}: ${verdict} in ${result.seconds.toFixed(0)} s =====\n${result.output}\n`);
+      process.stdout.write(`\n===== ${job.label}: ${verdict} in ${result.seconds.toFixed(0)} s =====\n${result.output}\n`);
     }
   }
-  await Promise.all(Array.from({ length: Math.min(jobs, suites.length) }, worker));
+  await Promise.all([
+    ...Array.from({ length: Math.min(jobs, queues.cpu.length) }, () => worker(queues.cpu)),
+    ...Array.from({ length: Math.min(waitJobs, queues.wait.length) }, () => worker(queues.wait)),
+  ]);
   const total = results.reduce((t, r) => ({ passed: t.passed + r.counts.passed, failed: t.failed + r.counts.failed, skipped: t.skipped + r.counts.skipped }), { passed: 0, failed: 0, skipped: 0 });
-  console.log(`\nsuites (${jobs} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s in all):`);
-  for (const r of results) console.log(`  ${r.suite.name.padEnd(14)} ${String(r.seconds.toFixed(0)).padStart(4)} s  ${r.counts.failed ? 'FAILED' : 'ok'}  (${r.counts.passed} passed, ${r.counts.failed} failed)`);
+  console.log(`\nsuites (${jobs} CPU-bound and up to ${waitJobs} wait-bound at a time, ${((Date.now() - started) / 1000).toFixed(0)} s in all):`);
+  for (const r of results) console.log(`  ${r.job.label.padEnd(14)} ${String(r.seconds.toFixed(0)).padStart(4)} s  ${r.counts.failed ? 'FAILED' : 'ok'}  (${r.counts.passed} passed, ${r.counts.failed} failed)`);
   console.log(`\n${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''}`);
   process.exitCode = total.failed ? 1 : 0;
 }

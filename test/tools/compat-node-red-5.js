@@ -76,23 +76,41 @@ const runStarted = Date.now();
 const runDeadline = runStarted + (Number(process.env.COMPAT_BUDGET_MS) || 14 * 60_000);
 const RUNTIME_RESERVE_MS = 2 * 60_000;
 
-/** Part 2: the node tests under Node 22 against Node-RED 5. */
-function runNodeTests(env) {
+/**
+ * Part 2: the node tests under Node 22 against Node-RED 5, in the same shards as `npm test`'s node suite
+ * (test/support/shards.js), side by side: they wait on the simulators' clocks and rate limits, not on the CPU.
+ */
+async function runNodeTests(env) {
   const mocha = require.resolve('mocha/bin/mocha.js', { paths: [repoRoot] });
   const hook = path.join(repoRoot, 'test', 'compat', 'use-node-red-5.cjs');
-  const result = spawnSync(env.nodeBinary, [mocha, '--require', hook, 'test/node/**/*.test.ts'], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, COMPAT_NODE_RED_DIR: path.join(cacheDir, 'node_modules') },
-    timeout: Math.max(60_000, runDeadline - RUNTIME_RESERVE_MS - Date.now()),
-  });
-  const output = `${result.stdout || ''}${result.stderr || ''}`;
-  const passing = Number((/(\d+) passing/.exec(output) || [])[1] || 0);
-  const failing = Number((/(\d+) failing/.exec(output) || [])[1] || 0);
-  const pending = Number((/(\d+) pending/.exec(output) || [])[1] || 0);
-  const provedV5 = output.includes(`[compat] node-red ${env.nodeRedVersion}`);
-  const ok = result.status === 0 && passing > 0 && provedV5;
-  return { ok, passing, failing, pending, provedV5, output: ok ? '' : output.slice(-6000) };
+  const { SHARDS } = require(path.join(repoRoot, 'test', 'support', 'shards.js'));
+  const timeoutMs = Math.max(60_000, runDeadline - RUNTIME_RESERVE_MS - Date.now());
+  const shard = (globs) =>
+    new Promise((resolve) => {
+      const child = spawn(env.nodeBinary, [mocha, '--require', hook, ...globs], {
+        cwd: repoRoot,
+        env: { ...process.env, COMPAT_NODE_RED_DIR: path.join(cacheDir, 'node_modules') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (c) => (output += c));
+      child.stderr.on('data', (c) => (output += c));
+      const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('close', (status) => {
+        clearTimeout(killer);
+        const passing = Number((/(\d+) passing/.exec(output) || [])[1] || 0);
+        const failing = Number((/(\d+) failing/.exec(output) || [])[1] || 0);
+        const pending = Number((/(\d+) pending/.exec(output) || [])[1] || 0);
+        // Every shard must have loaded Node-RED 5 (the line test/compat/use-node-red-5.cjs prints).
+        const provedV5 = output.includes(`[compat] node-red ${env.nodeRedVersion}`);
+        resolve({ ok: status === 0 && passing > 0 && provedV5, passing, failing, pending, provedV5, output });
+      });
+    });
+  const parts = await Promise.all(SHARDS.node.map(shard));
+  const sum = (k) => parts.reduce((n, p) => n + p[k], 0);
+  const ok = parts.every((p) => p.ok);
+  const output = parts.filter((p) => !p.ok).map((p) => p.output.slice(-6000)).join('\n');
+  return { ok, passing: sum('passing'), failing: sum('failing'), pending: sum('pending'), provedV5: parts.every((p) => p.provedV5), shards: parts.length, output };
 }
 
 function freePort() {
@@ -198,7 +216,7 @@ async function main() {
   );
   if (!only || only === 'node-tests') {
     const t = Date.now();
-    summary.nodeTests = runNodeTests(env);
+    summary.nodeTests = await runNodeTests(env);
     summary.nodeTests.seconds = Math.round((Date.now() - t) / 100) / 10;
     const n = summary.nodeTests;
     console.log(`node tests on Node-RED ${env.nodeRedVersion}: ${n.ok ? 'passed' : 'FAILED'} (${n.passing} passing, ${n.failing} failing, ${n.pending} pending, ${n.seconds} s)`);

@@ -14,6 +14,16 @@ export interface EditorNodeInfo {
 }
 
 const acceptingDialogs = new WeakSet<Page>();
+/** What each page's editor held when it was last loaded: every node, config node, subflow and tab id. */
+const loadedContent = new WeakMap<Page, string>();
+const CONTENT = `(() => {
+  const ids = [];
+  RED.nodes.eachNode((n) => { ids.push(n.id); });
+  RED.nodes.eachConfig((n) => { ids.push(n.id); });
+  RED.nodes.eachSubflow((n) => { ids.push(n.id); });
+  RED.nodes.eachWorkspace((n) => { ids.push(n.id); });
+  return ids.sort().join(',');
+})()`;
 
 /** Loads (or reloads) the editor and waits until its palette and flows are in place. */
 export async function openEditor(page: Page, url: string): Promise<void> {
@@ -27,6 +37,21 @@ export async function openEditor(page: Page, url: string): Promise<void> {
   await page.waitForFunction(
     'typeof RED !== "undefined" && !!RED.workspaces.active() && !$("#red-ui-loading-progress").is(":visible")',
   );
+  loadedContent.set(page, await page.evaluate<string>(CONTENT));
+}
+
+/**
+ * Back to what the editor loaded without reloading the page (a reload costs seconds of a busy machine's CPU): undoes
+ * every change (Edit › Undo, as a person would) and checks that exactly the loaded nodes, config nodes and tabs are
+ * left. Reloads only when undo cannot get there.
+ */
+export async function revertToLoaded(page: Page, url: string): Promise<void> {
+  const loaded = loadedContent.get(page);
+  if (loaded !== undefined) {
+    await page.evaluate(`(() => { while (RED.history.depth() > 0) RED.actions.invoke('core:undo'); })()`);
+    if ((await page.evaluate<string>(CONTENT)) === loaded) return;
+  }
+  await openEditor(page, url);
 }
 
 /** What the editor knows of a node type: its definition, where the palette shows it, whether it has help. */
@@ -99,14 +124,19 @@ export async function showHelp(page: Page, type: string): Promise<string> {
   return (await help.first().innerText()).trim();
 }
 
+const CANCEL_CLICKS = 10;
+
 /** Closes the open edit tray(s) without saving. */
 export async function cancelEditDialogs(page: Page): Promise<void> {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < CANCEL_CLICKS; i++) {
     const cancel = page.locator('.red-ui-tray:visible').last().locator('#node-dialog-cancel, #node-config-dialog-cancel');
     if ((await cancel.count()) === 0) return;
-    await cancel.first().click();
+    // A tray counted while it was sliding shut is gone before the click lands (a click on it then waits for the whole
+    // test's timeout): look again instead.
+    await cancel.first().click({ timeout: 2000 }).catch(() => undefined);
     await page.waitForTimeout(300);
   }
+  throw new Error(`an edit dialog is still open after ${CANCEL_CLICKS} clicks on its Cancel button`);
 }
 
 /** The entries Import › Examples lists under `moduleName` (file names without .json, sub-folders as a/b). */
@@ -142,11 +172,22 @@ export async function openExamples(page: Page, moduleName: string): Promise<stri
   throw new Error(`Import › Examples did not finish listing ${moduleName}`);
 }
 
+const IMPORT_CLICKS = 10;
+
 /** With the Examples tab open on the module, imports `example` into a new flow tab and drops it on the canvas. */
 export async function importExample(page: Page, example: string): Promise<void> {
   const label = example.split('/').pop() ?? example;
   const exact = new RegExp(`^\\s*${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
-  await page.locator('#red-ui-clipboard-dialog-import-tab-examples .red-ui-treeList-label', { hasText: exact }).first().click();
+  const item = page.locator('#red-ui-clipboard-dialog-import-tab-examples .red-ui-treeList-label', { hasText: exact }).first();
+  // A click that lands while the tree is still laying out its folders is lost (seen when the dialog is opened again
+  // on the same page): click again, up to IMPORT_CLICKS times, until the dialog has taken the selection.
+  const ready = '!document.querySelector("#red-ui-clipboard-dialog-ok").disabled';
+  for (let attempt = 1; ; attempt++) {
+    await item.click();
+    const taken = await page.waitForFunction(ready, undefined, { timeout: 2000 }).then(() => true, () => false);
+    if (taken) break;
+    if (attempt === IMPORT_CLICKS) throw new Error(`Import › Examples did not select ${example} after ${attempt} clicks`);
+  }
   await page.locator('#red-ui-clipboard-dialog-import-opt-new').click();
   await page.locator('#red-ui-clipboard-dialog-ok').click();
   // Imported nodes follow the mouse until a click drops them.
