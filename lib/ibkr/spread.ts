@@ -1,7 +1,7 @@
 // Thousands of requests handed to the limiter in one event-loop turn (an options-chain discovery: ~3,000
-// secdef/info calls) held the loop for 90-240 ms: each request builds its URL, finds its family and joins the
+// secdef/info calls) held the loop for 90-120 ms of CPU: each request builds its URL, finds its family and joins the
 // limiter's queue at once, though the limiter lets only 10 a second leave. Handed over a few at a time instead,
-// the queue still never runs dry and nothing else in the process waits behind the hand-over.
+// the queue still never runs dry and nothing else in the process (a bar close, an order) waits behind the hand-over.
 
 /** One turn of the event loop (timers, I/O and everything else waiting get their turn first). */
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
