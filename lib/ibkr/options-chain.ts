@@ -2,6 +2,8 @@
 //   discovery  secdef/search SPX → secdef/strikes per month → secdef/info per (month, strike, right), which lists
 //              every expiry of that month; kept are the chosen expiries, by maturityDate and trading class
 //              (SPX = AM-settled monthlies, SPXW = PM-settled weeklies and dailies). Cached for the trading day.
+//              The secdef/info calls (thousands) reach the limiter a few per event-loop turn, enough of them waiting
+//              that its queue never runs dry (./spread.ts).
 //   quotes     snapshots of at most 100 conids each, all batches submitted at once (the connection's limiter paces
 //              them at IBKR's 10/s); greeks that arrive after the prices are asked again a bounded number of times.
 // The result is one `chain` message (lib/contracts Chain).
@@ -12,6 +14,7 @@ import { InvalidInputError } from '../errors';
 import { NEW_YORK, zonedParts } from '../clock';
 import { IbkrError, NotFoundError } from './errors';
 import { sleep, realScheduler, type Scheduler } from './scheduler';
+import { eachSpread } from './spread';
 import type { Priority } from './limits';
 import type { OptionStrikes, SecdefInfo, SecdefSearchResult, SnapshotRow } from './types';
 
@@ -73,7 +76,19 @@ export interface OptionsChainOptions {
   /** IBKR refreshes snapshot values every 500 ms. */
   greekRetryMs?: number;
   scheduler?: Scheduler;
+  /** Discovery calls waiting for the limiter or their answer at once (default DISCOVERY_WAITING). */
+  discoveryWaiting?: number;
+  /** Discovery calls handed to the limiter per event-loop turn (default DISCOVERY_PER_TURN). */
+  discoveryPerTurn?: number;
 }
+
+/**
+ * The limiter lets 10 requests a second leave (fewer when clustered or conservative): 64 waiting is 6 s of its work,
+ * so its queue never runs dry, and a refresh no longer holds 3,000 of them (nor rejects 3,000 at a redeploy).
+ */
+export const DISCOVERY_WAITING = 64;
+/** Handing a request to the limiter costs ~30-80 µs of CPU on this machine kind: 8 per turn stay well under 1 ms. */
+export const DISCOVERY_PER_TURN = 8;
 
 /** IBKR: the SPX index conid (fact sheet, section 2). */
 export const SPX_INDEX_CONID = 416904;
@@ -491,7 +506,7 @@ export class OptionsChainFetcher {
     const wanted = new Set(chosen.map((e) => `${e.expiry}|${e.tradingClass}`));
     const months = [...new Set(chosen.map((e) => monthToken(e.expiry)))];
 
-    // Discovery: every (month, strike, right) in the window, all submitted at once.
+    // Discovery: every (month, strike, right) in the window, handed to the limiter a few per turn (see the header).
     const jobs: Array<{ month: string; strike: number; right: Right }> = [];
     const listedStrikes: number[] = [];
     for (const month of months) {
@@ -503,8 +518,9 @@ export class OptionsChainFetcher {
     }
     let discovered = 0;
     const found: Discovered[] = [];
-    await Promise.all(
-      jobs.map(async (job) => {
+    await eachSpread(
+      jobs,
+      async (job) => {
         const rows = await this.info(cache, conid, job.month, job.strike, job.right);
         for (const r of rows) {
           if (!r.maturityDate || !isTradingClass(r.tradingClass) || !wanted.has(`${r.maturityDate}|${r.tradingClass}`)) continue;
@@ -512,7 +528,8 @@ export class OptionsChainFetcher {
         }
         discovered += 1;
         onProgress?.({ phase: 'discovery', done: discovered, total: jobs.length });
-      }),
+      },
+      { width: this.options.discoveryWaiting ?? DISCOVERY_WAITING, perTurn: this.options.discoveryPerTurn ?? DISCOVERY_PER_TURN },
     );
     const contracts = [...new Map(found.map((d) => [d.conid, d])).values()].sort(
       (a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass) || a.strike - b.strike || a.right.localeCompare(b.right),

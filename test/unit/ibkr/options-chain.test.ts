@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { IbkrConnection } from '../../../lib/ibkr';
 import { NotFoundError } from '../../../lib/ibkr/errors';
-import { MARKET_REQUEST, OptionsChainFetcher, selectExpiries, strikesInWindow, type ChainApi, type ListedExpiry } from '../../../lib/ibkr/options-chain';
+import { MARKET_REQUEST, OptionsChainFetcher, selectExpiries, strikesInWindow, type ChainApi, type ChainRequest, type ListedExpiry } from '../../../lib/ibkr/options-chain';
 import type { SnapshotRow } from '../../../lib/ibkr/types';
 import type { Scheduler } from '../../../lib/ibkr/scheduler';
 import { parseAvailability } from '../../../lib/ibkr/wire';
@@ -86,6 +86,57 @@ describe('options chain', () => {
     assert.ok(first.stats.discoveryCalls > 0);
     assert.equal((await fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW + 60_000)).stats.discoveryCalls, 0);
     await assert.rejects(fetcher.fetch({ ...request, classes: ['SPXW'] }, NOW + 86_400_000), NotFoundError); // no 0DTE listed on the 6th
+  });
+
+  it('hands discovery to the limiter a few at a time, with the same chain as all at once', async () => {
+    // ~400 secdef/info calls; the counts are what the limiter would have had waiting.
+    const strikes = Array.from({ length: 201 }, (_, i) => 4500 + 5 * i);
+    const waitingMost = { now: 0, most: 0 };
+    const base = fakeChainApi(1);
+    const api = (): ChainApi => ({
+      ...base,
+      secdefStrikes: async () => ({ call: strikes, put: strikes }),
+      secdefInfo: async (r) => {
+        waitingMost.now += 1;
+        waitingMost.most = Math.max(waitingMost.most, waitingMost.now);
+        // Answered 10 turns later: slower than 4 starts a turn, as IBKR's 10/s is slower than the hand-over.
+        for (let i = 0; i < 10; i += 1) await new Promise((resolve) => setImmediate(resolve));
+        waitingMost.now -= 1;
+        return base.secdefInfo(r);
+      },
+    });
+    const request: ChainRequest = { expiries: { kind: '0dte' }, window: { kind: 'strikes', count: 100 }, classes: ['SPXW'] };
+    const spread = await new OptionsChainFetcher(api(), { discoveryWaiting: 16, discoveryPerTurn: 4 }).fetch(request, NOW);
+    assert.ok(waitingMost.most <= 16 + 1, `at most 16 discovery calls waiting (+1 listing call): ${waitingMost.most}`);
+    assert.ok(waitingMost.most >= 16, 'the allowed width is used: the limiter never runs dry');
+    waitingMost.most = 0;
+    const atOnce = await new OptionsChainFetcher(api(), { discoveryWaiting: 10_000, discoveryPerTurn: 10_000 }).fetch(request, NOW);
+    assert.ok(waitingMost.most > 300, 'the comparison hands them over all at once');
+    assert.deepEqual(spread.chain.contracts, atOnce.chain.contracts);
+    assert.equal(spread.stats.discoveryCalls, atOnce.stats.discoveryCalls);
+    assert.equal(spread.chain.contracts.length, 2 * strikesInWindow(strikes, 5010, request.window).length, 'every (strike, right) of the window');
+  });
+
+  it('stops handing discovery over at the first failure and reports it', async () => {
+    const strikes = Array.from({ length: 101 }, (_, i) => 4750 + 5 * i);
+    let asked = 0;
+    const base = fakeChainApi(1);
+    const fetcher = new OptionsChainFetcher(
+      {
+        ...base,
+        secdefStrikes: async () => ({ call: strikes, put: strikes }),
+        secdefInfo: async (r) => {
+          asked += 1;
+          await new Promise((resolve) => setImmediate(resolve));
+          if (asked === 30) throw new Error('connection closed');
+          return base.secdefInfo(r);
+        },
+      },
+      { discoveryWaiting: 8, discoveryPerTurn: 8 },
+    );
+    await assert.rejects(fetcher.fetch({ expiries: { kind: '0dte' }, window: { kind: 'strikes', count: 50 }, classes: ['SPXW'] }, NOW), /connection closed/);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(asked < 30 + 8, `no new call after the failure (${asked} of 203)`);
   });
 
   it('fetches the market scope (SPX and SPXW) and says in the chain what it left out', async () => {
