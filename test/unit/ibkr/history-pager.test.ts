@@ -136,7 +136,9 @@ describe('history pager', () => {
     let sim: IbkrSimulator;
     let connection: IbkrConnection;
     before(async () => {
-      sim = await startIbkrSimulator({ seed: 3, historyLatencyMs: 5 });
+      // The market stands still (speed 0): "two weeks up to now" is one window for the test and the simulator however
+      // long the paging takes (a running market moved the window's start past a bar on a loaded machine).
+      sim = await startIbkrSimulator({ seed: 3, historyLatencyMs: 5, speed: 0 });
       connection = new IbkrConnection({ mode: 'simulator', baseUrl: sim.baseUrl, simulatorCertificatePem: sim.certificatePem });
       await connection.start();
     });
