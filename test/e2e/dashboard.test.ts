@@ -128,11 +128,26 @@ describe('e2e: the dashboard of the shipped pipeline', function () {
       `(document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || [])
         .some((m) => m._datapoint.x > ${newestBefore})`,
     );
-    const after = await chartPoints(dashboard, 'mia_chart_price');
     // Points by series and time: a live point that lands while the page loads may be drawn twice, never lost.
     const key = (p: ChartPoint) => `${p.series}@${p.x}`;
+    const earlier = [...new Set(before.map(key))];
+    // The chart asks Node-RED for its history (widget-load) when it mounts, and listens for live points from then on:
+    // a live point can come before the answer (its request waits behind the flow on a loaded Node-RED: at load 10-15
+    // none of the earlier points was in the page yet when the first newer one was read, in 1 run of 3). The history is waited for, not timed.
+    await dashboard
+      .waitForFunction(
+        `(() => {
+          const messages = document.querySelector('#app').__vue_app__.config.globalProperties.$store.state.data.messages.mia_chart_price || [];
+          const held = new Set(messages.map((m) => String(m.series) + '@' + Number(m._datapoint.x)));
+          return ${JSON.stringify(earlier)}.every((k) => held.has(k));
+        })()`,
+        undefined,
+        { timeout: 20_000 },
+      )
+      .catch(() => undefined);
+    const after = await chartPoints(dashboard, 'mia_chart_price');
     const kept = new Set(after.map(key));
-    const lost = [...new Set(before.map(key))].filter((k) => !kept.has(k));
+    const lost = earlier.filter((k) => !kept.has(k));
     assert.deepStrictEqual(lost, [], `after the reload ${lost.length} of the ${before.length} earlier points are missing`);
     assert.ok(after.some((p) => p.x > newestBefore), 'no point newer than the first visit after the reload');
     assert.ok((await chartPoints(dashboard, 'mia_chart_delta')).length > 100, 'the cumulative delta lost its history on reload');

@@ -25,6 +25,9 @@ helper.init(require.resolve('node-red'));
 
 type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; send(msg: object): void; on(event: string, fn: (msg: Record<string, unknown>) => void): void };
 
+/** The most a loopback outcome (an order leaving, a cancel, HALTED) may take, on a loaded machine too. */
+const OUTCOME_MS = 10_000;
+
 const SEED = Number(process.env.ADV_SEED ?? 1108);
 
 const LIMITS = {
@@ -65,13 +68,13 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const connection = await load(flow(s.port));
     const order = helper.getNode('order0') as TestNode;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => held.length === 1, 3000, 'the buy left');
+    await until(() => held.length === 1, OUTCOME_MS, 'the buy left');
     order.receive({ topic: 'kill' });
-    await until(() => connection.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
+    await until(() => connection.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
     await sleep(50);
     // Sierra now acknowledges the order that was on the wire.
     s.push(...acceptAll(held[0], s));
-    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), 3000, 'the late order is cancelled');
+    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), OUTCOME_MS, 'the late order is cancelled');
     // And nothing new leaves while HALTED.
     const before = newOrders(s).length;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
@@ -94,9 +97,9 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const order = helper.getNode('order0') as TestNode;
     const next = connection.symbol.replace(/^ES(.)(\d\d)/, (_all, _m: string, yy: string) => `ESH${String(Number(yy) + 1).padStart(2, '0')}`);
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', symbol: next } });
-    await until(() => pendingDefinitions.length === 1, 3000, 'definition asked');
+    await until(() => pendingDefinitions.length === 1, OUTCOME_MS, 'definition asked');
     order.receive({ topic: 'kill' });
-    await until(() => connection.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
+    await until(() => connection.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
     s.push(...answer(pendingDefinitions[0], s));
     await sleep(300);
     assert.deepEqual(newOrders(s), [], 'the order reserved before the kill did not leave after it');
@@ -165,7 +168,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const caught: string[] = [];
     (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: unknown }).message)));
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => newOrders(s).length === 1 && connection.riskEngine.openOrders().some((o) => o.phase === 'working'), 3000, 'working');
+    await until(() => newOrders(s).length === 1 && connection.riskEngine.openOrders().some((o) => o.phase === 'working'), OUTCOME_MS, 'working');
     order.receive({ topic: 'kill' });
     await until(() => caught.length > 0, 40_000, 'kill reported');
     assert.match(caught[0], /Kill switch HALTED.*failed/);
@@ -187,7 +190,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const caught: string[] = [];
     (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: unknown }).message)));
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => newOrders(s).length === 1, 3000, 'working');
+    await until(() => newOrders(s).length === 1, OUTCOME_MS, 'working');
     s.frozen = true;
     await until(() => connection.status().state !== 'ready', 10_000, 'heartbeat loss noticed');
     order.receive({ topic: 'kill' });
@@ -201,7 +204,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     await sleep(200);
     assert.equal(newOrders(s).length, before, 'still HALTED after the reconnect');
     // The kill could not cancel the working buy while the server was silent: it is cancelled once Sierra is back.
-    await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), 3000, 'the order the kill could not reach is cancelled after the reconnect');
+    await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), OUTCOME_MS, 'the order the kill could not reach is cancelled after the reconnect');
     assert.deepEqual(runtime.trap.errors, []);
   });
 
@@ -220,9 +223,9 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
       let connection = await load(flow(s.port, { cfg: { maxTradesPerDay: 1 } }));
       let order = helper.getNode('order0') as TestNode;
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-      await until(() => connection.riskState().tradesToday === 1, 3000, 'one trade counted');
+      await until(() => connection.riskState().tradesToday === 1, OUTCOME_MS, 'one trade counted');
       order.receive({ topic: 'kill' });
-      await until(() => connection.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
+      await until(() => connection.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
       await sleep(100);
       // Restart: the flow goes, the process's engines go (as in a new process), the journal stays.
       await helper.unload();
@@ -282,11 +285,13 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       await b.whenReady(10_000);
       assert.equal(a.riskEngine, b.riskEngine, 'one engine for the account');
       (helper.getNode('orderB') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-      await until(() => newOrders(s).length === 1 && a.riskEngine.openOrders().some((o) => o.phase === 'working'), 3000, 'B\'s order working');
+      await until(() => newOrders(s).length === 1 && a.riskEngine.openOrders().some((o) => o.phase === 'working'), OUTCOME_MS, 'B\'s order working');
       const placed = newOrders(s)[0];
       (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
-      await until(() => a.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
-      await sleep(500);
+      await until(() => a.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
+      // The cancel goes out once the kill reaches the other connection's working order: waited for, not timed (500 ms
+      // of sleep ran out at load 15).
+      await until(() => cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), OUTCOME_MS, 'the cancel of the order placed through the other connection').catch(() => undefined);
       if (process.env.ADV_DEBUG) process.stdout.write(`${JSON.stringify(helper.log().args.map((x: unknown[]) => String((x[0] as { msg: unknown }).msg)).filter((t: string) => /kill|cancel/i.test(t)))}\n`);
       assert.ok(cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`);
       assert.deepEqual(runtime.trap.errors, []);
@@ -313,12 +318,12 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
     a.on('risk-warning', (w: string) => warnings.push(w));
     b.on('risk-warning', (w: string) => warnings.push(w));
     (helper.getNode('orderB') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => held.length === 1, 3000, 'the buy left through B');
+    await until(() => held.length === 1, OUTCOME_MS, 'the buy left through B');
     (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
-    await until(() => a.riskEngine.killSwitch === 'HALTED', 3000, 'HALTED');
+    await until(() => a.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
     await sleep(100);
     s.push(...acceptAll(held[0], s)); // acknowledged to B's socket only... and to A's: push goes to every connection
-    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), 3000, 'the late order is cancelled');
+    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), OUTCOME_MS, 'the late order is cancelled');
     await sleep(300);
     assert.deepEqual(warnings.filter((w) => /could not be cancelled/.test(w)), [], 'no connection claims a cancel failed');
     assert.deepEqual(runtime.trap.errors, []);
