@@ -653,7 +653,7 @@ export class SierraConnection extends EventEmitter {
   private onFill(fill: Fill): void {
     const instrument = this.manager?.symbolOf(fill.clientOrderId) || this.symbol;
     try {
-      this.engine.onFill({ clientOrderId: fill.clientOrderId, instrument, side: fill.side, quantity: fill.quantity, price: fill.price, now: this.now() });
+      this.engine.onFill({ clientOrderId: fill.clientOrderId, instrument, side: fill.side, quantity: fill.quantity, price: fill.price, now: this.now(), ...(fill.serverOrderId ? { brokerOrderId: fill.serverOrderId } : {}) });
     } catch (err) {
       this.warnRisk(`A fill could not be counted by the risk rules: ${errorMessage(err)}`);
     }

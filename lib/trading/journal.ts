@@ -47,6 +47,8 @@ export interface IntentRecord {
   /** For an exit: how much of its parent has filled (an exit can fill only that much: the rest is not armed yet). */
   armed?: number;
   brokerOrderId?: string;
+  /** An entry judged, when reserved, to open a trade (the position flat, or crossed): counted against max trades per day until it fills or ends. */
+  opens?: boolean;
   /** An entry sent for a Battle Navale signal: when (market time) and which, so its expiry outlives a Deploy or a restart. */
   signal?: { sentAt: number; origin: string };
 }
@@ -61,6 +63,12 @@ export interface JournalState {
   idSequence: number;
   /** Client order ids used (→ when), kept three days: never issued again. */
   usedIds: Record<string, number>;
+  /**
+   * The broker's order ids this account has seen (→ when), kept like usedIds: a fill at the reconcile whose order is
+   * not among them happened where no journal saw it (while Node-RED was down, or before its news was read). Absent
+   * in a journal written before it was kept: then such fills cannot be told from the day's earlier ones.
+   */
+  brokerOrderIds?: Record<string, number>;
   intents: IntentRecord[];
 }
 

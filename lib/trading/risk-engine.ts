@@ -163,6 +163,8 @@ export interface FillNews {
   realizedPnl?: number;
   /** Fills with the same id are counted once. */
   executionId?: string;
+  /** The broker's id of the filled order (Sierra's ServerOrderID): known to the journal from now on. */
+  brokerOrderId?: string;
 }
 
 export interface RiskEngineOptions {
@@ -240,6 +242,15 @@ export class RiskEngine extends EventEmitter {
   private readonly guard = new RiskGuard();
   private readonly orders = new Map<string, WorkingOrder>();
   private readonly usedIds = new Map<string, number>();
+  /** Flattens sent (journalOrderId) and not yet ended: until they end, any position may be flat at the broker. */
+  private readonly flattening = new Set<string>();
+  /** The broker's order ids seen here or at a reconcile (journaled, kept like usedIds). */
+  private readonly brokerIds = new Map<string, number>();
+  /**
+   * Whether brokerIds holds every order this account's journal has seen: false for a fresh account and a journal
+   * written before they were kept, until the first reconcile (the day's fills seen then are history, not news).
+   */
+  private brokerIdsComplete = false;
   private readonly executions = new Set<string>();
   private readonly contributors = new Map<string, EngineLimits>();
   private readonly lastTrade = new Map<string, number>();
@@ -570,6 +581,16 @@ export class RiskEngine extends EventEmitter {
     if (this.loading && !reducing) return deny('not-reconciled', `the risk journal of the ${this.broker} account ${this.account} (${this.journal.where}) is still being read: new entries wait`);
     const decision = this.guard.check({ side, quantity, now, position: e.position, workingQuantity: working });
     if (!decision.allowed) return decision;
+    const opens = !reducing && this.mayOpenTrade(side, e);
+    if (opens) {
+      const s = this.guard.state(now);
+      const coming = [...this.orders.values()].filter((o) => o.opens && o.role === 'entry' && o.filled === 0).length;
+      if (s.tradesToday + coming >= s.limits.maxTradesPerDay) {
+        const why = coming ? ` and ${coming} more on their way (entries sent that may open one, not filled yet)` : '';
+        const how = e.position === 0 ? 'it opens a trade' : `it may open a trade (${describePosition(e.position)} may be flat before it fills: ${this.flattening.size ? 'a flatten is on its way' : 'working orders of the other side'})`;
+        return deny('max-trades', `${s.tradesToday} trades today${why}, the maximum is ${s.limits.maxTradesPerDay}; ${how}`);
+      }
+    }
     if (!this.reconciledFlag && !reducing) {
       return deny('not-reconciled', `the ${this.broker} account ${this.account} is not yet reconciled with the broker (positions, working orders, the day's P&L): new entries wait; orders that reduce the position and cancels still pass`);
     }
@@ -587,7 +608,7 @@ export class RiskEngine extends EventEmitter {
 
     this.sentAt.push(now);
     const base = { instrument: req.instrument, root: info.root, quantity, filled: 0, phase: 'reserved' as const };
-    this.orders.set(req.clientOrderId, { ...base, clientOrderId: req.clientOrderId, side, role: 'entry', reducing });
+    this.orders.set(req.clientOrderId, { ...base, clientOrderId: req.clientOrderId, side, role: 'entry', reducing, ...(opens ? { opens } : {}) });
     const exitSide: Side = side === 'buy' ? 'sell' : 'buy';
     for (const id of req.exits ?? []) this.orders.set(id, { ...base, clientOrderId: id, side: exitSide, role: 'exit', reducing: true, parent: req.clientOrderId, armed: 0 });
     for (const id of ids) this.usedIds.set(id, Date.now());
@@ -595,6 +616,17 @@ export class RiskEngine extends EventEmitter {
     // Written now (a failure refuses the order here), flushed to the disk by authorizeSend's save, which every order
     // passes before its bytes leave: one data flush on the order's way out instead of two.
     return this.persistOrDeny(ids, { flushLater: true });
+  }
+
+  /**
+   * Whether an entry may open a trade when it fills: the position then may be flat, or on the other side, whatever
+   * the engine has read by now — a flatten on its way, or the other side's working orders (entries, armed exits)
+   * filling first. Entries of its own side that work are no cover: they may never fill (a limit resting far away, one
+   * being cancelled). The news of those fills may come after this order's: the max-trades rule is judged on this.
+   */
+  private mayOpenTrade(side: Side, e: { position: number; buys: number; sells: number }): boolean {
+    if (this.flattening.size > 0) return true;
+    return side === 'buy' ? e.position - e.sells <= 0 : e.position + e.buys >= 0;
   }
 
   /**
@@ -613,6 +645,7 @@ export class RiskEngine extends EventEmitter {
       this.usedIds.delete(clientOrderId);
       return deny('kill-switch', `the risk journal could not be written, so the order was not sent: ${errorMessage(err)}`);
     }
+    this.flattening.add(clientOrderId);
     return { allowed: true };
   }
 
@@ -796,7 +829,10 @@ export class RiskEngine extends EventEmitter {
     if (!o) return;
     const wasInFlight = o.phase !== 'working';
     o.phase = 'working';
-    if (brokerOrderId) o.brokerOrderId = brokerOrderId;
+    if (brokerOrderId) {
+      o.brokerOrderId = brokerOrderId;
+      this.seeBrokerId(brokerOrderId);
+    }
     this.persistQuietly();
     const stopped = this.cancelling.has(clientOrderId) && this.adds(o);
     if (wasInFlight && ((this.killSwitch === 'HALTED' && !(o.role === 'exit')) || stopped)) {
@@ -815,7 +851,16 @@ export class RiskEngine extends EventEmitter {
   /** An order update: a terminal status gives back what is left of the order; a new total quantity is taken. */
   onOrderUpdate(clientOrderId: string, update: { status: 'pending' | 'working' | 'partially-filled' | 'filled' | 'cancelled' | 'rejected'; quantity?: number; filled?: number; brokerOrderId?: string | null }): void {
     const o = this.orders.get(clientOrderId);
-    if (!o) return;
+    if (!o) {
+      if (update.status === 'cancelled' || update.status === 'rejected' || update.status === 'filled') this.flattening.delete(clientOrderId);
+      // Not counted here (a flatten, an order placed by hand): its fills are still ones this account has seen.
+      if (update.brokerOrderId && !this.brokerIds.has(update.brokerOrderId)) {
+        this.seeBrokerId(update.brokerOrderId);
+        this.persistQuietly();
+      }
+      return;
+    }
+    if (update.brokerOrderId) this.seeBrokerId(update.brokerOrderId);
     if (update.status === 'cancelled' || update.status === 'rejected' || update.status === 'filled') {
       if (update.status === 'filled' && update.filled !== undefined && update.filled > o.filled) this.arm(o, update.filled - o.filled);
       this.drop(clientOrderId);
@@ -885,6 +930,9 @@ export class RiskEngine extends EventEmitter {
     }
     this.setLastTrade(fill.instrument, fill.price, fill.now);
     const o = fill.clientOrderId ? this.orders.get(fill.clientOrderId) : undefined;
+    // Journaled with the fill it counts: a reconcile never counts this order's fills as unseen.
+    if (fill.brokerOrderId) this.seeBrokerId(fill.brokerOrderId);
+    if (o?.brokerOrderId) this.seeBrokerId(o.brokerOrderId);
     if (o && this.cancelling.has(o.clientOrderId) && o.role === 'entry') this.emit('entry-fill', { clientOrderId: o.clientOrderId, quantity: fill.quantity });
     if (o) {
       const q = Math.min(fill.quantity, o.quantity - o.filled);
@@ -991,6 +1039,11 @@ export class RiskEngine extends EventEmitter {
           known.quantity = Math.max(known.quantity, b.quantity);
         } else known.quantity = b.quantity;
         known.filled = b.filled;
+        if (known.role === 'exit') {
+          // Armed as the broker's parent has filled (its fills may not have been read): wholly once it no longer works.
+          const parent = known.parent !== undefined ? brokerOrders.get(known.parent) : undefined;
+          known.armed = Math.min(known.quantity, parent ? Math.max(parent.filled, known.armed ?? 0) : known.quantity);
+        }
         known.phase = 'working';
         if (b.brokerOrderId) known.brokerOrderId = b.brokerOrderId;
         continue;
@@ -1013,6 +1066,11 @@ export class RiskEngine extends EventEmitter {
       });
     }
     if (broker.realizedPnl !== undefined || broker.unrealizedPnl !== undefined) this.syncAccount({ now: broker.now, realizedPnl: broker.realizedPnl, unrealizedPnl: broker.unrealizedPnl });
+    // Every order the broker names now is settled by this reconcile: its fills are never counted as unseen again.
+    for (const b of broker.working) for (const id of [b.brokerOrderId, b.parentBrokerOrderId]) if (id) this.seeBrokerId(id);
+    for (const f of broker.fills ?? []) if (f.brokerOrderId) this.seeBrokerId(f.brokerOrderId);
+    this.brokerIdsComplete = true;
+    this.flattening.clear(); // the broker's position now holds whatever a flatten sent before did
     this.reconciledFlag = true;
     this.persistQuietly();
     this.emit('change');
@@ -1025,13 +1083,15 @@ export class RiskEngine extends EventEmitter {
   /**
    * Fills of orders the journal counts (its intents, matched by client order id or broker order id; an intent that was
    * never acknowledged, by its contract and side when exactly one unnamed order fits) beyond what the journal recorded
-   * of them happened while the process was down, or just before it died: replayed in the broker's order over the
-   * journal's positions, every one that opened a position (from flat, or through it) is a trade the day's count lacks.
-   * The higher count wins: the broker's.
+   * of them, and every fill of an order no journal of this account ever saw (its broker order id unknown: its news was
+   * never read — an order acknowledged and filled after the last write, whose bracket exits no longer work to name it —
+   * or it was placed while Node-RED was down), happened while the process was down, or just before it died: replayed
+   * in the broker's order over the journal's positions, every one that opened a position (from flat, or through it)
+   * is a trade the day's count lacks. The higher count wins: the broker's.
    */
   private countUnrecordedTrades(broker: BrokerState, note: (d: Discrepancy) => void): void {
     const fills = broker.fills ?? [];
-    if (fills.length === 0 || this.orders.size === 0) return;
+    if (fills.length === 0 || (this.orders.size === 0 && !this.brokerIdsComplete)) return;
     const byBrokerId = new Map<string, WorkingOrder>();
     for (const o of this.orders.values()) if (o.brokerOrderId) byBrokerId.set(o.brokerOrderId, o);
     // A parent killed before its acknowledgement was read: its working children at the broker name it.
@@ -1044,7 +1104,10 @@ export class RiskEngine extends EventEmitter {
     for (const f of fills) {
       const o = (f.clientOrderId ? this.orders.get(f.clientOrderId) : undefined) ?? (f.brokerOrderId ? byBrokerId.get(f.brokerOrderId) : undefined);
       if (o) owner.set(f, o);
-      else if (f.brokerOrderId && !(f.clientOrderId && this.usedIds.has(f.clientOrderId))) unnamed.set(f.brokerOrderId, [...(unnamed.get(f.brokerOrderId) ?? []), f]);
+      // An order the account has seen (known to be another's, or history) is no candidate for an unacknowledged intent.
+      else if (f.brokerOrderId && !(f.clientOrderId && this.usedIds.has(f.clientOrderId)) && !(this.brokerIdsComplete && this.brokerIds.has(f.brokerOrderId))) {
+        unnamed.set(f.brokerOrderId, [...(unnamed.get(f.brokerOrderId) ?? []), f]);
+      }
     }
     const linked = new Set(byBrokerId.values());
     const unacked = [...this.orders.values()].filter((o) => !o.brokerOrderId && !linked.has(o) && o.phase !== 'reserved');
@@ -1061,13 +1124,14 @@ export class RiskEngine extends EventEmitter {
     const steps: { instrument: string; signed: number; counts: boolean }[] = [];
     for (const f of fills) {
       const o = owner.get(f);
+      const unseen = !o && this.brokerIdsComplete && f.brokerOrderId !== '' && !this.brokerIds.has(f.brokerOrderId);
       let q = f.quantity;
       if (o) {
         const seen = recorded.get(o) ?? 0;
         q -= Math.min(f.quantity, Math.max(0, o.filled - seen));
         recorded.set(o, seen + f.quantity);
-      } else if (steps.length === 0) continue;
-      if (q > 0) steps.push({ instrument: o?.instrument ?? f.instrument, signed: f.side === 'buy' ? q : -q, counts: Boolean(o) });
+      } else if (steps.length === 0 && !unseen) continue;
+      if (q > 0) steps.push({ instrument: o?.instrument ?? f.instrument, signed: f.side === 'buy' ? q : -q, counts: Boolean(o) || unseen });
     }
     // Replayed from the position before them: the broker's position now (which they reached; this connection's live
     // position updates may already have brought it into the engine) less what they added.
@@ -1101,6 +1165,7 @@ export class RiskEngine extends EventEmitter {
 
   snapshot(now: number): JournalState {
     for (const [id, t] of this.usedIds) if (now - t > USED_ID_TTL_MS && !this.orders.has(id)) this.usedIds.delete(id);
+    for (const [id, t] of this.brokerIds) if (now - t > USED_ID_TTL_MS) this.brokerIds.delete(id);
     return {
       version: JOURNAL_VERSION,
       broker: this.broker,
@@ -1109,6 +1174,8 @@ export class RiskEngine extends EventEmitter {
       ledger: this.guard.ledger(),
       idSequence: this.idSequence,
       usedIds: Object.fromEntries(this.usedIds),
+      // Only once it is whole (a reconcile took every order the broker names): a part would pass for the whole.
+      ...(this.brokerIdsComplete ? { brokerOrderIds: Object.fromEntries(this.brokerIds) } : {}),
       intents: [...this.orders.values()].map((o) => ({ ...o })),
     };
   }
@@ -1117,6 +1184,9 @@ export class RiskEngine extends EventEmitter {
     this.guard.restore(s.ledger);
     this.idSequence = s.idSequence ?? 0;
     for (const [id, t] of Object.entries(s.usedIds ?? {})) this.usedIds.set(id, t);
+    this.brokerIds.clear();
+    for (const [id, t] of Object.entries(s.brokerOrderIds ?? {})) this.brokerIds.set(id, t);
+    this.brokerIdsComplete = s.brokerOrderIds !== undefined;
     for (const i of s.intents) this.orders.set(i.clientOrderId, { ...i });
   }
 
@@ -1238,6 +1308,10 @@ export class RiskEngine extends EventEmitter {
     } catch (err) {
       this.emit('journal-error', err instanceof Error ? err : new JournalError(errorMessage(err)));
     }
+  }
+
+  private seeBrokerId(brokerOrderId: string): void {
+    if (brokerOrderId && !this.brokerIds.has(brokerOrderId)) this.brokerIds.set(brokerOrderId, Date.now());
   }
 
   private report(d: Discrepancy): void {

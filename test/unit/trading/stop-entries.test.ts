@@ -115,9 +115,10 @@ describe('Risk stops cancel the working entries that can add exposure (both brok
     trade(e, 1, T0);
     const o = place(e, 'buy', 1, { now: T0 + 2000 });
     e.onFill({ clientOrderId: o.id, instrument: 'ESZ6', side: 'buy', quantity: 1, price: 6000, now: T0 + 2000 });
-    // Second trade open (long 1, the maximum): a resting sell 1 would close it and a buy would scale in — no new trade.
-    const close = place(e, 'sell', 1, { now: T0 + 3000 });
+    // Second trade open (long 1, the maximum): a buy would scale in and a resting sell 1 would close it — no new trade.
+    // (In this order: with the sell already working the buy is refused, as the sell may leave it opening a third.)
     const scale = place(e, 'buy', 1, { now: T0 + 3000 });
+    const close = place(e, 'sell', 1, { now: T0 + 3000 });
     e.syncAccount({ now: T0 + 3500, unrealizedPnl: -10 });
     await settled(runs);
     assert.deepEqual(a.cancels, []);
