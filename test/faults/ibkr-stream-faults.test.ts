@@ -134,25 +134,38 @@ describe('fault: heartbeat loss on the IBKR stream', function () {
     await drain();
     const silentFrom = clock.now;
     const reasons: string[] = [];
-    const onState = (_s: StreamState, reason: string): number => reasons.push(reason);
+    let deadAt: number | null = null;
+    const onState = (state: StreamState, reason: string): void => {
+      reasons.push(`${state}: ${reason}`);
+      if (state === 'open' || deadAt !== null) return;
+      deadAt = clock.now;
+      // Unfrozen at once: the reconnect (its backoff may be 0 ms) must reach a server that answers again.
+      proxy.frozen = false;
+    };
     live.stream.on('state', onState);
+    const after = (): string => (deadAt === null ? 'not declared dead' : `declared dead after ${deadAt - silentFrom} ms`);
     try {
       await clock.advance(timeoutMs - 1);
-      assert.equal(live.stream.state, 'open', `still open after ${clock.now - silentFrom} ms of silence (the bound is ${timeoutMs} ms)`);
+      assert.equal(deadAt, null, `${after()} of silence, before the ${timeoutMs} ms bound (${reasons.join(' | ')})`);
       await clock.advance(1);
-      assert.equal(live.stream.state, 'reconnecting', `declared dead after ${clock.now - silentFrom} ms of silence`);
+      assert.equal(deadAt === null ? null : deadAt - silentFrom, timeoutMs, `${after()} of silence: the bound is ${timeoutMs} ms (${reasons.join(' | ')})`);
     } finally {
       live.stream.off('state', onState);
+      proxy.frozen = false;
     }
     return reasons.join(' | ');
   }
 
-  /** Unfreezes, lets the reconnect backoff elapse in virtual time, and waits (real time) for quotes on the new socket. */
-  async function reconnect(live: IbkrRig, clock: FakeScheduler, proxy: FreezableProxy, counter: { marketData: () => number }): Promise<void> {
-    proxy.frozen = false;
+  /** Lets the reconnect backoff elapse in virtual time and waits (real time) for quotes on the new socket. */
+  async function reconnect(live: IbkrRig, clock: FakeScheduler, counter: { marketData: () => number }): Promise<void> {
+    const trail: string[] = [];
+    const onState = (s: StreamState, reason: string): number => trail.push(`${clock.now} ${s}: ${reason}`);
+    live.stream.on('state', onState);
     await clock.advance(STREAM_BACKOFF.maxMs);
     const seen = counter.marketData();
-    await until(() => live.stream.state === 'open' && counter.marketData() > seen, testTimeLeft(), 'quotes again after the reconnect');
+    await until(() => live.stream.state === 'open' && counter.marketData() > seen, testTimeLeft(), 'quotes again after the reconnect').catch((err: Error) => {
+      throw new Error(`${err.message}; stream ${live.stream.state}, timers due in ${clock.delays().join(', ')} ms; ${trail.join(' → ')}`);
+    }).finally(() => live.stream.off('state', onState));
   }
 
   it('declares the link dead after 2 heartbeat intervals of silence, not before, and reconnects (virtual time)', async () => {
@@ -178,7 +191,7 @@ describe('fault: heartbeat loss on the IBKR stream', function () {
       }
       const reasons = await silenceUntilDead(live, clock, proxy, counter, timeoutMs);
       assert.match(reasons, /no heartbeat from IBKR/);
-      await reconnect(live, clock, proxy, counter);
+      await reconnect(live, clock, counter);
     }
     reportFigures('ibkr-heartbeat-loss', { heartbeatMs: HEARTBEAT_MS, losses: 6, detectedAfterSilenceMs: timeoutMs, gaps: gaps.length });
     assert.equal(gaps.length, 6, 'one gap per loss');
@@ -200,7 +213,7 @@ describe('fault: heartbeat loss on the IBKR stream', function () {
     for (let i = 0; i < 2; i++) {
       const reasons = await silenceUntilDead(live, clock, proxy, counter, DEFAULT_STREAM_TIMING.heartbeatTimeoutMs);
       assert.match(reasons, /no heartbeat from IBKR for 20 s/);
-      await reconnect(live, clock, proxy, counter);
+      await reconnect(live, clock, counter);
     }
     reportFigures('ibkr-heartbeat-loss-default-timing', { timeoutIntervals: DEFAULT_STREAM_TIMING.heartbeatTimeoutMs / ibkrHeartbeatMs, detectedAfterSilenceMs: DEFAULT_STREAM_TIMING.heartbeatTimeoutMs });
   });
