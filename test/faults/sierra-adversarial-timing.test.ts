@@ -18,15 +18,13 @@ import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { acceptAll, holdNewOrders, useHostileDtcRuntime, type HostileDtc, type Raw } from '../security/support/hostile-dtc';
 import { sleep, until } from './support';
+import { testTimeLeft } from '../support/budget';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
 helper.init(require.resolve('node-red'));
 
 type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void; send(msg: object): void; on(event: string, fn: (msg: Record<string, unknown>) => void): void };
-
-/** The most a loopback outcome (an order leaving, a cancel, HALTED) may take, on a loaded machine too. */
-const OUTCOME_MS = 10_000;
 
 const SEED = Number(process.env.ADV_SEED ?? 1108);
 
@@ -57,7 +55,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
   async function load(f: Array<Record<string, unknown>>): Promise<SierraConnection> {
     await helper.load([configModule, orderModule, catchNode], f as never);
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
-    await connection.whenReady(10_000);
+    await connection.whenReady(testTimeLeft());
     return connection;
   }
 
@@ -68,13 +66,13 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const connection = await load(flow(s.port));
     const order = helper.getNode('order0') as TestNode;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => held.length === 1, OUTCOME_MS, 'the buy left');
+    await until(() => held.length === 1, testTimeLeft(), 'the buy left');
     order.receive({ topic: 'kill' });
-    await until(() => connection.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
+    await until(() => connection.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
     await sleep(50);
     // Sierra now acknowledges the order that was on the wire.
     s.push(...acceptAll(held[0], s));
-    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), OUTCOME_MS, 'the late order is cancelled');
+    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), testTimeLeft(), 'the late order is cancelled');
     // And nothing new leaves while HALTED.
     const before = newOrders(s).length;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
@@ -97,9 +95,9 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const order = helper.getNode('order0') as TestNode;
     const next = connection.symbol.replace(/^ES(.)(\d\d)/, (_all, _m: string, yy: string) => `ESH${String(Number(yy) + 1).padStart(2, '0')}`);
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market', symbol: next } });
-    await until(() => pendingDefinitions.length === 1, OUTCOME_MS, 'definition asked');
+    await until(() => pendingDefinitions.length === 1, testTimeLeft(), 'definition asked');
     order.receive({ topic: 'kill' });
-    await until(() => connection.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
+    await until(() => connection.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
     s.push(...answer(pendingDefinitions[0], s));
     await sleep(300);
     assert.deepEqual(newOrders(s), [], 'the order reserved before the kill did not leave after it');
@@ -168,9 +166,9 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const caught: string[] = [];
     (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: unknown }).message)));
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => newOrders(s).length === 1 && connection.riskEngine.openOrders().some((o) => o.phase === 'working'), OUTCOME_MS, 'working');
+    await until(() => newOrders(s).length === 1 && connection.riskEngine.openOrders().some((o) => o.phase === 'working'), testTimeLeft(), 'working');
     order.receive({ topic: 'kill' });
-    await until(() => caught.length > 0, 40_000, 'kill reported');
+    await until(() => caught.length > 0, testTimeLeft(), 'kill reported');
     assert.match(caught[0], /Kill switch HALTED.*failed/);
     assert.equal(connection.riskEngine.killSwitch, 'HALTED');
     assert.deepEqual(runtime.trap.errors, []);
@@ -190,21 +188,21 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const caught: string[] = [];
     (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: unknown }).message)));
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => newOrders(s).length === 1, OUTCOME_MS, 'working');
+    await until(() => newOrders(s).length === 1, testTimeLeft(), 'working');
     s.frozen = true;
-    await until(() => connection.status().state !== 'ready', 10_000, 'heartbeat loss noticed');
+    await until(() => connection.status().state !== 'ready', testTimeLeft(), 'heartbeat loss noticed');
     order.receive({ topic: 'kill' });
-    await until(() => caught.length > 0, 10_000, 'kill reported');
+    await until(() => caught.length > 0, testTimeLeft(), 'kill reported');
     assert.match(caught[0], /Kill switch HALTED.*failed/);
     assert.equal(connection.riskEngine.killSwitch, 'HALTED');
     s.frozen = false;
-    await connection.whenReady(15_000);
+    await connection.whenReady(testTimeLeft());
     const before = newOrders(s).length;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
     await sleep(200);
     assert.equal(newOrders(s).length, before, 'still HALTED after the reconnect');
     // The kill could not cancel the working buy while the server was silent: it is cancelled once Sierra is back.
-    await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), OUTCOME_MS, 'the order the kill could not reach is cancelled after the reconnect');
+    await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), testTimeLeft(), 'the order the kill could not reach is cancelled after the reconnect');
     assert.deepEqual(runtime.trap.errors, []);
   });
 
@@ -223,9 +221,9 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
       let connection = await load(flow(s.port, { cfg: { maxTradesPerDay: 1 } }));
       let order = helper.getNode('order0') as TestNode;
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-      await until(() => connection.riskState().tradesToday === 1, OUTCOME_MS, 'one trade counted');
+      await until(() => connection.riskState().tradesToday === 1, testTimeLeft(), 'one trade counted');
       order.receive({ topic: 'kill' });
-      await until(() => connection.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
+      await until(() => connection.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
       await sleep(100);
       // Restart: the flow goes, the process's engines go (as in a new process), the journal stays.
       await helper.unload();
@@ -281,19 +279,20 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
       await helper.load([configModule, orderModule, catchNode], flowDef as never);
       const a = await (helper.getNode('cfgA') as unknown as SierraConfigNode).connection();
       const b = await (helper.getNode('cfgB') as unknown as SierraConfigNode).connection();
-      await a.whenReady(10_000);
-      await b.whenReady(10_000);
+      await a.whenReady(testTimeLeft());
+      await b.whenReady(testTimeLeft());
       assert.equal(a.riskEngine, b.riskEngine, 'one engine for the account');
       (helper.getNode('orderB') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-      await until(() => newOrders(s).length === 1 && a.riskEngine.openOrders().some((o) => o.phase === 'working'), OUTCOME_MS, 'B\'s order working');
+      await until(() => newOrders(s).length === 1 && a.riskEngine.openOrders().some((o) => o.phase === 'working'), testTimeLeft(), 'B\'s order working');
       const placed = newOrders(s)[0];
       (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
-      await until(() => a.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
-      // The cancel goes out once the kill reaches the other connection's working order: waited for, not timed (500 ms
-      // of sleep ran out at load 15).
-      await until(() => cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), OUTCOME_MS, 'the cancel of the order placed through the other connection').catch(() => undefined);
-      if (process.env.ADV_DEBUG) process.stdout.write(`${JSON.stringify(helper.log().args.map((x: unknown[]) => String((x[0] as { msg: unknown }).msg)).filter((t: string) => /kill|cancel/i.test(t)))}\n`);
-      assert.ok(cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`);
+      await until(() => a.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
+      const cancelled = (): boolean => cancels(s).some((c) => c.ClientOrderID === placed.ClientOrderID);
+      await until(cancelled, testTimeLeft(), `the kill cancelled ${String(placed.ClientOrderID)}, placed through the other connection`).catch((err: Error) => {
+        if (process.env.ADV_DEBUG) process.stdout.write(`${JSON.stringify(helper.log().args.map((x: unknown[]) => String((x[0] as { msg: unknown }).msg)).filter((t: string) => /kill|cancel/i.test(t)))}\n`);
+        throw err;
+      });
+      assert.ok(cancelled());
       assert.deepEqual(runtime.trap.errors, []);
     });
   }
@@ -312,18 +311,18 @@ describe('adversarial: one trade account through two sierra-config nodes (Node-R
     ] as never);
     const a = await (helper.getNode('cfgA') as unknown as SierraConfigNode).connection();
     const b = await (helper.getNode('cfgB') as unknown as SierraConfigNode).connection();
-    await a.whenReady(10_000);
-    await b.whenReady(10_000);
+    await a.whenReady(testTimeLeft());
+    await b.whenReady(testTimeLeft());
     const warnings: string[] = [];
     a.on('risk-warning', (w: string) => warnings.push(w));
     b.on('risk-warning', (w: string) => warnings.push(w));
     (helper.getNode('orderB') as TestNode).receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await until(() => held.length === 1, OUTCOME_MS, 'the buy left through B');
+    await until(() => held.length === 1, testTimeLeft(), 'the buy left through B');
     (helper.getNode('orderA') as TestNode).receive({ topic: 'kill' });
-    await until(() => a.riskEngine.killSwitch === 'HALTED', OUTCOME_MS, 'HALTED');
+    await until(() => a.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
     await sleep(100);
     s.push(...acceptAll(held[0], s)); // acknowledged to B's socket only... and to A's: push goes to every connection
-    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), OUTCOME_MS, 'the late order is cancelled');
+    await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), testTimeLeft(), 'the late order is cancelled');
     await sleep(300);
     assert.deepEqual(warnings.filter((w) => /could not be cancelled/.test(w)), [], 'no connection claims a cancel failed');
     assert.deepEqual(runtime.trap.errors, []);

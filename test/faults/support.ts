@@ -2,6 +2,7 @@
 // IbkrConnection in simulator mode + the one IbkrStream), with IBKR's time constants shortened in step on both sides.
 import net from 'net';
 import { IbkrConnection, type IbkrConnectionOptions, type SessionStateEvent } from '../../lib/ibkr';
+import type { Scheduler } from '../../lib/ibkr/scheduler';
 import { IbkrStream, type StreamBackoff, type StreamTarget, type StreamTiming } from '../../lib/ibkr/stream';
 import { startIbkrSimulator, type IbkrSimulator, type IbkrSimulatorOptions } from '../../lib/sim/ibkr';
 
@@ -45,7 +46,14 @@ export interface IbkrRig {
 }
 
 export async function startIbkrRig(
-  options: { sim?: IbkrSimulatorOptions; connection?: Partial<IbkrConnectionOptions>; timing?: Partial<StreamTiming>; proxy?: FreezableProxy } = {},
+  options: {
+    sim?: IbkrSimulatorOptions;
+    connection?: Partial<IbkrConnectionOptions>;
+    timing?: Partial<StreamTiming>;
+    proxy?: FreezableProxy;
+    /** The stream's timers and clock (watchdog, tic, backoff), e.g. a virtual scheduler; real time when absent. */
+    streamClock?: { scheduler: Scheduler; now: () => number };
+  } = {},
 ): Promise<IbkrRig> {
   const sim = await startIbkrSimulator({
     seed: 5,
@@ -74,7 +82,7 @@ export async function startIbkrRig(
     url.port = String(proxy.port);
     return { ...t, url: url.toString() };
   };
-  const stream = new IbkrStream({ target, timing: { ...STREAM_TIMING, ...options.timing }, backoff: STREAM_BACKOFF });
+  const stream = new IbkrStream({ target, timing: { ...STREAM_TIMING, ...options.timing }, backoff: STREAM_BACKOFF, ...options.streamClock });
   const conid = sim.market.esContracts()[0].conid;
   return {
     sim,

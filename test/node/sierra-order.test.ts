@@ -278,19 +278,23 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
 
     it('max-trades: a new trade after the last one allowed today is refused', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, maxTradesPerDay: 1 });
-      const filled = nextMessage(l.updates, (m) => update(m).status === 'filled');
+      const filled = nextMessage(l.fills);
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-      await filled;
+      await filled; // the fill output comes after the risk rules counted the trade
+      // Flat as the node sees it (its position output comes after the risk rules took the position), not only at
+      // Sierra Chart: while the node still holds the long, this sell would close it and rightly pass.
+      const flat = nextMessage(l.positions, (m) => m.payload.quantity === 0);
       l.order.receive({ topic: 'order', payload: { action: 'flatten' } });
+      await flat;
       await until(() => position(l.sim) === 0);
       await denial(l, { action: 'sell', quantity: 1, type: 'market' }, 'max-trades');
     });
 
     it('cooldown: a new position inside the cooldown after a trade is refused', async () => {
       const l = await load({ ...FROZEN, ...OPEN_LIMITS, cooldownMin: 5 });
-      const filled = nextMessage(l.updates, (m) => update(m).status === 'filled');
+      const filled = nextMessage(l.fills);
       l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-      await filled;
+      await filled; // the fill output comes after the risk rules started the cooldown
       await denial(l, { action: 'buy', quantity: 1, type: 'market' }, 'cooldown');
     });
 
