@@ -88,6 +88,8 @@ export interface DtcSimulatorOptions {
 export interface DtcSimulator {
   readonly port: number;
   readonly host: string;
+  /** The market it fills against (its trades, its clock). */
+  readonly market: SimMarket;
   close(): Promise<void>;
   /** Every order the account accepted, in ServerOrderID order (working, filled, canceled). */
   orders(): SimOrder[];
@@ -155,7 +157,7 @@ class DtcSimulatorServer implements DtcSimulator {
   private readonly sessions = new Set<Session>();
   private readonly account: SimAccount;
   private readonly prices: WirePrices;
-  private readonly market: SimMarket;
+  readonly market: SimMarket;
   private readonly symbolAt: (now: number) => string;
   private tradingAllowed: boolean;
   private heartbeatsStopped = false;

@@ -2,7 +2,7 @@
 // Transport-free: the server hands in (method, path, query, body, now) and sends back { status, body }.
 import { randomUUID } from 'crypto';
 import { dayOfYyyymmdd, monthToken } from '../calendar';
-import type { Market } from '../market-types';
+import type { ListedOption, Market } from '../market-types';
 import { historyResponse } from './history';
 import {
   ES_UNDERLYING_CONID,
@@ -751,9 +751,7 @@ export class IbkrApi {
     const right: 'C' | 'P' = (req.query.get('right') ?? '').toUpperCase().startsWith('P') ? 'P' : 'C';
     const expiries = this.expiriesInMonth(month);
     // The listing, not the priced chain: one answer per strike asked, hundreds per chain refresh.
-    const rows = this.market
-      .spxListing(expiries.map((e) => e.expiry))
-      .filter((o) => o.strike === strike)
+    const rows = listedAtStrike(this.market.spxListing(expiries.map((e) => e.expiry)), strike)
       .map((o) => ({ ...o, right }))
       .map((o) => ({
         conid: optionConid(o.expiry, o.tradingClass, o.strike, right),
@@ -802,6 +800,29 @@ export class IbkrApi {
         return ok({ ...base, instrument_type: 'OPT', cfi_code: 'OCEICS', trading_class: inst.tradingClass, local_symbol: `SPX${inst.tradingClass === 'SPXW' ? 'W' : ''}  ${inst.expiry.slice(2)}${inst.right}${String(inst.strike * 1000).padStart(8, '0')}`, underlying_con_id: SPX_CONID, multiplier: '100', maturity_date: inst.expiry, expiry_full: inst.expiry, real_expiration_date: inst.expiry, contract_month: inst.expiry.slice(0, 6), exchange: 'SMART', valid_exchanges: 'SMART,CBOE,IBUSOPT', right: inst.right, strike: inst.strike });
     }
   }
+}
+
+/** Per shared listing (the seeded market hands out one frozen array while it is current): its options by strike, in listing order. */
+const listingsByStrike = new WeakMap<readonly ListedOption[], Map<number, ListedOption[]>>();
+
+/**
+ * The options of `listing` at `strike`, in listing order. A chain refresh asks one strike per request, thousands of
+ * times, of a listing of tens of thousands of options: scanning it each time cost ~2 ms per request.
+ */
+function listedAtStrike(listing: readonly ListedOption[], strike: number): readonly ListedOption[] {
+  // A listing built for this request alone (the replayed market's) is scanned once: an index would cost more.
+  if (!Object.isFrozen(listing)) return listing.filter((o) => o.strike === strike);
+  let byStrike = listingsByStrike.get(listing);
+  if (!byStrike) {
+    byStrike = new Map();
+    for (const o of listing) {
+      const same = byStrike.get(o.strike);
+      if (same) same.push(o);
+      else byStrike.set(o.strike, [o]);
+    }
+    listingsByStrike.set(listing, byStrike);
+  }
+  return byStrike.get(strike) ?? [];
 }
 
 /**

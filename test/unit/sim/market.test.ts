@@ -36,6 +36,27 @@ describe('seeded market', () => {
     assert.notDeepStrictEqual(c.tradesBetween(from, START), a.tradesBetween(from, START));
   });
 
+  it('reads any window (pump-sized, on a trade, across minutes) as exactly the trades with from < t ≤ to, in order', () => {
+    const m = createMarket({ seed: 4, startTime: START });
+    const from = START - 20 * 60_000;
+    const all = m.tradesBetween(from, START);
+    assert.ok(all.length > 500);
+    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1]!.t <= all[i]!.t, 'in time order');
+    const inside = (a: number, b: number): MarketTrade[] => all.filter((x) => x.t > a && x.t <= b);
+    // Windows of 20 ms of market time (the pump's), windows from and to an exact trade time, and across minutes.
+    const edges: [number, number][] = [];
+    for (let t = from; t < START; t += 20 * 40) edges.push([t, t + 20 * 40]);
+    for (let i = 0; i + 7 < all.length; i += 97) edges.push([all[i]!.t, all[i + 7]!.t], [all[i]!.t - 1, all[i]!.t]);
+    edges.push([from + 30_000, from + 150_000], [START - 1, START]);
+    let pieces: MarketTrade[] = [];
+    for (const [a, b] of edges) {
+      const got = m.tradesBetween(a, b);
+      assert.deepStrictEqual(got, inside(a, b), `${a}..${b}`);
+      if (b - a === 20 * 40) pieces = pieces.concat(got);
+    }
+    assert.deepStrictEqual(pieces, all, 'consecutive pump windows give every trade once');
+  });
+
   it('starts at the requested price at the start time', () => {
     const m = createMarket({ seed: 3, startTime: START, startPrice: 6100 });
     const bar = m.esBars(START, START + 60_000, 60_000);

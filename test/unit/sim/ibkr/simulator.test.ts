@@ -202,6 +202,38 @@ describe('IBKR Web API simulator', function () {
       assert.strictEqual(contract.con_id, info[0].conid);
       assert.strictEqual(contract.underlying_con_id, SPX_CONID);
     });
+
+    it('answers secdef/info for each strike with exactly the listed contracts at that strike, in listing order', async () => {
+      h = await startHarness();
+      await h.http.get('/iserver/secdef/search?symbol=SPX');
+      const month = 'JUN25';
+      const expiries = h.sim.market.spxExpiries().filter((e) => e.expiry.startsWith('202506')).map((e) => e.expiry);
+      const listing = h.sim.market.spxListing(expiries);
+      const strikes = [...new Set(listing.map((o) => o.strike))];
+      assert.ok(strikes.length > 50 && listing.length > strikes.length, 'several expiries share each strike');
+      // Every tenth strike, the lowest and the highest: each against a scan of the listing.
+      const asked = [...strikes.filter((_, i) => i % 10 === 0), Math.min(...strikes), Math.max(...strikes)];
+      for (const strike of asked) {
+        for (const right of ['C', 'P'] as const) {
+          const info = (await h.http.get(`/iserver/secdef/info?conid=${SPX_CONID}&sectype=OPT&month=${month}&strike=${strike}&right=${right}`)).data as {
+            maturityDate: string;
+            tradingClass: string;
+            strike: number;
+            right: string;
+            conid: number;
+          }[];
+          const expected = listing.filter((o) => o.strike === strike);
+          assert.deepStrictEqual(
+            info.map((c) => [c.maturityDate, c.tradingClass, c.strike, c.right, c.conid]),
+            expected.map((o) => [o.expiry, o.tradingClass, o.strike, right, optionConid(o.expiry, o.tradingClass, o.strike, right)]),
+            `strike ${strike} ${right}`,
+          );
+        }
+      }
+      const unlisted = Math.max(...strikes) + 12_345;
+      const none = await h.http.get(`/iserver/secdef/info?conid=${SPX_CONID}&sectype=OPT&month=${month}&strike=${unlisted}&right=C`);
+      assert.strictEqual(none.status, 500);
+    });
   });
 
   describe('orders', () => {
