@@ -189,6 +189,9 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
   const pems = tls ? await loopbackCertificate() : undefined;
   const server = pems ? https.createServer({ key: pems.key, cert: pems.cert }, handler) : http.createServer(handler);
   server.on('upgrade', (req, socket, head) => {
+    // Node hands the raw socket over without its error handler: a client that resets it (refused upgrade, reconnect
+    // storm) must not throw out of the simulator, which runs inside Node-RED.
+    socket.on('error', () => socket.destroy());
     const pathname = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
     if (pathname === '/v1/api/ws') hub.handleUpgrade(req, socket, head);
     else socket.destroy();

@@ -4,6 +4,7 @@ import net from 'net';
 import { WebSocket } from 'ws';
 import { optionConid, SPX_CONID } from '../../../../lib/sim/ibkr';
 import { startHarness, type Harness } from './support/harness';
+import { trapCrashes } from '../../../support/crash-trap';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -77,6 +78,34 @@ describe('IBKR Web API simulator', function () {
         socket.on('error', reject);
       });
       assert.match(reply, /^HTTP\/1\.1 411/);
+    });
+
+    it('survives clients that reset the connection once their WebSocket upgrade is refused (a stale session)', async () => {
+      h = await startHarness({ tls: false });
+      const { port } = new URL(h.sim.baseUrl);
+      const trap = trapCrashes();
+      try {
+        for (let i = 0; i < 20; i++) {
+          await new Promise<void>((resolve, reject) => {
+            const socket = net.connect(Number(port), '127.0.0.1', () =>
+              socket.write(
+                'GET /v1/api/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+                  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: api={"session":"stale"}\r\n\r\n',
+              ),
+            );
+            socket.on('error', reject);
+            socket.once('data', (d) => {
+              assert.match(d.toString(), /^HTTP\/1\.1 401/);
+              socket.resetAndDestroy(); // RST while the simulator's side still reads
+              resolve();
+            });
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.deepEqual(trap.errors.map(String), [], 'nothing escaped to the process');
+      } finally {
+        trap.stop();
+      }
     });
 
     it('reports a competing session until ssodh/init competes for it', async () => {
