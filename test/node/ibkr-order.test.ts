@@ -102,18 +102,22 @@ describe('ibkr-order node (simulator mode)', function () {
     await wait(200);
     assert.equal(postsToOrders(), 0, 'NO_SIGNAL sends nothing');
     const last = tick(sim.market.esQuote().last);
-    node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: last, stop: last - 7 * 0.25, targets: [last + 14 * 0.25, last + 21 * 0.25], bar: { t: Date.now() } } });
+    // Stop and target 40 and 80 ticks away: the simulated market moves while the bracket is placed (a loaded machine once
+    // saw a 7-tick stop filled before its first update, so it never showed 'working').
+    node.receive({ topic: 'signal', payload: { signal: 'LONG', entry: last, stop: last - 40 * 0.25, targets: [last + 80 * 0.25, last + 120 * 0.25], bar: { t: Date.now() } } });
     const entry = await out.first((m) => m.topic === 'order-update' && /^\d{8}-mia-\d+$/.test(String(m.payload.clientOrderId)) && m.payload.status === 'filled');
     const id = String(entry.payload.clientOrderId);
     assert.equal(entry.payload.quantity, 2);
-    const stop = await out.first(isUpdate(`${id}:stop`, 'working'));
-    const target = await out.first(isUpdate(`${id}:target`, 'working'));
+    // On the book: working, or already filled by the market (which it can only be once it was on the book).
+    const onBook = (leg: string) => (m: Msg) => isUpdate(`${id}:${leg}`)(m) && (m.payload.status === 'working' || m.payload.status === 'filled');
+    const stop = await out.first(onBook('stop'));
+    const target = await out.first(onBook('target'));
     assert.equal(stop.payload.side, 'sell');
     assert.equal(target.payload.side, 'sell');
     const legs = sor.filter((o) => o.orderId === Number(stop.payload.serverOrderId) || o.orderId === Number(target.payload.serverOrderId));
     const prices = legs.map((o) => Number(o.price)).filter(Number.isFinite);
-    assert.ok(prices.includes(last - 1.75), `stop 7 ticks under the entry in ${JSON.stringify(prices)}`);
-    assert.ok(prices.includes(last + 3.5), `TP1 14 ticks over the entry in ${JSON.stringify(prices)}`);
+    assert.ok(prices.includes(last - 10), `stop 40 ticks under the entry in ${JSON.stringify(prices)}`);
+    assert.ok(prices.includes(last + 20), `TP1 80 ticks over the entry in ${JSON.stringify(prices)}`);
   });
 
   it('accepts a question that its rule list allows (o163: limit far from the market)', async () => {
