@@ -10,9 +10,8 @@ import helper from 'node-red-node-test-helper';
 import type { OrderUpdate, SignalPayload } from '../../lib/contracts';
 import { seededRecordLines } from '../../lib/replay/from-seeded';
 import { encodeRecording } from '../../lib/replay/recording';
-import { runningReplay } from '../../lib/replay/registry';
 import { resetAccountsForTest } from '../../lib/trading/accounts';
-import { REPLAY_MODULES, REPLAY_PROBES, replayPipeline } from './support/replay-flow';
+import { REPLAY_MODULES, REPLAY_PROBES, replayPipeline, untilReplayDone } from './support/replay-flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -53,16 +52,7 @@ async function replayThroughFlow(file: string): Promise<ReplayOutcome> {
       updates.push(m.payload as OrderUpdate);
       last = Date.now();
     });
-    let market = runningReplay(file);
-    for (let i = 0; i < 200 && !market; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      market = runningReplay(file);
-    }
-    assert.ok(market, 'the replay started');
-    const m = market;
-    if (!m.status().ended) await new Promise<void>((resolve) => m.once('end', resolve));
-    last = Math.max(last, Date.now());
-    while (Date.now() - last < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
+    await untilReplayDone(file, () => last, QUIET_MS);
     return { signals: signals.map(signalFields), orders: updates.map(orderFields) };
   } finally {
     await helper.unload();

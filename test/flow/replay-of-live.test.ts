@@ -18,10 +18,9 @@ import path from 'path';
 import helper from 'node-red-node-test-helper';
 import type { OrderUpdate, SignalPayload } from '../../lib/contracts';
 import { readRecording, type Recording } from '../../lib/replay/recording';
-import { runningReplay } from '../../lib/replay/registry';
 import { resetAccountsForTest } from '../../lib/trading/accounts';
 import { PIPELINE_MODULES, pipelineForTest } from './support/pipeline-flow';
-import { REPLAY_MODULES, REPLAY_PROBES, replayPipeline } from './support/replay-flow';
+import { REPLAY_MODULES, REPLAY_PROBES, replayPipeline, untilReplayDone } from './support/replay-flow';
 
 helper.init(require.resolve('node-red'));
 
@@ -122,16 +121,7 @@ async function runReplay(file: string, userDir: string): Promise<Outcome> {
     await helper.load(REPLAY_MODULES, replayPipeline(file, 'max', { probes: PROBES }) as never);
     let last = Date.now();
     watch(replay, () => (last = Date.now()));
-    let market = runningReplay(file);
-    for (let i = 0; i < 200 && !market; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      market = runningReplay(file);
-    }
-    assert.ok(market, 'the replay started');
-    const m = market;
-    if (!m.status().ended) await new Promise<void>((resolve) => m.once('end', resolve));
-    last = Math.max(last, Date.now());
-    while (Date.now() - last < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
+    await untilReplayDone(file, () => last, QUIET_MS);
   } finally {
     await helper.unload();
     await helper.stopServer();

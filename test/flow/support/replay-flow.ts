@@ -4,6 +4,7 @@
 import type { NodeAPI, NodeInitializer } from 'node-red';
 import configModule = require('../../../nodes/ibkr-config/ibkr-config');
 import { PIPELINE_MODULES, nodeOfType, pipelineForTest, type FlowNode, type PipelineOptions } from './pipeline-flow';
+import { runningReplay } from '../../../lib/replay/registry';
 
 /**
  * The pipeline's modules given Node-RED's message hooks, as the real runtime gives them to every node (RED.hooks): the
@@ -40,4 +41,21 @@ export function replayPipeline(file: string, speed: number | 'max', options: Pip
     if (n.type === 'sierra-config') return { ...n, simReplayFile: file };
     return n;
   });
+}
+
+/**
+ * Waits for the replay of `file` to start (up to 10 s), then for its end, then until the flow has been quiet for
+ * `quietMs` (`lastActivity`: when the test last saw a message it counts).
+ */
+export async function untilReplayDone(file: string, lastActivity: () => number, quietMs: number): Promise<void> {
+  let market = runningReplay(file);
+  for (let i = 0; i < 200 && !market; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    market = runningReplay(file);
+  }
+  if (!market) throw new Error(`the replay of ${file} never started`);
+  const m = market;
+  if (!m.status().ended) await new Promise<void>((resolve) => m.once('end', resolve));
+  const ended = Date.now();
+  while (Date.now() - Math.max(ended, lastActivity()) < quietMs) await new Promise((r) => setTimeout(r, 100));
 }
