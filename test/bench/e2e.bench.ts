@@ -18,6 +18,7 @@ import path from 'path';
 import helper from 'node-red-node-test-helper';
 import { percentile, report } from './harness';
 import { PIPELINE_MODULES, nodeOfType, pipelineForTest, type FlowNode } from '../flow/support/pipeline-flow';
+import { withoutTestSpies } from '../support/test-spies';
 
 helper.init(require.resolve('node-red'));
 // MIA_BENCH_JOURNAL=file: a Node-RED user directory (a temporary one), so the risk journal is the file a real
@@ -49,25 +50,6 @@ let runs = 0;
   const realNow = Date.now.bind(Date);
   const offset = BENCH_EPOCH - realNow();
   Date.now = () => realNow() + offset;
-}
-
-/**
- * node-red-node-test-helper wraps Log.log and every Node's send, status, log, warn, error, debug and trace in sinon
- * spies for the whole load: each call is recorded with its arguments and a captured call stack (kept until unload)
- * and re-emitted on a nextTick. Node.metric calls Log.log on every receive, send and done, so the spies cost more CPU
- * per tick than the pipeline and grow the heap for the whole run. No Node-RED runs with them: the bench takes them
- * off once the flow is loaded (sinon's own restore; the helper's unload restores them again, harmlessly). A wired
- * node keeps the send it was built with as its own property (Node-RED's Node#updateWires): that one is put back too.
- */
-function withoutTestSpies(flow: FlowNode[]): void {
-  const nodes = flow.map((n) => helper.getNode(n.id) as unknown as Record<string, unknown> | null).filter((n) => n !== null);
-  let proto: Record<string, unknown> | null = nodes.length > 0 ? (Object.getPrototypeOf(nodes[0]) as Record<string, unknown>) : null;
-  while (proto && !Object.prototype.hasOwnProperty.call(proto, 'send')) proto = Object.getPrototypeOf(proto) as Record<string, unknown> | null;
-  if (!proto) return;
-  const spiedSend = proto.send;
-  for (const name of ['log', 'status', 'warn', 'error', 'debug', 'trace', 'send']) (proto[name] as { restore?: () => void } | undefined)?.restore?.();
-  for (const node of nodes) if (Object.prototype.hasOwnProperty.call(node, 'send') && node.send === spiedSend) node.send = proto.send;
-  (helper.log() as unknown as { restore?: () => void }).restore?.();
 }
 
 type Receiver = { receive(msg: object): void; context(): { flow: { set(key: string, value: unknown): void } }; on(e: 'input', cb: () => void): void };
@@ -116,7 +98,7 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
   flow.push({ id: 'hop_in', type: 'change', z: tab.id, rules: [], wires: [['hop_out']] });
   await helper.load(PIPELINE_MODULES, flow);
   const vwap = helper.getNode(vwapNode.id) as unknown as Receiver;
-  if (!process.env.MIA_BENCH_TEST_SPIES) withoutTestSpies(flow);
+  if (!process.env.MIA_BENCH_TEST_SPIES) withoutTestSpies(flow.map((n) => n.id));
   vwap.context().flow.set('historyEnd', 0); // no preload in the bench: every bar is live
   if (!stageOnly) await new Promise((r) => setTimeout(r, 1500)); // both simulators up, DTC logged on
 

@@ -12,6 +12,7 @@ import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { nextMessage, nextWarning } from './support/messages';
 import { testTimeLeft } from '../support/budget';
+import { deployFull } from '../support/deploy';
 
 // The core Catch node, so errors are caught as a flow would catch them.
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
@@ -350,13 +351,7 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     const l = await load({ ...FROZEN, ...OPEN_LIMITS });
     l.order.receive({ topic: 'kill' });
     await until(() => l.connection.status().killSwitch === 'HALTED');
-    const before = helper.getNode('order');
-    // The helper gives the restarted flows 300 ms to report 'flows:started' and rejects after that, though the
-    // deploy goes on: on a busy machine the restart takes longer, so the new nodes are awaited instead.
-    await helper.setFlows(flow({ ...FROZEN, ...OPEN_LIMITS }) as Parameters<typeof helper.setFlows>[0], 'full').catch((err: Error) => {
-      if (!/timeout waiting event/.test(err.message)) throw err;
-    });
-    await until(() => helper.getNode('cfg') !== null && ![null, before].includes(helper.getNode('order')));
+    await deployFull(flow({ ...FROZEN, ...OPEN_LIMITS }));
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
     assert.notEqual(connection, l.connection, 'a new connection after the redeploy');
     assert.equal(connection.status().killSwitch, 'HALTED');

@@ -5,8 +5,10 @@
 // - every Bottleneck limiter created, held weakly: after the final close and a GC none may be left running, nor
 //   reachable at all;
 // - the heap after forced GCs (node --expose-gc);
-// - whether a port still accepts connections (test/support/ports.ts).
+// - every TCP server this process listened with, and whether it still listens. A port that still accepts connections
+//   says less: while other suites run beside the soak, another process may be given a port a simulator released.
 import { createHook } from 'async_hooks';
+import net from 'net';
 
 /** The resource types a leak shows up as: timers, client sockets (plain and TLS), listening servers. */
 export const WATCHED_TYPES = ['Timeout', 'TCPWRAP', 'TLSWRAP', 'TCPSERVERWRAP'] as const;
@@ -15,23 +17,17 @@ export type ResourceCounts = Record<WatchedType, number>;
 
 interface LiveResource {
   type: WatchedType;
-  /** For a timer: its callback's name, period and where an interval was created (intervals are few; stacks cost). */
-  what: string;
-}
-
-interface TimerLike {
-  _onTimeout?: { name?: string };
-  _idleTimeout?: number;
-  _repeat?: number | null;
+  /** For a timer: where it was created (the stack is captured at creation and formatted only when described). */
+  origin?: Error;
 }
 
 /** Counts live timers, sockets and servers from the moment `start()` is called; `describe()` names the survivors. */
 export class ResourceTracker {
   private readonly live = new Map<number, LiveResource>();
   private readonly hook = createHook({
-    init: (asyncId, type, _trigger, resource) => {
+    init: (asyncId, type) => {
       if (!(WATCHED_TYPES as readonly string[]).includes(type)) return;
-      this.live.set(asyncId, { type: type as WatchedType, what: type === 'Timeout' ? describeTimer(resource as TimerLike) : type });
+      this.live.set(asyncId, type === 'Timeout' ? { type, origin: new Error() } : { type: type as WatchedType });
     },
     destroy: (asyncId) => {
       this.live.delete(asyncId);
@@ -52,35 +48,52 @@ export class ResourceTracker {
     return counts;
   }
 
-  /** The live resources grouped by description, e.g. `{"Timeout pump every 20 ms at …": 1}`. */
+  /** The live resources grouped by description, e.g. `{"Timeout at Market.start (lib/sim/market.ts:120:5)": 1}`. */
   describe(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.live.values()) out[r.what] = (out[r.what] ?? 0) + 1;
+    for (const r of this.live.values()) {
+      const what = r.origin ? `${r.type} ${creator(r.origin)}` : r.type;
+      out[what] = (out[what] ?? 0) + 1;
+    }
     return out;
   }
 }
 
-/** MIA_SOAK_TIMER_STACKS=1 names where every timer was created, not only intervals (slower: a stack per timer). */
-const STACK_EVERY_TIMER = process.env.MIA_SOAK_TIMER_STACKS === '1';
-
-function describeTimer(timer: TimerLike): string {
-  const name = timer._onTimeout?.name || 'anonymous';
-  const what = timer._repeat ? `Interval ${name} every ${timer._repeat} ms` : `Timeout ${name} after ${timer._idleTimeout} ms`;
-  if (!timer._repeat && !STACK_EVERY_TIMER) return what;
-  const frames = (new Error().stack ?? '').split('\n').slice(1).map((line) => line.trim());
-  const origin = frames.find((line) => !line.includes('leak-probes') && !line.includes('(node:')) ?? '';
-  return `${what} ${origin}`;
+/** The first frame of a creation stack outside Node's own code and this file: who made the timer. */
+function creator(origin: Error): string {
+  const frames = (origin.stack ?? '').split('\n').slice(1).map((line) => line.trim());
+  return frames.find((line) => !line.includes('leak-probes') && !line.includes('(node:') && !line.startsWith('at node:')) ?? 'at an unknown place';
 }
 
-interface BottleneckLike {
-  _store?: { heartbeat?: { _destroyed?: boolean } };
+interface SchedulingLimiter {
+  schedule(job: () => Promise<void>): Promise<void>;
+}
+
+/** How long a probe job may wait for its turn before the limiter counts as running (a stopped one refuses at once). */
+const PROBE_WAIT_MS = 2000;
+
+/**
+ * Whether a limiter was not stopped, through its public API: a stopped Bottleneck refuses every new job ("This
+ * limiter has been stopped"); a running one runs it, or keeps it waiting for its turn.
+ */
+function stillSchedules(limiter: SchedulingLimiter): Promise<boolean> {
+  return new Promise((resolve) => {
+    const waiting = setTimeout(() => resolve(true), PROBE_WAIT_MS);
+    limiter
+      .schedule(() => Promise.resolve())
+      .then(
+        () => resolve(true),
+        () => resolve(false),
+      )
+      .finally(() => clearTimeout(waiting));
+  });
 }
 
 /**
  * Replaces the `bottleneck` module's export by a subclass that remembers (weakly) every limiter created. Must run
  * before anything requires Bottleneck; returns the probe that reports how many are still running or reachable.
  */
-export function trackBottleneckLimiters(): { created(): number; running(): number; reachable(): number } {
+export function trackBottleneckLimiters(): { created(): number; running(): Promise<number>; reachable(): number } {
   const id = require.resolve('bottleneck');
   const Original = require(id) as new (...args: unknown[]) => object;
   const limiters: WeakRef<object>[] = [];
@@ -93,11 +106,10 @@ export function trackBottleneckLimiters(): { created(): number; running(): numbe
   const cached = require.cache[id];
   if (!cached) throw new Error('bottleneck is not in the require cache');
   cached.exports = TrackedBottleneck;
-  const alive = (): BottleneckLike[] => limiters.map((r) => r.deref()).filter((l): l is object => l !== undefined) as BottleneckLike[];
+  const alive = (): SchedulingLimiter[] => limiters.map((r) => r.deref()).filter((l): l is object => l !== undefined) as SchedulingLimiter[];
   return {
     created: () => limiters.length,
-    // A limiter's heartbeat (reservoir refresh) is an unref'd interval cleared by stop()/disconnect().
-    running: () => alive().filter((l) => l._store?.heartbeat !== undefined && l._store.heartbeat._destroyed !== true).length,
+    running: async () => (await Promise.all(alive().map(stillSchedules))).filter(Boolean).length,
     reachable: () => alive().length,
   };
 }
@@ -111,4 +123,42 @@ export async function heapAfterGc(): Promise<number> {
     await new Promise((r) => setImmediate(r));
   }
   return process.memoryUsage().heapUsed;
+}
+
+/**
+ * Every TCP server this process listens with (net's, and so http's, https' and tls', which inherit its listen), held
+ * weakly with its port, from start() to stop().
+ */
+export class ListeningServers {
+  private readonly servers: Array<{ port: number; server: WeakRef<net.Server> }> = [];
+  private readonly originalListen = net.Server.prototype.listen;
+
+  start(): void {
+    const servers = this.servers;
+    const original = this.originalListen;
+    net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+      this.once('listening', () => {
+        const address = this.address();
+        if (address !== null && typeof address === 'object') servers.push({ port: address.port, server: new WeakRef(this) });
+      });
+      return (original as (...a: unknown[]) => net.Server).apply(this, args);
+    } as typeof net.Server.prototype.listen;
+  }
+
+  stop(): void {
+    net.Server.prototype.listen = this.originalListen;
+  }
+
+  /** Of `ports`, those no server of this process listened on since start(). */
+  neverOurs(ports: Iterable<number>): number[] {
+    const ours = new Set(this.servers.map((s) => s.port));
+    return [...new Set(ports)].filter((p) => !ours.has(p));
+  }
+
+  /** Of `ports`, those a server of this process still listens on. */
+  stillListening(ports: Iterable<number>): number[] {
+    const wanted = new Set(ports);
+    const open = this.servers.filter((s) => wanted.has(s.port) && s.server.deref()?.listening === true).map((s) => s.port);
+    return [...new Set(open)];
+  }
 }

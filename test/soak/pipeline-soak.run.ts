@@ -6,11 +6,14 @@
 // deploy (the simulators start at the latest weekday 10:00 before "now", lib/sim/market.ts), so the day is 51
 // different half-hours of market rather than one half-hour replayed. Shifts go back in time only: the IBKR
 // simulator's certificate, dated by the shifted clock, stays valid against the real one.
+import { EventEmitter } from 'node:events';
 import helper from 'node-red-node-test-helper';
 import { lastWeekday10Et } from '../../lib/sim/calendar';
 import { mathjs } from '../../lib/mathjs';
+import { deployFull } from '../support/deploy';
 import { portAccepts } from '../support/ports';
-import { ResourceTracker, heapAfterGc, trackBottleneckLimiters, type ResourceCounts } from './leak-probes';
+import { withoutTestSpies } from '../support/test-spies';
+import { ListeningServers, ResourceTracker, heapAfterGc, trackBottleneckLimiters, type ResourceCounts } from './leak-probes';
 
 // Before any module that requires Bottleneck is loaded: the flow support (and the nodes) come in by require below.
 const limiters = trackBottleneckLimiters();
@@ -29,8 +32,12 @@ export interface SoakReport {
   /** process.getActiveResourcesInfo() by type: what keeps the event loop alive. */
   activeHandles: { baseline: Record<string, number>; afterClose: Record<string, number> };
   limiters: { created: number; runningAfterClose: number; reachableAfterClose: number };
-  /** Ports the simulators listened on: one IBKR and one DTC per deployment (an ephemeral port may come round again). */
-  simulatorPorts: { recorded: number; distinct: number; stillAccepting: number[] };
+  /**
+   * Ports the simulators listened on: one IBKR and one DTC per deployment (an ephemeral port may come round again);
+   * those a server of this process still listens on after the close, those none of its servers listened on, and
+   * those that still accept a connection (from any process: suites beside the soak may be given a released port).
+   */
+  simulatorPorts: { recorded: number; distinct: number; stillListening: number[]; neverOurs: number[]; stillAccepting: number[] };
   counts: { ticks: number; bars: number; liveBars: number; historyBars: number; gammaUpdates: number; signals: number; orderUpdates: number; fills: number; riskRefusals: number; nodeErrors: number };
   errors: string[];
 }
@@ -68,39 +75,15 @@ interface LogEntry {
 }
 
 /**
- * Takes back what helper.load() installs for a test's assertions: sinon spies on every node's send, status and log
- * methods and on the runtime log. A spy keeps each call's arguments, receiver and call stack, so over a soak it holds
- * every message ever sent and every closed node: a heap that grows by megabytes a redeploy, all of it the helper's.
- * Log entries go to `onLog` instead (kept by nobody); the returned function puts the runtime log back.
+ * Every entry of the runtime log goes to `onLog` too, through Node-RED's own log API (a handler is an emitter of
+ * 'log' events, as its console logger is); the returned function removes the handler.
  */
-function detachHelperSpies(onLog: (entry: LogEntry) => void): () => void {
-  const internals = helper as unknown as { _sandbox: { restore(): void }; _logSpy: unknown; _log: { log(entry: LogEntry): void } };
-  internals._sandbox.restore();
-  internals._logSpy = undefined;
-  const log = internals._log;
-  const original = log.log;
-  log.log = (entry: LogEntry): void => {
-    onLog(entry);
-    original.call(log, entry);
-  };
-  return () => {
-    log.log = original;
-  };
-}
-
-/**
- * A full deploy through the runtime, as the editor's Deploy button does it: every node of the running flow closed,
- * the new one started. Not helper.setFlows: it listens for 'flows:started' only after the runtime has emitted it
- * and then fails on its 300 ms timeout; and forceStart, because the warm-up deployment is stopped for the heap baseline.
- */
-async function deployFull(flow: unknown[]): Promise<void> {
-  const runtime = helper as unknown as {
-    _events: { once(event: 'flows:started', cb: () => void): void };
-    _redNodes: { setFlows(flow: unknown[], credentials: undefined, type: 'full', muteLog: boolean, forceStart: boolean): Promise<unknown> };
-  };
-  const started = new Promise<void>((resolve) => runtime._events.once('flows:started', resolve));
-  await runtime._redNodes.setFlows(flow, undefined, 'full', true, true);
-  await started;
+function onRuntimeLog(onLog: (entry: LogEntry) => void): () => void {
+  const log = (require('node-red') as { log: { addHandler(h: EventEmitter): void; removeHandler(h: EventEmitter): void } }).log;
+  const handler = new EventEmitter();
+  handler.on('log', onLog);
+  log.addHandler(handler);
+  return () => log.removeHandler(handler);
 }
 
 /**
@@ -175,6 +158,8 @@ async function main(): Promise<SoakReport> {
   helper.init(require.resolve('node-red'));
   await helper.startServer();
   const tracker = new ResourceTracker();
+  const servers = new ListeningServers();
+  servers.start();
   const days = tradingDays(DEPLOYMENTS);
   const ports: number[] = [];
   let restoreClock = fixWallClockAt(days[0]! + 1000);
@@ -198,7 +183,8 @@ async function main(): Promise<SoakReport> {
     // A full deploy, as the editor's Deploy button does it: every node of the old flow closed, the new one started.
     if (d === 0) {
       await helper.load(PIPELINE_MODULES, flow);
-      stopLogCount = detachHelperSpies((entry) => {
+      withoutTestSpies(flow.map((n) => n.id));
+      stopLogCount = onRuntimeLog((entry) => {
         if (entry.level !== undefined && entry.level <= WARN_LEVEL && RISK_REFUSAL.test(String(entry.msg))) counts.riskRefusals++;
         if (entry.level === undefined || entry.level > ERROR_LEVEL) return;
         counts.nodeErrors++;
@@ -210,11 +196,11 @@ async function main(): Promise<SoakReport> {
     if (d === 0) heap.runningFirstBytes = await heapAfterGc();
     if (d === DEPLOYMENTS - 1) heap.runningLastBytes = await heapAfterGc();
     if (d === 0) {
-      // The heap baseline: the warm-up deployment closed (stopFlows, as a redeploy does first), nothing running.
+      // The heap baseline: the warm-up deployment replaced by an empty flow (a full deploy), nothing running.
       // mathjs loads on first use (lib/mathjs.ts: the first closed trade's statistics, a score expression): about
       // 30 MB once per process, whichever deployment trades first. Loaded here, so the growth measured is per redeploy.
       mathjs();
-      await helper.clearFlows();
+      await deployFull(flow.filter((n) => n.type === 'tab'));
       await sleep(SETTLE_MS);
       heap.startBytes = await heapAfterGc();
     }
@@ -229,6 +215,9 @@ async function main(): Promise<SoakReport> {
 
   const stillAccepting: number[] = [];
   for (const port of new Set(ports)) if (await portAccepts(port)) stillAccepting.push(port);
+  const stillListening = servers.stillListening(ports);
+  const neverOurs = servers.neverOurs(ports);
+  servers.stop();
   // The probes' sockets and this sleep's own timer are destroyed by now (destroy hooks run after the callback).
   await sleep(100);
   await new Promise((r) => setImmediate(r));
@@ -236,7 +225,7 @@ async function main(): Promise<SoakReport> {
   const survivors = tracker.describe();
   const leaked = Object.fromEntries(Object.entries(survivors).filter(([what, n]) => n > (baselineLive[what] ?? 0)));
   const activeAfterClose = tally(process.getActiveResourcesInfo());
-  const limiterFigures = { created: limiters.created(), runningAfterClose: limiters.running(), reachableAfterClose: limiters.reachable() };
+  const limiterFigures = { created: limiters.created(), runningAfterClose: await limiters.running(), reachableAfterClose: limiters.reachable() };
   tracker.stop();
   await helper.stopServer();
   return {
@@ -249,7 +238,7 @@ async function main(): Promise<SoakReport> {
     resources: { baseline, afterClose, leaked },
     activeHandles: { baseline: activeBaseline, afterClose: activeAfterClose },
     limiters: limiterFigures,
-    simulatorPorts: { recorded: ports.length, distinct: new Set(ports).size, stillAccepting },
+    simulatorPorts: { recorded: ports.length, distinct: new Set(ports).size, stillListening, neverOurs, stillAccepting },
     counts,
     errors,
   };

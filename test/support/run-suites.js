@@ -147,6 +147,15 @@ function tally(result) {
   return counts;
 }
 
+const FAILING_EXCERPT_CHARS = 6000;
+
+/** Mocha's "N failing" section of a suite's output (or the output's end when there is none), cut to a readable size. */
+function failingPart(output) {
+  const start = output.search(/^\s*\d+ failing/m);
+  const part = start >= 0 ? output.slice(start) : output;
+  return part.length > FAILING_EXCERPT_CHARS ? `${part.slice(0, FAILING_EXCERPT_CHARS)}\n[… ${part.length - FAILING_EXCERPT_CHARS} more characters]` : part;
+}
+
 async function main() {
   const wanted = process.argv.slice(2);
   const unknown = wanted.filter((w) => !SUITES.some((s) => s.name === w));
@@ -179,6 +188,10 @@ async function main() {
     ...Array.from({ length: Math.min(jobs, queues.cpu.length) }, () => worker(queues.cpu)),
     ...Array.from({ length: Math.min(waitJobs, queues.wait.length) }, () => worker(queues.wait)),
   ]);
+  // The failures again, last: a CI log is often read from its end, where the suites' own output has scrolled away.
+  for (const r of results.filter((x) => x.counts.failed)) {
+    console.log(`\n===== what ${r.job.label} reported as failing =====\n${failingPart(r.output)}`);
+  }
   const total = results.reduce((t, r) => ({ passed: t.passed + r.counts.passed, failed: t.failed + r.counts.failed, skipped: t.skipped + r.counts.skipped }), { passed: 0, failed: 0, skipped: 0 });
   console.log(`\nsuites (${jobs} CPU-bound and up to ${waitJobs} wait-bound at a time, ${((Date.now() - started) / 1000).toFixed(0)} s in all):`);
   for (const r of results) console.log(`  ${r.job.label.padEnd(14)} ${String(r.seconds.toFixed(0)).padStart(4)} s  ${r.counts.failed ? 'FAILED' : 'ok'}  (${r.counts.passed} passed, ${r.counts.failed} failed)`);
