@@ -37,6 +37,7 @@ import { EventEmitter } from 'events';
 import type { OrderType, Side } from '../contracts';
 import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { MarketDataClock, checkStaleAfterSec, reducesExposure } from '../strategy/stale-data';
+import { DatedIds } from './dated-ids';
 import { contractKey, type InstrumentInfo, type InstrumentOf } from './instrument-of';
 import { JOURNAL_VERSION, JournalError, type IntentRecord, type Journal, type JournalState } from './journal';
 import type { SharedBudget, SharedFill, SharedOrder } from './shared-budget';
@@ -241,11 +242,11 @@ export class RiskEngine extends EventEmitter {
   private readonly journal: Journal;
   private readonly guard = new RiskGuard();
   private readonly orders = new Map<string, WorkingOrder>();
-  private readonly usedIds = new Map<string, number>();
+  private readonly usedIds = new DatedIds(USED_ID_TTL_MS);
   /** Flattens sent (journalOrderId) and not yet ended: until they end, any position may be flat at the broker. */
   private readonly flattening = new Set<string>();
   /** The broker's order ids seen here or at a reconcile (journaled, kept like usedIds). */
-  private readonly brokerIds = new Map<string, number>();
+  private readonly brokerIds = new DatedIds(USED_ID_TTL_MS);
   /**
    * Whether brokerIds holds every order this account's journal has seen: false for a fresh account and a journal
    * written before they were kept, until the first reconcile (the day's fills seen then are history, not news).
@@ -1164,8 +1165,8 @@ export class RiskEngine extends EventEmitter {
   // Journal
 
   snapshot(now: number): JournalState {
-    for (const [id, t] of this.usedIds) if (now - t > USED_ID_TTL_MS && !this.orders.has(id)) this.usedIds.delete(id);
-    for (const [id, t] of this.brokerIds) if (now - t > USED_ID_TTL_MS) this.brokerIds.delete(id);
+    this.usedIds.expire(now, (id) => this.orders.has(id));
+    this.brokerIds.expire(now);
     return {
       version: JOURNAL_VERSION,
       broker: this.broker,
@@ -1173,9 +1174,9 @@ export class RiskEngine extends EventEmitter {
       savedAt: now,
       ledger: this.guard.ledger(),
       idSequence: this.idSequence,
-      usedIds: Object.fromEntries(this.usedIds),
+      usedIds: this.usedIds.toRecord(),
       // Only once it is whole (a reconcile took every order the broker names): a part would pass for the whole.
-      ...(this.brokerIdsComplete ? { brokerOrderIds: Object.fromEntries(this.brokerIds) } : {}),
+      ...(this.brokerIdsComplete ? { brokerOrderIds: this.brokerIds.toRecord() } : {}),
       intents: [...this.orders.values()].map((o) => ({ ...o })),
     };
   }

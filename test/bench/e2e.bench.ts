@@ -100,6 +100,9 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
   const vwap = helper.getNode(vwapNode.id) as unknown as Receiver;
   if (!process.env.MIA_BENCH_TEST_SPIES) withoutTestSpies(flow.map((n) => n.id));
   vwap.context().flow.set('historyEnd', 0); // no preload in the bench: every bar is live
+  // As the shipped flow's preload does at deploy (here empty): mia-vwap-delta stops keeping its live inputs for a
+  // recount once history has arrived. Without it the bench held every tick of the run (100,000 at most) in memory.
+  vwap.receive({ topic: 'bars', payload: [] });
   if (!stageOnly) await new Promise((r) => setTimeout(r, 1500)); // both simulators up, DTC logged on
 
   // Bar closes by entry price (unique: prices climb a tick per tick) → when the closing tick entered.

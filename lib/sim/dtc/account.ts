@@ -150,6 +150,13 @@ export class OrderRefusal {
 
 export class SimAccount {
   private readonly orders = new Map<string, SimOrder>(); // by ServerOrderID, every order ever accepted
+  /**
+   * The orders that may still fill, in the order of `orders` (a modified order moves to the end there, and here).
+   * Every trade is matched against them: against every order ever accepted it cost a copy of the whole book per
+   * trade, thousands a second at the simulator's speeds. An order that stops working never works again: it leaves
+   * this list at the next trade.
+   */
+  private mayFill: SimOrder[] = [];
   private readonly usedClientOrderIds = new Set<string>();
   private readonly fillLog: SimFill[] = [];
   private readonly positionBySymbol = new Map<string, SimPosition>();
@@ -337,6 +344,7 @@ export class SimAccount {
     order.previousServerOrderId = previous;
     order.serverOrderId = this.newServerOrderId();
     this.orders.set(order.serverOrderId, order);
+    this.mayFill = [...this.mayFill.filter((o) => o !== order), order];
     for (const other of this.orders.values()) {
       if (other.parentServerOrderId === previous) other.parentServerOrderId = order.serverOrderId;
       if (other.ocoLinkedServerOrderId === previous) other.ocoLinkedServerOrderId = order.serverOrderId;
@@ -388,9 +396,15 @@ export class SimAccount {
     this.lastPrice = trade.price;
     const events: AccountEvent[] = [];
     let available = trade.size;
-    for (const order of [...this.orders.values()]) {
+    let ended = false;
+    // fill() changes orders' states, never which orders there are: the list is walked as it stands.
+    for (const order of this.mayFill) {
+      if (!isWorking(order)) {
+        ended = true;
+        continue;
+      }
       // One simulated price series stands for every contract of the root, so orders of a rolled-out contract fill too.
-      if (!isWorking(order) || order.status === OrderStatus.PENDING_CHILD) continue;
+      if (order.status === OrderStatus.PENDING_CHILD) continue;
       const remaining = order.quantity - order.filledQuantity;
       if (remaining <= 0) continue;
       const fill = this.fillOnTrade(order, trade, remaining, available);
@@ -398,6 +412,7 @@ export class SimAccount {
       if (fill.fromBook) available -= fill.quantity;
       events.push(...this.fill(order, fill.price, fill.quantity, trade.t));
     }
+    if (ended || events.length > 0) this.mayFill = this.mayFill.filter(isWorking);
     return events;
   }
 
@@ -562,6 +577,7 @@ export class SimAccount {
     const accepted = this.build(order, now, this.newServerOrderId());
     accepted.status = status ?? OrderStatus.OPEN;
     this.orders.set(accepted.serverOrderId, accepted);
+    this.mayFill.push(accepted);
     this.usedClientOrderIds.add(order.clientOrderId);
     return accepted;
   }
