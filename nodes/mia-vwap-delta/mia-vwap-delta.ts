@@ -205,10 +205,12 @@ export = function register(RED: NodeAPI): void {
         const older = late.filter((bar) => bar.t + barMs(bar) <= firstLive);
         recount(older, onOlderBar);
         skipped -= older.length;
-        node.warn(
-          `a 'bars' batch arrived after live data: the session was recounted with its ${older.length} bar(s) from before ${new Date(firstLive).toISOString()}, then the live data again` +
-            (skipped > 0 ? `; ${skipped} bar(s) overlapping the live data skipped.` : '.'),
-        );
+        const text = `a 'bars' batch arrived after live data: the session was recounted with its ${older.length} bar(s) from before ${new Date(firstLive).toISOString()}, then the live data again`;
+        // A preload answered after the first ticks is how every deploy starts: counted as if it came first, nothing
+        // lost (info). A history bar overlapping the live data is skipped, and with it what traded in that minute
+        // before the live data began: said as a warning.
+        if (skipped > 0) node.warn(`${text}; ${skipped} bar(s) overlapping the live data skipped.`);
+        else node.log(`${text}.`);
       }
       for (const bar of mine) if (!isLate.has(bar)) onBar((engine as VwapDeltaEngine).bar(bar));
       if (batch) retained = null; // history has arrived: live data from now on follows it

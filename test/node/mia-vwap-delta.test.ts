@@ -104,7 +104,7 @@ describe('mia-vwap-delta node', () => {
   });
 
   /** Loads the node, sends `messages` in order, and returns the last vwap, the closed bars' times and the warnings. */
-  async function runThrough(messages: object[]): Promise<{ vwap: VwapPayload; closed: number[]; topics: string[]; warnings: string[] }> {
+  async function runThrough(messages: object[]): Promise<{ vwap: VwapPayload; closed: number[]; topics: string[]; warnings: string[]; infos: string[] }> {
     await helper.load(nodes, flow());
     const n1 = helper.getNode('n1') as unknown as TestNode;
     const closed: number[] = [];
@@ -117,10 +117,11 @@ describe('mia-vwap-delta node', () => {
     (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m.payload as VwapPayload));
     for (const m of messages) n1.receive(m);
     await new Promise((r) => setTimeout(r, 50));
-    const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
-      .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30) // Node-RED's level for node.warn
-      .map((e) => String(e.msg));
-    return { vwap: vwaps.at(-1)!, closed, topics, warnings };
+    const logged = (level: number): string[] =>
+      helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
+        .filter((e) => e.type === 'mia-vwap-delta' && e.level === level)
+        .map((e) => String(e.msg));
+    return { vwap: vwaps.at(-1)!, closed, topics, warnings: logged(30), infos: logged(40) }; // Node-RED's warn, info levels
   }
 
   // Live ticks from 09:02:00 to 09:02:30 at 5000; the history 09:00…09:04 at 4990, heavier.
@@ -140,6 +141,12 @@ describe('mia-vwap-delta node', () => {
     assert.ok(late.vwap.vwap < 4995, `the preload's volume is in the VWAP: ${late.vwap.vwap}`);
     assert.equal(late.warnings.length, 1);
     assert.match(late.warnings[0]!, /recounted with its 2 bar\(s\) from before .*; 1 bar\(s\) overlapping the live data skipped/);
+  });
+
+  it('says a late preload that overlaps nothing at info level: every deploy starts that way, nothing is lost', async () => {
+    const late = await runThrough([{ payload: live }, { topic: 'bars', payload: history.slice(0, 2) }]);
+    assert.deepEqual(late.warnings, []);
+    assert.equal(late.infos.filter((m) => /recounted with its 2 bar\(s\) from before .*, then the live data again\.$/.test(m)).length, 1, late.infos.join('\n'));
   });
 
   describe('chart outputs (Dashboard 2.0 ui-chart batches)', () => {
