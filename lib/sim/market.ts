@@ -70,6 +70,9 @@ interface SessionPath {
   v: Int32Array;
   /** Volume before minute k. */
   cumV: Float64Array;
+  /** The session's high and low from its open through minute k (a quote's day high and low, without a walk). */
+  highTo: Int32Array;
+  lowTo: Int32Array;
 }
 
 interface SessionSummary {
@@ -107,6 +110,8 @@ function generateSession(seed: number, session: EsSession, dailySigmaTicks: numb
     c: new Int32Array(n),
     v: new Int32Array(n),
     cumV: new Float64Array(n + 1),
+    highTo: new Int32Array(n),
+    lowTo: new Int32Array(n),
   };
   let level = 0;
   for (let k = 0; k < n; k++) {
@@ -121,6 +126,8 @@ function generateSession(seed: number, session: EsSession, dailySigmaTicks: numb
     const activity = 1 + (0.25 * Math.abs(move)) / Math.max(sigma, 1);
     path.v[k] = Math.max(4, Math.round(shape.volume * activity * Math.exp(0.3 * r.normal() - 0.045)));
     path.cumV[k + 1] = path.cumV[k] + path.v[k];
+    path.highTo[k] = k === 0 ? path.h[k] : Math.max(path.highTo[k - 1], path.h[k]);
+    path.lowTo[k] = k === 0 ? path.l[k] : Math.min(path.lowTo[k - 1], path.l[k]);
     level = close;
   }
   return path;
@@ -421,7 +428,16 @@ class SeededMarket extends EventEmitter implements Market {
       }
       const k0 = Math.max(0, Math.ceil((from - s.open) / MINUTE_MS));
       const k1 = Math.min(s.minutes - 1, Math.floor((end - 1 - s.open) / MINUTE_MS));
-      for (let k = k0; k <= k1; k++) {
+      let k = k0;
+      const lastWhole = Math.min(k1, Math.floor((end - s.open) / MINUTE_MS) - 1);
+      if (daily && k0 === 0 && lastWhole >= 0) {
+        // The session so far as one bar (every IBKR quote asks for it): its whole minutes from the path's running
+        // extremes and volume, not minute by minute; then the minute in progress below.
+        const p = this.path(day);
+        push(this.dailyKey(s, barMs), base + p.o[0], base + p.highTo[lastWhole], base + p.lowTo[lastWhole], base + p.c[lastWhole], p.cumV[lastWhole + 1]);
+        k = lastWhole + 1;
+      }
+      for (; k <= k1; k++) {
         const start = s.open + k * MINUTE_MS;
         const key = daily ? this.dailyKey(s, barMs) : Math.floor(start / barMs) * barMs;
         if (start + MINUTE_MS <= end) {

@@ -140,6 +140,27 @@ describe('seeded market', () => {
     assert.deepStrictEqual(m.esContracts().map((c) => c.localSymbol).slice(0, 3), ['ESM5', 'ESU5', 'ESZ5']);
   });
 
+  it("a session's bar so far (what every IBKR quote's open, high, low and volume come from) is its minute bars taken together", () => {
+    const session = esSession(tradeDateAtOrAfter(START));
+    const instants = [session.open + 1, session.open + 60_000, session.open + 61_234, START, START + 59_999, START + 60_000, session.close - 1];
+    for (const now of instants) {
+      for (const seed of [3, 11]) {
+        const m = createMarket({ seed, startTime: now, speed: 0 });
+        const [day] = m.esBars(session.open, now + 1, 86_400_000);
+        const minutes = m.esBars(session.open, now + 1, 60_000);
+        const together = {
+          t: session.open,
+          o: minutes[0]!.o,
+          h: Math.max(...minutes.map((b) => b.h)),
+          l: Math.min(...minutes.map((b) => b.l)),
+          c: minutes[minutes.length - 1]!.c,
+          v: minutes.reduce((v, b) => v + b.v, 0),
+        };
+        assert.deepStrictEqual(day, together, `seed ${seed}, ${new Date(now).toISOString()}`);
+      }
+    }
+  });
+
   describe('SPX chain', () => {
     const m = createMarket({ seed: 9, startTime: START, speed: 0 });
     const expiry = m.spxExpiries()[3].expiry;
