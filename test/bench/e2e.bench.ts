@@ -18,10 +18,16 @@ import path from 'path';
 import { PerformanceObserver } from 'perf_hooks';
 import helper from 'node-red-node-test-helper';
 import { percentile, report } from './harness';
-import { PIPELINE_MODULES, nodeOfType, pipelineForTest, type FlowNode } from '../flow/support/pipeline-flow';
+import { PIPELINE_MODULES, builtPipelineModules, nodeOfType, pipelineForTest, type FlowNode } from '../flow/support/pipeline-flow';
 import { withoutTestSpies } from '../support/test-spies';
+import { buildIfStale } from '../tools/local-node-red';
 
 helper.init(require.resolve('node-red'));
+// The package as a Node-RED runs it (dist/, built now if the sources changed); MIA_BENCH_SOURCES=ts times the
+// TypeScript sources through tsx instead.
+const FROM_SOURCES = process.env.MIA_BENCH_SOURCES === 'ts';
+if (!FROM_SOURCES) buildIfStale({ quiet: true });
+const MODULES = FROM_SOURCES ? PIPELINE_MODULES : builtPipelineModules();
 // MIA_BENCH_JOURNAL=file: a Node-RED user directory (a temporary one), so the risk journal is the file a real
 // Node-RED writes before each order (lib/trading/journal.ts). Without it the test runtime has no user directory and
 // the journal lives in memory: the figure then leaves out the journal's disk writes on each order's way out.
@@ -101,7 +107,7 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
     ? [tab, { ...vwapNode, wires: [[], ['bar_out']] }, { id: 'bar_out', type: 'helper', z: tab.id }, { id: 'hop_out', type: 'helper', z: tab.id }]
     : forBench(base);
   flow.push({ id: 'hop_in', type: 'change', z: tab.id, rules: [], wires: [['hop_out']] });
-  await helper.load(PIPELINE_MODULES, flow);
+  await helper.load(MODULES, flow);
   const vwap = helper.getNode(vwapNode.id) as unknown as Receiver;
   if (!process.env.MIA_BENCH_TEST_SPIES) withoutTestSpies(flow.map((n) => n.id));
   vwap.context().flow.set('historyEnd', 0); // no preload in the bench: every bar is live
@@ -230,7 +236,7 @@ async function main(): Promise<void> {
   const hopSorted = r.hops;
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
-  const note = `journal ${FILE_JOURNAL ? 'file' : 'in memory'}; ${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core (${((r.cpuShare * RUN_MS * 1000) / Math.max(r.ticks, 1)).toFixed(0)} µs per tick, simulators included); p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; close → signal p50 ${percentile(r.signals, 50).toFixed(2)} ms, p99 ${percentile(r.signals, 99).toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms; orders over ${GOAL_P99_MS} ms: ${r.slowWithGc.slow}, ${r.slowWithGc.withGc} of them with a GC pause on their way (${r.slowWithGc.gcMs.toFixed(1)} ms in all)`;
+  const note = `${FROM_SOURCES ? 'TypeScript sources through tsx' : 'the built package (dist/)'}; journal ${FILE_JOURNAL ? 'file' : 'in memory'}; ${sorted.length} orders from ${r.ticks} ticks in ${RUN_MS / 1000} s, CPU ${(100 * r.cpuShare).toFixed(0)} % of a core (${((r.cpuShare * RUN_MS * 1000) / Math.max(r.ticks, 1)).toFixed(0)} µs per tick, simulators included); p50 ${p50.toFixed(2)} ms, p90 ${percentile(sorted, 90).toFixed(2)} ms, p95 ${percentile(sorted, 95).toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(2)} ms; close → signal p50 ${percentile(r.signals, 50).toFixed(2)} ms, p99 ${percentile(r.signals, 99).toFixed(2)} ms; bare hop p50 ${percentile(hopSorted, 50).toFixed(3)} ms, p99 ${percentile(hopSorted, 99).toFixed(3)} ms; orders over ${GOAL_P99_MS} ms: ${r.slowWithGc.slow}, ${r.slowWithGc.withGc} of them with a GC pause on their way (${r.slowWithGc.gcMs.toFixed(1)} ms in all)`;
   report({ id: 'e2e.tick_to_order.p99', value: p99, unit: 'ms', baseline: p50, goal: '≤ 5 ms', note });
 
   if (process.argv.includes('--no-ladder')) return;

@@ -32,7 +32,18 @@ export interface FlowNode {
 type NodeModule = NodeInitializer;
 const core = (file: string): NodeModule => require(require.resolve(`@node-red/nodes/core/${file}`)) as NodeModule;
 
-/** Every node module of this package, then the core nodes the pipeline uses (the test helper registers status and catch itself). */
+/** The core nodes the pipeline uses (the test helper registers status and catch itself). */
+export const CORE_MODULES: NodeModule[] = [
+  core('common/20-inject.js'),
+  core('common/21-debug.js'),
+  core('common/90-comment.js'),
+  core('common/60-link.js'),
+  core('function/10-function.js'),
+  core('function/10-switch.js'),
+  core('function/15-change.js'),
+];
+
+/** Every node module of this package (its TypeScript sources), then the core nodes the pipeline uses. */
 export const PIPELINE_MODULES: NodeModule[] = [
   configModule,
   authModule,
@@ -47,14 +58,20 @@ export const PIPELINE_MODULES: NodeModule[] = [
   sierraConfigModule,
   sierraOrderModule,
   tradeStatsModule,
-  core('common/20-inject.js'),
-  core('common/21-debug.js'),
-  core('common/90-comment.js'),
-  core('common/60-link.js'),
-  core('function/10-function.js'),
-  core('function/10-switch.js'),
-  core('function/15-change.js'),
+  ...CORE_MODULES,
 ];
+
+/**
+ * The package's nodes as a Node-RED loads them: the built files that package.json's "node-red" section names (dist/,
+ * `npm run build`), then the core nodes. Benchmarks time these: the sources run through tsx, whose transform adds a
+ * defineProperty for every function created (esbuild's keepNames), and the closures made per message paid it.
+ */
+export function builtPipelineModules(): NodeModule[] {
+  const repo = path.join(__dirname, '..', '..', '..');
+  const pkg = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { 'node-red': { nodes: Record<string, string> } };
+  const ours = Object.values(pkg['node-red'].nodes).map((file) => require(path.join(repo, file)) as NodeModule);
+  return [...ours, ...CORE_MODULES];
+}
 
 /**
  * What the test helper cannot or need not run: Dashboard 2.0 widgets and their config nodes, editor groups, and the
