@@ -19,6 +19,7 @@ import { cancelEntries, guardInFlight, kill as killAccount, type ExecutionAdapte
 import type { Market, MarketTrade } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
+import { acquireSimMarket, type SimMarketLease } from '../sim/shared-market';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
@@ -152,6 +153,7 @@ export class SierraConnection extends EventEmitter {
   private simulatorInstance: DtcSimulator | undefined;
   private market: Market | undefined;
   private replayLease: ReplayLease | undefined;
+  private simLease: SimMarketLease | undefined;
   private client: DtcClient | undefined;
   private manager: OrderManager | undefined;
   private state: ConnectionState = 'starting';
@@ -296,8 +298,10 @@ export class SierraConnection extends EventEmitter {
         this.replayLease = acquireReplay(this.options.simulator.replayFile);
         market = this.replayLease.market;
       } else {
-        market = createMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
-        market.start();
+        // The one seeded market of this seed and speed (lib/sim/shared-market.ts): an ibkr-config simulator of the
+        // same seed and speed quotes it, so orders fill on the prices and at the market time the flow sees.
+        this.simLease = acquireSimMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
+        market = this.simLease.market;
       }
       this.market = market;
       // The simulated market is live from the instant it starts; its trades keep it fresh while it runs.
@@ -312,8 +316,8 @@ export class SierraConnection extends EventEmitter {
         account: this.options.client.tradeAccount || 'Sim1',
         symbol: this.symbolAt,
       }).catch((err: unknown) => {
-        if (this.replayLease) this.replayLease.release();
-        else market.stop();
+        this.replayLease?.release();
+        this.simLease?.release();
         this.setState('error', `The Sierra Chart simulator could not start: ${errorMessage(err)}`);
         throw err;
       });
@@ -416,8 +420,8 @@ export class SierraConnection extends EventEmitter {
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
     await this.simulatorInstance?.close().catch(() => undefined);
     this.market?.off('trade', this.onMarketTrade);
-    if (this.replayLease) this.replayLease.release();
-    else this.market?.stop();
+    this.replayLease?.release();
+    this.simLease?.release();
     this.setState('closed', '');
     this.removeAllListeners();
   }
