@@ -141,6 +141,11 @@ export class RecordedMarket extends EventEmitter implements Market {
   /** Trades with index < cursor were emitted. */
   private cursor = 0;
   private endedEmitted = false;
+  /** Holds on the clock (hold()): while any, the clock stands at heldAt and nothing plays. */
+  private clockHolds = 0;
+  private heldAt = 0;
+  /** A batch at 'max' was due while held: it comes once released. */
+  private blockedByHold = false;
   private sessionCache = { open: NaN, close: NaN, first: 0 };
 
   constructor(recording: Recording, options: RecordedMarketOptions = {}) {
@@ -195,6 +200,7 @@ export class RecordedMarket extends EventEmitter implements Market {
   }
 
   now(): number {
+    if (this.clockHolds > 0) return this.heldAt;
     if (this.paused || !this.running || this.speed === 'max') return this.anchorT;
     return Math.min(this.to, this.anchorT + Math.floor((this.realNow() - this.anchorReal) * this.speed));
   }
@@ -234,6 +240,31 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.paused = false;
     this.anchorReal = this.realNow();
     this.reschedule();
+  }
+
+  /**
+   * Stands the clock still until the returned release is called (every hold released); nothing plays meanwhile, and
+   * the clock goes on from where it stood. The simulated Sierra account holds it while an order crosses the DTC socket
+   * (lib/sim/order-path-gate.ts), as it holds the seeded market (lib/sim/market.ts).
+   */
+  hold(): () => void {
+    if (this.clockHolds === 0) this.heldAt = this.now();
+    this.clockHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.clockHolds > 0) return;
+      this.anchorT = this.heldAt;
+      this.anchorReal = this.realNow();
+      if (this.blockedByHold) {
+        this.blockedByHold = false;
+        if (this.running && !this.paused && this.speed === 'max' && !this.immediate) {
+          const generation = this.generation;
+          this.immediate = setImmediate(() => this.pumpMax(generation));
+        }
+      }
+    };
   }
 
   /** Moves the clock `ms` forward (paused or not) and emits the trades crossed, synchronously. */
@@ -294,7 +325,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     if (!this.running || this.paused) return;
     if (this.speed === 'max') this.immediate = setImmediate(() => this.pumpMax(this.generation));
     else {
-      this.timer = setInterval(() => this.emitUpTo(this.now()), this.pumpMs);
+      this.timer = setInterval(() => {
+        if (this.clockHolds === 0) this.emitUpTo(this.now());
+      }, this.pumpMs);
       this.timer.unref();
     }
   }
@@ -302,6 +335,10 @@ export class RecordedMarket extends EventEmitter implements Market {
   private pumpMax(generation: number): void {
     this.immediate = undefined;
     if (generation !== this.generation || !this.running || this.paused || this.speed !== 'max') return;
+    if (this.clockHolds > 0) {
+      this.blockedByHold = true;
+      return;
+    }
     if (!this.pumpBatch()) return;
     this.holds = 0;
     let pending = true; // the emit below may release synchronously: schedule after it either way

@@ -20,6 +20,7 @@ import type { Market, MarketTrade } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
 import { acquireSimMarket, type SimMarketLease } from '../sim/shared-market';
+import { OrderPathGate } from '../sim/order-path-gate';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
@@ -154,6 +155,8 @@ export class SierraConnection extends EventEmitter {
   private market: Market | undefined;
   private replayLease: ReplayLease | undefined;
   private simLease: SimMarketLease | undefined;
+  /** Simulator mode: the market's clock stands while an order is on its way (lib/sim/order-path-gate.ts). */
+  private orderPath: OrderPathGate | undefined;
   private client: DtcClient | undefined;
   private manager: OrderManager | undefined;
   private state: ConnectionState = 'starting';
@@ -308,8 +311,10 @@ export class SierraConnection extends EventEmitter {
       this.engine.noteMarketData(market.now());
       this.engine.setLastTrade(this.symbol, market.esQuote().last, market.now());
       market.on('trade', this.onMarketTrade);
+      const gate = (this.orderPath = new OrderPathGate(() => market.hold()));
       const simulator = await startDtcSimulator({
         market,
+        onAnswer: () => gate.touch(),
         host: '127.0.0.1',
         port: 0,
         encoding: this.options.client.encoding ?? 'automatic',
@@ -419,6 +424,7 @@ export class SierraConnection extends EventEmitter {
     this.manager?.dispose();
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
     await this.simulatorInstance?.close().catch(() => undefined);
+    this.orderPath?.dispose();
     this.market?.off('trade', this.onMarketTrade);
     this.replayLease?.release();
     this.simLease?.release();
@@ -434,10 +440,12 @@ export class SierraConnection extends EventEmitter {
     // read in that synchronous part. Every failure still comes back as a rejection.
     this.pendingRules = rules;
     try {
-      const manager = this.requireManager();
-      const result = manager.submit(intent);
-      this.engine.noteIdSequence(manager.lastSequence);
-      return result;
+      return this.onOrderPath(() => {
+        const manager = this.requireManager();
+        const result = manager.submit(intent);
+        this.engine.noteIdSequence(manager.lastSequence);
+        return result;
+      });
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     } finally {
@@ -446,17 +454,34 @@ export class SierraConnection extends EventEmitter {
   }
 
   cancel(clientOrderId: string): Promise<OrderUpdate> {
-    return this.requireManager().cancel(clientOrderId);
+    return this.onOrderPath(() => this.requireManager().cancel(clientOrderId));
   }
 
   modify(clientOrderId: string, change: SierraModify, rules: EntryRules = {}): Promise<OrderUpdate> {
     this.pendingRules = rules;
     try {
-      return this.requireManager().modify(clientOrderId, change);
+      return this.onOrderPath(() => this.requireManager().modify(clientOrderId, change));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     } finally {
       this.pendingRules = {};
+    }
+  }
+
+  /**
+   * Runs an instruction; in simulator mode the market's clock stands from its start until it is answered (and the
+   * answers read): on the simulators an order takes no market time on its way (lib/sim/order-path-gate.ts).
+   */
+  private onOrderPath<T>(instruction: () => Promise<T>): Promise<T> {
+    const end = this.orderPath?.begin();
+    if (!end) return instruction();
+    try {
+      const result = instruction();
+      result.then(end, end);
+      return result;
+    } catch (err) {
+      end();
+      throw err;
     }
   }
 
@@ -478,7 +503,7 @@ export class SierraConnection extends EventEmitter {
     const cancelled: OrderUpdate[] = [];
     const flattened: OrderUpdate[] = [];
     for (const s of symbols) {
-      const done = await manager.flatten(s);
+      const done = await this.onOrderPath(() => manager.flatten(s));
       cancelled.push(...done.cancelled);
       if (done.flatten) flattened.push(done.flatten);
     }
@@ -486,7 +511,7 @@ export class SierraConnection extends EventEmitter {
   }
 
   cancelAll(symbol?: string): Promise<OrderUpdate[]> {
-    return this.requireManager().cancelAll(symbol);
+    return this.onOrderPath(() => this.requireManager().cancelAll(symbol));
   }
 
   /**

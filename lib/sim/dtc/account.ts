@@ -391,6 +391,9 @@ export class SimAccount {
     for (const order of [...this.orders.values()]) {
       // One simulated price series stands for every contract of the root, so orders of a rolled-out contract fill too.
       if (!isWorking(order) || order.status === OrderStatus.PENDING_CHILD) continue;
+      // A trade printed before the order reached the market cannot fill it (the seeded market emits its trades up to
+      // one pump after their time: an order sent in between must not fill on what was already past).
+      if (trade.t < order.receivedAt) continue;
       const remaining = order.quantity - order.filledQuantity;
       if (remaining <= 0) continue;
       const fill = this.fillOnTrade(order, trade, remaining, available);

@@ -83,6 +83,8 @@ export interface DtcSimulatorOptions {
   commissionPerContract?: number;
   /** Send the optional PENDING_CANCEL / PENDING_CANCEL_REPLACE updates (§3). Default true. */
   pendingStatuses?: boolean;
+  /** Called whenever order, position or balance news is written to the clients (lib/sim/order-path-gate.ts). */
+  onAnswer?: () => void;
 }
 
 export interface DtcSimulator {
@@ -395,6 +397,7 @@ class DtcSimulatorServer implements DtcSimulator {
   private broadcast(events: readonly AccountEvent[]): void {
     if (events.length === 0) return;
     const messages = events.map((event) => this.eventMessage(event));
+    this.options.onAnswer?.();
     for (const session of this.sessions) if (session.loggedOn) this.send(session, messages);
   }
 
@@ -752,6 +755,7 @@ class DtcSimulatorServer implements DtcSimulator {
   ): AccountEvent[] {
     if (refusal.order) return [{ kind: 'order', order: { ...refusal.order, infoText: refusal.infoText }, reason }];
     const reject = unknownOrderCancelReject(request, reason, refusal.infoText);
+    this.options.onAnswer?.();
     for (const session of this.sessions) if (session.loggedOn) this.send(session, [reject]);
     return [];
   }
