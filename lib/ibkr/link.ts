@@ -167,6 +167,8 @@ export class IbkrLink extends EventEmitter {
     }
   }
 
+  private readonly onSierraRecord = (topic: string, payload: object, t: number): void => this.record(topic, payload, t);
+
   /**
    * The flow has taken in a history answer (ibkr-history sent it and the messages it caused were delivered): a replay
    * standing at its recorded preload goes on.
@@ -299,6 +301,8 @@ export class IbkrLink extends EventEmitter {
             }
           : { ...this.plan.simulator, market: this.sharedMarket().market },
       );
+      // A live simulator run records sierra-config's simulator side too (its orders and fills, on this market).
+      if (!this.replayLease && this.recorder) this.sharedMarket().tap.on('record', this.onSierraRecord);
       const simulator = await this.simulatorStarting;
       this.simulatorInstance = simulator;
       if (this.closing) return;
@@ -446,6 +450,7 @@ export class IbkrLink extends EventEmitter {
     await this.connectionInstance?.close();
     await simulator?.close();
     this.replayLease?.release();
+    this.simLease?.tap.off('record', this.onSierraRecord);
     this.simLease?.release();
     await this.recorder?.close();
     this.removeAllListeners();

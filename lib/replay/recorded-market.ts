@@ -21,6 +21,7 @@ import { addToBars } from '../sim/bars';
 import { listedEsContracts } from '../sim/market';
 import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 import type { RecordedTick, Recording } from './recording';
+import type { RecordedFill, RecordedOrder } from './order-path';
 
 export type ReplaySpeed = number | 'max';
 
@@ -119,6 +120,8 @@ export class RecordedMarket extends EventEmitter implements Market {
   private stopIndex = Infinity;
   /** The stop time 'stopped' was last emitted for. */
   private stoppedAt = NaN;
+  /** The simulated Sierra side the recording holds (lib/replay/order-path.ts): empty when none. */
+  readonly orderPath: { orders: RecordedOrder[]; fills: RecordedFill[] };
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -146,6 +149,8 @@ export class RecordedMarket extends EventEmitter implements Market {
   private heldAt = 0;
   /** A batch at 'max' was due while held: it comes once released. */
   private blockedByHold = false;
+  /** At 'max': times to stand at before any later trade plays (at()), in time order. */
+  private points: { t: number; onReach: () => void }[] = [];
   private sessionCache = { open: NaN, close: NaN, first: 0 };
 
   constructor(recording: Recording, options: RecordedMarketOptions = {}) {
@@ -182,6 +187,7 @@ export class RecordedMarket extends EventEmitter implements Market {
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
     this.chains = recording.chains;
+    this.orderPath = { orders: recording.sierraOrders ?? [], fills: recording.sierraFills ?? [] };
     this.from = recording.from;
     this.to = recording.to;
     this.basis = options.basis ?? 25;
@@ -267,6 +273,33 @@ export class RecordedMarket extends EventEmitter implements Market {
     };
   }
 
+  /**
+   * At 'max': before any trade after `t` plays, the clock goes to `t` and `onReach` is called there (once), then the
+   * replay goes on (onReach may hold the clock). Returns a cancel. The simulated Sierra side of a replay of a live run
+   * stands at each recorded order arrival and fill (lib/replay/order-path.ts). A point already passed is reached at the
+   * next batch; one after the recording's end never.
+   */
+  at(t: number, onReach: () => void): () => void {
+    const point = { t, onReach };
+    let i = this.points.length;
+    while (i > 0 && this.points[i - 1].t > t) i--;
+    this.points.splice(i, 0, point);
+    return () => {
+      const j = this.points.indexOf(point);
+      if (j >= 0) this.points.splice(j, 1);
+    };
+  }
+
+  /**
+   * At 'max': the clock goes forward to `t` now (never back). The replay of a live run sends a matched order at its
+   * recorded time: the trades before it still to play then play at their times, the clock staying at `t`.
+   */
+  advanceTo(t: number): void {
+    if (this.speed !== 'max' || !(t > this.now()) || t > this.to) return;
+    if (this.clockHolds > 0) this.heldAt = t;
+    this.anchorT = t;
+  }
+
   /** Moves the clock `ms` forward (paused or not) and emits the trades crossed, synchronously. */
   step(ms: number): void {
     if (!(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) throw new InvalidInputError(`replay step must be ms > 0, got ${JSON.stringify(ms)}`);
@@ -344,7 +377,7 @@ export class RecordedMarket extends EventEmitter implements Market {
     let pending = true; // the emit below may release synchronously: schedule after it either way
     const next = (): void => {
       if (generation !== this.generation || this.holds > 0 || pending || this.immediate) return;
-      if (this.cursor < this.trades.length) this.immediate = setImmediate(() => this.pumpMax(generation));
+      if (this.cursor < this.trades.length || this.points.some((p) => p.t <= this.to)) this.immediate = setImmediate(() => this.pumpMax(generation));
       else this.pumpBatch(); // the end: clock to the recording's end, 'end' emitted
     };
     const hold = (): (() => void) => {
@@ -368,6 +401,13 @@ export class RecordedMarket extends EventEmitter implements Market {
    */
   pumpBatch(): boolean {
     const trades = this.trades;
+    const point = this.points[0];
+    if (point && point.t <= this.stopTime && point.t <= this.to && (this.cursor >= trades.length || trades[this.cursor].t > point.t)) {
+      this.points.shift();
+      if (point.t > this.anchorT) this.anchorT = point.t;
+      point.onReach();
+      return true;
+    }
     if (this.cursor < trades.length && this.held(this.cursor)) {
       if (this.anchorT < this.stopTime) this.anchorT = this.stopTime;
       this.emitStopped();
@@ -383,7 +423,7 @@ export class RecordedMarket extends EventEmitter implements Market {
       return false;
     }
     const limit = Math.min(trades.length, this.cursor + this.maxBatch, this.stopIndex);
-    const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1);
+    const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1, point && point.t >= trades[this.cursor].t ? point.t + 1 : Infinity);
     let end = this.cursor + 1;
     while (end < limit && trades[end].t < until) end++;
     this.emitUpTo(trades[end - 1].t, end);

@@ -21,6 +21,7 @@ import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
 import { acquireSimMarket, type SimMarketLease } from '../sim/shared-market';
 import { OrderPathGate } from '../sim/order-path-gate';
+import { OrderPathRecorder, OrderPathReplayer } from '../replay/order-path';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
@@ -157,6 +158,10 @@ export class SierraConnection extends EventEmitter {
   private simLease: SimMarketLease | undefined;
   /** Simulator mode: the market's clock stands while an order is on its way (lib/sim/order-path-gate.ts). */
   private orderPath: OrderPathGate | undefined;
+  /** Simulator mode on a shared seeded market: what the simulator did, for a recorder of that market. */
+  private pathRecorder: OrderPathRecorder | undefined;
+  /** Simulator mode on a replay that holds the simulated Sierra side: the recorded orders' times and fills. */
+  private pathReplayer: OrderPathReplayer | undefined;
   private client: DtcClient | undefined;
   private manager: OrderManager | undefined;
   private state: ConnectionState = 'starting';
@@ -312,9 +317,12 @@ export class SierraConnection extends EventEmitter {
       this.engine.setLastTrade(this.symbol, market.esQuote().last, market.now());
       market.on('trade', this.onMarketTrade);
       const gate = (this.orderPath = new OrderPathGate(() => market.hold()));
+      this.startOrderPath();
       const simulator = await startDtcSimulator({
         market,
         onAnswer: () => gate.touch(),
+        onOrderArrival: (t, ids) => this.pathRecorder?.onArrival(t, ids),
+        onFill: (fill) => this.pathRecorder?.onFill(fill, market.now()),
         host: '127.0.0.1',
         port: 0,
         encoding: this.options.client.encoding ?? 'automatic',
@@ -375,6 +383,8 @@ export class SierraConnection extends EventEmitter {
     });
     manager.on('warning', (err: Error) => this.log('warn', err.message));
     manager.on('order-update', (u: OrderUpdate) => {
+      this.pathRecorder?.onUpdate(u);
+      this.pathReplayer?.onUpdate(u);
       this.engine.onOrderUpdate(u.clientOrderId, { status: u.status, quantity: u.quantity, filled: u.filledQuantity, brokerOrderId: u.serverOrderId });
       this.emit('order-update', u);
       if (OPEN_STATUSES.has(u.status) && manager.state === 'ready' && !this.engineKnows(u.clientOrderId)) {
@@ -425,6 +435,7 @@ export class SierraConnection extends EventEmitter {
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
     await this.simulatorInstance?.close().catch(() => undefined);
     this.orderPath?.dispose();
+    this.pathReplayer?.dispose();
     this.market?.off('trade', this.onMarketTrade);
     this.replayLease?.release();
     this.simLease?.release();
@@ -442,7 +453,16 @@ export class SierraConnection extends EventEmitter {
     try {
       return this.onOrderPath(() => {
         const manager = this.requireManager();
-        const result = manager.submit(intent);
+        // The simulated Sierra side, recorded (live) or replayed (a matched order goes at its recorded time).
+        const path = this.pathRecorder?.submitted(intent) ?? this.pathReplayer?.submitted(intent);
+        let result: Promise<SubmitResult>;
+        try {
+          result = manager.submit(intent);
+        } catch (err) {
+          path?.withdraw();
+          throw err;
+        }
+        if (path) result.catch(() => path.withdraw());
         this.engine.noteIdSequence(manager.lastSequence);
         return result;
       });
@@ -466,6 +486,39 @@ export class SierraConnection extends EventEmitter {
     } finally {
       this.pendingRules = {};
     }
+  }
+
+  /**
+   * The simulated Sierra side of the recording (lib/replay/order-path.ts): live on a shared seeded market, written
+   * through the market's tap to an ibkr-config recorder of it (none listening: nothing written); on a replay that
+   * holds it, replayed.
+   */
+  private startOrderPath(): void {
+    const tap = this.simLease?.tap;
+    if (tap) {
+      this.pathRecorder = new OrderPathRecorder((topic, payload, t) => {
+        if (tap.listenerCount('record') > 0) tap.emit('record', topic, payload, t);
+      });
+      return;
+    }
+    const replay = this.replayLease?.market;
+    if (!replay || replay.orderPath.orders.length === 0) return;
+    const path = replay.orderPath;
+    this.pathReplayer = new OrderPathReplayer(
+      path.orders,
+      path.fills,
+      {
+        get atMax() {
+          return replay.status().speed === 'max';
+        },
+        now: () => replay.now(),
+        hold: () => replay.hold(),
+        at: (t, onReach) => replay.at(t, onReach),
+        advanceTo: (t) => replay.advanceTo(t),
+      },
+      () => this.simulatorInstance,
+      { warn: (text) => this.log('warn', text) },
+    );
   }
 
   /**

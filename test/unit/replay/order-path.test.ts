@@ -1,0 +1,217 @@
+// The simulated Sierra side of a recording (lib/replay/order-path.ts): the records a live simulator run writes (each
+// new order as it reached the DTC simulator, each fill it gave), how the format reads them, and how a replay at 'max'
+// stands at a recorded order's arrival until the flow sends it, sends it at its recorded time and gives it its
+// recorded fills at theirs. The replay's timers (the bounded wait) are driven by hand; the replay pumps on the event
+// loop, as it does at 'max'.
+import assert from 'assert';
+import type { OrderUpdate } from '../../../lib/contracts';
+import { RecordedMarket } from '../../../lib/replay/recorded-market';
+import { recordingOf, type RecordLine } from '../../../lib/replay/recording';
+import { OrderLegs, OrderPathRecorder, OrderPathReplayer, type RecordedFill, type RecordedOrder, type ReplayerTimers } from '../../../lib/replay/order-path';
+import type { SierraOrder } from '../../../lib/sierra/order-wire';
+
+// Wednesday 11 June 2025, 10:00 New York.
+const T0 = Date.UTC(2025, 5, 11, 14, 0);
+const tick = (t: number, price: number) => ({ symbol: 'ES', t, price, size: 1, bid: price - 0.25, ask: price });
+const BRACKET: SierraOrder = { symbol: 'ESU5', side: 'buy', quantity: 1, type: 'market', bracket: { stop: 99, targets: [102] } };
+const ORDER: RecordedOrder = { t: T0 + 12_500, n: 1, side: 'buy', type: 'market', quantity: 1, bracket: { stop: 99, targets: [102] } };
+const FILLS: RecordedFill[] = [
+  { t: T0 + 12_500, n: 1, leg: 0, price: 100.25, quantity: 1 },
+  { t: T0 + 31_700, n: 1, leg: 1, price: 102, quantity: 1 },
+];
+
+function update(clientOrderId: string, status: OrderUpdate['status'] = 'pending'): OrderUpdate {
+  return { clientOrderId, serverOrderId: null, status, side: 'buy', quantity: 1, filledQuantity: 0, averageFillPrice: null, t: 0 };
+}
+
+/** A live recording of ticks every 5 s from T0 to T0 + 60 s, with the simulated Sierra side. */
+function lines(extra: RecordLine[] = []): RecordLine[] {
+  const out: RecordLine[] = [{ t: T0, topic: 'meta', payload: { version: 2 } }];
+  for (let s = 0; s <= 60; s += 5) out.push({ t: T0 + s * 1000, topic: 'tick', payload: tick(T0 + s * 1000, 100 + s / 20) });
+  out.push(...extra);
+  return out.sort((a, b) => a.t - b.t);
+}
+
+const withSierra = (): RecordLine[] =>
+  lines([
+    { t: ORDER.t, topic: 'sierra-order', payload: ORDER },
+    ...FILLS.map((f) => ({ t: f.t, topic: 'sierra-fill', payload: f })),
+  ]);
+
+describe('recording: the simulated Sierra side (sierra-order, sierra-fill)', () => {
+  it('reads the orders and fills; the market data replays the same with or without them', () => {
+    const rec = recordingOf(withSierra());
+    assert.deepStrictEqual(rec.sierraOrders, [ORDER]);
+    assert.deepStrictEqual(rec.sierraFills, FILLS);
+    assert.strictEqual(rec.other, 0);
+    const a = new RecordedMarket(rec, { speed: 'max' });
+    const b = new RecordedMarket(recordingOf(lines()), { speed: 'max' });
+    a.step(40_000);
+    b.step(40_000);
+    assert.deepStrictEqual(a.esQuote(), b.esQuote());
+    assert.deepStrictEqual(a.esBars(T0, T0 + 60_000, 60_000), b.esBars(T0, T0 + 60_000, 60_000));
+    assert.deepStrictEqual(recordingOf(lines()).sierraOrders, []);
+  });
+
+  it('refuses a malformed order or fill, naming the record', () => {
+    const bad = (payload: object, topic = 'sierra-order'): RecordLine[] => lines([{ t: T0 + 1, topic, payload }]);
+    assert.throws(() => recordingOf(bad({ ...ORDER, side: 'long' })), /record \d+: payload.side must be "buy" or "sell"/);
+    assert.throws(() => recordingOf(bad({ ...ORDER, type: 'moc' })), /payload.type/);
+    assert.throws(() => recordingOf(bad({ ...ORDER, quantity: '1' })), /payload.quantity must be a finite number/);
+    assert.throws(() => recordingOf(bad({ ...ORDER, bracket: { stop: 99 } })), /payload.bracket/);
+    assert.throws(() => recordingOf(bad(FILLS[0], 'sierra-fill')), /names no sierra-order recorded before it/);
+    assert.throws(
+      () => recordingOf(lines([{ t: T0 + 1, topic: 'sierra-order', payload: ORDER }, { t: T0 + 2, topic: 'sierra-order', payload: { ...ORDER, t: T0 + 2 } }])),
+      /payload.n must grow/,
+    );
+  });
+});
+
+describe('order path: which order and leg each ClientOrderID is', () => {
+  it("assigns a bracket's three pending ids to its order (parent, target, stop), then the next order's", () => {
+    const legs = new OrderLegs();
+    const withdrawn = legs.submitted({ side: 'sell', type: 'market', quantity: 1 });
+    withdrawn.withdraw(); // refused before it was sent: no id of it ever comes
+    const a = legs.submitted({ side: 'buy', type: 'market', quantity: 1, bracket: { stop: 99, targets: [102] } });
+    const b = legs.submitted({ side: 'sell', type: 'limit', quantity: 2, price: 101 });
+    for (const id of ['p', 't', 's', 'x']) legs.onUpdate(update(id));
+    legs.onUpdate(update('p', 'working'));
+    assert.deepStrictEqual(['p', 't', 's', 'x'].map((id) => legs.legOf(id)), [
+      { n: a.n, leg: 0, tag: undefined },
+      { n: a.n, leg: 1, tag: undefined },
+      { n: a.n, leg: 2, tag: undefined },
+      { n: b.n, leg: 0, tag: undefined },
+    ]);
+  });
+});
+
+describe('order path: recorded live', () => {
+  it('writes each order once at its arrival at the simulator, and each fill with its order and leg', () => {
+    const written: { topic: string; payload: object; t: number }[] = [];
+    const recorder = new OrderPathRecorder((topic, payload, t) => written.push({ topic, payload, t }));
+    recorder.submitted(BRACKET);
+    for (const id of ['p', 't', 's']) recorder.onUpdate(update(id));
+    recorder.onArrival(T0 + 12_500, ['p']); // the parent
+    recorder.onArrival(T0 + 12_500, ['t', 's']); // its OCO: the same order, not written again
+    recorder.onFill({ clientOrderId: 'p', t: T0 + 12_500, price: 100.25, quantity: 1 }, T0 + 12_500);
+    recorder.onFill({ clientOrderId: 't', t: T0 + 31_700, price: 102, quantity: 1 }, T0 + 31_700);
+    recorder.onFill({ clientOrderId: 'by-hand', t: T0 + 40_000, price: 101, quantity: 1 }, T0 + 40_000); // not ours
+    assert.deepStrictEqual(written, [
+      { topic: 'sierra-order', payload: ORDER, t: ORDER.t },
+      ...FILLS.map((f) => ({ topic: 'sierra-fill', payload: f, t: f.t })),
+    ]);
+    // What it writes, the format reads back.
+    const rec = recordingOf(lines(written.map((w) => ({ t: w.t, topic: w.topic, payload: w.payload }))));
+    assert.deepStrictEqual(rec.sierraOrders, [ORDER]);
+    assert.deepStrictEqual(rec.sierraFills, FILLS);
+  });
+});
+
+describe("order path: replayed at 'max'", () => {
+  function manualTimers(): ReplayerTimers & { fire(): void; pending: number } {
+    let due: (() => void)[] = [];
+    return {
+      setTimeout: (cb) => {
+        due.push(cb);
+        return cb;
+      },
+      clearTimeout: (h) => void (due = due.filter((cb) => cb !== h)),
+      fire: () => {
+        const run = due;
+        due = [];
+        for (const cb of run) cb();
+      },
+      get pending() {
+        return due.length;
+      },
+    };
+  }
+
+  function setup(): {
+    market: RecordedMarket;
+    replayer: OrderPathReplayer;
+    timers: ReturnType<typeof manualTimers>;
+    scripted: { id: string; fills: readonly { t: number; price: number; quantity: number }[] }[];
+    due: number[];
+    warnings: string[];
+    played: number[];
+  } {
+    const rec = recordingOf(withSierra());
+    const market = new RecordedMarket(rec, { speed: 'max' });
+    const timers = manualTimers();
+    const scripted: { id: string; fills: readonly { t: number; price: number; quantity: number }[] }[] = [];
+    const due: number[] = [];
+    const warnings: string[] = [];
+    const played: number[] = [];
+    market.on('trade', (x: { t: number }) => played.push(x.t));
+    const replayer = new OrderPathReplayer(
+      rec.sierraOrders,
+      rec.sierraFills,
+      { atMax: true, now: () => market.now(), hold: () => market.hold(), at: (t, cb) => market.at(t, cb), advanceTo: (t) => market.advanceTo(t) },
+      () => ({ script: (id, fills) => void scripted.push({ id, fills }), fillDue: () => void due.push(market.now()) }),
+      { timers, warn: (w) => warnings.push(w) },
+    );
+    return { market, replayer, timers, scripted, due, warnings, played };
+  }
+
+  const turns = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it("stands at the recorded order's arrival until the flow sends it, then gives its legs their fills at their times", async () => {
+    const { market, replayer, timers, scripted, due, played } = setup();
+    market.start();
+    await turns(40);
+    assert.strictEqual(market.now(), ORDER.t, 'the clock stands at the recorded arrival');
+    assert.deepStrictEqual(played, [0, 5, 10].map((s) => T0 + s * 1000), 'nothing after it plays');
+    assert.strictEqual(timers.pending, 1, 'the wait is bounded');
+    // The flow's order: the same shape.
+    const release = market.hold(); // the order-path gate holds while it is on its way
+    replayer.submitted(BRACKET);
+    assert.strictEqual(timers.pending, 0);
+    for (const id of ['p', 't', 's']) replayer.onUpdate(update(id));
+    assert.deepStrictEqual(
+      scripted.map((s) => [s.id, s.fills.map((f) => f.price)]),
+      [
+        ['p', [100.25]],
+        ['t', [102]],
+        ['s', []],
+      ],
+    );
+    release();
+    await new Promise<void>((resolve) => market.once('end', () => resolve()));
+    assert.deepStrictEqual(due, [FILLS[1].t], "the replay stood at the target's recorded fill to give it");
+    assert.strictEqual(played.length, 13, 'every tick played');
+    assert.strictEqual(replayer.matched, 1);
+  });
+
+  it('sends an order the flow sends early at its recorded time (the clock goes forward to it)', async () => {
+    const { market, replayer, played } = setup();
+    market.start();
+    await turns(1);
+    assert.ok(market.now() < ORDER.t);
+    const release = market.hold();
+    replayer.submitted(BRACKET);
+    assert.strictEqual(market.now(), ORDER.t, 'stamped at its recorded time');
+    release();
+    await new Promise<void>((resolve) => market.once('end', () => resolve()));
+    assert.strictEqual(played.length, 13, 'the ticks before it still play');
+  });
+
+  it('an order of another shape is not matched; after the bounded wait the replay goes on, said once', async () => {
+    const { market, replayer, timers, scripted, warnings, played } = setup();
+    market.start();
+    await turns(40);
+    replayer.submitted({ ...BRACKET, quantity: 2 });
+    for (const id of ['p', 't', 's']) replayer.onUpdate(update(id));
+    assert.deepStrictEqual(scripted, [], 'fills on the replayed trades, as before');
+    assert.strictEqual(market.now(), ORDER.t, 'still standing');
+    timers.fire();
+    await new Promise<void>((resolve) => market.once('end', () => resolve()));
+    assert.strictEqual(played.length, 13);
+    assert.strictEqual(warnings.length, 1);
+    assert.match(warnings[0], /did not send recorded order 1 \(buy 1 market\)/);
+    replayer.submitted(BRACKET);
+    assert.strictEqual(replayer.matched, 1, 'given up: nothing matched later');
+  });
+});
