@@ -305,6 +305,7 @@ export class RecordedMarket extends EventEmitter implements Market {
     if (!(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) throw new InvalidInputError(`replay step must be ms > 0, got ${JSON.stringify(ms)}`);
     this.anchorT = Math.min(this.to, this.now() + ms);
     this.anchorReal = this.realNow();
+    if (this.clockHolds > 0) this.heldAt = this.anchorT; // a step is the user's: it moves a held clock too
     this.emitUpTo(this.anchorT);
   }
 

@@ -44,6 +44,9 @@ export interface SierraRiskSettings {
   killSwitch?: KillSwitchState;
 }
 
+/** Real ms a replay waits at most for its simulated Sierra account to be ready (holdReplayUntilReady). */
+const REPLAY_READY_WAIT_MS = 10_000;
+
 const STRICTNESS: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
 
 /**
@@ -160,6 +163,8 @@ export class SierraConnection extends EventEmitter {
   private orderPath: OrderPathGate | undefined;
   /** Simulator mode on a shared seeded market: what the simulator did, for a recorder of that market. */
   private pathRecorder: OrderPathRecorder | undefined;
+  /** On a replay: lets the replayed clock run (held until this connection is ready: holdReplayUntilReady). */
+  private releaseReplay: (() => void) | undefined;
   /** Simulator mode on a replay that holds the simulated Sierra side: the recorded orders' times and fills. */
   private pathReplayer: OrderPathReplayer | undefined;
   private client: DtcClient | undefined;
@@ -360,6 +365,7 @@ export class SierraConnection extends EventEmitter {
     });
     this.client = client;
     this.manager = manager;
+    this.holdReplayUntilReady(manager);
     client.on('error', () => undefined); // reported through 'disconnected'
     client.on('state', (s: DtcClientState) => this.onClientState(s));
     client.on('disconnected', (info: { error: Error; willReconnect: boolean }) => {
@@ -436,6 +442,7 @@ export class SierraConnection extends EventEmitter {
     await this.simulatorInstance?.close().catch(() => undefined);
     this.orderPath?.dispose();
     this.pathReplayer?.dispose();
+    this.releaseReplay?.();
     this.market?.off('trade', this.onMarketTrade);
     this.replayLease?.release();
     this.simLease?.release();
@@ -519,6 +526,22 @@ export class SierraConnection extends EventEmitter {
       () => this.simulatorInstance,
       { warn: (text) => this.log('warn', text) },
     );
+  }
+
+  /**
+   * On a replay: the replayed clock stands until this connection is ready to trade (logged on, reconciled), at most
+   * REPLAY_READY_WAIT_MS of real time. At 'max' the replay would otherwise reach its first signal before the simulated
+   * account is connected, and that signal's order be refused (seen under load: a replay of a live run without its first
+   * order, the live run's connection having been ready long before its first signal).
+   */
+  private holdReplayUntilReady(manager: OrderManager): void {
+    const replay = this.replayLease?.market;
+    if (!replay) return;
+    const release = (this.releaseReplay = replay.hold());
+    manager.whenReady(REPLAY_READY_WAIT_MS).then(release, (err: unknown) => {
+      release();
+      if (!this.closed) this.log('warn', `Replay goes on without the simulated Sierra account ready: ${errorMessage(err)}`);
+    });
   }
 
   /**

@@ -4,11 +4,18 @@
 // recorded fills at theirs. The replay's timers (the bounded wait) are driven by hand; the replay pumps on the event
 // loop, as it does at 'max'.
 import assert from 'assert';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
 import type { OrderUpdate } from '../../../lib/contracts';
 import { RecordedMarket } from '../../../lib/replay/recorded-market';
 import { recordingOf, type RecordLine } from '../../../lib/replay/recording';
 import { OrderLegs, OrderPathRecorder, OrderPathReplayer, type RecordedFill, type RecordedOrder, type ReplayerTimers } from '../../../lib/replay/order-path';
 import type { SierraOrder } from '../../../lib/sierra/order-wire';
+import { SierraConnection } from '../../../lib/sierra/connection';
+import { encodeRecording } from '../../../lib/replay/recording';
+import { seededRecordLines } from '../../../lib/replay/from-seeded';
+import { acquireReplay } from '../../../lib/replay/registry';
 
 // Wednesday 11 June 2025, 10:00 New York.
 const T0 = Date.UTC(2025, 5, 11, 14, 0);
@@ -213,5 +220,39 @@ describe("order path: replayed at 'max'", () => {
     assert.match(warnings[0], /did not send recorded order 1 \(buy 1 market\)/);
     replayer.submitted(BRACKET);
     assert.strictEqual(replayer.matched, 1, 'given up: nothing matched later');
+  });
+});
+
+describe("replay: sierra-config's simulated account is ready before the replay runs", () => {
+  it("stands the replayed clock until the connection has logged on and reconciled (at 'max' it would be over before)", async function () {
+    this.timeout(20_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-ready-'));
+    const file = path.join(dir, 'ES-2025-06-11.jsonl.gz');
+    fs.writeFileSync(file, encodeRecording(seededRecordLines(5, T0, T0 + 30 * 60_000)));
+    const ibkrSide = acquireReplay(file, { speed: 'max' });
+    ibkrSide.market.pause();
+    const sierra = new SierraConnection({
+      client: { tradeAccount: 'Sim1' },
+      symbol: { root: 'ES', format: 'sierra-cme' },
+      risk: { limits: {}, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 },
+      simulator: { seed: 1, speed: 1, replayFile: file },
+    });
+    let emittedWhenReady = -1;
+    sierra.on('status', (s: { state: string }) => {
+      if (s.state === 'ready' && emittedWhenReady < 0) emittedWhenReady = ibkrSide.market.status().emitted;
+    });
+    try {
+      const opening = sierra.open();
+      ibkrSide.market.resume(); // the flow subscribed: the replay may run
+      await opening;
+      await sierra.whenReady(10_000);
+      assert.strictEqual(emittedWhenReady, 0, 'nothing played before the account was ready');
+      await new Promise<void>((resolve) => (ibkrSide.market.status().ended ? resolve() : ibkrSide.market.once('end', () => resolve())));
+      assert.ok(ibkrSide.market.status().emitted > 1000, 'then the whole replay plays');
+    } finally {
+      await sierra.close();
+      ibkrSide.release();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
