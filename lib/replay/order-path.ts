@@ -2,10 +2,12 @@
 //
 // Live (simulator mode, on the market ibkr-config records: lib/sim/shared-market.ts), the connection records each new
 // order as it reached the DTC simulator and each fill the simulator gave it:
-//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}}
-//                t: the market time it reached the simulator; n: 1, 2, … in the order the connection sent them
+//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}, last?}
+//                t: the market time it reached the simulator; n: 1, 2, … in the order the connection sent them;
+//                last: the last trade price the account's risk engine held then (its price collar's reference)
 //   sierra-fill  {t, n, leg, price, quantity}
-//                leg: 0 the order (a bracket's parent), 1 the bracket's target, 2 its stop
+//                t: the market time the fill was given (the time the connection stamped it with); leg: 0 the order
+//                (a bracket's parent), 1 the bracket's target, 2 its stop
 // The fills are what the recording cannot otherwise tell: live, the simulator fills on every trade of the market,
 // the recording holds what the IBKR stream delivered (one update per 250 real ms).
 //
@@ -24,6 +26,12 @@ export interface RecordedOrder {
   price?: number;
   stopPrice?: number;
   bracket?: { stop: number; targets: number[] };
+  /**
+   * The last trade price the account's risk engine held when the order left (its price collar's reference): live, the
+   * simulated market's trades and the ticks the order node gets both set it, whichever came last; the recording holds
+   * only the ticks. Not part of what a replayed order must match.
+   */
+  last?: number;
 }
 
 export interface RecordedFill {
@@ -34,7 +42,7 @@ export interface RecordedFill {
   quantity: number;
 }
 
-export type OrderShape = Omit<RecordedOrder, 't' | 'n'>;
+export type OrderShape = Omit<RecordedOrder, 't' | 'n' | 'last'>;
 
 /** What of an order the recording keeps and a replayed order must match. */
 export function shapeOf(intent: SierraOrder | RecordedOrder): OrderShape {
@@ -100,14 +108,14 @@ export class OrderLegs {
     return this.legs.get(clientOrderId);
   }
 
-  shapeOf(n: number): OrderShape | undefined {
+  shapeOf(n: number): (OrderShape & { last?: number }) | undefined {
     return this.shapes.get(n);
   }
 
-  private readonly shapes = new Map<number, OrderShape>();
+  private readonly shapes = new Map<number, OrderShape & { last?: number }>();
 
   /** Keeps the shape of order n (the recorder writes it at the order's arrival). */
-  keep(n: number, shape: OrderShape): void {
+  keep(n: number, shape: OrderShape & { last?: number }): void {
     this.shapes.set(n, shape);
   }
 }
@@ -119,10 +127,11 @@ export class OrderPathRecorder {
 
   constructor(private readonly write: (topic: string, payload: object, t: number) => void) {}
 
-  submitted(intent: SierraOrder): { withdraw(): void } {
+  /** An order goes to the manager; `last`: the risk engine's last trade price of its contract then (or null). */
+  submitted(intent: SierraOrder, last: number | null = null): { withdraw(): void } {
     const shape = shapeOf(intent);
     const handle = this.legs.submitted(shape);
-    this.legs.keep(handle.n, shape);
+    this.legs.keep(handle.n, last === null ? shape : { ...shape, last });
     return handle;
   }
 
@@ -141,11 +150,15 @@ export class OrderPathRecorder {
     }
   }
 
-  /** The simulator filled one of the connection's orders. */
-  onFill(fill: { clientOrderId: string; t: number; price: number; quantity: number }, now: number): void {
+  /**
+   * The simulator filled one of the connection's orders, at market time `now` (the clock stands there while the
+   * news crosses the socket: the time the connection stamps it with; the trade that filled it may be up to one pump of
+   * the seeded market earlier).
+   */
+  onFill(fill: { clientOrderId: string; price: number; quantity: number }, now: number): void {
     const leg = this.legs.legOf(fill.clientOrderId);
     if (!leg) return;
-    this.write('sierra-fill', { t: fill.t, n: leg.n, leg: leg.leg, price: fill.price, quantity: fill.quantity }, Math.max(now, fill.t));
+    this.write('sierra-fill', { t: now, n: leg.n, leg: leg.leg, price: fill.price, quantity: fill.quantity }, now);
   }
 }
 
@@ -156,7 +169,6 @@ export interface OrderPathMarket {
   now(): number;
   hold(): () => void;
   at(t: number, onReach: () => void): () => void;
-  advanceTo(t: number): void;
 }
 
 /** What the replayer needs of the DTC simulator (lib/sim/dtc/server.ts). */
@@ -181,8 +193,10 @@ export const ARRIVAL_WAIT_MS = 3000;
 /**
  * Replay at 'max' of a recording with the simulated Sierra side: the replay stands at the next recorded order's
  * arrival until the flow sends an order of the same shape (or ARRIVAL_WAIT_MS of real time pass: the flow took another
- * way, and the replay goes on); a matched order is sent at its recorded market time and given its recorded fills, the
- * replay standing at each fill's time to give it. Orders are matched in the recorded order: the next recorded one only.
+ * way, and the replay goes on); a matched order the flow sends before the replay has played up to its recorded time
+ * waits for it (live, every tick up to then had reached the flow and the order node before the order left), so it
+ * leaves at its recorded market time; it is given its recorded fills, the replay standing at each fill's time to give
+ * it. Orders are matched in the recorded order: the next recorded one only.
  */
 export class OrderPathReplayer {
   readonly legs = new OrderLegs();
@@ -190,6 +204,7 @@ export class OrderPathReplayer {
   private waiting: { release: () => void; timer: unknown } | undefined;
   private cancelArrival: (() => void) | undefined;
   private readonly cancels: (() => void)[] = [];
+  private readonly pending = new Set<(err: Error) => void>();
   private disposed = false;
   private readonly timers: ReplayerTimers;
   private readonly waitMs: number;
@@ -211,17 +226,41 @@ export class OrderPathReplayer {
     return this.next;
   }
 
-  /** The flow sends an order (before the manager stamps it). */
-  submitted(intent: SierraOrder): { withdraw(): void } {
-    const shape = shapeOf(intent);
+  /** The flow sends an order: the recorded order it is (the next one, same shape, not yet passed), or undefined. */
+  match(intent: SierraOrder): RecordedOrder | undefined {
     const recorded = this.orders[this.next];
-    if (!recorded || !this.market.atMax || !sameShape(shape, recorded) || this.market.now() > recorded.t) return this.legs.submitted(shape);
+    if (!recorded || this.disposed || !this.market.atMax || !sameShape(shapeOf(intent), recorded) || this.market.now() > recorded.t) return undefined;
     this.next++;
-    this.market.advanceTo(recorded.t);
     this.cancelArrival?.();
-    this.stopWaiting();
-    this.armArrival();
-    return this.legs.submitted(shape, recorded);
+    this.cancelArrival = undefined;
+    return recorded;
+  }
+
+  /**
+   * Resolves once the replay stands at `t` (at once if it does), with the release of a hold that keeps it there while
+   * the order is sent; rejects when the replayer is disposed first (the connection closes).
+   */
+  whenAt(t: number): Promise<() => void> {
+    return new Promise<() => void>((resolve, reject) => {
+      const reach = (): void => {
+        this.pending.delete(reject);
+        const release = this.market.hold();
+        this.stopWaiting(); // the arrival stand, if the replay stood there waiting for this order
+        this.armArrival();
+        resolve(release);
+      };
+      if (this.market.now() >= t) {
+        reach();
+        return;
+      }
+      this.pending.add(reject);
+      this.cancels.push(this.market.at(t, reach));
+    });
+  }
+
+  /** The order goes to the manager now (`recorded`: the recorded order it matched); withdraw() if refused unsent. */
+  submitted(intent: SierraOrder, recorded?: RecordedOrder): { withdraw(): void } {
+    return this.legs.submitted(shapeOf(intent), recorded);
   }
 
   /** An update from the manager: a matched order's leg, as it leaves, gets its recorded fills. */
@@ -240,13 +279,16 @@ export class OrderPathReplayer {
     this.cancelArrival?.();
     this.stopWaiting();
     for (const cancel of this.cancels.splice(0)) cancel();
+    for (const reject of [...this.pending]) reject(new Error('the replay was closed before the order could leave at its recorded time: nothing was sent'));
+    this.pending.clear();
   }
 
   /** Stand at the next recorded order's arrival until the flow's order comes, bounded. */
   private armArrival(): void {
     const recorded = this.orders[this.next];
-    if (!recorded || this.disposed) return;
+    if (!recorded || this.disposed || this.cancelArrival) return;
     this.cancelArrival = this.market.at(recorded.t, () => {
+      this.cancelArrival = undefined;
       if (this.orders[this.next] !== recorded || this.disposed) return;
       const release = this.market.hold();
       const timer = this.timers.setTimeout(() => {

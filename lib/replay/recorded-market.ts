@@ -290,16 +290,6 @@ export class RecordedMarket extends EventEmitter implements Market {
     };
   }
 
-  /**
-   * At 'max': the clock goes forward to `t` now (never back). The replay of a live run sends a matched order at its
-   * recorded time: the trades before it still to play then play at their times, the clock staying at `t`.
-   */
-  advanceTo(t: number): void {
-    if (this.speed !== 'max' || !(t > this.now()) || t > this.to) return;
-    if (this.clockHolds > 0) this.heldAt = t;
-    this.anchorT = t;
-  }
-
   /** Moves the clock `ms` forward (paused or not) and emits the trades crossed, synchronously. */
   step(ms: number): void {
     if (!(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) throw new InvalidInputError(`replay step must be ms > 0, got ${JSON.stringify(ms)}`);

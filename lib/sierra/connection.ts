@@ -21,7 +21,7 @@ import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
 import { acquireSimMarket, type SimMarketLease } from '../sim/shared-market';
 import { OrderPathGate } from '../sim/order-path-gate';
-import { OrderPathRecorder, OrderPathReplayer } from '../replay/order-path';
+import { OrderPathRecorder, OrderPathReplayer, type RecordedOrder } from '../replay/order-path';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
@@ -454,14 +454,34 @@ export class SierraConnection extends EventEmitter {
   // Instructions (each refused with a clear error when trading is off or the connection is not ready)
 
   submit(intent: SierraOrder, rules: EntryRules = {}): Promise<SubmitResult> {
+    // A replay of a live run: the flow's order that is the next recorded one leaves at its recorded market time (it
+    // waits for the replay to get there, every check of the manager and the risk engine then made as usual).
+    const recorded = this.pathReplayer?.match(intent);
+    const replayer = this.pathReplayer;
+    if (recorded && replayer) {
+      return replayer.whenAt(recorded.t).then((release) => {
+        try {
+          // The price collar's reference as it was live: the recording holds the ticks the flow got, not every trade
+          // of the simulated market that also set it (lib/replay/order-path.ts, `last`).
+          if (recorded.last !== undefined) this.engine.setLastTrade(intent.symbol, recorded.last, this.now());
+          return this.submitNow(intent, rules, recorded);
+        } finally {
+          release();
+        }
+      });
+    }
+    return this.submitNow(intent, rules, undefined);
+  }
+
+  private submitNow(intent: SierraOrder, rules: EntryRules, recorded: RecordedOrder | undefined): Promise<SubmitResult> {
     // Not async: the manager reserves with the engine before its first await, and the node's rules must be the ones
     // read in that synchronous part. Every failure still comes back as a rejection.
     this.pendingRules = rules;
     try {
       return this.onOrderPath(() => {
         const manager = this.requireManager();
-        // The simulated Sierra side, recorded (live) or replayed (a matched order goes at its recorded time).
-        const path = this.pathRecorder?.submitted(intent) ?? this.pathReplayer?.submitted(intent);
+        // The simulated Sierra side, recorded (live) or replayed (the recorded order it matched, for its fills).
+        const path = this.pathRecorder?.submitted(intent, this.engine.lastTradeOf(intent.symbol, this.now())) ?? this.pathReplayer?.submitted(intent, recorded);
         let result: Promise<SubmitResult>;
         try {
           result = manager.submit(intent);
@@ -521,7 +541,6 @@ export class SierraConnection extends EventEmitter {
         now: () => replay.now(),
         hold: () => replay.hold(),
         at: (t, onReach) => replay.at(t, onReach),
-        advanceTo: (t) => replay.advanceTo(t),
       },
       () => this.simulatorInstance,
       { warn: (text) => this.log('warn', text) },

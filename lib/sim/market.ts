@@ -201,8 +201,6 @@ class SeededMarket extends EventEmitter implements Market {
   /** Holds on the clock (hold()); while any, now() is heldAt and nothing is emitted. */
   private holds = 0;
   private heldAt = 0;
-  /** The time of the trade being emitted now, if one is (a hold taken by a listener stands at it). */
-  private emittingT: number | undefined;
   /** Trades at the cursor's time still to emit (a hold came in the middle of them). */
   private backlog: MarketTrade[] = [];
   private readonly dailySigmaTicks: number;
@@ -240,13 +238,14 @@ class SeededMarket extends EventEmitter implements Market {
   /**
    * Stands the clock still until the returned release is called (every hold released): nothing is emitted meanwhile,
    * and the clock then goes on from where it stood (the time held is not skipped). A hold taken while a trade is
-   * emitted stands at that trade's time, and the trades after it wait. The DTC simulator's side of a simulator run
+   * emitted stops the emission after that trade: the trades after it wait. The DTC simulator's side of a simulator run
    * holds it while an order instruction or the simulator's answer crosses the socket (lib/sim/order-path-gate.ts), so
    * an order takes no market time on its way, whatever the speed and the machine's load.
    */
   hold(): () => void {
-    // Never back: after a hold, the trades the pump had not yet emitted come at their (earlier) times.
-    if (this.holds === 0) this.heldAt = this.emittingT !== undefined ? Math.max(this.emittingT, this.anchorT) : this.now();
+    // The time it is now, even while a trade is emitted (the pump runs up to 20 ms behind the clock): a clock going
+    // back would date later news before earlier (a recording refuses that). The trades after it come once released.
+    if (this.holds === 0) this.heldAt = this.now();
     this.holds++;
     let released = false;
     return () => {
@@ -541,14 +540,9 @@ class SeededMarket extends EventEmitter implements Market {
     this.cursor = to;
     for (let i = 0; i < trades.length; i++) {
       const trade = trades[i];
-      this.emittingT = trade.t;
-      try {
-        this.emit('trade', trade);
-      } finally {
-        this.emittingT = undefined;
-      }
+      this.emit('trade', trade);
       if (this.holds > 0) {
-        // Held by a listener of this trade: the clock stands at it; the trades after it come once released.
+        // Held by a listener of this trade: the trades after it come once released.
         this.cursor = trade.t;
         this.backlog = trades.slice(i + 1).filter((x) => x.t === trade.t);
         return;

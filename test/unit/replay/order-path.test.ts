@@ -66,6 +66,7 @@ describe('recording: the simulated Sierra side (sierra-order, sierra-fill)', () 
     assert.throws(() => recordingOf(bad({ ...ORDER, type: 'moc' })), /payload.type/);
     assert.throws(() => recordingOf(bad({ ...ORDER, quantity: '1' })), /payload.quantity must be a finite number/);
     assert.throws(() => recordingOf(bad({ ...ORDER, bracket: { stop: 99 } })), /payload.bracket/);
+    assert.throws(() => recordingOf(bad({ ...ORDER, last: 'x' })), /payload.last must be a number/);
     assert.throws(() => recordingOf(bad(FILLS[0], 'sierra-fill')), /names no sierra-order recorded before it/);
     assert.throws(
       () => recordingOf(lines([{ t: T0 + 1, topic: 'sierra-order', payload: ORDER }, { t: T0 + 2, topic: 'sierra-order', payload: { ...ORDER, t: T0 + 2 } }])),
@@ -96,20 +97,20 @@ describe('order path: recorded live', () => {
   it('writes each order once at its arrival at the simulator, and each fill with its order and leg', () => {
     const written: { topic: string; payload: object; t: number }[] = [];
     const recorder = new OrderPathRecorder((topic, payload, t) => written.push({ topic, payload, t }));
-    recorder.submitted(BRACKET);
+    recorder.submitted(BRACKET, 100); // the risk engine's last trade then
     for (const id of ['p', 't', 's']) recorder.onUpdate(update(id));
     recorder.onArrival(T0 + 12_500, ['p']); // the parent
     recorder.onArrival(T0 + 12_500, ['t', 's']); // its OCO: the same order, not written again
-    recorder.onFill({ clientOrderId: 'p', t: T0 + 12_500, price: 100.25, quantity: 1 }, T0 + 12_500);
-    recorder.onFill({ clientOrderId: 't', t: T0 + 31_700, price: 102, quantity: 1 }, T0 + 31_700);
-    recorder.onFill({ clientOrderId: 'by-hand', t: T0 + 40_000, price: 101, quantity: 1 }, T0 + 40_000); // not ours
+    recorder.onFill({ clientOrderId: 'p', price: 100.25, quantity: 1 }, T0 + 12_500);
+    recorder.onFill({ clientOrderId: 't', price: 102, quantity: 1 }, T0 + 31_700); // the clock when it was given
+    recorder.onFill({ clientOrderId: 'by-hand', price: 101, quantity: 1 }, T0 + 40_000); // not ours
     assert.deepStrictEqual(written, [
-      { topic: 'sierra-order', payload: ORDER, t: ORDER.t },
+      { topic: 'sierra-order', payload: { ...ORDER, last: 100 }, t: ORDER.t },
       ...FILLS.map((f) => ({ topic: 'sierra-fill', payload: f, t: f.t })),
     ]);
     // What it writes, the format reads back.
     const rec = recordingOf(lines(written.map((w) => ({ t: w.t, topic: w.topic, payload: w.payload }))));
-    assert.deepStrictEqual(rec.sierraOrders, [ORDER]);
+    assert.deepStrictEqual(rec.sierraOrders, [{ ...ORDER, last: 100 }]);
     assert.deepStrictEqual(rec.sierraFills, FILLS);
   });
 });
@@ -154,7 +155,7 @@ describe("order path: replayed at 'max'", () => {
     const replayer = new OrderPathReplayer(
       rec.sierraOrders,
       rec.sierraFills,
-      { atMax: true, now: () => market.now(), hold: () => market.hold(), at: (t, cb) => market.at(t, cb), advanceTo: (t) => market.advanceTo(t) },
+      { atMax: true, now: () => market.now(), hold: () => market.hold(), at: (t, cb) => market.at(t, cb) },
       () => ({ script: (id, fills) => void scripted.push({ id, fills }), fillDue: () => void due.push(market.now()) }),
       { timers, warn: (w) => warnings.push(w) },
     );
@@ -172,10 +173,12 @@ describe("order path: replayed at 'max'", () => {
     assert.strictEqual(market.now(), ORDER.t, 'the clock stands at the recorded arrival');
     assert.deepStrictEqual(played, [0, 5, 10].map((s) => T0 + s * 1000), 'nothing after it plays');
     assert.strictEqual(timers.pending, 1, 'the wait is bounded');
-    // The flow's order: the same shape.
-    const release = market.hold(); // the order-path gate holds while it is on its way
-    replayer.submitted(BRACKET);
-    assert.strictEqual(timers.pending, 0);
+    // The flow's order: the same shape; it leaves at once, the replay standing at its time while it does.
+    const recorded = replayer.match(BRACKET);
+    assert.deepStrictEqual(recorded, ORDER);
+    const release = await replayer.whenAt(ORDER.t);
+    replayer.submitted(BRACKET, recorded);
+    assert.strictEqual(timers.pending, 0, 'no longer waiting');
     for (const id of ['p', 't', 's']) replayer.onUpdate(update(id));
     assert.deepStrictEqual(
       scripted.map((s) => [s.id, s.fills.map((f) => f.price)]),
@@ -192,23 +195,35 @@ describe("order path: replayed at 'max'", () => {
     assert.strictEqual(replayer.matched, 1);
   });
 
-  it('sends an order the flow sends early at its recorded time (the clock goes forward to it)', async () => {
+  it('holds an order the flow sends early until the replay has played up to its recorded time', async () => {
     const { market, replayer, played } = setup();
     market.start();
     await turns(1);
     assert.ok(market.now() < ORDER.t);
-    const release = market.hold();
-    replayer.submitted(BRACKET);
-    assert.strictEqual(market.now(), ORDER.t, 'stamped at its recorded time');
+    const recorded = replayer.match(BRACKET);
+    assert.ok(recorded);
+    const release = await replayer.whenAt(ORDER.t);
+    assert.strictEqual(market.now(), ORDER.t, 'it leaves at its recorded time');
+    assert.deepStrictEqual(played, [0, 5, 10].map((s) => T0 + s * 1000), 'after the ticks before it, before those after it');
     release();
     await new Promise<void>((resolve) => market.once('end', () => resolve()));
-    assert.strictEqual(played.length, 13, 'the ticks before it still play');
+    assert.strictEqual(played.length, 13);
+  });
+
+  it('a closed replay refuses an order still waiting for its time: nothing is sent', async () => {
+    const { replayer } = setup();
+    const recorded = replayer.match(BRACKET);
+    assert.ok(recorded);
+    const waiting = replayer.whenAt(ORDER.t); // the replay never runs
+    replayer.dispose();
+    await assert.rejects(waiting, /replay was closed before the order could leave/);
   });
 
   it('an order of another shape is not matched; after the bounded wait the replay goes on, said once', async () => {
     const { market, replayer, timers, scripted, warnings, played } = setup();
     market.start();
     await turns(40);
+    assert.strictEqual(replayer.match({ ...BRACKET, quantity: 2 }), undefined);
     replayer.submitted({ ...BRACKET, quantity: 2 });
     for (const id of ['p', 't', 's']) replayer.onUpdate(update(id));
     assert.deepStrictEqual(scripted, [], 'fills on the replayed trades, as before');
@@ -218,8 +233,8 @@ describe("order path: replayed at 'max'", () => {
     assert.strictEqual(played.length, 13);
     assert.strictEqual(warnings.length, 1);
     assert.match(warnings[0], /did not send recorded order 1 \(buy 1 market\)/);
-    replayer.submitted(BRACKET);
-    assert.strictEqual(replayer.matched, 1, 'given up: nothing matched later');
+    assert.strictEqual(replayer.match(BRACKET), undefined, 'given up: nothing matched later');
+    assert.strictEqual(replayer.matched, 1);
   });
 });
 
