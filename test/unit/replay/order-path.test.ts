@@ -271,3 +271,59 @@ describe("replay: sierra-config's simulated account is ready before the replay r
     }
   });
 });
+
+describe("replay: sierra-config's simulator gives a recorded order its recorded time, collar reference and fills", () => {
+  it('stamps the bracket at its recorded arrival, fills it at the recorded prices and times, collar as live', async function () {
+    this.timeout(20_000);
+    const SYMBOL = 'ESU25_FUT_CME';
+    const arrival = T0 + 30_500;
+    // Live, the order met a last trade of 5891 (the market's own trades); the recording's ticks say 5900: 44 ticks from
+    // the order's 5889, beyond a 40-tick collar.
+    const order = { t: arrival, n: 1, side: 'sell', type: 'limit', quantity: 1, price: 5889, bracket: { stop: 5892, targets: [5885] }, last: 5891 };
+    const fills = [
+      { t: arrival, n: 1, leg: 0, price: 5890.5, quantity: 1 },
+      { t: T0 + 70_200, n: 1, leg: 1, price: 5885, quantity: 1 },
+    ];
+    const records: RecordLine[] = [{ t: T0, topic: 'meta', payload: { version: 2 } }];
+    for (let s = 0; s <= 120; s++) records.push({ t: T0 + s * 1000, topic: 'tick', payload: { symbol: 'ES', t: T0 + s * 1000, price: 5900, size: 1, bid: 5899.75, ask: 5900 } });
+    records.push({ t: arrival, topic: 'sierra-order', payload: order }, ...fills.map((f) => ({ t: f.t, topic: 'sierra-fill', payload: f })));
+    records.sort((a, b) => a.t - b.t);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-orders-'));
+    const file = path.join(dir, 'ES-2025-06-11.jsonl.gz');
+    fs.writeFileSync(file, encodeRecording(records));
+    const ibkrSide = acquireReplay(file, { speed: 'max' });
+    ibkrSide.market.pause();
+    const sierra = new SierraConnection({
+      client: { tradeAccount: 'Sim1', tradingEnabled: true },
+      symbol: SYMBOL,
+      risk: { limits: { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 }, collarTicks: 40, tickSize: 0.25, maxOrdersPerMinute: 0 },
+      simulator: { seed: 1, speed: 1, replayFile: file },
+      holder: 'replay-orders',
+    });
+    const updates: OrderUpdate[] = [];
+    sierra.on('order-update', (u: OrderUpdate) => updates.push(u));
+    try {
+      await sierra.open();
+      await sierra.whenReady(10_000);
+      ibkrSide.market.resume();
+      // The flow's signal comes a little before the recorded arrival (the replay plays faster than live went).
+      while (ibkrSide.market.now() < T0 + 20_000) await new Promise((r) => setImmediate(r));
+      const result = await sierra.submit({ symbol: SYMBOL, side: 'sell', quantity: 1, type: 'limit', price: 5889, bracket: { stop: 5892, targets: [5885] } });
+      assert.ok(result.order.clientOrderId);
+      await new Promise<void>((resolve) => (ibkrSide.market.status().ended ? resolve() : ibkrSide.market.once('end', () => resolve())));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      const at = (t: number) => updates.filter((u) => u.t === t).map((u) => [u.side, u.status, u.averageFillPrice]);
+      assert.ok(updates.length > 0);
+      assert.deepStrictEqual(new Set(updates.map((u) => u.t)), new Set([arrival, T0 + 70_200]), JSON.stringify(updates.map((u) => [u.t, u.status])));
+      assert.deepStrictEqual(at(arrival).filter(([, s]) => s === 'filled'), [['sell', 'filled', 5890.5]], 'the entry filled at its recorded price, at its arrival');
+      assert.deepStrictEqual(at(T0 + 70_200), [
+        ['buy', 'filled', 5885],
+        ['buy', 'cancelled', null],
+      ]);
+    } finally {
+      await sierra.close();
+      ibkrSide.release();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
