@@ -11,9 +11,12 @@
 // The fills are what the recording cannot otherwise tell: live, the simulator fills on every trade of the market,
 // the recording holds what the IBKR stream delivered (one update per 250 real ms).
 //
+//   sierra-cancel {t, n, leg}: a cancel the connection sent for that leg of order n (e.g. an unfilled signal entry
+//                expired), at market time t
 // In a replay, an order the flow sends that is the next recorded one (same side, type, quantity, prices, bracket) is
-// sent at its recorded market time and given its recorded fills at their times; any other order fills on the replayed
-// trades, as before (lib/sierra/connection.ts, lib/sim/dtc/account.ts).
+// sent at its recorded market time and given its recorded fills at their times, and a cancel the flow sends that is the
+// next recorded one (same leg of the same order) at its recorded time; any other order fills on the replayed trades,
+// as before (lib/sierra/connection.ts, lib/sim/dtc/account.ts).
 import type { OrderType, OrderUpdate, Side } from '../contracts';
 import type { SierraOrder } from '../sierra/order-wire';
 
@@ -40,6 +43,13 @@ export interface RecordedFill {
   leg: number;
   price: number;
   quantity: number;
+}
+
+/** A cancel the connection sent for leg `leg` of order `n`, at market time t. */
+export interface RecordedCancel {
+  t: number;
+  n: number;
+  leg: number;
 }
 
 export type OrderShape = Omit<RecordedOrder, 't' | 'n' | 'last'>;
@@ -150,6 +160,12 @@ export class OrderPathRecorder {
     }
   }
 
+  /** The connection cancels one of its orders at market time `now` (the clock stands there while it is on its way). */
+  onCancel(clientOrderId: string, now: number): void {
+    const leg = this.legs.legOf(clientOrderId);
+    if (leg) this.write('sierra-cancel', { t: now, n: leg.n, leg: leg.leg }, now);
+  }
+
   /**
    * The simulator filled one of the connection's orders, at market time `now` (the clock stands there while the
    * news crosses the socket: the time the connection stamps it with; the trade that filled it may be up to one pump of
@@ -198,8 +214,12 @@ export const ARRIVAL_WAIT_MS = 3000;
  * leaves at its recorded market time; it is given its recorded fills, the replay standing at each fill's time to give
  * it. Orders are matched in the recorded order: the next recorded one only.
  */
+type Step = { kind: 'order'; rec: RecordedOrder } | { kind: 'cancel'; rec: RecordedCancel };
+
 export class OrderPathReplayer {
   readonly legs = new OrderLegs();
+  /** The recorded orders and cancels, in time order: matched one after the other. */
+  private readonly steps: Step[];
   private next = 0;
   private waiting: { release: () => void; timer: unknown } | undefined;
   private cancelArrival: (() => void) | undefined;
@@ -210,26 +230,45 @@ export class OrderPathReplayer {
   private readonly waitMs: number;
 
   constructor(
-    private readonly orders: readonly RecordedOrder[],
+    orders: readonly RecordedOrder[],
     private readonly fills: readonly RecordedFill[],
     private readonly market: OrderPathMarket,
     private readonly simulator: () => OrderPathSimulator | undefined,
-    private readonly options: { timers?: ReplayerTimers; waitMs?: number; warn?: (text: string) => void } = {},
+    private readonly options: { timers?: ReplayerTimers; waitMs?: number; warn?: (text: string) => void; cancels?: readonly RecordedCancel[] } = {},
   ) {
+    const steps: Step[] = [...orders.map((rec) => ({ kind: 'order' as const, rec })), ...(options.cancels ?? []).map((rec) => ({ kind: 'cancel' as const, rec }))];
+    this.steps = steps.sort((a, b) => a.rec.t - b.rec.t); // stable: an order before a cancel of the same instant
     this.timers = options.timers ?? REAL_TIMERS;
     this.waitMs = options.waitMs ?? ARRIVAL_WAIT_MS;
     this.armArrival();
   }
 
-  /** How many recorded orders the flow's orders matched so far. */
+  /** How many recorded orders and cancels the flow's matched so far. */
   get matched(): number {
     return this.next;
   }
 
-  /** The flow sends an order: the recorded order it is (the next one, same shape, not yet passed), or undefined. */
+  /** The flow sends an order: the recorded order it is (the next step, same shape, not yet passed), or undefined. */
   match(intent: SierraOrder): RecordedOrder | undefined {
-    const recorded = this.orders[this.next];
-    if (!recorded || this.disposed || !this.market.atMax || !sameShape(shapeOf(intent), recorded) || this.market.now() > recorded.t) return undefined;
+    const step = this.steps[this.next];
+    if (step?.kind !== 'order' || !this.matchable(step.rec.t) || !sameShape(shapeOf(intent), step.rec)) return undefined;
+    return this.take(step.rec);
+  }
+
+  /** The flow cancels an order: the recorded cancel it is (the next step, the same leg of the same order), or undefined. */
+  matchCancel(clientOrderId: string): RecordedCancel | undefined {
+    const step = this.steps[this.next];
+    const leg = this.legs.legOf(clientOrderId);
+    const order = leg?.tag as RecordedOrder | undefined;
+    if (step?.kind !== 'cancel' || !this.matchable(step.rec.t) || !leg || !order || step.rec.n !== order.n || step.rec.leg !== leg.leg) return undefined;
+    return this.take(step.rec);
+  }
+
+  private matchable(t: number): boolean {
+    return !this.disposed && this.market.atMax && this.market.now() <= t;
+  }
+
+  private take<T>(recorded: T): T {
     this.next++;
     this.cancelArrival?.();
     this.cancelArrival = undefined;
@@ -283,19 +322,20 @@ export class OrderPathReplayer {
     this.pending.clear();
   }
 
-  /** Stand at the next recorded order's arrival until the flow's order comes, bounded. */
+  /** Stand at the next recorded order's or cancel's time until the flow's comes, bounded. */
   private armArrival(): void {
-    const recorded = this.orders[this.next];
-    if (!recorded || this.disposed || this.cancelArrival) return;
-    this.cancelArrival = this.market.at(recorded.t, () => {
+    const step = this.steps[this.next];
+    if (!step || this.disposed || this.cancelArrival) return;
+    this.cancelArrival = this.market.at(step.rec.t, () => {
       this.cancelArrival = undefined;
-      if (this.orders[this.next] !== recorded || this.disposed) return;
+      if (this.steps[this.next] !== step || this.disposed) return;
       const release = this.market.hold();
       const timer = this.timers.setTimeout(() => {
+        const what = step.kind === 'order' ? `order ${step.rec.n} (${step.rec.side} ${step.rec.quantity} ${step.rec.type})` : `cancel of order ${step.rec.n} leg ${step.rec.leg}`;
         this.options.warn?.(
-          `replay: the flow did not send recorded order ${recorded.n} (${recorded.side} ${recorded.quantity} ${recorded.type}) at ${new Date(recorded.t).toISOString()}; the replay goes on, and the orders after it are not given their recorded fills`,
+          `replay: the flow did not send recorded ${what} at ${new Date(step.rec.t).toISOString()}; the replay goes on, and the orders after it are not given their recorded fills`,
         );
-        this.next = this.orders.length;
+        this.next = this.steps.length;
         this.stopWaiting();
       }, this.waitMs);
       this.waiting = { release, timer };

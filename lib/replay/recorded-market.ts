@@ -21,7 +21,7 @@ import { addToBars } from '../sim/bars';
 import { listedEsContracts } from '../sim/market';
 import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 import type { RecordedTick, Recording } from './recording';
-import type { RecordedFill, RecordedOrder } from './order-path';
+import type { RecordedCancel, RecordedFill, RecordedOrder } from './order-path';
 
 export type ReplaySpeed = number | 'max';
 
@@ -121,7 +121,7 @@ export class RecordedMarket extends EventEmitter implements Market {
   /** The stop time 'stopped' was last emitted for. */
   private stoppedAt = NaN;
   /** The simulated Sierra side the recording holds (lib/replay/order-path.ts): empty when none. */
-  readonly orderPath: { orders: RecordedOrder[]; fills: RecordedFill[] };
+  readonly orderPath: { orders: RecordedOrder[]; fills: RecordedFill[]; cancels: RecordedCancel[] };
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -187,7 +187,7 @@ export class RecordedMarket extends EventEmitter implements Market {
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
     this.chains = recording.chains;
-    this.orderPath = { orders: recording.sierraOrders ?? [], fills: recording.sierraFills ?? [] };
+    this.orderPath = { orders: recording.sierraOrders ?? [], fills: recording.sierraFills ?? [], cancels: recording.sierraCancels ?? [] };
     this.from = recording.from;
     this.to = recording.to;
     this.basis = options.basis ?? 25;

@@ -28,7 +28,8 @@
 //          sent, last the last trade price the account's risk engine held then (its price collar's reference)
 //   sierra-fill  {t, n, leg, price, quantity}: a fill the simulator gave order n (leg 0: the order or a bracket's
 //          parent, 1: the bracket's target, 2: its stop) at market time t
-//          Both written since the orders work of issue 16; readers that predate them count them as topics they do
+//   sierra-cancel {t, n, leg}: a cancel the connection sent for that leg of order n, at market time t
+//          All three written since the orders work of issue 16; readers that predate them count them as topics they do
 //          not use, as for any unknown topic: a compatible extension, the format version stays 2. A replay at 'max'
 //          sends the flow's order that matches the next recorded one at its recorded time and gives it the recorded
 //          fills (lib/sierra/connection.ts).
@@ -37,10 +38,10 @@ import zlib from 'zlib';
 import { InvalidInputError } from '../errors';
 import { MINUTE_MS } from '../sim/calendar';
 import type { MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
-import type { RecordedFill, RecordedOrder } from './order-path';
+import type { RecordedCancel, RecordedFill, RecordedOrder } from './order-path';
 
 export const RECORDING_VERSION = 2;
-export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain', 'sierra-order', 'sierra-fill'] as const;
+export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain', 'sierra-order', 'sierra-fill', 'sierra-cancel'] as const;
 
 export interface RecordedTick {
   symbol: string;
@@ -82,6 +83,8 @@ export interface Recording {
   sierraOrders: RecordedOrder[];
   /** The fills the simulator gave them. */
   sierraFills: RecordedFill[];
+  /** The cancels the connection sent for them. */
+  sierraCancels: RecordedCancel[];
   /** First and last record time. */
   from: number;
   to: number;
@@ -150,7 +153,7 @@ function completeOptions(contracts: unknown[]): MarketOption[] {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], ticks: [], ticksRecordedAt: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], sierraOrders: [], sierraFills: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], ticksRecordedAt: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], sierraOrders: [], sierraFills: [], sierraCancels: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
   let version = 1;
@@ -223,6 +226,11 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         checkFields(where, p, ['t', 'n', 'leg', 'price', 'quantity']);
         if (!rec.sierraOrders.some((o) => o.n === p.n)) refuse(where, `payload.n ${String(p.n)} names no sierra-order recorded before it`);
         rec.sierraFills.push(p as unknown as RecordedFill);
+        break;
+      case 'sierra-cancel':
+        checkFields(where, p, ['t', 'n', 'leg']);
+        if (!rec.sierraOrders.some((o) => o.n === p.n)) refuse(where, `payload.n ${String(p.n)} names no sierra-order recorded before it`);
+        rec.sierraCancels.push(p as unknown as RecordedCancel);
         break;
       default:
         rec.other++;

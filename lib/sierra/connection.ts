@@ -501,7 +501,26 @@ export class SierraConnection extends EventEmitter {
   }
 
   cancel(clientOrderId: string): Promise<OrderUpdate> {
-    return this.onOrderPath(() => this.requireManager().cancel(clientOrderId));
+    // A replay of a live run: the flow's cancel that is the next recorded one leaves at its recorded market time.
+    const recorded = this.pathReplayer?.matchCancel(clientOrderId);
+    const replayer = this.pathReplayer;
+    if (recorded && replayer) {
+      return replayer.whenAt(recorded.t).then((release) => {
+        try {
+          return this.cancelNow(clientOrderId);
+        } finally {
+          release();
+        }
+      });
+    }
+    return this.cancelNow(clientOrderId);
+  }
+
+  private cancelNow(clientOrderId: string): Promise<OrderUpdate> {
+    return this.onOrderPath(() => {
+      this.pathRecorder?.onCancel(clientOrderId, this.now());
+      return this.requireManager().cancel(clientOrderId);
+    });
   }
 
   modify(clientOrderId: string, change: SierraModify, rules: EntryRules = {}): Promise<OrderUpdate> {
@@ -543,7 +562,7 @@ export class SierraConnection extends EventEmitter {
         at: (t, onReach) => replay.at(t, onReach),
       },
       () => this.simulatorInstance,
-      { warn: (text) => this.log('warn', text) },
+      { warn: (text) => this.log('warn', text), cancels: path.cancels },
     );
   }
 

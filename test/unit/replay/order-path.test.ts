@@ -16,6 +16,7 @@ import { SierraConnection } from '../../../lib/sierra/connection';
 import { encodeRecording } from '../../../lib/replay/recording';
 import { seededRecordLines } from '../../../lib/replay/from-seeded';
 import { acquireReplay } from '../../../lib/replay/registry';
+import { acquireSimMarket } from '../../../lib/sim/shared-market';
 
 // Wednesday 11 June 2025, 10:00 New York.
 const T0 = Date.UTC(2025, 5, 11, 14, 0);
@@ -45,7 +46,7 @@ const withSierra = (): RecordLine[] =>
     ...FILLS.map((f) => ({ t: f.t, topic: 'sierra-fill', payload: f })),
   ]);
 
-describe('recording: the simulated Sierra side (sierra-order, sierra-fill)', () => {
+describe('recording: the simulated Sierra side (sierra-order, sierra-fill, sierra-cancel)', () => {
   it('reads the orders and fills; the market data replays the same with or without them', () => {
     const rec = recordingOf(withSierra());
     assert.deepStrictEqual(rec.sierraOrders, [ORDER]);
@@ -68,6 +69,11 @@ describe('recording: the simulated Sierra side (sierra-order, sierra-fill)', () 
     assert.throws(() => recordingOf(bad({ ...ORDER, bracket: { stop: 99 } })), /payload.bracket/);
     assert.throws(() => recordingOf(bad({ ...ORDER, last: 'x' })), /payload.last must be a number/);
     assert.throws(() => recordingOf(bad(FILLS[0], 'sierra-fill')), /names no sierra-order recorded before it/);
+    assert.throws(() => recordingOf(bad({ t: T0 + 1, n: 1, leg: 0 }, 'sierra-cancel')), /names no sierra-order recorded before it/);
+    assert.throws(
+      () => recordingOf(lines([{ t: T0 + 1, topic: 'sierra-order', payload: ORDER }, { t: T0 + 2, topic: 'sierra-cancel', payload: { t: T0 + 2, n: 1 } }])),
+      /payload.leg must be a finite number/,
+    );
     assert.throws(
       () => recordingOf(lines([{ t: T0 + 1, topic: 'sierra-order', payload: ORDER }, { t: T0 + 2, topic: 'sierra-order', payload: { ...ORDER, t: T0 + 2 } }])),
       /payload.n must grow/,
@@ -104,14 +110,18 @@ describe('order path: recorded live', () => {
     recorder.onFill({ clientOrderId: 'p', price: 100.25, quantity: 1 }, T0 + 12_500);
     recorder.onFill({ clientOrderId: 't', price: 102, quantity: 1 }, T0 + 31_700); // the clock when it was given
     recorder.onFill({ clientOrderId: 'by-hand', price: 101, quantity: 1 }, T0 + 40_000); // not ours
+    recorder.onCancel('s', T0 + 31_700); // the stop, cancelled by the connection (e.g. by hand)
+    recorder.onCancel('by-hand', T0 + 41_000); // not ours
     assert.deepStrictEqual(written, [
       { topic: 'sierra-order', payload: { ...ORDER, last: 100 }, t: ORDER.t },
       ...FILLS.map((f) => ({ topic: 'sierra-fill', payload: f, t: f.t })),
+      { topic: 'sierra-cancel', payload: { t: T0 + 31_700, n: 1, leg: 2 }, t: T0 + 31_700 },
     ]);
     // What it writes, the format reads back.
     const rec = recordingOf(lines(written.map((w) => ({ t: w.t, topic: w.topic, payload: w.payload }))));
     assert.deepStrictEqual(rec.sierraOrders, [{ ...ORDER, last: 100 }]);
     assert.deepStrictEqual(rec.sierraFills, FILLS);
+    assert.deepStrictEqual(rec.sierraCancels, [{ t: T0 + 31_700, n: 1, leg: 2 }]);
   });
 });
 
@@ -219,6 +229,39 @@ describe("order path: replayed at 'max'", () => {
     await assert.rejects(waiting, /replay was closed before the order could leave/);
   });
 
+  it('a recorded cancel: the replay stands at its time until the flow cancels the same leg, which leaves then', async () => {
+    const rec = recordingOf(withSierra());
+    const market = new RecordedMarket(rec, { speed: 'max' });
+    const timers = manualTimers();
+    const played: number[] = [];
+    market.on('trade', (x: { t: number }) => played.push(x.t));
+    const cancelAt = T0 + 41_000;
+    const replayer = new OrderPathReplayer(
+      rec.sierraOrders,
+      rec.sierraFills.filter((f) => f.leg === 0),
+      { atMax: true, now: () => market.now(), hold: () => market.hold(), at: (t, cb) => market.at(t, cb) },
+      () => ({ script: () => undefined, fillDue: () => undefined }),
+      { timers, cancels: [{ t: cancelAt, n: 1, leg: 1 }] },
+    );
+    market.start();
+    await turns(40);
+    const recorded = replayer.match(BRACKET);
+    (await replayer.whenAt(ORDER.t))();
+    replayer.submitted(BRACKET, recorded);
+    for (const id of ['p', 't', 's']) replayer.onUpdate(update(id));
+    await turns(40);
+    assert.strictEqual(market.now(), cancelAt, 'standing at the recorded cancel');
+    assert.deepStrictEqual(played, [0, 5, 10, 15, 20, 25, 30, 35, 40].map((s) => T0 + s * 1000));
+    assert.strictEqual(replayer.matchCancel('s'), undefined, 'the stop is not the leg cancelled');
+    const cancel = replayer.matchCancel('t');
+    assert.deepStrictEqual(cancel, { t: cancelAt, n: 1, leg: 1 });
+    const release = await replayer.whenAt(cancelAt);
+    assert.strictEqual(market.now(), cancelAt, 'it leaves at its recorded time');
+    release();
+    await new Promise<void>((resolve) => market.once('end', () => resolve()));
+    assert.strictEqual(replayer.matched, 2);
+  });
+
   it('an order of another shape is not matched; after the bounded wait the replay goes on, said once', async () => {
     const { market, replayer, timers, scripted, warnings, played } = setup();
     market.start();
@@ -324,6 +367,46 @@ describe("replay: sierra-config's simulator gives a recorded order its recorded 
       await sierra.close();
       ibkrSide.release();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('order path: a live simulator run writes its Sierra side to the shared market tap', () => {
+  it('an order as it reached the simulator, its fill, and a cancel, each at the market time it happened', async function () {
+    this.timeout(20_000);
+    const SYMBOL = 'ESZ25_FUT_CME';
+    const lease = acquireSimMarket({ seed: 51, speed: 60 });
+    const written: { topic: string; payload: Record<string, unknown>; t: number }[] = [];
+    lease.tap.on('record', (topic: string, payload: Record<string, unknown>, t: number) => written.push({ topic, payload, t }));
+    const sierra = new SierraConnection({
+      client: { tradeAccount: 'Sim1', tradingEnabled: true },
+      symbol: SYMBOL,
+      risk: { limits: { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 }, collarTicks: 0, tickSize: 0.25, maxOrdersPerMinute: 0 },
+      simulator: { seed: 51, speed: 60 },
+      holder: 'order-path-live',
+    });
+    try {
+      await sierra.whenReady(10_000);
+      const last = sierra.lastTrade() ?? 0;
+      await sierra.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
+      const resting = await sierra.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: last - 50 });
+      await sierra.cancel(resting.order.clientOrderId);
+      assert.deepStrictEqual(
+        written.map((w) => [w.topic, w.payload.n, w.payload.leg ?? null, w.payload.type ?? null]),
+        [
+          ['sierra-order', 1, null, 'market'],
+          ['sierra-fill', 1, 0, null],
+          ['sierra-order', 2, null, 'limit'],
+          ['sierra-cancel', 2, 0, null],
+        ],
+      );
+      for (const w of written) assert.strictEqual(w.payload.t, w.t, 'the record is dated at the market time it tells');
+      assert.strictEqual(written[0].t, written[1].t, 'the market order filled at the time it arrived');
+      assert.strictEqual(written[2].payload.price, last - 50);
+      assert.strictEqual(typeof written[0].payload.last, 'number', "the risk engine's last trade then");
+    } finally {
+      await sierra.close();
+      lease.release();
     }
   });
 });
