@@ -8,6 +8,7 @@ import type { IbkrStream } from './stream';
 import type { IbkrMetrics, IbkrMetricsPayload } from '../metrics';
 import { startIbkrSimulator, type IbkrSimulator } from '../sim/ibkr';
 import { Recorder } from '../replay/recorder';
+import { acquireSimMarket, type SimMarketLease } from '../sim/shared-market';
 import type { RecordedMarket, ReplayStatus } from '../replay/recorded-market';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { ObservedStream, formatTrace, metricsFor, observeConnection, type LinkLogger } from './link-observer';
@@ -115,6 +116,8 @@ export class IbkrLink extends EventEmitter {
   private opening: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private replayLease: ReplayLease | undefined;
+  /** Simulator mode: the seeded market shared with a sierra-config simulator of the same seed and speed. */
+  private simLease: SimMarketLease | undefined;
   private readonly recorder: Recorder | undefined;
   private recordWarned = false;
   private onReplaySubscribed: () => void = () => undefined;
@@ -163,6 +166,8 @@ export class IbkrLink extends EventEmitter {
       this.recordWarned = true;
     }
   }
+
+  private readonly onSierraRecord = (topic: string, payload: object, t: number): void => this.record(topic, payload, t);
 
   /**
    * The flow has taken in a history answer (ibkr-history sent it and the messages it caused were delivered): a replay
@@ -294,8 +299,10 @@ export class IbkrLink extends EventEmitter {
               onMarketDataSubscribed: () => this.onReplaySubscribed(),
               historyGate: () => this.replayHistoryGate?.() ?? Promise.resolve(),
             }
-          : this.plan.simulator,
+          : { ...this.plan.simulator, market: this.sharedMarket().market },
       );
+      // A live simulator run records sierra-config's simulator side too (its orders and fills, on this market).
+      if (!this.replayLease && this.recorder) this.sharedMarket().tap.on('record', this.onSierraRecord);
       const simulator = await this.simulatorStarting;
       this.simulatorInstance = simulator;
       if (this.closing) return;
@@ -310,6 +317,15 @@ export class IbkrLink extends EventEmitter {
     // Rate-limit pauses and reconnects reach the log through the connection's own session-state log lines.
     if (this.closing) return;
     await connection.start();
+  }
+
+  /**
+   * Simulator mode: the one seeded market of this seed and speed in the process (lib/sim/shared-market.ts), which a
+   * sierra-config simulator of the same seed and speed fills on: one market, one clock for the flow and its orders.
+   */
+  private sharedMarket(): SimMarketLease {
+    this.simLease ??= acquireSimMarket({ seed: this.plan.simulator?.seed, speed: this.plan.simulator?.speed });
+    return this.simLease;
   }
 
   /** The connection, once open() has created it. */
@@ -434,6 +450,8 @@ export class IbkrLink extends EventEmitter {
     await this.connectionInstance?.close();
     await simulator?.close();
     this.replayLease?.release();
+    this.simLease?.tap.off('record', this.onSierraRecord);
+    this.simLease?.release();
     await this.recorder?.close();
     this.removeAllListeners();
   }

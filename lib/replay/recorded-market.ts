@@ -21,6 +21,7 @@ import { addToBars } from '../sim/bars';
 import { listedEsContracts } from '../sim/market';
 import type { ListedOption, Market, MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
 import type { RecordedTick, Recording } from './recording';
+import type { RecordedCancel, RecordedFill, RecordedOrder } from './order-path';
 
 export type ReplaySpeed = number | 'max';
 
@@ -119,6 +120,8 @@ export class RecordedMarket extends EventEmitter implements Market {
   private stopIndex = Infinity;
   /** The stop time 'stopped' was last emitted for. */
   private stoppedAt = NaN;
+  /** The simulated Sierra side the recording holds (lib/replay/order-path.ts): empty when none. */
+  readonly orderPath: { orders: RecordedOrder[]; fills: RecordedFill[]; cancels: RecordedCancel[] };
   private readonly quotes: MarketQuote[];
   private readonly chains: Recording['chains'];
   private readonly basis: number;
@@ -141,6 +144,13 @@ export class RecordedMarket extends EventEmitter implements Market {
   /** Trades with index < cursor were emitted. */
   private cursor = 0;
   private endedEmitted = false;
+  /** Holds on the clock (hold()): while any, the clock stands at heldAt and nothing plays. */
+  private clockHolds = 0;
+  private heldAt = 0;
+  /** A batch at 'max' was due while held: it comes once released. */
+  private blockedByHold = false;
+  /** At 'max': times to stand at before any later trade plays (at()), in time order. */
+  private points: { t: number; onReach: () => void }[] = [];
   private sessionCache = { open: NaN, close: NaN, first: 0 };
 
   constructor(recording: Recording, options: RecordedMarketOptions = {}) {
@@ -177,6 +187,7 @@ export class RecordedMarket extends EventEmitter implements Market {
       .filter((q) => (q.symbol === undefined || q.symbol.startsWith(symbol)) && [q.bid, q.ask, q.bidSize, q.askSize].every((x) => typeof x === 'number' && Number.isFinite(x)))
       .sort((a, b) => a.t - b.t);
     this.chains = recording.chains;
+    this.orderPath = { orders: recording.sierraOrders ?? [], fills: recording.sierraFills ?? [], cancels: recording.sierraCancels ?? [] };
     this.from = recording.from;
     this.to = recording.to;
     this.basis = options.basis ?? 25;
@@ -195,6 +206,7 @@ export class RecordedMarket extends EventEmitter implements Market {
   }
 
   now(): number {
+    if (this.clockHolds > 0) return this.heldAt;
     if (this.paused || !this.running || this.speed === 'max') return this.anchorT;
     return Math.min(this.to, this.anchorT + Math.floor((this.realNow() - this.anchorReal) * this.speed));
   }
@@ -236,11 +248,54 @@ export class RecordedMarket extends EventEmitter implements Market {
     this.reschedule();
   }
 
+  /**
+   * Stands the clock still until the returned release is called (every hold released); nothing plays meanwhile, and
+   * the clock goes on from where it stood. The simulated Sierra account holds it while an order crosses the DTC socket
+   * (lib/sim/order-path-gate.ts), as it holds the seeded market (lib/sim/market.ts).
+   */
+  hold(): () => void {
+    if (this.clockHolds === 0) this.heldAt = this.now();
+    this.clockHolds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.clockHolds > 0) return;
+      this.anchorT = this.heldAt;
+      this.anchorReal = this.realNow();
+      if (this.blockedByHold) {
+        this.blockedByHold = false;
+        if (this.running && !this.paused && this.speed === 'max' && !this.immediate) {
+          const generation = this.generation;
+          this.immediate = setImmediate(() => this.pumpMax(generation));
+        }
+      }
+    };
+  }
+
+  /**
+   * At 'max': before any trade after `t` plays, the clock goes to `t` and `onReach` is called there (once), then the
+   * replay goes on (onReach may hold the clock). Returns a cancel. The simulated Sierra side of a replay of a live run
+   * stands at each recorded order arrival and fill (lib/replay/order-path.ts). A point already passed is reached at the
+   * next batch; one after the recording's end never.
+   */
+  at(t: number, onReach: () => void): () => void {
+    const point = { t, onReach };
+    let i = this.points.length;
+    while (i > 0 && this.points[i - 1].t > t) i--;
+    this.points.splice(i, 0, point);
+    return () => {
+      const j = this.points.indexOf(point);
+      if (j >= 0) this.points.splice(j, 1);
+    };
+  }
+
   /** Moves the clock `ms` forward (paused or not) and emits the trades crossed, synchronously. */
   step(ms: number): void {
     if (!(typeof ms === 'number' && Number.isFinite(ms) && ms > 0)) throw new InvalidInputError(`replay step must be ms > 0, got ${JSON.stringify(ms)}`);
     this.anchorT = Math.min(this.to, this.now() + ms);
     this.anchorReal = this.realNow();
+    if (this.clockHolds > 0) this.heldAt = this.anchorT; // a step is the user's: it moves a held clock too
     this.emitUpTo(this.anchorT);
   }
 
@@ -294,7 +349,9 @@ export class RecordedMarket extends EventEmitter implements Market {
     if (!this.running || this.paused) return;
     if (this.speed === 'max') this.immediate = setImmediate(() => this.pumpMax(this.generation));
     else {
-      this.timer = setInterval(() => this.emitUpTo(this.now()), this.pumpMs);
+      this.timer = setInterval(() => {
+        if (this.clockHolds === 0) this.emitUpTo(this.now());
+      }, this.pumpMs);
       this.timer.unref();
     }
   }
@@ -302,12 +359,16 @@ export class RecordedMarket extends EventEmitter implements Market {
   private pumpMax(generation: number): void {
     this.immediate = undefined;
     if (generation !== this.generation || !this.running || this.paused || this.speed !== 'max') return;
+    if (this.clockHolds > 0) {
+      this.blockedByHold = true;
+      return;
+    }
     if (!this.pumpBatch()) return;
     this.holds = 0;
     let pending = true; // the emit below may release synchronously: schedule after it either way
     const next = (): void => {
       if (generation !== this.generation || this.holds > 0 || pending || this.immediate) return;
-      if (this.cursor < this.trades.length) this.immediate = setImmediate(() => this.pumpMax(generation));
+      if (this.cursor < this.trades.length || this.points.some((p) => p.t <= this.to)) this.immediate = setImmediate(() => this.pumpMax(generation));
       else this.pumpBatch(); // the end: clock to the recording's end, 'end' emitted
     };
     const hold = (): (() => void) => {
@@ -331,6 +392,13 @@ export class RecordedMarket extends EventEmitter implements Market {
    */
   pumpBatch(): boolean {
     const trades = this.trades;
+    const point = this.points[0];
+    if (point && point.t <= this.stopTime && point.t <= this.to && (this.cursor >= trades.length || trades[this.cursor].t > point.t)) {
+      this.points.shift();
+      if (point.t > this.anchorT) this.anchorT = point.t;
+      point.onReach();
+      return true;
+    }
     if (this.cursor < trades.length && this.held(this.cursor)) {
       if (this.anchorT < this.stopTime) this.anchorT = this.stopTime;
       this.emitStopped();
@@ -346,7 +414,7 @@ export class RecordedMarket extends EventEmitter implements Market {
       return false;
     }
     const limit = Math.min(trades.length, this.cursor + this.maxBatch, this.stopIndex);
-    const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1);
+    const until = Math.min(trades[this.cursor].t + this.maxBatchMs, this.stopTime + 1, point && point.t >= trades[this.cursor].t ? point.t + 1 : Infinity);
     let end = this.cursor + 1;
     while (end < limit && trades[end].t < until) end++;
     this.emitUpTo(trades[end - 1].t, end);

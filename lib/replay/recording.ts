@@ -22,14 +22,26 @@
 //          record's t (when the flow received it, often later) tells which ticks the flow had when a preload of
 //          history was answered: a replay at 'max' plays those before the answer and the others after it
 //   meta   {version, symbol?, ...} the first record a recorder writes (1 or 2; a newer version is refused)
+//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}, last?}
+//          (lib/replay/order-path.ts) a new order as it reached sierra-config's DTC simulator in a live simulator run
+//          on the recorded market: t the market time it arrived, n its place (1, 2, …) among the orders the connection
+//          sent, last the last trade price the account's risk engine held then (its price collar's reference)
+//   sierra-fill  {t, n, leg, price, quantity}: a fill the simulator gave order n (leg 0: the order or a bracket's
+//          parent, 1: the bracket's target, 2: its stop) at market time t
+//   sierra-cancel {t, n, leg}: a cancel the connection sent for that leg of order n, at market time t
+//          All three written since the orders work of issue 16; readers that predate them count them as topics they do
+//          not use, as for any unknown topic: a compatible extension, the format version stays 2. A replay at 'max'
+//          sends the flow's order that matches the next recorded one at its recorded time and gives it the recorded
+//          fills (lib/sierra/connection.ts).
 import fs from 'fs';
 import zlib from 'zlib';
 import { InvalidInputError } from '../errors';
 import { MINUTE_MS } from '../sim/calendar';
 import type { MarketBar, MarketOption, MarketQuote, MarketTrade } from '../sim/market-types';
+import type { RecordedCancel, RecordedFill, RecordedOrder } from './order-path';
 
 export const RECORDING_VERSION = 2;
-export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain'] as const;
+export const RECORDING_TOPICS = ['meta', 'trade', 'tick', 'quote', 'bar', 'chain', 'sierra-order', 'sierra-fill', 'sierra-cancel'] as const;
 
 export interface RecordedTick {
   symbol: string;
@@ -67,6 +79,12 @@ export interface Recording {
   /** For each bar, the time of its record: when the answer holding it arrived (same index as `bars`). */
   barsRecordedAt: number[];
   chains: { t: number; snapshot: ChainSnapshot }[];
+  /** The simulated Sierra side of a live simulator run: the orders as they reached the simulator, in order. */
+  sierraOrders: RecordedOrder[];
+  /** The fills the simulator gave them. */
+  sierraFills: RecordedFill[];
+  /** The cancels the connection sent for them. */
+  sierraCancels: RecordedCancel[];
   /** First and last record time. */
   from: number;
   to: number;
@@ -135,7 +153,7 @@ function completeOptions(contracts: unknown[]): MarketOption[] {
 
 /** Splits records by topic, checking each payload the replay will use and the time order. */
 export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): Recording {
-  const rec: Recording = { meta: [], trades: [], ticks: [], ticksRecordedAt: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], from: NaN, to: NaN, other: 0 };
+  const rec: Recording = { meta: [], trades: [], ticks: [], ticksRecordedAt: [], quotes: [], bars: [], barsKnownAt: [], barsRecordedAt: [], chains: [], sierraOrders: [], sierraFills: [], sierraCancels: [], from: NaN, to: NaN, other: 0 };
   let n = 0;
   let last = -Infinity;
   let version = 1;
@@ -189,6 +207,30 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
       case 'chain':
         if (!finite(p.spot) || !(Array.isArray(p.options) || Array.isArray(p.contracts))) refuse(where, 'a chain payload is {spot, options: []} or {spot, contracts: []}');
         rec.chains.push({ t: r.t, snapshot: { spot: p.spot, options: Array.isArray(p.options) ? (p.options as MarketOption[]) : completeOptions(p.contracts as unknown[]) } });
+        break;
+      case 'sierra-order': {
+        checkFields(where, p, ['t', 'n', 'quantity']);
+        if (p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell"');
+        if (!['market', 'limit', 'stop', 'stop-limit'].includes(p.type as string)) refuse(where, 'payload.type must be market, limit, stop or stop-limit');
+        for (const k of ['price', 'stopPrice', 'last']) if (p[k] !== undefined && !finite(p[k])) refuse(where, `payload.${k} must be a number when present`);
+        const b = p.bracket as { stop?: unknown; targets?: unknown } | undefined;
+        if (b !== undefined && !(typeof b === 'object' && b !== null && finite(b.stop) && Array.isArray(b.targets) && b.targets.every(finite))) {
+          refuse(where, 'payload.bracket must be {stop: number, targets: number[]} when present');
+        }
+        const previous = rec.sierraOrders[rec.sierraOrders.length - 1];
+        if (previous && (p.n as number) <= previous.n) refuse(where, `payload.n must grow from one order to the next, got ${String(p.n)} after ${previous.n}`);
+        rec.sierraOrders.push(p as unknown as RecordedOrder);
+        break;
+      }
+      case 'sierra-fill':
+        checkFields(where, p, ['t', 'n', 'leg', 'price', 'quantity']);
+        if (!rec.sierraOrders.some((o) => o.n === p.n)) refuse(where, `payload.n ${String(p.n)} names no sierra-order recorded before it`);
+        rec.sierraFills.push(p as unknown as RecordedFill);
+        break;
+      case 'sierra-cancel':
+        checkFields(where, p, ['t', 'n', 'leg']);
+        if (!rec.sierraOrders.some((o) => o.n === p.n)) refuse(where, `payload.n ${String(p.n)} names no sierra-order recorded before it`);
+        rec.sierraCancels.push(p as unknown as RecordedCancel);
         break;
       default:
         rec.other++;

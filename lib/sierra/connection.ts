@@ -19,6 +19,9 @@ import { cancelEntries, guardInFlight, kill as killAccount, type ExecutionAdapte
 import type { Market, MarketTrade } from '../sim/market-types';
 import { acquireReplay, type ReplayLease } from '../replay/registry';
 import { createMarket } from '../sim/market';
+import { acquireSimMarket, type SimMarketLease } from '../sim/shared-market';
+import { OrderPathGate } from '../sim/order-path-gate';
+import { OrderPathRecorder, OrderPathReplayer, type RecordedOrder } from '../replay/order-path';
 import { startDtcSimulator, type DtcSimulator } from '../sim/dtc';
 import { DtcMetrics, type DtcMetricsPayload } from '../metrics';
 import { DtcClient, type DtcClientOptions, type DtcClientState, type DtcLogLevel } from './client';
@@ -40,6 +43,9 @@ export interface SierraRiskSettings {
   /** The dialog's kill switch: applied at deploy when it is stricter than the account's. */
   killSwitch?: KillSwitchState;
 }
+
+/** Real ms a replay waits at most for its simulated Sierra account to be ready (holdReplayUntilReady). */
+const REPLAY_READY_WAIT_MS = 10_000;
 
 const STRICTNESS: Readonly<Record<KillSwitchState, number>> = { ACTIVE: 0, REDUCING: 1, HALTED: 2 };
 
@@ -152,6 +158,15 @@ export class SierraConnection extends EventEmitter {
   private simulatorInstance: DtcSimulator | undefined;
   private market: Market | undefined;
   private replayLease: ReplayLease | undefined;
+  private simLease: SimMarketLease | undefined;
+  /** Simulator mode: the market's clock stands while an order is on its way (lib/sim/order-path-gate.ts). */
+  private orderPath: OrderPathGate | undefined;
+  /** Simulator mode on a shared seeded market: what the simulator did, for a recorder of that market. */
+  private pathRecorder: OrderPathRecorder | undefined;
+  /** On a replay: lets the replayed clock run (held until this connection is ready: holdReplayUntilReady). */
+  private releaseReplay: (() => void) | undefined;
+  /** Simulator mode on a replay that holds the simulated Sierra side: the recorded orders' times and fills. */
+  private pathReplayer: OrderPathReplayer | undefined;
   private client: DtcClient | undefined;
   private manager: OrderManager | undefined;
   private state: ConnectionState = 'starting';
@@ -296,24 +311,31 @@ export class SierraConnection extends EventEmitter {
         this.replayLease = acquireReplay(this.options.simulator.replayFile);
         market = this.replayLease.market;
       } else {
-        market = createMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
-        market.start();
+        // The one seeded market of this seed and speed (lib/sim/shared-market.ts): an ibkr-config simulator of the
+        // same seed and speed quotes it, so orders fill on the prices and at the market time the flow sees.
+        this.simLease = acquireSimMarket({ seed: this.options.simulator.seed, speed: this.options.simulator.speed });
+        market = this.simLease.market;
       }
       this.market = market;
       // The simulated market is live from the instant it starts; its trades keep it fresh while it runs.
       this.engine.noteMarketData(market.now());
       this.engine.setLastTrade(this.symbol, market.esQuote().last, market.now());
       market.on('trade', this.onMarketTrade);
+      const gate = (this.orderPath = new OrderPathGate(() => market.hold()));
+      this.startOrderPath();
       const simulator = await startDtcSimulator({
         market,
+        onAnswer: () => gate.touch(),
+        onOrderArrival: (t, ids) => this.pathRecorder?.onArrival(t, ids),
+        onFill: (fill) => this.pathRecorder?.onFill(fill, market.now()),
         host: '127.0.0.1',
         port: 0,
         encoding: this.options.client.encoding ?? 'automatic',
         account: this.options.client.tradeAccount || 'Sim1',
         symbol: this.symbolAt,
       }).catch((err: unknown) => {
-        if (this.replayLease) this.replayLease.release();
-        else market.stop();
+        this.replayLease?.release();
+        this.simLease?.release();
         this.setState('error', `The Sierra Chart simulator could not start: ${errorMessage(err)}`);
         throw err;
       });
@@ -343,6 +365,7 @@ export class SierraConnection extends EventEmitter {
     });
     this.client = client;
     this.manager = manager;
+    this.holdReplayUntilReady(manager);
     client.on('error', () => undefined); // reported through 'disconnected'
     client.on('state', (s: DtcClientState) => this.onClientState(s));
     client.on('disconnected', (info: { error: Error; willReconnect: boolean }) => {
@@ -366,6 +389,8 @@ export class SierraConnection extends EventEmitter {
     });
     manager.on('warning', (err: Error) => this.log('warn', err.message));
     manager.on('order-update', (u: OrderUpdate) => {
+      this.pathRecorder?.onUpdate(u);
+      this.pathReplayer?.onUpdate(u);
       this.engine.onOrderUpdate(u.clientOrderId, { status: u.status, quantity: u.quantity, filled: u.filledQuantity, brokerOrderId: u.serverOrderId });
       this.emit('order-update', u);
       if (OPEN_STATUSES.has(u.status) && manager.state === 'ready' && !this.engineKnows(u.clientOrderId)) {
@@ -415,9 +440,12 @@ export class SierraConnection extends EventEmitter {
     this.manager?.dispose();
     await this.client?.close('Node-RED redeploy').catch(() => undefined);
     await this.simulatorInstance?.close().catch(() => undefined);
+    this.orderPath?.dispose();
+    this.pathReplayer?.dispose();
+    this.releaseReplay?.();
     this.market?.off('trade', this.onMarketTrade);
-    if (this.replayLease) this.replayLease.release();
-    else this.market?.stop();
+    this.replayLease?.release();
+    this.simLease?.release();
     this.setState('closed', '');
     this.removeAllListeners();
   }
@@ -426,14 +454,45 @@ export class SierraConnection extends EventEmitter {
   // Instructions (each refused with a clear error when trading is off or the connection is not ready)
 
   submit(intent: SierraOrder, rules: EntryRules = {}): Promise<SubmitResult> {
+    // A replay of a live run: the flow's order that is the next recorded one leaves at its recorded market time (it
+    // waits for the replay to get there, every check of the manager and the risk engine then made as usual).
+    const recorded = this.pathReplayer?.match(intent);
+    const replayer = this.pathReplayer;
+    if (recorded && replayer) {
+      return replayer.whenAt(recorded.t).then((release) => {
+        try {
+          // The price collar's reference as it was live: the recording holds the ticks the flow got, not every trade
+          // of the simulated market that also set it (lib/replay/order-path.ts, `last`).
+          if (recorded.last !== undefined) this.engine.setLastTrade(intent.symbol, recorded.last, this.now());
+          return this.submitNow(intent, rules, recorded);
+        } finally {
+          release();
+        }
+      });
+    }
+    return this.submitNow(intent, rules, undefined);
+  }
+
+  private submitNow(intent: SierraOrder, rules: EntryRules, recorded: RecordedOrder | undefined): Promise<SubmitResult> {
     // Not async: the manager reserves with the engine before its first await, and the node's rules must be the ones
     // read in that synchronous part. Every failure still comes back as a rejection.
     this.pendingRules = rules;
     try {
-      const manager = this.requireManager();
-      const result = manager.submit(intent);
-      this.engine.noteIdSequence(manager.lastSequence);
-      return result;
+      return this.onOrderPath(() => {
+        const manager = this.requireManager();
+        // The simulated Sierra side, recorded (live) or replayed (the recorded order it matched, for its fills).
+        const path = this.pathRecorder?.submitted(intent, this.engine.lastTradeOf(intent.symbol, this.now())) ?? this.pathReplayer?.submitted(intent, recorded);
+        let result: Promise<SubmitResult>;
+        try {
+          result = manager.submit(intent);
+        } catch (err) {
+          path?.withdraw();
+          throw err;
+        }
+        if (path) result.catch(() => path.withdraw());
+        this.engine.noteIdSequence(manager.lastSequence);
+        return result;
+      });
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     } finally {
@@ -442,17 +501,101 @@ export class SierraConnection extends EventEmitter {
   }
 
   cancel(clientOrderId: string): Promise<OrderUpdate> {
-    return this.requireManager().cancel(clientOrderId);
+    // A replay of a live run: the flow's cancel that is the next recorded one leaves at its recorded market time.
+    const recorded = this.pathReplayer?.matchCancel(clientOrderId);
+    const replayer = this.pathReplayer;
+    if (recorded && replayer) {
+      return replayer.whenAt(recorded.t).then((release) => {
+        try {
+          return this.cancelNow(clientOrderId);
+        } finally {
+          release();
+        }
+      });
+    }
+    return this.cancelNow(clientOrderId);
+  }
+
+  private cancelNow(clientOrderId: string): Promise<OrderUpdate> {
+    return this.onOrderPath(() => {
+      this.pathRecorder?.onCancel(clientOrderId, this.now());
+      return this.requireManager().cancel(clientOrderId);
+    });
   }
 
   modify(clientOrderId: string, change: SierraModify, rules: EntryRules = {}): Promise<OrderUpdate> {
     this.pendingRules = rules;
     try {
-      return this.requireManager().modify(clientOrderId, change);
+      return this.onOrderPath(() => this.requireManager().modify(clientOrderId, change));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(errorMessage(err)));
     } finally {
       this.pendingRules = {};
+    }
+  }
+
+  /**
+   * The simulated Sierra side of the recording (lib/replay/order-path.ts): live on a shared seeded market, written
+   * through the market's tap to an ibkr-config recorder of it (none listening: nothing written); on a replay that
+   * holds it, replayed.
+   */
+  private startOrderPath(): void {
+    const tap = this.simLease?.tap;
+    if (tap) {
+      this.pathRecorder = new OrderPathRecorder((topic, payload, t) => {
+        if (tap.listenerCount('record') > 0) tap.emit('record', topic, payload, t);
+      });
+      return;
+    }
+    const replay = this.replayLease?.market;
+    if (!replay || replay.orderPath.orders.length === 0) return;
+    const path = replay.orderPath;
+    this.pathReplayer = new OrderPathReplayer(
+      path.orders,
+      path.fills,
+      {
+        get atMax() {
+          return replay.status().speed === 'max';
+        },
+        now: () => replay.now(),
+        hold: () => replay.hold(),
+        at: (t, onReach) => replay.at(t, onReach),
+      },
+      () => this.simulatorInstance,
+      { warn: (text) => this.log('warn', text), cancels: path.cancels },
+    );
+  }
+
+  /**
+   * On a replay: the replayed clock stands until this connection is ready to trade (logged on, reconciled), at most
+   * REPLAY_READY_WAIT_MS of real time. At 'max' the replay would otherwise reach its first signal before the simulated
+   * account is connected, and that signal's order be refused (seen under load: a replay of a live run without its first
+   * order, the live run's connection having been ready long before its first signal).
+   */
+  private holdReplayUntilReady(manager: OrderManager): void {
+    const replay = this.replayLease?.market;
+    if (!replay) return;
+    const release = (this.releaseReplay = replay.hold());
+    manager.whenReady(REPLAY_READY_WAIT_MS).then(release, (err: unknown) => {
+      release();
+      if (!this.closed) this.log('warn', `Replay goes on without the simulated Sierra account ready: ${errorMessage(err)}`);
+    });
+  }
+
+  /**
+   * Runs an instruction; in simulator mode the market's clock stands from its start until it is answered (and the
+   * answers read): on the simulators an order takes no market time on its way (lib/sim/order-path-gate.ts).
+   */
+  private onOrderPath<T>(instruction: () => Promise<T>): Promise<T> {
+    const end = this.orderPath?.begin();
+    if (!end) return instruction();
+    try {
+      const result = instruction();
+      result.then(end, end);
+      return result;
+    } catch (err) {
+      end();
+      throw err;
     }
   }
 
@@ -474,7 +617,7 @@ export class SierraConnection extends EventEmitter {
     const cancelled: OrderUpdate[] = [];
     const flattened: OrderUpdate[] = [];
     for (const s of symbols) {
-      const done = await manager.flatten(s);
+      const done = await this.onOrderPath(() => manager.flatten(s));
       cancelled.push(...done.cancelled);
       if (done.flatten) flattened.push(done.flatten);
     }
@@ -482,7 +625,7 @@ export class SierraConnection extends EventEmitter {
   }
 
   cancelAll(symbol?: string): Promise<OrderUpdate[]> {
-    return this.requireManager().cancelAll(symbol);
+    return this.onOrderPath(() => this.requireManager().cancelAll(symbol));
   }
 
   /**

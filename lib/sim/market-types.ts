@@ -76,4 +76,9 @@ export interface Market extends EventEmitter {
   esContracts(): { localSymbol: string; expiry: string; conid: number }[];
   start(): void;
   stop(): void;
+  /**
+   * Stands the clock still until the returned release is called (lib/sim/market.ts): what a simulated order's way
+   * through the DTC socket takes, it takes in no market time.
+   */
+  hold(): () => void;
 }

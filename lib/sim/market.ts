@@ -245,7 +245,14 @@ class SeededMarket extends EventEmitter implements Market {
   readonly startTime: number;
   readonly speed: number;
   readonly basis: number;
-  private readonly createdAtReal = performance.now();
+  /** The clock is anchorT at real time anchorReal, running at `speed` from there unless held. */
+  private anchorT: number;
+  private anchorReal = performance.now();
+  /** Holds on the clock (hold()); while any, now() is heldAt and nothing is emitted. */
+  private holds = 0;
+  private heldAt = 0;
+  /** Trades at the cursor's time still to emit (a hold came in the middle of them). */
+  private backlog: MarketTrade[] = [];
   private readonly dailySigmaTicks: number;
   private readonly anchorDay: number;
   private readonly paths = new Map<number, SessionPath>(); // LRU by insertion order
@@ -261,6 +268,7 @@ class SeededMarket extends EventEmitter implements Market {
     super();
     this.seed = (options.seed ?? 1) >>> 0;
     this.startTime = options.startTime ?? defaultMarketStart(Date.now());
+    this.anchorT = this.startTime;
     this.speed = options.speed ?? 1;
     this.basis = options.basis ?? 25;
     const startPrice = options.startPrice ?? 5900;
@@ -273,7 +281,30 @@ class SeededMarket extends EventEmitter implements Market {
   }
 
   now(): number {
-    return this.startTime + Math.floor((performance.now() - this.createdAtReal) * this.speed);
+    if (this.holds > 0) return this.heldAt;
+    return this.anchorT + Math.floor((performance.now() - this.anchorReal) * this.speed);
+  }
+
+  /**
+   * Stands the clock still until the returned release is called (every hold released): nothing is emitted meanwhile,
+   * and the clock then goes on from where it stood (the time held is not skipped). A hold taken while a trade is
+   * emitted stops the emission after that trade: the trades after it wait. The DTC simulator's side of a simulator run
+   * holds it while an order instruction or the simulator's answer crosses the socket (lib/sim/order-path-gate.ts), so
+   * an order takes no market time on its way, whatever the speed and the machine's load.
+   */
+  hold(): () => void {
+    // The time it is now, even while a trade is emitted (the pump runs up to 20 ms behind the clock): a clock going
+    // back would date later news before earlier (a recording refuses that). The trades after it come once released.
+    if (this.holds === 0) this.heldAt = this.now();
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds > 0) return;
+      this.anchorT = this.heldAt;
+      this.anchorReal = performance.now();
+    };
   }
 
   private path(day: number): SessionPath {
@@ -556,10 +587,21 @@ class SeededMarket extends EventEmitter implements Market {
   }
 
   private pump(): void {
+    if (this.holds > 0) return;
     const to = this.now();
-    const trades = this.tradesBetween(this.cursor, to);
+    const trades = this.backlog.length > 0 ? [...this.backlog, ...this.tradesBetween(this.cursor, to)] : this.tradesBetween(this.cursor, to);
+    this.backlog = [];
     this.cursor = to;
-    for (const trade of trades) this.emit('trade', trade);
+    for (let i = 0; i < trades.length; i++) {
+      const trade = trades[i];
+      this.emit('trade', trade);
+      if (this.holds > 0) {
+        // Held by a listener of this trade: the trades after it come once released.
+        this.cursor = trade.t;
+        this.backlog = trades.slice(i + 1).filter((x) => x.t === trade.t);
+        return;
+      }
+    }
   }
 }
 

@@ -6,11 +6,14 @@
 // entry, stop, targets, reasons) and the same orders (time, side, quantity, status sequence, fill price), with at
 // least one filled order.
 //
-// What holds today: the replay asks for the flow's preload at the market time the live run asked (recorded with the
-// bars) and answers it with the very bars the live run received, so the gate "after the preload only" opens (first
-// test), and its signals are the live run's (second test). The replay runs in a fresh Node-RED user dir: the live
-// run's risk day (trades, cooldown, P&L in <userDir>/mia-trading) would otherwise refuse the replay's orders. The
-// orders comparison (third test) is pending: see its note.
+// What holds: the replay asks for the flow's preload at the market time the live run asked (recorded with the bars)
+// and answers it with the very bars the live run received, so the gate "after the preload only" opens (first test),
+// and its signals are the live run's (second test). Its orders are the live run's (third test): live, both simulators
+// run on one market (lib/sim/shared-market.ts), an order takes no market time on its way (lib/sim/order-path-gate.ts),
+// and the recording holds the simulated Sierra side (each order as it reached the DTC simulator, each fill it gave:
+// lib/replay/order-path.ts); the replay stands at each recorded order's arrival until the flow sends it, sends it at
+// its recorded time and gives it its recorded fills. The replay runs in a fresh Node-RED user dir: the live run's risk
+// day (trades, cooldown, P&L in <userDir>/mia-trading) would otherwise refuse the replay's orders.
 import assert from 'node:assert/strict';
 import fs from 'fs';
 import os from 'os';
@@ -190,18 +193,14 @@ describe('flow: a replay of a live recording through the shipped flow', function
     assert.deepStrictEqual(replay.signals.map(signalFields), liveSignals);
   });
 
-  // Pending, not true yet (/work/notes/live16.md, with the evidence). The live run's order updates are not a function of the
-  // market it recorded: (1) on the simulators at 300× the market clock runs on continuously, so every stamp carries the
-  // run's real latency × 300 (the three legs of one bracket, sent in one synchronous loop, are stamped up to 0.3 market
-  // s apart; signal to working takes 10 to 30 market s); (2) live, ibkr-config's and sierra-config's simulators are two
-  // seeded markets, each with its own clock from its own start; (3) live fills happen on every trade of sierra-config's
-  // market, the recording holds what the IBKR stream delivered (one update per 250 real ms, 75 market s at 300×); (4) at
-  // 'max' the replay runs on while an order crosses the DTC socket (seen: every order update of the replay stamped at the
-  // recording's last record, filled at its last price). Equal orders need the live run to record the DTC simulator's
-  // side (its order arrivals and the trades it filled on) and the replay to wait for the flow and the order path.
-  it.skip('gives the same orders as the live run that recorded it (time, side, quantity, status sequence, fill price)', () => {
+  // Before (/work/notes/old/live16.md, causes 7-10): the live run's two simulators were two markets with two clocks,
+  // its order stamps carried the real latency x 300, its fills came from trades the recording did not hold, and the
+  // replay at 'max' ran on while an order crossed the DTC socket (every order update stamped at the recording's end).
+  // Without the replayed Sierra side (the recorded orders' times and fills), this test fails.
+  it('gives the same orders as the live run that recorded it (time, side, quantity, status sequence, fill price)', () => {
     const liveOrders = live.updates.filter((u) => u.t <= rec.to).map(orderFields);
     assert.ok(liveOrders.some((o) => (o as OrderUpdate).status === 'filled'), 'the recorded part has a fill');
+    assert.ok(rec.sierraOrders.length > 0 && rec.sierraFills.length > 0, "the recording holds the simulated Sierra side (sierra-order, sierra-fill)");
     assert.deepStrictEqual(replay.updates.map(orderFields), liveOrders);
   });
 });

@@ -104,6 +104,13 @@ export interface OcoLegs {
   partialFillHandling: PartialFillHandling;
 }
 
+/** A fill a replay gives a matched order (lib/replay/order-path.ts): at market time t, this price and quantity. */
+export interface ScriptedFill {
+  t: number;
+  price: number;
+  quantity: number;
+}
+
 export interface Touch {
   bid: number;
   ask: number;
@@ -158,6 +165,8 @@ export class SimAccount {
    */
   private mayFill: SimOrder[] = [];
   private readonly usedClientOrderIds = new Set<string>();
+  /** Recorded fills to give, by ClientOrderID (script()). */
+  private readonly scripts = new Map<string, ScriptedFill[]>();
   private readonly fillLog: SimFill[] = [];
   private readonly positionBySymbol = new Map<string, SimPosition>();
   private realizedTotal = 0;
@@ -405,6 +414,10 @@ export class SimAccount {
       }
       // One simulated price series stands for every contract of the root, so orders of a rolled-out contract fill too.
       if (order.status === OrderStatus.PENDING_CHILD) continue;
+      // A trade printed before the order reached the market cannot fill it (the seeded market emits its trades up to
+      // one pump after their time: an order sent in between must not fill on what was already past).
+      if (trade.t < order.receivedAt) continue;
+      if (this.scripts.has(order.clientOrderId)) continue;
       const remaining = order.quantity - order.filledQuantity;
       if (remaining <= 0) continue;
       const fill = this.fillOnTrade(order, trade, remaining, available);
@@ -413,6 +426,36 @@ export class SimAccount {
       events.push(...this.fill(order, fill.price, fill.quantity, trade.t));
     }
     if (ended || events.length > 0) this.mayFill = this.mayFill.filter(isWorking);
+    return events;
+  }
+
+  /**
+   * A replay of a live simulator run (lib/replay/order-path.ts): the order with this ClientOrderID, when it comes, is
+   * filled with these recorded fills at their times (fillDue), never on the replayed trades nor at the touch.
+   */
+  script(clientOrderId: string, fills: readonly ScriptedFill[]): void {
+    this.scripts.set(clientOrderId, [...fills].sort((a, b) => a.t - b.t));
+  }
+
+  /** The scripted fills due by `now` of the working orders (a bracket's children once their parent filled). */
+  fillDue(now: number): AccountEvent[] {
+    const events: AccountEvent[] = [];
+    if (this.scripts.size === 0) return events;
+    for (const order of this.mayFill) {
+      if (!isWorking(order) || order.status === OrderStatus.PENDING_CHILD || !this.scripts.has(order.clientOrderId)) continue;
+      events.push(...this.fillScripted(order, now));
+    }
+    return events;
+  }
+
+  private fillScripted(order: SimOrder, now: number): AccountEvent[] {
+    const due = this.scripts.get(order.clientOrderId) ?? [];
+    const events: AccountEvent[] = [];
+    while (due.length > 0 && due[0].t <= now && isWorking(order) && order.status !== OrderStatus.PENDING_CHILD) {
+      const fill = due.shift() as ScriptedFill;
+      const quantity = Math.min(fill.quantity, order.quantity - order.filledQuantity);
+      if (quantity > 0) events.push(...this.fill(order, fill.price, quantity, now));
+    }
     return events;
   }
 
@@ -466,6 +509,7 @@ export class SimAccount {
   /** Market orders fill at once at the touch (buy at the ask, sell at the bid); marketable limits at their limit. */
   private fillAtTouch(order: SimOrder, touch: Touch, now: number): AccountEvent[] {
     if (!isWorking(order) || order.status === OrderStatus.PENDING_CHILD) return [];
+    if (this.scripts.has(order.clientOrderId)) return this.fillScripted(order, now);
     const buy = order.side === BuySell.BUY;
     const remaining = order.quantity - order.filledQuantity;
     if (order.orderType === OrderType.MARKET) return this.fill(order, buy ? touch.ask : touch.bid, remaining, now);

@@ -33,7 +33,7 @@ import {
 import { findInstrument, instrument, type Instrument } from '../../trading/instruments';
 import { parseSymbol } from '../../sierra/symbols';
 import { DtcFrameDecoder, decodeTextFrame, encodeEncodingResponse, encodeMessages, toJsonText } from '../../sierra/framing';
-import { OrderRefusal, SimAccount, type AccountEvent, type NewOrder, type SimBalance, type SimFill, type SimOrder, type SimPosition } from './account';
+import { OrderRefusal, SimAccount, type AccountEvent, type NewOrder, type ScriptedFill, type SimBalance, type SimFill, type SimOrder, type SimPosition } from './account';
 import { UNSOLICITED, WirePrices, balanceUpdate, fillResponse, orderUpdate, positionUpdate, unknownOrderCancelReject } from './wire';
 
 /**
@@ -83,6 +83,12 @@ export interface DtcSimulatorOptions {
   commissionPerContract?: number;
   /** Send the optional PENDING_CANCEL / PENDING_CANCEL_REPLACE updates (§3). Default true. */
   pendingStatuses?: boolean;
+  /** Called whenever order, position or balance news is written to the clients (lib/sim/order-path-gate.ts). */
+  onAnswer?: () => void;
+  /** New orders reached the simulator (an order, an OCO pair or a bracket), at market time t. */
+  onOrderArrival?: (t: number, clientOrderIds: string[]) => void;
+  /** The account filled an order. */
+  onFill?: (fill: SimFill) => void;
 }
 
 export interface DtcSimulator {
@@ -111,6 +117,10 @@ export interface DtcSimulator {
   setTradingAllowed(allowed: boolean): void;
   /** Sends LOGOFF to every client, then closes them. */
   logoffAll(reason: string, doNotReconnect: boolean): void;
+  /** Replay: the order with this ClientOrderID gets these recorded fills at their times (SimAccount.script). */
+  script(clientOrderId: string, fills: readonly ScriptedFill[]): void;
+  /** Replay: gives the scripted fills due by the market's time now. */
+  fillDue(): void;
 }
 
 /** The contract a symbol spells, from the instrument registry; the simulated market is ES, so ES when unknown. */
@@ -165,6 +175,7 @@ class DtcSimulatorServer implements DtcSimulator {
   private losingAnswers = false;
   private answerDelayMs = 0;
   private readonly delayTimers = new Set<NodeJS.Timeout>();
+  private fillsReported = 0;
   private readonly onTrade = (trade: MarketTrade): void => {
     this.broadcast(this.account.onTrade(trade));
   };
@@ -213,6 +224,12 @@ class DtcSimulatorServer implements DtcSimulator {
 
   orders(): SimOrder[] {
     return this.account.allOrders();
+  }
+  script(clientOrderId: string, fills: readonly ScriptedFill[]): void {
+    this.account.script(clientOrderId, fills);
+  }
+  fillDue(): void {
+    this.broadcast(this.account.fillDue(this.market.now()));
   }
   positions(): SimPosition[] {
     return this.account.positions();
@@ -395,6 +412,11 @@ class DtcSimulatorServer implements DtcSimulator {
   private broadcast(events: readonly AccountEvent[]): void {
     if (events.length === 0) return;
     const messages = events.map((event) => this.eventMessage(event));
+    this.options.onAnswer?.();
+    if (this.options.onFill) {
+      const fills = this.account.fills();
+      for (; this.fillsReported < fills.length; this.fillsReported++) this.options.onFill(fills[this.fillsReported]);
+    }
     for (const session of this.sessions) if (session.loggedOn) this.send(session, messages);
   }
 
@@ -677,6 +699,7 @@ class DtcSimulatorServer implements DtcSimulator {
           session.pendingParent = message; // answered with its OCO (§3)
           return;
         }
+        this.options.onOrderArrival?.(now, [message.ClientOrderID ?? '']);
         this.broadcast(this.account.submit(this.newOrderOf(message, session), touch, now));
         return;
       case MessageType.SUBMIT_NEW_OCO_ORDER: {
@@ -687,6 +710,7 @@ class DtcSimulatorServer implements DtcSimulator {
           this.broadcast(legs.legs.map((leg) => this.account.rejected(leg, text, now)));
           return;
         }
+        this.options.onOrderArrival?.(now, [message.ClientOrderID_1 ?? '', message.ClientOrderID_2 ?? '']);
         this.broadcast(this.account.submitOco(this.ocoLegsOf(message, session), touch, now));
         return;
       }
@@ -738,6 +762,7 @@ class DtcSimulatorServer implements DtcSimulator {
     this.account.mark(quote.last);
     const parentOrder = this.newOrderOf(parent, session);
     const legs = this.ocoLegsOf(oco, session);
+    this.options.onOrderArrival?.(now, [parentOrder.clientOrderId, ...legs.legs.map((l) => l.clientOrderId)]);
     this.broadcast(this.account.submitBracket(parentOrder, legs, { bid: quote.bid, ask: quote.ask }, now));
   }
 
@@ -752,6 +777,7 @@ class DtcSimulatorServer implements DtcSimulator {
   ): AccountEvent[] {
     if (refusal.order) return [{ kind: 'order', order: { ...refusal.order, infoText: refusal.infoText }, reason }];
     const reject = unknownOrderCancelReject(request, reason, refusal.infoText);
+    this.options.onAnswer?.();
     for (const session of this.sessions) if (session.loggedOn) this.send(session, [reject]);
     return [];
   }
