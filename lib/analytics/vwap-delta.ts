@@ -41,6 +41,15 @@ export function sideCode(side: Tick['side']): number {
   return side === 'buy' ? BUY : side === 'sell' ? SELL : UNKNOWN;
 }
 
+/** A bar's length from its own timeframe (a preload's bars may be finer than the engine's), 1 min when unstated. */
+export function barLengthMs(bar: Bar): number {
+  try {
+    return timeframeMs(bar.tf ?? '1min');
+  } catch {
+    return 60_000;
+  }
+}
+
 export class VwapDeltaEngine {
   readonly settings: VwapDeltaSettings;
   private readonly vwapSums = new VwapAccumulator();
@@ -56,6 +65,13 @@ export class VwapDeltaEngine {
   // the forming bar
   private barOpenT = NaN;
   private barEndT = -Infinity;
+  /**
+   * The end of the newest bar counted from a bar input (a preload's bars, a bar message). A tick printed before it
+   * traded inside that bar, which already counts it: counting the tick too would count the trade twice.
+   */
+  private barsCountedUntil = -Infinity;
+  /** Ticks not counted because a bar input already held them (see barsCountedUntil). */
+  ticksInCountedBars = 0;
   private o = NaN;
   private h = NaN;
   private l = NaN;
@@ -85,6 +101,10 @@ export class VwapDeltaEngine {
    * Returns the bar this tick closed, if any (also passed to `onBar`).
    */
   tick(t: number, price: number, size: number, bid: number, ask: number, aggressor: number, onBar?: BarListener): Bar | null {
+    if (t < this.barsCountedUntil) {
+      this.ticksInCountedBars += 1;
+      return null;
+    }
     let closed: Bar | null = null;
     if (t >= this.barEndT) {
       closed = this.closeBar();
@@ -142,6 +162,8 @@ export class VwapDeltaEngine {
       return;
     }
     let i = 0;
+    // Ticks inside bars already counted (in time order: a prefix) go through `tick`, which leaves them out.
+    for (; i < n && t[i] < this.barsCountedUntil; i++) this.tick(t[i], price[i], size[i], NaN, NaN, 0, onBar);
     while (i < n) {
       const limit = Math.min(this.barEndT, this.anchorClock.next);
       if (t[i] >= limit || this.anchorClock.before(t[i]) || this.vwapSums.volume === 0) {
@@ -228,6 +250,7 @@ export class VwapDeltaEngine {
     if (this.anchorClock.roll(input.t)) this.resetAnchor();
     this.symbol = input.symbol ?? this.symbol;
     this.lastT = input.t;
+    this.barsCountedUntil = Math.max(this.barsCountedUntil, input.t + barLengthMs(input));
     let out: Bar;
     if (typeof input.delta === 'number' && Number.isFinite(input.delta)) {
       const buy = input.buyVolume ?? (input.v + input.delta) / 2;

@@ -9,7 +9,6 @@ import { ChartFeed, DEFAULT_CHART_POINTS, type ChartBatch } from '../../lib/anal
 import { type AnchorName, anchorSpec } from '../../lib/analytics/session';
 import { VwapDeltaEngine } from '../../lib/analytics/vwap-delta';
 import { readVwapDeltaInput, type VwapDeltaInput } from '../../lib/analytics/vwap-delta-input';
-import { timeframeMs } from '../../lib/analytics/timeframe';
 import { handleClose, handleInput, setStatus } from '../shared/node-kit';
 
 type EmitMode = 'tick' | 'bar' | 'interval';
@@ -44,15 +43,6 @@ function num(value: string | number | undefined, fallback: number): number {
 function firstTime(input: VwapDeltaInput): number | undefined {
   const first = input.kind === 'ticks' ? input.ticks[0] : input.bars[0];
   return typeof first?.t === 'number' ? first.t : undefined;
-}
-
-/** A bar's length from its own timeframe (a preload's bars may be finer than the node's), 1 min when unstated. */
-function barMs(bar: Bar): number {
-  try {
-    return timeframeMs(bar.tf ?? '1min');
-  } catch {
-    return 60_000;
-  }
 }
 
 export = function register(RED: NodeAPI): void {
@@ -198,23 +188,22 @@ export = function register(RED: NodeAPI): void {
             "bars must arrive in time order. Send history as one 'bars' batch (bars already counted are then skipped), before live data.",
         );
       }
-      let skipped = late.length;
       const firstLive = retained && retained.length > 0 ? firstTime(retained[0]) : undefined;
       if (late.length > 0 && firstLive !== undefined) {
-        // Only whole bars that ended before the first live input: the bar the live data began in would count twice.
-        const older = late.filter((bar) => bar.t + barMs(bar) <= firstLive);
-        recount(older, onOlderBar);
-        skipped -= older.length;
-        const text = `a 'bars' batch arrived after live data: the session was recounted with its ${older.length} bar(s) from before ${new Date(firstLive).toISOString()}, then the live data again`;
-        // A preload answered after the first ticks is how every deploy starts: counted as if it came first, nothing
-        // lost (info). A history bar overlapping the live data is skipped, and with it what traded in that minute
-        // before the live data began: said as a warning.
-        if (skipped > 0) node.warn(`${text}; ${skipped} bar(s) overlapping the live data skipped.`);
-        else node.log(`${text}.`);
+        // Every late bar counts, the bar the live data began in too: a bar holds every trade of its minute, where the
+        // live ticks are what the stream delivered from some instant on. The engine leaves out the retained ticks
+        // printed inside a counted bar (a preload that came first leaves them out the same way).
+        recount(late, onOlderBar);
+        const inBars = (engine as VwapDeltaEngine).ticksInCountedBars; // the recount's fresh engine
+        // A preload answered after the first ticks is how every deploy starts: counted as if it came first (info).
+        node.log(
+          `a 'bars' batch arrived after live data: the session was recounted with its ${late.length} bar(s), then the live data again` +
+            (inBars > 0 ? ` (${inBars} tick(s) printed inside those bars were already in them).` : '.'),
+        );
       }
       for (const bar of mine) if (!isLate.has(bar)) onBar((engine as VwapDeltaEngine).bar(bar));
       if (batch) retained = null; // history has arrived: live data from now on follows it
-      return late.length > 0 && firstLive === undefined ? skipped : 0;
+      return late.length > 0 && firstLive === undefined ? late.length : 0;
     };
 
     handleInput(node, (msg, send) => {

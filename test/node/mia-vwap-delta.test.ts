@@ -128,25 +128,35 @@ describe('mia-vwap-delta node', () => {
   const live = Array.from({ length: 31 }, (_, i) => tick(120 + i, 5000, 1, 'buy'));
   const history: Bar[] = [0, 1, 2, 3, 4].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 4990, h: 4991, l: 4989, c: 4990, v: 100 }));
 
-  it('counts a preload that arrives after live data as if it had come first: the older bars, then the live data again', async () => {
+  it('counts a preload that arrives after live data as if it had come first: every bar, and no trade twice', async () => {
     const late = await runThrough([{ payload: live }, { topic: 'bars', payload: history }]);
     await helper.unload();
-    // The same data in the order it should have come: the bars before the live data, the live ticks, the newer bars.
-    const inOrder = await runThrough([{ topic: 'bars', payload: history.slice(0, 2) }, { payload: live }, { topic: 'bar', payload: history[3] }, { topic: 'bar', payload: history[4] }]);
-    assert.deepEqual(late.closed, [0, 1, 3, 4].map((i) => T0 + i * 60_000), 'the older bars and the newer ones; the 09:02 bar the live data began in is not counted twice');
+    // The same data in the order it should have come: the preload, then the live ticks (printed inside its bars).
+    const inOrder = await runThrough([{ topic: 'bars', payload: history }, { payload: live }]);
+    // The 09:02 bar the live data began in counts as IBKR's bar (every trade of the minute); the live ticks printed
+    // inside a counted bar are in it already, whichever came first.
+    assert.deepEqual(late.closed, [0, 1, 2, 3, 4].map((i) => T0 + i * 60_000), 'every bar of the preload');
+    assert.deepEqual(inOrder.closed, late.closed);
     for (const key of ['vwap', 'sigma', 'cumDelta', 'anchor', 'buyPressure'] as const) {
       assert.equal(late.vwap[key], inOrder.vwap[key], `${key} as if the preload had come first`);
     }
-    assert.deepEqual(late.topics, ['bars'], 'the older bars and the newer ones leave as one history batch (downstream refuses a single late bar)');
-    assert.ok(late.vwap.vwap < 4995, `the preload's volume is in the VWAP: ${late.vwap.vwap}`);
-    assert.equal(late.warnings.length, 1);
-    assert.match(late.warnings[0]!, /recounted with its 2 bar\(s\) from before .*; 1 bar\(s\) overlapping the live data skipped/);
+    assert.equal(late.vwap.vwap, 4990, "only the preload's trades: the live ticks at 5000 were inside its bars");
+    assert.deepEqual(late.topics, ['bars'], 'the bars leave as one history batch (downstream refuses a single late bar)');
+    assert.deepEqual(late.warnings, []);
+    assert.equal(late.infos.filter((m) => /recounted with its 3 bar\(s\), then the live data again \(31 tick\(s\) printed inside those bars were already in them\)\.$/.test(m)).length, 1, late.infos.join('\n'));
   });
 
-  it('says a late preload that overlaps nothing at info level: every deploy starts that way, nothing is lost', async () => {
-    const late = await runThrough([{ payload: live }, { topic: 'bars', payload: history.slice(0, 2) }]);
+  it('counts the live ticks after the preload\'s last bar, whichever came first, and says a late preload at info level', async () => {
+    const older = history.slice(0, 2); // 09:00 and 09:01: they end before the live ticks (09:02:00 on)
+    const next = { payload: [tick(180, 5001, 1, 'buy')] }; // 09:03:00: closes the 09:02 bar in both
+    const late = await runThrough([{ payload: live }, { topic: 'bars', payload: older }, next]);
+    await helper.unload();
+    const inOrder = await runThrough([{ topic: 'bars', payload: older }, { payload: live }, next]);
+    assert.deepEqual(late.closed, inOrder.closed);
+    for (const key of ['vwap', 'sigma', 'cumDelta', 'anchor', 'buyPressure'] as const) assert.equal(late.vwap[key], inOrder.vwap[key], key);
+    assert.ok(late.vwap.vwap > 4990 && late.vwap.vwap < 5000, `the preload and the live ticks: ${late.vwap.vwap}`);
     assert.deepEqual(late.warnings, []);
-    assert.equal(late.infos.filter((m) => /recounted with its 2 bar\(s\) from before .*, then the live data again\.$/.test(m)).length, 1, late.infos.join('\n'));
+    assert.equal(late.infos.filter((m) => /recounted with its 2 bar\(s\), then the live data again\.$/.test(m)).length, 1, late.infos.join('\n'));
   });
 
   describe('chart outputs (Dashboard 2.0 ui-chart batches)', () => {
@@ -203,9 +213,9 @@ describe('mia-vwap-delta node', () => {
     it('draws a preload that arrives after live data as if it had come first (one replace)', async () => {
       const late = await charts([{ payload: live }, { topic: 'bars', payload: history }]);
       await helper.unload();
-      const inOrder = await charts([{ topic: 'bars', payload: history.slice(0, 2) }, { payload: live }, { topic: 'bar', payload: history[3] }, { topic: 'bar', payload: history[4] }]);
+      const inOrder = await charts([{ topic: 'bars', payload: history }, { payload: live }]);
       assert.equal(late.sent.price.at(-1)!.action, 'replace');
-      assert.deepEqual(late.drawn.price.filter((p) => p.series === 'ES').map((p) => p.t), [0, 1, 3, 4].map((i) => T0 + i * 60_000));
+      assert.deepEqual(late.drawn.price.filter((p) => p.series === 'ES').map((p) => p.t), [0, 1, 2, 3, 4].map((i) => T0 + i * 60_000));
       assert.deepEqual(late.drawn, inOrder.drawn);
     });
 
