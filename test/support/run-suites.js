@@ -51,12 +51,13 @@ const SUITES = [
   // Last: the strategy-statistics replay (CPU-bound, 46 CPU s in 54 s alone) waits at most 150 s for the replayed
   // day; by then the wait-bound lanes have ended and it has about a core to itself. At load 10 beside them it failed.
   { name: 'e2e', kind: 'cpu', args: mocha(...SHARDS.e2e[1]), build: true },
+  { name: 'flow', kind: 'cpu', args: mocha(...SHARDS.flow.replayOfLive) },
   { name: 'security', kind: 'wait', shards: SHARDS.security.map((globs) => mocha(...globs)) },
   { name: 'compat', kind: 'wait', args: mocha('test/compat/**/*.test.ts'), build: true },
   { name: 'node', kind: 'wait', shards: SHARDS.node.map((globs) => mocha(...globs)) },
   { name: 'unit', kind: 'wait', args: mocha('test/unit/**/*.test.ts') },
   { name: 'soak', kind: 'wait', args: mocha('test/soak/**/*.test.ts') },
-  { name: 'flow', kind: 'wait', args: mocha('test/flow/**/*.test.ts') },
+  { name: 'flow', kind: 'wait', args: mocha(...SHARDS.flow.rest) },
   { name: 'faults', kind: 'wait', args: mocha('test/faults/**/*.test.ts') },
 ];
 

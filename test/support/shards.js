@@ -34,4 +34,10 @@ const SHARDS = {
 const [statistics, e2eRest] = shardArgs('test/e2e/**/*.test.ts', [['test/e2e/statistics.test.ts']], ['test/e2e/crash.test.ts']);
 SHARDS.e2e = [e2eRest, statistics];
 
+// A live run of the shipped flow at 300x recorded and replayed: its live reference must keep pace with the simulated
+// market, so it runs in the CPU-bound pool, last (beside at most one other CPU-bound suite), not in a wait lane beside
+// two of them: there, at about three busy processes on two cores, the live run's order flow differed from its replay.
+const [replayOfLive, flowRest] = shardArgs('test/flow/**/*.test.ts', [['test/flow/replay-of-live.test.ts']]);
+SHARDS.flow = { rest: flowRest, replayOfLive };
+
 module.exports = { SHARDS, shardArgs };
