@@ -300,8 +300,8 @@ describe('a preload and live ticks, in either order', () => {
   // The preload's 1-minute bars hold every trade of their minutes; a live tick printed inside one of them is a trade
   // already counted (the stream delivers ticks late, at 300× by market minutes).
   const bars: Bar[] = [0, 1, 2].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5002, l: 4998, c: 5001, v: 100 }));
-  const inside = [30, 150, 170].map((s) => ({ t: T0 + s * 1000, price: 5010, size: 7 }));
-  const after = [180, 200].map((s) => ({ t: T0 + s * 1000, price: 5004, size: 3 }));
+  const inside = [30, 150, 170].map((s) => ({ symbol: 'ES', t: T0 + s * 1000, price: 5010, size: 7 }));
+  const after = [180, 200].map((s) => ({ symbol: 'ES', t: T0 + s * 1000, price: 5004, size: 3 }));
 
   it('counts a tick printed inside a counted bar once (in the bar), through tick and through the column path', () => {
     const plain = new VwapDeltaEngine();
@@ -325,7 +325,7 @@ describe('a preload and live ticks, in either order', () => {
   it('a tick at the very end of the last bar (its next minute) counts', () => {
     const e = new VwapDeltaEngine();
     for (const bar of bars) e.bar(bar);
-    e.ticks([{ t: T0 + 3 * 60_000 - 1, price: 5010, size: 1 }, { t: T0 + 3 * 60_000, price: 5010, size: 1 }]);
+    e.ticks([{ symbol: 'ES', t: T0 + 3 * 60_000 - 1, price: 5010, size: 1 }, { symbol: 'ES', t: T0 + 3 * 60_000, price: 5010, size: 1 }]);
     assert.equal(e.ticksInCountedBars, 1);
   });
 });
