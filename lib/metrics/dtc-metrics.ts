@@ -48,9 +48,16 @@ export class DtcMetrics {
     this.lastHeardAt = at;
   }
 
-  /** The logon was lost; `silentMs` is how long Sierra had been silent, when the heartbeat watchdog gave up. */
-  lost(at: number): void {
-    if (this.link.isUp && this.lastHeardAt !== null) this.missed += Math.max(0, Math.floor((at - this.lastHeardAt) / this.heartbeatMs) - 1);
+  /**
+   * The logon was lost at `at`. `silence`: the heartbeat watchdog gave up on a silent Sierra, so at least one of its
+   * heartbeats went missing, whatever the clock readings say (the watchdog fires just past its bound: the gap it saw
+   * and the one measured here may straddle a whole interval by a millisecond).
+   */
+  lost(at: number, silence = false): void {
+    if (this.link.isUp && this.lastHeardAt !== null) {
+      const gapMissed = Math.floor((at - this.lastHeardAt) / this.heartbeatMs) - 1;
+      this.missed += Math.max(silence ? 1 : 0, gapMissed);
+    }
     this.link.down();
     this.lastHeardAt = null;
   }

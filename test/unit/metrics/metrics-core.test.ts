@@ -162,6 +162,17 @@ describe('metrics core', () => {
       assert.equal(s.uptimeMs, 500);
       assert.equal(s.reconnects, 1);
     });
+
+    it('counts a heartbeat missed when the watchdog gave up on a silent Sierra, even a millisecond short of 2 intervals', () => {
+      const d = new DtcMetrics(1000);
+      d.loggedOn(T0);
+      d.heard(T0 + 1);
+      d.lost(T0 + 2_000, true); // the watchdog saw 2,000.5 ms; measured here: 1,999
+      assert.equal(d.snapshot(T0 + 2_000).heartbeatsMissed, 1);
+      d.loggedOn(T0 + 3_000);
+      d.lost(T0 + 3_500); // a dropped socket, no silence: nothing missed
+      assert.equal(d.snapshot(T0 + 3_500).heartbeatsMissed, 1);
+    });
   });
 
   it('reads "Metrics every (s)" as ms and refuses nonsense', () => {
