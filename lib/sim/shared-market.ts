@@ -8,15 +8,18 @@
 // The entry also carries what the DTC simulator's side of a live simulator run tells a recorder of the same market
 // (lib/replay/order-path.ts): 'sierra' events, (topic, payload, t) as the recording format documents them.
 import { EventEmitter } from 'events';
+import { LeaseRegistry } from '../leases';
 import { createMarket, type SimMarket as SeededMarket } from './market';
 
-interface Entry {
+interface Shared {
   market: SeededMarket;
-  users: number;
   tap: EventEmitter;
 }
 
-const markets = new Map<string, Entry>();
+const markets = new LeaseRegistry<Shared>((shared) => {
+  shared.market.stop();
+  shared.tap.removeAllListeners();
+});
 
 export interface SimMarketLease {
   market: SeededMarket;
@@ -36,30 +39,12 @@ function keyOf(seed: number, speed: number): string {
 export function acquireSimMarket(options: { seed?: number; speed?: number }): SimMarketLease {
   const seed = options.seed ?? 1;
   const speed = options.speed ?? 1;
-  const key = keyOf(seed, speed);
-  let entry = markets.get(key);
-  if (!entry) {
-    entry = { market: createMarket({ seed, speed }), users: 0, tap: new EventEmitter() };
-    markets.set(key, entry);
-    entry.market.start();
-  }
-  entry.users++;
-  const e = entry;
-  let released = false;
-  return {
-    market: e.market,
-    tap: e.tap,
-    release: () => {
-      if (released) return;
-      released = true;
-      e.users--;
-      if (e.users === 0) {
-        e.market.stop();
-        e.tap.removeAllListeners();
-        if (markets.get(key) === e) markets.delete(key);
-      }
-    },
-  };
+  const lease = markets.acquire(keyOf(seed, speed), () => {
+    const market = createMarket({ seed, speed });
+    market.start();
+    return { market, tap: new EventEmitter() };
+  });
+  return { market: lease.value.market, tap: lease.value.tap, release: lease.release };
 }
 
 /** The running seeded market of `seed` at `speed`, if any. */
