@@ -87,6 +87,21 @@ function lastAtOrBefore<T>(xs: readonly T[], t: number, key: (x: T) => number): 
   return ans;
 }
 
+/** Index of the last element with key < t, or −1. */
+function lastBefore<T>(xs: readonly T[], t: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = xs.length - 1;
+  let ans = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (key(xs[mid]) < t) {
+      ans = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return ans;
+}
+
 export function checkSpeed(speed: unknown): ReplaySpeed {
   if (speed === 'max') return 'max';
   if (typeof speed === 'number' && Number.isFinite(speed) && speed > 0) return speed;
@@ -447,6 +462,11 @@ export class RecordedMarket extends EventEmitter implements Market {
 
   // ---- the Market interface -------------------------------------------------------------------------------------
 
+  /**
+   * The ES quote as the stream shows it now. Its `t` is the time the stream stamps it with (the `_updated` of the
+   * simulator's market data): the clock, except at 'max', where the replay plays the recording update by update and
+   * each update keeps its recorded stamp (see below).
+   */
   esQuote(): MarketQuote {
     const t = this.now();
     // The last trade played, not the last one printed by now: a recording's first record comes after its first tick
@@ -454,20 +474,38 @@ export class RecordedMarket extends EventEmitter implements Market {
     // first update hold it too, so the flow never got it as a tick (the live flow did).
     // With nothing played and no recorded quote, the price printed by now (the simulated account needs one at start).
     const printed = lastAtOrBefore(this.trades, t, (x) => x.t);
-    const qi = lastAtOrBefore(this.quotes, t, (x) => x.t);
+    // Likewise the touch: the latest recorded quote before the next trade to play. A quote stamped at or after that
+    // trade is the update that carried it (its bid and ask are those after it): shown before the trade plays, it made
+    // the replayed tick's "touch before" (lib/ibkr/market-data.ts) the touch after, and mia-vwap-delta classified the
+    // trade against another quote than live (a recording's first tick, printed before the first record: the live flow
+    // saw it as a sell at the bid, the replay as a buy at the ask).
+    const next = this.cursor < this.trades.length ? this.trades[this.cursor].t : Infinity;
+    const qi = next <= t ? lastBefore(this.quotes, next, (x) => x.t) : lastAtOrBefore(this.quotes, t, (x) => x.t);
     const q = qi >= 0 ? this.quotes[qi] : undefined;
     const i = this.cursor > 0 || q ? Math.min(printed, this.cursor - 1) : printed;
     if (i < 0) {
       // The replay's session volume is that of its trades (0 before the first): a recorded quote's volume is the live
       // session's, and a stream that saw it fall back to the replay's would read a new session and drop a tick.
-      if (q) return { ...q, t, volume: 0 };
+      if (q) return { ...q, t: this.stamp(q.t, t), volume: 0 };
       throw new InvalidInputError(`replay: no ES price recorded at or before ${new Date(t).toISOString()}`);
     }
     const trade = this.trades[i];
     const first = this.sessionFirstTrade(t);
     const volume = this.cumVolume[i + 1] - this.cumVolume[Math.min(first, i + 1)];
-    if (q && q.t >= trade.t) return { ...q, t, last: trade.price, volume };
-    return { t, last: trade.price, bid: trade.bid, ask: trade.ask, bidSize: q?.bidSize ?? 1, askSize: q?.askSize ?? 1, volume };
+    if (q && q.t >= trade.t) return { ...q, t: this.stamp(q.t, t), last: trade.price, volume };
+    return { t: this.stamp(trade.t, t), last: trade.price, bid: trade.bid, ask: trade.ask, bidSize: q?.bidSize ?? 1, askSize: q?.askSize ?? 1, volume };
+  }
+
+  /**
+   * The stamp of a quote whose newest part (the last trade played, the recorded quote) is from `recorded`. At 'max'
+   * that time, never after the clock: live, the stream stamped each update when it sent it, and the recording keeps
+   * that stamp (a tick's and a quote's `t`); the replay's clock can stand after it (its start is the first record, which
+   * the first update, delivered late, can follow; after a preload's answer, the ticks the flow got only after it play
+   * at a clock already there), and stamping the update with the clock moved the replayed tick into another bar than
+   * live. At paced speeds the stream sends on its own timer, as live, stamped with the clock.
+   */
+  private stamp(recorded: number, now: number): number {
+    return this.speed === 'max' ? Math.min(recorded, now) : now;
   }
 
   /** Index of the first trade of the session that holds t (cached per session: a time zone lookup is costly). */

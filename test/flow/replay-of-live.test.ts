@@ -185,12 +185,12 @@ describe('flow: a replay of a live recording through the shipped flow', function
   // Every run since the replay asks for its preload at the recorded request time (before: 7 of 11 runs; the window's
   // ends moved with the minute of the replay's request, and Battle Navale scored from other bars), answers it after
   // the ticks the live flow had then, and no longer loses the live run's first tick (its quote held it before it
-  // played: Battle Navale's order flow then differed).
-  // Skipped while issue 16's last item is open: in some runs (6 of 12 beside three CPU burners, 1 in a quiet `npm
-  // test` at 14:37 UTC on 6 Dec 2026) the order-flow component of one signal's score differs between the live run and
-  // its replay (e.g. -0.93 live, -0.80 replayed), its cause not found yet. Run it with `npx mocha <this file>` after
-  // removing `.skip`; the orders comparison below stays on.
-  it.skip('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
+  // played: Battle Navale's order flow then differed), and shows the stream's updates as the live flow received them:
+  // before a trade plays, the touch recorded before it, and each update with its recorded stamp (before: under load,
+  // the live run's first update came after its first record, the replay showed the touch after that trade and the
+  // clock's time, mia-vwap-delta classified the tick the other way and one signal's order flow differed, e.g. +0.28
+  // live, +0.59 replayed, in 2 of 10 runs beside three CPU burners).
+  it('gives the same signals as the live run that recorded it (bar time, side, score, entry, stop, targets, reasons)', () => {
     // What the live run did after its recording's last record, the recording cannot hold.
     const liveSignals = live.signals.filter((s) => s.bar.t < rec.to).map(signalFields);
     assert.ok(liveSignals.length > 0, 'the recorded part has signals');

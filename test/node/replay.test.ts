@@ -13,7 +13,7 @@ import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import quoteModule = require('../../nodes/ibkr-quote/ibkr-quote');
 import authModule = require('../../nodes/ibkr-auth/ibkr-auth');
-import { nextMessage } from './support/messages';
+import { nextMessage, type MessageSource } from './support/messages';
 
 helper.init(require.resolve('node-red'));
 const at = { x: 0, y: 0 };
@@ -111,5 +111,53 @@ describe('replay: record and replay through ibkr-config', function () {
     const first = (await nextMessage('ticks', 'tick', 10_000)).payload as Tick;
     const prices = Array.from({ length: 30 }, (_, i) => 5002 + i * 0.25);
     assert.ok(first.t >= t0 + 9_000 && prices.includes(first.price), `a recorded tick: ${JSON.stringify(first)}`);
+  });
+
+  it("replays a live recording at 'max' with the very ticks and quotes ibkr-quote received live, the first one delivered late included", async () => {
+    // As a live run on a loaded machine records it: the stream's snapshot (q0) and its first trade update (q1, the
+    // trade printed at 10:00:59.7) reach ibkr-quote late, so the recording's first record (10:01:00.2, q0's) comes after
+    // that trade's print. Live, the tick is 4999 against the touch before it (q0: 5000 / 5000.25), a sell; q1 is the
+    // touch after it (4998.75 / 4999). Before: the replay showed q1 before playing the trade (picked by time), so its
+    // tick was a buy at the ask, and stamped with the replay's clock (10:01:00.2, the next minute's bar).
+    const t0 = Date.UTC(2025, 5, 11, 14, 0);
+    const R0 = t0 + 60_200;
+    const quote = (t: number, last: number, bid: number, volume: number) => ({ symbol: 'ES', t, last, bid, ask: bid + 0.25, bidSize: 10, askSize: 12, volume });
+    const ticks = [{ symbol: 'ES', t: t0 + 59_700, price: 4999, size: 7, bid: 5000, ask: 5000.25 }];
+    const records: { t: number; topic: string; payload: unknown }[] = [
+      { t: R0, topic: 'meta', payload: { version: 2 } },
+      { t: R0, topic: 'quote', payload: quote(t0 + 58_000, 5000, 5000, 1000) },
+      { t: R0 + 400, topic: 'quote', payload: quote(ticks[0].t, 4999, 4998.75, 1007) },
+      { t: R0 + 450, topic: 'tick', payload: ticks[0] },
+    ];
+    let before = { bid: 4998.75, ask: 4999 };
+    for (let i = 1; i <= 4; i++) {
+      const t = R0 + i * 15_000;
+      const price = 4999 + (i % 2 === 1 ? 1.5 : -1);
+      const tick = { symbol: 'ES', t, price, size: 3 + i, ...before };
+      ticks.push(tick);
+      const bid = i % 2 === 1 ? price - 0.25 : price;
+      records.push({ t: t + 300, topic: 'quote', payload: quote(t, price, bid, 1007 + i * 10) }, { t: t + 350, topic: 'tick', payload: tick });
+      before = { bid, ask: bid + 0.25 };
+    }
+    const file = path.join(userDir, 'mia-recordings', 'ES-2025-06-11.jsonl.gz');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, encodeRecording(records));
+    const received: Tick[] = [];
+    const quotes: { t: number; bid: number | null; ask: number | null }[] = [];
+    await helper.load([configModule, quoteModule, authModule], flow({ mode: 'replay', replayFile: 'ES-2025-06-11.jsonl.gz', replaySpeed: 'max' }) as never);
+    (helper.getNode('ticks') as unknown as MessageSource<{ payload: Tick }>).on('input', (m) => received.push(m.payload));
+    (helper.getNode('quotes') as unknown as MessageSource<{ payload: { t: number; bid: number | null; ask: number | null } }>).on('input', (m) => quotes.push(m.payload));
+    await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection();
+    for (let i = 0; i < 200 && received.length < ticks.length; i++) await new Promise((r) => setTimeout(r, 25));
+    const fields = (x: { t: number; price: number; size: number; bid?: number; ask?: number }) => ({ t: x.t, price: x.price, size: x.size, bid: x.bid, ask: x.ask });
+    assert.deepStrictEqual(received.map(fields), ticks.map(fields));
+    // The stream's snapshot before the first trade is the live one (q0, its stamp included), then q1.
+    assert.deepStrictEqual(
+      quotes.slice(0, 2).map((q) => ({ t: q.t, bid: q.bid, ask: q.ask })),
+      [
+        { t: t0 + 58_000, bid: 5000, ask: 5000.25 },
+        { t: ticks[0].t, bid: 4998.75, ask: 4999 },
+      ],
+    );
   });
 });

@@ -612,8 +612,8 @@ export class IbkrApi {
       for (const f of fields) if (!feed.fieldSince.has(f)) feed.fieldSince.set(f, feed.calls);
       const row: Record<string, unknown> = { conid, conidEx: text };
       if (feed.calls > 1) {
-        const values = this.view.fields(inst, this.availability);
-        row._updated = this.market.now();
+        const { updated, values } = this.view.fields(inst, this.availability);
+        row._updated = updated;
         row.server_id = 'q0';
         for (const f of fields) {
           // Prices from the call after the field was first asked for; greeks one call later still.

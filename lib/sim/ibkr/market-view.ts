@@ -26,6 +26,8 @@ export interface InstrumentQuote {
   priorClose?: number;
   trading: boolean; // false → IBKR prefixes last with "C" (prior close)
   option?: MarketOption;
+  /** The time IBKR stamps this quote with (`_updated`): the market's clock, or for ES the time its quote gives. */
+  t: number;
 }
 
 export class MarketView {
@@ -104,6 +106,7 @@ export class MarketView {
         volume: o.volume,
         trading: this.optionsTrading(now),
         option: o,
+        t: now,
       };
     }
     const q = this.market.esQuote();
@@ -118,16 +121,20 @@ export class MarketView {
       low: day ? day.l + shift : undefined,
       priorClose: prior ? prior.c + shift : undefined,
       trading: inst.kind === 'index' ? this.optionsTrading(now) : this.esTrading(now),
+      t: now,
     };
     if (inst.kind === 'index') return base;
-    return { ...base, bid: q.bid, ask: q.ask, bidSize: q.bidSize, askSize: q.askSize, volume: q.volume, lastSize: 1 + (q.volume % 7) };
+    return { ...base, t: q.t, bid: q.bid, ask: q.ask, bidSize: q.bidSize, askSize: q.askSize, volume: q.volume, lastSize: 1 + (q.volume % 7) };
   }
 
-  /** Every field IBKR would report for the instrument, formatted as IBKR formats them (strings). */
-  fields(inst: Instrument, availability: Availability): Record<string, string> {
+  /**
+   * Every field IBKR would report for the instrument, formatted as IBKR formats them (strings), and the time to stamp
+   * them with (`_updated`).
+   */
+  fields(inst: Instrument, availability: Availability): { updated: number; values: Record<string, string> } {
     const q = this.quote(inst);
     const out: Record<string, string> = { '6509': `${availability}pB`, '6119': 'q0', '55': inst.kind === 'future' ? 'ES' : 'SPX' };
-    if (!q) return out;
+    if (!q) return { updated: this.market.now(), values: out };
     const price = (x: number | undefined): string | undefined => (x === undefined ? undefined : x.toFixed(2));
     const put = (id: string, value: string | undefined): void => {
       if (value !== undefined) out[id] = value;
@@ -166,7 +173,7 @@ export class MarketView {
         put('7311', significant(vega));
       }
     }
-    return out;
+    return { updated: q.t, values: out };
   }
 }
 

@@ -211,8 +211,9 @@ export class StreamingHub {
     const inst = lookupInstrument(this.market, conid);
     if (!stream || !inst) return;
     let values: Record<string, string>;
+    let updated: number;
     try {
-      values = this.api.view.fields(inst, this.api.availability);
+      ({ updated, values } = this.api.view.fields(inst, this.api.availability));
     } catch (err) {
       // A replay whose clock is before its first recorded price (a recording that starts with the preload of history
       // ibkr-history received before the first tick) has nothing to stream yet: no update, as when nothing changed.
@@ -226,7 +227,7 @@ export class StreamingHub {
       if (v !== undefined && stream.sent[f] !== v) changed[f] = stream.sent[f] = v;
     }
     if (Object.keys(changed).length === 0) return;
-    this.send(client, { server_id: 'q0', conidEx: String(conid), conid, _updated: this.market.now(), '6119': 'q0', ...changed, topic: `smd+${conid}` }, sending, sent);
+    this.send(client, { server_id: 'q0', conidEx: String(conid), conid, _updated: updated, '6119': 'q0', ...changed, topic: `smd+${conid}` }, sending, sent);
   }
 
   /** `str+{"days":n,"realtimeUpdatesOnly":b}`: the trades of the last `days` (1 = today, up to 7), then new ones. */

@@ -149,4 +149,64 @@ describe('replay: recorded history (ibkr-history bars) with recorded ticks', () 
     m.pumpBatch();
     assert.deepStrictEqual([m.esQuote().last, m.esQuote().volume], [100, 2]);
   });
+  it("shows, before a trade plays, the touch recorded before it (not the update that carried it), stamped as recorded at 'max'", () => {
+    // Live under load: the snapshot (printed 10:00:04) and the update of the trade printed 10:00:05 reached the flow
+    // at 10:00:07 and 10:00:07.4. The update's quote (bid 99.75 / ask 100) is the touch after the trade; the tick's
+    // touch before it is the snapshot's (100.25 / 100.5): a sell, where the touch after makes it a buy at the ask.
+    const q = (t: number, last: number, bid: number) => ({ t, last, bid, ask: bid + 0.25, bidSize: 3, askSize: 4, volume: 900 });
+    const lines: RecordLine[] = [
+      { t: T0 + 7_000, topic: 'meta', payload: { version: 2 } },
+      { t: T0 + 7_000, topic: 'quote', payload: q(T0 + 4_000, 100.5, 100.25) },
+      { t: T0 + 7_400, topic: 'quote', payload: q(T0 + 5_000, 100, 99.75) },
+      { t: T0 + 7_450, topic: 'tick', payload: { symbol: 'ES', t: T0 + 5_000, price: 100, size: 2, bid: 100.25, ask: 100.5 } },
+      { t: T0 + 30_300, topic: 'quote', payload: q(T0 + 30_000, 102, 102) },
+      { t: T0 + 30_350, topic: 'tick', payload: { symbol: 'ES', t: T0 + 30_000, price: 102, size: 3, bid: 99.75, ask: 100 } },
+    ];
+    const touch = (m: RecordedMarket) => {
+      const x = m.esQuote();
+      return { t: x.t, last: x.last, bid: x.bid, ask: x.ask };
+    };
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.strictEqual(m.now(), T0 + 7_000);
+    assert.deepStrictEqual(touch(m), { t: T0 + 4_000, last: 100.5, bid: 100.25, ask: 100.5 }, 'the snapshot as live, its stamp included');
+    m.stop(); // no pump timer: drive the batches by hand
+    m.pumpBatch();
+    assert.strictEqual(m.now(), T0 + 7_000, 'the clock does not go back');
+    assert.deepStrictEqual(touch(m), { t: T0 + 5_000, last: 100, bid: 99.75, ask: 100 }, 'the update of the trade, stamped at its print');
+    m.pumpBatch();
+    assert.deepStrictEqual(touch(m), { t: T0 + 30_000, last: 102, bid: 102, ask: 102.25 });
+    // At a paced speed the stream sends on its own timer, stamped with the clock, as before.
+    let real = 0;
+    const paced = new RecordedMarket(recordingOf(lines), { speed: 10, realNow: () => real });
+    paced.start();
+    real = 100;
+    assert.strictEqual(paced.esQuote().t, T0 + 8_000);
+    paced.stop();
+  });
+  it("at 'max', stamps a tick the flow got after the preload's answer, though printed before it, with its print", () => {
+    // Asked at 10:00:18, answered at 10:00:20; the trade printed at 10:00:15 reached the flow at 10:00:22: it plays
+    // after the answer, with the clock already at 10:00:18, and its update keeps its own stamp.
+    const asOf = T0 + 18_000;
+    const lines: RecordLine[] = [
+      { t: T0 + 5_000, topic: 'meta', payload: { version: 2 } },
+      { t: T0 + 5_000, topic: 'tick', payload: tick(T0 + 5_000, 100, 2) },
+      { t: T0 + 20_000, topic: 'bar', payload: { ...bar(T0 - M, 99, 100, 98, 100, 12), asOf } },
+      { t: T0 + 22_000, topic: 'tick', payload: tick(T0 + 15_000, 101, 1) },
+      { t: T0 + 30_000, topic: 'tick', payload: tick(T0 + 30_000, 102, 1) },
+    ];
+    const m = new RecordedMarket(recordingOf(lines), { speed: 'max' });
+    assert.deepStrictEqual(m.preloadStop, { t: asOf, tradesBefore: 1 });
+    m.stopAt(asOf, 1);
+    m.stop();
+    while (m.pumpBatch());
+    assert.strictEqual(m.now(), asOf);
+    assert.deepStrictEqual([m.esQuote().t, m.esQuote().last], [T0 + 5_000, 100]);
+    m.clearStop();
+    m.stop();
+    m.pumpBatch();
+    assert.strictEqual(m.now(), asOf);
+    assert.deepStrictEqual([m.esQuote().t, m.esQuote().last], [T0 + 15_000, 101], 'stamped at its print, not at the clock');
+    m.pumpBatch();
+    assert.deepStrictEqual([m.esQuote().t, m.esQuote().last], [T0 + 30_000, 102]);
+  });
 });
