@@ -158,6 +158,12 @@ export = function register(RED: NodeAPI): void {
       else retained.push(input);
     };
 
+    /**
+     * The closed-bar VWAP at the close of the last bar a recount put before the live data: what the flow gets after
+     * that batch, as when the preload comes first (see the input handler).
+     */
+    let recountedClose: NodeMessage | null = null;
+
     /** Starts the session over: `older` bars first, then the retained live inputs again (already sent: not re-sent). */
     const recount = (older: readonly Bar[], onBar: (bar: Bar) => void): void => {
       const live = retained ?? [];
@@ -166,6 +172,7 @@ export = function register(RED: NodeAPI): void {
       priceChart?.clear();
       deltaChart?.clear();
       for (const bar of older) onBar(fresh.bar(bar));
+      recountedClose = fresh.hasVwap ? vwapMessage(true) : null;
       for (const input of live) {
         if (input.kind === 'ticks') fresh.ticks(input.ticks, chartBar, symbolFilter);
         else for (const bar of input.bars) chartBar(fresh.bar(bar));
@@ -219,9 +226,11 @@ export = function register(RED: NodeAPI): void {
       const steps: [NodeMessage | NodeMessage[] | null, NodeMessage][] = [];
       const history: Bar[] = [];
       let barsCounted = 0;
+      let newerBars = false; // bars of a batch counted after the live data (newer than all of it)
       const onBar = (bar: Bar): void => {
         barsCounted += 1;
         chartBar(bar);
+        newerBars = batch;
         if (batch) history.push(withContext(bar));
         else steps.push([emit === 'bar' && engine?.hasVwap ? vwapMessage(true) : null, { topic: 'bar', payload: bar } as NodeMessage]);
       };
@@ -241,7 +250,11 @@ export = function register(RED: NodeAPI): void {
         const skipped = countBars(input, batch, onBar, onOlderBar);
         if (history.length > 0) {
           steps.unshift([null, { topic: 'bars', payload: history } as NodeMessage]);
-          if (emit === 'bar' && engine.hasVwap) after.push(vwapMessage(!recounted)); // the VWAP as it now stands
+          // The VWAP at the close of the batch's last bar, whether live ticks came before the batch or after it: a
+          // tick the stream delivered just after the preload's answer can come in first (the preload has more hops),
+          // and the flow's messages must not depend on that race (a replay of the day delivers them in record order).
+          // The live ticks already counted go out with the next closed bar.
+          if (emit === 'bar' && engine.hasVwap) after.push(recounted && !newerBars && recountedClose ? recountedClose : vwapMessage(true));
         }
         if (!batch) retain(input);
         if (skipped > 0) {

@@ -159,6 +159,34 @@ describe('mia-vwap-delta node', () => {
     assert.equal(late.infos.filter((m) => /recounted with its 2 bar\(s\), then the live data again\.$/.test(m)).length, 1, late.infos.join('\n'));
   });
 
+  it("in 'bar' mode sends the same messages whether a live tick came just before the preload or just after it", async () => {
+    // Live, a tick the stream delivered just after the preload's answer can reach the node first (the preload has more
+    // hops); a replay of the day delivers them in record order. Before: after a recount the node sent the VWAP with
+    // that tick counted (its time, its delta), after the preload in order the VWAP of the preload's last bar.
+    const older = history.slice(0, 2); // 09:00 and 09:01
+    const first = { payload: [tick(130, 5001, 4, 'sell')] }; // 09:02:10
+    const next = { payload: [tick(180, 5002, 1, 'buy')] }; // 09:03:00: closes the 09:02 bar
+    const outputs = async (messages: object[]): Promise<{ to: string; topic?: string; payload: unknown }[]> => {
+      await helper.load(nodes, flow({ emit: 'bar' }));
+      const out: { to: string; topic?: string; payload: unknown }[] = [];
+      for (const to of ['vwap', 'bars']) (helper.getNode(to) as unknown as TestNode).on('input', (m) => out.push({ to, topic: m.topic, payload: m.payload }));
+      const n1 = helper.getNode('n1') as unknown as TestNode;
+      for (const m of messages) n1.receive(m);
+      await new Promise((r) => setTimeout(r, 50));
+      await helper.unload();
+      return out;
+    };
+    const late = await outputs([first, { topic: 'bars', payload: older }, next]);
+    const inOrder = await outputs([{ topic: 'bars', payload: older }, first, next]);
+    assert.deepEqual(
+      late.map((m) => `${m.to}:${m.topic}`),
+      ['bars:bars', 'vwap:vwap', 'vwap:vwap', 'bars:bar'],
+      'the preload, its VWAP, then the 09:02 bar with its own',
+    );
+    assert.deepEqual(late, inOrder);
+    assert.equal((late[1].payload as VwapPayload).t, T0 + 60_000, "the VWAP at the preload's last bar");
+  });
+
   describe('chart outputs (Dashboard 2.0 ui-chart batches)', () => {
     const chartFlow = (props: Record<string, unknown> = {}) =>
       [...flow({ wires: [['vwap'], ['bars'], ['price'], ['delta']], ...props }), { id: 'price', z: 'tab', type: 'helper', ...at }, { id: 'delta', z: 'tab', type: 'helper', ...at }];
