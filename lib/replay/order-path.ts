@@ -2,9 +2,10 @@
 //
 // Live (simulator mode, on the market ibkr-config records: lib/sim/shared-market.ts), the connection records each new
 // order as it reached the DTC simulator and each fill the simulator gave it:
-//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}, last?}
+//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}, last?, dataAt?}
 //                t: the market time it reached the simulator; n: 1, 2, … in the order the connection sent them;
-//                last: the last trade price the account's risk engine held then (its price collar's reference)
+//                last: the last trade price the account's risk engine held then (its price collar's reference);
+//                dataAt: the time of the newest market data it held then (its stale-data rule's reference)
 //   sierra-fill  {t, n, leg, price, quantity}
 //                t: the market time the fill was given (the time the connection stamped it with); leg: 0 the order
 //                (a bracket's parent), 1 the bracket's target, 2 its stop
@@ -35,6 +36,13 @@ export interface RecordedOrder {
    * only the ticks. Not part of what a replayed order must match.
    */
   last?: number;
+  /**
+   * The time of the newest market data the account's risk engine held when the order left (its stale-data rule's
+   * reference): live, the simulated market's every trade keeps it fresh; the recording holds one tick per stream update
+   * (75 market s apart at 300×), so a replayed order sent at its recorded time, more than the rule's limit after the
+   * last tick (the live run's latency × its speed), would be refused as stale. Not part of what an order must match.
+   */
+  dataAt?: number;
 }
 
 export interface RecordedFill {
@@ -52,7 +60,9 @@ export interface RecordedCancel {
   leg: number;
 }
 
-export type OrderShape = Omit<RecordedOrder, 't' | 'n' | 'last'>;
+export type OrderShape = Omit<RecordedOrder, 't' | 'n' | 'last' | 'dataAt'>;
+/** A shape with what the risk engine held when the order left (recorded, not matched). */
+type KeptShape = OrderShape & { last?: number; dataAt?: number };
 
 /** What of an order the recording keeps and a replayed order must match. */
 export function shapeOf(intent: SierraOrder | RecordedOrder): OrderShape {
@@ -118,14 +128,14 @@ export class OrderLegs {
     return this.legs.get(clientOrderId);
   }
 
-  shapeOf(n: number): (OrderShape & { last?: number }) | undefined {
+  shapeOf(n: number): KeptShape | undefined {
     return this.shapes.get(n);
   }
 
-  private readonly shapes = new Map<number, OrderShape & { last?: number }>();
+  private readonly shapes = new Map<number, KeptShape>();
 
   /** Keeps the shape of order n (the recorder writes it at the order's arrival). */
-  keep(n: number, shape: OrderShape & { last?: number }): void {
+  keep(n: number, shape: KeptShape): void {
     this.shapes.set(n, shape);
   }
 }
@@ -137,11 +147,14 @@ export class OrderPathRecorder {
 
   constructor(private readonly write: (topic: string, payload: object, t: number) => void) {}
 
-  /** An order goes to the manager; `last`: the risk engine's last trade price of its contract then (or null). */
-  submitted(intent: SierraOrder, last: number | null = null): { withdraw(): void } {
+  /**
+   * An order goes to the manager; `last`: the risk engine's last trade price of its contract then (or null); `dataAt`:
+   * the time of the newest market data it held then (or null).
+   */
+  submitted(intent: SierraOrder, last: number | null = null, dataAt: number | null = null): { withdraw(): void } {
     const shape = shapeOf(intent);
     const handle = this.legs.submitted(shape);
-    this.legs.keep(handle.n, last === null ? shape : { ...shape, last });
+    this.legs.keep(handle.n, { ...shape, ...(last === null ? {} : { last }), ...(dataAt === null ? {} : { dataAt }) });
     return handle;
   }
 

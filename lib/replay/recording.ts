@@ -22,7 +22,7 @@
 //          record's t (when the flow received it, often later) tells which ticks the flow had when a preload of
 //          history was answered: a replay at 'max' plays those before the answer and the others after it
 //   meta   {version, symbol?, ...} the first record a recorder writes (1 or 2; a newer version is refused)
-//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}, last?}
+//   sierra-order {t, n, side, type, quantity, price?, stopPrice?, bracket?: {stop, targets}, last?, dataAt?}
 //          (lib/replay/order-path.ts) a new order as it reached sierra-config's DTC simulator in a live simulator run
 //          on the recorded market: t the market time it arrived, n its place (1, 2, …) among the orders the connection
 //          sent, last the last trade price the account's risk engine held then (its price collar's reference)
@@ -213,6 +213,7 @@ export function recordingOf(records: Iterable<RecordLine>, name = 'recording'): 
         if (p.side !== 'buy' && p.side !== 'sell') refuse(where, 'payload.side must be "buy" or "sell"');
         if (!['market', 'limit', 'stop', 'stop-limit'].includes(p.type as string)) refuse(where, 'payload.type must be market, limit, stop or stop-limit');
         for (const k of ['price', 'stopPrice', 'last']) if (p[k] !== undefined && !finite(p[k])) refuse(where, `payload.${k} must be a number when present`);
+        if (p.dataAt !== undefined && !(finite(p.dataAt) && (p.dataAt as number) <= (p.t as number))) refuse(where, "payload.dataAt must be epoch ms at or before the order's t when present");
         const b = p.bracket as { stop?: unknown; targets?: unknown } | undefined;
         if (b !== undefined && !(typeof b === 'object' && b !== null && finite(b.stop) && Array.isArray(b.targets) && b.targets.every(finite))) {
           refuse(where, 'payload.bracket must be {stop: number, targets: number[]} when present');

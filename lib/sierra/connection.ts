@@ -464,6 +464,8 @@ export class SierraConnection extends EventEmitter {
           // The price collar's reference as it was live: the recording holds the ticks the flow got, not every trade
           // of the simulated market that also set it (lib/replay/order-path.ts, `last`).
           if (recorded.last !== undefined) this.engine.setLastTrade(intent.symbol, recorded.last, this.now());
+          // The stale-data rule's reference likewise: live, the simulated market's every trade kept the data fresh.
+          if (recorded.dataAt !== undefined) this.engine.noteMarketData(this.now(), { t: recorded.dataAt, from: recorded.dataAt });
           return this.submitNow(intent, rules, recorded);
         } finally {
           release();
@@ -481,7 +483,7 @@ export class SierraConnection extends EventEmitter {
       return this.onOrderPath(() => {
         const manager = this.requireManager();
         // The simulated Sierra side, recorded (live) or replayed (the recorded order it matched, for its fills).
-        const path = this.pathRecorder?.submitted(intent, this.engine.lastTradeOf(intent.symbol, this.now())) ?? this.pathReplayer?.submitted(intent, recorded);
+        const path = this.pathRecorder?.submitted(intent, this.engine.lastTradeOf(intent.symbol, this.now()), this.marketDataAt()) ?? this.pathReplayer?.submitted(intent, recorded);
         let result: Promise<SubmitResult>;
         try {
           result = manager.submit(intent);
@@ -634,6 +636,13 @@ export class SierraConnection extends EventEmitter {
    */
   noteMarketData(point?: { t: number; from: number }): void {
     this.engine.noteMarketData(this.now(), point);
+  }
+
+  /** The time of the newest market data (on this connection's clock), or null when none has arrived. */
+  private marketDataAt(): number | null {
+    const now = this.now();
+    const age = this.engine.marketDataAgeMs(now);
+    return age === null ? null : now - age;
   }
 
   /** Age of the newest market data (ms, on this connection's clock), or null when none has arrived. */

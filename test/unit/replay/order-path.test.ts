@@ -17,6 +17,7 @@ import { encodeRecording } from '../../../lib/replay/recording';
 import { seededRecordLines } from '../../../lib/replay/from-seeded';
 import { acquireReplay } from '../../../lib/replay/registry';
 import { acquireSimMarket } from '../../../lib/sim/shared-market';
+import { resetAccountsForTest } from '../../../lib/trading/accounts';
 
 // Wednesday 11 June 2025, 10:00 New York.
 const T0 = Date.UTC(2025, 5, 11, 14, 0);
@@ -68,6 +69,8 @@ describe('recording: the simulated Sierra side (sierra-order, sierra-fill, sierr
     assert.throws(() => recordingOf(bad({ ...ORDER, quantity: '1' })), /payload.quantity must be a finite number/);
     assert.throws(() => recordingOf(bad({ ...ORDER, bracket: { stop: 99 } })), /payload.bracket/);
     assert.throws(() => recordingOf(bad({ ...ORDER, last: 'x' })), /payload.last must be a number/);
+    assert.throws(() => recordingOf(bad({ ...ORDER, dataAt: 'x' })), /payload.dataAt must be epoch ms at or before the order's t/);
+    assert.throws(() => recordingOf(bad({ ...ORDER, dataAt: ORDER.t + 1 })), /payload.dataAt must be epoch ms at or before the order's t/);
     assert.throws(() => recordingOf(bad(FILLS[0], 'sierra-fill')), /names no sierra-order recorded before it/);
     assert.throws(() => recordingOf(bad({ t: T0 + 1, n: 1, leg: 0 }, 'sierra-cancel')), /names no sierra-order recorded before it/);
     assert.throws(
@@ -369,6 +372,60 @@ describe("replay: sierra-config's simulator gives a recorded order its recorded 
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('gives a recorded order the stale-data reference it met live (the recording holds a tick per stream update)', async function () {
+    this.timeout(30_000);
+    const SYMBOL = 'ESU25_FUT_CME';
+    // Ticks a minute apart (a stream update every 75 market s at 300×); live the order reached the simulator 15 s after
+    // the last one, the data fresh from the simulated market's own trades (dataAt).
+    const arrival = T0 + 75_000;
+    const run = async (dataAt: number | undefined): Promise<{ updates: OrderUpdate[]; error: string | null }> => {
+      resetAccountsForTest(); // each run its own account's risk day (its market data clock included)
+      const order = { t: arrival, n: 1, side: 'sell', type: 'limit', quantity: 1, price: 5900, bracket: { stop: 5903, targets: [5896] }, last: 5900, ...(dataAt === undefined ? {} : { dataAt }) };
+      const records: RecordLine[] = [{ t: T0, topic: 'meta', payload: { version: 2 } }];
+      for (let m = 0; m <= 3; m++) records.push({ t: T0 + m * 60_000, topic: 'tick', payload: { symbol: 'ES', t: T0 + m * 60_000, price: 5900, size: 1, bid: 5899.75, ask: 5900 } });
+      records.push({ t: arrival, topic: 'sierra-order', payload: order }, { t: arrival, topic: 'sierra-fill', payload: { t: arrival, n: 1, leg: 0, price: 5900, quantity: 1 } });
+      records.sort((a, b) => a.t - b.t);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-replay-stale-'));
+      const file = path.join(dir, 'ES-2025-06-11.jsonl.gz');
+      fs.writeFileSync(file, encodeRecording(records));
+      const ibkrSide = acquireReplay(file, { speed: 'max' });
+      ibkrSide.market.pause();
+      const sierra = new SierraConnection({
+        client: { tradeAccount: 'Sim1', tradingEnabled: true },
+        symbol: SYMBOL,
+        risk: { limits: { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 5 }, collarTicks: 40, tickSize: 0.25, maxOrdersPerMinute: 0 },
+        simulator: { seed: 1, speed: 1, replayFile: file },
+        holder: 'replay-stale',
+      });
+      const updates: OrderUpdate[] = [];
+      sierra.on('order-update', (u: OrderUpdate) => updates.push(u));
+      let error: string | null = null;
+      try {
+        await sierra.open();
+        await sierra.whenReady(10_000);
+        ibkrSide.market.resume();
+        while (ibkrSide.market.now() < T0 + 60_000) await new Promise((r) => setImmediate(r));
+        await sierra.submit({ symbol: SYMBOL, side: 'sell', quantity: 1, type: 'limit', price: 5900, bracket: { stop: 5903, targets: [5896] } }, { staleAfterSec: 10 }).catch((err: unknown) => {
+          error = err instanceof Error ? err.message : String(err);
+        });
+        await new Promise<void>((resolve) => (ibkrSide.market.status().ended ? resolve() : ibkrSide.market.once('end', () => resolve())));
+        for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      } finally {
+        await sierra.close();
+        ibkrSide.release();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      return { updates, error };
+    };
+    const asLive = await run(arrival - 20);
+    assert.strictEqual(asLive.error, null);
+    assert.deepStrictEqual(asLive.updates.filter((u) => u.status === 'filled').map((u) => [u.t, u.side, u.averageFillPrice]), [[arrival, 'sell', 5900]], 'sent at its arrival and filled as recorded');
+    const without = await run(undefined);
+    const refused = `${without.error ?? ''} ${JSON.stringify(without.updates.map((u) => u.reason ?? null))}`;
+    assert.ok(!without.updates.some((u) => u.status === 'filled'), 'without it: not filled');
+    assert.match(refused, /stale/, 'refused by the stale-data rule (the last replayed tick 15 s before)');
+  });
 });
 
 describe('order path: a live simulator run writes its Sierra side to the shared market tap', () => {
@@ -404,6 +461,8 @@ describe('order path: a live simulator run writes its Sierra side to the shared 
       assert.strictEqual(written[0].t, written[1].t, 'the market order filled at the time it arrived');
       assert.strictEqual(written[2].payload.price, last - 50);
       assert.strictEqual(typeof written[0].payload.last, 'number', "the risk engine's last trade then");
+      const dataAt = written[0].payload.dataAt as number;
+      assert.ok(typeof dataAt === 'number' && dataAt <= written[0].t && written[0].t - dataAt < 1000, `its newest market data then (the market's own trades): ${dataAt} at ${written[0].t}`);
     } finally {
       await sierra.close();
       lease.release();
