@@ -115,10 +115,8 @@ function checkState(value: unknown, where: string): JournalState {
 /** The parts of a state that DatedIds keeps as JSON text: the used and the seen order ids. */
 export type IdsPart = 'usedIds' | 'brokerOrderIds';
 
-/** Where a state made by journalState() keeps the JSON text of its id parts (not enumerable: a copy drops it). */
-const ID_TEXTS = Symbol('journal id texts');
-
-type WithIdTexts = JournalState & { [ID_TEXTS]?: Partial<Record<IdsPart, string>> };
+/** The JSON text of the id parts of each state made by journalState(). */
+const idTexts = new WeakMap<JournalState, Partial<Record<IdsPart, string>>>();
 
 /**
  * A state whose id parts are given as their JSON text (DatedIds.toJson()): journalText writes that text as it is, so
@@ -126,18 +124,42 @@ type WithIdTexts = JournalState & { [ID_TEXTS]?: Partial<Record<IdsPart, string>
  * come in `head`'s order, then the id parts, then `intents`, as the journal has always written them.
  */
 export function journalState(head: Omit<JournalState, IdsPart | 'intents'>, ids: { usedIds: string; brokerOrderIds?: string }, intents: IntentRecord[]): JournalState {
-  const state = { ...head } as WithIdTexts;
-  const texts: Partial<Record<IdsPart, string>> = {};
-  for (const key of ['usedIds', 'brokerOrderIds'] as const) {
-    const text = ids[key];
-    if (text === undefined) continue;
-    texts[key] = text;
-    let record: Readonly<Record<string, number>> | undefined;
-    Object.defineProperty(state, key, { enumerable: true, configurable: true, get: () => (record ??= Object.freeze(JSON.parse(text) as Record<string, number>)) });
+  const used = lazyRecord(ids.usedIds);
+  const seenText = ids.brokerOrderIds;
+  // All three as getters: V8 defines a literal's getters after its plain values, so plain `intents` would come first.
+  let state: JournalState;
+  if (seenText === undefined) {
+    state = {
+      ...head,
+      get usedIds() {
+        return used();
+      },
+      get intents() {
+        return intents;
+      },
+    };
+  } else {
+    const seen = lazyRecord(seenText);
+    state = {
+      ...head,
+      get usedIds() {
+        return used();
+      },
+      get brokerOrderIds() {
+        return seen();
+      },
+      get intents() {
+        return intents;
+      },
+    };
   }
-  state.intents = intents;
-  Object.defineProperty(state, ID_TEXTS, { value: texts });
+  idTexts.set(state, { ...ids });
   return state;
+}
+
+function lazyRecord(text: string): () => Readonly<Record<string, number>> {
+  let record: Readonly<Record<string, number>> | undefined;
+  return () => (record ??= Object.freeze(JSON.parse(text) as Record<string, number>));
 }
 
 /**
@@ -145,7 +167,7 @@ export function journalState(head: Omit<JournalState, IdsPart | 'intents'>, ids:
  * their text instead of serialized again.
  */
 export function journalText(state: JournalState): string {
-  const texts = (state as WithIdTexts)[ID_TEXTS];
+  const texts = idTexts.get(state);
   if (!texts) return JSON.stringify(state);
   // Concatenated, not joined: the ids' text is not copied here (a file journal copies it once, into its write).
   let out = '';
