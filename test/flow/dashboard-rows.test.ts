@@ -24,6 +24,11 @@ const REPLACED: Record<string, string> = {
 const ET_TIME_BEFORE =
   "// New York's wall-clock time of day (HH:MM:SS, daylight saving from the tz database) for the table's time column.\nconst etTime = new Intl.DateTimeFormat('en-GB', { timeZone: 'America/New_York', hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });\ncontext.set('etTime', (t) => etTime.format(new Date(t)));\n";
 const PREVIOUS: Record<string, { func: string; initialize: string }> = {
+  mia_et_price: {
+    func: "const etOffsetMs = context.get('etOffsetMs');\nconst shift = (p) => (p && typeof p.t === 'number' ? { ...p, t: p.t + etOffsetMs(p.t) } : p);\nmsg.payload = Array.isArray(msg.payload) ? msg.payload.map(shift) : shift(msg.payload);\nreturn msg;\n",
+    initialize:
+      "const zone = new Intl.DateTimeFormat('en-US', { timeZone: 'America/New_York', timeZoneName: 'longOffset' });\nconst byHour = new Map();\ncontext.set('etOffsetMs', (t) => {\n    const hour = Math.floor(t / 3600000);\n    let offset = byHour.get(hour);\n    if (offset === undefined) {\n        const name = zone.formatToParts(new Date(hour * 3600000)).find((p) => p.type === 'timeZoneName').value;\n        const m = /GMT([+-])(\\d\\d):(\\d\\d)/.exec(name);\n        offset = m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) * 60000 : 0;\n        if (byHour.size > 1000) byHour.clear();\n        byHour.set(hour, offset);\n    }\n    return offset;\n});\n",
+  },
   mia_orders_by_id: {
     func: "const etTime = context.get('etTime');\nconst row = typeof msg.payload.t === 'number' ? { ...msg.payload, time: etTime(msg.payload.t) } : { ...msg.payload };\nconst rows = (flow.get('orders') || []).filter((o) => o.clientOrderId !== row.clientOrderId);\nrows.push(row);\nrows.sort((a, b) => (a.t > b.t ? 1 : a.t < b.t ? -1 : 0)).reverse();\nmsg.payload = rows.slice(0, 20);\nflow.set('orders', msg.payload.slice());\nreturn msg;\n",
     initialize: ET_TIME_BEFORE,
@@ -217,6 +222,25 @@ describe('shipped flow: dashboard rows (were JSONata)', () => {
   it('order table: the same rows and ET times as its previous code for times at the edges of a Date', async () => {
     await load('mia_orders_by_id');
     await assertSame('mia_orders_by_id', EDGES);
+  });
+
+  it('ET time axis: the same points as its previous code (a point, arrays, points without a time, across both DST changes), the same code in all three charts', async () => {
+    const shipped = readPipeline();
+    const code = (id: string): string => JSON.stringify([shipped.find((n) => n.id === id)?.func, shipped.find((n) => n.id === id)?.initialize]);
+    assert.equal(code('mia_et_delta'), code('mia_et_price'));
+    assert.equal(code('mia_et_stats'), code('mia_et_price'));
+    await load('mia_et_price');
+    const rnd = random(20);
+    const around = [Date.UTC(2026, 2, 8, 6, 30), Date.UTC(2026, 10, 1, 5, 30), Date.UTC(2026, 5, 1, 14, 0), -1800.5, 0];
+    const point = (): unknown => {
+      const t = around[Math.floor(rnd() * around.length)]! + Math.floor(rnd() * 7_200_000) + (rnd() < 0.1 ? rnd() : 0);
+      const pick = rnd();
+      return pick < 0.05 ? { series: 'x', y: 1 } : pick < 0.08 ? { series: 'x', t: String(t), y: 1 } : pick < 0.1 ? null : { series: 'price', t, y: 5000 + pick };
+    };
+    const payloads: unknown[] = [];
+    for (let k = 0; k < 60; k++) payloads.push(k % 3 === 0 ? Array.from({ length: Math.floor(rnd() * 40) }, point) : point());
+    payloads.push([], 'text', 7);
+    await assertSame('mia_et_price', payloads);
   });
 
   it('fill table: the same rows as its previous code at every fill', async () => {
