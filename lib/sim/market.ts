@@ -261,6 +261,8 @@ class SeededMarket extends EventEmitter implements Market {
   private readonly minuteTrades = new Map<string, MinuteTrades>();
   private readonly listings = new Map<string, number[]>();
   private lastListing: { key: string; options: ListedOption[] } | undefined;
+  private lastExpiries: { today: number; todayListed: boolean; expiries: ListedExpiry[] } | undefined;
+  private lastReference: { today: number; referenceSpot: number; referenceTime: number } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cursor = 0;
 
@@ -500,16 +502,23 @@ class SeededMarket extends EventEmitter implements Market {
   private chainContext(): ChainContext {
     const now = this.now();
     const today = tradeDateAtOrAfter(now);
-    const prior = esSession(previousTradeDate(today));
     const s = esSession(today);
     return {
       seed: this.seed,
       now,
       spot: this.spxSpot(),
-      referenceSpot: (this.openTicks(prior.day) + this.summary(prior.day).net) * ES_TICK - this.basis,
-      referenceTime: prior.close,
+      ...this.reference(today),
       rthProgress: Math.min(1, Math.max(0, (now - s.rthOpen) / (s.rthClose - s.rthOpen))),
     };
+  }
+
+  /** SPX at the prior close and that close: fixed for a trade date (the strikes listed that day are around it). */
+  private reference(today: number): Pick<ChainContext, 'referenceSpot' | 'referenceTime'> {
+    if (this.lastReference?.today !== today) {
+      const prior = esSession(previousTradeDate(today));
+      this.lastReference = { today, referenceSpot: (this.openTicks(prior.day) + this.summary(prior.day).net) * ES_TICK - this.basis, referenceTime: prior.close };
+    }
+    return { referenceSpot: this.lastReference.referenceSpot, referenceTime: this.lastReference.referenceTime };
   }
 
   /** The chain for the given expiries (default: the nearest listed one). */
@@ -524,7 +533,7 @@ class SeededMarket extends EventEmitter implements Market {
    * strikes are fixed for the trade date (around the prior close), so they are kept per expiry and trade date.
    */
   spxListing(expiries: string[]): ListedOption[] {
-    const ctx = this.chainContext();
+    const ctx = this.reference(tradeDateAtOrAfter(this.now()));
     const listed = this.spxExpiries().filter((e) => expiries.includes(e.expiry));
     const keys = listed.map((e) => `${e.expiry}:${e.tradingClass}:${ctx.referenceTime}:${ctx.referenceSpot}`);
     // The same listing is asked once per strike of a chain refresh (thousands of times): the last answer is kept
@@ -552,9 +561,17 @@ class SeededMarket extends EventEmitter implements Market {
     return this.chainContext();
   }
 
+  /**
+   * The SPX expiries listed now, sorted (frozen: callers share it). They change only with the New York day and when
+   * today's PM expiry passes (every later day's is still ahead), so the answer is kept until one of those changes: it
+   * is asked at every secdef request of a chain refresh, 10 a second for minutes.
+   */
   spxExpiries(): ListedExpiry[] {
     const now = this.now();
     const today = newYorkDay(now);
+    const todayListed = isWeekday(today) && pmExpiryTime(today) > now;
+    const last = this.lastExpiries;
+    if (last && last.today === today && last.todayListed === todayListed) return last.expiries;
     const out: ListedExpiry[] = [];
     for (let day = today; day < today + SPXW_LISTED_DAYS; day++) {
       if (isWeekday(day) && pmExpiryTime(day) > now) out.push({ expiry: yyyymmdd(day), tradingClass: 'SPXW' });
@@ -567,7 +584,11 @@ class SeededMarket extends EventEmitter implements Market {
       m = m === 12 ? 1 : m + 1;
       if (m === 1) y++;
     }
-    return out.sort((a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass));
+    out.sort((a, b) => a.expiry.localeCompare(b.expiry) || a.tradingClass.localeCompare(b.tradingClass));
+    for (const e of out) Object.freeze(e);
+    Object.freeze(out);
+    this.lastExpiries = { today, todayListed, expiries: out };
+    return out;
   }
 
   esContracts(): { localSymbol: string; expiry: string; conid: number }[] {

@@ -132,7 +132,7 @@ export function optionVegaTheta(ctx: ChainContext, o: MarketOption): { vega: num
 }
 
 /** The strikes listed today for one expiry. */
-export function strikesOf(ctx: ChainContext, expiry: string, tradingClass: 'SPX' | 'SPXW'): number[] {
+export function strikesOf(ctx: Pick<ChainContext, 'referenceSpot' | 'referenceTime'>, expiry: string, tradingClass: 'SPX' | 'SPXW'): number[] {
   return listedStrikes(ctx.referenceSpot, yearsToExpiry(expiry, tradingClass, ctx.referenceTime));
 }
 

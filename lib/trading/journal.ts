@@ -112,34 +112,70 @@ function checkState(value: unknown, where: string): JournalState {
   return s as JournalState;
 }
 
-/** The JSON text of frozen parts of a state (DatedIds records), by identity: they are the same object until they change. */
-const partTexts = new WeakMap<object, string>();
+/** The parts of a state that DatedIds keeps as JSON text: the used and the seen order ids. */
+export type IdsPart = 'usedIds' | 'brokerOrderIds';
 
-function partText(part: object): string {
-  if (!Object.isFrozen(part)) return JSON.stringify(part);
-  let text = partTexts.get(part);
-  if (text === undefined) {
-    text = JSON.stringify(part);
-    partTexts.set(part, text);
-  }
-  return text;
-}
-
-/** The parts of a state that DatedIds records (frozen, the same object until they change). */
-const CACHED_PARTS = new Set(['usedIds', 'brokerOrderIds']);
+/** The JSON text of the id parts of each state made by journalState(). */
+const idTexts = new WeakMap<JournalState, Partial<Record<IdsPart, string>>>();
 
 /**
- * A state as JSON, byte for byte what JSON.stringify(state) gives, with its unchanged frozen parts (the used and the
- * seen order ids: the biggest part, new only when an order is) serialized once instead of at every save.
+ * A state whose id parts are given as their JSON text (DatedIds.toJson()): journalText writes that text as it is, so
+ * a save does not serialize every id again; reading `state.usedIds` gives the record (parsed once, frozen). The keys
+ * come in `head`'s order, then the id parts, then `intents`, as the journal has always written them.
+ */
+export function journalState(head: Omit<JournalState, IdsPart | 'intents'>, ids: { usedIds: string; brokerOrderIds?: string }, intents: IntentRecord[]): JournalState {
+  const used = lazyRecord(ids.usedIds);
+  const seenText = ids.brokerOrderIds;
+  // All three as getters: V8 defines a literal's getters after its plain values, so plain `intents` would come first.
+  let state: JournalState;
+  if (seenText === undefined) {
+    state = {
+      ...head,
+      get usedIds() {
+        return used();
+      },
+      get intents() {
+        return intents;
+      },
+    };
+  } else {
+    const seen = lazyRecord(seenText);
+    state = {
+      ...head,
+      get usedIds() {
+        return used();
+      },
+      get brokerOrderIds() {
+        return seen();
+      },
+      get intents() {
+        return intents;
+      },
+    };
+  }
+  idTexts.set(state, { ...ids });
+  return state;
+}
+
+function lazyRecord(text: string): () => Readonly<Record<string, number>> {
+  let record: Readonly<Record<string, number>> | undefined;
+  return () => (record ??= Object.freeze(JSON.parse(text) as Record<string, number>));
+}
+
+/**
+ * A state as JSON, byte for byte what JSON.stringify(state) gives, with the id parts of a journalState() written from
+ * their text instead of serialized again.
  */
 export function journalText(state: JournalState): string {
-  const fields: string[] = [];
-  for (const [key, value] of Object.entries(state) as Array<[string, unknown]>) {
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue; // as JSON.stringify
-    const text = CACHED_PARTS.has(key) && typeof value === 'object' && value !== null ? partText(value) : JSON.stringify(value);
-    fields.push(`${JSON.stringify(key)}:${text}`);
+  const texts = idTexts.get(state);
+  if (!texts) return JSON.stringify(state);
+  // Concatenated, not joined: the ids' text is not copied here (a file journal copies it once, into its write).
+  let out = '';
+  for (const key of Object.keys(state)) {
+    const text = texts[key as IdsPart] ?? JSON.stringify((state as unknown as Record<string, unknown>)[key]);
+    if (text !== undefined) out += `${out ? ',' : '{'}${JSON.stringify(key)}:${text}`; // undefined: left out, as JSON.stringify does
   }
-  return `{${fields.join(',')}}`;
+  return out ? `${out}}` : '{}';
 }
 
 export class MemoryJournal implements Journal {

@@ -39,7 +39,7 @@ import { InvalidInputError, MiaError, errorMessage } from '../errors';
 import { MarketDataClock, checkStaleAfterSec, reducesExposure } from '../strategy/stale-data';
 import { DatedIds } from './dated-ids';
 import { contractKey, type InstrumentInfo, type InstrumentOf } from './instrument-of';
-import { JOURNAL_VERSION, JournalError, type IntentRecord, type Journal, type JournalState } from './journal';
+import { JOURNAL_VERSION, JournalError, journalState, type IntentRecord, type Journal, type JournalState } from './journal';
 import type { SharedBudget, SharedFill, SharedOrder } from './shared-budget';
 import {
   DEFAULT_RISK_LIMITS,
@@ -1167,18 +1167,12 @@ export class RiskEngine extends EventEmitter {
   snapshot(now: number): JournalState {
     this.usedIds.expire(now, (id) => this.orders.has(id));
     this.brokerIds.expire(now);
-    return {
-      version: JOURNAL_VERSION,
-      broker: this.broker,
-      account: this.account,
-      savedAt: now,
-      ledger: this.guard.ledger(),
-      idSequence: this.idSequence,
-      usedIds: this.usedIds.toRecord(),
-      // Only once it is whole (a reconcile took every order the broker names): a part would pass for the whole.
-      ...(this.brokerIdsComplete ? { brokerOrderIds: this.brokerIds.toRecord() } : {}),
-      intents: [...this.orders.values()].map((o) => ({ ...o })),
-    };
+    return journalState(
+      { version: JOURNAL_VERSION, broker: this.broker, account: this.account, savedAt: now, ledger: this.guard.ledger(), idSequence: this.idSequence },
+      // The seen ids only once they are whole (a reconcile took every order the broker names): a part would pass for the whole.
+      { usedIds: this.usedIds.toJson(), ...(this.brokerIdsComplete ? { brokerOrderIds: this.brokerIds.toJson() } : {}) },
+      [...this.orders.values()].map((o) => ({ ...o })),
+    );
   }
 
   private restore(s: JournalState): void {

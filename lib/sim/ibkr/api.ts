@@ -3,6 +3,7 @@
 import { randomUUID } from 'crypto';
 import { dayOfYyyymmdd, monthToken } from '../calendar';
 import type { ListedOption, Market } from '../market-types';
+import type { ListedExpiry } from '../spx-chain';
 import { historyResponse } from './history';
 import {
   ES_UNDERLYING_CONID,
@@ -80,6 +81,8 @@ export class IbkrApi {
   availability: Availability = 'R';
   readonly feeds = new Map<number, SnapshotFeed>();
   private readonly searched = new Set<number>();
+  /** The expiries of each month asked, per listing the market handed out (expiriesInMonth). */
+  private readonly expiriesByMonth = new WeakMap<readonly ListedExpiry[], Map<string, readonly ListedExpiry[]>>();
   private readonly suppressed = new Set<string>();
   private pending: PendingReply | undefined;
   private liveOrdersReady = false;
@@ -717,8 +720,20 @@ export class IbkrApi {
     return ok([]);
   }
 
-  private expiriesInMonth(month: string): { expiry: string; tradingClass: 'SPX' | 'SPXW' }[] {
-    return this.market.spxExpiries().filter((e) => monthToken(dayOfYyyymmdd(e.expiry)) === month.toUpperCase());
+  private expiriesInMonth(month: string): readonly ListedExpiry[] {
+    const listed = this.market.spxExpiries();
+    // Asked at every secdef request of a chain refresh: kept per month while the market hands out the same listed
+    // expiries (the seeded market keeps them until the day or the listing changes).
+    let byMonth = this.expiriesByMonth.get(listed);
+    if (!byMonth) this.expiriesByMonth.set(listed, (byMonth = new Map()));
+    const token = month.toUpperCase();
+    let inMonth = byMonth.get(token);
+    if (!inMonth) {
+      inMonth = Object.freeze(listed.filter((e) => monthToken(dayOfYyyymmdd(e.expiry)) === token));
+      if (byMonth.size >= 64) byMonth.clear();
+      byMonth.set(token, inMonth);
+    }
+    return inMonth;
   }
 
   private strikes(req: ApiRequest): ApiResponse {

@@ -201,6 +201,37 @@ describe('seeded market', () => {
       assert.deepStrictEqual(next, clocked(() => START + 24 * HOUR).spxListing(expiries));
     });
 
+    it('lists the expiries a fresh market would list at each instant, across today\'s PM expiry, midnight, a weekend and a monthly, and the same frozen list in between', () => {
+      const clocked = (t: () => number) => Object.assign(createMarket({ seed: 9, startTime: START, speed: 0 }), { now: t });
+      let t = START; // Wednesday 11 June 2025, 10:00 New York
+      const a = clocked(() => t);
+      const first = a.spxExpiries();
+      assert.ok(Object.isFrozen(first) && Object.isFrozen(first[0]));
+      t = START + 5 * HOUR;
+      assert.strictEqual(a.spxExpiries(), first, 'the same day, before 16:00 New York: the same list');
+      const instants = [
+        Date.UTC(2025, 5, 11, 19, 59, 59, 999), // 15:59:59.999 New York: today's SPXW still listed
+        Date.UTC(2025, 5, 11, 20, 0), // 16:00: expired
+        Date.UTC(2025, 5, 12, 3, 59, 59, 999), // 23:59:59.999
+        Date.UTC(2025, 5, 12, 4, 0), // midnight: Thursday
+        Date.UTC(2025, 5, 14, 16, 0), // Saturday
+        Date.UTC(2025, 5, 16, 14, 0), // Monday
+        Date.UTC(2025, 5, 20, 14, 0), // Friday 20 June: the June monthly (AM) has expired
+        Date.UTC(2025, 5, 11, 14, 0), // back to the start (a replay may go back)
+      ];
+      for (const at of instants) {
+        t = at;
+        assert.deepStrictEqual(a.spxExpiries(), clocked(() => at).spxExpiries(), new Date(at).toISOString());
+      }
+      const at = (when: number): string[] => {
+        t = when;
+        return a.spxExpiries().map((e) => `${e.expiry}:${e.tradingClass}`);
+      };
+      assert.strictEqual(at(instants[0]!)[0], '20250611:SPXW');
+      assert.strictEqual(at(instants[1]!)[0], '20250612:SPXW', "today's PM expiry passed: gone at once");
+      assert.ok(at(Date.UTC(2025, 5, 19, 14, 0)).includes('20250620:SPX') && !at(instants[6]!).includes('20250620:SPX'));
+    });
+
     it('peaks gamma near the money', () => {
       const peak = calls.reduce((a, b) => (b.gamma > a.gamma ? b : a));
       assert.ok(Math.abs(peak.strike - spot) < 40, `gamma peaks at ${peak.strike}, spot ${spot}`);

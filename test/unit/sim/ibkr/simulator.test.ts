@@ -263,6 +263,42 @@ describe('IBKR Web API simulator', function () {
       const none = await h.http.get(`/iserver/secdef/info?conid=${SPX_CONID}&sectype=OPT&month=${month}&strike=${unlisted}&right=C`);
       assert.strictEqual(none.status, 500);
     });
+
+    it('answers secdef/info with the expiries listed at the moment asked: one that passed is gone, one newly listed is there', async () => {
+      h = await startHarness();
+      const market = h.sim.market;
+      let t = Date.UTC(2025, 5, 11, 19, 59, 59); // 15:59:59 New York, Wednesday: today's SPXW is still listed
+      Object.assign(market, { now: () => t });
+      await h.http.get('/iserver/secdef/search?symbol=SPX');
+      const ask = async (month: string): Promise<string[]> => {
+        const info = (await h.http.get(`/iserver/secdef/info?conid=${SPX_CONID}&sectype=OPT&month=${month}&strike=6000&right=C`)).data as { maturityDate: string; tradingClass: string }[];
+        return info.map((c) => `${c.maturityDate}:${c.tradingClass}`);
+      };
+      /** What the market lists at this moment for the month (yyyymm) at strike 6000. */
+      const listed = (yyyymm: string): string[] => {
+        const expiries = market.spxExpiries().filter((e) => e.expiry.startsWith(yyyymm)).map((e) => e.expiry);
+        return market
+          .spxListing(expiries)
+          .filter((o) => o.strike === 6000)
+          .map((o) => `${o.expiry}:${o.tradingClass}`);
+      };
+      const before = await ask('JUN25');
+      assert.ok(before.includes('20250611:SPXW'));
+      assert.deepStrictEqual(before, listed('202506'));
+      t += 1000; // 16:00:00 New York: expired
+      assert.deepStrictEqual(await ask('JUN25'), before.filter((e) => e !== '20250611:SPXW'));
+      const july = await ask('JUL25');
+      assert.deepStrictEqual(july, listed('202507'));
+      assert.ok(!july.includes('20250716:SPXW'), 'beyond the 35 days listed');
+      t = Date.UTC(2025, 5, 12, 14, 0); // Thursday 10:00: one more daily listed, 35 days ahead
+      const nextDay = await ask('JUL25');
+      assert.ok(nextDay.includes('20250716:SPXW'), nextDay.join(' '));
+      assert.deepStrictEqual(nextDay, listed('202507'));
+      t = Date.UTC(2025, 5, 20, 14, 0); // Friday 20 June, 10:00: the June monthly (AM) expired this morning
+      const friday = await ask('JUN25');
+      assert.ok(!friday.includes('20250620:SPX') && friday.includes('20250620:SPXW'), friday.join(' '));
+      assert.deepStrictEqual(friday, listed('202506'));
+    });
   });
 
   describe('orders', () => {
