@@ -132,7 +132,10 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
   if (!stageOnly) {
     net.Socket.prototype.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
       const at = performance.now();
-      if (typeof chunk === 'string' || Buffer.isBuffer(chunk)) {
+      // A DTC message is a small NUL-terminated JSON write: only those are read, so the probe does not add a copy and
+      // two scans of every HTTPS write of the IBKR side (the options chain's answers) to the process it measures.
+      const dtcLike = Buffer.isBuffer(chunk) ? chunk.length < 8192 && chunk[chunk.length - 1] === 0 : typeof chunk === 'string' && chunk.length < 8192 && chunk.endsWith('\0');
+      if (dtcLike) {
         const text = chunk.toString();
         if (text.includes('"Type":208') && text.includes('"IsParentOrder":1')) arrived(Number(/"Price1":([\d.]+)/.exec(text)?.[1]), at);
       }
