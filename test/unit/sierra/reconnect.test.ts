@@ -6,6 +6,7 @@ import { OrderRejectedError, OrderStateUnknownError, TradingDisabledError } from
 import type { ManagerState } from '../../../lib/sierra/order-manager';
 import { testTimeLeft } from '../../support/budget';
 import { SYMBOL, collect, sleep, startRig, until, type Rig } from './support/harness';
+import { FakeScheduler } from '../ibkr/loopback';
 
 describe('sierra order manager across disconnects', function () {
   this.timeout(30000);
@@ -71,7 +72,9 @@ describe('sierra order manager across disconnects', function () {
   });
 
   it('says the state is unknown (and re-sends nothing) when a lost answer cannot be matched', async () => {
-    rig = await startRig({ manager: { answerTimeoutMs: 200 } });
+    // The answer timeouts run on virtual time: both orders are at the server, unanswered, before either times out.
+    const answerTimers = new FakeScheduler();
+    rig = await startRig({ manager: { answerTimeoutMs: 200, answerTimers } });
     rig.sim.loseNextAnswer((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
     rig.sim.delayAnswers(0);
     // Two identical market orders both lose their answers: their fills cannot be told apart.
@@ -80,7 +83,12 @@ describe('sierra order manager across disconnects', function () {
     await until(() => rig.sim.orders().length === 1, undefined, 'the first order at the server');
     rig.sim.loseNextAnswer((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
     const b = rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
-    const results = await Promise.allSettled([a, b]);
+    const settled = Promise.allSettled([a, b]);
+    await until(() => rig.sim.orders().length === 2, undefined, 'the second order at the server');
+    await answerTimers.advance(199);
+    assert.deepEqual(answerTimers.delays(), [1, 1], 'both still waiting for their answers');
+    await answerTimers.advance(1);
+    const results = await settled;
     for (const r of results) {
       assert.equal(r.status, 'rejected');
       assert.ok((r as PromiseRejectedResult).reason instanceof OrderStateUnknownError);
