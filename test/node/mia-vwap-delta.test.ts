@@ -182,9 +182,7 @@ describe('mia-vwap-delta node', () => {
       await helper.load(nodes, flow({ emit: 'bar' }));
       const out: { to: string; topic?: string; payload: unknown }[] = [];
       for (const to of ['vwap', 'bars']) (helper.getNode(to) as unknown as TestNode).on('input', (m) => out.push({ to, topic: m.topic, payload: m.payload }));
-      const n1 = helper.getNode('n1') as unknown as TestNode;
-      for (const m of messages) n1.receive(m);
-      await new Promise((r) => setTimeout(r, 50));
+      await through(messages);
       await helper.unload();
       return out;
     };
