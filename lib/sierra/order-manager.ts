@@ -35,6 +35,7 @@ import {
 } from './protocol';
 import type { DtcClient, LogonInfo, SecurityDefinition } from './client';
 import { wallClock } from '../clock';
+import type { Scheduler } from '../ibkr/scheduler';
 import { ClientOrderIdGenerator, type IdSequence } from '../trading/client-order-id';
 import { excessExits } from '../trading/orphan-exits';
 import { checkTransition, contractStatus, isTerminal, statusName } from './order-state';
@@ -132,6 +133,8 @@ export interface OrderManagerOptions {
   symbols?: string[];
   /** How long a submit, cancel or modify waits for Sierra's answer before looking it up (never re-sending). */
   answerTimeoutMs?: number;
+  /** The timers of those answer waits (default setTimeout/clearTimeout); tests give a virtual one. */
+  answerTimers?: Scheduler;
   /** Sets IsAutomatedOrder (CME Tag 1028) on every order. Default true: these orders come from a flow. */
   isAutomated?: boolean;
   risk?: OrderRiskHooks;
@@ -172,7 +175,12 @@ interface TrackedOrder {
   seq: number;
 }
 
-type Settle = { resolve: (u: OrderUpdate) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | null };
+type Settle = { resolve: (u: OrderUpdate) => void; reject: (e: Error) => void; timer: unknown };
+
+const REAL_ANSWER_TIMERS: Scheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
 
 const DEFAULT_ANSWER_TIMEOUT_MS = 10_000;
 const RECONCILE_RETRY_MS = 2_000;
@@ -183,6 +191,7 @@ export class OrderManager extends EventEmitter {
   private readonly now: () => number;
   private readonly idClock: () => number;
   private readonly answerTimeoutMs: number;
+  private readonly answerTimers: Scheduler;
   private readonly isAutomated: boolean;
   private readonly risk: OrderRiskHooks | undefined;
   private readonly watchedSymbols: string[];
@@ -221,6 +230,7 @@ export class OrderManager extends EventEmitter {
     this.now = options.now ?? Date.now;
     this.idClock = options.idClock ?? wallClock;
     this.answerTimeoutMs = options.answerTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS;
+    this.answerTimers = options.answerTimers ?? REAL_ANSWER_TIMERS;
     this.isAutomated = options.isAutomated ?? true;
     this.risk = options.risk;
     this.watchedSymbols = options.symbols ?? [];
@@ -317,7 +327,7 @@ export class OrderManager extends EventEmitter {
     const closed = new OrderManagerNotReadyError('The Sierra Chart order manager was closed before Sierra answered.');
     for (const table of [this.acks, this.cancels, this.modifies]) {
       for (const s of table.values()) {
-        if (s.timer) clearTimeout(s.timer);
+        if (s.timer) this.answerTimers.clearTimeout(s.timer);
         s.reject(closed);
       }
       table.clear();
@@ -1049,7 +1059,7 @@ export class OrderManager extends EventEmitter {
   private expectAnswer(table: Map<string, Settle>, clientOrderId: string): Promise<OrderUpdate> {
     return new Promise<OrderUpdate>((resolve, reject) => {
       const entry: Settle = { resolve, reject, timer: null };
-      entry.timer = setTimeout(() => this.onAnswerTimeout(table, clientOrderId), this.answerTimeoutMs);
+      entry.timer = this.answerTimers.setTimeout(() => this.onAnswerTimeout(table, clientOrderId), this.answerTimeoutMs);
       table.set(clientOrderId, entry);
     });
   }
@@ -1058,7 +1068,7 @@ export class OrderManager extends EventEmitter {
     const entry = table.get(clientOrderId);
     if (!entry) return;
     table.delete(clientOrderId);
-    if (entry.timer) clearTimeout(entry.timer);
+    if (entry.timer) this.answerTimers.clearTimeout(entry.timer);
     if (outcome instanceof Error) entry.reject(outcome);
     else entry.resolve(outcome);
   }

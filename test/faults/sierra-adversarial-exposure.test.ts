@@ -13,9 +13,11 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { useHostileDtcRuntime, type Raw } from '../security/support/hostile-dtc';
-import { sleep } from './support';
+import { sleep, until } from './support';
+import { testTimeLeft } from '../support/budget';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+const completeNode = require('@node-red/nodes/core/common/24-complete.js');
 
 helper.init(require.resolve('node-red'));
 
@@ -203,7 +205,7 @@ describe('adversarial: max position judged by the broker\'s own book (sierra-ord
         const ref: { connection?: SierraConnection } = {};
         const b = new Broker(() => ref.connection?.symbol ?? '');
         const s = await runtime.startDtc({ onOrder: (m) => b.onOrder(m) });
-        await helper.load([configModule, orderModule, catchNode], [
+        await helper.load([configModule, orderModule, catchNode, completeNode], [
           { id: 'tab', type: 'tab', label: 'adv' },
           {
             id: 'cfg', type: 'sierra-config', mode: 'sierra', host: '127.0.0.1', port: s.port, handshake: false, root: 'ES', symbolFormat: 'sierra-cme', heartbeatSec: 2,
@@ -211,12 +213,25 @@ describe('adversarial: max position judged by the broker\'s own book (sierra-ord
             maxOrderSize: 2, maxPosition: Number(process.env.ADV_MUTANT_MAXPOS ?? MAX_POSITION), maxOrdersPerMinute: 0, collarTicks: 0,
           },
           { id: 'order', type: 'sierra-order', z: 'tab', connection: 'cfg', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] },
-          { id: 'catcher', type: 'catch', z: 'tab', scope: ['order'], uncaught: false, wires: [[]] },
+          { id: 'catcher', type: 'catch', z: 'tab', scope: ['order'], uncaught: false, wires: [['handled']] },
+          { id: 'done', type: 'complete', z: 'tab', scope: ['order'], uncaught: false, wires: [['handled']] },
+          { id: 'handled', type: 'helper', z: 'tab' },
         ] as never);
         const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
         ref.connection = connection;
         await connection.whenReady(10_000);
-        const order = helper.getNode('order') as TestNode;
+        const node = helper.getNode('order') as TestNode;
+        // Every input the node is done with (sent and answered, refused, or failed) is counted: a step's orders are
+        // at the broker before the step is judged, not in a later step's window.
+        let given = 0;
+        let handled = 0;
+        (helper.getNode('handled') as unknown as { on(e: string, f: () => void): void }).on('input', () => handled++);
+        const order = {
+          receive: (msg: object): void => {
+            given++;
+            node.receive(msg);
+          },
+        };
         let halted = false;
         for (const st of steps) {
           tally.steps++;
@@ -287,7 +302,8 @@ describe('adversarial: max position judged by the broker\'s own book (sierra-ord
               if (b.sent.length) s.push(b.sent[st.pick % b.sent.length]);
               break;
           }
-          await sleep(15);
+          await until(() => handled === given, testTimeLeft(), `the order node done with step ${JSON.stringify(st)}`);
+          await sleep(15); // what the connection does on the server's own messages (fills, replays)
           const left = s.received.slice(before);
           for (const m of left) {
             if (m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER || m.Type === MessageType.SUBMIT_NEW_OCO_ORDER) tally.ordersAtBroker++;

@@ -21,6 +21,7 @@ import { sleep, until } from './support';
 import { testTimeLeft } from '../support/budget';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+const completeNode = require('@node-red/nodes/core/common/24-complete.js');
 
 helper.init(require.resolve('node-red'));
 
@@ -42,7 +43,21 @@ function flow(port: number, options: { nodes?: number; cfg?: Record<string, unkn
     ...orders.map((id) => ({ id, type: 'sierra-order', z: 'tab', connection: 'cfg', quantity: 1, entry: 'market', target: '1', staleAfterSec: 0, wires: [[], [], [], []] })),
     { id: 'catcher', type: 'catch', z: 'tab', scope: orders, uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper', z: 'tab' },
+    { id: 'handled', type: 'complete', z: 'tab', scope: orders, uncaught: false, wires: [['completed']] },
+    { id: 'completed', type: 'helper', z: 'tab' },
   ];
+}
+
+/**
+ * How many inputs the order nodes of the loaded flow are done with: sent (and acknowledged), refused, or failed (a
+ * Complete node hears the first two, the Catch node the last). What a node sends leaves before it is done, so once
+ * this count has grown by the messages given, nothing more of theirs can reach the server.
+ */
+function countHandled(): () => number {
+  let n = 0;
+  (helper.getNode('completed') as TestNode).on('input', () => n++);
+  (helper.getNode('caught') as TestNode).on('input', () => n++);
+  return () => n;
 }
 
 const newOrders = (s: HostileDtc): Raw[] => s.received.filter((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
@@ -53,7 +68,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
   const runtime = useHostileDtcRuntime();
 
   async function load(f: Array<Record<string, unknown>>): Promise<SierraConnection> {
-    await helper.load([configModule, orderModule, catchNode], f as never);
+    await helper.load([configModule, orderModule, catchNode, completeNode], f as never);
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
     await connection.whenReady(testTimeLeft());
     return connection;
@@ -64,6 +79,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const s = await runtime.startDtc({ onOrder: holdNewOrders(held) });
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     const connection = await load(flow(s.port));
+    const handled = countHandled();
     const order = helper.getNode('order0') as TestNode;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
     await until(() => held.length === 1, testTimeLeft(), 'the buy left');
@@ -75,9 +91,10 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     await until(() => cancels(s).some((c) => c.ClientOrderID === held[0].ClientOrderID), testTimeLeft(), 'the late order is cancelled');
     // And nothing new leaves while HALTED.
     const before = newOrders(s).length;
+    const done = handled();
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
     order.receive({ topic: 'signal', payload: { signal: 'LONG', entry: 5000, stop: 4990, targets: [5010, 5020] } });
-    await sleep(200);
+    await until(() => handled() === done + 2, testTimeLeft(), 'the order node done with both');
     assert.equal(newOrders(s).length, before, 'nothing new while HALTED');
     assert.deepEqual(runtime.trap.errors, []);
   });
@@ -86,6 +103,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     const pendingDefinitions: Raw[] = [];
     const s = await runtime.startDtc({ securityDefinitions: true });
     const connection = await load(flow(s.port));
+    const handled = countHandled();
     // From now on the server answers definitions only when told: a symbol override needs a new one.
     const answer = s.onDefinition;
     s.onDefinition = (m) => {
@@ -99,7 +117,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     order.receive({ topic: 'kill' });
     await until(() => connection.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
     s.push(...answer(pendingDefinitions[0], s));
-    await sleep(300);
+    await until(() => handled() === 2, testTimeLeft(), 'the order node done with the order and the kill');
     assert.deepEqual(newOrders(s), [], 'the order reserved before the kill did not leave after it');
     assert.deepEqual(runtime.trap.errors, []);
   });
@@ -108,6 +126,7 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     helper.settings({ runtimeSyncDelivery: true } as Parameters<typeof helper.settings>[0]);
     const s = await runtime.startDtc();
     const connection = await load(flow(s.port, { nodes: 2 }));
+    const handled = countHandled();
     const src = helper.getNode('src') as TestNode;
     let bursts = 0;
     let sent = 0;
@@ -124,8 +143,10 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
         async (burst) => {
           bursts++;
           const before = s.received.length;
+          const handledBefore = handled();
           for (const m of burst) src.send(m); // one output wired to both nodes: each message reaches both, synchronously
-          await sleep(40);
+          // Every order of this burst that leaves is acknowledged before its node is done with it.
+          await until(() => handled() === handledBefore + 2 * burst.length, testTimeLeft(), `both nodes done with the burst of ${burst.length}`);
           const left = s.received.slice(before);
           // Worst case per side: every new entry leaving in this burst on top of what was working before it.
           let buys = 0;
@@ -140,7 +161,6 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
           // Clean slate for the next burst: cancel what works (the server cancels at once).
           connection.riskEngine.setKillSwitch('ACTIVE');
           await connection.cancelAll().catch(() => undefined);
-          await sleep(5);
         },
       ),
       { seed: SEED, numRuns: 40 },
@@ -198,8 +218,9 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
     s.frozen = false;
     await connection.whenReady(testTimeLeft());
     const before = newOrders(s).length;
+    const handled = countHandled();
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-    await sleep(200);
+    await until(() => handled() === 1, testTimeLeft(), 'the order node done with the buy');
     assert.equal(newOrders(s).length, before, 'still HALTED after the reconnect');
     // The kill could not cancel the working buy while the server was silent: it is cancelled once Sierra is back.
     await until(() => cancels(s).some((c) => c.ClientOrderID === newOrders(s)[0].ClientOrderID), testTimeLeft(), 'the order the kill could not reach is cancelled after the reconnect');
@@ -219,12 +240,13 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
         },
       });
       let connection = await load(flow(s.port, { cfg: { maxTradesPerDay: 1 } }));
+      let handled = countHandled();
       let order = helper.getNode('order0') as TestNode;
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
       await until(() => connection.riskState().tradesToday === 1, testTimeLeft(), 'one trade counted');
       order.receive({ topic: 'kill' });
       await until(() => connection.riskEngine.killSwitch === 'HALTED', testTimeLeft(), 'HALTED');
-      await sleep(100);
+      await until(() => handled() === 2, testTimeLeft(), 'the order node done with the buy and the kill');
       // Restart: the flow goes, the process's engines go (as in a new process), the journal stays.
       await helper.unload();
       resetAccountsForTest();
@@ -232,14 +254,15 @@ describe('adversarial: timing, kill switch and restart of sierra-order (Node-RED
       const before = newOrders(s).length;
       connection = await load(flow(s.port, { cfg: { maxTradesPerDay: 1 } }));
       order = helper.getNode('order0') as TestNode;
+      handled = countHandled();
       assert.equal(connection.riskEngine.killSwitch, 'HALTED', 'the kill switch came back HALTED');
       assert.equal(connection.riskState().tradesToday, 1, 'trades today came back');
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-      await sleep(200);
+      await until(() => handled() === 1, testTimeLeft(), 'the order node done with the buy');
       assert.equal(newOrders(s).length, before, 'nothing leaves while HALTED after the restart');
       order.receive({ topic: 'resume' });
       order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'market' } });
-      await sleep(200);
+      await until(() => handled() === 3, testTimeLeft(), 'the order node done with the resume and the buy');
       assert.equal(newOrders(s).length, before, 'max trades per day (1) still holds after the restart');
       assert.deepEqual(runtime.trap.errors, []);
     } finally {

@@ -1,6 +1,9 @@
 // sierra-order's stale-data guard in the Node-RED runtime, against a live-mode sierra-config pointed at the DTC
 // simulator (so the only market data the node sees is what the flow wires into it).
+// The connection's clock (Date.now in live mode) is faked once the connection is ready: it stands still unless the
+// test moves it, so the age of the data is what the test says, however slow the machine; timers and sockets stay real.
 import { strict as assert } from 'assert';
+import * as FakeTimers from '@sinonjs/fake-timers';
 import helper from 'node-red-node-test-helper';
 import type { SierraConnection } from '../../lib/sierra/connection';
 import { startDtcSimulator, type DtcSimulator } from '../../lib/sim/dtc';
@@ -24,7 +27,6 @@ type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void
 const STALE_SEC = 0.3;
 const LIMITS = { tradingEnabled: true, tradingHoursEnabled: false, cooldownMin: 0, maxTradesPerDay: 100, maxOrderSize: 5, maxPosition: 5, maxOrdersPerMinute: 0, collarTicks: 40 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('stale market data blocks new entries in sierra-order (Node-RED runtime, live-mode connection)', function () {
   this.timeout(10_000);
@@ -34,6 +36,9 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
   let updates: TestNode;
   let caught: TestNode;
   let connection: SierraConnection;
+  let clock: FakeTimers.Clock | undefined;
+  /** Lets `ms` of the connection's clock pass (nothing else: no timer runs on it). */
+  const elapse = (ms: number): void => clock!.setSystemTime(clock!.now + ms);
 
   beforeEach(async () => {
     market = new TestMarket();
@@ -53,9 +58,12 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     caught = helper.getNode('caught') as TestNode;
     connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
     await connection.whenReady(5000);
+    clock = FakeTimers.install({ toFake: ['Date'], now: Date.now() });
   });
 
   afterEach(async () => {
+    clock?.uninstall();
+    clock = undefined;
     await helper.unload();
     await helper.stopServer();
     await sim.close();
@@ -91,10 +99,13 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
 
   it('blocks entries once no tick, quote or bar arrived for the setting, saying how old the data is; a bar or quote lifts it', async () => {
     tick();
-    await sleep(STALE_SEC * 1000 + 50);
+    elapse(STALE_SEC * 1000 - 1);
+    const fresh = nextMessage(updates, (m) => m.payload.status === 'filled');
+    buy();
+    await fresh;
+    elapse(1);
     const message = await refused(() => buy());
-    const age = Number(/arrived ([\d.]+) s ago \(limit 0\.3 s\)/.exec(message)?.[1]);
-    assert.ok(age >= STALE_SEC && age < 2, `the message gives the data's age (${message})`);
+    assert.match(message, /arrived 0\.3 s ago \(limit 0\.3 s\)/, "stale at the setting, never before; the message gives the data's age");
     // A signal entry is refused the same way.
     const signal = { signal: 'LONG', entry: 6000, stop: 5998, targets: [6004, 6006] };
     assert.match(await refused(() => order.receive({ topic: 'signal', payload: signal })), /stale-data/);
@@ -104,7 +115,7 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     buy();
     await filled;
 
-    await sleep(STALE_SEC * 1000 + 50);
+    elapse(STALE_SEC * 1000);
     assert.match(await refused(() => buy()), /stale-data/);
     order.receive({ topic: 'quote', payload: { symbol: 'ES', conid: 1, t: Date.now(), last: 6000, bid: 5999.75, ask: 6000, bidSize: 1, askSize: 1, volume: 1, delayed: false } });
     const again = nextMessage(updates, (m) => m.payload.status === 'filled');
@@ -130,7 +141,7 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     const filled = nextMessage(updates, (m) => m.payload.status === 'filled');
     buy(2);
     await filled;
-    await sleep(STALE_SEC * 1000 + 50);
+    elapse(STALE_SEC * 1000);
     assert.match(await refused(() => buy()), /stale-data/);
     const reduced = nextMessage(updates, (m) => m.payload.status === 'filled' && m.payload.side === 'sell');
     order.receive({ topic: 'order', payload: { action: 'sell', quantity: 1, type: 'market' } });
@@ -147,7 +158,7 @@ describe('stale market data blocks new entries in sierra-order (Node-RED runtime
     const resting = nextMessage(updates, (m) => m.payload.status === 'working');
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5995 } });
     const id = String((await resting).payload.clientOrderId);
-    await sleep(STALE_SEC * 1000 + 50);
+    elapse(STALE_SEC * 1000);
     const warned = nextWarning(order);
     order.receive({ topic: 'order', payload: { action: 'modify', clientOrderId: id, quantity: 2 } });
     assert.match(await warned, /risk rule "stale-data"/);

@@ -8,6 +8,7 @@ import Redis from 'ioredis';
 import { clusterId } from '../../lib/ibkr/cluster';
 import { CREDENTIAL_FIELDS, DEFAULT_REDIS_PORT, normalizePem, planConnection, type IbkrConfigCredentials } from '../../nodes/ibkr-config/settings';
 import { assertPortClosed } from '../support/ports';
+import { testTimeLeft } from '../support/budget';
 import { useTestRedis } from '../support/redis';
 import { mergeCredentials } from '../../nodes/shared/credentials';
 import type { IbkrConfigNode, IbkrStateEvent } from '../../nodes/shared/ibkr-connection-registry';
@@ -129,7 +130,9 @@ describe('ibkr-config node', function () {
     assert.ok(openHandles() > before);
     await helper.unload();
     await assertPortClosed(port);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Sockets and timers go as their close callbacks run (later on a busy machine): wait for it, within the budget.
+    const deadline = Date.now() + testTimeLeft();
+    while (openHandles() > before && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.ok(openHandles() <= before, `handles before ${before}, after ${openHandles()}: ${process.getActiveResourcesInfo().join(', ')}`);
   });
 
@@ -212,7 +215,7 @@ describe('ibkr-config sharing rate limits over a real Redis', function () {
     assert.ok(shared.keys.some((k) => k.includes(id)), `limiter keys under ${id}: ${shared.keys.slice(0, 5).join(', ')}`);
     assert.ok(!shared.keys.some((k) => k.includes('DU1234567')), 'no account id is written to Redis');
     await helper.unload();
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + testTimeLeft();
     while ((await inRedis()).clients.includes('mia-ibkr-limiter') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.ok(!(await inRedis()).clients.includes('mia-ibkr-limiter'), 'redeploy closes the Redis connection');
   });

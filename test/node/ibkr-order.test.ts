@@ -11,6 +11,7 @@ import type { IbkrConfigNode } from '../../nodes/shared/ibkr-connection-registry
 import configModule = require('../../nodes/ibkr-config/ibkr-config');
 import orderModule = require('../../nodes/ibkr-order/ibkr-order');
 import { recordMessages, recordStatuses } from './support/messages';
+import { testTimeLeft } from '../support/budget';
 
 // The Catch node is core Node-RED, loaded next to ours so errors are caught as a flow would catch them.
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as typeof configModule;
@@ -160,7 +161,9 @@ describe('ibkr-order node (simulator mode)', function () {
     const modified = await out.first((m) => isUpdate("test-mod")(m) && /modified/.test(String(m.payload.reason))).catch((e: Error) => { throw new Error(`${e.message} caught: ${JSON.stringify(caughtAll.all.map((m) => m.error?.message))}`); });
     assert.match(String(modified.payload.reason), new RegExp(`price ${below - 1}`));
     const orderId = Number(working.payload.serverOrderId);
-    await wait(100);
+    // IBKR's order stream reports the new price a moment later (later still on a busy machine).
+    const end = Date.now() + testTimeLeft();
+    while (!sor.some((o) => o.orderId === orderId && Number(o.price) === below - 1) && Date.now() < end) await wait(10);
     assert.ok(sor.some((o) => o.orderId === orderId && Number(o.price) === below - 1), 'IBKR holds the new price');
     node.receive({ topic: 'order', payload: { action: 'cancel', clientOrderId: 'test-mod' } });
     await out.first(isUpdate('test-mod', 'cancelled'));

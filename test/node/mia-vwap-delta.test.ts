@@ -6,7 +6,8 @@ import nodeModule = require('../../nodes/mia-vwap-delta/mia-vwap-delta');
 import { nextMessage, recordStatuses, type TestMessage } from './support/messages';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
-const nodes = [nodeModule, catchNode];
+const completeNode = require('@node-red/nodes/core/common/24-complete.js');
+const nodes = [nodeModule, catchNode, completeNode];
 
 helper.init(require.resolve('node-red'));
 
@@ -28,7 +29,22 @@ function flow(props: Record<string, unknown> = {}) {
     { id: 'bars', z: 'tab', type: 'helper', ...at },
     { id: 'catch', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']], ...at },
     { id: 'caught', z: 'tab', type: 'helper', ...at },
+    { id: 'handled', z: 'tab', type: 'complete', scope: ['n1'], uncaught: false, wires: [['completed']], ...at },
+    { id: 'completed', z: 'tab', type: 'helper', ...at },
   ];
+}
+
+/**
+ * Gives n1 the messages and waits until it is done with each: what it sends for a message is delivered before the
+ * Complete node hears of it (a fixed wait instead could end first on a busy machine).
+ */
+async function through(messages: unknown[]): Promise<void> {
+  const n1 = helper.getNode('n1') as unknown as TestNode;
+  const completed = helper.getNode('completed') as unknown as TestNode;
+  let n = 0;
+  const all = new Promise<void>((resolve) => completed.on('input', () => ++n === messages.length && resolve()));
+  for (const m of messages) n1.receive(m);
+  await all;
 }
 
 const tick = (i: number, price: number, size: number, side?: Tick['side']): Tick => ({
@@ -62,8 +78,7 @@ describe('mia-vwap-delta node', () => {
     vwapNode.on('input', (m) => vwaps.push(m));
     barsNode.on('input', (m) => bars.push(m));
     const batch = Array.from({ length: 180 }, (_, i) => tick(i, 5000 + (i % 4) * 0.25, 1, i % 3 === 0 ? 'sell' : 'buy'));
-    (helper.getNode('n1') as unknown as TestNode).receive({ payload: batch });
-    await new Promise((r) => setTimeout(r, 50));
+    await through([{ payload: batch }]);
     assert.equal(vwaps.length, 1);
     assert.equal(bars.length, 2); // 09:00 and 09:01 closed by the 09:02 ticks
     const first = bars[0].payload as Bar;
@@ -78,8 +93,7 @@ describe('mia-vwap-delta node', () => {
     (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m));
     (helper.getNode('bars') as unknown as TestNode).on('input', (m) => bars.push(m));
     const input: Bar[] = [0, 1, 2].map((i) => ({ symbol: 'ES', t: T0 + i * 60_000, tf: '1min', o: 5000, h: 5002, l: 4999, c: 5001, v: 30 }));
-    (helper.getNode('n1') as unknown as TestNode).receive({ topic: 'bars', payload: input });
-    await new Promise((r) => setTimeout(r, 50));
+    await through([{ topic: 'bars', payload: input }]);
     assert.equal(vwaps.length, 1);
     assert.deepEqual(bars.map((m) => m.topic), ['bars']);
     const out = bars[0].payload as Bar[];
@@ -106,7 +120,6 @@ describe('mia-vwap-delta node', () => {
   /** Loads the node, sends `messages` in order, and returns the last vwap, the closed bars' times and the warnings. */
   async function runThrough(messages: object[]): Promise<{ vwap: VwapPayload; closed: number[]; topics: string[]; warnings: string[]; infos: string[] }> {
     await helper.load(nodes, flow());
-    const n1 = helper.getNode('n1') as unknown as TestNode;
     const closed: number[] = [];
     const topics: string[] = [];
     const vwaps: VwapPayload[] = [];
@@ -115,8 +128,7 @@ describe('mia-vwap-delta node', () => {
       for (const bar of m.topic === 'bars' ? (m.payload as Bar[]) : [m.payload as Bar]) closed.push(bar.t);
     });
     (helper.getNode('vwap') as unknown as TestNode).on('input', (m) => vwaps.push(m.payload as VwapPayload));
-    for (const m of messages) n1.receive(m);
-    await new Promise((r) => setTimeout(r, 50));
+    await through(messages);
     const logged = (level: number): string[] =>
       helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
         .filter((e) => e.type === 'mia-vwap-delta' && e.level === level)
@@ -170,9 +182,7 @@ describe('mia-vwap-delta node', () => {
       await helper.load(nodes, flow({ emit: 'bar' }));
       const out: { to: string; topic?: string; payload: unknown }[] = [];
       for (const to of ['vwap', 'bars']) (helper.getNode(to) as unknown as TestNode).on('input', (m) => out.push({ to, topic: m.topic, payload: m.payload }));
-      const n1 = helper.getNode('n1') as unknown as TestNode;
-      for (const m of messages) n1.receive(m);
-      await new Promise((r) => setTimeout(r, 50));
+      await through(messages);
       await helper.unload();
       return out;
     };
@@ -195,7 +205,6 @@ describe('mia-vwap-delta node', () => {
     /** Loads the node, sends `messages` one by one, and returns the chart messages and the charts they draw. */
     async function charts(messages: object[], props: Record<string, unknown> = {}) {
       await helper.load(nodes, chartFlow(props));
-      const n1 = helper.getNode('n1') as unknown as TestNode;
       const sent = { price: [] as ChartMsg[], delta: [] as ChartMsg[] };
       const drawn = { price: [] as ChartMsg['payload'], delta: [] as ChartMsg['payload'] };
       for (const which of ['price', 'delta'] as const) {
@@ -205,11 +214,7 @@ describe('mia-vwap-delta node', () => {
           drawn[which] = c.action === 'replace' ? [...c.payload] : [...drawn[which], ...c.payload];
         });
       }
-      for (const m of messages) {
-        n1.receive(m);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      await new Promise((r) => setTimeout(r, 50));
+      for (const m of messages) await through([m]);
       return { sent, drawn };
     }
 
@@ -264,10 +269,7 @@ describe('mia-vwap-delta node', () => {
     let errors = 0;
     (helper.getNode('caught') as unknown as TestNode).on('input', () => errors++);
     // The preload came first; live ticks follow it; then the same history is sent again.
-    n1.receive({ topic: 'bars', payload: history.slice(0, 2) });
-    n1.receive({ payload: live });
-    n1.receive({ topic: 'bars', payload: history });
-    await new Promise((r) => setTimeout(r, 50));
+    await through([{ topic: 'bars', payload: history.slice(0, 2) }, { payload: live }, { topic: 'bars', payload: history }]);
     assert.deepEqual(closed.map((b) => b.t), [0, 1, 3, 4].map((i) => T0 + i * 60_000), 'only the bars after the live data are added');
     const warnings = helper.log().args.map((a) => a[0] as { level: number; type: string; msg: unknown })
       .filter((e) => e.type === 'mia-vwap-delta' && e.level === 30);

@@ -364,8 +364,17 @@ describe('sierra-order node (against the in-process DTC simulator)', function ()
     const first = nextMessage(l.updates, (m) => update(m).status === 'working');
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 4 } });
     const firstId = update(await first).clientOrderId;
+    // From the status events: with a full-jitter backoff the reconnect can be over before a poll would see it down.
+    const wentDown = new Promise<void>((resolve) => {
+      const on = (status: { state: string }): void => {
+        if (status.state === 'ready') return;
+        l.connection.off('status', on);
+        resolve();
+      };
+      l.connection.on('status', on);
+    });
     l.sim.dropConnections();
-    await until(() => l.connection.status().state !== 'ready');
+    await wentDown;
     await l.connection.whenReady(testTimeLeft());
     const second = nextMessage(l.updates, (m) => update(m).status === 'working' && update(m).clientOrderId !== firstId);
     l.order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: last(l) - 5 } });

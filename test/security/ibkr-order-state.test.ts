@@ -16,6 +16,7 @@ import { recordMessages } from '../node/support/messages';
 import { adversaryFlow, isOrderPost, startRecorder, trapCrashes, until, type Recorder } from './support/ibkr-recorder';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as typeof configModule;
+const completeNode = require('@node-red/nodes/core/common/24-complete.js') as typeof configModule;
 helper.init(require.resolve('node-red'));
 
 type Msg = NodeMessage & { topic: string; payload: Record<string, unknown>; error?: { message: string } };
@@ -26,10 +27,22 @@ const ACCOUNT = 'DU1234567';
 const engineOf = (): RiskEngine | undefined => findEngine('ibkr', ACCOUNT) ?? findEngine('ibkr', 'connection-cfg');
 
 async function load(rec: Recorder, flow: Parameters<typeof helper.load>[1] = adversaryFlow(rec.baseUrl)) {
-  await helper.load([configModule, orderModule, catchNode], flow);
+  // A Complete node hears each input the order nodes are done with (an error goes to the Catch node instead): what a
+  // kill or a flatten sends has left by then.
+  const watched = [
+    ...(flow as object[]),
+    { id: 'handled', type: 'complete', z: 'tab', scope: ['a', 'b'], uncaught: false, wires: [['completed']] },
+    { id: 'completed', type: 'helper', z: 'tab' },
+  ];
+  await helper.load([configModule, orderModule, catchNode, completeNode], watched as Parameters<typeof helper.load>[1]);
+  let handled = 0;
+  (helper.getNode('completed') as unknown as { on(e: string, f: () => void): void }).on('input', () => handled++);
+  (helper.getNode('caught') as unknown as { on(e: string, f: () => void): void }).on('input', () => handled++);
   await (helper.getNode('cfg') as unknown as IbkrConfigNode).connection();
   await until(() => engineOf()?.reconciled === true, 30_000, 'the account engine reconciled');
   return {
+    /** Inputs the order nodes are done with. */
+    handled: (): number => handled,
     a: helper.getNode('a') as TestNode,
     out: recordMessages<Msg>('out', WAITS),
     caught: recordMessages<Msg>('caught', WAITS),
@@ -65,12 +78,12 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
   });
 
   it('a 500 on the order request after IBKR took it (outcome unknown): the order stays counted, the next entry meets max position', async () => {
-    const { a, out } = await load(rec);
+    const { a, out, handled } = await load(rec);
     rec.hook = (r) => (isOrderPost(r) ? rec.forward(r).then(() => ({ status: 500, body: { error: 'internal error' } })) : undefined);
     a.receive(buy('adv-u1', 2, price(rec, -20)));
     await until(() => placedIds(rec).includes('adv-u1'), 10_000, 'adv-u1 sent');
     rec.hook = undefined;
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => handled() === 1, 10_000, 'the node done with adv-u1 (its 500 taken in)');
     a.receive(buy('adv-u2', 1, price(rec, -20)));
     const refused = await out.first((m: Msg) => m.topic === 'order-update' && m.payload.clientOrderId === 'adv-u2');
     assert.equal(refused.payload.status, 'rejected');
@@ -133,7 +146,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
   });
 
   it('the kill switch flattens what IBKR holds now, not its cached positions: no market order opens a position', async () => {
-    const { a, engine } = await load(rec);
+    const { a, engine, handled } = await load(rec);
     const conid = rec.sim.market.esContracts()[0].conid;
     // IBKR's /portfolio positions answer is cached: long 1 is what the cache holds...
     rec.sim.control.setPosition(conid, 1, price(rec, 0));
@@ -146,7 +159,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
     a.receive({ topic: 'kill' });
     await until(() => engine.killSwitch === 'HALTED', 5000, 'HALTED');
     await until(() => rec.requests.slice(before).some((r) => r.path.includes('/positions/')), 10_000, 'the kill read the positions');
-    await new Promise((r) => setTimeout(r, 500));
+    await until(() => handled() === 1, 10_000, 'the node done with the kill');
     const sent = rec.requests.slice(before).filter(isOrderPost).map((r) => JSON.stringify(r.body));
     assert.deepEqual(sent, [], 'a flat account: the kill sends no order (a sell here would open short 1)');
   });
@@ -158,7 +171,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
     ['a flatten on both nodes at once', flatten, flatten],
   ] as const) {
     it(`${label}: long 1 is closed by one sell, never turned short`, async () => {
-      const { a } = await load(rec);
+      const { a, handled } = await load(rec);
       const b = helper.getNode('b') as TestNode;
       const conid = rec.sim.market.esContracts()[0].conid;
       rec.sim.control.setPosition(conid, 1, price(rec, 0));
@@ -167,7 +180,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
       b.receive(second(rec));
       // IBKR allows one live-orders read per 5 s: a kill lists the orders, cancels, then reads the positions.
       await until(() => rec.requests.slice(before).filter((r) => r.path.includes('/positions/0')).length >= 2, 60_000, 'both read the positions');
-      await new Promise((r) => setTimeout(r, 2000));
+      await until(() => handled() === 2, 60_000, 'both nodes done');
       const sells = rec.requests.slice(before).filter(isOrderPost).map((r) => (r.body as { orders: { side: string; quantity: number }[] }).orders[0]!).filter((o) => o.side === 'SELL');
       const sold = sells.reduce((n, o) => n + o.quantity, 0);
       assert.equal(sold, 1, `sold ${sold} to close long 1`);
@@ -194,7 +207,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
   });
 
   it('two kills while the first flatten order is slow to reach IBKR: long 1 is closed by one sell, never turned short', async () => {
-    const { a } = await load(rec);
+    const { a, handled } = await load(rec);
     const b = helper.getNode('b') as TestNode;
     rec.sim.control.setPosition(rec.sim.market.esContracts()[0].conid, 1, price(rec, 0));
     let held = false;
@@ -208,7 +221,7 @@ describe('adversary: ibkr-order, unknown outcomes, redeploys and restarts', func
     a.receive({ topic: 'kill' });
     b.receive({ topic: 'kill' });
     await until(() => rec.requests.slice(before).filter((r) => r.path.includes('/positions/0')).length >= 2, 30_000, 'both read the positions');
-    await new Promise((r) => setTimeout(r, 9000));
+    await until(() => handled() === 2, 60_000, 'both nodes done (the held flatten order answered)');
     const sold = rec.requests.slice(before).filter(isOrderPost).map((r) => (r.body as { orders: { side: string; quantity: number }[] }).orders[0]!).filter((o) => o.side === 'SELL').reduce((n, o) => n + o.quantity, 0);
     assert.equal(sold, 1, `sold ${sold} to close long 1`);
   });

@@ -12,6 +12,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import configModule = require('../../nodes/sierra-config/sierra-config');
 import orderModule = require('../../nodes/sierra-order/sierra-order');
 import { acceptAll, useHostileDtcRuntime, type Raw } from './support/hostile-dtc';
+import { testTimeLeft } from '../support/budget';
 
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
@@ -22,6 +23,15 @@ type TestNode = ReturnType<typeof helper.getNode> & { receive(msg: object): void
 const SEED = Number(process.env.ADV_SEED ?? 1106);
 const RUNS = Number(process.env.ADV_RUNS ?? 300);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for an outcome of real work, bounded by what is left of the test's own timeout. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + testTimeLeft();
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
 
 /** Any JSON value a broken server could put in a field. */
 const hostileValue = fc.oneof(
@@ -103,7 +113,7 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     const server = await runtime.startDtc();
     await helper.load([configModule, orderModule, catchNode], flow(server.port, extra) as never);
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
-    await connection.whenReady(10_000);
+    await connection.whenReady(testTimeLeft());
     return { connection, order: helper.getNode('order') as TestNode };
   }
 
@@ -162,27 +172,26 @@ describe('adversarial: a hostile DTC server against sierra-order (Node-RED runti
     (helper.getNode('caught') as TestNode).on('input', (m) => caught.push(String((m.error as { message?: string } | undefined)?.message)));
     // A buy of 2 (= max position), accepted.
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 2, type: 'limit', price: 5000 } });
-    await sleep(100);
-    const buy = s.orderEntries().find((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
-    assert.ok(buy, 'the buy left');
+    const submitted = (): Raw | undefined => s.orderEntries().find((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
+    await until(() => submitted() !== undefined, 'the buy left');
+    const buy = submitted()!;
     const base = { Type: MessageType.ORDER_UPDATE, RequestID: 0, TradeAccount: 'Sim1', Symbol: 'ESH26_FUT_CME' };
     // The server says: the buy filled 5 of 2, a stranger order filled 3, and the position is 0.
+    const landed = new Promise((resolve) => connection.once('position', resolve)); // the last of the three
     s.push(
       { ...base, ClientOrderID: buy.ClientOrderID, ServerOrderID: 'S1001', OrderStatus: OrderStatus.FILLED, OrderUpdateReason: OrderUpdateReason.ORDER_FILLED, BuySell: 1, OrderQuantity: 2, FilledQuantity: 5, LastFillQuantity: 5, LastFillPrice: 5000, LastFillExecutionID: 'EX1' },
       { ...base, ClientOrderID: 'stranger', ServerOrderID: 'S7777', OrderStatus: OrderStatus.FILLED, OrderUpdateReason: OrderUpdateReason.ORDER_FILLED, BuySell: 1, OrderQuantity: 3, FilledQuantity: 3, LastFillQuantity: 3, LastFillPrice: 5000, LastFillExecutionID: 'EX2' },
       { Type: MessageType.POSITION_UPDATE, RequestID: 0, TradeAccount: 'Sim1', Symbol: 'ESH26_FUT_CME', Quantity: 0, Unsolicited: 1 },
     );
-    await sleep(100);
+    await landed;
     const before = s.orderEntries().length;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
-    await sleep(300);
     // The server's impossible fill (5 of 2) is not applied, so the buy of 2 still counts as working: the next buy is
     // refused by max position (a warning, the node's refusal), or, had the engine believed the flat position, sent.
-    const warned = helper.log().args.some((a: unknown[]) => /risk rule "max-position"/.test(String((a[0] as { msg: unknown }).msg)));
-    assert.ok(s.orderEntries().length === before + 1 || warned, 'the buy was sent or refused with a reason');
+    const warned = (): boolean => helper.log().args.some((a: unknown[]) => /risk rule "max-position"/.test(String((a[0] as { msg: unknown }).msg)));
+    await until(() => s.orderEntries().length === before + 1 || warned(), 'the buy sent or refused with a reason');
     assert.ok(!caught.length, 'no error: a refusal is a warning');
     assert.deepEqual(runtime.trap.errors, []);
-    void connection;
   });
 });
 
@@ -204,7 +213,7 @@ describe('adversarial: a server that answers with the wrong ClientOrderID (Node-
     s.book.positions = [{ Type: MessageType.POSITION_UPDATE, Symbol: 'ESZ26_FUT_CME', Quantity: 0, TradeAccount: 'Sim1' }];
     await helper.load([configModule, orderModule, catchNode], flow(s.port, { symbol: '', root: 'ES', symbolFormat: 'sierra-cme', maxPosition: 1, maxOrderSize: 1 }) as never);
     const connection = await (helper.getNode('cfg') as unknown as SierraConfigNode).connection();
-    await connection.whenReady(10_000);
+    await connection.whenReady(testTimeLeft());
     const order = helper.getNode('order') as TestNode;
     order.receive({ topic: 'order', payload: { action: 'buy', quantity: 1, type: 'limit', price: 5000 } });
     // The client never hears of its own id: after the answer timeout (10 s) it looks the order up.

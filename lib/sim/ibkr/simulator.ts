@@ -40,8 +40,9 @@ export interface IbkrSimulatorOptions {
   positionsCacheMs?: number;
   cancelDelayMs?: number;
   /**
-   * The clock of session idleness and of the rate limits (default: the wall clock). Tests inject a virtual one so that
-   * "idle for 300 ms" or "15 requests in one second" do not depend on how busy the machine is.
+   * The clock of session idleness, of the rate limits and of the smd expiry (default: the wall clock). Tests inject a
+   * virtual one so that "idle for 300 ms", "15 requests in one second" or "smd ends unless renewed" do not depend on
+   * how busy the machine is.
    */
   clock?: () => number;
 }
@@ -64,7 +65,7 @@ export interface IbkrSimulatorControl {
   placeByHand(order: { conid: number; side: 'BUY' | 'SELL'; orderType: 'LMT' | 'STP'; price: number; quantity: number }): number;
   /** The book as it is now (copies), for tests: every order and every non-zero position. */
   book(): { orders: { orderId: number; cOID?: string; parentId?: string; side: 'BUY' | 'SELL'; orderType: string; quantity: number; status: string; filledQuantity: number }[]; positions: { conid: number; position: number }[] };
-  stats(): RateStats & { webSockets: number };
+  stats(): RateStats & { webSockets: number; marketDataStreams: number };
   readonly sessionId: string;
 }
 
@@ -239,7 +240,7 @@ export async function startIbkrSimulator(options: IbkrSimulatorOptions = {}): Pr
         orders: book.all().map((o) => ({ orderId: o.orderId, ...(o.cOID !== undefined ? { cOID: o.cOID } : {}), ...(o.parentId !== undefined ? { parentId: o.parentId } : {}), side: o.side, orderType: o.orderType, quantity: o.quantity, status: o.status, filledQuantity: o.filledQuantity })),
         positions: [...book.positions.values()].filter((p) => p.position !== 0).map((p) => ({ conid: p.inst.conid, position: p.position })),
       }),
-      stats: () => ({ ...limiter.snapshot(), webSockets: hub.socketCount }),
+      stats: () => ({ ...limiter.snapshot(), webSockets: hub.socketCount, marketDataStreams: hub.marketDataStreamCount }),
       get sessionId() {
         return session.sessionId;
       },

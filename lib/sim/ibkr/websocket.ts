@@ -188,13 +188,13 @@ export class StreamingHub {
     }
     const existing = client.smd.get(conid);
     // Re-subscribing renews the stream; new fields are added, values already sent are not repeated.
-    client.smd.set(conid, { fields: [...new Set([...(existing?.fields ?? []), ...fields])], sent: existing?.sent ?? {}, renewedAt: Date.now() });
+    client.smd.set(conid, { fields: [...new Set([...(existing?.fields ?? []), ...fields])], sent: existing?.sent ?? {}, renewedAt: this.session.clock() });
     this.pushMarketData(client, conid);
     this.options.onMarketDataSubscribed?.();
   }
 
   private flush(): void {
-    const now = Date.now();
+    const now = this.session.clock(); // the smd expiry runs on the simulator's clock (a test's virtual one)
     for (const c of this.clients) {
       for (const [conid, stream] of c.smd) {
         if (now - stream.renewedAt > this.options.mdStreamTtlMs) c.smd.delete(conid);
@@ -289,6 +289,13 @@ export class StreamingHub {
 
   get socketCount(): number {
     return this.clients.size;
+  }
+
+  /** Market-data streams being served (each socket's subscriptions, not yet expired or unsubscribed). */
+  get marketDataStreamCount(): number {
+    let n = 0;
+    for (const c of this.clients) n += c.smd.size;
+    return n;
   }
 
   close(): void {

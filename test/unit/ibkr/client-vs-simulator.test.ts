@@ -4,6 +4,8 @@
 import { strict as assert } from 'assert';
 import { IbkrConnection, RejectedError, type IbkrConnectionOptions, type OrderRequest } from '../../../lib/ibkr';
 import { SPX_CONID, startIbkrSimulator, type IbkrSimulator, type IbkrSimulatorOptions } from '../../../lib/sim/ibkr';
+import { testTimeLeft } from '../../support/budget';
+import { FakeScheduler } from './loopback';
 
 interface Rig {
   sim: IbkrSimulator;
@@ -171,11 +173,28 @@ describe('IbkrClient against the IBKR simulator', function () {
 
   describe('session keeper', () => {
     it('keeps an idle session alive with /tickle past the idle timeout', async () => {
-      const r = await rig({ tls: false, rateLimits: false, sessionIdleMs: 600 }, { tickleIntervalMs: 200, familyLimits: QUICK_FAMILIES });
+      // The keeper's timers and the simulator's idle clock in virtual time: 8 tickle intervals (1.6 s, past the 600 ms
+      // idle timeout) pass however slow the machine is; each tickle reaches the simulator before the next interval.
+      const clock = new FakeScheduler();
+      const now = (): number => Date.UTC(2026, 2, 3, 15) + clock.now;
+      const r = await rig({ tls: false, rateLimits: false, sessionIdleMs: 600, clock: now }, { tickleIntervalMs: 200, familyLimits: QUICK_FAMILIES, clock: now, scheduler: clock });
+      const tickles = (): number => r.sim.control.stats().requests['/tickle'] ?? 0;
+      const until = async (check: () => boolean, what: string): Promise<void> => {
+        const end = Date.now() + testTimeLeft();
+        while (!check()) {
+          if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      };
       try {
-        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const first = tickles();
+        for (let n = 1; n <= 8; n++) {
+          await clock.advance(199);
+          assert.equal(tickles(), first + n - 1, 'no tickle before the interval');
+          await clock.advance(1);
+          await until(() => tickles() === first + n, `tickle ${n} at the simulator`);
+        }
         assert.equal(r.connection.state, 'authenticated');
-        assert.ok((r.sim.control.stats().requests['/tickle'] ?? 0) >= 3);
       } finally {
         await r.close();
       }

@@ -1,6 +1,8 @@
 // IbkrStream and the quote stream end to end against the IBKR simulator's real WebSocket (/v1/api/ws): session
 // cookie, changed-field smd messages, trades turned into ticks, heartbeats, dropped sockets, session expiry and
-// smd expiry. Time constants are shortened so the whole file runs in a few seconds.
+// smd expiry. The stream's timers and clock, and the simulator's clock (session idleness, smd expiry), are virtual
+// (FakeScheduler): they move only when a test advances them, so a busy machine cannot fire a watchdog or expire a
+// stream the test did not mean to. The sockets, the simulated market and its heartbeats run in real time.
 import { strict as assert } from 'assert';
 import http from 'http';
 import https from 'https';
@@ -11,10 +13,17 @@ import type { MarketDataUpdate, StreamQuote } from '../../../lib/ibkr/market-dat
 import { IbkrStream, type StreamGap, type StreamState, type StreamTarget, type StreamTiming } from '../../../lib/ibkr/stream';
 import { streamQuotes } from '../../../lib/ibkr/stream-quotes';
 import { testTimeLeft } from '../../support/budget';
+import { FakeScheduler } from './loopback';
 
 const TIMING: Partial<StreamTiming> = { heartbeatTimeoutMs: 500, ticIntervalMs: 200, sessionWaitMs: 2000 };
 const BACKOFF = { initialMs: 20, maxMs: 100 };
 const SIM: IbkrSimulatorOptions = { seed: 7, tls: false, rateLimits: false, heartbeatMs: 100, streamIntervalMs: 50, speed: 4 };
+/** The simulator's clock at virtual time 0. */
+const SIM_T0 = Date.UTC(2026, 2, 3, 15);
+
+let clock = new FakeScheduler();
+/** The stream of the running test, whose reconnect backoff waitUntil lets pass. */
+let current: IbkrStream | undefined;
 
 /** One REST call to the simulator, as the connection's session keeper would make it. */
 function call(sim: IbkrSimulator, method: 'GET' | 'POST', path: string, body: unknown = {}): Promise<Record<string, unknown>> {
@@ -44,12 +53,24 @@ function call(sim: IbkrSimulator, method: 'GET' | 'POST', path: string, body: un
   });
 }
 
+/**
+ * Waits (real time, the test's budget) for an outcome of real work. A stream waiting to reconnect has one timer
+ * pending, its backoff: that one is let pass, so reconnects happen at once, with no other virtual time passing.
+ */
 async function waitUntil(condition: () => boolean, what: string, timeoutMs = testTimeLeft()): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    const delays = clock.delays();
+    if (current?.state === 'reconnecting' && delays.length === 1 && delays[0]! <= BACKOFF.maxMs) await clock.advance(delays[0]!);
+    else await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Lets `ms` of virtual time pass, then waits for a frame from the simulator (its heartbeat) to re-arm the watchdog. */
+async function elapse(ms: number): Promise<void> {
+  await clock.advance(ms);
+  await waitUntil(() => clock.delays().includes(TIMING.heartbeatTimeoutMs!), `a frame from the simulator after ${clock.now} ms`);
 }
 
 /** True when `ticks`, in order, are consecutive runs of `trades` from `start`: sizes summed, priced at each run's last. */
@@ -86,14 +107,17 @@ describe('IBKR stream against the IBKR simulator', function () {
   }
 
   async function start(simOptions: IbkrSimulatorOptions = {}, timing: Partial<StreamTiming> = {}, reauthenticate = true): Promise<IbkrStream> {
-    sim = await startIbkrSimulator({ ...SIM, ...simOptions });
+    sim = await startIbkrSimulator({ ...SIM, clock: () => SIM_T0 + clock.now, ...simOptions });
     es = sim.market.esContracts()[0]!.conid;
-    stream = new IbkrStream({ target: tickleTarget({ reauthenticate }), timing: { ...TIMING, ...timing }, backoff: BACKOFF });
+    stream = new IbkrStream({ target: tickleTarget({ reauthenticate }), timing: { ...TIMING, ...timing }, backoff: BACKOFF, scheduler: clock, now: () => clock.now });
+    current = stream;
     return stream;
   }
 
   beforeEach(() => {
     sessionsIssued = [];
+    clock = new FakeScheduler();
+    current = undefined;
   });
 
   afterEach(async () => {
@@ -146,7 +170,8 @@ describe('IBKR stream against the IBKR simulator', function () {
     s.on('state', (state) => states.push(state));
     s.start();
     await waitUntil(() => s.state === 'open', 'open');
-    await new Promise((r) => setTimeout(r, 3 * TIMING.heartbeatTimeoutMs!));
+    // 4 × the watchdog's limit of virtual time, 400 ms at a time, each step followed by a heartbeat.
+    for (let i = 0; i < 5; i++) await elapse(TIMING.heartbeatTimeoutMs! - 100);
     assert.deepEqual(states, ['connecting', 'open']);
     assert.equal(sim.control.stats().webSockets, 1);
   });
@@ -214,7 +239,10 @@ describe('IBKR stream against the IBKR simulator', function () {
       target: async () => ({ url: sim.wsUrl, headers: { Cookie: `api=${JSON.stringify({ session: stale })}` } }),
       timing: TIMING,
       backoff: BACKOFF,
+      scheduler: clock,
+      now: () => clock.now,
     });
+    current = stream;
     const reasons: string[] = [];
     stream.on('state', (_state, reason) => reasons.push(reason));
     stream.start();
@@ -241,22 +269,35 @@ describe('IBKR stream against the IBKR simulator', function () {
   });
 
   it('renews smd before the server lets it expire, and the stream really expires without renewal', async () => {
-    const renewed = await start({ mdStreamTtlMs: 600 }, { marketDataRenewMs: 250 });
+    let subscribedAtSim = 0;
+    const onMarketDataSubscribed = (): void => {
+      subscribedAtSim++;
+    };
+    const renewed = await start({ mdStreamTtlMs: 600, onMarketDataSubscribed }, { marketDataRenewMs: 250 });
     let renewedUpdates = 0;
     renewed.subscribeMarketData(es, ['31', '7762'], () => renewedUpdates++);
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitUntil(() => subscribedAtSim === 1 && renewedUpdates > 0, 'streaming');
+    // 2.5 × the expiry of virtual time; each renewal reaches the simulator before the next 250 ms pass.
+    for (let n = 1; n <= 6; n++) {
+      await elapse(250);
+      await waitUntil(() => subscribedAtSim === 1 + n, `renewal ${n} at the simulator`);
+    }
     const after = renewedUpdates;
-    await waitUntil(() => renewedUpdates > after, 'updates still flowing after 2.5 × the expiry');
+    await waitUntil(() => renewedUpdates > after + 2, 'updates still flowing after 2.5 × the expiry');
+    assert.equal(sim.control.stats().marketDataStreams, 1, 'the simulator still serves it');
     await renewed.close();
     await sim.close();
 
-    const unrenewed = await start({ mdStreamTtlMs: 600 }, { marketDataRenewMs: 60_000 });
+    clock = new FakeScheduler();
+    subscribedAtSim = 0;
+    const unrenewed = await start({ mdStreamTtlMs: 600, onMarketDataSubscribed }, { marketDataRenewMs: 60_000 });
     let unrenewedUpdates = 0;
     unrenewed.subscribeMarketData(es, ['31', '7762'], () => unrenewedUpdates++);
-    await new Promise((r) => setTimeout(r, 1500));
-    const stoppedAt = unrenewedUpdates;
-    await new Promise((r) => setTimeout(r, 1200)); // twice the expiry: a stream still served would have sent more
-    assert.ok(stoppedAt > 0 && unrenewedUpdates === stoppedAt, `without renewal the server stops sending (${stoppedAt} then ${unrenewedUpdates} updates)`);
+    await waitUntil(() => subscribedAtSim === 1 && unrenewedUpdates > 0, 'streaming');
+    await elapse(300);
+    await elapse(301);
+    await waitUntil(() => sim.control.stats().marketDataStreams === 0, 'the simulator to end the stream 600 ms after the subscription');
+    assert.equal(subscribedAtSim, 1, 'never renewed');
   });
 
   it('streams P&L (spl) without a brokerage session being needed', async () => {

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { IbkrStream, type StreamGap, type StreamState, type StreamTarget } from '../../../lib/ibkr/stream';
 import { testTimeLeft } from '../../support/budget';
+import { FakeScheduler, flush } from './loopback';
 
 const FAST = { heartbeatTimeoutMs: 400, ticIntervalMs: 100, marketDataRenewMs: 10 * 60_000, sessionWaitMs: 600 };
 const BACKOFF = { initialMs: 20, maxMs: 80 };
@@ -72,10 +73,14 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = tes
   }
 }
 
+// The stream's timers (heartbeat watchdog, tic, smd renewal, session wait, reconnect backoff) and its clock run on a
+// virtual scheduler that moves only when a test advances it: the socket and the peer are real, and a slow machine
+// cannot make a watchdog fire that the test did not ask for.
 describe('IBKR stream (one WebSocket, scripted peer)', () => {
   let peer: ScriptedPeer;
   let stream: IbkrStream | undefined;
   let sessions = 0;
+  let clock: FakeScheduler;
 
   function target(url = peer.url): () => Promise<StreamTarget> {
     return async () => {
@@ -85,12 +90,13 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
   }
 
   function open(extra: Partial<ConstructorParameters<typeof IbkrStream>[0]> = {}): IbkrStream {
-    stream = new IbkrStream({ target: target(), timing: FAST, backoff: BACKOFF, random: () => 0.5, ...extra });
+    stream = new IbkrStream({ target: target(), timing: FAST, backoff: BACKOFF, random: () => 0.5, scheduler: clock, now: () => clock.now, ...extra });
     return stream;
   }
 
   beforeEach(() => {
     sessions = 0;
+    clock = new FakeScheduler();
   });
 
   afterEach(async () => {
@@ -133,7 +139,10 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     await waitUntil(() => s.state === 'open', 'open');
     a.unsubscribe();
     a.unsubscribe();
-    await new Promise((r) => setTimeout(r, 30));
+    // Anything these sent is on the socket before the next command.
+    const orders = s.subscribeOrders(() => undefined);
+    await waitUntil(() => peer.latest.received.includes('sor+{}'), 'the next command');
+    orders.unsubscribe();
     assert.ok(!peer.latest.received.includes('umd+7+{}'));
     b.unsubscribe();
     await waitUntil(() => peer.latest.received.includes('umd+7+{}'), 'umd');
@@ -144,7 +153,15 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     peer = await ScriptedPeer.start();
     const s = open();
     s.start();
-    await waitUntil(() => peer.peers.length === 1 && peer.latest.received.filter((c) => c === 'tic').length >= 2, 'two tics');
+    await waitUntil(() => s.state === 'open', 'open');
+    const tics = (): number => peer.latest.received.filter((c) => c === 'tic').length;
+    for (const n of [1, 2]) {
+      await clock.advance(FAST.ticIntervalMs - 1);
+      assert.equal(s.state, 'open');
+      await clock.advance(1);
+      await waitUntil(() => tics() === n, `tic ${n} after ${n * FAST.ticIntervalMs} ms`);
+    }
+    assert.equal(peer.peers.length, 1);
   });
 
   it('survives bytes that are not valid UTF-8 (IBKR sends some) and keeps streaming', async () => {
@@ -169,7 +186,13 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     s.subscribeMarketData(1, ['31'], () => undefined);
     s.subscribeOrders(() => undefined);
     await waitUntil(() => s.state === 'open', 'open');
-    // The peer says nothing more (no hb): after heartbeatTimeoutMs the stream must give up on this socket.
+    // The peer says nothing more (no hb): after heartbeatTimeoutMs the stream must give up on this socket, not before.
+    await clock.advance(FAST.heartbeatTimeoutMs - 1);
+    assert.equal(s.state, 'open');
+    await clock.advance(1);
+    assert.equal(s.state, 'reconnecting');
+    assert.deepEqual(clock.delays(), [10], 'the retry after a full-jitter backoff (random 0.5 × 20 ms)');
+    await clock.advance(10);
     await waitUntil(() => gaps.length === 1, 'gap after reconnect');
     assert.equal(peer.peers.length, 2);
     assert.equal(sessions, 2, 'a fresh target (new session) for the new socket');
@@ -178,7 +201,8 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     await waitUntil(() => resent.every((m) => peer.latest.received.includes(m)), 'session, market data and orders on the new socket');
     assert.match(gaps[0]!.reason, /no heartbeat/);
     assert.deepEqual(gaps[0]!.subscriptions, ['smd+1', 'sor']);
-    assert.ok(gaps[0]!.to >= gaps[0]!.from + 0);
+    assert.equal(gaps[0]!.from, FAST.heartbeatTimeoutMs, 'the gap starts when the link was declared dead');
+    assert.equal(gaps[0]!.to, FAST.heartbeatTimeoutMs + 10, 'and ends when the new socket opened');
     assert.deepEqual(states, ['connecting', 'open', 'reconnecting', 'open']);
   });
 
@@ -187,14 +211,20 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     const s = open();
     s.start();
     await waitUntil(() => s.state === 'open', 'open');
-    const beat = setInterval(() => peer.send({ topic: 'system', hb: Date.now() }), 100);
-    try {
-      await new Promise((r) => setTimeout(r, 1000));
-    } finally {
-      clearInterval(beat);
+    // Five heartbeats, each 300 ms (virtual) after the previous: 1.5 s in all, far past the 400 ms limit.
+    for (let i = 0; i < 5; i++) {
+      await clock.advance(300);
+      peer.send({ topic: 'system', hb: clock.now });
+      // Taken in: the watchdog is armed afresh (its full delay from now).
+      await waitUntil(() => clock.delays().includes(FAST.heartbeatTimeoutMs), `heartbeat ${i + 1} taken in`);
     }
     assert.equal(peer.peers.length, 1);
     assert.equal(s.state, 'open');
+    // Then silence: dead exactly 400 ms after the last heartbeat.
+    await clock.advance(FAST.heartbeatTimeoutMs - 1);
+    assert.equal(s.state, 'open');
+    await clock.advance(1);
+    assert.equal(s.state, 'reconnecting');
   });
 
   it('waits for the brokerage session, then subscribes when IBKR reports it authenticated', async () => {
@@ -210,10 +240,20 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
 
   it('reconnects with a fresh session when the brokerage session never comes', async () => {
     peer = await ScriptedPeer.start((p) => p.ws.send(JSON.stringify({ message: 'waiting for session' })));
-    const s = open();
+    // Heartbeats are not what is tested here: the watchdog is set far beyond the session wait.
+    const s = open({ timing: { ...FAST, heartbeatTimeoutMs: 10 * FAST.sessionWaitMs } });
+    const reasons: string[] = [];
+    s.on('state', (state, reason) => reasons.push(`${state}: ${reason}`));
     s.start();
-    await waitUntil(() => peer.peers.length >= 2, 'second attempt');
-    assert.ok(sessions >= 2);
+    await waitUntil(() => s.state === 'waiting-session', 'waiting-session');
+    await clock.advance(FAST.sessionWaitMs - 1);
+    assert.equal(s.state, 'waiting-session');
+    await clock.advance(1);
+    assert.equal(s.state, 'reconnecting', `a new socket after ${FAST.sessionWaitMs} ms without the session`);
+    assert.match(reasons.at(-1)!, /brokerage session not ready/);
+    await clock.advance(BACKOFF.maxMs);
+    await waitUntil(() => peer.peers.length === 2, 'second attempt');
+    assert.equal(sessions, 2, 'with a fresh session');
     assert.notEqual(s.state, 'open');
   });
 
@@ -230,6 +270,12 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     const reasons: string[] = [];
     s.on('state', (state, reason) => reasons.push(`${state}: ${reason}`));
     s.start();
+    // Full jitter (random 0.5) on a backoff doubling from 20 ms: 10 ms, then 20 ms.
+    for (const delay of [10, 20]) {
+      await waitUntil(() => s.state === 'reconnecting' && clock.pending === 1, 'a retry scheduled');
+      assert.deepEqual(clock.delays(), [delay]);
+      await clock.advance(delay);
+    }
     await waitUntil(() => s.state === 'open', 'open');
     assert.equal(calls, 3);
     assert.ok(reasons.some((r) => /^reconnecting: no IBKR session for the stream \(IBKR session not authenticated\)/.test(r)), reasons.join('\n'));
@@ -267,12 +313,13 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     peer = await ScriptedPeer.start();
     const s = open({ timing: { ...FAST, marketDataRenewMs: 150 } });
     s.subscribeMarketData(3, ['31'], () => undefined);
-    const beat = setInterval(() => peer.peers.length && peer.send({ topic: 'system', hb: 1 }), 100);
-    try {
-      await waitUntil(() => peer.peers.length > 0 && peer.latest.received.filter((c) => c.startsWith('smd+3+')).length >= 3, 'two renewals');
-    } finally {
-      clearInterval(beat);
+    const smd = (): number => peer.latest.received.filter((c) => c.startsWith('smd+3+')).length;
+    await waitUntil(() => s.state === 'open' && peer.peers.length > 0 && smd() === 1, 'subscribed');
+    for (const n of [2, 3]) {
+      await clock.advance(150);
+      await waitUntil(() => smd() === n, `renewal ${n - 1}`);
     }
+    assert.equal(peer.peers.length, 1);
   });
 
   it('closes idempotently, releases the socket, and refuses new subscriptions', async () => {
@@ -284,8 +331,11 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     assert.equal(s.state, 'closed');
     await waitUntil(() => peer.latest.ws.readyState === peer.latest.ws.CLOSED, 'server side closed');
     assert.throws(() => s.subscribeOrders(() => undefined), /IBKR stream is closed/);
-    await new Promise((r) => setTimeout(r, FAST.heartbeatTimeoutMs + 100));
-    assert.equal(peer.peers.length, 1, 'no reconnect after close');
+    assert.equal(clock.pending, 0, 'no timer left that could reconnect');
+    await clock.advance(10 * FAST.heartbeatTimeoutMs);
+    await flush();
+    assert.equal(sessions, 1, 'no reconnect after close');
+    assert.equal(peer.peers.length, 1);
   });
 
   it('does not resubscribe on the new socket what was unsubscribed while the link was down', async () => {
@@ -297,6 +347,7 @@ describe('IBKR stream (one WebSocket, scripted peer)', () => {
     peer.latest.ws.terminate();
     await waitUntil(() => s.state === 'reconnecting', 'reconnecting');
     leaving.unsubscribe();
+    await clock.advance(BACKOFF.maxMs);
     await waitUntil(() => peer.peers.length === 2 && s.state === 'open', 'open again');
     await waitUntil(() => peer.latest.received.includes('smd+1+{"fields":["31"]}'), 'contract 1 resubscribed');
     assert.ok(!peer.latest.received.some((c) => c.startsWith('smd+2+')), 'contract 2 not resubscribed');

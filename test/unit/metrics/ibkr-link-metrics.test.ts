@@ -1,9 +1,12 @@
 // The IBKR metrics against known traffic on the in-process simulator: request counts equal what the simulator
 // received, a known artificial history latency shows in p99, injected 429s show in the 429 count and the error rate,
 // last-data age is fresh while streaming and grows after stopping, and uptimes restart after forced reconnects.
+// Ages and uptimes are read on a virtual clock (IbkrLink's `now`) that moves only when the test moves it: the
+// simulator, the sockets and the session run in real time, and the tests wait for their events, never for a duration.
 import { strict as assert } from 'assert';
 import { IbkrLink, type IbkrStateEvent } from '../../../lib/ibkr/link';
 import { planConnection } from '../../../nodes/ibkr-config/settings';
+import { testTimeLeft } from '../../support/budget';
 
 const HISTORY_LATENCY_MS = 60;
 
@@ -14,7 +17,16 @@ interface Lines {
   warn: string[];
 }
 
-function openLink(traceRequests = false): { link: IbkrLink; lines: Lines } {
+/** The metrics' clock in the tests that read ages and uptimes: it stands still unless advanced. */
+class VirtualNow {
+  t = Date.UTC(2026, 2, 3, 15);
+  readonly now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+function openLink(traceRequests = false, now?: () => number): { link: IbkrLink; lines: Lines } {
   const plan = planConnection({ mode: 'simulator', simSeed: 3, simTls: true, traceRequests });
   plan.simulator = { ...plan.simulator, historyLatencyMs: HISTORY_LATENCY_MS };
   const lines: Lines = { info: [], debug: [], trace: [], warn: [] };
@@ -25,10 +37,10 @@ function openLink(traceRequests = false): { link: IbkrLink; lines: Lines } {
     warn: (m: string) => lines.warn.push(m),
     error: (m: string) => lines.warn.push(m),
   };
-  return { link: new IbkrLink(plan, { logger, tickleIntervalMs: 200 }), lines };
+  return { link: new IbkrLink(plan, { logger, tickleIntervalMs: 200, ...(now ? { now } : {}) }), lines };
 }
 
-function nextState(link: IbkrLink, state: string, timeoutMs = 8000): Promise<IbkrStateEvent> {
+function nextState(link: IbkrLink, state: string, timeoutMs = testTimeLeft()): Promise<IbkrStateEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "${state}" state within ${timeoutMs} ms (now ${link.state})`)), timeoutMs);
     const on = (e: IbkrStateEvent): void => {
@@ -43,7 +55,7 @@ function nextState(link: IbkrLink, state: string, timeoutMs = 8000): Promise<Ibk
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, what: string, timeoutMs = 8000): Promise<void> {
+async function until(check: () => boolean, what: string, timeoutMs = testTimeLeft()): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
@@ -95,54 +107,68 @@ describe('IBKR metrics on the simulator', function () {
   });
 
   it('keeps the last data age fresh while streaming and lets it grow after stopping; a dropped socket restarts the stream uptime', async () => {
-    ({ link, lines } = openLink());
+    const clock = new VirtualNow();
+    ({ link, lines } = openLink(false, clock.now));
     await link.open();
     await link.settled();
     const sim = link.simulator!;
     const stream = link.stream();
     const conid = sim.market.esContracts()[0]!.conid;
-    const agesInListener: number[] = [];
+    // Each of the first three updates comes 1 s (virtual) after the previous one: its age is 0 as it arrives, and
+    // 1000 just before the next one.
+    const agesOnArrival: number[] = [];
+    const agesBeforeNext: number[] = [];
     const handle = stream.subscribeMarketData(conid, ['31', '84', '86'], () => {
-      agesInListener.push(link.metrics().stream.lastDataAgeMs ?? -1);
+      if (agesOnArrival.length >= 3) return;
+      agesOnArrival.push(link.metrics().stream.lastDataAgeMs ?? -1);
+      clock.advance(1000);
+      agesBeforeNext.push(link.metrics().stream.lastDataAgeMs ?? -1);
     });
-    await until(() => agesInListener.length >= 3, 'three market-data messages');
-    assert.ok(agesInListener.every((age) => age >= 0 && age < 50), `age is ~0 as data arrives: ${agesInListener.join(',')}`);
+    await until(() => agesOnArrival.length >= 3, 'three market-data messages');
+    assert.deepEqual(agesOnArrival, [0, 0, 0], 'the age is 0 as each update arrives');
+    assert.deepEqual(agesBeforeNext, [1000, 1000, 1000], 'and grows with the clock until the next one');
     assert.equal(lines.info.filter((l) => l === `IBKR market data flowing for contract ${conid}`).length, 1, 'first data at info, once');
     assert.ok(lines.trace.length >= 2, 'the rest at trace');
 
+    clock.advance(10_000);
     const before = link.metrics().stream;
     assert.equal(before.state, 'open');
+    assert.equal(before.uptimeMs, 13_000, 'up since it opened: three updates 1 s apart, then 10 s');
     sim.control.dropWebSockets();
     await until(() => link.metrics().stream.reconnects === 1 && link.metrics().stream.state === 'open', 'the stream to reconnect');
-    const after = link.metrics().stream;
-    assert.ok(after.uptimeMs < before.uptimeMs + 100, `uptime restarted (${before.uptimeMs} → ${after.uptimeMs} ms)`);
+    assert.equal(link.metrics().stream.uptimeMs, 0, 'uptime restarted at the reconnect');
+    clock.advance(500);
+    assert.equal(link.metrics().stream.uptimeMs, 500, 'and counts from there');
     assert.equal(link.metrics().reconnects, 1);
     assert.ok(lines.info.some((l) => l.startsWith('IBKR stream back after')), 'the reconnect is logged');
 
+    const seen = link.metrics().stream.messages;
+    await until(() => link.metrics().stream.messages > seen, 'market data on the new socket');
+    assert.equal(link.metrics().stream.lastDataAgeMs, 0, 'data on the new socket resets the age');
     handle.unsubscribe();
-    // Frames already on the wire may still land (later on a busy machine): once data has stopped, the age grows past
-    // 400 ms and keeps growing; data still flowing would reset it and this wait would time out.
-    await until(() => link.metrics().stream.lastDataAgeMs! >= 400, 'no data after stopping: the age grows');
-    const stoppedAge = link.metrics().stream.lastDataAgeMs!;
-    await delay(200);
-    assert.ok(link.metrics().stream.lastDataAgeMs! >= stoppedAge + 200, 'the age keeps growing');
+    clock.advance(5000);
+    assert.equal(link.metrics().stream.lastDataAgeMs, 5000, 'after stopping, the age grows with the time since the last update');
   });
 
   it('restarts the session uptime after an expiry and a new login', async () => {
-    ({ link, lines } = openLink());
+    const clock = new VirtualNow();
+    ({ link, lines } = openLink(false, clock.now));
     await link.open();
     await link.settled();
-    await delay(50);
+    clock.advance(5000);
+    assert.equal(link.metrics().session.uptimeMs, 5000, 'up since the login');
     const sim = link.simulator!;
     const lost = nextState(link, 'expired');
     sim.control.expireSession();
     await lost;
     assert.equal(link.metrics().session.uptimeMs, 0);
+    clock.advance(2000);
     await link.command('login');
     await until(() => link.state === 'authenticated', 'authenticated again');
+    clock.advance(700);
     const m = link.metrics();
     assert.equal(m.session.reconnects, 1);
-    assert.ok(m.session.uptimeMs < 1000);
+    assert.equal(m.session.uptimeMs, 700, 'counted from the new login');
   });
 
   it('traces requests and answers at debug level, with no session cookie or token in any line', async () => {

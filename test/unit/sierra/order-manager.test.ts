@@ -2,7 +2,8 @@ import { strict as assert } from 'assert';
 import type { Fill, OrderUpdate, Position } from '../../../lib/contracts';
 import { InvalidInputError } from '../../../lib/errors';
 import { MessageType, OrderStatus, OrderUpdateReason } from '../../../lib/sierra/protocol';
-import { OrderManager, type InvalidTransition } from '../../../lib/sierra/order-manager';
+import { OrderManager, type InvalidTransition, type ManagerState } from '../../../lib/sierra/order-manager';
+import { testTimeLeft } from '../../support/budget';
 import { DtcClient } from '../../../lib/sierra/client';
 import { OrderNotFoundError, OrderRejectedError, RiskDeniedError, TradingDisabledError } from '../../../lib/sierra/errors';
 import { SYMBOL, collect, nextEvent, sleep, startRig, until, type Rig } from './support/harness';
@@ -23,7 +24,7 @@ describe('sierra order manager', function () {
       const accounts = collect<Record<string, unknown>>(rig.manager, 'account');
       const { order } = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 2, type: 'market' });
       assert.match(order.clientOrderId, /^\d{8}-mia-\d+$/);
-      await until(() => fills.length === 1 && positions.length > 0 && accounts.length > 0, 2000, 'fill');
+      await until(() => fills.length === 1 && positions.length > 0 && accounts.length > 0, undefined, 'fill');
       assert.deepEqual({ ...fills[0], t: 0 }, { clientOrderId: order.clientOrderId, serverOrderId: order.serverOrderId, side: 'buy', quantity: 2, price: 6000, t: 0 });
       assert.equal(positions.at(-1)!.quantity, 2);
       assert.equal(rig.manager.order(order.clientOrderId)!.status, 'filled');
@@ -44,10 +45,10 @@ describe('sierra order manager', function () {
       const { order } = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 3, type: 'limit', price: 5990 });
       assert.equal(order.status, 'working');
       rig.market.trade(5989.75, 1);
-      await until(() => fills.length === 1, 2000, 'partial fill');
+      await until(() => fills.length === 1, undefined, 'partial fill');
       assert.equal(rig.manager.order(order.clientOrderId)!.status, 'partially-filled');
       rig.market.trade(5989.75, 10);
-      await until(() => fills.length === 2, 2000, 'full fill');
+      await until(() => fills.length === 2, undefined, 'full fill');
       assert.deepEqual(fills.map((f) => [f.quantity, f.price]), [[1, 5990], [2, 5990]]);
       const last = updates.at(-1)!;
       assert.equal(last.status, 'filled');
@@ -201,7 +202,7 @@ describe('sierra order manager', function () {
       await sleep(20);
       const result = await rig.manager.flatten(SYMBOL);
       assert.equal(result.cancelled.length, 1);
-      await until(() => rig.sim.positions()[0].quantity === 0, 2000, 'flat');
+      await until(() => rig.sim.positions()[0].quantity === 0, undefined, 'flat');
       assert.equal(rig.sim.orders().filter((o) => o.status === OrderStatus.OPEN).length, 0);
     });
 
@@ -235,9 +236,9 @@ describe('sierra order manager', function () {
       assert.equal(result.target!.status, 'pending');
       assert.equal(result.stop!.status, 'pending');
       rig.market.trade(5989.75, 10);
-      await until(() => rig.manager.order(result.target!.clientOrderId)!.status === 'working', 2000, 'children open');
+      await until(() => rig.manager.order(result.target!.clientOrderId)!.status === 'working', undefined, 'children open');
       rig.market.trade(6010.25, 10);
-      await until(() => rig.manager.order(result.stop!.clientOrderId)!.status === 'cancelled', 2000, 'stop cancelled');
+      await until(() => rig.manager.order(result.stop!.clientOrderId)!.status === 'cancelled', undefined, 'stop cancelled');
       assert.equal(rig.manager.order(result.target!.clientOrderId)!.status, 'filled');
       assert.deepEqual(fills.map((f) => [f.side, f.quantity, f.price]), [['buy', 2, 5990], ['sell', 2, 6010]]);
       assert.equal(rig.sim.positions()[0].quantity, 0);
@@ -246,16 +247,16 @@ describe('sierra order manager', function () {
     it('cancelling the parent cancels the children', async () => {
       const result = await rig.manager.submit({ symbol: SYMBOL, side: 'sell', quantity: 1, type: 'limit', price: 6020, bracket: { stop: 6030, targets: [6000] } });
       await rig.manager.cancel(result.order.clientOrderId);
-      await until(() => rig.manager.order(result.stop!.clientOrderId)!.status === 'cancelled', 2000, 'children cancelled');
+      await until(() => rig.manager.order(result.stop!.clientOrderId)!.status === 'cancelled', undefined, 'children cancelled');
       assert.equal(rig.manager.order(result.target!.clientOrderId)!.status, 'cancelled');
     });
 
     it('a partial fill of the target reduces the stop (OCO)', async () => {
       const result = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 3, type: 'market', bracket: { stop: 5980, targets: [6010] } });
-      await until(() => rig.manager.order(result.stop!.clientOrderId)!.status === 'working', 2000, 'children open');
+      await until(() => rig.manager.order(result.stop!.clientOrderId)!.status === 'working', undefined, 'children open');
       rig.market.trade(6010.25, 1);
-      await until(() => rig.manager.order(result.target!.clientOrderId)!.filledQuantity === 1, 2000, 'target partial');
-      await until(() => rig.manager.order(result.stop!.clientOrderId)!.quantity === 2, 2000, 'stop reduced');
+      await until(() => rig.manager.order(result.target!.clientOrderId)!.filledQuantity === 1, undefined, 'target partial');
+      await until(() => rig.manager.order(result.stop!.clientOrderId)!.quantity === 2, undefined, 'stop reduced');
     });
 
     it('is all-or-none: a rejected bracket rejects all three', async () => {
@@ -280,10 +281,18 @@ describe('sierra order manager', function () {
 
     it('refuses (never queues) instructions while reconciling after a reconnect', async () => {
       rig = await startRig({ client: { reconnect: { initialDelayMs: 200, maxDelayMs: 200 } } });
+      // Submitted the moment the manager starts reconciling (a poll could miss a reconcile that is quickly over).
+      const outcome = new Promise<unknown>((resolve) => {
+        const on = (state: ManagerState): void => {
+          if (state !== 'reconciling') return;
+          rig.manager.off('state', on);
+          resolve(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' }).then(() => 'placed', (err: unknown) => err));
+        };
+        rig.manager.on('state', on);
+      });
       rig.sim.dropConnections();
-      await until(() => rig.manager.state !== 'ready', 2000, 'not ready');
-      await assert.rejects(rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' }), /refused, not queued/);
-      await rig.manager.whenReady(3000);
+      assert.match(String(await outcome), /refused, not queued/);
+      await rig.manager.whenReady(testTimeLeft());
       assert.equal(rig.sim.orders().length, 0);
     });
   });

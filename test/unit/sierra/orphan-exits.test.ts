@@ -16,11 +16,11 @@ describe('Sierra reconcile: orphaned bracket exits beside an open position', fun
     rig = await startRig();
     const r = rig;
     const first = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5980, targets: [6020] } });
-    await until(() => r.sim.positions()[0]?.quantity === 1, 2000, 'long 1');
+    await until(() => r.sim.positions()[0]?.quantity === 1, undefined, 'long 1');
     const second = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5979, targets: [6021] } });
-    await until(() => r.sim.positions()[0]?.quantity === 2 && workingAtBroker(r).length === 4, 2000, 'long 2, two pairs');
+    await until(() => r.sim.positions()[0]?.quantity === 2 && workingAtBroker(r).length === 4, undefined, 'long 2, two pairs');
     await r.manager.submit({ symbol: SYMBOL, side: 'sell', quantity: 1, type: 'market' }); // closed by hand: long 1
-    await until(() => r.sim.positions()[0]?.quantity === 1, 2000, 'long 1 again');
+    await until(() => r.sim.positions()[0]?.quantity === 1, undefined, 'long 1 again');
     assert.equal(workingAtBroker(r).length, 4);
     const { atReady, warnings } = await restartOnBroker(r);
     assert.deepEqual(atReady.sort(), [first.stop!.clientOrderId, first.target!.clientOrderId].sort());
@@ -32,9 +32,9 @@ describe('Sierra reconcile: orphaned bracket exits beside an open position', fun
     rig = await startRig();
     const r = rig;
     const entry = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5980, targets: [6020] } });
-    await until(() => r.sim.positions()[0]?.quantity === 1 && workingAtBroker(r).length === 2, 2000, 'long 1 with exits');
+    await until(() => r.sim.positions()[0]?.quantity === 1 && workingAtBroker(r).length === 2, undefined, 'long 1 with exits');
     await r.manager.submit({ symbol: SYMBOL, side: 'sell', quantity: 2, type: 'market' });
-    await until(() => r.sim.positions()[0]?.quantity === -1, 2000, 'short 1');
+    await until(() => r.sim.positions()[0]?.quantity === -1, undefined, 'short 1');
     const { atReady, warnings } = await restartOnBroker(r);
     assert.deepEqual(atReady, []);
     assert.ok(warnings.some((w) => w.includes(entry.stop!.clientOrderId) && /short 1/.test(w)), warnings.join(' | '));

@@ -3,7 +3,10 @@ import fc from 'fast-check';
 import type { Fill, OrderUpdate } from '../../../lib/contracts';
 import { MessageType } from '../../../lib/sierra/protocol';
 import { OrderRejectedError, OrderStateUnknownError, TradingDisabledError } from '../../../lib/sierra/errors';
+import type { ManagerState } from '../../../lib/sierra/order-manager';
+import { testTimeLeft } from '../../support/budget';
 import { SYMBOL, collect, sleep, startRig, until, type Rig } from './support/harness';
+import { FakeScheduler } from '../ibkr/loopback';
 
 describe('sierra order manager across disconnects', function () {
   this.timeout(30000);
@@ -13,26 +16,31 @@ describe('sierra order manager across disconnects', function () {
   it('keeps working orders and positions across a reconnect and reports a fill made while away exactly once', async () => {
     rig = await startRig({ client: { reconnect: { initialDelayMs: 150, maxDelayMs: 150 } } });
     const fills = collect<Fill>(rig.manager, 'fill');
+    // Every state the manager goes through: a reconnect may be over before a poll would see it down.
+    const states = collect<ManagerState>(rig.manager, 'state');
+    const wentDown = (from: number) => (): boolean => states.slice(from).some((s) => s !== 'ready');
     await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
     const { order } = await rig.manager.submit({ symbol: SYMBOL, side: 'sell', quantity: 2, type: 'limit', price: 6005 });
     const resting = await rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5900 });
     await until(() => fills.length === 1);
+    let from = states.length;
     rig.sim.dropConnections();
-    await until(() => rig.manager.state !== 'ready', 1000, 'disconnect seen');
+    await until(wentDown(from), undefined, 'disconnect seen');
     rig.market.trade(6005.25, 10); // fills the sell limit while the client is away
-    await until(() => rig.sim.fills().length === 2, 1000, 'fill at the server');
-    await rig.manager.whenReady(5000);
-    await sleep(50);
+    await until(() => rig.sim.fills().length === 2, undefined, 'fill at the server');
+    await rig.manager.whenReady(testTimeLeft());
+    await until(() => fills.length === 2, undefined, 'the fill made while away reported');
     assert.deepEqual(fills.map((f) => [f.clientOrderId, f.quantity, f.price]).slice(1), [[order.clientOrderId, 2, 6005]]);
     assert.equal(rig.manager.order(order.clientOrderId)!.status, 'filled');
     assert.equal(rig.manager.order(resting.order.clientOrderId)!.status, 'working');
     // Another reconnect: nothing reported twice.
+    from = states.length;
     rig.sim.dropConnections();
-    await until(() => rig.manager.state !== 'ready', 1000, 'disconnect seen');
-    await rig.manager.whenReady(5000);
-    await sleep(50);
-    assert.equal(fills.length, 2);
+    await until(wentDown(from), undefined, 'disconnect seen');
+    await rig.manager.whenReady(testTimeLeft());
+    // The cancel's answer comes after everything the reconnect asked for (one socket, answered in order).
     assert.equal((await rig.manager.cancel(resting.order.clientOrderId)).status, 'cancelled');
+    assert.equal(fills.length, 2);
   });
 
   it('resolves a market order whose every answer was lost from its fill, without re-sending it', async () => {
@@ -64,15 +72,23 @@ describe('sierra order manager across disconnects', function () {
   });
 
   it('says the state is unknown (and re-sends nothing) when a lost answer cannot be matched', async () => {
-    rig = await startRig({ manager: { answerTimeoutMs: 200 } });
+    // The answer timeouts run on virtual time: both orders are at the server, unanswered, before either times out.
+    const answerTimers = new FakeScheduler();
+    rig = await startRig({ manager: { answerTimeoutMs: 200, answerTimers } });
     rig.sim.loseNextAnswer((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
     rig.sim.delayAnswers(0);
     // Two identical market orders both lose their answers: their fills cannot be told apart.
     const a = rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
-    await sleep(5);
+    // The simulator loses one answer at a time: the second loss is armed once the first order has taken the first.
+    await until(() => rig.sim.orders().length === 1, undefined, 'the first order at the server');
     rig.sim.loseNextAnswer((m) => m.Type === MessageType.SUBMIT_NEW_SINGLE_ORDER);
     const b = rig.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
-    const results = await Promise.allSettled([a, b]);
+    const settled = Promise.allSettled([a, b]);
+    await until(() => rig.sim.orders().length === 2, undefined, 'the second order at the server');
+    await answerTimers.advance(199);
+    assert.deepEqual(answerTimers.delays(), [1, 1], 'both still waiting for their answers');
+    await answerTimers.advance(1);
+    const results = await settled;
     for (const r of results) {
       assert.equal(r.status, 'rejected');
       assert.ok((r as PromiseRejectedResult).reason instanceof OrderStateUnknownError);
@@ -84,7 +100,7 @@ describe('sierra order manager across disconnects', function () {
     rig = await startRig({ client: { reconnect: { initialDelayMs: 5, maxDelayMs: 20 } } });
     const outcomes: Array<{ id: string | null; placed: boolean }> = [];
     for (let i = 0; i < 100; i++) {
-      await rig.manager.whenReady(5000);
+      await rig.manager.whenReady(testTimeLeft());
       const submit = rig.manager.submit({ symbol: SYMBOL, side: i % 2 ? 'buy' : 'sell', quantity: 1, type: 'limit', price: i % 2 ? 5900 : 6100 });
       // Cut the wire at a different moment each time: before, during or after the server reads the order.
       await sleep(i % 3);
@@ -93,7 +109,7 @@ describe('sierra order manager across disconnects', function () {
       if (!r.placed && !(('e' in r) && (r.e instanceof OrderRejectedError || r.e instanceof OrderStateUnknownError))) throw (r as { e: unknown }).e;
       outcomes.push({ id: r.id, placed: r.placed });
     }
-    await rig.manager.whenReady(5000);
+    await rig.manager.whenReady(testTimeLeft());
     const atServer = rig.sim.orders().map((o) => o.clientOrderId);
     assert.equal(new Set(atServer).size, atServer.length, 'a ClientOrderID reached the server twice');
     assert.ok(atServer.length <= 100);

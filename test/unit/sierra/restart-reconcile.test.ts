@@ -39,7 +39,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       const journal = new MemoryJournal();
       const c = await open(journal);
       await c.submit({ symbol: 'ESZ25_FUT_CME', side: 'buy', quantity: 1, type: 'market' });
-      await until(() => c.simulator?.positions()[0]?.quantity === 1, 3000, 'long 1');
+      await until(() => c.simulator?.positions()[0]?.quantity === 1, undefined, 'long 1');
       const before = new Set(c.simulator!.orders().map((o) => o.clientOrderId));
       await c.flatten();
       const sent = flattenIds(c, before);
@@ -51,7 +51,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       const journal = new MemoryJournal();
       const c = await open(journal);
       await c.submit({ symbol: 'ESZ25_FUT_CME', side: 'buy', quantity: 1, type: 'market' });
-      await until(() => c.simulator?.positions()[0]?.quantity === 1, 3000, 'long 1');
+      await until(() => c.simulator?.positions()[0]?.quantity === 1, undefined, 'long 1');
       const before = new Set(c.simulator!.orders().map((o) => o.clientOrderId));
       await c.kill();
       const sent = flattenIds(c, before);
@@ -64,7 +64,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       const journal = new MemoryJournal();
       const c = await open(journal);
       await c.submit({ symbol: 'ESZ25_FUT_CME', side: 'buy', quantity: 1, type: 'market' });
-      await until(() => c.simulator?.positions()[0]?.quantity === 1, 3000, 'long 1');
+      await until(() => c.simulator?.positions()[0]?.quantity === 1, undefined, 'long 1');
       const before = new Set(c.simulator!.orders().map((o) => o.clientOrderId));
       journal.save = () => {
         throw new Error('disk full');
@@ -84,9 +84,9 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       rig = await startRig();
       const r = rig;
       const result = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5980, targets: [6020] } });
-      await until(() => workingAtBroker(r).length === 2, 2000, 'stop and target working');
+      await until(() => workingAtBroker(r).length === 2, undefined, 'stop and target working');
       await r.manager.flattenPosition(SYMBOL);
-      await until(() => r.sim.positions()[0]?.quantity === 0, 2000, 'flat');
+      await until(() => r.sim.positions()[0]?.quantity === 0, undefined, 'flat');
       assert.deepEqual(workingAtBroker(r).sort(), [result.target!.clientOrderId, result.stop!.clientOrderId].sort(), 'the flatten alone leaves them working');
       const { atReady } = await restartOnBroker(r); // kill -9 of this process, then a new one
       assert.deepEqual(atReady, [], 'bracket exits of a flat position were still working when the restarted manager said ready');
@@ -96,7 +96,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       rig = await startRig();
       const r = rig;
       const { order } = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market' });
-      await until(() => r.sim.positions()[0]?.quantity === 1, 2000, 'long 1');
+      await until(() => r.sim.positions()[0]?.quantity === 1, undefined, 'long 1');
       const { manager } = await restartOnBroker(r);
       const fills = manager.sessionFills();
       assert.equal(fills.length, 1);
@@ -108,7 +108,7 @@ describe('Sierra restart path: every order journaled, no orphan, every trade cou
       const r = rig;
       const filled = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'market', bracket: { stop: 5980, targets: [6020] } });
       const resting = await r.manager.submit({ symbol: SYMBOL, side: 'buy', quantity: 1, type: 'limit', price: 5950, bracket: { stop: 5940, targets: [5970] } });
-      await until(() => workingAtBroker(r).length >= 3, 2000, 'orders working');
+      await until(() => workingAtBroker(r).length >= 3, undefined, 'orders working');
       const before = workingAtBroker(r).sort();
       const { atReady } = await restartOnBroker(r);
       assert.deepEqual(atReady.sort(), before);

@@ -13,6 +13,7 @@ import { SierraConnection, type SierraConnectionOptions } from '../../../lib/sie
 import { OrderStatus } from '../../../lib/sierra/protocol';
 import { acquireEngine, resetAccountsForTest } from '../../../lib/trading/accounts';
 import type { EngineLimits } from '../../../lib/trading/risk-engine';
+import { testTimeLeft } from '../../support/budget';
 
 const T0 = Date.UTC(2026, 2, 10, 15);
 const OPEN: EngineLimits = { tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2, collarTicks: 0, maxOrdersPerMinute: 0 };
@@ -216,7 +217,7 @@ describe('issue 11 bypasses: Sierra Chart (DTC simulator)', function () {
   it('a bracket on an order that reduces the position is refused (it would re-open it)', async () => {
     const c = await open(OPEN);
     await c.submit({ symbol: 'ESZ25_FUT_CME', side: 'buy', quantity: 1, type: 'market' });
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + testTimeLeft();
     while (c.status().position !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     c.setKillSwitch('REDUCING');
     const last = c.lastTrade() ?? 6000;

@@ -16,6 +16,7 @@ import { RiskEngine } from '../../../lib/trading/risk-engine';
 import { MemoryJournal } from '../../../lib/trading/journal';
 import { instrumentOf } from '../../../lib/trading/instrument-of';
 import type { RiskLimits } from '../../../lib/trading/risk-rules';
+import { testTimeLeft } from '../../support/budget';
 
 /** An IBKR account's risk engine with these limits (what ibkr-order gets from lib/trading/accounts.ts). */
 function ibkrEngine(limits: Partial<RiskLimits>): RiskEngine {
@@ -30,7 +31,7 @@ const marketOrder = (side: 'buy' | 'sell'): EntryIntent => ({ kind: 'entry', sid
 const chicago = (y: number, m: number, d: number, h = 12, min = 0): number => zonedTime(CHICAGO, y, m, d, h, min);
 const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxOrderSize: 5, maxPosition: 3, maxTradesPerDay: 100 };
 
-async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
+async function waitFor(check: () => boolean, timeoutMs = testTimeLeft()): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > until) throw new Error(`condition not met within ${timeoutMs} ms`);

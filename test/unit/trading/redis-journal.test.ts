@@ -7,6 +7,7 @@ import path from 'node:path';
 import { acquireEngine, resetAccountsForTest } from '../../../lib/trading/accounts';
 import { FileJournal, RedisJournal } from '../../../lib/trading/journal';
 import { REDIS_SERVER, redisServerAvailable, startTestRedis, type TestRedis } from '../../support/redis';
+import { testTimeLeft } from '../../support/budget';
 
 const T0 = Date.UTC(2026, 2, 10, 15);
 const OPEN = { tradingHoursEnabled: false, cooldownMin: 0, maxPosition: 2, maxOrderSize: 2 };
@@ -51,7 +52,7 @@ describe('RedisJournal: one account state for several instances', function () {
     b.reconcile({ now: T0, positions: [], working: [{ clientOrderId: 'r1', instrument: 'ES', side: 'buy', quantity: 2, filled: 0 }] });
     const early = b.reserve({ clientOrderId: 'r2', instrument: 'ES', side: 'buy', quantity: 1, now: T0 });
     assert.equal(early.allowed ? null : early.rule, 'not-reconciled');
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + testTimeLeft();
     while (b.killSwitch !== 'REDUCING' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     assert.equal(b.killSwitch, 'REDUCING');
     assert.ok(b.isUsedId('r1'));

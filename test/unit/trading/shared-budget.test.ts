@@ -13,6 +13,7 @@ import { RiskEngine } from '../../../lib/trading/risk-engine';
 import { instrumentOf } from '../../../lib/trading/instrument-of';
 import { RedisSharedBudget } from '../../../lib/trading/shared-budget';
 import { useTestRedis } from '../../support/redis';
+import { testTimeLeft } from '../../support/budget';
 
 const T0 = Date.UTC(2026, 2, 10, 15, 0); // a Tuesday, 11:00 New York
 const MAX_POSITION = 2;
@@ -259,7 +260,7 @@ describe('shared risk budget: several instances on one account over Redis', func
       await a.flushShared(); // the switch is in Redis
       // c may not have heard yet: its claim in Redis is where the switch is decided.
       assert.equal(await place(c, 'buy', 1, 'ESZ6', false), null);
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + testTimeLeft();
       while ((b.killSwitch !== 'HALTED' || c.killSwitch !== 'HALTED') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       assert.deepEqual([a.killSwitch, b.killSwitch, c.killSwitch], ['HALTED', 'HALTED', 'HALTED']);
       assert.equal(await place(b, 'sell', 1, 'ESZ6', false), null, 'HALTED: not even a reducing order');

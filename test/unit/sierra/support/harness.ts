@@ -6,6 +6,7 @@ import { startDtcSimulator, type DtcSimulator, type DtcSimulatorOptions } from '
 import { DtcClient, type DtcClientOptions } from '../../../../lib/sierra/client';
 import { OrderManager, type ManagerState, type OrderManagerOptions } from '../../../../lib/sierra/order-manager';
 import { OrderStatus } from '../../../../lib/sierra/protocol';
+import { testTimeLeft } from '../../../support/budget';
 import type { MarketQuote } from '../../../../lib/sim/market-types';
 
 export const SYMBOL = 'ESZ25_FUT_CME';
@@ -178,8 +179,8 @@ export function collect<T>(emitter: EventEmitter, name: string): T[] {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `cond()` holds (polling), or fails after `ms`. */
-export async function until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+/** Waits until `cond()` holds (polling), or fails after `ms` (default: what is left of the running test's timeout). */
+export async function until(cond: () => boolean, ms = testTimeLeft(), what = 'condition'): Promise<void> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);

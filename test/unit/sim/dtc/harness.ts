@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import type { MarketQuote, MarketTrade } from '../../../../lib/sim/market-types';
 import { DtcFrameDecoder, decodeTextFrame, encodeEncodingRequest, encodeMessage } from '../../../../lib/sierra/framing';
 import { MessageType, type DtcMessage, type MessageOf, type MessageType as Type } from '../../../../lib/sierra/protocol';
+import { testTimeLeft } from '../../../support/budget';
 
 export const T0 = Date.UTC(2025, 9, 20, 14, 30); // a Monday, 09:30 Chicago
 
@@ -85,7 +86,7 @@ export class RawClient {
   }
 
   /** The next message of `type` (and matching `where`) after those already consumed by next(). */
-  next<T extends Type>(type: T, where: (m: MessageOf<T>) => boolean = () => true, timeoutMs = 2000): Promise<MessageOf<T>> {
+  next<T extends Type>(type: T, where: (m: MessageOf<T>) => boolean = () => true, timeoutMs = testTimeLeft()): Promise<MessageOf<T>> {
     const match = (m: DtcMessage): boolean => m.Type === type && where(m as MessageOf<T>);
     const i = this.received.findIndex(match);
     if (i >= 0) return Promise.resolve(this.received.splice(i, 1)[0] as MessageOf<T>);
@@ -104,7 +105,7 @@ export class RawClient {
     return this.history.filter((m) => m.Type === type) as MessageOf<T>[];
   }
 
-  async waitClosed(timeoutMs = 3000): Promise<void> {
+  async waitClosed(timeoutMs = testTimeLeft()): Promise<void> {
     if (this.closed) return;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('connection still open')), timeoutMs);

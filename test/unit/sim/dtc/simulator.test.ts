@@ -1,4 +1,5 @@
 import { strict as assert } from 'assert';
+import * as FakeTimers from '@sinonjs/fake-timers';
 import { startDtcSimulator, type DtcSimulator, type DtcSimulatorOptions } from '../../../../lib/sim/dtc';
 import { encodeEncodingRequest, encodeMessage } from '../../../../lib/sierra/framing';
 import {
@@ -14,7 +15,7 @@ import {
 } from '../../../../lib/sierra/protocol';
 import type { Market } from '../../../../lib/sim/market-types';
 import type { SimMarket } from '../../../../lib/sim/dtc';
-import { RawClient, ScriptedMarket, sleep } from './harness';
+import { RawClient, ScriptedMarket } from './harness';
 
 // The seeded market of lib/sim/market.ts plugs in as is (a compile-time check).
 export const seededMarketFits: (market: Market) => SimMarket = (market) => market;
@@ -155,19 +156,43 @@ describe('sim/dtc: Sierra Chart DTC simulator', function () {
     });
 
     it('keeps a client that sends heartbeats, and stops its own on the fault', async () => {
-      await start();
-      const c = await client(true, { HeartbeatIntervalInSeconds: 0.1 });
-      const beat = setInterval(() => c.send({ Type: MessageType.HEARTBEAT }), 50);
+      // The simulator's heartbeat and silence timers (and Date) are virtual, the socket real: the client's heartbeat
+      // is known to be read once the answer to a request sent after it is back (one socket, answered in order).
+      const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'], now: Date.UTC(2026, 2, 3, 15) });
+      let rid = 100;
+      const roundTrip = async (): Promise<void> => {
+        const id = ++rid;
+        c.send({ Type: MessageType.TRADE_ACCOUNTS_REQUEST, RequestID: id });
+        const dropped = c.waitClosed(2 ** 31 - 1).then(() => {
+          throw new Error('the simulator dropped the client');
+        });
+        await Promise.race([c.next(MessageType.TRADE_ACCOUNT_RESPONSE, (m) => m.RequestID === id), dropped]);
+      };
+      let c: RawClient;
       try {
-        await sleep(400);
+        await start();
+        c = await client(true, { HeartbeatIntervalInSeconds: 0.1 });
+        // 6 × 150 ms (virtual): silent at most 150 ms at a time, under the two intervals (200 ms) it allows.
+        for (let i = 0; i < 6; i++) {
+          c.send({ Type: MessageType.HEARTBEAT });
+          await roundTrip();
+          await clock.tickAsync(150);
+        }
+        await roundTrip();
         assert.equal(c.closed, false);
+        assert.ok(c.all(MessageType.HEARTBEAT).length >= 8, 'the simulator beat every 100 ms');
         sim.stopHeartbeats();
-        await sleep(50);
+        await roundTrip(); // any heartbeat it sent before the fault has arrived
         const before = c.all(MessageType.HEARTBEAT).length;
-        await sleep(300);
-        assert.equal(c.all(MessageType.HEARTBEAT).length, before);
+        for (let i = 0; i < 4; i++) {
+          c.send({ Type: MessageType.HEARTBEAT });
+          await roundTrip();
+          await clock.tickAsync(150);
+        }
+        await roundTrip();
+        assert.equal(c.all(MessageType.HEARTBEAT).length, before, 'no heartbeat in 600 ms after the fault');
       } finally {
-        clearInterval(beat);
+        clock.uninstall();
       }
     });
 

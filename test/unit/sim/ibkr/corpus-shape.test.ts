@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { IBKR_PENALTY_BOX_MS, RateLimiter } from '../../../../lib/sim/ibkr/rate-limiter';
 import { body, shapeOf } from '../../ibkr/support/corpus';
 import { startHarness, type Harness } from './support/harness';
+import { testTimeLeft } from '../../../support/budget';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,7 +36,7 @@ function assertLikeIbkr(sim: unknown, sample: string, required: string[] = []): 
   for (const k of required) assert.ok(k in first(sim), `simulator answer lacks ${k} (${sample} has it)`);
 }
 
-const until = async (check: () => boolean, ms = 5000): Promise<void> => {
+const until = async (check: () => boolean, ms = testTimeLeft()): Promise<void> => {
   const end = Date.now() + ms;
   while (!check()) {
     if (Date.now() > end) throw new Error('timed out waiting');
@@ -129,7 +130,9 @@ describe('IBKR simulator against real IBKR answers (corpus)', function () {
 
     ws.send('sor+{}');
     ws.send('str+{"realtimeUpdatesOnly":true}');
-    await sleep(100);
+    // Answered on the same socket after both subscriptions were taken (and after the order list sor sends back).
+    ws.send('ech+hb');
+    await until(() => topic('ech').length > 0);
     const sorBefore = topic('sor').length;
     // A market order larger than the size shown at the touch fills in several executions.
     let ack = (await hh.http.post('/iserver/account/DU1234567/orders', { orders: [{ ...es, orderType: 'MKT', quantity: 150, cOID: 'big-1' }] })).data as Array<{ id?: string; order_id?: string }>;

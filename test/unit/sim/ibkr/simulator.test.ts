@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import { optionConid, SPX_CONID } from '../../../../lib/sim/ibkr';
 import { startHarness, type Harness } from './support/harness';
 import { trapCrashes } from '../../../support/crash-trap';
+import { testTimeLeft } from '../../../support/budget';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -351,10 +352,16 @@ describe('IBKR Web API simulator', function () {
       assert.strictEqual(noIndicator.status, 400);
       const cancel = await h.http.delete(`/iserver/account/DU1234567/order/${orderId}?manualIndicator=true&extOperator=test`);
       assert.strictEqual(cancel.data.msg, 'Request was submitted');
-      await sleep(100);
       await h.http.get('/iserver/account/orders');
-      const order = (await h.http.get('/iserver/account/orders')).data.orders[0];
-      assert.strictEqual(order.status, 'Cancelled');
+      // Cancelled a moment (cancelDelayMs) after the acknowledgement: read until it is.
+      const end = Date.now() + testTimeLeft();
+      const status = async (): Promise<string> => (await h.http.get('/iserver/account/orders')).data.orders[0].status as string;
+      let last = await status();
+      while (last !== 'Cancelled' && Date.now() < end) {
+        await sleep(20);
+        last = await status();
+      }
+      assert.strictEqual(last, 'Cancelled');
     });
 
     it('pages positions 100 at a time', async () => {
@@ -419,7 +426,7 @@ describe('IBKR Web API simulator', function () {
         ws.once('error', reject);
       });
     }
-    const until = async (check: () => boolean, ms = 3000): Promise<void> => {
+    const until = async (check: () => boolean, ms = testTimeLeft()): Promise<void> => {
       const end = Date.now() + ms;
       while (!check()) {
         if (Date.now() > end) throw new Error('timed out waiting');
@@ -465,13 +472,33 @@ describe('IBKR Web API simulator', function () {
     });
 
     it('ends a market-data stream that is not renewed', async () => {
-      h = await startHarness({ mdStreamTtlMs: 200, streamIntervalMs: 20 });
+      // The expiry runs on the simulator's clock, moved by the test; 'ech+hb' is answered on the same socket, so
+      // every frame sent before the answer has arrived when it does.
+      const clock = manualClock();
+      h = await startHarness({ mdStreamTtlMs: 200, streamIntervalMs: 20, heartbeatMs: 20, clock: clock.now });
       const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${h.sim.control.sessionId}`);
+      const md = (): number => messages.filter((m) => m.topic === `smd+${h.esConid}`).length;
+      const echoes = (): number => messages.filter((m) => m.topic === 'ech').length;
+      const barrier = async (): Promise<number> => {
+        const n = echoes();
+        ws.send('ech+hb');
+        await until(() => echoes() > n);
+        return messages.length;
+      };
       ws.send(`smd+${h.esConid}+{"fields":["31","7762"]}`);
-      await sleep(400);
-      const count = messages.filter((m) => m.topic === `smd+${h.esConid}`).length;
-      await sleep(300);
-      assert.strictEqual(messages.filter((m) => m.topic === `smd+${h.esConid}`).length, count);
+      await until(() => md() > 0);
+      clock.advance(200);
+      const at = await barrier();
+      await until(() => messages.slice(at).some((m) => m.topic === `smd+${h.esConid}`));
+      assert.strictEqual(h.sim.control.stats().marketDataStreams, 1, 'still served 200 ms after the subscription');
+      clock.advance(1);
+      await until(() => h.sim.control.stats().marketDataStreams === 0);
+      await barrier();
+      const count = md();
+      // Several heartbeats (and stream intervals) later, still nothing more.
+      const beats = messages.filter((m) => m.topic === 'system').length;
+      await until(() => messages.filter((m) => m.topic === 'system').length >= beats + 5);
+      assert.strictEqual(md(), count, 'nothing more after the expiry');
       ws.close();
     });
 
@@ -480,7 +507,7 @@ describe('IBKR Web API simulator', function () {
       await h.http.get('/iserver/accounts');
       const { ws, messages } = await connect(h.sim.wsUrl, h.sim.certificatePem, `api=${h.sim.control.sessionId}`);
       ws.send('sor+{}');
-      await sleep(50);
+      await until(() => messages.some((m) => m.topic === 'sor')); // the order list: subscribed
       await h.http.post('/iserver/account/DU1234567/orders', { orders: [esOrder(h.esConid, { orderType: 'MKT', cOID: 'ws-1' })] });
       await until(() => messages.some((m) => m.topic === 'sor' && (m.args as { status?: string }[]).some((a) => a.status === 'Filled')));
       const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
