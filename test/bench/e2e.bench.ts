@@ -134,9 +134,8 @@ async function run(ticksPerSec: number, runMs: number, stageOnly = false, barsPe
       const at = performance.now();
       // A DTC message is a small NUL-terminated JSON write: only those are read, so the probe does not add a copy and
       // two scans of every HTTPS write of the IBKR side (the options chain's answers) to the process it measures.
-      const dtcLike = Buffer.isBuffer(chunk) ? chunk.length < 8192 && chunk[chunk.length - 1] === 0 : typeof chunk === 'string' && chunk.length < 8192 && chunk.endsWith('\0');
-      if (dtcLike) {
-        const text = chunk.toString();
+      const text = Buffer.isBuffer(chunk) && chunk.length < 8192 && chunk[chunk.length - 1] === 0 ? chunk.toString() : typeof chunk === 'string' && chunk.length < 8192 && chunk.endsWith('\0') ? chunk : undefined;
+      if (text !== undefined) {
         if (text.includes('"Type":208') && text.includes('"IsParentOrder":1')) arrived(Number(/"Price1":([\d.]+)/.exec(text)?.[1]), at);
       }
       return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
