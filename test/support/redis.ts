@@ -3,9 +3,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { onFreeLoopbackPort } from './free-port';
 import { portAccepts } from './ports';
 
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -18,17 +18,6 @@ export interface TestRedis {
 
 export function redisServerAvailable(): boolean {
   return existsSync(REDIS_SERVER);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -70,9 +59,12 @@ export function useTestRedis(tests: string): { readonly host: string; readonly p
 }
 
 /** Starts redis-server and resolves once it accepts connections (or rejects with its output after 10 s). */
-export async function startTestRedis(): Promise<TestRedis> {
+export function startTestRedis(): Promise<TestRedis> {
+  return onFreeLoopbackPort(startTestRedisOn);
+}
+
+async function startTestRedisOn(port: number): Promise<TestRedis> {
   const dir = mkdtempSync(path.join(tmpdir(), 'mia-redis-'));
-  const port = await freePort();
   const child = spawn(
     REDIS_SERVER,
     ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'],

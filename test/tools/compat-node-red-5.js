@@ -17,10 +17,10 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const http = require('http');
-const net = require('net');
 const { spawn, spawnSync } = require('child_process');
 const { setTimeout, clearTimeout } = require('timers');
 const { repoRoot, buildIfStale, prepareUserDir } = require('./local-node-red');
+const { onFreeLoopbackPort, portWasTaken } = require('../support/free-port');
 
 const SPECS = { node: 'node@22', 'node-red': 'node-red@5', 'node-red-node-test-helper': 'node-red-node-test-helper@^0.3.6' };
 const cacheDir = process.env.COMPAT_NR5_CACHE || path.join(repoRoot, 'node_modules', '.cache', 'compat-nr5');
@@ -113,17 +113,6 @@ async function runNodeTests(env) {
   return { ok, passing: sum('passing'), failing: sum('failing'), pending: sum('pending'), provedV5: parts.every((p) => p.provedV5), shards: parts.length, output };
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 function getJson(port, urlPath) {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: urlPath, headers: { Accept: 'application/json' }, timeout: 5000 }, (res) => {
@@ -146,11 +135,19 @@ function getJson(port, urlPath) {
 /** Part 3: the real node-red 5 binary with this package; every declared type listed and loaded. */
 async function runRuntime(env) {
   buildIfStale({ quiet: true });
+  try {
+    return await onFreeLoopbackPort((port) => runRuntimeOn(env, port));
+  } catch (err) {
+    return { ok: false, problems: [err.message.slice(0, 300)], output: err.message.slice(-6000) };
+  }
+}
+
+/** Part 3 on one port; throws when node-red lost the port to another process (runRuntime then takes another). */
+async function runRuntimeOn(env, port) {
   const pkg = require(path.join(repoRoot, 'package.json'));
   const declared = Object.keys(pkg['node-red'].nodes);
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-nr5-userdir-'));
   prepareUserDir({ userDir });
-  const port = await freePort();
   const redJs = path.join(cacheDir, 'node_modules', 'node-red', 'red.js');
   const child = spawn(env.nodeBinary, [redJs, '--userDir', userDir], {
     cwd: userDir,
@@ -189,6 +186,7 @@ async function runRuntime(env) {
       output: problems.length ? output.slice(-6000) : '',
     };
   } catch (err) {
+    if (portWasTaken(output)) throw new Error(`node-red ${env.nodeRedVersion} could not listen on port ${port}:\n${output.slice(-6000)}`, { cause: err });
     return { ok: false, problems: [err.message], output: output.slice(-6000) };
   } finally {
     child.kill('SIGTERM');

@@ -10,11 +10,11 @@
 // (e.g. Dashboard 2.0) is missing from the install. `npm ls` then checks that npm finds the tree complete.
 import { execFileSync, spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
-import net from 'net';
 import os from 'os';
 import path from 'path';
 import WebSocket from 'ws';
 import { buildIfStale } from '../../tools/local-node-red';
+import { onFreeLoopbackPort } from '../../support/free-port';
 
 export const repoRoot = path.join(__dirname, '..', '..', '..');
 const nodeRedBin = require.resolve('node-red/red.js', { paths: [repoRoot] });
@@ -125,17 +125,6 @@ export function installOffline(tarball: string, userDir: string): { manifest: Ma
   return { manifest, npmOutput };
 }
 
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 export interface PlainNodeRed {
   readonly url: string;
   output(): string;
@@ -166,7 +155,10 @@ export async function startPlainNodeRed(userDir: string): Promise<PlainNodeRed> 
     path.join(userDir, 'settings.js'),
     "module.exports = { uiHost: '127.0.0.1', uiPort: Number(process.env.PORT), flowFile: 'flows.json', credentialSecret: 'palette-install-test', telemetry: { enabled: false, updateNotification: false } };\n",
   );
-  const port = await freeLoopbackPort();
+  return onFreeLoopbackPort((port) => startPlainNodeRedOn(userDir, port));
+}
+
+async function startPlainNodeRedOn(userDir: string, port: number): Promise<PlainNodeRed> {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [nodeRedBin, '--userDir', userDir], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -2,10 +2,10 @@
 // start-up checks) on an ephemeral loopback port, with a temporary user dir prepared exactly as `npm start` does.
 import { spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
-import net from 'net';
 import os from 'os';
 import path from 'path';
 import { nodeRedCommand, prepareUserDir } from '../../tools/local-node-red';
+import { onFreeLoopbackPort } from '../../support/free-port';
 
 export type FlowNode = { id: string; type: string; [property: string]: unknown };
 
@@ -35,17 +35,6 @@ export interface RunningNodeRed {
 
 const STARTUP_TIMEOUT_MS = 45000;
 const STOP_TIMEOUT_MS = 15000;
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null
@@ -86,11 +75,11 @@ export async function startNodeRed(flow: FlowNode[] = [], options: StartOptions 
   fs.writeFileSync(flowFile, JSON.stringify(flow));
   prepareUserDir({ userDir, flowFile, nodesExcludes });
 
-  const port = await freeLoopbackPort();
-  const url = `http://127.0.0.1:${port}`;
+  let port = 0;
+  let url = '';
   let log = '';
   let runLog = '';
-  let child: ChildProcess;
+  let child: ChildProcess | undefined;
   const output = () => log;
   const launch = (): ChildProcess => {
     runLog = '';
@@ -104,18 +93,19 @@ export async function startNodeRed(flow: FlowNode[] = [], options: StartOptions 
     started.stderr?.on('data', append);
     return started;
   };
-  child = launch();
 
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGINT'); // Node-RED closes its flows on SIGINT, as on Ctrl-C
-      const killer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      await exited(child);
+    const running = child;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      running.kill('SIGINT'); // Node-RED closes its flows on SIGINT, as on Ctrl-C
+      const killer = setTimeout(() => running.kill('SIGKILL'), STOP_TIMEOUT_MS);
+      await exited(running);
       clearTimeout(killer);
     }
     fs.rmSync(userDir, { recursive: true, force: true });
   };
   const killHard = async () => {
+    if (!child) return;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited(child);
   };
@@ -123,12 +113,18 @@ export async function startNodeRed(flow: FlowNode[] = [], options: StartOptions 
     await killHard();
     prepareUserDir({ userDir, keepFlows: true, nodesExcludes });
     log += '\n---- node-red restarted on the same user dir ----\n';
-    child = launch();
-    await waitUntilAnswering(url, child, () => runLog, timeoutMs);
+    const started = (child = launch());
+    await waitUntilAnswering(url, started, () => runLog, timeoutMs);
   };
 
   try {
-    await waitUntilAnswering(url, child, () => runLog, startupTimeoutMs);
+    await onFreeLoopbackPort(async (free) => {
+      if (port) log += `\n---- port ${port} was taken by another process: node-red starts again on port ${free} ----\n`;
+      port = free;
+      url = `http://127.0.0.1:${port}`;
+      const started = (child = launch());
+      await waitUntilAnswering(url, started, () => runLog, startupTimeoutMs);
+    });
   } catch (err) {
     await stop();
     throw err;

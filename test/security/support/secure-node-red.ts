@@ -2,10 +2,10 @@
 // admin users with bcrypt password hashes, one with every permission and one read-only. Loopback only.
 import { spawn } from 'child_process';
 import fs from 'fs';
-import net from 'net';
 import os from 'os';
 import path from 'path';
 import { nodeRedCommand, prepareUserDir } from '../../tools/local-node-red';
+import { onFreeLoopbackPort } from '../../support/free-port';
 
 // Node-RED ships bcryptjs for adminAuth: use its own copy.
 const bcrypt = require(require.resolve('bcryptjs', { paths: [path.dirname(require.resolve('node-red/package.json'))] })) as { hashSync(p: string, rounds: number): string };
@@ -22,18 +22,11 @@ export interface SecureNodeRed {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
+export function startSecureNodeRed(): Promise<SecureNodeRed> {
+  return onFreeLoopbackPort(startSecureNodeRedOn);
 }
 
-export async function startSecureNodeRed(): Promise<SecureNodeRed> {
+async function startSecureNodeRedOn(port: number): Promise<SecureNodeRed> {
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mia-security-userdir-'));
   prepareUserDir({ userDir });
   const settingsFile = path.join(userDir, 'settings.js');
@@ -47,7 +40,6 @@ export async function startSecureNodeRed(): Promise<SecureNodeRed> {
   const settings = fs.readFileSync(settingsFile, 'utf8').replace('module.exports = {', `module.exports = {\n  adminAuth: ${JSON.stringify(adminAuth)},`);
   fs.writeFileSync(settingsFile, settings);
 
-  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const [command, args] = nodeRedCommand(userDir);
   const child = spawn(command, args, { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
