@@ -1,5 +1,4 @@
 import { strict as assert } from 'assert';
-import net from 'net';
 import helper from 'node-red-node-test-helper';
 import { createMarket } from '../../lib/sim/market';
 import { startDtcSimulator, type DtcSimulator } from '../../lib/sim/dtc';
@@ -7,6 +6,7 @@ import type { SierraConfigNode } from '../../nodes/sierra-config/api';
 import { frontMonthSymbol } from '../../lib/sierra/symbols';
 import { planConnection, previewSymbol, type SymbolPreview } from '../../nodes/sierra-config/settings';
 import configModule = require('../../nodes/sierra-config/sierra-config');
+import { freeLoopbackPort } from '../support/free-port';
 import { portAccepts } from '../support/ports';
 
 helper.init(require.resolve('node-red'));
@@ -144,12 +144,7 @@ describe('sierra-config node', function () {
     });
 
     it('says what to check when nothing listens on the port', async () => {
-      const free = await new Promise<number>((resolve) => {
-        const s = net.createServer().listen(0, '127.0.0.1', () => {
-          const port = (s.address() as net.AddressInfo).port;
-          s.close(() => resolve(port));
-        });
-      });
+      const free = await freeLoopbackPort();
       await helper.load(configModule, []);
       const res = await helper.request().post('/sierra-config/test').send({ mode: 'sierra', port: free }).expect(200);
       const body = res.body as TestResult;
